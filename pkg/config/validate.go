@@ -1,0 +1,223 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/signing"
+)
+
+// JetStream consumer and stream names may not hold these; sink names become
+// durable consumer names, so the same rule applies.
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+func (c *Config) validate(p *parser) {
+	if c.NATS.URL == "" {
+		if _, _, err := net.SplitHostPort(c.NATS.Embedded.Listen); err != nil {
+			p.at("nats.embedded.listen", "must be host:port: %v", err)
+		}
+		if si := c.NATS.Embedded.SyncInterval; si != "" && si != "always" {
+			if d, err := time.ParseDuration(si); err != nil || d <= 0 {
+				p.at("nats.embedded.sync_interval", "must be a positive duration or \"always\", got %q", si)
+			}
+		}
+		if c.Stream.Replicas != 1 {
+			p.at("stream.replicas", "the embedded server is a single node: replicas must be 1, got %d", c.Stream.Replicas)
+		}
+	} else {
+		for _, u := range strings.Split(c.NATS.URL, ",") {
+			if parsed, err := url.Parse(strings.TrimSpace(u)); err != nil || parsed.Host == "" {
+				p.at("nats.url", "%q is not a NATS URL such as nats://host:4222", u)
+			}
+		}
+		p.fileExists("nats.creds_file", c.NATS.CredsFile)
+		p.fileExists("nats.nkey_seed_file", c.NATS.NKeyFile)
+		p.tls("nats.tls", c.NATS.TLS)
+	}
+	if !nameRE.MatchString(c.Stream.Name) {
+		p.at("stream.name", "%q: use letters, digits, - and _", c.Stream.Name)
+	}
+	if c.Stream.Replicas < 1 || c.Stream.Replicas > 5 {
+		p.at("stream.replicas", "must be 1 to 5, got %d", c.Stream.Replicas)
+	}
+	for i, s := range c.Stream.Subjects {
+		if !strings.HasPrefix(s, SubjectPrefix) || validFilter(strings.TrimPrefix(s, SubjectPrefix)) != nil {
+			p.at(fmt.Sprintf("stream.subjects[%d]", i), "%q: subjects must be under %q (the rest is the event type)", s, SubjectPrefix+">")
+		}
+	}
+	if !nameRE.MatchString(c.DeadLetters.Stream) || c.DeadLetters.Stream == c.Stream.Name {
+		p.at("dead_letters.stream", "%q: must be a valid stream name other than the events stream", c.DeadLetters.Stream)
+	}
+	if _, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
+		p.at("admin.listen", "must be host:port: %v", err)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		p.at("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		p.at("log.format", "must be json or text, got %q", c.Log.Format)
+	}
+	seen := map[string]int{}
+	for i := range c.Sinks {
+		s := &c.Sinks[i]
+		field := fmt.Sprintf("sinks[%d]", i)
+		if prev, dup := seen[s.Name]; dup && s.Name != "" {
+			p.at(field+".name", "duplicate sink name %q (also sinks[%d])", s.Name, prev)
+		}
+		seen[s.Name] = i
+		s.validate(p, field)
+	}
+}
+
+func (s *Sink) validate(p *parser, field string) {
+	switch {
+	case s.Name == "":
+		p.at(field+".name", "missing: every sink needs a unique name")
+	case !nameRE.MatchString(s.Name):
+		p.at(field+".name", "%q: use 1 to 64 letters, digits, - and _ (it names the durable consumer)", s.Name)
+	}
+	if len(s.Events) == 0 {
+		p.at(field+".events", "missing: list the event types this sink receives, e.g. [\"order.*\"] or [\">\"]")
+	}
+	for i, f := range s.Events {
+		if err := validFilter(f); err != nil {
+			p.at(fmt.Sprintf("%s.events[%d]", field, i), "invalid event filter %q: %v", f, err)
+			continue
+		}
+		for j := 0; j < i; j++ {
+			if validFilter(s.Events[j]) == nil && filtersOverlap(s.Events[j], f) {
+				p.at(fmt.Sprintf("%s.events[%d]", field, i), "filter %q overlaps %q: JetStream needs disjoint filters, keep the wider one", f, s.Events[j])
+			}
+		}
+	}
+	if s.Concurrency < 1 || s.Concurrency > 10000 {
+		p.at(field+".concurrency", "must be 1 to 10000, got %d", s.Concurrency)
+	}
+	for i, d := range s.Retry.Schedule {
+		if d.D <= 0 {
+			p.at(fmt.Sprintf("%s.retry.schedule[%d]", field, i), "delays must be positive")
+		}
+	}
+	if j := *s.Retry.Jitter; j < 0 || j >= 1 {
+		p.at(field+".retry.jitter", "must be in [0, 1), got %v", j)
+	}
+	kinds := 0
+	if s.Webhook != nil {
+		kinds++
+		s.Webhook.validate(p, field+".webhook")
+		if s.AckWait.D <= s.Webhook.Timeout.D {
+			p.at(field+".ack_wait", "%s must be longer than webhook.timeout (%s), or JetStream redelivers while a delivery is still running", s.AckWait, s.Webhook.Timeout)
+		}
+	}
+	if kinds != 1 {
+		p.at(field, "needs exactly one destination block (webhook)")
+	}
+}
+
+func (w *Webhook) validate(p *parser, field string) {
+	u, err := url.Parse(w.URL)
+	switch {
+	case w.URL == "":
+		p.at(field+".url", "missing: the HTTPS endpoint to deliver to")
+	case err != nil:
+		p.at(field+".url", "%v", err)
+	case u.Scheme != "https" && u.Scheme != "http":
+		p.at(field+".url", "%q: scheme must be https (or http)", w.URL)
+	case u.Host == "":
+		p.at(field+".url", "%q: no host", w.URL)
+	}
+	if len(w.Secrets) == 0 {
+		p.at(field+".secrets", "missing: at least one signing secret (whsec_…)")
+	}
+	for i, s := range w.Secrets {
+		if err := signing.ParseKey(s); err != nil {
+			p.at(fmt.Sprintf("%s.secrets[%d]", field, i), "%v", err)
+		}
+	}
+	if w.Body != "envelope" && w.Body != "raw" {
+		p.at(field+".body", "must be envelope or raw, got %q", w.Body)
+	}
+	for k := range w.Headers {
+		if strings.HasPrefix(strings.ToLower(k), "webhook-") {
+			p.at(field+".headers."+k, "webhook-* headers are set by the signer and cannot be overridden")
+		}
+	}
+	p.tls(field+".tls", w.TLS)
+}
+
+func (p *parser) tls(field string, t TLS) {
+	p.fileExists(field+".ca_file", t.CAFile)
+	p.fileExists(field+".cert_file", t.CertFile)
+	p.fileExists(field+".key_file", t.KeyFile)
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		p.at(field, "cert_file and key_file go together")
+	}
+}
+
+func (p *parser) fileExists(field, path string) {
+	if path == "" {
+		return
+	}
+	if _, err := os.Stat(path); err != nil {
+		p.at(field, "%v", err)
+	}
+}
+
+// validFilter checks NATS wildcard syntax: non-empty dot-separated tokens,
+// "*" as a whole token, ">" only as the last token.
+func validFilter(f string) error {
+	if f == "" {
+		return fmt.Errorf("empty")
+	}
+	if strings.ContainsAny(f, " \t\r\n") {
+		return fmt.Errorf("contains white space")
+	}
+	tokens := strings.Split(f, ".")
+	for i, t := range tokens {
+		switch {
+		case t == "":
+			return fmt.Errorf("empty token (leading, trailing or double dot)")
+		case t == ">" && i != len(tokens)-1:
+			return fmt.Errorf("\">\" must be the last token")
+		case t != "*" && t != ">" && strings.ContainsAny(t, "*>"):
+			return fmt.Errorf("wildcards must be whole tokens, as in order.* or order.>")
+		}
+	}
+	return nil
+}
+
+// FilterSubjects maps a sink's event filters to stream subjects.
+func (s *Sink) FilterSubjects() []string {
+	out := make([]string, len(s.Events))
+	for i, f := range s.Events {
+		out[i] = SubjectPrefix + f
+	}
+	return out
+}
+
+// filtersOverlap reports whether some subject matches both filters;
+// JetStream refuses a consumer whose filter subjects overlap.
+func filtersOverlap(a, b string) bool {
+	at, bt := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; ; i++ {
+		switch {
+		case i == len(at) && i == len(bt):
+			return true
+		case i == len(at) || i == len(bt):
+			return false
+		case at[i] == ">" || bt[i] == ">":
+			return true
+		case at[i] != "*" && bt[i] != "*" && at[i] != bt[i]:
+			return false
+		}
+	}
+}

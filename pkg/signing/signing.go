@@ -1,0 +1,184 @@
+// Package signing implements Standard Webhooks signatures: v1 (HMAC-SHA256,
+// secrets "whsec_…") and v1a (ed25519, secrets "whsk_…", public keys
+// "whpk_…"). Several keys may be active at once so secrets can rotate
+// without receiver downtime. Standard library only, so receivers can use it.
+package signing
+
+import (
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Header names defined by the Standard Webhooks specification.
+const (
+	HeaderID        = "webhook-id"
+	HeaderTimestamp = "webhook-timestamp"
+	HeaderSignature = "webhook-signature"
+)
+
+// DefaultTolerance is how far a timestamp may be from now before Verify
+// rejects it, as the specification recommends.
+const DefaultTolerance = 5 * time.Minute
+
+const (
+	prefixSymmetric = "whsec_"
+	prefixSecretKey = "whsk_"
+	prefixPublicKey = "whpk_"
+)
+
+// Errors returned by Verify, for errors.Is.
+var (
+	ErrMissingHeaders   = errors.New("signing: missing webhook-id, webhook-timestamp or webhook-signature header")
+	ErrInvalidTimestamp = errors.New("signing: timestamp outside the tolerance")
+	ErrNoMatch          = errors.New("signing: no signature matches")
+)
+
+type key struct {
+	hmac []byte             // v1
+	priv ed25519.PrivateKey // v1a, signing
+	pub  ed25519.PublicKey  // v1a, verifying
+}
+
+// Keys is an ordered set of signing or verifying keys.
+type Keys struct{ keys []key }
+
+// ParseKey checks one secret without keeping it; config validation uses it.
+func ParseKey(s string) error {
+	_, err := parseKey(s)
+	return err
+}
+
+func parseKey(s string) (key, error) {
+	switch {
+	case strings.HasPrefix(s, prefixSymmetric):
+		b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(s, prefixSymmetric))
+		if err != nil || len(b) == 0 {
+			return key{}, fmt.Errorf("secret %s…: after %q it must be base64", redact(s), prefixSymmetric)
+		}
+		return key{hmac: b}, nil
+	case strings.HasPrefix(s, prefixSecretKey):
+		b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(s, prefixSecretKey))
+		if err != nil || len(b) != ed25519.PrivateKeySize {
+			return key{}, fmt.Errorf("secret %s…: after %q it must be base64 of a %d-byte ed25519 seed and public key", redact(s), prefixSecretKey, ed25519.PrivateKeySize)
+		}
+		priv := ed25519.PrivateKey(b)
+		return key{priv: priv, pub: priv.Public().(ed25519.PublicKey)}, nil
+	case strings.HasPrefix(s, prefixPublicKey):
+		b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(s, prefixPublicKey))
+		if err != nil || len(b) != ed25519.PublicKeySize {
+			return key{}, fmt.Errorf("public key %s…: after %q it must be base64 of a %d-byte ed25519 key", redact(s), prefixPublicKey, ed25519.PublicKeySize)
+		}
+		return key{pub: ed25519.PublicKey(b)}, nil
+	}
+	return key{}, fmt.Errorf("secret %s…: must start with %q (HMAC-SHA256) or %q (ed25519)", redact(s), prefixSymmetric, prefixSecretKey)
+}
+
+// redact keeps enough of a secret to recognise it in an error, never the key.
+func redact(s string) string {
+	if len(s) > 6 {
+		return s[:6]
+	}
+	return ""
+}
+
+// NewKeys parses secrets ("whsec_…", "whsk_…") or, for verifying only,
+// ed25519 public keys ("whpk_…").
+func NewKeys(secrets ...string) (*Keys, error) {
+	if len(secrets) == 0 {
+		return nil, errors.New("signing: no secret")
+	}
+	k := &Keys{}
+	for _, s := range secrets {
+		parsed, err := parseKey(s)
+		if err != nil {
+			return nil, fmt.Errorf("signing: %w", err)
+		}
+		k.keys = append(k.keys, parsed)
+	}
+	return k, nil
+}
+
+func signedContent(id string, ts int64, body []byte) []byte {
+	b := make([]byte, 0, len(id)+len(body)+24)
+	b = append(b, id...)
+	b = append(b, '.')
+	b = strconv.AppendInt(b, ts, 10)
+	b = append(b, '.')
+	return append(b, body...)
+}
+
+// Sign returns the webhook-signature header value: one space-separated
+// "v1,…" or "v1a,…" entry per signing key, in the configured order.
+func (k *Keys) Sign(id string, ts time.Time, body []byte) string {
+	msg := signedContent(id, ts.Unix(), body)
+	parts := make([]string, 0, len(k.keys))
+	for _, key := range k.keys {
+		switch {
+		case key.hmac != nil:
+			m := hmac.New(sha256.New, key.hmac)
+			m.Write(msg)
+			parts = append(parts, "v1,"+base64.StdEncoding.EncodeToString(m.Sum(nil)))
+		case key.priv != nil:
+			parts = append(parts, "v1a,"+base64.StdEncoding.EncodeToString(ed25519.Sign(key.priv, msg)))
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// SetHeaders sets the three Standard Webhooks headers on h.
+func (k *Keys) SetHeaders(h http.Header, id string, ts time.Time, body []byte) {
+	h.Set(HeaderID, id)
+	h.Set(HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
+	h.Set(HeaderSignature, k.Sign(id, ts, body))
+}
+
+// Verify checks a delivery as a receiver would: the timestamp must be within
+// tolerance of now, and at least one signature must match one key.
+func (k *Keys) Verify(h http.Header, body []byte, now time.Time, tolerance time.Duration) error {
+	id, tsStr, sigs := h.Get(HeaderID), h.Get(HeaderTimestamp), h.Get(HeaderSignature)
+	if id == "" || tsStr == "" || sigs == "" {
+		return ErrMissingHeaders
+	}
+	ts, err := strconv.ParseInt(tsStr, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%w: %q is not Unix seconds", ErrInvalidTimestamp, tsStr)
+	}
+	if d := now.Sub(time.Unix(ts, 0)); d > tolerance || d < -tolerance {
+		return fmt.Errorf("%w: %s away", ErrInvalidTimestamp, d.Round(time.Second))
+	}
+	msg := signedContent(id, ts, body)
+	for _, entry := range strings.Fields(sigs) {
+		version, sigB64, ok := strings.Cut(entry, ",")
+		if !ok {
+			continue
+		}
+		sig, err := base64.StdEncoding.DecodeString(sigB64)
+		if err != nil {
+			continue
+		}
+		for _, key := range k.keys {
+			switch {
+			case version == "v1" && key.hmac != nil:
+				m := hmac.New(sha256.New, key.hmac)
+				m.Write(msg)
+				if subtle.ConstantTimeCompare(m.Sum(nil), sig) == 1 {
+					return nil
+				}
+			case version == "v1a" && key.pub != nil:
+				if ed25519.Verify(key.pub, msg, sig) {
+					return nil
+				}
+			}
+		}
+	}
+	return ErrNoMatch
+}

@@ -1,0 +1,44 @@
+// Package sink defines what a destination driver is: a small, batch-first
+// interface, the classes of failure the dispatcher settles by, and the
+// registry of sink kinds. It never imports a driver.
+package sink
+
+import (
+	"context"
+
+	"github.com/switchyard-dev/switchyard/pkg/event"
+)
+
+// Driver delivers batches of events to one destination. A driver does not
+// retry: it reports what happened, classified with the helpers in this
+// package, and the dispatcher decides through JetStream redelivery.
+type Driver interface {
+	// Send delivers the batch. On partial failure it returns a *BatchError
+	// naming the failed indexes; the others count as delivered.
+	Send(ctx context.Context, batch []*event.Event) error
+	// Close releases the driver's resources. It is idempotent and safe to
+	// call while Send runs; later Sends fail with a Canceled error.
+	Close(ctx context.Context) error
+}
+
+// Limits is what a driver can take in one Send.
+type Limits struct {
+	MaxBatch int // events per Send; 1 for webhooks
+}
+
+// Limited is implemented by drivers that take more than one event a Send.
+type Limited interface {
+	Limits() Limits
+}
+
+// LimitsOf returns the driver's limits, defaulting to batches of one.
+func LimitsOf(d Driver) Limits {
+	if l, ok := d.(Limited); ok {
+		lim := l.Limits()
+		if lim.MaxBatch < 1 {
+			lim.MaxBatch = 1
+		}
+		return lim
+	}
+	return Limits{MaxBatch: 1}
+}
