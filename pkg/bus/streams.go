@@ -1,0 +1,128 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard-dev/switchyard/pkg/config"
+)
+
+// RedriveStream holds dead letters sent back to one sink. It is a work
+// queue: each sink's redrive consumer takes its own subject, and acked
+// messages leave the stream.
+const RedriveStream = "SWITCHYARD_REDRIVE"
+
+// RedriveSubject is where dead letters for sink go to be delivered again.
+func RedriveSubject(sink string) string { return config.RedriveSubjectPrefix + sink }
+
+// DeadLetterSubject is the subject of sink's dead letters.
+func DeadLetterSubject(sink string) string { return config.DeadLetterSubjectBase + sink }
+
+// EnsureStreams creates or updates the events, dead-letter and redrive streams.
+func (b *Bus) EnsureStreams(ctx context.Context) error {
+	s := b.cfg.Stream
+	streams := []jetstream.StreamConfig{
+		{
+			Name:        s.Name,
+			Description: "Switchyard events: producers publish to events.<type>",
+			Subjects:    s.Subjects,
+			Retention:   jetstream.LimitsPolicy,
+			MaxAge:      s.MaxAge.D,
+			Replicas:    s.Replicas,
+			Duplicates:  s.DuplicateWindow.D,
+			Storage:     jetstream.FileStorage,
+		},
+		{
+			Name:        b.cfg.DeadLetters.Stream,
+			Description: "Switchyard dead letters: dlq.<sink>",
+			Subjects:    []string{config.DeadLetterSubjectBase + ">"},
+			Retention:   jetstream.LimitsPolicy,
+			MaxAge:      b.cfg.DeadLetters.MaxAge.D,
+			Replicas:    s.Replicas,
+			Duplicates:  s.DuplicateWindow.D,
+			Storage:     jetstream.FileStorage,
+		},
+		{
+			Name:        RedriveStream,
+			Description: "Switchyard redrives: dead letters sent back to one sink",
+			Subjects:    []string{config.RedriveSubjectPrefix + ">"},
+			Retention:   jetstream.WorkQueuePolicy,
+			Replicas:    s.Replicas,
+			Duplicates:  s.DuplicateWindow.D,
+			Storage:     jetstream.FileStorage,
+		},
+	}
+	for _, sc := range streams {
+		if _, err := b.JS.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("bus: stream %s: %w", sc.Name, err)
+		}
+	}
+	return nil
+}
+
+// ConsumerConfig is the durable consumer of one sink: JetStream's own
+// redelivery carries out the sink's retry policy.
+func ConsumerConfig(s config.Sink, maxBatch int) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:        s.Name,
+		Description:    "Switchyard sink " + s.Name,
+		FilterSubjects: s.FilterSubjects(),
+		DeliverPolicy:  jetstream.DeliverNewPolicy,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		BackOff:        crashBackOff(s),
+		MaxDeliver:     MaxDeliver(s),
+		MaxAckPending:  s.Concurrency * maxBatch,
+		// Filled by the dispatcher's fetches; a larger pull would hold
+		// messages in memory while their ack clock runs.
+		MaxWaiting: 512,
+	}
+}
+
+// MaxDeliver bounds deliveries. The dispatcher dead-letters on the last
+// scheduled attempt; the two spare deliveries let it still do so when the
+// gateway died during that attempt and never settled it.
+func MaxDeliver(s config.Sink) int { return s.Retry.Attempts() + 2 }
+
+// crashBackOff covers deliveries that are never settled because the gateway
+// died: JetStream redelivers after BackOff[n-1] instead of an ack from us.
+// Each step is at least AckWait, so a running delivery is never redelivered
+// under it, and at least the scheduled delay, so a crash does not retry
+// sooner than a failure would have.
+func crashBackOff(s config.Sink) []time.Duration {
+	out := make([]time.Duration, 0, len(s.Retry.Schedule)+1)
+	for _, d := range s.Retry.Schedule {
+		out = append(out, max(d.D, s.AckWait.D))
+	}
+	if len(out) == 0 {
+		out = append(out, s.AckWait.D)
+	}
+	return out
+}
+
+// RedriveConsumerConfig is the consumer through which a sink takes its
+// redriven dead letters.
+func RedriveConsumerConfig(s config.Sink, maxBatch int) jetstream.ConsumerConfig {
+	cc := ConsumerConfig(s, maxBatch)
+	cc.Durable = s.Name + "_redrive"
+	cc.Description = "Switchyard redrives for sink " + s.Name
+	cc.FilterSubjects = nil
+	cc.FilterSubject = RedriveSubject(s.Name)
+	cc.DeliverPolicy = jetstream.DeliverAllPolicy
+	return cc
+}
+
+// EnsureConsumers creates or updates a sink's two consumers.
+func (b *Bus) EnsureConsumers(ctx context.Context, s config.Sink, maxBatch int) (events, redrive jetstream.Consumer, err error) {
+	events, err = b.JS.CreateOrUpdateConsumer(ctx, b.cfg.Stream.Name, ConsumerConfig(s, maxBatch))
+	if err != nil {
+		return nil, nil, fmt.Errorf("bus: consumer %s: %w", s.Name, err)
+	}
+	redrive, err = b.JS.CreateOrUpdateConsumer(ctx, RedriveStream, RedriveConsumerConfig(s, maxBatch))
+	if err != nil {
+		return nil, nil, fmt.Errorf("bus: redrive consumer %s: %w", s.Name, err)
+	}
+	return events, redrive, nil
+}

@@ -1,0 +1,264 @@
+// Package webhook is the sink driver for signed HTTPS webhooks: Standard
+// Webhooks signatures, an SSRF-safe dialer, no redirects, bounded reads.
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/event"
+	"github.com/switchyard-dev/switchyard/pkg/signing"
+	"github.com/switchyard-dev/switchyard/pkg/sink"
+)
+
+func init() {
+	sink.Register("webhook", func(_ context.Context, s config.Sink, env sink.Env) (sink.Driver, error) {
+		return New(*s.Webhook, Options{UserAgent: env.UserAgent, MaxConns: s.Concurrency})
+	})
+}
+
+// maxResponseRead bounds what is read of a receiver's answer: enough to
+// keep the connection reusable and quote an error, never a memory risk.
+const maxResponseRead = 64 << 10
+
+// Options are the driver's settings that do not come from YAML.
+type Options struct {
+	UserAgent string
+	MaxConns  int
+	// Control, when set, replaces the SSRF guard's dial-time decision; tests
+	// use it to observe which addresses the guard would see.
+	Control func(network, address string, c syscall.RawConn) error
+}
+
+// Driver delivers one event per request.
+type Driver struct {
+	cfg     config.Webhook
+	keys    *signing.Keys
+	client  *http.Client
+	ua      string
+	closeMu sync.Mutex
+	closed  context.Context
+	close   context.CancelFunc
+}
+
+var _ sink.Driver = (*Driver)(nil)
+
+// New builds a webhook driver from a validated sink config.
+func New(cfg config.Webhook, opts Options) (*Driver, error) {
+	keys, err := signing.NewKeys(cfg.Secrets...)
+	if err != nil {
+		return nil, err
+	}
+	tlsConf, err := tlsConfig(cfg.TLS)
+	if err != nil {
+		return nil, err
+	}
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	switch {
+	case opts.Control != nil:
+		dialer.Control = opts.Control
+	case !cfg.AllowPrivateNetworks:
+		dialer.Control = guardControl
+	}
+	if opts.MaxConns < 1 {
+		opts.MaxConns = 16
+	}
+	if opts.UserAgent == "" {
+		opts.UserAgent = "switchyard"
+	}
+	transport := &http.Transport{
+		// No proxy: a proxy would dial on our behalf and bypass the guard.
+		Proxy:               nil,
+		DialContext:         dialer.DialContext,
+		TLSClientConfig:     tlsConf,
+		TLSHandshakeTimeout: 10 * time.Second,
+		ForceAttemptHTTP2:   true,
+		MaxIdleConnsPerHost: opts.MaxConns,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	d := &Driver{
+		cfg:  cfg,
+		keys: keys,
+		ua:   opts.UserAgent,
+		client: &http.Client{
+			Transport: transport,
+			Timeout:   cfg.Timeout.D,
+			// A redirect could lead anywhere, the guard's ranges included:
+			// the 3xx itself is the answer, and it is not a success.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}
+	d.closed, d.close = context.WithCancel(context.Background())
+	return d, nil
+}
+
+func tlsConfig(t config.TLS) (*tls.Config, error) {
+	conf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("webhook tls: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("webhook tls: %s holds no PEM certificate", t.CAFile)
+		}
+		conf.RootCAs = pool
+	}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("webhook tls: %w", err)
+		}
+		conf.Certificates = []tls.Certificate{cert}
+	}
+	return conf, nil
+}
+
+// Send delivers each event of the batch in its own signed request.
+func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(d.closed, cancel)
+	defer stop()
+	if len(batch) == 1 {
+		return d.post(ctx, batch[0])
+	}
+	var be *sink.BatchError
+	for i, e := range batch {
+		if err := d.post(ctx, e); err != nil {
+			if be == nil {
+				be = sink.NewBatchError()
+			}
+			be.Fail(i, err)
+		}
+	}
+	if be != nil {
+		return be
+	}
+	return nil
+}
+
+func (d *Driver) body(e *event.Event) (body []byte, contentType string, err error) {
+	if d.cfg.Body == "raw" {
+		ct := e.ContentType
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		return e.Data, ct, nil
+	}
+	b, err := e.MarshalEnvelope()
+	return b, "application/json", err
+}
+
+func (d *Driver) post(ctx context.Context, e *event.Event) error {
+	if d.closed.Err() != nil {
+		return sink.CanceledError(errors.New("webhook driver closed"))
+	}
+	body, ct, err := d.body(e)
+	if err != nil {
+		return sink.PermanentError(0, fmt.Errorf("render body: %w", err))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.cfg.URL, bytes.NewReader(body))
+	if err != nil {
+		return sink.PermanentError(0, err)
+	}
+	for k, v := range d.cfg.Headers {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("Content-Type", ct)
+	req.Header.Set("User-Agent", d.ua)
+	if e.TraceParent != "" {
+		req.Header.Set("traceparent", e.TraceParent)
+	}
+	// The timestamp is this attempt's, so a retry a day later still passes
+	// the receiver's 5-minute tolerance; the id stays the event's.
+	d.keys.SetHeaders(req.Header, e.ID, time.Now(), body)
+
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return classifyTransport(ctx, err)
+	}
+	defer resp.Body.Close()
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseRead))
+	return classifyStatus(resp, snippet)
+}
+
+func classifyTransport(ctx context.Context, err error) error {
+	var blocked *BlockedError
+	switch {
+	case errors.As(err, &blocked):
+		return sink.PermanentError(0, blocked)
+	case ctx.Err() != nil:
+		return sink.CanceledError(err)
+	}
+	return sink.RetryableError(0, err)
+}
+
+func classifyStatus(resp *http.Response, snippet []byte) error {
+	code := resp.StatusCode
+	if code >= 200 && code < 300 {
+		return nil
+	}
+	if len(snippet) > 256 {
+		snippet = snippet[:256]
+	}
+	err := fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(snippet)))
+	switch {
+	case code == http.StatusGone:
+		return sink.PermanentError(code, fmt.Errorf("endpoint gone: %w", err))
+	case code == http.StatusRequestEntityTooLarge:
+		return sink.PermanentError(code, fmt.Errorf("payload too large: %w", err))
+	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
+		if after, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			return sink.RateLimitedError(code, after, err)
+		}
+	case code >= 300 && code < 400:
+		err = fmt.Errorf("redirect to %q not followed: %w", resp.Header.Get("Location"), err)
+	}
+	return sink.RetryableError(code, err)
+}
+
+// parseRetryAfter reads delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		d := t.Sub(now)
+		if d < 0 {
+			d = 0
+		}
+		return d, true
+	}
+	return 0, false
+}
+
+// Close stops new and running sends and drops idle connections.
+func (d *Driver) Close(context.Context) error {
+	d.closeMu.Lock()
+	defer d.closeMu.Unlock()
+	d.close()
+	d.client.CloseIdleConnections()
+	return nil
+}
