@@ -60,8 +60,12 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Helpers that classify an error.
-func RetryableError(status int, err error) error { return &Error{Class: Retryable, Status: status, Err: err} }
-func PermanentError(status int, err error) error { return &Error{Class: Permanent, Status: status, Err: err} }
+func RetryableError(status int, err error) error {
+	return &Error{Class: Retryable, Status: status, Err: err}
+}
+func PermanentError(status int, err error) error {
+	return &Error{Class: Permanent, Status: status, Err: err}
+}
 func RateLimitedError(status int, after time.Duration, err error) error {
 	return &Error{Class: RateLimited, Status: status, RetryAfter: after, Err: err}
 }

@@ -1,0 +1,127 @@
+// Package admin serves Switchyard's HTTP admin API: health, readiness,
+// Prometheus metrics, sinks, and dead letters with redrive.
+package admin
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/switchyard-dev/switchyard/pkg/deadletter"
+)
+
+// SinkStatus is one sink as GET /v1/sinks shows it.
+type SinkStatus struct {
+	Name          string     `json:"name"`
+	Kind          string     `json:"kind"`
+	Events        []string   `json:"events"`
+	Pending       uint64     `json:"pending"`
+	AckPending    int        `json:"ack_pending"`
+	Redelivered   int        `json:"redelivered"`
+	InFlight      int64      `json:"in_flight"`
+	LastSuccess   *time.Time `json:"last_success,omitempty"`
+	LastError     string     `json:"last_error,omitempty"`
+	LastErrorTime *time.Time `json:"last_error_time,omitempty"`
+}
+
+// Backend is what the API reads and acts on; the gateway implements it.
+type Backend interface {
+	Ready(ctx context.Context) error
+	Sinks(ctx context.Context) ([]SinkStatus, error)
+	DeadLetters(ctx context.Context, sink string, limit int) ([]deadletter.Record, error)
+	Redrive(ctx context.Context, sink string) (int, error)
+}
+
+// ErrUnknownSink is returned by a Backend for a sink it does not run.
+var ErrUnknownSink = errors.New("unknown sink")
+
+// Handler builds the API. With token set, every route but /healthz and
+// /readyz needs "Authorization: Bearer <token>".
+func Handler(b Backend, token string, metrics prometheus.Gatherer) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := b.Ready(r.Context()); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	protected := http.NewServeMux()
+	protected.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
+	protected.HandleFunc("GET /v1/sinks", func(w http.ResponseWriter, r *http.Request) {
+		sinks, err := b.Sinks(r.Context())
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, sinks)
+	})
+	protected.HandleFunc("GET /v1/sinks/{name}/dead-letters", func(w http.ResponseWriter, r *http.Request) {
+		limit := 100
+		if v := r.URL.Query().Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": "limit must be a non-negative integer"})
+				return
+			}
+			limit = n
+		}
+		recs, err := b.DeadLetters(r.Context(), r.PathValue("name"), limit)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, recs)
+	})
+	protected.HandleFunc("POST /v1/sinks/{name}/dead-letters/redrive", func(w http.ResponseWriter, r *http.Request) {
+		n, err := b.Redrive(r.Context(), r.PathValue("name"))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]int{"redriven": n})
+	})
+	mux.Handle("/", requireToken(token, protected))
+	return mux
+}
+
+func requireToken(token string, next http.Handler) http.Handler {
+	if token == "" {
+		return next
+	}
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="switchyard"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	if errors.Is(err, ErrUnknownSink) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	// No re-indenting: dead letters embed the producer's JSON, which must
+	// come back as it was published.
+	_ = json.NewEncoder(w).Encode(v)
+}

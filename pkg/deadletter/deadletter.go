@@ -1,0 +1,204 @@
+// Package deadletter owns the dead-letter stream: the record format (the
+// original headers and body plus why it failed), storing, listing and
+// redriving records to the one sink they failed for.
+package deadletter
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard-dev/switchyard/pkg/bus"
+	"github.com/switchyard-dev/switchyard/pkg/event"
+)
+
+// Headers a dead letter carries beside the original message's own.
+const (
+	HeaderSink        = "Switchyard-Sink"
+	HeaderReason      = "Switchyard-Reason"
+	HeaderStatus      = "Switchyard-Status"
+	HeaderAttempts    = "Switchyard-Attempts"
+	HeaderFailedAt    = "Switchyard-Failed-At"
+	HeaderPublishedAt = "Switchyard-Published-At"
+	HeaderStream      = "Switchyard-Stream"
+	HeaderStreamSeq   = "Switchyard-Stream-Seq"
+)
+
+// Store reads and writes the dead-letter stream.
+type Store struct {
+	JS     jetstream.JetStream
+	Stream string
+}
+
+// Input is one message to dead-letter.
+type Input struct {
+	Sink     string
+	Msg      jetstream.Msg
+	Meta     *jetstream.MsgMetadata
+	Event    *event.Event // nil when the message could not be read as an event
+	Reason   string
+	Status   int
+	Attempts int
+}
+
+// Put stores a dead letter and waits for JetStream to confirm it. The
+// message id makes a repeat after a crash (stored, not yet terminated) a
+// no-op within the duplicate window.
+func (s *Store) Put(ctx context.Context, in Input) error {
+	h := nats.Header{}
+	for k, v := range in.Msg.Headers() {
+		if k == event.HeaderMsgID || strings.HasPrefix(k, "Switchyard-") && k != event.HeaderEventID && k != event.HeaderOrigSubject {
+			continue
+		}
+		h[k] = v
+	}
+	id := event.DerivedID(in.Meta.Stream, in.Meta.Sequence.Stream)
+	if in.Event != nil {
+		id = in.Event.ID
+	} else if v := in.Msg.Headers().Get(event.HeaderMsgID); v != "" {
+		id = v
+	}
+	h.Set(event.HeaderEventID, id)
+	if h.Get(event.HeaderOrigSubject) == "" {
+		h.Set(event.HeaderOrigSubject, in.Msg.Subject())
+	}
+	h.Set(HeaderSink, in.Sink)
+	h.Set(HeaderReason, in.Reason)
+	h.Set(HeaderStatus, strconv.Itoa(in.Status))
+	h.Set(HeaderAttempts, strconv.Itoa(in.Attempts))
+	h.Set(HeaderFailedAt, time.Now().UTC().Format(time.RFC3339Nano))
+	h.Set(HeaderPublishedAt, in.Meta.Timestamp.UTC().Format(time.RFC3339Nano))
+	h.Set(HeaderStream, in.Meta.Stream)
+	h.Set(HeaderStreamSeq, strconv.FormatUint(in.Meta.Sequence.Stream, 10))
+	msg := &nats.Msg{Subject: bus.DeadLetterSubject(in.Sink), Header: h, Data: in.Msg.Data()}
+	dedup := fmt.Sprintf("dlq:%s:%s:%d", in.Sink, in.Meta.Stream, in.Meta.Sequence.Stream)
+	if _, err := s.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(dedup)); err != nil {
+		return fmt.Errorf("deadletter: store: %w", err)
+	}
+	return nil
+}
+
+// Record is a dead letter as the admin API shows it.
+type Record struct {
+	Seq          uint64          `json:"seq"`
+	ID           string          `json:"id"`
+	Type         string          `json:"type"`
+	Sink         string          `json:"sink"`
+	Reason       string          `json:"reason"`
+	Status       int             `json:"status"`
+	Attempts     int             `json:"attempts"`
+	Time         time.Time       `json:"time"`
+	PublishedAt  time.Time       `json:"published_at"`
+	Data         json.RawMessage `json:"data,omitempty"`
+	DataBase64   []byte          `json:"data_base64,omitempty"`
+	DataEncoding string          `json:"data_encoding,omitempty"`
+}
+
+func recordOf(m jetstream.Msg, seq uint64) Record {
+	h := m.Headers()
+	r := Record{Seq: seq, ID: h.Get(event.HeaderEventID), Sink: h.Get(HeaderSink), Reason: h.Get(HeaderReason)}
+	r.Type, _ = strings.CutPrefix(h.Get(event.HeaderOrigSubject), "events.")
+	r.Status, _ = strconv.Atoi(h.Get(HeaderStatus))
+	r.Attempts, _ = strconv.Atoi(h.Get(HeaderAttempts))
+	r.Time, _ = time.Parse(time.RFC3339Nano, h.Get(HeaderFailedAt))
+	r.PublishedAt, _ = time.Parse(time.RFC3339Nano, h.Get(HeaderPublishedAt))
+	switch d := m.Data(); {
+	case len(d) == 0:
+	case json.Valid(d):
+		r.Data = d
+	default:
+		r.DataBase64, r.DataEncoding = d, "base64"
+	}
+	return r
+}
+
+// each calls fn for every dead letter of sink, oldest first, up to limit
+// (0: all), reading with an ordered consumer that leaves no state behind.
+func (s *Store) each(ctx context.Context, sink string, limit int, fn func(jetstream.Msg, uint64) error) error {
+	c, err := s.JS.OrderedConsumer(ctx, s.Stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{bus.DeadLetterSubject(sink)},
+	})
+	if err != nil {
+		return fmt.Errorf("deadletter: read: %w", err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("deadletter: read: %w", err)
+	}
+	remaining := int(info.NumPending)
+	if limit > 0 && limit < remaining {
+		remaining = limit
+	}
+	for remaining > 0 {
+		batch, err := c.Fetch(min(remaining, 256), jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			return fmt.Errorf("deadletter: read: %w", err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			meta, err := m.Metadata()
+			if err != nil {
+				return err
+			}
+			if err := fn(m, meta.Sequence.Stream); err != nil {
+				return err
+			}
+			remaining--
+		}
+		if batch.Error() != nil {
+			return fmt.Errorf("deadletter: read: %w", batch.Error())
+		}
+		if n == 0 {
+			break
+		}
+	}
+	return nil
+}
+
+// List returns up to limit dead letters of sink (0: all), oldest first.
+func (s *Store) List(ctx context.Context, sink string, limit int) ([]Record, error) {
+	out := []Record{}
+	err := s.each(ctx, sink, limit, func(m jetstream.Msg, seq uint64) error {
+		out = append(out, recordOf(m, seq))
+		return nil
+	})
+	return out, err
+}
+
+// Redrive sends every dead letter of sink back to that sink alone, through
+// its redrive consumer, with its original id, headers and body, and a fresh
+// attempt budget. A record leaves the dead-letter stream only after its
+// republish is confirmed.
+func (s *Store) Redrive(ctx context.Context, sink string) (int, error) {
+	stream, err := s.JS.Stream(ctx, s.Stream)
+	if err != nil {
+		return 0, fmt.Errorf("deadletter: redrive: %w", err)
+	}
+	n := 0
+	err = s.each(ctx, sink, 0, func(m jetstream.Msg, seq uint64) error {
+		h := nats.Header{}
+		for k, v := range m.Headers() {
+			if k == event.HeaderMsgID || strings.HasPrefix(k, "Switchyard-") && k != event.HeaderEventID && k != event.HeaderOrigSubject {
+				continue
+			}
+			h[k] = v
+		}
+		out := &nats.Msg{Subject: bus.RedriveSubject(sink), Header: h, Data: m.Data()}
+		if _, err := s.JS.PublishMsg(ctx, out, jetstream.WithMsgID(fmt.Sprintf("redrive:%s:%d", s.Stream, seq))); err != nil {
+			return fmt.Errorf("deadletter: redrive: %w", err)
+		}
+		if err := stream.DeleteMsg(ctx, seq); err != nil {
+			return fmt.Errorf("deadletter: redrive: remove %d: %w", seq, err)
+		}
+		n++
+		return nil
+	})
+	return n, err
+}

@@ -1,0 +1,270 @@
+// Package dispatch runs one sink: it pulls the sink's durable consumers,
+// batches, calls the driver and settles every message explicitly — Ack,
+// NakWithDelay, or Term after a dead letter is safely stored.
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/deadletter"
+	"github.com/switchyard-dev/switchyard/pkg/event"
+	"github.com/switchyard-dev/switchyard/pkg/sink"
+	"github.com/switchyard-dev/switchyard/pkg/telemetry"
+)
+
+// Options wires a Dispatcher.
+type Options struct {
+	Sink      config.Sink
+	Driver    sink.Driver
+	JS        jetstream.JetStream
+	Consumers []jetstream.Consumer // the sink's events consumer and its redrive consumer
+	DLQ       *deadletter.Store
+	Metrics   *telemetry.Metrics
+	Logger    *slog.Logger
+	// MaxWait bounds how long a partial batch waits for more events.
+	MaxWait time.Duration
+}
+
+// Dispatcher delivers one sink's events.
+type Dispatcher struct {
+	opts     Options
+	log      *slog.Logger
+	maxBatch int
+	status   Status
+	inFlight atomic.Int64
+}
+
+// Status is what the admin API shows of a sink's recent history.
+type Status struct {
+	mu          sync.Mutex
+	LastSuccess time.Time
+	LastError   string
+	LastErrorAt time.Time
+}
+
+// New builds a dispatcher; Run starts it.
+func New(opts Options) *Dispatcher {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.MaxWait == 0 {
+		opts.MaxWait = 20 * time.Millisecond
+	}
+	return &Dispatcher{
+		opts:     opts,
+		log:      opts.Logger.With("sink", opts.Sink.Name),
+		maxBatch: sink.LimitsOf(opts.Driver).MaxBatch,
+	}
+}
+
+// Snapshot returns the sink's last success and last error.
+func (d *Dispatcher) Snapshot() (lastSuccess time.Time, lastErr string, lastErrAt time.Time) {
+	d.status.mu.Lock()
+	defer d.status.mu.Unlock()
+	return d.status.LastSuccess, d.status.LastError, d.status.LastErrorAt
+}
+
+// InFlight is how many events are being delivered now.
+func (d *Dispatcher) InFlight() int64 { return d.inFlight.Load() }
+
+// Run delivers until ctx is done, then stops pulling and gives in-flight
+// deliveries until grace to finish; whatever is still running then is
+// canceled and handed back to JetStream with a Nak, so another replica or
+// the next start delivers it.
+func (d *Dispatcher) Run(ctx context.Context, grace time.Duration) error {
+	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelHard()
+
+	msgs := make(chan jetstream.Msg)
+	var pullers sync.WaitGroup
+	iters := make([]jetstream.MessagesContext, 0, len(d.opts.Consumers))
+	for _, c := range d.opts.Consumers {
+		it, err := c.Messages(jetstream.PullMaxMessages(max(2, d.opts.Sink.Concurrency*d.maxBatch)))
+		if err != nil {
+			for _, it := range iters {
+				it.Stop()
+			}
+			return err
+		}
+		iters = append(iters, it)
+		pullers.Add(1)
+		go func() {
+			defer pullers.Done()
+			d.pull(ctx, it, msgs)
+		}()
+	}
+	go func() {
+		<-ctx.Done()
+		// Drain, not Stop: messages already pulled are still handed out, and
+		// the workers give them straight back with a Nak instead of letting
+		// them wait out AckWait.
+		for _, it := range iters {
+			it.Drain()
+		}
+		pullers.Wait()
+		close(msgs)
+	}()
+
+	batches := make(chan []jetstream.Msg)
+	var workers sync.WaitGroup
+	for i := 0; i < d.opts.Sink.Concurrency; i++ {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for b := range batches {
+				if ctx.Err() != nil {
+					d.release(b)
+					continue
+				}
+				d.deliver(hard, b)
+			}
+		}()
+	}
+	d.batch(msgs, batches)
+	close(batches)
+
+	done := make(chan struct{})
+	go func() { workers.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		d.log.Warn("grace period over: canceling deliveries in flight", "in_flight", d.inFlight.Load())
+		cancelHard()
+		<-done
+	}
+	return nil
+}
+
+func (d *Dispatcher) pull(ctx context.Context, it jetstream.MessagesContext, out chan<- jetstream.Msg) {
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return
+			}
+			if ctx.Err() == nil {
+				d.log.Warn("pull", "err", err)
+			}
+			continue
+		}
+		out <- msg
+	}
+}
+
+// batch groups messages up to the driver's batch size, waiting at most
+// MaxWait for a batch to fill.
+func (d *Dispatcher) batch(in <-chan jetstream.Msg, out chan<- []jetstream.Msg) {
+	for first := range in {
+		b := []jetstream.Msg{first}
+		if d.maxBatch > 1 {
+			timer := time.NewTimer(d.opts.MaxWait)
+		fill:
+			for len(b) < d.maxBatch {
+				select {
+				case m, ok := <-in:
+					if !ok {
+						break fill
+					}
+					b = append(b, m)
+				case <-timer.C:
+					break fill
+				}
+			}
+			timer.Stop()
+		}
+		out <- b
+	}
+}
+
+// release hands messages back unattempted during shutdown.
+func (d *Dispatcher) release(b []jetstream.Msg) {
+	for _, m := range b {
+		if err := m.Nak(); err != nil {
+			d.log.Warn("nak on shutdown", "err", err)
+		}
+	}
+}
+
+// delivery is one message on its way: the event it carries and its attempt.
+type delivery struct {
+	msg     jetstream.Msg
+	ev      *event.Event
+	attempt int
+	meta    *jetstream.MsgMetadata
+}
+
+func (d *Dispatcher) deliver(ctx context.Context, b []jetstream.Msg) {
+	ds := make([]delivery, 0, len(b))
+	for _, m := range b {
+		meta, err := m.Metadata()
+		if err != nil {
+			// Not a JetStream message: nothing to settle against.
+			d.log.Error("message without metadata", "err", err, "subject", m.Subject())
+			continue
+		}
+		ev, err := event.FromMessage(event.Message{
+			Subject: m.Subject(), Header: m.Headers(), Data: m.Data(),
+			Stream: meta.Stream, Sequence: meta.Sequence.Stream, Published: meta.Timestamp,
+		}, config.SubjectPrefix)
+		if err != nil {
+			d.deadLetter(ctx, delivery{msg: m, meta: meta, attempt: int(meta.NumDelivered)}, err.Error(), 0, "malformed")
+			continue
+		}
+		ds = append(ds, delivery{msg: m, ev: ev, attempt: int(meta.NumDelivered), meta: meta})
+	}
+	if len(ds) == 0 {
+		return
+	}
+	events := make([]*event.Event, len(ds))
+	for i, x := range ds {
+		events[i] = x.ev
+	}
+
+	d.inFlight.Add(int64(len(ds)))
+	d.opts.Metrics.InFlight.WithLabelValues(d.opts.Sink.Name).Add(float64(len(ds)))
+	stopBeat := d.heartbeat(ds)
+	start := time.Now()
+	err := d.opts.Driver.Send(ctx, events)
+	elapsed := time.Since(start)
+	stopBeat()
+	d.inFlight.Add(-int64(len(ds)))
+	d.opts.Metrics.InFlight.WithLabelValues(d.opts.Sink.Name).Sub(float64(len(ds)))
+	d.opts.Metrics.SendDuration.WithLabelValues(d.opts.Sink.Name).Observe(elapsed.Seconds())
+
+	for i, x := range ds {
+		d.settle(ctx, x, sink.ErrorFor(err, i))
+	}
+}
+
+// heartbeat tells JetStream the messages are still being worked on, so a
+// slow but healthy delivery is not redelivered under its own feet.
+func (d *Dispatcher) heartbeat(ds []delivery) (stop func()) {
+	every := d.opts.Sink.AckWait.D / 3
+	if every <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				for _, x := range ds {
+					_ = x.msg.InProgress()
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
+}

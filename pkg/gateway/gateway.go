@@ -1,0 +1,227 @@
+// Package gateway wires Switchyard together and owns its lifecycle: open
+// the bus, ensure streams and consumers, start one dispatcher per sink and
+// the admin API, and stop gracefully.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard-dev/switchyard/pkg/admin"
+	"github.com/switchyard-dev/switchyard/pkg/bus"
+	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/deadletter"
+	"github.com/switchyard-dev/switchyard/pkg/dispatch"
+	"github.com/switchyard-dev/switchyard/pkg/sink"
+	"github.com/switchyard-dev/switchyard/pkg/telemetry"
+)
+
+// Options are the gateway's settings that do not come from the config file.
+type Options struct {
+	Logger  *slog.Logger
+	Version string
+}
+
+// Gateway is one running Switchyard.
+type Gateway struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	bus      *bus.Bus
+	dlq      *deadletter.Store
+	metrics  *telemetry.Metrics
+	sinks    []*runningSink
+	byName   map[string]*runningSink
+	adminLn  net.Listener
+	running  atomic.Bool
+	stopOnce sync.Once
+}
+
+type runningSink struct {
+	cfg        config.Sink
+	driver     sink.Driver
+	consumer   jetstream.Consumer
+	dispatcher *dispatch.Dispatcher
+}
+
+// New connects, ensures the streams and every sink's consumers, opens the
+// drivers and binds the admin listener. Nothing is delivered until Run.
+func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	g := &Gateway{cfg: cfg, log: opts.Logger, metrics: telemetry.NewMetrics(), byName: map[string]*runningSink{}}
+	defer func() {
+		if err != nil {
+			g.close(context.Background())
+		}
+	}()
+	if g.bus, err = bus.Open(ctx, cfg, g.log); err != nil {
+		return nil, err
+	}
+	if err = g.bus.EnsureStreams(ctx); err != nil {
+		return nil, err
+	}
+	g.dlq = &deadletter.Store{JS: g.bus.JS, Stream: cfg.DeadLetters.Stream}
+	env := sink.Env{UserAgent: "switchyard/" + opts.Version, Logger: g.log}
+	for _, sc := range cfg.Sinks {
+		drv, err := sink.Open(ctx, sc, env)
+		if err != nil {
+			return nil, err
+		}
+		rs := &runningSink{cfg: sc, driver: drv}
+		g.sinks = append(g.sinks, rs)
+		g.byName[sc.Name] = rs
+		maxBatch := sink.LimitsOf(drv).MaxBatch
+		events, redrive, err := g.bus.EnsureConsumers(ctx, sc, maxBatch)
+		if err != nil {
+			return nil, err
+		}
+		rs.consumer = events
+		rs.dispatcher = dispatch.New(dispatch.Options{
+			Sink: sc, Driver: drv, JS: g.bus.JS, Consumers: []jetstream.Consumer{events, redrive},
+			DLQ: g.dlq, Metrics: g.metrics, Logger: g.log,
+		})
+	}
+	g.metrics.Registry.MustRegister(newConsumerCollector(g))
+	if g.adminLn, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
+		return nil, fmt.Errorf("admin listen: %w", err)
+	}
+	return g, nil
+}
+
+// Bus is the gateway's NATS connection; producers in the same process and
+// tests publish through it.
+func (g *Gateway) Bus() *bus.Bus { return g.bus }
+
+// AdminAddr is the admin API's bound address.
+func (g *Gateway) AdminAddr() string { return g.adminLn.Addr().String() }
+
+// Metrics exposes the gateway's metrics registry.
+func (g *Gateway) Metrics() *telemetry.Metrics { return g.metrics }
+
+// Run delivers until ctx is done, then stops: no new pulls, in-flight
+// deliveries get the shutdown grace to finish, the rest go back to
+// JetStream, drivers and the bus close.
+func (g *Gateway) Run(ctx context.Context) error {
+	srv := &http.Server{Handler: admin.Handler(g, g.cfg.Admin.Token, g.metrics.Registry), ReadHeaderTimeout: 10 * time.Second}
+	srvErr := make(chan error, 1)
+	go func() { srvErr <- srv.Serve(g.adminLn) }()
+
+	var wg sync.WaitGroup
+	for _, rs := range g.sinks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := rs.dispatcher.Run(ctx, g.cfg.ShutdownGrace.D); err != nil {
+				g.log.Error("dispatcher stopped", "sink", rs.cfg.Name, "err", err)
+			}
+		}()
+	}
+	g.running.Store(true)
+	g.log.Info("switchyard running", "nats", g.bus.ClientURL(), "admin", g.AdminAddr(), "sinks", len(g.sinks))
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-srvErr:
+		err = fmt.Errorf("admin server: %w", err)
+	}
+	g.running.Store(false)
+	g.log.Info("stopping: no new pulls, finishing deliveries in flight", "grace", g.cfg.ShutdownGrace.D)
+	wg.Wait()
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutCtx)
+	g.close(shutCtx)
+	g.log.Info("stopped")
+	return err
+}
+
+func (g *Gateway) close(ctx context.Context) {
+	g.stopOnce.Do(func() {
+		for _, rs := range g.sinks {
+			if rs.driver != nil {
+				_ = rs.driver.Close(ctx)
+			}
+		}
+		if g.adminLn != nil {
+			_ = g.adminLn.Close()
+		}
+		if g.bus != nil {
+			g.bus.Close()
+		}
+	})
+}
+
+// Ready implements admin.Backend: NATS connected and every consumer bound.
+func (g *Gateway) Ready(ctx context.Context) error {
+	if !g.running.Load() {
+		return errors.New("not running")
+	}
+	if !g.bus.Connected() {
+		return errors.New("nats not connected")
+	}
+	for _, rs := range g.sinks {
+		if _, err := rs.consumer.Info(ctx); err != nil {
+			return fmt.Errorf("sink %s: consumer: %w", rs.cfg.Name, err)
+		}
+	}
+	return nil
+}
+
+// Sinks implements admin.Backend.
+func (g *Gateway) Sinks(ctx context.Context) ([]admin.SinkStatus, error) {
+	out := make([]admin.SinkStatus, 0, len(g.sinks))
+	for _, rs := range g.sinks {
+		st := admin.SinkStatus{Name: rs.cfg.Name, Kind: rs.cfg.Kind(), Events: rs.cfg.Events, InFlight: rs.dispatcher.InFlight()}
+		info, err := rs.consumer.Info(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("sink %s: %w", rs.cfg.Name, err)
+		}
+		st.Pending, st.AckPending, st.Redelivered = info.NumPending, info.NumAckPending, info.NumRedelivered
+		ok, lastErr, lastErrAt := rs.dispatcher.Snapshot()
+		if !ok.IsZero() {
+			st.LastSuccess = &ok
+		}
+		if lastErr != "" {
+			st.LastError, st.LastErrorTime = lastErr, &lastErrAt
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+func (g *Gateway) sink(name string) error {
+	if _, ok := g.byName[name]; !ok {
+		return fmt.Errorf("%w %q", admin.ErrUnknownSink, name)
+	}
+	return nil
+}
+
+// DeadLetters implements admin.Backend.
+func (g *Gateway) DeadLetters(ctx context.Context, name string, limit int) ([]deadletter.Record, error) {
+	if err := g.sink(name); err != nil {
+		return nil, err
+	}
+	return g.dlq.List(ctx, name, limit)
+}
+
+// Redrive implements admin.Backend.
+func (g *Gateway) Redrive(ctx context.Context, name string) (int, error) {
+	if err := g.sink(name); err != nil {
+		return 0, err
+	}
+	return g.dlq.Redrive(ctx, name)
+}

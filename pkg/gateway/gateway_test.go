@@ -1,0 +1,313 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/admin"
+	"github.com/switchyard-dev/switchyard/pkg/deadletter"
+)
+
+func TestFanOutToOverlappingSinks(t *testing.T) {
+	rc := newReceiver(t)
+	g, _ := startGateway(t, t.TempDir(),
+		rc.sinkYAML("a", `["order.*"]`, "")+rc.sinkYAML("b", `["order.completed", "invoice.>"]`, ""))
+	for i := 0; i < 20; i++ {
+		publish(t, g, "order.completed", fmt.Sprintf("c%d", i), []byte(`{"n":1}`), nil)
+	}
+	for i := 0; i < 10; i++ {
+		publish(t, g, "order.created", fmt.Sprintf("r%d", i), []byte(`{"n":2}`), nil)
+	}
+	for i := 0; i < 5; i++ {
+		publish(t, g, "user.signup", fmt.Sprintf("u%d", i), []byte(`{}`), nil)
+	}
+	waitFor(t, 10*time.Second, "30 deliveries to a and 20 to b", func() bool {
+		return len(rc.hitsFor("a")) >= 30 && len(rc.hitsFor("b")) >= 20
+	})
+	time.Sleep(300 * time.Millisecond) // room for a wrong extra delivery to show up
+	for sinkName, want := range map[string]int{"a": 30, "b": 20} {
+		hits := rc.hitsFor(sinkName)
+		seen := map[string]int{}
+		for _, h := range hits {
+			seen[h.id]++
+			if !h.valid {
+				t.Errorf("sink %s: invalid signature on %s", sinkName, h.id)
+			}
+			if strings.HasPrefix(h.id, "u") {
+				t.Errorf("sink %s got non-matching event %s", sinkName, h.id)
+			}
+			if sinkName == "b" && strings.HasPrefix(h.id, "r") {
+				t.Errorf("sink b got order.created %s", h.id)
+			}
+		}
+		if len(hits) != want || len(seen) != want {
+			t.Errorf("sink %s: %d requests for %d distinct events, want exactly %d once each", sinkName, len(hits), len(seen), want)
+		}
+	}
+}
+
+func TestDeadEndpointDoesNotSlowHealthySink(t *testing.T) {
+	rc := newReceiver(t)
+	release := make(chan struct{})
+	defer close(release)
+	rc.setAnswer(func(w http.ResponseWriter, sink, id string, n int) {
+		if sink == "dead" {
+			select { // hang until the gateway's 2s timeout gives up
+			case <-release:
+			case <-time.After(3 * time.Second):
+			}
+			w.WriteHeader(503)
+		}
+	})
+	g, _ := startGateway(t, t.TempDir(),
+		rc.sinkYAML("dead", `[">"]`, "")+rc.sinkYAML("healthy", `[">"]`, ""))
+	const n = 200
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		publish(t, g, "order.completed", fmt.Sprintf("e%d", i), []byte(`{}`), nil)
+	}
+	waitFor(t, 20*time.Second, "healthy sink to get every event", func() bool { return len(rc.hitsFor("healthy")) >= n })
+	elapsed := time.Since(start)
+	// The dead sink's 4 workers are all stuck in 2s timeouts for this
+	// whole time; the healthy one must not wait behind them.
+	if elapsed > 5*time.Second {
+		t.Errorf("healthy sink took %s for %d events next to a dead one", elapsed, n)
+	}
+	if d := len(rc.hitsFor("dead")); d > 12 {
+		t.Errorf("dead sink got %d requests in %s with concurrency 4 and a 2s timeout", d, elapsed)
+	}
+}
+
+func TestRetriesFollowSchedule(t *testing.T) {
+	rc := newReceiver(t)
+	rc.setAnswer(func(w http.ResponseWriter, sink, id string, n int) {
+		if n <= 2 {
+			w.WriteHeader(500)
+		}
+	})
+	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("s", `[">"]`, "    retry: {schedule: [300ms, 700ms, 5s], jitter: 0}\n"))
+	publish(t, g, "order.completed", "r1", []byte(`{}`), nil)
+	waitFor(t, 10*time.Second, "third attempt", func() bool { return len(rc.hitsFor("s")) >= 3 })
+	hits := rc.hitsFor("s")
+	for i, want := range []time.Duration{300 * time.Millisecond, 700 * time.Millisecond} {
+		gap := hits[i+1].at.Sub(hits[i].at)
+		if gap < want || gap > want+500*time.Millisecond {
+			t.Errorf("gap before attempt %d = %s, want %s (+ up to 500ms)", i+2, gap, want)
+		}
+		t.Logf("gap before attempt %d: %s (schedule %s)", i+2, gap, want)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := len(rc.hitsFor("s")); n != 3 {
+		t.Errorf("%d attempts, want 3 (success on the third)", n)
+	}
+	for _, h := range hits {
+		if h.id != "r1" {
+			t.Errorf("webhook-id changed across retries: %q", h.id)
+		}
+	}
+}
+
+func TestRetryAfterIsHonoured(t *testing.T) {
+	rc := newReceiver(t)
+	rc.setAnswer(func(w http.ResponseWriter, sink, id string, n int) {
+		if n == 1 {
+			w.Header().Set("Retry-After", "2")
+			w.WriteHeader(429)
+		}
+	})
+	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("s", `[">"]`, "    retry: {schedule: [50ms, 50ms], jitter: 0}\n"))
+	publish(t, g, "order.completed", "ra", []byte(`{}`), nil)
+	waitFor(t, 10*time.Second, "second attempt", func() bool { return len(rc.hitsFor("s")) >= 2 })
+	hits := rc.hitsFor("s")
+	if gap := hits[1].at.Sub(hits[0].at); gap < 2*time.Second || gap > 3*time.Second {
+		t.Errorf("gap after Retry-After: 2 = %s, want about 2s", gap)
+	}
+}
+
+func TestGoneDeadLettersAtOnceAndRedriveDeliversToThatSinkOnly(t *testing.T) {
+	rc := newReceiver(t)
+	gone := true
+	rc.setAnswer(func(w http.ResponseWriter, sink, id string, n int) {
+		if sink == "s" && gone {
+			w.WriteHeader(410)
+		}
+	})
+	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("s", `[">"]`, "")+rc.sinkYAML("other", `[">"]`, ""))
+	publish(t, g, "order.completed", "g1", []byte(`{"total":42}`), nil)
+
+	var recs []deadletter.Record
+	waitFor(t, 10*time.Second, "dead letter", func() bool {
+		adminDo(t, g, "GET", "/v1/sinks/s/dead-letters", &recs)
+		return len(recs) == 1
+	})
+	r := recs[0]
+	if r.ID != "g1" || r.Type != "order.completed" || r.Status != 410 || r.Attempts != 1 ||
+		!strings.Contains(r.Reason, "410") || string(r.Data) != `{"total":42}` {
+		t.Errorf("dead letter = %+v", r)
+	}
+	if n := len(rc.hitsFor("s")); n != 1 {
+		t.Errorf("410 got %d attempts, want 1", n)
+	}
+
+	rc.mu.Lock()
+	gone = false
+	rc.mu.Unlock()
+	var res map[string]int
+	if code := adminDo(t, g, "POST", "/v1/sinks/s/dead-letters/redrive", &res); code != 200 || res["redriven"] != 1 {
+		t.Fatalf("redrive: %d %v", code, res)
+	}
+	waitFor(t, 10*time.Second, "redriven delivery", func() bool { return len(rc.hitsFor("s")) == 2 })
+	if h := rc.hitsFor("s")[1]; h.id != "g1" || !h.valid {
+		t.Errorf("redriven delivery: id %q valid %v", h.id, h.valid)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := len(rc.hitsFor("other")); n != 1 {
+		t.Errorf("other sink got %d deliveries; the redrive must reach sink s only", n)
+	}
+	adminDo(t, g, "GET", "/v1/sinks/s/dead-letters", &recs)
+	if len(recs) != 0 {
+		t.Errorf("dead letters after redrive: %d", len(recs))
+	}
+}
+
+func TestLastAttemptDeadLetters(t *testing.T) {
+	rc := newReceiver(t)
+	rc.setAnswer(func(w http.ResponseWriter, sink, id string, n int) { w.WriteHeader(500) })
+	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("s", `[">"]`, "    retry: {schedule: [50ms, 50ms], jitter: 0}\n"))
+	publish(t, g, "order.completed", "x1", []byte(`{}`), nil)
+	var recs []deadletter.Record
+	waitFor(t, 10*time.Second, "dead letter", func() bool {
+		adminDo(t, g, "GET", "/v1/sinks/s/dead-letters", &recs)
+		return len(recs) == 1
+	})
+	if recs[0].Attempts != 3 || recs[0].Status != 500 || !strings.Contains(recs[0].Reason, "gave up after 3 attempts") {
+		t.Errorf("dead letter = %+v", recs[0])
+	}
+	if n := len(rc.hitsFor("s")); n != 3 {
+		t.Errorf("%d attempts, want 3", n)
+	}
+}
+
+func TestSSRFRefusalIsDeadLetteredWithReason(t *testing.T) {
+	rc := newReceiver(t)
+	extra := ""
+	sinkYAML := strings.Replace(rc.sinkYAML("s", `[">"]`, extra), "allow_private_networks: true", "allow_private_networks: false", 1)
+	g, _ := startGateway(t, t.TempDir(), sinkYAML)
+	publish(t, g, "order.completed", "ssrf1", []byte(`{}`), nil)
+	var recs []deadletter.Record
+	waitFor(t, 10*time.Second, "dead letter", func() bool {
+		adminDo(t, g, "GET", "/v1/sinks/s/dead-letters", &recs)
+		return len(recs) == 1
+	})
+	if !strings.Contains(recs[0].Reason, "ssrf guard: refused to connect to 127.0.0.1") {
+		t.Errorf("reason = %q", recs[0].Reason)
+	}
+	if n := len(rc.hitsFor("s")); n != 0 {
+		t.Errorf("receiver got %d requests through the guard", n)
+	}
+}
+
+func TestMalformedEventIsDeadLetteredNotDropped(t *testing.T) {
+	rc := newReceiver(t)
+	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("s", `[">"]`, ""))
+	publish(t, g, "order.completed", "bad1", []byte("\xff\x00raw"), map[string]string{"ce-time": "yesterday"})
+	var recs []deadletter.Record
+	waitFor(t, 10*time.Second, "dead letter", func() bool {
+		adminDo(t, g, "GET", "/v1/sinks/s/dead-letters", &recs)
+		return len(recs) == 1
+	})
+	r := recs[0]
+	if r.ID != "bad1" || !strings.Contains(r.Reason, "not RFC 3339") || string(r.DataBase64) != "\xff\x00raw" || r.DataEncoding != "base64" {
+		t.Errorf("dead letter = %+v", r)
+	}
+}
+
+func TestShutdownMidFlightLosesNothing(t *testing.T) {
+	rc := newReceiver(t)
+	dir := t.TempDir()
+	slow := true
+	rc.setAnswer(func(w http.ResponseWriter, sink, id string, n int) {
+		rc.mu.Lock()
+		s := slow
+		rc.mu.Unlock()
+		if s {
+			time.Sleep(1500 * time.Millisecond) // outlives the test's grace (500ms below)
+		}
+	})
+	sinks := rc.sinkYAML("s", `[">"]`, "")
+	g, stop := startGateway(t, dir, strings.Replace(sinks, "concurrency: 4", "concurrency: 2", 1))
+	for i := 0; i < 10; i++ {
+		publish(t, g, "order.completed", fmt.Sprintf("m%d", i), []byte(`{}`), nil)
+	}
+	waitFor(t, 5*time.Second, "deliveries in flight", func() bool { return len(rc.hitsFor("s")) >= 2 })
+	start := time.Now()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("stop took %s with a 2s grace", took)
+	}
+	rc.mu.Lock()
+	slow = false
+	rc.mu.Unlock()
+	startGateway(t, dir, sinks)
+	waitFor(t, 15*time.Second, "all 10 events delivered after restart", func() bool {
+		seen := map[string]bool{}
+		for _, h := range rc.hitsFor("s") {
+			seen[h.id] = true
+		}
+		return len(seen) == 10
+	})
+}
+
+func TestAdminAPI(t *testing.T) {
+	rc := newReceiver(t)
+	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("s", `["order.*"]`, ""))
+	publish(t, g, "order.completed", "a1", []byte(`{}`), nil)
+	waitFor(t, 5*time.Second, "delivery", func() bool { return len(rc.hitsFor("s")) == 1 })
+
+	resp, err := http.Get("http://" + g.AdminAddr() + "/v1/sinks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("no token: %d, want 401", resp.StatusCode)
+	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get("http://" + g.AdminAddr() + path)
+		if err != nil || resp.StatusCode != 200 {
+			t.Errorf("%s: %v %v", path, resp.StatusCode, err)
+		}
+		resp.Body.Close()
+	}
+	var sinks []admin.SinkStatus
+	waitFor(t, 5*time.Second, "ack recorded", func() bool {
+		adminDo(t, g, "GET", "/v1/sinks", &sinks)
+		return len(sinks) == 1 && sinks[0].AckPending == 0 && sinks[0].LastSuccess != nil
+	})
+	if sinks[0].Name != "s" || sinks[0].Kind != "webhook" || sinks[0].Pending != 0 {
+		t.Errorf("sinks = %+v", sinks)
+	}
+	if code := adminDo(t, g, "GET", "/v1/sinks/nope/dead-letters", nil); code != 404 {
+		t.Errorf("unknown sink: %d", code)
+	}
+	req, _ := http.NewRequestWithContext(context.Background(), "GET", "http://"+g.AdminAddr()+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer s3cret")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`switchyard_deliveries_total{outcome="delivered",sink="s"} 1`, "switchyard_event_latency_seconds_bucket", "switchyard_consumer_pending"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}

@@ -1,0 +1,205 @@
+package gateway_test
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/event"
+	"github.com/switchyard-dev/switchyard/pkg/gateway"
+	_ "github.com/switchyard-dev/switchyard/pkg/sink/all"
+)
+
+const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+// hit is one request a receiver saw.
+type hit struct {
+	sink  string
+	id    string
+	at    time.Time
+	valid bool
+	body  []byte
+}
+
+// receiver is a real HTTPS endpoint; each sink posts to /<sink>. answer
+// decides the status for the n-th request (1-based) carrying an event id.
+type receiver struct {
+	t      *testing.T
+	srv    *httptest.Server
+	caFile string
+	mu     sync.Mutex
+	hits   []hit
+	counts map[string]int // sink/id → requests
+	answer func(w http.ResponseWriter, sink, id string, n int)
+}
+
+func newReceiver(t *testing.T) *receiver {
+	rc := &receiver{t: t, counts: map[string]int{}}
+	wh, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		sinkName := strings.TrimPrefix(r.URL.Path, "/")
+		id := r.Header.Get("webhook-id")
+		rc.mu.Lock()
+		rc.counts[sinkName+"/"+id]++
+		n := rc.counts[sinkName+"/"+id]
+		// The reference Standard Webhooks library judges every signature.
+		rc.hits = append(rc.hits, hit{sink: sinkName, id: id, at: time.Now(), valid: wh.Verify(body, r.Header) == nil, body: body})
+		answer := rc.answer
+		rc.mu.Unlock()
+		if answer != nil {
+			answer(w, sinkName, id, n)
+		}
+	}))
+	t.Cleanup(rc.srv.Close)
+	rc.caFile = filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(rc.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rc.srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return rc
+}
+
+func (rc *receiver) setAnswer(f func(w http.ResponseWriter, sink, id string, n int)) {
+	rc.mu.Lock()
+	rc.answer = f
+	rc.mu.Unlock()
+}
+
+// delivered returns, for one sink, the ids answered 2xx-or-not, in order.
+func (rc *receiver) hitsFor(sink string) []hit {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	var out []hit
+	for _, h := range rc.hits {
+		if h.sink == sink {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// sinkYAML is one webhook sink posting to this receiver.
+func (rc *receiver) sinkYAML(name, events, extra string) string {
+	return fmt.Sprintf(`
+  - name: %s
+    events: %s
+    concurrency: 4
+%s    webhook:
+      url: %s/%s
+      secrets: [%q]
+      timeout: 2s
+      allow_private_networks: true
+      tls: {ca_file: %s}
+`, name, events, extra, rc.srv.URL, name, secret, rc.caFile)
+}
+
+// startGateway runs a gateway on an embedded JetStream in dir.
+func startGateway(t *testing.T, dir, sinks string) (*gateway.Gateway, func() error) {
+	t.Helper()
+	src := fmt.Sprintf(`
+nats:
+  embedded: {listen: "127.0.0.1:0", store_dir: %q}
+admin: {listen: "127.0.0.1:0", token: "s3cret"}
+shutdown_grace: 2s
+sinks:%s`, dir, sinks)
+	cfg, err := config.Parse("test.yaml", []byte(src), os.LookupEnv)
+	if err != nil {
+		t.Fatalf("config:\n%v\n%s", err, src)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: log, Version: "test"})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	var once sync.Once
+	var runErr error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case runErr = <-done:
+			case <-time.After(15 * time.Second):
+				runErr = fmt.Errorf("gateway did not stop within 15s")
+			}
+		})
+		return runErr
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	waitFor(t, 10*time.Second, "gateway ready", func() bool {
+		return g.Ready(context.Background()) == nil
+	})
+	return g, stop
+}
+
+func publish(t *testing.T, g *gateway.Gateway, typ, id string, data []byte, hdr map[string]string) {
+	t.Helper()
+	m := nats.NewMsg("events." + typ)
+	m.Data = data
+	if id != "" {
+		m.Header.Set(event.HeaderMsgID, id)
+	}
+	for k, v := range hdr {
+		m.Header.Set(k, v)
+	}
+	if _, err := g.Bus().JS.PublishMsg(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// adminGet calls the admin API with its bearer token and decodes JSON.
+func adminDo(t *testing.T, g *gateway.Gateway, method, path string, out any) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, "http://"+g.AdminAddr()+path, nil)
+	req.Header.Set("Authorization", "Bearer s3cret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+	}
+	return resp.StatusCode
+}

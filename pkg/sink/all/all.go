@@ -1,0 +1,7 @@
+// Package all registers every sink driver Switchyard ships; binaries
+// import it for its side effects.
+package all
+
+import (
+	_ "github.com/switchyard-dev/switchyard/pkg/sink/webhook" // webhook sinks
+)

@@ -1,0 +1,55 @@
+// Package telemetry holds Switchyard's logging setup and Prometheus metrics.
+package telemetry
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Outcomes a delivery attempt is counted under.
+const (
+	OutcomeDelivered   = "delivered"
+	OutcomeRetried     = "retried"
+	OutcomeRateLimited = "rate_limited"
+	OutcomeDeadLetter  = "dead_lettered"
+	OutcomeCanceled    = "canceled"
+)
+
+// Metrics is every metric Switchyard exports, on its own registry so tests
+// and several gateways in one process do not collide.
+type Metrics struct {
+	Registry     *prometheus.Registry
+	Deliveries   *prometheus.CounterVec   // sink, outcome
+	SendDuration *prometheus.HistogramVec // sink: one driver.Send
+	EventLatency *prometheus.HistogramVec // sink: stream publish → delivered
+	InFlight     *prometheus.GaugeVec     // sink
+	DeadLetters  *prometheus.CounterVec   // sink, reason class
+}
+
+// NewMetrics registers the metrics on a fresh registry.
+func NewMetrics() *Metrics {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := &Metrics{
+		Registry: r,
+		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_deliveries_total", Help: "Delivery attempts by sink and outcome.",
+		}, []string{"sink", "outcome"}),
+		SendDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "switchyard_delivery_duration_seconds", Help: "Time one delivery attempt took, by sink.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
+		}, []string{"sink"}),
+		EventLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "switchyard_event_latency_seconds", Help: "Time from the event's arrival in the stream to its successful delivery, by sink.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 3, 14),
+		}, []string{"sink"}),
+		InFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "switchyard_deliveries_in_flight", Help: "Events being delivered now, by sink.",
+		}, []string{"sink"}),
+		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_dead_letters_total", Help: "Events dead-lettered, by sink and cause.",
+		}, []string{"sink", "cause"}),
+	}
+	r.MustRegister(m.Deliveries, m.SendDuration, m.EventLatency, m.InFlight, m.DeadLetters)
+	return m
+}
