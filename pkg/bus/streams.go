@@ -3,7 +3,6 @@ package bus
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -72,9 +71,17 @@ func ConsumerConfig(s config.Sink, maxBatch int) jetstream.ConsumerConfig {
 		FilterSubjects: s.FilterSubjects(),
 		DeliverPolicy:  jetstream.DeliverNewPolicy,
 		AckPolicy:      jetstream.AckExplicitPolicy,
-		BackOff:        crashBackOff(s),
-		MaxDeliver:     MaxDeliver(s),
-		MaxAckPending:  s.Concurrency * maxBatch,
+		// AckWait, not a BackOff list, covers the crash case: a delivery
+		// the gateway never settles comes back after AckWait. A BackOff
+		// list would also shift every NakWithDelay by BackOff[n]-AckWait
+		// (the server measures a nak's delay against the backoff step), and
+		// the schedule would no longer be the one configured.
+		AckWait:    s.AckWait.D,
+		MaxDeliver: MaxDeliver(s),
+		// Events waiting out a retry delay stay ack-pending, so this is far
+		// above the concurrency; the dispatcher's worker pool is what
+		// bounds deliveries in flight.
+		MaxAckPending: max(s.MaxAckPending, s.Concurrency*maxBatch),
 		// Filled by the dispatcher's fetches; a larger pull would hold
 		// messages in memory while their ack clock runs.
 		MaxWaiting: 512,
@@ -85,22 +92,6 @@ func ConsumerConfig(s config.Sink, maxBatch int) jetstream.ConsumerConfig {
 // scheduled attempt; the two spare deliveries let it still do so when the
 // gateway died during that attempt and never settled it.
 func MaxDeliver(s config.Sink) int { return s.Retry.Attempts() + 2 }
-
-// crashBackOff covers deliveries that are never settled because the gateway
-// died: JetStream redelivers after BackOff[n-1] instead of an ack from us.
-// Each step is at least AckWait, so a running delivery is never redelivered
-// under it, and at least the scheduled delay, so a crash does not retry
-// sooner than a failure would have.
-func crashBackOff(s config.Sink) []time.Duration {
-	out := make([]time.Duration, 0, len(s.Retry.Schedule)+1)
-	for _, d := range s.Retry.Schedule {
-		out = append(out, max(d.D, s.AckWait.D))
-	}
-	if len(out) == 0 {
-		out = append(out, s.AckWait.D)
-	}
-	return out
-}
 
 // RedriveConsumerConfig is the consumer through which a sink takes its
 // redriven dead letters.

@@ -80,6 +80,10 @@ type Sink struct {
 	// AckWait is how long JetStream waits for a settle before it assumes the
 	// gateway died and redelivers. It must outlast one delivery.
 	AckWait Duration `yaml:"ack_wait"`
+	// MaxAckPending bounds events handed out and not yet settled, those
+	// waiting for a retry included. It must be well above Concurrency, or a
+	// handful of events waiting out their retry delay stall the whole sink.
+	MaxAckPending int `yaml:"max_ack_pending"`
 
 	Webhook *Webhook `yaml:"webhook"`
 }
@@ -217,6 +221,9 @@ func (s *Sink) applyDefaults() {
 			w.Body = DefaultWebhookBody
 		}
 		timeout = w.Timeout.D
+	}
+	if s.MaxAckPending == 0 {
+		s.MaxAckPending = max(1000, 100*s.Concurrency)
 	}
 	if s.AckWait.D == 0 {
 		// Two timeouts: one delivery plus time queued behind the sink's

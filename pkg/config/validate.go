@@ -102,6 +102,9 @@ func (s *Sink) validate(p *parser, field string) {
 	if s.Concurrency < 1 || s.Concurrency > 10000 {
 		p.at(field+".concurrency", "must be 1 to 10000, got %d", s.Concurrency)
 	}
+	if s.MaxAckPending < s.Concurrency {
+		p.at(field+".max_ack_pending", "%d is below concurrency (%d): deliveries could never fill the concurrency", s.MaxAckPending, s.Concurrency)
+	}
 	for i, d := range s.Retry.Schedule {
 		if d.D <= 0 {
 			p.at(fmt.Sprintf("%s.retry.schedule[%d]", field, i), "delays must be positive")

@@ -25,6 +25,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/event"
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
 	"github.com/switchyard-dev/switchyard/pkg/receiver"
+	_ "github.com/switchyard-dev/switchyard/pkg/sink/webhook" // the demo's one sink
 )
 
 // Options for one demo run.
@@ -47,7 +48,7 @@ type Summary struct {
 // event in eight fails its first attempt (503 + Retry-After or 500), one in
 // twenty-five fails twice, and one in a hundred is answered 410 Gone, which
 // dead-letters it at once.
-func script(id string, n int) int {
+var script = func(id string, n int) int {
 	var h uint32
 	for i := 0; i < len(id); i++ {
 		h = h*31 + uint32(id[i])

@@ -311,3 +311,31 @@ func TestAdminAPI(t *testing.T) {
 		}
 	}
 }
+
+// Events waiting out a long retry delay stay ack-pending in JetStream; they
+// must not hold back the events behind them.
+func TestEventsWaitingForRetryDoNotStallTheSink(t *testing.T) {
+	rc := newReceiver(t)
+	rc.setAnswer(func(w http.ResponseWriter, sink, id string, n int) {
+		if strings.HasPrefix(id, "slow") {
+			w.Header().Set("Retry-After", "60")
+			w.WriteHeader(503)
+		}
+	})
+	g, _ := startGateway(t, t.TempDir(), strings.Replace(rc.sinkYAML("s", `[">"]`, ""), "concurrency: 4", "concurrency: 2", 1))
+	for i := 0; i < 20; i++ {
+		publish(t, g, "order.completed", fmt.Sprintf("slow%d", i), []byte(`{}`), nil)
+	}
+	for i := 0; i < 50; i++ {
+		publish(t, g, "order.completed", fmt.Sprintf("fast%d", i), []byte(`{}`), nil)
+	}
+	waitFor(t, 10*time.Second, "the 50 events behind 20 waiting ones", func() bool {
+		n := 0
+		for _, h := range rc.hitsFor("s") {
+			if strings.HasPrefix(h.id, "fast") {
+				n++
+			}
+		}
+		return n == 50
+	})
+}
