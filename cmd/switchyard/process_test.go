@@ -1,0 +1,263 @@
+package main_test
+
+import (
+	"context"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+)
+
+const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+var binary string
+
+// TestMain builds the real binary once; these tests run it as a user would.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "switchyard-bin-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "switchyard")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// countingReceiver counts deliveries per event id, verifying each with the
+// Standard Webhooks reference library.
+type countingReceiver struct {
+	mu      sync.Mutex
+	seen    map[string]int
+	invalid int
+	delay   time.Duration
+	srv     *httptest.Server
+	caFile  string
+}
+
+func newCountingReceiver(t *testing.T, delay time.Duration) *countingReceiver {
+	wh, _ := standardwebhooks.NewWebhook(secret)
+	rc := &countingReceiver{seen: map[string]int{}, delay: delay}
+	rc.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		time.Sleep(rc.delay)
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		if wh.Verify(body, r.Header) != nil {
+			rc.invalid++
+			w.WriteHeader(401)
+			return
+		}
+		rc.seen[r.Header.Get("webhook-id")]++
+	}))
+	t.Cleanup(rc.srv.Close)
+	rc.caFile = filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(rc.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rc.srv.Certificate().Raw}), 0o600)
+	return rc
+}
+
+func (rc *countingReceiver) counts() (unique, total int) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	for _, n := range rc.seen {
+		unique++
+		total += n
+	}
+	return
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+type harness struct {
+	t       *testing.T
+	cfgPath string
+	natsURL string
+	logs    *os.File
+}
+
+func newHarness(t *testing.T, rc *countingReceiver, grace string) *harness {
+	dir := t.TempDir()
+	port := freePort(t)
+	cfg := fmt.Sprintf(`
+nats:
+  embedded: {listen: "127.0.0.1:%d", store_dir: %q}
+admin: {listen: "127.0.0.1:0"}
+shutdown_grace: %s
+log: {level: info, format: json}
+sinks:
+  - name: crash
+    events: [">"]
+    concurrency: 8
+    ack_wait: 3s
+    retry: {schedule: [100ms, 200ms, 400ms, 800ms]}
+    webhook:
+      url: %s/hook
+      secrets: [%q]
+      timeout: 2s
+      allow_private_networks: true
+      tls: {ca_file: %q}
+`, port, filepath.Join(dir, "js"), grace, rc.srv.URL, secret, rc.caFile)
+	path := filepath.Join(dir, "switchyard.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs, _ := os.Create(filepath.Join(dir, "switchyard.log"))
+	t.Cleanup(func() {
+		logs.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logs.Name())
+			t.Logf("gateway logs:\n%s", tail(string(b), 40))
+		}
+	})
+	return &harness{t: t, cfgPath: path, natsURL: fmt.Sprintf("nats://127.0.0.1:%d", port), logs: logs}
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// start runs `switchyard run` and waits until its embedded NATS answers.
+func (h *harness) start() *exec.Cmd {
+	h.t.Helper()
+	cmd := exec.Command(binary, "run", "--config", h.cfgPath)
+	cmd.Stdout, cmd.Stderr = h.logs, h.logs
+	if err := cmd.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		nc, err := nats.Connect(h.natsURL)
+		if err == nil {
+			js, _ := jetstream.New(nc)
+			_, err = js.Consumer(context.Background(), "EVENTS", "crash")
+			nc.Close()
+			if err == nil {
+				return cmd
+			}
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("switchyard did not come up: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (h *harness) publish(from, n int) {
+	h.t.Helper()
+	nc, err := nats.Connect(h.natsURL)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	for i := from; i < from+n; i++ {
+		m := nats.NewMsg("events.order.completed")
+		m.Header.Set("Nats-Msg-Id", fmt.Sprintf("evt-%05d", i))
+		m.Data = []byte(fmt.Sprintf(`{"n":%d}`, i))
+		if _, err := js.PublishMsg(context.Background(), m); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// kill -9 in the middle of deliveries, restart: every event arrives.
+func TestKill9MidDeliveryLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the built binary")
+	}
+	const n = 400
+	rc := newCountingReceiver(t, 5*time.Millisecond)
+	h := newHarness(t, rc, "5s")
+	cmd := h.start()
+	h.publish(0, n)
+	waitFor(t, 20*time.Second, "some deliveries", func() bool { u, _ := rc.counts(); return u >= 50 })
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	before, _ := rc.counts()
+
+	h.start()
+	waitFor(t, 60*time.Second, fmt.Sprintf("all %d events after restart", n), func() bool { u, _ := rc.counts(); return u == n })
+	time.Sleep(500 * time.Millisecond)
+	unique, total := rc.counts()
+	t.Logf("killed after %d of %d events; after restart: %d unique, %d deliveries, %d duplicates (at-least-once)", before, n, unique, total, total-unique)
+	if unique != n || rc.invalid != 0 {
+		t.Errorf("unique %d, invalid signatures %d", unique, rc.invalid)
+	}
+}
+
+// SIGTERM stops fetching, lets deliveries in flight finish within the
+// grace period, exits 0; nothing is lost across the restart.
+func TestSIGTERMDrainsAndExitsZero(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the built binary")
+	}
+	const n = 60
+	rc := newCountingReceiver(t, 300*time.Millisecond)
+	h := newHarness(t, rc, "2s")
+	cmd := h.start()
+	h.publish(0, n)
+	waitFor(t, 20*time.Second, "deliveries in flight", func() bool { u, _ := rc.counts(); return u >= 8 })
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("exit after SIGTERM: %v, want status 0", err)
+	}
+	if took > 4*time.Second {
+		t.Errorf("took %s to stop with a 2s grace", took)
+	}
+	delivered, _ := rc.counts()
+	rc.mu.Lock()
+	rc.delay = 0
+	rc.mu.Unlock()
+	h.start()
+	waitFor(t, 30*time.Second, "all events after restart", func() bool { u, _ := rc.counts(); return u == n })
+	_, total := rc.counts()
+	t.Logf("SIGTERM after %d delivered; stopped in %s; after restart %d unique, %d duplicates", delivered, took.Round(time.Millisecond), n, total-n)
+}
