@@ -58,7 +58,10 @@ func newCountingReceiver(t *testing.T, delay time.Duration) *countingReceiver {
 	rc := &countingReceiver{seen: map[string]int{}, delay: delay}
 	rc.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		time.Sleep(rc.delay)
+		rc.mu.Lock()
+		delay := rc.delay
+		rc.mu.Unlock()
+		time.Sleep(delay)
 		rc.mu.Lock()
 		defer rc.mu.Unlock()
 		if wh.Verify(body, r.Header) != nil {
@@ -223,8 +226,11 @@ func TestKill9MidDeliveryLosesNothing(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	unique, total := rc.counts()
 	t.Logf("killed after %d of %d events; after restart: %d unique, %d deliveries, %d duplicates (at-least-once)", before, n, unique, total, total-unique)
-	if unique != n || rc.invalid != 0 {
-		t.Errorf("unique %d, invalid signatures %d", unique, rc.invalid)
+	rc.mu.Lock()
+	invalid := rc.invalid
+	rc.mu.Unlock()
+	if unique != n || invalid != 0 {
+		t.Errorf("unique %d, invalid signatures %d", unique, invalid)
 	}
 }
 

@@ -81,7 +81,7 @@ func TestParseProblems(t *testing.T) {
 		{"filter > not last", "sinks:\n  - name: a\n    events: [\">.x\"]\n" + hook, "\">\" must be the last token"},
 		{"overlapping filters", "sinks:\n  - name: a\n    events: [\"order.*\", \"order.>\"]\n" + hook, "overlaps"},
 		{"no events", "sinks:\n  - name: a\n" + hook, ":2: sinks[0].events: missing"},
-		{"secret not whsec", head + "    webhook:\n      url: https://x.example\n      secrets: [\"hunter2hunter2\"]\n", ":6: sinks[0].webhook.secrets[0]: secret hunter…: must start with \"whsec_\""},
+		{"secret not whsec", head + "    webhook:\n      url: https://x.example\n      secrets: [\"hunter2hunter2\"]\n", ":6: sinks[0].webhook.secrets[0]: secret must start with \"whsec_\""},
 		{"env var not set", head + "    webhook:\n      url: https://x.example\n      secrets: [\"${NOPE}\"]\n", ":6: environment variable NOPE is not set"},
 		{"bad sink name", "sinks:\n  - name: a.b\n    events: [\">\"]\n" + hook, ":2: sinks[0].name: \"a.b\""},
 		{"missing name", "sinks:\n  - events: [\">\"]\n" + hook, "sinks[0].name: missing"},

@@ -71,9 +71,9 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 			p.problems = append(p.problems, p.fromYAMLMessage(msg))
 		}
 	}
-	if len(p.problems) > 0 {
-		return nil, p.sorted()
-	}
+	// Validate even after decode problems: fields that failed to decode
+	// stay zero and take their defaults, so the rest of the file is still
+	// judged and the user sees every problem in one pass.
 	return p.finish(cfg)
 }
 

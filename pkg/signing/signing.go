@@ -52,6 +52,7 @@ type key struct {
 type Keys struct{ keys []key }
 
 // ParseKey checks one secret without keeping it; config validation uses it.
+// Errors never quote the secret, since they end up in logs and terminals.
 func ParseKey(s string) error {
 	_, err := parseKey(s)
 	return err
@@ -62,32 +63,24 @@ func parseKey(s string) (key, error) {
 	case strings.HasPrefix(s, prefixSymmetric):
 		b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(s, prefixSymmetric))
 		if err != nil || len(b) == 0 {
-			return key{}, fmt.Errorf("secret %s…: after %q it must be base64", redact(s), prefixSymmetric)
+			return key{}, fmt.Errorf("secret: after %q it must be base64", prefixSymmetric)
 		}
 		return key{hmac: b}, nil
 	case strings.HasPrefix(s, prefixSecretKey):
 		b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(s, prefixSecretKey))
 		if err != nil || len(b) != ed25519.PrivateKeySize {
-			return key{}, fmt.Errorf("secret %s…: after %q it must be base64 of a %d-byte ed25519 seed and public key", redact(s), prefixSecretKey, ed25519.PrivateKeySize)
+			return key{}, fmt.Errorf("secret: after %q it must be base64 of a %d-byte ed25519 seed and public key", prefixSecretKey, ed25519.PrivateKeySize)
 		}
 		priv := ed25519.PrivateKey(b)
 		return key{priv: priv, pub: priv.Public().(ed25519.PublicKey)}, nil
 	case strings.HasPrefix(s, prefixPublicKey):
 		b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(s, prefixPublicKey))
 		if err != nil || len(b) != ed25519.PublicKeySize {
-			return key{}, fmt.Errorf("public key %s…: after %q it must be base64 of a %d-byte ed25519 key", redact(s), prefixPublicKey, ed25519.PublicKeySize)
+			return key{}, fmt.Errorf("public key: after %q it must be base64 of a %d-byte ed25519 key", prefixPublicKey, ed25519.PublicKeySize)
 		}
 		return key{pub: ed25519.PublicKey(b)}, nil
 	}
-	return key{}, fmt.Errorf("secret %s…: must start with %q (HMAC-SHA256) or %q (ed25519)", redact(s), prefixSymmetric, prefixSecretKey)
-}
-
-// redact keeps enough of a secret to recognise it in an error, never the key.
-func redact(s string) string {
-	if len(s) > 6 {
-		return s[:6]
-	}
-	return ""
+	return key{}, fmt.Errorf("secret must start with %q (HMAC-SHA256) or %q (ed25519)", prefixSymmetric, prefixSecretKey)
 }
 
 // NewKeys parses secrets ("whsec_…", "whsk_…") or, for verifying only,
