@@ -148,27 +148,31 @@ type Envelope struct {
 	DataEncoding string          `json:"data_encoding,omitempty"`
 }
 
-// MarshalEnvelope renders the default webhook body.
+// MarshalEnvelope renders the default webhook body. JSON data is spliced
+// in byte for byte: encoding/json would compact it, and a receiver that
+// hashes or compares the data should see what the producer published.
 func (e *Event) MarshalEnvelope() ([]byte, error) {
 	env := Envelope{ID: e.ID, Type: e.Type, Timestamp: e.Time, Source: e.Source, Subject: e.Subject}
+	raw := len(e.Data) > 0 && json.Valid(e.Data)
 	switch {
 	case len(e.Data) == 0:
 		env.Data = json.RawMessage("null")
-	case json.Valid(e.Data):
-		env.Data = e.Data
-	default:
+	case !raw:
 		env.DataBase64 = e.Data
 		env.DataEncoding = "base64"
 	}
-	// The encoder keeps <, > and & as they are: receivers compare data, and
-	// HTML escaping would only make the body differ from what was published.
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(env); err != nil {
 		return nil, err
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	out := bytes.TrimSuffix(buf.Bytes(), []byte("}\n"))
+	if raw {
+		out = append(append(append(out, `,"data":`...), e.Data...), '}')
+		return out, nil
+	}
+	return append(out, '}'), nil
 }
 
 // DecodeData returns the producer's bytes from an envelope.

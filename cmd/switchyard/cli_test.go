@@ -1,0 +1,93 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/signing"
+)
+
+func TestVersion(t *testing.T) {
+	out, err := exec.Command(binary, "version").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "switchyard ") {
+		t.Fatalf("%v: %s", err, out)
+	}
+}
+
+// `publish` reaches a running gateway, which delivers what it published.
+func TestPublishCommandReachesSinks(t *testing.T) {
+	rc := newCountingReceiver(t, 0)
+	h := newHarness(t, rc, "2s")
+	h.start()
+	out, err := exec.Command(binary, "publish", "--url", h.natsURL, "--type", "order.completed",
+		"--data", `{"id":1}`, "--id", "cli", "--count", "3").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if !strings.Contains(string(out), "published cli-1 to events.order.completed") {
+		t.Errorf("output: %s", out)
+	}
+	waitFor(t, 10*time.Second, "3 deliveries", func() bool { u, _ := rc.counts(); return u == 3 })
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	for _, id := range []string{"cli-1", "cli-2", "cli-3"} {
+		if rc.seen[id] != 1 {
+			t.Errorf("%s delivered %d times", id, rc.seen[id])
+		}
+	}
+}
+
+// `listen` verifies what it receives and says so, one line per request.
+func TestListenCommandVerifies(t *testing.T) {
+	port := freePort(t)
+	cmd := exec.Command(binary, "listen", "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--secret", secret)
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	lines := bufio.NewScanner(stdout)
+	lines.Scan() // "listening on …"
+
+	keys, _ := signing.NewKeys(secret)
+	wrong, _ := signing.NewKeys("whsec_c2Vjb25kLXNlY3JldC1mb3Itcm90YXRpb24=")
+	body := []byte(`{"id":"evt_9","type":"order.completed","timestamp":"2026-11-23T10:00:00Z","data":{}}`)
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	var codes []int
+	for _, k := range []*signing.Keys{keys, wrong} {
+		req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+		k.SetHeaders(req.Header, "evt_9", time.Now(), body)
+		var resp *http.Response
+		var err error
+		for i := 0; i < 50; i++ { // the listener may still be binding
+			if resp, err = http.DefaultClient.Do(req); err == nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+			req, _ = http.NewRequest("POST", url, bytes.NewReader(body))
+			k.SetHeaders(req.Header, "evt_9", time.Now(), body)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		codes = append(codes, resp.StatusCode)
+	}
+	if codes[0] != 204 || codes[1] != 401 {
+		t.Errorf("statuses %v, want [204 401]", codes)
+	}
+	lines.Scan()
+	if l := lines.Text(); !strings.Contains(l, "evt_9  order.completed  attempt 1  valid") {
+		t.Errorf("line 1: %q", l)
+	}
+	lines.Scan()
+	if l := lines.Text(); !strings.Contains(l, "INVALID") {
+		t.Errorf("line 2: %q", l)
+	}
+}
