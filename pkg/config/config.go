@@ -85,7 +85,54 @@ type Sink struct {
 	// handful of events waiting out their retry delay stall the whole sink.
 	MaxAckPending int `yaml:"max_ack_pending"`
 
-	Webhook *Webhook `yaml:"webhook"`
+	// Batch groups events into one driver call; each driver caps it at its
+	// own limit (webhooks send batches of one).
+	Batch Batch `yaml:"batch"`
+
+	Webhook     *Webhook     `yaml:"webhook"`
+	EventBridge *EventBridge `yaml:"eventbridge"`
+	PubSub      *PubSub      `yaml:"pubsub"`
+	GoCloud     *GoCloud     `yaml:"gocloud"`
+}
+
+// Batch is how a sink groups events per driver call.
+type Batch struct {
+	MaxEvents int      `yaml:"max_events"`
+	MaxWait   Duration `yaml:"max_wait"`
+}
+
+// EventBridge is an Amazon EventBridge bus, written with PutEvents.
+type EventBridge struct {
+	Bus    string `yaml:"bus"`
+	Region string `yaml:"region"`
+	// Source is the PutEvents Source; "aws." prefixes are AWS's own.
+	Source string `yaml:"source"`
+	// DetailType is a text/template over the event; default the event type.
+	DetailType string   `yaml:"detail_type"`
+	Resources  []string `yaml:"resources"`
+	// Endpoint overrides the service endpoint (an emulator); the standard
+	// AWS_ENDPOINT_URL(_EVENTBRIDGE) variables work too.
+	Endpoint string   `yaml:"endpoint"`
+	RoleARN  string   `yaml:"role_arn"`
+	Timeout  Duration `yaml:"timeout"`
+}
+
+// PubSub is a Google Cloud Pub/Sub topic.
+type PubSub struct {
+	Project string `yaml:"project"`
+	Topic   string `yaml:"topic"`
+	// OrderingKey is a text/template over the event, e.g. "{{.Subject}}";
+	// set, it turns on ordered publishing.
+	OrderingKey     string   `yaml:"ordering_key"`
+	Endpoint        string   `yaml:"endpoint"`
+	CredentialsFile string   `yaml:"credentials_file"`
+	Timeout         Duration `yaml:"timeout"`
+}
+
+// GoCloud is any gocloud.dev/pubsub topic URL.
+type GoCloud struct {
+	URL     string   `yaml:"url"`
+	Timeout Duration `yaml:"timeout"`
 }
 
 // Retry is a sink's retry policy. JetStream redelivery carries it out.
@@ -116,10 +163,39 @@ type Webhook struct {
 
 // Kind names the sink's destination type.
 func (s *Sink) Kind() string {
-	if s.Webhook != nil {
+	switch {
+	case s.Webhook != nil:
 		return "webhook"
+	case s.EventBridge != nil:
+		return "eventbridge"
+	case s.PubSub != nil:
+		return "pubsub"
+	case s.GoCloud != nil:
+		return "gocloud"
 	}
 	return ""
+}
+
+// Timeout is how long one driver call may take.
+func (s *Sink) Timeout() time.Duration {
+	if f := s.timeoutField(); f != nil {
+		return f.D
+	}
+	return DefaultTimeout
+}
+
+func (s *Sink) timeoutField() *Duration {
+	switch {
+	case s.Webhook != nil:
+		return &s.Webhook.Timeout
+	case s.EventBridge != nil:
+		return &s.EventBridge.Timeout
+	case s.PubSub != nil:
+		return &s.PubSub.Timeout
+	case s.GoCloud != nil:
+		return &s.GoCloud.Timeout
+	}
+	return nil
 }
 
 // Defaults, documented in README.md's config reference.
@@ -144,6 +220,7 @@ const (
 	DefaultMaxRetryAfter  = time.Hour
 	DefaultShutdownGrace  = 25 * time.Second
 	DefaultWebhookBody    = "envelope"
+	DefaultBatchWait      = 20 * time.Millisecond
 	SubjectPrefix         = DefaultSubjectPrefix
 	RedriveSubjectPrefix  = "switchyard.redrive."
 	DeadLetterSubjectBase = "dlq."
@@ -212,19 +289,22 @@ func (s *Sink) applyDefaults() {
 	if s.Retry.MaxRetryAfter.D == 0 {
 		s.Retry.MaxRetryAfter.D = DefaultMaxRetryAfter
 	}
-	timeout := DefaultTimeout
-	if w := s.Webhook; w != nil {
-		if w.Timeout.D == 0 {
-			w.Timeout.D = DefaultTimeout
-		}
-		if w.Body == "" {
-			w.Body = DefaultWebhookBody
-		}
-		timeout = w.Timeout.D
+	if w := s.Webhook; w != nil && w.Body == "" {
+		w.Body = DefaultWebhookBody
+	}
+	if eb := s.EventBridge; eb != nil && eb.Bus == "" {
+		eb.Bus = "default"
+	}
+	if f := s.timeoutField(); f != nil && f.D == 0 {
+		f.D = DefaultTimeout
+	}
+	if s.Batch.MaxWait.D == 0 {
+		s.Batch.MaxWait.D = DefaultBatchWait
 	}
 	if s.MaxAckPending == 0 {
 		s.MaxAckPending = max(1000, 100*s.Concurrency)
 	}
+	timeout := s.Timeout()
 	if s.AckWait.D == 0 {
 		// Two timeouts: one delivery plus time queued behind the sink's
 		// concurrency limit before the dispatcher starts the clock's refresh.

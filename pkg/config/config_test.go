@@ -86,7 +86,7 @@ func TestParseProblems(t *testing.T) {
 		{"bad sink name", "sinks:\n  - name: a.b\n    events: [\">\"]\n" + hook, ":2: sinks[0].name: \"a.b\""},
 		{"missing name", "sinks:\n  - events: [\">\"]\n" + hook, "sinks[0].name: missing"},
 		{"no destination", head, ":2: sinks[0]: needs exactly one destination"},
-		{"ack_wait shorter than timeout", head + "    ack_wait: 1s\n" + hook, "sinks[0].ack_wait: 1s must be longer than webhook.timeout"},
+		{"ack_wait shorter than timeout", head + "    ack_wait: 1s\n" + hook, "sinks[0].ack_wait: 1s must be longer than the webhook timeout"},
 		{"bad sync interval", "nats: {embedded: {sync_interval: often}}\n", ":1: nats.embedded.sync_interval: must be a positive duration or \"always\""},
 		{"replicas on embedded", "stream: {replicas: 3}\n", ":1: stream.replicas: the embedded server is a single node"},
 		{"stream subject outside events", "stream: {subjects: [\"orders.>\"]}\n", "stream.subjects[0]"},
@@ -94,6 +94,13 @@ func TestParseProblems(t *testing.T) {
 		{"bad body mode", head + hook + "      body: xml\n", "sinks[0].webhook.body: must be envelope or raw"},
 		{"bad yaml syntax", "sinks: [\n", "bad.yaml:"},
 		{"override signature header", head + hook + "      headers: {webhook-signature: x}\n", "sinks[0].webhook.headers.webhook-signature"},
+		{"eventbridge aws source", "sinks:\n  - name: a\n    events: [\">\"]\n    eventbridge: {source: aws.events, region: us-east-1}\n", ":4: sinks[0].eventbridge.source: \"aws.events\": sources starting with \"aws.\" are reserved"},
+		{"eventbridge no source", "sinks:\n  - name: a\n    events: [\">\"]\n    eventbridge: {region: us-east-1}\n", "sinks[0].eventbridge.source: missing"},
+		{"eventbridge bad template", "sinks:\n  - name: a\n    events: [\">\"]\n    eventbridge: {source: x, detail_type: \"{{.Type\"}\n", "sinks[0].eventbridge.detail_type: bad template"},
+		{"pubsub no topic", "sinks:\n  - name: a\n    events: [\">\"]\n    pubsub: {project: p}\n", "sinks[0].pubsub.topic: missing"},
+		{"gocloud bad scheme", "sinks:\n  - name: a\n    events: [\">\"]\n    gocloud: {url: \"ftp://x\"}\n", "sinks[0].gocloud.url: scheme \"ftp\" is not one of"},
+		{"two destinations", head + hook + "    gocloud: {url: \"mem://t\"}\n", "sinks[0]: needs exactly one destination block"},
+		{"negative batch", head + "    batch: {max_events: -1}\n" + hook, "sinks[0].batch.max_events: must not be negative"},
 		{"bad jitter", head + "    retry: {jitter: 2}\n" + hook, "sinks[0].retry.jitter: must be in [0, 1)"},
 	}
 	for _, tt := range tests {

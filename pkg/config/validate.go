@@ -6,7 +6,9 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
+	"text/template"
 	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/signing"
@@ -113,16 +115,82 @@ func (s *Sink) validate(p *parser, field string) {
 	if j := *s.Retry.Jitter; j < 0 || j >= 1 {
 		p.at(field+".retry.jitter", "must be in [0, 1), got %v", j)
 	}
+	if s.Batch.MaxEvents < 0 {
+		p.at(field+".batch.max_events", "must not be negative")
+	}
 	kinds := 0
 	if s.Webhook != nil {
 		kinds++
 		s.Webhook.validate(p, field+".webhook")
-		if s.AckWait.D <= s.Webhook.Timeout.D {
-			p.at(field+".ack_wait", "%s must be longer than webhook.timeout (%s), or JetStream redelivers while a delivery is still running", s.AckWait, s.Webhook.Timeout)
-		}
+	}
+	if s.EventBridge != nil {
+		kinds++
+		s.EventBridge.validate(p, field+".eventbridge")
+	}
+	if s.PubSub != nil {
+		kinds++
+		s.PubSub.validate(p, field+".pubsub")
+	}
+	if s.GoCloud != nil {
+		kinds++
+		s.GoCloud.validate(p, field+".gocloud")
 	}
 	if kinds != 1 {
-		p.at(field, "needs exactly one destination block (webhook)")
+		p.at(field, "needs exactly one destination block (webhook, eventbridge, pubsub or gocloud), has %d", kinds)
+	} else if s.AckWait.D <= s.Timeout() {
+		p.at(field+".ack_wait", "%s must be longer than the %s timeout (%s), or JetStream redelivers while a delivery is still running", s.AckWait, s.Kind(), s.Timeout())
+	}
+}
+
+func (e *EventBridge) validate(p *parser, field string) {
+	switch {
+	case e.Source == "":
+		p.at(field+".source", "missing: the PutEvents Source, e.g. com.example.switchyard")
+	case strings.HasPrefix(e.Source, "aws."):
+		p.at(field+".source", "%q: sources starting with \"aws.\" are reserved for AWS services", e.Source)
+	}
+	if e.DetailType != "" {
+		if _, err := template.New("detail_type").Option("missingkey=error").Parse(e.DetailType); err != nil {
+			p.at(field+".detail_type", "bad template: %v", err)
+		}
+	}
+	if e.Endpoint != "" {
+		if u, err := url.Parse(e.Endpoint); err != nil || u.Host == "" {
+			p.at(field+".endpoint", "%q is not a URL such as http://127.0.0.1:5000", e.Endpoint)
+		}
+	}
+	if e.RoleARN != "" && !strings.HasPrefix(e.RoleARN, "arn:") {
+		p.at(field+".role_arn", "%q is not an ARN", e.RoleARN)
+	}
+}
+
+func (ps *PubSub) validate(p *parser, field string) {
+	if ps.Project == "" {
+		p.at(field+".project", "missing: the Google Cloud project id")
+	}
+	if ps.Topic == "" {
+		p.at(field+".topic", "missing: the topic id (or projects/P/topics/T)")
+	}
+	if ps.OrderingKey != "" {
+		if _, err := template.New("ordering_key").Parse(ps.OrderingKey); err != nil {
+			p.at(field+".ordering_key", "bad template: %v", err)
+		}
+	}
+	p.fileExists(field+".credentials_file", ps.CredentialsFile)
+}
+
+// GoCloudSchemes are the gocloud.dev/pubsub URL schemes compiled in.
+var GoCloudSchemes = []string{"awssns", "awssqs", "azuresb", "gcppubsub", "gcppubsubv2", "kafka", "mem", "nats", "rabbit"}
+
+func (g *GoCloud) validate(p *parser, field string) {
+	u, err := url.Parse(g.URL)
+	switch {
+	case g.URL == "":
+		p.at(field+".url", "missing: a gocloud.dev/pubsub topic URL such as awssqs://… or kafka://topic")
+	case err != nil:
+		p.at(field+".url", "%v", err)
+	case !slices.Contains(GoCloudSchemes, u.Scheme):
+		p.at(field+".url", "scheme %q is not one of %s", u.Scheme, strings.Join(GoCloudSchemes, ", "))
 	}
 }
 

@@ -29,8 +29,6 @@ type Options struct {
 	DLQ       *deadletter.Store
 	Metrics   *telemetry.Metrics
 	Logger    *slog.Logger
-	// MaxWait bounds how long a partial batch waits for more events.
-	MaxWait time.Duration
 }
 
 // Dispatcher delivers one sink's events.
@@ -55,13 +53,10 @@ func New(opts Options) *Dispatcher {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if opts.MaxWait == 0 {
-		opts.MaxWait = 20 * time.Millisecond
-	}
 	return &Dispatcher{
 		opts:     opts,
 		log:      opts.Logger.With("sink", opts.Sink.Name),
-		maxBatch: sink.LimitsOf(opts.Driver).MaxBatch,
+		maxBatch: sink.BatchSize(opts.Driver, opts.Sink.Batch.MaxEvents),
 	}
 }
 
@@ -165,7 +160,7 @@ func (d *Dispatcher) batch(in <-chan jetstream.Msg, out chan<- []jetstream.Msg) 
 	for first := range in {
 		b := []jetstream.Msg{first}
 		if d.maxBatch > 1 {
-			timer := time.NewTimer(d.opts.MaxWait)
+			timer := time.NewTimer(d.opts.Sink.Batch.MaxWait.D)
 		fill:
 			for len(b) < d.maxBatch {
 				select {

@@ -83,7 +83,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		rs := &runningSink{cfg: sc, driver: drv}
 		g.sinks = append(g.sinks, rs)
 		g.byName[sc.Name] = rs
-		maxBatch := sink.LimitsOf(drv).MaxBatch
+		maxBatch := sink.BatchSize(drv, sc.Batch.MaxEvents)
 		events, redrive, err := g.bus.EnsureConsumers(ctx, sc, maxBatch)
 		if err != nil {
 			return nil, err

@@ -42,3 +42,13 @@ func LimitsOf(d Driver) Limits {
 	}
 	return Limits{MaxBatch: 1}
 }
+
+// BatchSize is the batch a sink uses: what the config asks for, capped at
+// the driver's limit; the driver's limit when the config says nothing.
+func BatchSize(d Driver, configured int) int {
+	limit := LimitsOf(d).MaxBatch
+	if configured > 0 && configured < limit {
+		return configured
+	}
+	return limit
+}
