@@ -3,5 +3,6 @@
 package all
 
 import (
-	_ "github.com/switchyard-dev/switchyard/pkg/sink/webhook" // webhook sinks
+	_ "github.com/switchyard-dev/switchyard/pkg/sink/eventbridge" // eventbridge sinks
+	_ "github.com/switchyard-dev/switchyard/pkg/sink/webhook"     // webhook sinks
 )

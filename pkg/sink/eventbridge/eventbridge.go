@@ -1,0 +1,263 @@
+// Package eventbridge is the sink driver for Amazon EventBridge: PutEvents
+// with at most 10 entries and under 256 KB per call, per-entry failures
+// reported by index, and the SDK's own retryer off so that JetStream
+// redelivery alone decides when to try again.
+package eventbridge
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"text/template"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+
+	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/event"
+	"github.com/switchyard-dev/switchyard/pkg/sink"
+)
+
+func init() {
+	sink.Register("eventbridge", func(ctx context.Context, s config.Sink, _ sink.Env) (sink.Driver, error) {
+		return New(ctx, *s.EventBridge)
+	})
+}
+
+// PutEvents limits, as AWS documents them.
+const (
+	MaxEntries      = 10
+	MaxRequestBytes = 256 * 1024
+)
+
+// API is the part of the EventBridge client the driver calls.
+type API interface {
+	PutEvents(ctx context.Context, in *eventbridge.PutEventsInput, opts ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error)
+}
+
+// Driver puts events on one bus.
+type Driver struct {
+	cfg        config.EventBridge
+	api        API
+	detailType *template.Template
+	closed     context.Context
+	close      context.CancelFunc
+	closeOnce  sync.Once
+}
+
+var (
+	_ sink.Driver  = (*Driver)(nil)
+	_ sink.Limited = (*Driver)(nil)
+)
+
+// New builds a driver with credentials from the standard AWS chain
+// (environment, shared config, web identity/IRSA, instance role), assuming
+// role_arn when set. AWS_ENDPOINT_URL(_EVENTBRIDGE) and endpoint point it at
+// an emulator.
+func New(ctx context.Context, cfg config.EventBridge) (*Driver, error) {
+	opts := []func(*awsconfig.LoadOptions) error{
+		// One SDK attempt per Send: retries are JetStream redeliveries, so
+		// the schedule and the dead letters' attempt counts stay true.
+		awsconfig.WithRetryer(func() aws.Retryer { return aws.NopRetryer{} }),
+	}
+	if cfg.Region != "" {
+		opts = append(opts, awsconfig.WithRegion(cfg.Region))
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("eventbridge: aws config: %w", err)
+	}
+	if cfg.RoleARN != "" {
+		awsCfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(awsCfg), cfg.RoleARN))
+	}
+	client := eventbridge.NewFromConfig(awsCfg, func(o *eventbridge.Options) {
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+	})
+	return NewWithAPI(cfg, client)
+}
+
+// NewWithAPI builds a driver around an existing client.
+func NewWithAPI(cfg config.EventBridge, api API) (*Driver, error) {
+	d := &Driver{cfg: cfg, api: api}
+	if cfg.DetailType != "" {
+		t, err := template.New("detail_type").Option("missingkey=error").Parse(cfg.DetailType)
+		if err != nil {
+			return nil, fmt.Errorf("eventbridge: detail_type: %w", err)
+		}
+		d.detailType = t
+	}
+	d.closed, d.close = context.WithCancel(context.Background())
+	return d, nil
+}
+
+// Limits implements sink.Limited.
+func (d *Driver) Limits() sink.Limits { return sink.Limits{MaxBatch: MaxEntries} }
+
+// entrySize is the size AWS counts for an entry against the 256 KB limit:
+// 14 bytes for Time, then the UTF-8 bytes of Source, DetailType, Detail and
+// each Resource.
+func entrySize(e types.PutEventsRequestEntry) int {
+	n := 0
+	if e.Time != nil {
+		n += 14
+	}
+	n += len(aws.ToString(e.Source)) + len(aws.ToString(e.DetailType)) + len(aws.ToString(e.Detail))
+	for _, r := range e.Resources {
+		n += len(r)
+	}
+	return n
+}
+
+func (d *Driver) entry(e *event.Event) (types.PutEventsRequestEntry, error) {
+	detail, err := e.MarshalEnvelope()
+	if err != nil {
+		return types.PutEventsRequestEntry{}, err
+	}
+	detailType := e.Type
+	if d.detailType != nil {
+		var b bytes.Buffer
+		if err := d.detailType.Execute(&b, e); err != nil {
+			return types.PutEventsRequestEntry{}, fmt.Errorf("detail_type: %w", err)
+		}
+		detailType = b.String()
+	}
+	en := types.PutEventsRequestEntry{
+		EventBusName: aws.String(d.cfg.Bus),
+		Source:       aws.String(d.cfg.Source),
+		DetailType:   aws.String(detailType),
+		Detail:       aws.String(string(detail)),
+		Time:         aws.Time(e.Time),
+		Resources:    d.cfg.Resources,
+	}
+	if e.TraceParent != "" {
+		en.TraceHeader = aws.String(e.TraceParent)
+	}
+	if !utf8.ValidString(detailType) {
+		return en, errors.New("detail type is not UTF-8")
+	}
+	return en, nil
+}
+
+// Send puts the batch, in as many calls as the limits require. Entries AWS
+// refuses are named in a *sink.BatchError; the rest were put.
+func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
+	if d.closed.Err() != nil {
+		return sink.CanceledError(errors.New("eventbridge driver closed"))
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(d.closed, cancel)
+	defer stop()
+
+	be := sink.NewBatchError()
+	var chunk []types.PutEventsRequestEntry
+	var chunkIdx []int
+	chunkBytes := 0
+	flush := func() {
+		if len(chunk) > 0 {
+			d.put(ctx, chunk, chunkIdx, be)
+		}
+		chunk, chunkIdx, chunkBytes = nil, nil, 0
+	}
+	for i, e := range batch {
+		en, err := d.entry(e)
+		if err != nil {
+			be.Fail(i, sink.PermanentError(0, err))
+			continue
+		}
+		size := entrySize(en)
+		if size > MaxRequestBytes {
+			be.Fail(i, sink.PermanentError(0, fmt.Errorf("entry is %d bytes; EventBridge takes at most %d per PutEvents", size, MaxRequestBytes)))
+			continue
+		}
+		if len(chunk) == MaxEntries || chunkBytes+size > MaxRequestBytes {
+			flush()
+		}
+		chunk, chunkIdx, chunkBytes = append(chunk, en), append(chunkIdx, i), chunkBytes+size
+	}
+	flush()
+	if len(be.Failed) == 0 {
+		return nil
+	}
+	if len(be.Failed) == len(batch) && len(batch) == 1 {
+		return be.Failed[0]
+	}
+	return be
+}
+
+// put makes one PutEvents call and records each failed entry by its index
+// in the caller's batch.
+func (d *Driver) put(ctx context.Context, entries []types.PutEventsRequestEntry, idx []int, be *sink.BatchError) {
+	if d.cfg.Timeout.D > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d.cfg.Timeout.D)
+		defer cancel()
+	}
+	out, err := d.api.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: entries})
+	if err != nil {
+		cerr := classifyCall(ctx, err)
+		for _, i := range idx {
+			be.Fail(i, cerr)
+		}
+		return
+	}
+	if out.FailedEntryCount == 0 {
+		return
+	}
+	for j, r := range out.Entries {
+		if j < len(idx) && r.ErrorCode != nil {
+			be.Fail(idx[j], classifyEntry(aws.ToString(r.ErrorCode), aws.ToString(r.ErrorMessage)))
+		}
+	}
+}
+
+// permanentEntryCodes are per-entry answers that another attempt cannot
+// change. Throttling and internal failures, and any code not listed, are
+// retried: a wrong retry ends in the dead-letter stream anyway, a wrong
+// dead letter would skip attempts the schedule promised.
+var permanentEntryCodes = map[string]bool{
+	"MalformedDetail": true, "InvalidArgument": true, "AccessDeniedException": true,
+	"NotAuthorizedForSourceException": true, "NotAuthorizedForDetailTypeException": true,
+	"ValidationException": true, "ResourceNotFoundException": true, "EntryTooLarge": true,
+}
+
+func classifyEntry(code, msg string) error {
+	err := fmt.Errorf("eventbridge %s: %s", code, msg)
+	if permanentEntryCodes[code] {
+		return sink.PermanentError(0, err)
+	}
+	return sink.RetryableError(0, err)
+}
+
+func classifyCall(ctx context.Context, err error) error {
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) || errors.Is(err, context.Canceled) {
+		return sink.CanceledError(err)
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		code := ae.ErrorCode()
+		switch {
+		case code == "ThrottlingException" || code == "Throttling" || code == "LimitExceededException":
+			return sink.RetryableError(0, err)
+		case permanentEntryCodes[code] || ae.ErrorFault() == smithy.FaultClient && code != "RequestTimeout":
+			return sink.PermanentError(0, err)
+		}
+	}
+	return sink.RetryableError(0, err)
+}
+
+// Close cancels sends in flight; later sends fail as canceled.
+func (d *Driver) Close(context.Context) error {
+	d.closeOnce.Do(d.close)
+	return nil
+}
