@@ -4,5 +4,6 @@ package all
 
 import (
 	_ "github.com/switchyard-dev/switchyard/pkg/sink/eventbridge" // eventbridge sinks
+	_ "github.com/switchyard-dev/switchyard/pkg/sink/pubsub"      // pubsub sinks
 	_ "github.com/switchyard-dev/switchyard/pkg/sink/webhook"     // webhook sinks
 )

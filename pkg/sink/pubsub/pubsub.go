@@ -1,0 +1,209 @@
+// Package pubsub is the sink driver for Google Cloud Pub/Sub, on the v2
+// client (cloud.google.com/go/pubsub/v2): the event's data unchanged as the
+// message data, its metadata as attributes, optional ordering keys, and the
+// client's batching for throughput.
+package pubsub
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"text/template"
+	"time"
+
+	gpubsub "cloud.google.com/go/pubsub/v2"
+	vkit "cloud.google.com/go/pubsub/v2/apiv1"
+	gax "github.com/googleapis/gax-go/v2"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/event"
+	"github.com/switchyard-dev/switchyard/pkg/sink"
+)
+
+func init() {
+	sink.Register("pubsub", func(ctx context.Context, s config.Sink, _ sink.Env) (sink.Driver, error) {
+		return New(ctx, *s.PubSub, s.Batch)
+	})
+}
+
+// Attribute names each message carries. They are the event's fields under
+// plain names; "time" is RFC 3339 with nanoseconds.
+const (
+	AttrID          = "id"
+	AttrType        = "type"
+	AttrSource      = "source"
+	AttrTime        = "time"
+	AttrSubject     = "subject"
+	AttrContentType = "content-type"
+	AttrTraceParent = "traceparent"
+)
+
+// MaxBatch is the most messages one Pub/Sub publish request takes.
+const MaxBatch = 1000
+
+// Driver publishes to one topic.
+type Driver struct {
+	client    *gpubsub.Client
+	pub       *gpubsub.Publisher
+	ordering  *template.Template
+	closed    context.Context
+	close     context.CancelFunc
+	closeOnce sync.Once
+	sends     sync.WaitGroup
+	mu        sync.RWMutex // held for reading by sends, for writing by Close
+}
+
+var (
+	_ sink.Driver  = (*Driver)(nil)
+	_ sink.Limited = (*Driver)(nil)
+)
+
+// New opens a publisher with Application Default Credentials (or
+// credentials_file). PUBSUB_EMULATOR_HOST, or endpoint, points it at an
+// emulator, without credentials.
+func New(ctx context.Context, cfg config.PubSub, batch config.Batch) (*Driver, error) {
+	var opts []option.ClientOption
+	if cfg.Endpoint != "" {
+		opts = append(opts, option.WithEndpoint(cfg.Endpoint), option.WithoutAuthentication(),
+			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	}
+	if cfg.CredentialsFile != "" {
+		opts = append(opts, option.WithAuthCredentialsFile(option.ServiceAccount, cfg.CredentialsFile))
+	}
+	// No retries inside the client: JetStream redelivery retries, so the
+	// schedule and the dead letters' attempt counts stay true.
+	noRetry := &vkit.TopicAdminCallOptions{Publish: []gax.CallOption{gax.WithRetry(func() gax.Retryer { return never{} })}}
+	client, err := gpubsub.NewClientWithConfig(ctx, cfg.Project, &gpubsub.ClientConfig{TopicAdminCallOptions: noRetry}, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("pubsub: client: %w", err)
+	}
+	pub := client.Publisher(cfg.Topic)
+	pub.PublishSettings.Timeout = cfg.Timeout.D
+	pub.PublishSettings.CountThreshold = MaxBatch
+	if batch.MaxEvents > 0 && batch.MaxEvents < MaxBatch {
+		pub.PublishSettings.CountThreshold = batch.MaxEvents
+	}
+	pub.PublishSettings.DelayThreshold = max(batch.MaxWait.D, time.Millisecond)
+	d := &Driver{client: client, pub: pub}
+	if cfg.OrderingKey != "" {
+		t, err := template.New("ordering_key").Parse(cfg.OrderingKey)
+		if err != nil {
+			client.Close()
+			return nil, fmt.Errorf("pubsub: ordering_key: %w", err)
+		}
+		d.ordering = t
+		pub.EnableMessageOrdering = true
+	}
+	d.closed, d.close = context.WithCancel(context.Background())
+	return d, nil
+}
+
+// never is a gax.Retryer that declines every retry. (The client wraps the
+// configured retryer, so it must be a real one, not nil.)
+type never struct{}
+
+func (never) Retry(error) (time.Duration, bool) { return 0, false }
+
+// Limits implements sink.Limited.
+func (d *Driver) Limits() sink.Limits { return sink.Limits{MaxBatch: MaxBatch} }
+
+// Attributes are the message attributes for an event; empty ones are left out.
+func Attributes(e *event.Event) map[string]string {
+	a := map[string]string{AttrID: e.ID, AttrType: e.Type, AttrTime: e.Time.UTC().Format(time.RFC3339Nano)}
+	for k, v := range map[string]string{AttrSource: e.Source, AttrSubject: e.Subject, AttrContentType: e.ContentType, AttrTraceParent: e.TraceParent} {
+		if v != "" {
+			a[k] = v
+		}
+	}
+	return a
+}
+
+// Send publishes the batch and waits until the server confirms each
+// message: only then may the JetStream message be acked.
+func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed.Err() != nil {
+		return sink.CanceledError(errors.New("pubsub driver closed"))
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(d.closed, cancel)
+	defer stop()
+
+	be := sink.NewBatchError()
+	results := make([]*gpubsub.PublishResult, len(batch))
+	keys := make([]string, len(batch))
+	for i, e := range batch {
+		if d.ordering != nil {
+			var b bytes.Buffer
+			if err := d.ordering.Execute(&b, e); err != nil {
+				be.Fail(i, sink.PermanentError(0, fmt.Errorf("ordering_key: %w", err)))
+				continue
+			}
+			keys[i] = b.String()
+		}
+		results[i] = d.pub.Publish(ctx, &gpubsub.Message{Data: e.Data, Attributes: Attributes(e), OrderingKey: keys[i]})
+	}
+	resume := map[string]bool{}
+	for i, r := range results {
+		if r == nil {
+			continue
+		}
+		if _, err := r.Get(ctx); err != nil {
+			be.Fail(i, classify(ctx, err))
+			if keys[i] != "" {
+				resume[keys[i]] = true
+			}
+		}
+	}
+	// A failed ordered publish pauses its key in the client; the retry
+	// comes through JetStream, so let the key publish again.
+	for k := range resume {
+		d.pub.ResumePublish(k)
+	}
+	if len(be.Failed) == 0 {
+		return nil
+	}
+	if len(batch) == 1 {
+		return be.Failed[0]
+	}
+	return be
+}
+
+func classify(ctx context.Context, err error) error {
+	if ctx.Err() != nil || errors.Is(err, gpubsub.ErrPublisherStopped) {
+		return sink.CanceledError(err)
+	}
+	if errors.Is(err, gpubsub.ErrOversizedMessage) {
+		return sink.PermanentError(0, err)
+	}
+	switch status.Code(err) {
+	case codes.Canceled:
+		return sink.CanceledError(err)
+	case codes.InvalidArgument, codes.NotFound, codes.PermissionDenied, codes.FailedPrecondition, codes.OutOfRange, codes.Unimplemented:
+		return sink.PermanentError(0, err)
+	}
+	return sink.RetryableError(0, err)
+}
+
+// Close flushes and stops the publisher and closes the client. Sends in
+// flight are canceled first, so Close never waits on a slow server.
+func (d *Driver) Close(context.Context) error {
+	var err error
+	d.closeOnce.Do(func() {
+		d.close()
+		d.mu.Lock() // wait for sends to return
+		defer d.mu.Unlock()
+		d.pub.Stop()
+		err = d.client.Close()
+	})
+	return err
+}
