@@ -180,7 +180,7 @@ func (ps *PubSub) validate(p *parser, field string) {
 }
 
 // GoCloudSchemes are the gocloud.dev/pubsub URL schemes compiled in.
-var GoCloudSchemes = []string{"awssns", "awssqs", "azuresb", "gcppubsub", "gcppubsubv2", "kafka", "mem", "nats", "rabbit"}
+var GoCloudSchemes = []string{"awssns", "awssqs", "azuresb", "gcppubsubv2", "kafka", "mem", "nats", "rabbit"}
 
 func (g *GoCloud) validate(p *parser, field string) {
 	u, err := url.Parse(g.URL)

@@ -182,3 +182,28 @@ func (env *Envelope) DecodeData() []byte {
 	}
 	return env.Data
 }
+
+// Attribute names an event's metadata travels under on message buses
+// (Pub/Sub attributes, gocloud metadata: SQS/SNS message attributes, Kafka
+// and RabbitMQ headers). "time" is RFC 3339 with nanoseconds.
+const (
+	AttrID          = "id"
+	AttrType        = "type"
+	AttrSource      = "source"
+	AttrTime        = "time"
+	AttrSubject     = "subject"
+	AttrContentType = "content-type"
+	AttrTraceParent = "traceparent"
+)
+
+// Attributes returns the event's metadata as message attributes; empty
+// fields are left out.
+func (e *Event) Attributes() map[string]string {
+	a := map[string]string{AttrID: e.ID, AttrType: e.Type, AttrTime: e.Time.UTC().Format(time.RFC3339Nano)}
+	for k, v := range map[string]string{AttrSource: e.Source, AttrSubject: e.Subject, AttrContentType: e.ContentType, AttrTraceParent: e.TraceParent} {
+		if v != "" {
+			a[k] = v
+		}
+	}
+	return a
+}

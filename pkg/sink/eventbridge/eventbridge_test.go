@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/internal/fakeeb"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/event"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
@@ -36,26 +37,40 @@ func newDriver(t *testing.T, endpoint string, mod func(*config.EventBridge)) *ev
 	return d
 }
 
-type harness struct {
-	t *testing.T
-	f *fakeEventBridge
+func newFake(t *testing.T) *fakeeb.Server {
+	f := fakeeb.New()
+	t.Cleanup(f.Close)
+	return f
 }
 
-func (h *harness) Open(t *testing.T) sink.Driver           { return newDriver(t, h.f.srv.URL, nil) }
-func (h *harness) Received(*testing.T) []sinktest.Received { return h.f.received() }
-func (h *harness) Attempts(id string) int {
-	h.f.mu.Lock()
-	defer h.f.mu.Unlock()
-	return h.f.attempts[id]
+type harness struct {
+	f *fakeeb.Server
 }
+
+func (h *harness) Open(t *testing.T) sink.Driver { return newDriver(t, h.f.URL, nil) }
+
+func (h *harness) Received(*testing.T) []sinktest.Received {
+	var out []sinktest.Received
+	for _, r := range h.f.Received() {
+		out = append(out, sinktest.Received{ID: r.ID, Type: r.DetailType, Time: r.Time, Data: r.Data})
+	}
+	return out
+}
+
+func (h *harness) Attempts(id string) int {
+	h.f.Mu.Lock()
+	defer h.f.Mu.Unlock()
+	return h.f.Attempts[id]
+}
+
 func (h *harness) Fail(id string, fault sinktest.Fault) bool {
-	h.f.mu.Lock()
-	defer h.f.mu.Unlock()
+	h.f.Mu.Lock()
+	defer h.f.Mu.Unlock()
 	switch fault {
 	case sinktest.FaultRetryable:
-		h.f.faults[id] = "InternalFailure"
+		h.f.Faults[id] = "InternalFailure"
 	case sinktest.FaultPermanent:
-		h.f.faults[id] = "MalformedDetail"
+		h.f.Faults[id] = "MalformedDetail"
 	default:
 		return false // EventBridge never says when to come back
 	}
@@ -64,13 +79,13 @@ func (h *harness) Fail(id string, fault sinktest.Fault) bool {
 
 func TestConformance(t *testing.T) {
 	staticAWS(t)
-	sinktest.Run(t, &harness{t: t, f: newFake(t)}, sinktest.Capabilities{MaxBatch: eventbridge.MaxEntries, PartialFailure: true})
+	sinktest.Run(t, &harness{f: newFake(t)}, sinktest.Capabilities{MaxBatch: eventbridge.MaxEntries, PartialFailure: true})
 }
 
 func TestEntryShapeAndCallSplitting(t *testing.T) {
 	staticAWS(t)
 	f := newFake(t)
-	d := newDriver(t, f.srv.URL, func(c *config.EventBridge) {
+	d := newDriver(t, f.URL, func(c *config.EventBridge) {
 		c.DetailType = "shop/{{.Type}}"
 		c.Resources = []string{"arn:aws:s3:::bucket"}
 	})
@@ -83,12 +98,12 @@ func TestEntryShapeAndCallSplitting(t *testing.T) {
 	if err := d.Send(context.Background(), batch); err != nil {
 		t.Fatal(err)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.calls) != 3 || len(f.calls[0]) != 10 || len(f.calls[2]) != 3 {
-		t.Errorf("calls %v, want 10+10+3 entries", f.calls)
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	if len(f.Calls) != 3 || len(f.Calls[0]) != 10 || len(f.Calls[2]) != 3 {
+		t.Errorf("calls %v, want 10+10+3 entries", f.Calls)
 	}
-	e := f.entries[0]
+	e := f.Entries[0]
 	var detail map[string]any
 	_ = json.Unmarshal([]byte(e.Detail), &detail)
 	if e.Source != "com.example.switchyard" || e.DetailType != "shop/order.completed" || e.EventBusName != "default" ||
@@ -101,7 +116,7 @@ func TestEntryShapeAndCallSplitting(t *testing.T) {
 func TestSizeLimits(t *testing.T) {
 	staticAWS(t)
 	f := newFake(t)
-	d := newDriver(t, f.srv.URL, nil)
+	d := newDriver(t, f.URL, nil)
 	big := func(id string, n int) *event.Event {
 		return &event.Event{ID: id, Type: "t", Time: time.Now(), Data: []byte(`"` + strings.Repeat("x", n) + `"`)}
 	}
@@ -114,10 +129,10 @@ func TestSizeLimits(t *testing.T) {
 	if c := sink.Classify(sink.ErrorFor(err, 2)); c.Class != sink.Permanent || !strings.Contains(c.Error(), "at most 262144") {
 		t.Errorf("oversized entry: %v", sink.ErrorFor(err, 2))
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.calls) != 2 {
-		t.Errorf("calls %v, want 2", f.calls)
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	if len(f.Calls) != 2 {
+		t.Errorf("calls %v, want 2", f.Calls)
 	}
 }
 

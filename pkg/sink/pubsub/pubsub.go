@@ -33,18 +33,6 @@ func init() {
 	})
 }
 
-// Attribute names each message carries. They are the event's fields under
-// plain names; "time" is RFC 3339 with nanoseconds.
-const (
-	AttrID          = "id"
-	AttrType        = "type"
-	AttrSource      = "source"
-	AttrTime        = "time"
-	AttrSubject     = "subject"
-	AttrContentType = "content-type"
-	AttrTraceParent = "traceparent"
-)
-
 // MaxBatch is the most messages one Pub/Sub publish request takes.
 const MaxBatch = 1000
 
@@ -114,17 +102,6 @@ func (never) Retry(error) (time.Duration, bool) { return 0, false }
 // Limits implements sink.Limited.
 func (d *Driver) Limits() sink.Limits { return sink.Limits{MaxBatch: MaxBatch} }
 
-// Attributes are the message attributes for an event; empty ones are left out.
-func Attributes(e *event.Event) map[string]string {
-	a := map[string]string{AttrID: e.ID, AttrType: e.Type, AttrTime: e.Time.UTC().Format(time.RFC3339Nano)}
-	for k, v := range map[string]string{AttrSource: e.Source, AttrSubject: e.Subject, AttrContentType: e.ContentType, AttrTraceParent: e.TraceParent} {
-		if v != "" {
-			a[k] = v
-		}
-	}
-	return a
-}
-
 // Send publishes the batch and waits until the server confirms each
 // message: only then may the JetStream message be acked.
 func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
@@ -150,7 +127,7 @@ func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
 			}
 			keys[i] = b.String()
 		}
-		results[i] = d.pub.Publish(ctx, &gpubsub.Message{Data: e.Data, Attributes: Attributes(e), OrderingKey: keys[i]})
+		results[i] = d.pub.Publish(ctx, &gpubsub.Message{Data: e.Data, Attributes: e.Attributes(), OrderingKey: keys[i]})
 	}
 	resume := map[string]bool{}
 	for i, r := range results {

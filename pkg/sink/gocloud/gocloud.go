@@ -1,0 +1,138 @@
+// Package gocloud is the sink driver for any gocloud.dev/pubsub topic URL:
+// awssqs://, awssns://, gcppubsubv2://, kafka://, rabbit://, azuresb://,
+// nats:// and mem://. The body is the event's data unchanged; the metadata
+// carries the event's attributes (see event.Attributes).
+package gocloud
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"gocloud.dev/gcerrors"
+	"gocloud.dev/pubsub"
+
+	// The drivers compiled in. natspubsub is core NATS (no JetStream): a
+	// message sent while no subscriber listens is gone.
+	_ "gocloud.dev/pubsub/awssnssqs"
+	_ "gocloud.dev/pubsub/azuresb"
+	_ "gocloud.dev/pubsub/gcppubsubv2"
+	_ "gocloud.dev/pubsub/kafkapubsub"
+	_ "gocloud.dev/pubsub/mempubsub"
+	_ "gocloud.dev/pubsub/natspubsub"
+	_ "gocloud.dev/pubsub/rabbitpubsub"
+
+	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/event"
+	"github.com/switchyard-dev/switchyard/pkg/sink"
+)
+
+func init() {
+	sink.Register("gocloud", func(ctx context.Context, s config.Sink, _ sink.Env) (sink.Driver, error) {
+		return New(ctx, *s.GoCloud)
+	})
+}
+
+// MaxBatch is how many events one Send hands to the topic at once; the
+// gocloud driver batches them on the wire as its service allows.
+const MaxBatch = 100
+
+// Driver sends to one gocloud topic.
+type Driver struct {
+	cfg       config.GoCloud
+	topic     *pubsub.Topic
+	closed    context.Context
+	close     context.CancelFunc
+	closeOnce sync.Once
+	mu        sync.RWMutex // sends hold it for reading; Close for writing
+}
+
+var (
+	_ sink.Driver  = (*Driver)(nil)
+	_ sink.Limited = (*Driver)(nil)
+)
+
+// New opens the topic URL with gocloud's default URL mux.
+func New(ctx context.Context, cfg config.GoCloud) (*Driver, error) {
+	topic, err := pubsub.OpenTopic(ctx, cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("gocloud: open %s: %w", cfg.URL, err)
+	}
+	d := &Driver{cfg: cfg, topic: topic}
+	d.closed, d.close = context.WithCancel(context.Background())
+	return d, nil
+}
+
+// Limits implements sink.Limited.
+func (d *Driver) Limits() sink.Limits { return sink.Limits{MaxBatch: MaxBatch} }
+
+// Send sends every event of the batch concurrently, so the topic can batch
+// them, and reports each failure by index.
+func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed.Err() != nil {
+		return sink.CanceledError(errors.New("gocloud driver closed"))
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(d.closed, cancel)
+	defer stop()
+	if d.cfg.Timeout.D > 0 {
+		var tcancel context.CancelFunc
+		ctx, tcancel = context.WithTimeout(ctx, d.cfg.Timeout.D)
+		defer tcancel()
+	}
+
+	errs := make([]error, len(batch))
+	var wg sync.WaitGroup
+	for i, e := range batch {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := d.topic.Send(ctx, &pubsub.Message{Body: e.Data, Metadata: e.Attributes()}); err != nil {
+				errs[i] = classify(ctx, err)
+			}
+		}()
+	}
+	wg.Wait()
+	be := sink.NewBatchError()
+	for i, err := range errs {
+		if err != nil {
+			be.Fail(i, err)
+		}
+	}
+	switch {
+	case len(be.Failed) == 0:
+		return nil
+	case len(batch) == 1:
+		return errs[0]
+	}
+	return be
+}
+
+func classify(ctx context.Context, err error) error {
+	if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return sink.CanceledError(err)
+	}
+	switch gcerrors.Code(err) {
+	case gcerrors.Canceled:
+		return sink.CanceledError(err)
+	case gcerrors.InvalidArgument, gcerrors.NotFound, gcerrors.PermissionDenied, gcerrors.FailedPrecondition, gcerrors.Unimplemented:
+		return sink.PermanentError(0, err)
+	}
+	return sink.RetryableError(0, err)
+}
+
+// Close cancels sends in flight, waits for them, and shuts the topic down.
+func (d *Driver) Close(ctx context.Context) error {
+	var err error
+	d.closeOnce.Do(func() {
+		d.close()
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		err = d.topic.Shutdown(ctx)
+	})
+	return err
+}
