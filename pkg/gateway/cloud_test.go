@@ -1,0 +1,96 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"cloud.google.com/go/pubsub/v2/pstest"
+
+	"github.com/switchyard-dev/switchyard/internal/fakeeb"
+)
+
+func cloudEnv(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+}
+
+func newPstest(t *testing.T, topic string) *pstest.Server {
+	srv := pstest.NewServer()
+	t.Cleanup(func() { srv.Close() })
+	if _, err := srv.GServer.CreateTopic(context.Background(), &pubsubpb.Topic{Name: topic}); err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
+// One event type fans out to a webhook, EventBridge and Pub/Sub at once.
+// EventBridge throttles some entries once: only those entries are put
+// again, through JetStream redelivery, and every sink ends with every event.
+func TestFanOutToWebhookEventBridgeAndPubSub(t *testing.T) {
+	cloudEnv(t)
+	rc := newReceiver(t)
+	eb := fakeeb.New()
+	defer eb.Close()
+	ps := newPstest(t, "projects/proj/topics/events")
+	const n = 50
+	for i := 0; i < n; i += 7 {
+		eb.Once[fmt.Sprintf("f%d", i)] = "ThrottlingException"
+	}
+	sinks := rc.sinkYAML("hook", `["order.*"]`, "") + fmt.Sprintf(`
+  - name: bus
+    events: ["order.*"]
+    concurrency: 2
+    batch: {max_events: 10, max_wait: 20ms}
+    retry: {schedule: [200ms, 400ms], jitter: 0}
+    eventbridge: {bus: default, region: us-east-1, source: com.example.switchyard, endpoint: %q}
+  - name: topic
+    events: ["order.*"]
+    concurrency: 2
+    batch: {max_events: 50, max_wait: 20ms}
+    pubsub: {project: proj, topic: events, endpoint: %q, ordering_key: "{{.Subject}}"}
+`, eb.URL, ps.Addr)
+	g, _ := startGateway(t, t.TempDir(), sinks)
+	for i := 0; i < n; i++ {
+		publish(t, g, "order.completed", fmt.Sprintf("f%d", i), []byte(fmt.Sprintf(`{"i":%d}`, i)), map[string]string{"ce-subject": fmt.Sprintf("o%d", i%3)})
+	}
+	waitFor(t, 15*time.Second, "every sink to have every event", func() bool {
+		return len(rc.hitsFor("hook")) >= n && len(eb.Received()) >= n && len(ps.Messages()) >= n
+	})
+	time.Sleep(300 * time.Millisecond)
+
+	eb.Mu.Lock()
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("f%d", i)
+		want := 1
+		if i%7 == 0 {
+			want = 2
+		}
+		if got := eb.Attempts[id]; got != want {
+			t.Errorf("EventBridge saw %s %d times, want %d", id, got, want)
+		}
+	}
+	batched := 0
+	for _, c := range eb.Calls {
+		if len(c) > 1 {
+			batched++
+		}
+	}
+	eb.Mu.Unlock()
+	if batched == 0 {
+		t.Error("no PutEvents call carried more than one entry: batching is off")
+	}
+	ids := map[string]int{}
+	for _, m := range ps.Messages() {
+		ids[m.Attributes["id"]]++
+	}
+	if len(ids) != n || len(ps.Messages()) != n {
+		t.Errorf("Pub/Sub: %d messages, %d distinct, want %d once each", len(ps.Messages()), len(ids), n)
+	}
+	if h := len(rc.hitsFor("hook")); h != n {
+		t.Errorf("webhook: %d deliveries, want %d", h, n)
+	}
+}
