@@ -101,9 +101,15 @@ type harness struct {
 	cfgPath string
 	natsURL string
 	logs    *os.File
+	env     []string
 }
 
 func newHarness(t *testing.T, rc *countingReceiver, grace string) *harness {
+	return newHarnessWith(t, rc, grace, "")
+}
+
+// newHarnessWith adds more sinks (YAML list items) beside the webhook one.
+func newHarnessWith(t *testing.T, rc *countingReceiver, grace, moreSinks string) *harness {
 	dir := t.TempDir()
 	port := freePort(t)
 	cfg := fmt.Sprintf(`
@@ -124,7 +130,7 @@ sinks:
       timeout: 2s
       allow_private_networks: true
       tls: {ca_file: %q}
-`, port, filepath.Join(dir, "js"), grace, rc.srv.URL, secret, rc.caFile)
+%s`, port, filepath.Join(dir, "js"), grace, rc.srv.URL, secret, rc.caFile, moreSinks)
 	path := filepath.Join(dir, "switchyard.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -152,6 +158,7 @@ func tail(s string, n int) string {
 func (h *harness) start() *exec.Cmd {
 	h.t.Helper()
 	cmd := exec.Command(binary, "run", "--config", h.cfgPath)
+	cmd.Env = append(os.Environ(), h.env...)
 	cmd.Stdout, cmd.Stderr = h.logs, h.logs
 	if err := cmd.Start(); err != nil {
 		h.t.Fatal(err)
