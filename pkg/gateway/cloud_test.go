@@ -18,7 +18,7 @@ func cloudEnv(t *testing.T) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 }
 
-func newPstest(t *testing.T, topic string) *pstest.Server {
+func newPstest(t testing.TB, topic string) *pstest.Server {
 	srv := pstest.NewServer()
 	t.Cleanup(func() { srv.Close() })
 	if _, err := srv.GServer.CreateTopic(context.Background(), &pubsubpb.Topic{Name: topic}); err != nil {

@@ -1,0 +1,224 @@
+package gateway_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard-dev/switchyard/internal/fakeeb"
+	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/event"
+	"github.com/switchyard-dev/switchyard/pkg/gateway"
+	"github.com/switchyard-dev/switchyard/pkg/sink"
+)
+
+const cloudBenchEvents = 5000
+
+// cloudBench runs one cloud sink end to end and, in the same run, the raw
+// ceiling: the same events sent by the same driver in the same batch size
+// and concurrency, with no NATS in between. arrivals returns the time each
+// event id reached the destination.
+func cloudBench(b *testing.B, sinkYAML string, arrivals func() map[string]time.Time, reset func()) {
+	src := fmt.Sprintf(`
+nats: {embedded: {listen: "127.0.0.1:0", store_dir: %q}}
+admin: {listen: "127.0.0.1:0"}
+sinks:
+%s`, b.TempDir(), sinkYAML)
+	cfg, err := config.Parse("bench.yaml", []byte(src), os.LookupEnv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	go g.Run(ctx)
+	sc := cfg.Sinks[0]
+	drv, err := sink.Open(ctx, sc, sink.Env{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer drv.Close(ctx)
+	batchSize := sink.BatchSize(drv, sc.Batch.MaxEvents)
+	payload := []byte(`{"order_id":12345,"amount_cents":4200,"currency":"EUR","items":[{"sku":"A-1","qty":2}]}`)
+
+	waitAll := func(prefix string) map[string]time.Time {
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			got := arrivals()
+			n := 0
+			for id := range got {
+				if len(id) > len(prefix) && id[:len(prefix)] == prefix {
+					n++
+				}
+			}
+			if n >= cloudBenchEvents {
+				return got
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("%s: %d of %d arrived", prefix, n, cloudBenchEvents)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	pct := func(sent, got map[string]time.Time) (time.Duration, time.Duration) {
+		var l []time.Duration
+		for id, t0 := range sent {
+			l = append(l, got[id].Sub(t0))
+		}
+		sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
+		return l[len(l)/2], l[len(l)*99/100]
+	}
+
+	var rawT, e2eT, rawP50, rawP99, e2eP50, e2eP99 time.Duration
+	b.ResetTimer()
+	for iter := 0; iter < b.N; iter++ {
+		reset()
+		prefix := fmt.Sprintf("raw%d_", iter)
+		sent := map[string]time.Time{}
+		var mu sync.Mutex
+		batches := make(chan []*event.Event, cloudBenchEvents)
+		for i := 0; i < cloudBenchEvents; i += batchSize {
+			var bt []*event.Event
+			for j := i; j < min(i+batchSize, cloudBenchEvents); j++ {
+				bt = append(bt, &event.Event{ID: fmt.Sprintf("%s%d", prefix, j), Type: "order.completed", Time: time.Now(), Data: payload})
+			}
+			batches <- bt
+		}
+		close(batches)
+		start := time.Now()
+		var wg sync.WaitGroup
+		for w := 0; w < sc.Concurrency; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for bt := range batches {
+					now := time.Now()
+					mu.Lock()
+					for _, e := range bt {
+						sent[e.ID] = now
+					}
+					mu.Unlock()
+					if err := drv.Send(ctx, bt); err != nil {
+						b.Error(err)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		got := waitAll(prefix)
+		rawT += time.Since(start)
+		p50, p99 := pct(sent, got)
+		rawP50, rawP99 = rawP50+p50, rawP99+p99
+
+		reset()
+		prefix = fmt.Sprintf("e2e%d_", iter)
+		sent = map[string]time.Time{}
+		start = time.Now()
+		var futures []jetstream.PubAckFuture
+		for i := 0; i < cloudBenchEvents; i++ {
+			m := nats.NewMsg("events.order.completed")
+			id := fmt.Sprintf("%s%d", prefix, i)
+			m.Header.Set(event.HeaderMsgID, id)
+			m.Data = payload
+			sent[id] = time.Now()
+			f, err := g.Bus().JS.PublishMsgAsync(m)
+			if err != nil {
+				b.Fatal(err)
+			}
+			futures = append(futures, f)
+		}
+		for _, f := range futures {
+			select {
+			case <-f.Ok():
+			case err := <-f.Err():
+				b.Fatal(err)
+			}
+		}
+		got = waitAll(prefix)
+		e2eT += time.Since(start)
+		p50, p99 = pct(sent, got)
+		e2eP50, e2eP99 = e2eP50+p50, e2eP99+p99
+	}
+	b.StopTimer()
+	n := float64(b.N)
+	raw := float64(cloudBenchEvents) * n / rawT.Seconds()
+	e2e := float64(cloudBenchEvents) * n / e2eT.Seconds()
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(e2e, "e2e_events/s")
+	b.ReportMetric(raw, "raw_events/s")
+	b.ReportMetric(e2e/raw, "e2e/raw")
+	b.ReportMetric(float64(e2eP50.Microseconds())/n/1000, "e2e_p50_ms")
+	b.ReportMetric(float64(e2eP99.Microseconds())/n/1000, "e2e_p99_ms")
+	b.ReportMetric(float64(rawP50.Microseconds())/n/1000, "raw_p50_ms")
+	b.ReportMetric(float64(rawP99.Microseconds())/n/1000, "raw_p99_ms")
+}
+
+// BenchmarkEventBridgeEndToEnd: PutEvents in batches of 10 to the
+// protocol-faithful fake on loopback, through the AWS SDK.
+func BenchmarkEventBridgeEndToEnd(b *testing.B) {
+	b.Setenv("AWS_ACCESS_KEY_ID", "testing")
+	b.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
+	b.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	eb := fakeeb.New()
+	defer eb.Close()
+	var mu sync.Mutex
+	at := map[string]time.Time{}
+	eb.OnEntry = func(e fakeeb.Entry, now time.Time) {
+		var detail struct{ ID string }
+		_ = json.Unmarshal([]byte(e.Detail), &detail)
+		mu.Lock()
+		at[detail.ID] = now
+		mu.Unlock()
+	}
+	cloudBench(b, fmt.Sprintf(`
+  - name: bus
+    events: [">"]
+    concurrency: 16
+    batch: {max_events: 10, max_wait: 5ms}
+    eventbridge: {bus: default, region: us-east-1, source: com.example.bench, endpoint: %q}
+`, eb.URL), func() map[string]time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		out := make(map[string]time.Time, len(at))
+		for k, v := range at {
+			out[k] = v
+		}
+		return out
+	}, func() {
+		eb.Mu.Lock()
+		eb.Entries, eb.Calls = nil, nil
+		eb.Attempts = map[string]int{}
+		eb.Mu.Unlock()
+	})
+}
+
+// BenchmarkPubSubEndToEnd: the v2 client's batching to pstest on loopback.
+func BenchmarkPubSubEndToEnd(b *testing.B) {
+	ps := newPstest(b, "projects/proj/topics/bench")
+	cloudBench(b, fmt.Sprintf(`
+  - name: topic
+    events: [">"]
+    concurrency: 16
+    batch: {max_events: 100, max_wait: 5ms}
+    pubsub: {project: proj, topic: bench, endpoint: %q}
+`, ps.Addr), func() map[string]time.Time {
+		out := map[string]time.Time{}
+		for _, m := range ps.Messages() {
+			out[m.Attributes["id"]] = m.PublishTime
+		}
+		return out
+	}, func() { ps.ClearMessages() })
+}
