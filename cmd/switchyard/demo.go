@@ -10,21 +10,23 @@ import (
 
 func demoCmd() *cobra.Command {
 	var events int
+	var sinkKind string
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "See Switchyard work end to end on this machine, nothing to install",
 		Long: `Start an embedded JetStream, the gateway with one webhook sink, and a local HTTPS
-receiver that verifies every signature. Publish sample events; the receiver fails some
+receiver that verifies every signature (or, with --sink, an EventBridge or Pub/Sub fake). Publish sample events; the receiver fails some
 first attempts (and answers 410 Gone to a few) on purpose so retries and dead letters
 show. Ends with a summary: published, delivered, verified, retried, dead-lettered,
 latency p50/p99. Everything runs on loopback and in a temporary directory.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := demo.Run(cmd.Context(), demo.Options{Events: events, Out: cmd.OutOrStdout(), Live: isTerminal(os.Stdout), Version: versionString()})
+			_, err := demo.Run(cmd.Context(), demo.Options{Sink: sinkKind, Events: events, Out: cmd.OutOrStdout(), Live: isTerminal(os.Stdout), Version: versionString()})
 			return err
 		},
 	}
 	cmd.Flags().IntVarP(&events, "events", "n", 300, "how many events to publish")
+	cmd.Flags().StringVar(&sinkKind, "sink", "webhook", "the demo's destination: webhook (a verifying HTTPS receiver), eventbridge (a PutEvents fake through the AWS SDK) or pubsub (Google's pstest)")
 	return cmd
 }
 

@@ -29,6 +29,9 @@ type Server struct {
 	Once     map[string]string      // event id → error code, next attempt only
 	Attempts map[string]int         // event id → entries seen
 	OnEntry  func(Entry, time.Time) // called for each accepted entry, under Mu
+	// Script, when set, picks an error code for the n-th attempt (from 1)
+	// of an event id; "" accepts it. It runs under Mu.
+	Script func(id string, attempt int) string
 }
 
 // Entry is one PutEvents entry as the SDK sends it.
@@ -80,6 +83,9 @@ func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 		ids = append(ids, env.ID)
 		f.Attempts[env.ID]++
 		code := f.Faults[env.ID]
+		if f.Script != nil {
+			code = f.Script(env.ID, f.Attempts[env.ID])
+		}
 		if c, ok := f.Once[env.ID]; ok {
 			code = c
 			delete(f.Once, env.ID)

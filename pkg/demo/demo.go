@@ -7,11 +7,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -24,12 +22,13 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/event"
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
-	"github.com/switchyard-dev/switchyard/pkg/receiver"
-	_ "github.com/switchyard-dev/switchyard/pkg/sink/webhook" // the demo's one sink
+	_ "github.com/switchyard-dev/switchyard/pkg/sink/all" // the demo's sinks
 )
 
 // Options for one demo run.
 type Options struct {
+	// Sink is the destination: webhook (default), eventbridge or pubsub.
+	Sink    string
 	Events  int
 	Out     io.Writer
 	Live    bool // redraw one progress line instead of printing a line a second
@@ -66,11 +65,20 @@ var script = func(id string, n int) int {
 
 type tally struct {
 	mu         sync.Mutex
-	delivered  map[string]time.Duration // id → latency of its first 2xx
+	delivered  map[string]time.Duration // id → latency of its first acceptance
 	duplicates int
 	verified   int
 	invalid    int
 	failed     int
+}
+
+// accept records an event the destination took; call with mu held.
+func (t *tally) accept(id string, latency time.Duration) {
+	if _, dup := t.delivered[id]; dup {
+		t.duplicates++
+		return
+	}
+	t.delivered[id] = latency
 }
 
 // Run runs the demo and prints its progress and summary.
@@ -81,6 +89,9 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if opts.Timeout == 0 {
 		opts.Timeout = 2 * time.Minute
 	}
+	if opts.Sink == "" {
+		opts.Sink = "webhook"
+	}
 	out := opts.Out
 	dir, err := os.MkdirTemp("", "switchyard-demo-")
 	if err != nil {
@@ -88,35 +99,12 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	}
 	defer os.RemoveAll(dir)
 
-	secret := newSecret()
 	t := &tally{delivered: map[string]time.Duration{}}
-	rcv, err := receiver.New(receiver.Options{Secrets: []string{secret}, Script: script, OnDelivery: func(d receiver.Delivery) {
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		if d.Valid {
-			t.verified++
-		} else {
-			t.invalid++
-		}
-		if d.Status >= 300 {
-			t.failed++
-			return
-		}
-		if _, dup := t.delivered[d.ID]; dup {
-			t.duplicates++
-			return
-		}
-		t.delivered[d.ID] = d.Latency
-	}})
+	dest, err := openDestination(opts.Sink, t, dir)
 	if err != nil {
 		return nil, err
 	}
-	srv := httptest.NewTLSServer(rcv)
-	defer srv.Close()
-	caFile := filepath.Join(dir, "receiver-ca.pem")
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
-		return nil, err
-	}
+	defer dest.close()
 
 	src := fmt.Sprintf(`
 nats:
@@ -128,13 +116,7 @@ sinks:
     events: [">"]
     concurrency: 16
     retry: {schedule: [250ms, 500ms, 1s]}
-    webhook:
-      url: %s/hooks
-      secrets: [%q]
-      timeout: 5s
-      allow_private_networks: true   # the demo receiver is on loopback
-      tls: {ca_file: %q}
-`, filepath.Join(dir, "jetstream"), srv.URL, secret, caFile)
+%s`, filepath.Join(dir, "jetstream"), dest.sinkYAML)
 	cfg, err := config.Parse("demo.yaml", []byte(src), os.LookupEnv)
 	if err != nil {
 		return nil, err
@@ -149,7 +131,7 @@ sinks:
 	go func() { done <- g.Run(gctx) }()
 	defer func() { stop(); <-done }()
 
-	fmt.Fprintf(out, "Switchyard demo\n  JetStream (embedded): %s\n  receiver (HTTPS, verifies signatures): %s/hooks\n  admin API: http://%s\n\n", g.Bus().ClientURL(), srv.URL, g.AdminAddr())
+	fmt.Fprintf(out, "Switchyard demo (%s sink)\n  JetStream (embedded): %s\n  %s\n  admin API: http://%s\n\n", opts.Sink, g.Bus().ClientURL(), dest.describe, g.AdminAddr())
 
 	start := time.Now()
 	types := []string{"order.created", "order.completed", "invoice.paid", "user.signup"}
@@ -209,16 +191,13 @@ sinks:
 	s := &Summary{Published: opts.Events, Delivered: len(t.delivered), Verified: t.verified, Invalid: t.invalid,
 		Retried: t.failed - dead, DeadLettered: dead, Duplicates: t.duplicates,
 		P50: percentile(lat, 0.50), P99: percentile(lat, 0.99), Elapsed: time.Since(start)}
-	fmt.Fprintf(out, `
-Summary
-  published      %d
-  delivered      %d (each once: %d duplicates)
-  verified       %d signatures valid, %d invalid
-  retried        %d failed attempts retried by JetStream redelivery
-  dead-lettered  %d (receiver answered 410 Gone; see GET /v1/sinks/demo/dead-letters)
-  latency        p50 %s, p99 %s (publish to receipt, retries included)
-  took           %s
-`, s.Published, s.Delivered, s.Duplicates, s.Verified, s.Invalid, s.Retried, s.DeadLettered,
+	fmt.Fprintf(out, "\nSummary\n  published      %d\n  delivered      %d (each once: %d duplicates)\n", s.Published, s.Delivered, s.Duplicates)
+	if opts.Sink == "webhook" {
+		fmt.Fprintf(out, "  verified       %d signatures valid, %d invalid\n", s.Verified, s.Invalid)
+	}
+	fmt.Fprintf(out, "  retried        %d failed attempts retried by JetStream redelivery\n", s.Retried)
+	fmt.Fprintf(out, "  dead-lettered  %d (refused permanently on purpose; see GET /v1/sinks/demo/dead-letters)\n", s.DeadLettered)
+	fmt.Fprintf(out, "  latency        p50 %s, p99 %s (publish to receipt, retries included)\n  took           %s\n",
 		s.P50.Round(time.Millisecond), s.P99.Round(time.Millisecond), s.Elapsed.Round(time.Millisecond))
 	return s, nil
 }

@@ -127,7 +127,12 @@ func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
 			}
 			keys[i] = b.String()
 		}
-		results[i] = d.pub.Publish(ctx, &gpubsub.Message{Data: e.Data, Attributes: e.Attributes(), OrderingKey: keys[i]})
+		msg := &gpubsub.Message{Data: e.Data, Attributes: e.Attributes(), OrderingKey: keys[i]}
+		if err := checkMessage(msg); err != nil {
+			be.Fail(i, sink.PermanentError(0, err))
+			continue
+		}
+		results[i] = d.pub.Publish(ctx, msg)
 	}
 	resume := map[string]bool{}
 	for i, r := range results {
@@ -165,10 +170,37 @@ func classify(ctx context.Context, err error) error {
 	switch status.Code(err) {
 	case codes.Canceled:
 		return sink.CanceledError(err)
-	case codes.InvalidArgument, codes.NotFound, codes.PermissionDenied, codes.FailedPrecondition, codes.OutOfRange, codes.Unimplemented:
+	case codes.NotFound, codes.PermissionDenied, codes.Unimplemented:
+		// The topic is missing or closed to us: no message can succeed.
 		return sink.PermanentError(0, err)
 	}
+	// INVALID_ARGUMENT included: the client bundles messages from
+	// concurrent sends into one request, so a request-level refusal cannot
+	// be pinned on one message. Retried, the others go through in other
+	// bundles; a truly bad message fails until its attempts run out. What
+	// can be checked per message is checked before publishing.
 	return sink.RetryableError(0, err)
+}
+
+// Pub/Sub's per-message limits.
+const (
+	maxAttrValue = 1024
+	maxMessage   = 10 << 20
+)
+
+// checkMessage refuses, before publishing, what Pub/Sub would refuse.
+func checkMessage(m *gpubsub.Message) error {
+	size := len(m.Data)
+	for k, v := range m.Attributes {
+		if len(v) > maxAttrValue {
+			return fmt.Errorf("attribute %s is %d bytes; Pub/Sub takes at most %d", k, len(v), maxAttrValue)
+		}
+		size += len(k) + len(v)
+	}
+	if size > maxMessage {
+		return fmt.Errorf("message is %d bytes; Pub/Sub takes at most %d", size, maxMessage)
+	}
+	return nil
 }
 
 // Close flushes and stops the publisher and closes the client. Sends in

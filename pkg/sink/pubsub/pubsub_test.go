@@ -100,7 +100,7 @@ func (h *harness) Fail(id string, f sinktest.Fault) bool {
 	case sinktest.FaultRetryable:
 		h.f.codes[id] = codes.Unavailable
 	case sinktest.FaultPermanent:
-		h.f.codes[id] = codes.InvalidArgument
+		h.f.codes[id] = codes.PermissionDenied
 	default:
 		return false // Pub/Sub never says when to come back
 	}
@@ -178,5 +178,33 @@ func TestOrderingKeysAndResume(t *testing.T) {
 	f.mu.Unlock()
 	if err := d.Send(context.Background(), []*event.Event{bad}); err != nil {
 		t.Fatalf("key A after the failure: %v (not resumed?)", err)
+	}
+}
+
+// A message Pub/Sub would refuse is refused alone, before publishing: a
+// request-level INVALID_ARGUMENT would fail its bundle mates too.
+func TestOversizedAttributeFailsAlone(t *testing.T) {
+	srv, _ := newServer(t)
+	d := newDriver(t, srv.Addr, nil)
+	long := make([]byte, 2000)
+	for i := range long {
+		long[i] = 's'
+	}
+	batch := []*event.Event{
+		{ID: "ok1", Type: "t", Time: time.Now(), Data: []byte("a")},
+		{ID: "bad", Type: "t", Subject: string(long), Time: time.Now(), Data: []byte("b")},
+		{ID: "ok2", Type: "t", Time: time.Now(), Data: []byte("c")},
+	}
+	err := d.Send(context.Background(), batch)
+	for i := range batch {
+		if (sink.ErrorFor(err, i) != nil) != (i == 1) {
+			t.Errorf("index %d: %v", i, sink.ErrorFor(err, i))
+		}
+	}
+	if c := sink.Classify(sink.ErrorFor(err, 1)); c.Class != sink.Permanent {
+		t.Errorf("oversized attribute: %v", c)
+	}
+	if len(srv.Messages()) != 2 {
+		t.Errorf("%d messages published, want 2", len(srv.Messages()))
 	}
 }
