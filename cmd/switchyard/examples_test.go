@@ -22,7 +22,7 @@ var exampleEnv = map[string]string{
 // Every example config passes `switchyard validate`, run as a user runs it.
 func TestExampleConfigsValidate(t *testing.T) {
 	files, _ := filepath.Glob("../../config/*.yaml")
-	if len(files) < 3 {
+	if len(files) < 4 {
 		t.Fatalf("examples: %v", files)
 	}
 	for _, f := range files {

@@ -144,3 +144,19 @@ func TestWholeCallErrors(t *testing.T) {
 		t.Errorf("connection refused: %v, want retryable", err)
 	}
 }
+
+// The standard AWS endpoint variable alone points the driver at an
+// emulator; the sink needs no endpoint of its own.
+func TestAWSEndpointURLFromEnvironment(t *testing.T) {
+	staticAWS(t)
+	f := newFake(t)
+	t.Setenv("AWS_ENDPOINT_URL_EVENTBRIDGE", f.URL)
+	d := newDriver(t, "", nil)
+	e := &event.Event{ID: "env1", Type: "t", Time: time.Now(), Data: []byte(`{}`)}
+	if err := d.Send(context.Background(), []*event.Event{e}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Received(); len(got) != 1 || got[0].ID != "env1" {
+		t.Errorf("received %+v", got)
+	}
+}
