@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"text/template"
 	"unicode/utf8"
 
@@ -48,9 +47,7 @@ type Driver struct {
 	cfg        config.EventBridge
 	api        API
 	detailType *template.Template
-	closed     context.Context
-	close      context.CancelFunc
-	closeOnce  sync.Once
+	life       *sink.Lifecycle
 }
 
 var (
@@ -88,7 +85,7 @@ func New(ctx context.Context, cfg config.EventBridge) (*Driver, error) {
 
 // NewWithAPI builds a driver around an existing client.
 func NewWithAPI(cfg config.EventBridge, api API) (*Driver, error) {
-	d := &Driver{cfg: cfg, api: api}
+	d := &Driver{cfg: cfg, api: api, life: sink.NewLifecycle()}
 	if cfg.DetailType != "" {
 		t, err := template.New("detail_type").Option("missingkey=error").Parse(cfg.DetailType)
 		if err != nil {
@@ -96,7 +93,6 @@ func NewWithAPI(cfg config.EventBridge, api API) (*Driver, error) {
 		}
 		d.detailType = t
 	}
-	d.closed, d.close = context.WithCancel(context.Background())
 	return d, nil
 }
 
@@ -151,13 +147,11 @@ func (d *Driver) entry(e *event.Event) (types.PutEventsRequestEntry, error) {
 // Send puts the batch, in as many calls as the limits require. Entries AWS
 // refuses are named in a *sink.BatchError; the rest were put.
 func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
-	if d.closed.Err() != nil {
-		return sink.CanceledError(errors.New("eventbridge driver closed"))
+	ctx, done, err := d.life.Enter(ctx)
+	if err != nil {
+		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(d.closed, cancel)
-	defer stop()
+	defer done()
 
 	be := sink.NewBatchError()
 	var chunk []types.PutEventsRequestEntry
@@ -257,7 +251,4 @@ func classifyCall(ctx context.Context, err error) error {
 }
 
 // Close cancels sends in flight; later sends fail as canceled.
-func (d *Driver) Close(context.Context) error {
-	d.closeOnce.Do(d.close)
-	return nil
-}
+func (d *Driver) Close(context.Context) error { return d.life.Close(nil) }

@@ -40,12 +40,9 @@ const MaxBatch = 100
 
 // Driver sends to one gocloud topic.
 type Driver struct {
-	cfg       config.GoCloud
-	topic     *pubsub.Topic
-	closed    context.Context
-	close     context.CancelFunc
-	closeOnce sync.Once
-	mu        sync.RWMutex // sends hold it for reading; Close for writing
+	cfg   config.GoCloud
+	topic *pubsub.Topic
+	life  *sink.Lifecycle
 }
 
 var (
@@ -59,9 +56,7 @@ func New(ctx context.Context, cfg config.GoCloud) (*Driver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gocloud: open %s: %w", cfg.URL, err)
 	}
-	d := &Driver{cfg: cfg, topic: topic}
-	d.closed, d.close = context.WithCancel(context.Background())
-	return d, nil
+	return &Driver{cfg: cfg, topic: topic, life: sink.NewLifecycle()}, nil
 }
 
 // Limits implements sink.Limited.
@@ -70,15 +65,11 @@ func (d *Driver) Limits() sink.Limits { return sink.Limits{MaxBatch: MaxBatch} }
 // Send sends every event of the batch concurrently, so the topic can batch
 // them, and reports each failure by index.
 func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	if d.closed.Err() != nil {
-		return sink.CanceledError(errors.New("gocloud driver closed"))
+	ctx, done, err := d.life.Enter(ctx)
+	if err != nil {
+		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(d.closed, cancel)
-	defer stop()
+	defer done()
 	if d.cfg.Timeout.D > 0 {
 		var tcancel context.CancelFunc
 		ctx, tcancel = context.WithTimeout(ctx, d.cfg.Timeout.D)
@@ -127,12 +118,5 @@ func classify(ctx context.Context, err error) error {
 
 // Close cancels sends in flight, waits for them, and shuts the topic down.
 func (d *Driver) Close(ctx context.Context) error {
-	var err error
-	d.closeOnce.Do(func() {
-		d.close()
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		err = d.topic.Shutdown(ctx)
-	})
-	return err
+	return d.life.Close(func() error { return d.topic.Shutdown(ctx) })
 }

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"text/template"
 	"time"
 
@@ -38,14 +37,10 @@ const MaxBatch = 1000
 
 // Driver publishes to one topic.
 type Driver struct {
-	client    *gpubsub.Client
-	pub       *gpubsub.Publisher
-	ordering  *template.Template
-	closed    context.Context
-	close     context.CancelFunc
-	closeOnce sync.Once
-	sends     sync.WaitGroup
-	mu        sync.RWMutex // held for reading by sends, for writing by Close
+	client   *gpubsub.Client
+	pub      *gpubsub.Publisher
+	ordering *template.Template
+	life     *sink.Lifecycle
 }
 
 var (
@@ -79,7 +74,7 @@ func New(ctx context.Context, cfg config.PubSub, batch config.Batch) (*Driver, e
 		pub.PublishSettings.CountThreshold = batch.MaxEvents
 	}
 	pub.PublishSettings.DelayThreshold = max(batch.MaxWait.D, time.Millisecond)
-	d := &Driver{client: client, pub: pub}
+	d := &Driver{client: client, pub: pub, life: sink.NewLifecycle()}
 	if cfg.OrderingKey != "" {
 		t, err := template.New("ordering_key").Parse(cfg.OrderingKey)
 		if err != nil {
@@ -89,7 +84,6 @@ func New(ctx context.Context, cfg config.PubSub, batch config.Batch) (*Driver, e
 		d.ordering = t
 		pub.EnableMessageOrdering = true
 	}
-	d.closed, d.close = context.WithCancel(context.Background())
 	return d, nil
 }
 
@@ -105,15 +99,11 @@ func (d *Driver) Limits() sink.Limits { return sink.Limits{MaxBatch: MaxBatch} }
 // Send publishes the batch and waits until the server confirms each
 // message: only then may the JetStream message be acked.
 func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	if d.closed.Err() != nil {
-		return sink.CanceledError(errors.New("pubsub driver closed"))
+	ctx, done, err := d.life.Enter(ctx)
+	if err != nil {
+		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(d.closed, cancel)
-	defer stop()
+	defer done()
 
 	be := sink.NewBatchError()
 	results := make([]*gpubsub.PublishResult, len(batch))
@@ -206,13 +196,8 @@ func checkMessage(m *gpubsub.Message) error {
 // Close flushes and stops the publisher and closes the client. Sends in
 // flight are canceled first, so Close never waits on a slow server.
 func (d *Driver) Close(context.Context) error {
-	var err error
-	d.closeOnce.Do(func() {
-		d.close()
-		d.mu.Lock() // wait for sends to return
-		defer d.mu.Unlock()
+	return d.life.Close(func() error {
 		d.pub.Stop()
-		err = d.client.Close()
+		return d.client.Close()
 	})
-	return err
 }

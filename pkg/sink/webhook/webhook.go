@@ -15,7 +15,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -46,13 +45,11 @@ type Options struct {
 
 // Driver delivers one event per request.
 type Driver struct {
-	cfg     config.Webhook
-	keys    *signing.Keys
-	client  *http.Client
-	ua      string
-	closeMu sync.Mutex
-	closed  context.Context
-	close   context.CancelFunc
+	cfg    config.Webhook
+	keys   *signing.Keys
+	client *http.Client
+	ua     string
+	life   *sink.Lifecycle
 }
 
 var _ sink.Driver = (*Driver)(nil)
@@ -102,7 +99,7 @@ func New(cfg config.Webhook, opts Options) (*Driver, error) {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 	}
-	d.closed, d.close = context.WithCancel(context.Background())
+	d.life = sink.NewLifecycle()
 	return d, nil
 }
 
@@ -134,10 +131,11 @@ func tlsConfig(t config.TLS) (*tls.Config, error) {
 
 // Send delivers each event of the batch in its own signed request.
 func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(d.closed, cancel)
-	defer stop()
+	ctx, done, err := d.life.Enter(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
 	if len(batch) == 1 {
 		return d.post(ctx, batch[0])
 	}
@@ -169,9 +167,6 @@ func (d *Driver) body(e *event.Event) (body []byte, contentType string, err erro
 }
 
 func (d *Driver) post(ctx context.Context, e *event.Event) error {
-	if d.closed.Err() != nil {
-		return sink.CanceledError(errors.New("webhook driver closed"))
-	}
 	body, ct, err := d.body(e)
 	if err != nil {
 		return sink.PermanentError(0, fmt.Errorf("render body: %w", err))
@@ -256,9 +251,8 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 
 // Close stops new and running sends and drops idle connections.
 func (d *Driver) Close(context.Context) error {
-	d.closeMu.Lock()
-	defer d.closeMu.Unlock()
-	d.close()
-	d.client.CloseIdleConnections()
-	return nil
+	return d.life.Close(func() error {
+		d.client.CloseIdleConnections()
+		return nil
+	})
 }
