@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -18,73 +19,24 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/switchyard-dev/switchyard/internal/fakeeb"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/event"
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
-	"github.com/switchyard-dev/switchyard/pkg/sink/webhook"
+	"github.com/switchyard-dev/switchyard/pkg/sink"
 )
 
-const benchEvents = 2000
-const benchConcurrency = 16
-
-// stamps records when each event id first arrived.
-type stamps struct {
-	mu   sync.Mutex
-	at   map[string]time.Time
-	done chan struct{}
-	want int
-}
-
-func (s *stamps) handler(w http.ResponseWriter, r *http.Request) {
-	_, _ = io.Copy(io.Discard, r.Body)
-	now := time.Now()
-	id := r.Header.Get("webhook-id")
-	s.mu.Lock()
-	if _, dup := s.at[id]; !dup {
-		s.at[id] = now
-		if len(s.at) == s.want {
-			close(s.done)
-		}
-	}
-	s.mu.Unlock()
-	w.WriteHeader(http.StatusNoContent)
-}
-
-func (s *stamps) reset(want int) {
-	s.mu.Lock()
-	s.at, s.done, s.want = map[string]time.Time{}, make(chan struct{}), want
-	s.mu.Unlock()
-}
-
-func latencies(sent map[string]time.Time, got map[string]time.Time) (p50, p99 time.Duration) {
-	l := make([]time.Duration, 0, len(got))
-	for id, t := range got {
-		l = append(l, t.Sub(sent[id]))
-	}
-	sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
-	return l[len(l)/2], l[len(l)*99/100]
-}
-
-// BenchmarkWebhookEndToEnd measures publish → JetStream → dispatcher →
-// signed HTTPS POST → receiver, and in the same run the raw ceiling: the
-// same number of signed POSTs sent straight to the same receiver by the
-// same driver with the same concurrency, with no NATS in between.
-func BenchmarkWebhookEndToEnd(b *testing.B) {
-	st := &stamps{}
-	srv := httptest.NewTLSServer(http.HandlerFunc(st.handler))
-	defer srv.Close()
-	caFile := filepath.Join(b.TempDir(), "ca.pem")
-	_ = os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
-
+// endToEndBench runs one sink end to end (publish → JetStream → dispatcher
+// → driver → destination) and, in the same run, the raw ceiling: the same
+// events sent by the same driver in the same batch size and concurrency
+// straight to the same destination, with no NATS in between. arrivals
+// returns the time each event id reached the destination.
+func endToEndBench(b *testing.B, events int, sinkYAML string, arrivals func() map[string]time.Time, reset func()) {
 	src := fmt.Sprintf(`
 nats: {embedded: {listen: "127.0.0.1:0", store_dir: %q}}
 admin: {listen: "127.0.0.1:0"}
 sinks:
-  - name: bench
-    events: [">"]
-    concurrency: %d
-    webhook: {url: %s, secrets: [%q], allow_private_networks: true, tls: {ca_file: %q}}
-`, b.TempDir(), benchConcurrency, srv.URL, secret, caFile)
+%s`, b.TempDir(), sinkYAML)
 	cfg, err := config.Parse("bench.yaml", []byte(src), os.LookupEnv)
 	if err != nil {
 		b.Fatal(err)
@@ -96,60 +48,92 @@ sinks:
 		b.Fatal(err)
 	}
 	go g.Run(ctx)
-	drv, err := webhook.New(*cfg.Sinks[0].Webhook, webhook.Options{MaxConns: benchConcurrency})
+	sc := cfg.Sinks[0]
+	drv, err := sink.Open(ctx, sc, sink.Env{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer drv.Close(ctx)
+	batchSize := sink.BatchSize(drv, sc.Batch.MaxEvents)
 	payload := []byte(`{"order_id":12345,"amount_cents":4200,"currency":"EUR","items":[{"sku":"A-1","qty":2}]}`)
 
-	var rawTime, e2eTime time.Duration
-	var rawP50, rawP99, e2eP50, e2eP99 time.Duration
+	waitAll := func(prefix string) map[string]time.Time {
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			got := arrivals()
+			n := 0
+			for id := range got {
+				if len(id) > len(prefix) && id[:len(prefix)] == prefix {
+					n++
+				}
+			}
+			if n >= events {
+				return got
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("%s: %d of %d arrived", prefix, n, events)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	pct := func(sent, got map[string]time.Time) (time.Duration, time.Duration) {
+		var l []time.Duration
+		for id, t0 := range sent {
+			l = append(l, got[id].Sub(t0))
+		}
+		sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
+		return l[len(l)/2], l[len(l)*99/100]
+	}
+
+	var rawT, e2eT, rawP50, rawP99, e2eP50, e2eP99 time.Duration
 	b.ResetTimer()
 	for iter := 0; iter < b.N; iter++ {
-		// Raw ceiling.
-		st.reset(benchEvents)
-		sent := make(map[string]time.Time, benchEvents)
-		ids := make(chan string, benchEvents)
-		for i := 0; i < benchEvents; i++ {
-			id := fmt.Sprintf("raw_%d_%d", iter, i)
-			ids <- id
-		}
-		close(ids)
+		reset()
+		prefix := fmt.Sprintf("raw%d_", iter)
+		sent := map[string]time.Time{}
 		var mu sync.Mutex
-		var wg sync.WaitGroup
+		batches := make(chan []*event.Event, events)
+		for i := 0; i < events; i += batchSize {
+			var bt []*event.Event
+			for j := i; j < min(i+batchSize, events); j++ {
+				bt = append(bt, &event.Event{ID: fmt.Sprintf("%s%d", prefix, j), Type: "order.completed", Time: time.Now(), Data: payload})
+			}
+			batches <- bt
+		}
+		close(batches)
 		start := time.Now()
-		for w := 0; w < benchConcurrency; w++ {
+		var wg sync.WaitGroup
+		for w := 0; w < sc.Concurrency; w++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for id := range ids {
+				for bt := range batches {
+					now := time.Now()
 					mu.Lock()
-					sent[id] = time.Now()
+					for _, e := range bt {
+						sent[e.ID] = now
+					}
 					mu.Unlock()
-					e := &event.Event{ID: id, Type: "order.completed", Time: time.Now(), Data: payload}
-					if err := drv.Send(ctx, []*event.Event{e}); err != nil {
+					if err := drv.Send(ctx, bt); err != nil {
 						b.Error(err)
 					}
 				}
 			}()
 		}
 		wg.Wait()
-		<-st.done
-		rawTime += time.Since(start)
-		st.mu.Lock()
-		p50, p99 := latencies(sent, st.at)
-		st.mu.Unlock()
+		got := waitAll(prefix)
+		rawT += time.Since(start)
+		p50, p99 := pct(sent, got)
 		rawP50, rawP99 = rawP50+p50, rawP99+p99
 
-		// End to end.
-		st.reset(benchEvents)
-		sent = make(map[string]time.Time, benchEvents)
+		reset()
+		prefix = fmt.Sprintf("e2e%d_", iter)
+		sent = map[string]time.Time{}
 		start = time.Now()
 		var futures []jetstream.PubAckFuture
-		for i := 0; i < benchEvents; i++ {
-			id := fmt.Sprintf("e2e_%d_%d", iter, i)
+		for i := 0; i < events; i++ {
 			m := nats.NewMsg("events.order.completed")
+			id := fmt.Sprintf("%s%d", prefix, i)
 			m.Header.Set(event.HeaderMsgID, id)
 			m.Data = payload
 			sent[id] = time.Now()
@@ -166,27 +150,116 @@ sinks:
 				b.Fatal(err)
 			}
 		}
-		select {
-		case <-st.done:
-		case <-time.After(2 * time.Minute):
-			b.Fatalf("only %d of %d delivered", len(st.at), benchEvents)
-		}
-		e2eTime += time.Since(start)
-		st.mu.Lock()
-		p50, p99 = latencies(sent, st.at)
-		st.mu.Unlock()
+		got = waitAll(prefix)
+		e2eT += time.Since(start)
+		p50, p99 = pct(sent, got)
 		e2eP50, e2eP99 = e2eP50+p50, e2eP99+p99
 	}
 	b.StopTimer()
 	n := float64(b.N)
-	rawRate := float64(benchEvents) * n / rawTime.Seconds()
-	e2eRate := float64(benchEvents) * n / e2eTime.Seconds()
+	raw := float64(events) * n / rawT.Seconds()
+	e2e := float64(events) * n / e2eT.Seconds()
 	b.ReportMetric(0, "ns/op")
-	b.ReportMetric(e2eRate, "e2e_events/s")
-	b.ReportMetric(rawRate, "raw_events/s")
-	b.ReportMetric(e2eRate/rawRate, "e2e/raw")
+	b.ReportMetric(e2e, "e2e_events/s")
+	b.ReportMetric(raw, "raw_events/s")
+	b.ReportMetric(e2e/raw, "e2e/raw")
 	b.ReportMetric(float64(e2eP50.Microseconds())/n/1000, "e2e_p50_ms")
 	b.ReportMetric(float64(e2eP99.Microseconds())/n/1000, "e2e_p99_ms")
 	b.ReportMetric(float64(rawP50.Microseconds())/n/1000, "raw_p50_ms")
 	b.ReportMetric(float64(rawP99.Microseconds())/n/1000, "raw_p99_ms")
+}
+
+// BenchmarkEventBridgeEndToEnd: PutEvents in batches of 10 to the
+// protocol-faithful fake on loopback, through the AWS SDK.
+func BenchmarkEventBridgeEndToEnd(b *testing.B) {
+	b.Setenv("AWS_ACCESS_KEY_ID", "testing")
+	b.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
+	b.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	eb := fakeeb.New()
+	defer eb.Close()
+	var mu sync.Mutex
+	at := map[string]time.Time{}
+	eb.OnEntry = func(e fakeeb.Entry, now time.Time) {
+		var detail struct{ ID string }
+		_ = json.Unmarshal([]byte(e.Detail), &detail)
+		mu.Lock()
+		at[detail.ID] = now
+		mu.Unlock()
+	}
+	endToEndBench(b, 5000, fmt.Sprintf(`
+  - name: bus
+    events: [">"]
+    concurrency: 16
+    batch: {max_events: 10, max_wait: 5ms}
+    eventbridge: {bus: default, region: us-east-1, source: com.example.bench, endpoint: %q}
+`, eb.URL), func() map[string]time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		out := make(map[string]time.Time, len(at))
+		for k, v := range at {
+			out[k] = v
+		}
+		return out
+	}, func() {
+		eb.Mu.Lock()
+		eb.Entries, eb.Calls = nil, nil
+		eb.Attempts = map[string]int{}
+		eb.Mu.Unlock()
+	})
+}
+
+// BenchmarkPubSubEndToEnd: the v2 client's batching to pstest on loopback.
+func BenchmarkPubSubEndToEnd(b *testing.B) {
+	ps := newPstest(b, "projects/proj/topics/bench")
+	endToEndBench(b, 5000, fmt.Sprintf(`
+  - name: topic
+    events: [">"]
+    concurrency: 16
+    batch: {max_events: 100, max_wait: 5ms}
+    pubsub: {project: proj, topic: bench, endpoint: %q}
+`, ps.Addr), func() map[string]time.Time {
+		out := map[string]time.Time{}
+		for _, m := range ps.Messages() {
+			out[m.Attributes["id"]] = m.PublishTime
+		}
+		return out
+	}, func() { ps.ClearMessages() })
+}
+
+// BenchmarkWebhookEndToEnd: signed HTTPS POSTs, one event each, to a TLS
+// receiver on loopback.
+func BenchmarkWebhookEndToEnd(b *testing.B) {
+	var mu sync.Mutex
+	at := map[string]time.Time{}
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		now := time.Now()
+		mu.Lock()
+		if _, dup := at[r.Header.Get("webhook-id")]; !dup {
+			at[r.Header.Get("webhook-id")] = now
+		}
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	caFile := filepath.Join(b.TempDir(), "ca.pem")
+	_ = os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
+	endToEndBench(b, 2000, fmt.Sprintf(`
+  - name: bench
+    events: [">"]
+    concurrency: 16
+    webhook: {url: %s, secrets: [%q], allow_private_networks: true, tls: {ca_file: %q}}
+`, srv.URL, secret, caFile), func() map[string]time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		out := make(map[string]time.Time, len(at))
+		for k, v := range at {
+			out[k] = v
+		}
+		return out
+	}, func() {
+		mu.Lock()
+		at = map[string]time.Time{}
+		mu.Unlock()
+	})
 }
