@@ -50,7 +50,11 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Bus, erro
 		opts = append(opts, nats.InProcessServer(ns))
 		log.Info("embedded nats-server started", "url", url, "store_dir", cfg.NATS.Embedded.StoreDir)
 	} else {
-		opts = append(opts, authOptions(cfg.NATS)...)
+		auth, err := authOptions(cfg.NATS)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, auth...)
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
@@ -66,15 +70,17 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Bus, erro
 	return b, nil
 }
 
-func authOptions(c config.NATS) []nats.Option {
+func authOptions(c config.NATS) ([]nats.Option, error) {
 	var opts []nats.Option
 	if c.CredsFile != "" {
 		opts = append(opts, nats.UserCredentials(c.CredsFile))
 	}
 	if c.NKeyFile != "" {
-		if o, err := nats.NkeyOptionFromSeed(c.NKeyFile); err == nil {
-			opts = append(opts, o)
+		o, err := nats.NkeyOptionFromSeed(c.NKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("bus: nkey seed %s: %w", c.NKeyFile, err)
 		}
+		opts = append(opts, o)
 	}
 	if c.TLS.CAFile != "" {
 		opts = append(opts, nats.RootCAs(c.TLS.CAFile))
@@ -82,7 +88,7 @@ func authOptions(c config.NATS) []nats.Option {
 	if c.TLS.CertFile != "" {
 		opts = append(opts, nats.ClientCert(c.TLS.CertFile, c.TLS.KeyFile))
 	}
-	return opts
+	return opts, nil
 }
 
 func startEmbedded(e config.Embedded) (*server.Server, error) {
