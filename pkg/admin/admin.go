@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -22,6 +23,7 @@ type SinkStatus struct {
 	Name          string     `json:"name"`
 	Kind          string     `json:"kind"`
 	Events        []string   `json:"events"`
+	State         string     `json:"state"`
 	Pending       uint64     `json:"pending"`
 	AckPending    int        `json:"ack_pending"`
 	Redelivered   int        `json:"redelivered"`
@@ -37,6 +39,8 @@ type Backend interface {
 	Sinks(ctx context.Context) ([]SinkStatus, error)
 	DeadLetters(ctx context.Context, sink string, limit int) ([]deadletter.Record, error)
 	Redrive(ctx context.Context, sink string) (int, error)
+	Pause(ctx context.Context, sink, reason string) error
+	Resume(ctx context.Context, sink string) error
 }
 
 // ErrUnknownSink is returned by a Backend for a sink it does not run.
@@ -90,6 +94,29 @@ func Handler(b Backend, token string, metrics prometheus.Gatherer) http.Handler 
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]int{"redriven": n})
+	})
+	protected.HandleFunc("POST /v1/sinks/{name}/pause", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Reason string `json:"reason"`
+		}
+		if r.ContentLength != 0 {
+			if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&body); err != nil {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body must be {\"reason\": \"…\"} or empty"})
+				return
+			}
+		}
+		if err := b.Pause(r.Context(), r.PathValue("name"), body.Reason); err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"sink": r.PathValue("name"), "state": "paused"})
+	})
+	protected.HandleFunc("POST /v1/sinks/{name}/resume", func(w http.ResponseWriter, r *http.Request) {
+		if err := b.Resume(r.Context(), r.PathValue("name")); err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"sink": r.PathValue("name"), "state": "resumed"})
 	})
 	mux.Handle("/", requireToken(token, protected))
 	return mux

@@ -62,6 +62,21 @@ func (b *Bus) EnsureStreams(ctx context.Context) error {
 	return nil
 }
 
+// StateBucket is the KV bucket holding runtime state that must survive a
+// restart and be shared by replicas, such as which sinks are paused.
+const StateBucket = "SWITCHYARD_STATE"
+
+// StateKV creates or opens the state bucket.
+func (b *Bus) StateKV(ctx context.Context) (jetstream.KeyValue, error) {
+	kv, err := b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: StateBucket, Description: "Switchyard runtime state", History: 5, Replicas: b.cfg.Stream.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bus: kv %s: %w", StateBucket, err)
+	}
+	return kv, nil
+}
+
 // ConsumerConfig is the durable consumer of one sink: JetStream's own
 // redelivery carries out the sink's retry policy.
 func ConsumerConfig(s config.Sink, maxBatch int) jetstream.ConsumerConfig {

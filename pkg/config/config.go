@@ -85,6 +85,13 @@ type Sink struct {
 	// handful of events waiting out their retry delay stall the whole sink.
 	MaxAckPending int `yaml:"max_ack_pending"`
 
+	// Breaker stops deliveries to a failing destination for a while,
+	// keeping its backlog in the stream. On by default for webhooks.
+	Breaker Breaker `yaml:"breaker"`
+	// RateLimit caps deliveries: "200/s", "6000/m", "100000/h". Empty: none.
+	RateLimit      string `yaml:"rate_limit"`
+	RateLimitBurst int    `yaml:"rate_limit_burst"`
+
 	// Batch groups events into one driver call; each driver caps it at its
 	// own limit (webhooks send batches of one).
 	Batch Batch `yaml:"batch"`
@@ -94,6 +101,22 @@ type Sink struct {
 	PubSub      *PubSub      `yaml:"pubsub"`
 	GoCloud     *GoCloud     `yaml:"gocloud"`
 }
+
+// Breaker is a sink's circuit breaker. It opens after ConsecutiveFailures
+// failures in a row, or when FailureRate of at least MinRequests attempts in
+// Window failed; after CoolDown it lets single probes through and closes
+// on the first success.
+type Breaker struct {
+	Enabled             *bool    `yaml:"enabled"`
+	ConsecutiveFailures int      `yaml:"consecutive_failures"`
+	FailureRate         float64  `yaml:"failure_rate"`
+	Window              Duration `yaml:"window"`
+	MinRequests         int      `yaml:"min_requests"`
+	CoolDown            Duration `yaml:"cool_down"`
+}
+
+// On reports whether the breaker is enabled.
+func (b Breaker) On() bool { return b.Enabled != nil && *b.Enabled }
 
 // Batch is how a sink groups events per driver call.
 type Batch struct {
@@ -205,25 +228,31 @@ var (
 )
 
 const (
-	DefaultListen         = "127.0.0.1:4222"
-	DefaultStoreDir       = "./data"
-	DefaultStreamName     = "EVENTS"
-	DefaultSubjectPrefix  = "events."
-	DefaultMaxAge         = 168 * time.Hour
-	DefaultDupWindow      = 2 * time.Minute
-	DefaultDLQStream      = "DLQ"
-	DefaultDLQMaxAge      = 30 * 24 * time.Hour
-	DefaultAdminListen    = "127.0.0.1:8080"
-	DefaultConcurrency    = 16
-	DefaultTimeout        = 15 * time.Second
-	DefaultJitter         = 0.2
-	DefaultMaxRetryAfter  = time.Hour
-	DefaultShutdownGrace  = 25 * time.Second
-	DefaultWebhookBody    = "envelope"
-	DefaultBatchWait      = 20 * time.Millisecond
-	SubjectPrefix         = DefaultSubjectPrefix
-	RedriveSubjectPrefix  = "switchyard.redrive."
-	DeadLetterSubjectBase = "dlq."
+	DefaultListen        = "127.0.0.1:4222"
+	DefaultStoreDir      = "./data"
+	DefaultStreamName    = "EVENTS"
+	DefaultSubjectPrefix = "events."
+	DefaultMaxAge        = 168 * time.Hour
+	DefaultDupWindow     = 2 * time.Minute
+	DefaultDLQStream     = "DLQ"
+	DefaultDLQMaxAge     = 30 * 24 * time.Hour
+	DefaultAdminListen   = "127.0.0.1:8080"
+	DefaultConcurrency   = 16
+	DefaultTimeout       = 15 * time.Second
+	DefaultJitter        = 0.2
+	DefaultMaxRetryAfter = time.Hour
+	DefaultShutdownGrace = 25 * time.Second
+	DefaultWebhookBody   = "envelope"
+	DefaultBatchWait     = 20 * time.Millisecond
+
+	DefaultBreakerConsecutive = 10
+	DefaultBreakerRate        = 0.5
+	DefaultBreakerWindow      = time.Minute
+	DefaultBreakerMinRequests = 20
+	DefaultBreakerCoolDown    = 30 * time.Second
+	SubjectPrefix             = DefaultSubjectPrefix
+	RedriveSubjectPrefix      = "switchyard.redrive."
+	DeadLetterSubjectBase     = "dlq."
 )
 
 func (c *Config) applyDefaults() {
@@ -303,6 +332,26 @@ func (s *Sink) applyDefaults() {
 	}
 	if s.MaxAckPending == 0 {
 		s.MaxAckPending = max(1000, 100*s.Concurrency)
+	}
+	b := &s.Breaker
+	if b.Enabled == nil {
+		on := s.Webhook != nil
+		b.Enabled = &on
+	}
+	if b.ConsecutiveFailures == 0 {
+		b.ConsecutiveFailures = DefaultBreakerConsecutive
+	}
+	if b.FailureRate == 0 {
+		b.FailureRate = DefaultBreakerRate
+	}
+	if b.Window.D == 0 {
+		b.Window.D = DefaultBreakerWindow
+	}
+	if b.MinRequests == 0 {
+		b.MinRequests = DefaultBreakerMinRequests
+	}
+	if b.CoolDown.D == 0 {
+		b.CoolDown.D = DefaultBreakerCoolDown
 	}
 	timeout := s.Timeout()
 	if s.AckWait.D == 0 {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -114,6 +115,20 @@ func (s *Sink) validate(p *parser, field string) {
 	}
 	if j := *s.Retry.Jitter; j < 0 || j >= 1 {
 		p.at(field+".retry.jitter", "must be in [0, 1), got %v", j)
+	}
+	if b := s.Breaker; b.FailureRate <= 0 || b.FailureRate > 1 {
+		p.at(field+".breaker.failure_rate", "must be in (0, 1], got %v", b.FailureRate)
+	}
+	if s.Breaker.ConsecutiveFailures < 0 || s.Breaker.MinRequests < 0 {
+		p.at(field+".breaker", "consecutive_failures and min_requests must not be negative")
+	}
+	if s.RateLimit != "" {
+		if _, err := ParseRate(s.RateLimit); err != nil {
+			p.at(field+".rate_limit", "%v", err)
+		}
+	}
+	if s.RateLimitBurst < 0 {
+		p.at(field+".rate_limit_burst", "must not be negative")
 	}
 	if s.Batch.MaxEvents < 0 {
 		p.at(field+".batch.max_events", "must not be negative")
@@ -291,4 +306,22 @@ func filtersOverlap(a, b string) bool {
 			return false
 		}
 	}
+}
+
+// ParseRate reads "200/s", "6000/m" or "100000/h" as events per second.
+func ParseRate(s string) (float64, error) {
+	num, unit, ok := strings.Cut(strings.TrimSpace(s), "/")
+	n, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if !ok || err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q: write a positive rate such as 200/s, 6000/m or 100000/h", s)
+	}
+	switch strings.TrimSpace(unit) {
+	case "s":
+		return n, nil
+	case "m":
+		return n / 60, nil
+	case "h":
+		return n / 3600, nil
+	}
+	return 0, fmt.Errorf("%q: the unit must be s, m or h", s)
 }

@@ -38,6 +38,7 @@ type Dispatcher struct {
 	maxBatch int
 	status   Status
 	inFlight atomic.Int64
+	gate     *gate
 }
 
 // Status is what the admin API shows of a sink's recent history.
@@ -53,11 +54,13 @@ func New(opts Options) *Dispatcher {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Dispatcher{
+	d := &Dispatcher{
 		opts:     opts,
 		log:      opts.Logger.With("sink", opts.Sink.Name),
 		maxBatch: sink.BatchSize(opts.Driver, opts.Sink.Batch.MaxEvents),
 	}
+	d.gate = newGate(opts.Sink, d.maxBatch, d.stateChanged)
+	return d
 }
 
 // Snapshot returns the sink's last success and last error.
@@ -119,7 +122,7 @@ func (d *Dispatcher) Run(ctx context.Context, grace time.Duration) error {
 					d.release(b)
 					continue
 				}
-				d.deliver(hard, b)
+				d.deliver(ctx, hard, b)
 			}
 		}()
 	}
@@ -196,7 +199,10 @@ type delivery struct {
 	meta    *jetstream.MsgMetadata
 }
 
-func (d *Dispatcher) deliver(ctx context.Context, b []jetstream.Msg) {
+// deliver attempts one batch. soft ends with shutdown: a batch still
+// waiting at the gate then goes back unattempted; hard ends after the
+// grace period and interrupts sends.
+func (d *Dispatcher) deliver(soft, ctx context.Context, b []jetstream.Msg) {
 	ds := make([]delivery, 0, len(b))
 	for _, m := range b {
 		meta, err := m.Metadata()
@@ -223,13 +229,26 @@ func (d *Dispatcher) deliver(ctx context.Context, b []jetstream.Msg) {
 		events[i] = x.ev
 	}
 
+	// The heartbeat covers the wait at the gate too: a paused sink or an
+	// open breaker can hold a batch for long, and holding is not an attempt.
+	stopBeat := d.heartbeat(ds)
+	probe, err := d.gate.wait(soft, len(ds))
+	if err != nil {
+		stopBeat()
+		msgs := make([]jetstream.Msg, len(ds))
+		for i, x := range ds {
+			msgs[i] = x.msg
+		}
+		d.release(msgs)
+		return
+	}
 	d.inFlight.Add(int64(len(ds)))
 	d.opts.Metrics.InFlight.WithLabelValues(d.opts.Sink.Name).Add(float64(len(ds)))
-	stopBeat := d.heartbeat(ds)
 	start := time.Now()
-	err := d.opts.Driver.Send(ctx, events)
+	err = d.opts.Driver.Send(ctx, events)
 	elapsed := time.Since(start)
 	stopBeat()
+	d.gate.record(probe, outcomeOf(err, len(ds)))
 	d.inFlight.Add(-int64(len(ds)))
 	d.opts.Metrics.InFlight.WithLabelValues(d.opts.Sink.Name).Sub(float64(len(ds)))
 	d.opts.Metrics.SendDuration.WithLabelValues(d.opts.Sink.Name).Observe(elapsed.Seconds())
@@ -262,4 +281,29 @@ func (d *Dispatcher) heartbeat(ds []delivery) (stop func()) {
 		}
 	}()
 	return func() { close(done) }
+}
+
+// outcomeOf sums up a Send for the gate: any delivered event means the
+// destination works; otherwise the first failure's class decides.
+func outcomeOf(err error, n int) outcome {
+	if err == nil {
+		return outcomeSuccess
+	}
+	var first error
+	for i := 0; i < n; i++ {
+		e := sink.ErrorFor(err, i)
+		if e == nil {
+			return outcomeSuccess
+		}
+		if first == nil {
+			first = e
+		}
+	}
+	switch sink.Classify(first).Class {
+	case sink.Retryable:
+		return outcomeFailure
+	case sink.RateLimited:
+		return outcomeRateLimited
+	}
+	return outcomeNeutral
 }

@@ -37,6 +37,7 @@ type Gateway struct {
 	log      *slog.Logger
 	bus      *bus.Bus
 	dlq      *deadletter.Store
+	state    jetstream.KeyValue
 	metrics  *telemetry.Metrics
 	sinks    []*runningSink
 	byName   map[string]*runningSink
@@ -74,8 +75,17 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		return nil, err
 	}
 	g.dlq = &deadletter.Store{JS: g.bus.JS, Stream: cfg.DeadLetters.Stream}
-	env := sink.Env{UserAgent: "switchyard/" + opts.Version, Logger: g.log}
+	if g.state, err = g.bus.StateKV(ctx); err != nil {
+		return nil, err
+	}
 	for _, sc := range cfg.Sinks {
+		env := sink.Env{UserAgent: "switchyard/" + opts.Version, Logger: g.log, Disable: func(reason string) {
+			pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := g.Pause(pctx, sc.Name, reason); err != nil {
+				g.log.Error("pause on the receiver's request", "sink", sc.Name, "err", err)
+			}
+		}}
 		drv, err := sink.Open(ctx, sc, env)
 		if err != nil {
 			return nil, err
@@ -93,6 +103,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 			Sink: sc, Driver: drv, JS: g.bus.JS, Consumers: []jetstream.Consumer{events, redrive},
 			DLQ: g.dlq, Metrics: g.metrics, Logger: g.log,
 		})
+	}
+	if err = g.applyPauses(ctx); err != nil {
+		return nil, err
 	}
 	g.metrics.Registry.MustRegister(newConsumerCollector(g))
 	if g.adminLn, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
@@ -120,6 +133,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 	go func() { srvErr <- srv.Serve(g.adminLn) }()
 
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); g.watchPauses(ctx) }()
 	for _, rs := range g.sinks {
 		wg.Add(1)
 		go func() {
@@ -185,7 +200,7 @@ func (g *Gateway) Ready(ctx context.Context) error {
 func (g *Gateway) Sinks(ctx context.Context) ([]admin.SinkStatus, error) {
 	out := make([]admin.SinkStatus, 0, len(g.sinks))
 	for _, rs := range g.sinks {
-		st := admin.SinkStatus{Name: rs.cfg.Name, Kind: rs.cfg.Kind(), Events: rs.cfg.Events, InFlight: rs.dispatcher.InFlight()}
+		st := admin.SinkStatus{Name: rs.cfg.Name, Kind: rs.cfg.Kind(), Events: rs.cfg.Events, State: string(rs.dispatcher.State()), InFlight: rs.dispatcher.InFlight()}
 		info, err := rs.consumer.Info(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("sink %s: %w", rs.cfg.Name, err)
@@ -203,16 +218,17 @@ func (g *Gateway) Sinks(ctx context.Context) ([]admin.SinkStatus, error) {
 	return out, nil
 }
 
-func (g *Gateway) sink(name string) error {
-	if _, ok := g.byName[name]; !ok {
-		return fmt.Errorf("%w %q", admin.ErrUnknownSink, name)
+func (g *Gateway) sink(name string) (*runningSink, error) {
+	rs, ok := g.byName[name]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", admin.ErrUnknownSink, name)
 	}
-	return nil
+	return rs, nil
 }
 
 // DeadLetters implements admin.Backend.
 func (g *Gateway) DeadLetters(ctx context.Context, name string, limit int) ([]deadletter.Record, error) {
-	if err := g.sink(name); err != nil {
+	if _, err := g.sink(name); err != nil {
 		return nil, err
 	}
 	return g.dlq.List(ctx, name, limit)
@@ -220,7 +236,7 @@ func (g *Gateway) DeadLetters(ctx context.Context, name string, limit int) ([]de
 
 // Redrive implements admin.Backend.
 func (g *Gateway) Redrive(ctx context.Context, name string) (int, error) {
-	if err := g.sink(name); err != nil {
+	if _, err := g.sink(name); err != nil {
 		return 0, err
 	}
 	return g.dlq.Redrive(ctx, name)

@@ -14,6 +14,9 @@ import (
 type Env struct {
 	UserAgent string
 	Logger    *slog.Logger
+	// Disable pauses the sink; a driver calls it when the destination asks
+	// not to be sent anything more (webhooks: "webhook-delivery: disable").
+	Disable func(reason string)
 }
 
 // Factory opens a driver for one configured sink.

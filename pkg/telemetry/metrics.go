@@ -24,6 +24,8 @@ type Metrics struct {
 	EventLatency *prometheus.HistogramVec // sink: stream publish → delivered
 	InFlight     *prometheus.GaugeVec     // sink
 	DeadLetters  *prometheus.CounterVec   // sink, reason class
+	SinkState    *prometheus.GaugeVec     // sink, state: 1 for the current one
+	StateChanges *prometheus.CounterVec   // sink, to
 }
 
 // NewMetrics registers the metrics on a fresh registry.
@@ -50,6 +52,12 @@ func NewMetrics() *Metrics {
 			Name: "switchyard_dead_letters_total", Help: "Events dead-lettered, by sink and cause.",
 		}, []string{"sink", "cause"}),
 	}
-	r.MustRegister(m.Deliveries, m.SendDuration, m.EventLatency, m.InFlight, m.DeadLetters)
+	m.SinkState = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "switchyard_sink_state", Help: "1 for the sink's current state (running, paused, open, half_open).",
+	}, []string{"sink", "state"})
+	m.StateChanges = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchyard_sink_state_changes_total", Help: "Sink state changes, by the state entered.",
+	}, []string{"sink", "state"})
+	r.MustRegister(m.Deliveries, m.SendDuration, m.EventLatency, m.InFlight, m.DeadLetters, m.SinkState, m.StateChanges)
 	return m
 }

@@ -26,7 +26,7 @@ import (
 
 func init() {
 	sink.Register("webhook", func(_ context.Context, s config.Sink, env sink.Env) (sink.Driver, error) {
-		return New(*s.Webhook, Options{UserAgent: env.UserAgent, MaxConns: s.Concurrency})
+		return New(*s.Webhook, Options{UserAgent: env.UserAgent, MaxConns: s.Concurrency, OnDisable: env.Disable})
 	})
 }
 
@@ -41,15 +41,18 @@ type Options struct {
 	// Control, when set, replaces the SSRF guard's dial-time decision; tests
 	// use it to observe which addresses the guard would see.
 	Control func(network, address string, c syscall.RawConn) error
+	// OnDisable is called when a receiver answers "webhook-delivery: disable".
+	OnDisable func(reason string)
 }
 
 // Driver delivers one event per request.
 type Driver struct {
-	cfg    config.Webhook
-	keys   *signing.Keys
-	client *http.Client
-	ua     string
-	life   *sink.Lifecycle
+	cfg       config.Webhook
+	keys      *signing.Keys
+	client    *http.Client
+	ua        string
+	life      *sink.Lifecycle
+	onDisable func(reason string)
 }
 
 var _ sink.Driver = (*Driver)(nil)
@@ -88,9 +91,10 @@ func New(cfg config.Webhook, opts Options) (*Driver, error) {
 		IdleConnTimeout:     90 * time.Second,
 	}
 	d := &Driver{
-		cfg:  cfg,
-		keys: keys,
-		ua:   opts.UserAgent,
+		cfg:       cfg,
+		keys:      keys,
+		ua:        opts.UserAgent,
+		onDisable: opts.OnDisable,
 		client: &http.Client{
 			Transport: transport,
 			Timeout:   cfg.Timeout.D,
@@ -193,8 +197,23 @@ func (d *Driver) post(ctx context.Context, e *event.Event) error {
 	}
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseRead))
+	// An extension some platforms offer receivers: "disable" pauses the
+	// sink (its backlog stays in the stream), "abort-message" dead-letters
+	// this one event.
+	switch strings.ToLower(strings.TrimSpace(resp.Header.Get(HeaderDelivery))) {
+	case "disable":
+		if d.onDisable != nil {
+			d.onDisable(fmt.Sprintf("receiver asked (%s: disable, status %d)", HeaderDelivery, resp.StatusCode))
+		}
+	case "abort-message":
+		return sink.PermanentError(resp.StatusCode, fmt.Errorf("receiver asked to abort this message (%s: abort-message, status %d)", HeaderDelivery, resp.StatusCode))
+	}
 	return classifyStatus(resp, snippet)
 }
+
+// HeaderDelivery is the response header through which a receiver steers
+// deliveries: "disable" or "abort-message".
+const HeaderDelivery = "webhook-delivery"
 
 func classifyTransport(ctx context.Context, err error) error {
 	var blocked *BlockedError

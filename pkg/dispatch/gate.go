@@ -1,0 +1,299 @@
+package dispatch
+
+import (
+	"context"
+	"math"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/switchyard-dev/switchyard/pkg/config"
+)
+
+// State is what a sink's deliveries are doing.
+type State string
+
+const (
+	StateRunning  State = "running"
+	StatePaused   State = "paused"    // an operator (or the receiver) paused the sink
+	StateOpen     State = "open"      // the breaker holds deliveries back until the cool-down ends
+	StateHalfOpen State = "half_open" // the breaker lets single probes through
+)
+
+// outcome is what one delivery attempt tells the gate.
+type outcome int
+
+const (
+	outcomeSuccess     outcome = iota
+	outcomeFailure             // the destination is unwell: counts for the breaker
+	outcomeRateLimited         // the destination asked us to slow down
+	outcomeNeutral             // says nothing about the destination's health
+)
+
+// gate decides when a delivery may start: not while the sink is paused or
+// its breaker open, one probe at a time while half-open, and no faster
+// than the rate limit. Events waiting at the gate were not attempted, so
+// they do not count as attempts.
+type gate struct {
+	mu       sync.Mutex
+	changed  chan struct{} // closed and replaced on every change
+	paused   bool
+	reason   string
+	breaker  *breaker
+	probing  bool
+	limiter  *adaptiveLimiter
+	now      func() time.Time
+	onChange func(from, to State, reason string, until time.Time)
+}
+
+func newGate(s config.Sink, maxBatch int, onChange func(from, to State, reason string, until time.Time)) *gate {
+	g := &gate{changed: make(chan struct{}), now: time.Now, onChange: onChange}
+	if s.Breaker.On() {
+		g.breaker = &breaker{cfg: s.Breaker}
+	}
+	if r, err := config.ParseRate(s.RateLimit); err == nil && s.RateLimit != "" {
+		burst := s.RateLimitBurst
+		if burst == 0 {
+			burst = int(math.Ceil(r))
+		}
+		g.limiter = newAdaptiveLimiter(r, max(burst, maxBatch))
+	}
+	return g
+}
+
+// stateLocked is the current state, moving open to half-open once the
+// cool-down is over.
+func (g *gate) stateLocked() State {
+	switch {
+	case g.paused:
+		return StatePaused
+	case g.breaker == nil:
+		return StateRunning
+	}
+	return g.breaker.state(g.now())
+}
+
+// State reports the gate's state.
+func (g *gate) State() State {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.stateLocked()
+}
+
+func (g *gate) broadcastLocked() {
+	close(g.changed)
+	g.changed = make(chan struct{})
+}
+
+// transition runs the change callback outside the lock.
+func (g *gate) transition(from, to State, reason string, until time.Time) {
+	if from != to && g.onChange != nil {
+		g.onChange(from, to, reason, until)
+	}
+}
+
+// wait blocks until a delivery of n events may start. probe is true when
+// the delivery is the half-open breaker's probe; record must follow.
+func (g *gate) wait(ctx context.Context, n int) (probe bool, err error) {
+	for {
+		g.mu.Lock()
+		st := g.stateLocked()
+		ch := g.changed
+		var until time.Time
+		if st == StateOpen {
+			until = g.breaker.until
+		}
+		if st == StateHalfOpen && !g.probing {
+			g.probing = true
+			g.mu.Unlock()
+			probe = true
+			break
+		}
+		g.mu.Unlock()
+		if st == StateRunning {
+			break
+		}
+		var timer *time.Timer
+		var expired <-chan time.Time
+		if !until.IsZero() {
+			timer = time.NewTimer(time.Until(until))
+			expired = timer.C
+		}
+		select {
+		case <-ctx.Done():
+		case <-ch:
+		case <-expired:
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+	}
+	if g.limiter != nil {
+		if err := g.limiter.wait(ctx, n); err != nil {
+			if probe {
+				g.record(true, outcomeNeutral)
+			}
+			return false, err
+		}
+	}
+	return probe, nil
+}
+
+// record feeds an attempt's outcome to the breaker and the limiter.
+func (g *gate) record(probe bool, o outcome) {
+	if g.limiter != nil {
+		switch o {
+		case outcomeRateLimited:
+			g.limiter.slowDown()
+		case outcomeSuccess:
+			g.limiter.recover()
+		}
+	}
+	g.mu.Lock()
+	if probe {
+		g.probing = false
+		g.broadcastLocked()
+	}
+	if g.breaker == nil {
+		g.mu.Unlock()
+		return
+	}
+	now := g.now()
+	from := g.stateLocked()
+	reason := g.breaker.record(now, probe, o, from)
+	to := g.stateLocked()
+	until := g.breaker.until
+	if from != to {
+		g.broadcastLocked()
+	}
+	g.mu.Unlock()
+	g.transition(from, to, reason, until)
+}
+
+// setPaused pauses or resumes; it reports whether anything changed.
+func (g *gate) setPaused(paused bool, reason string) bool {
+	g.mu.Lock()
+	from := g.stateLocked()
+	if g.paused == paused {
+		g.mu.Unlock()
+		return false
+	}
+	g.paused, g.reason = paused, reason
+	to := g.stateLocked()
+	g.broadcastLocked()
+	g.mu.Unlock()
+	g.transition(from, to, reason, time.Time{})
+	return true
+}
+
+// breaker is the circuit breaker's state machine; the gate locks it.
+type breaker struct {
+	cfg         config.Breaker
+	open        bool
+	until       time.Time // end of the cool-down while open
+	consecutive int
+	results     []result // within the window
+}
+
+type result struct {
+	at     time.Time
+	failed bool
+}
+
+func (b *breaker) state(now time.Time) State {
+	switch {
+	case !b.open:
+		return StateRunning
+	case now.Before(b.until):
+		return StateOpen
+	}
+	return StateHalfOpen
+}
+
+// record returns why the breaker opened, if it did.
+func (b *breaker) record(now time.Time, probe bool, o outcome, st State) string {
+	if o == outcomeNeutral || o == outcomeRateLimited {
+		return ""
+	}
+	failed := o == outcomeFailure
+	cut := now.Add(-b.cfg.Window.D)
+	kept := b.results[:0]
+	for _, r := range b.results {
+		if r.at.After(cut) {
+			kept = append(kept, r)
+		}
+	}
+	b.results = append(kept, result{at: now, failed: failed})
+	if !failed {
+		b.consecutive = 0
+		if st == StateHalfOpen && probe {
+			b.open, b.results = false, nil
+		}
+		return ""
+	}
+	b.consecutive++
+	reason := ""
+	switch {
+	case st == StateHalfOpen && probe:
+		reason = "probe failed"
+	case st != StateRunning:
+		return ""
+	case b.consecutive >= b.cfg.ConsecutiveFailures:
+		reason = "consecutive failures"
+	default:
+		n, f := 0, 0
+		for _, r := range b.results {
+			n++
+			if r.failed {
+				f++
+			}
+		}
+		if n < b.cfg.MinRequests || float64(f)/float64(n) < b.cfg.FailureRate {
+			return ""
+		}
+		reason = "failure rate"
+	}
+	b.open, b.until = true, now.Add(b.cfg.CoolDown.D)
+	return reason
+}
+
+// adaptiveLimiter is a token bucket that halves its rate when the receiver
+// answers 429/503 and climbs back towards the configured rate while
+// deliveries succeed.
+type adaptiveLimiter struct {
+	mu        sync.Mutex
+	base      rate.Limit
+	lim       *rate.Limiter
+	lastRaise time.Time
+}
+
+func newAdaptiveLimiter(perSecond float64, burst int) *adaptiveLimiter {
+	return &adaptiveLimiter{base: rate.Limit(perSecond), lim: rate.NewLimiter(rate.Limit(perSecond), burst)}
+}
+
+func (a *adaptiveLimiter) wait(ctx context.Context, n int) error {
+	return a.lim.WaitN(ctx, min(n, a.lim.Burst()))
+}
+
+func (a *adaptiveLimiter) slowDown() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.lim.SetLimit(max(a.lim.Limit()/2, a.base/20))
+	a.lastRaise = time.Now()
+}
+
+func (a *adaptiveLimiter) recover() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if cur := a.lim.Limit(); cur < a.base && time.Since(a.lastRaise) >= time.Second {
+		a.lim.SetLimit(min(a.base, cur*1.25+a.base/20))
+		a.lastRaise = time.Now()
+	}
+}
+
+// Limit is the current rate, for status.
+func (a *adaptiveLimiter) Limit() float64 { return float64(a.lim.Limit()) }

@@ -1,0 +1,106 @@
+package dispatch
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// StateSubject is where a sink's state changes are published, for
+// operators' alerting: switchyard.sink.<name>.state.
+func StateSubject(sink string) string { return "switchyard.sink." + sink + ".state" }
+
+// StateEvent is the body of a state change message.
+type StateEvent struct {
+	Sink   string     `json:"sink"`
+	From   State      `json:"from"`
+	To     State      `json:"to"`
+	Reason string     `json:"reason,omitempty"`
+	Until  *time.Time `json:"until,omitempty"` // end of the breaker's cool-down
+	Time   time.Time  `json:"time"`
+}
+
+// State reports what the sink's deliveries are doing.
+func (d *Dispatcher) State() State { return d.gate.State() }
+
+// Pause stops deliveries: JetStream stops handing the sink's consumers
+// messages, and batches already pulled wait (without an attempt) until
+// Resume. It reports whether anything changed.
+func (d *Dispatcher) Pause(reason string) bool { return d.gate.setPaused(true, reason) }
+
+// Resume undoes Pause.
+func (d *Dispatcher) Resume() bool { return d.gate.setPaused(false, "") }
+
+// farFuture pauses a consumer "until resumed".
+var farFuture = time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// stateChanged makes a state change visible: the consumers are paused or
+// resumed in JetStream (so no replica pulls for the sink), and the change is
+// logged, counted and published on StateSubject.
+func (d *Dispatcher) stateChanged(from, to State, reason string, until time.Time) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	switch to {
+	case StatePaused:
+		d.pauseConsumers(ctx, farFuture)
+	case StateOpen:
+		d.pauseConsumers(ctx, until)
+		// JetStream resumes the consumers when the cool-down ends; say so.
+		time.AfterFunc(time.Until(until), func() {
+			if d.gate.State() == StateHalfOpen {
+				d.announce(StateOpen, StateHalfOpen, "cool-down over: probing", time.Time{})
+			}
+		})
+	case StateRunning, StateHalfOpen:
+		if from == StatePaused {
+			d.resumeConsumers(ctx)
+		}
+	}
+	d.announce(from, to, reason, until)
+}
+
+func (d *Dispatcher) announce(from, to State, reason string, until time.Time) {
+	name := d.opts.Sink.Name
+	for _, s := range []State{StateRunning, StatePaused, StateOpen, StateHalfOpen} {
+		v := 0.0
+		if s == to {
+			v = 1
+		}
+		d.opts.Metrics.SinkState.WithLabelValues(name, string(s)).Set(v)
+	}
+	d.opts.Metrics.StateChanges.WithLabelValues(name, string(to)).Inc()
+	d.log.Warn("sink state changed", "from", from, "to", to, "reason", reason)
+	ev := StateEvent{Sink: name, From: from, To: to, Reason: reason, Time: time.Now().UTC()}
+	if !until.IsZero() {
+		ev.Until = &until
+	}
+	b, _ := json.Marshal(ev)
+	if nc := d.opts.JS.Conn(); nc != nil {
+		if err := nc.Publish(StateSubject(name), b); err != nil {
+			d.log.Warn("state event not published", "err", err)
+		}
+	}
+}
+
+func (d *Dispatcher) pauseConsumers(ctx context.Context, until time.Time) {
+	for _, c := range d.opts.Consumers {
+		info := c.CachedInfo()
+		if _, err := d.opts.JS.PauseConsumer(ctx, info.Stream, info.Name, until); err != nil {
+			d.log.Warn("pause consumer", "consumer", info.Name, "err", err)
+		}
+	}
+}
+
+// resumeConsumers lets the consumers deliver again. It re-pauses them
+// until a moment from now rather than calling ResumeConsumer: nats-server
+// 2.15 does not wake a consumer's delivery loop on an explicit resume, so
+// messages published during the pause would wait for the next publish or
+// pull; a pause that expires on its own does wake it.
+func (d *Dispatcher) resumeConsumers(ctx context.Context) {
+	for _, c := range d.opts.Consumers {
+		info := c.CachedInfo()
+		if _, err := d.opts.JS.PauseConsumer(ctx, info.Stream, info.Name, time.Now().Add(20*time.Millisecond)); err != nil {
+			d.log.Warn("resume consumer", "consumer", info.Name, "err", err)
+		}
+	}
+}

@@ -1,0 +1,202 @@
+package gateway_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/switchyard-dev/switchyard/pkg/admin"
+	"github.com/switchyard-dev/switchyard/pkg/deadletter"
+	"github.com/switchyard-dev/switchyard/pkg/dispatch"
+)
+
+func sinkState(t *testing.T, adminDoer func(string, string, any) int) string {
+	var sinks []admin.SinkStatus
+	adminDoer("GET", "/v1/sinks", &sinks)
+	return sinks[0].State
+}
+
+func TestPauseSurvivesRestartAndResumeDrains(t *testing.T) {
+	rc := newReceiver(t)
+	dir := t.TempDir()
+	sinks := rc.sinkYAML("s", `[">"]`, "")
+	g, stop := startGateway(t, dir, sinks)
+	do := func(m, p string, out any) int { return adminDo(t, g, m, p, out) }
+	if code := do("POST", "/v1/sinks/s/pause", nil); code != 200 {
+		t.Fatalf("pause: %d", code)
+	}
+	if st := sinkState(t, do); st != "paused" {
+		t.Fatalf("state %q", st)
+	}
+	for i := 0; i < 5; i++ {
+		publish(t, g, "order.completed", fmt.Sprintf("p%d", i), []byte(`{}`), nil)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := len(rc.hitsFor("s")); n != 0 {
+		t.Fatalf("%d deliveries while paused", n)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	g, _ = startGateway(t, dir, sinks)
+	do = func(m, p string, out any) int { return adminDo(t, g, m, p, out) }
+	if st := sinkState(t, do); st != "paused" {
+		t.Fatalf("after restart: state %q, want paused", st)
+	}
+	info, err := g.Bus().JS.Consumer(context.Background(), "EVENTS", "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ci, _ := info.Info(context.Background()); !ci.Paused {
+		t.Error("the JetStream consumer is not paused after restart")
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := len(rc.hitsFor("s")); n != 0 {
+		t.Fatalf("%d deliveries while paused after restart", n)
+	}
+	if code := do("POST", "/v1/sinks/s/resume", nil); code != 200 {
+		t.Fatalf("resume: %d", code)
+	}
+	waitFor(t, 10*time.Second, "the backlog to drain on resume", func() bool { return len(rc.hitsFor("s")) == 5 })
+}
+
+// An endpoint down for a while: the breaker opens, holds events back
+// (no attempts, no dead letters), probes, and everything arrives once it
+// is back. State changes are published on NATS.
+func TestBreakerHoldsEventsWhileEndpointIsDown(t *testing.T) {
+	rc := newReceiver(t)
+	var mu sync.Mutex
+	down := true
+	rc.setAnswer(func(w http.ResponseWriter, sink, id string, n int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if down {
+			w.WriteHeader(503)
+		}
+	})
+	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("s", `[">"]`,
+		"    retry: {schedule: [100ms, 100ms, 100ms, 100ms, 100ms], jitter: 0}\n    breaker: {consecutive_failures: 3, cool_down: 700ms}\n"))
+	var states []dispatch.StateEvent
+	var smu sync.Mutex
+	sub, err := g.Bus().Conn.Subscribe(dispatch.StateSubject("s"), func(m *nats.Msg) {
+		var ev dispatch.StateEvent
+		_ = json.Unmarshal(m.Data, &ev)
+		smu.Lock()
+		states = append(states, ev)
+		smu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+
+	const n = 20
+	for i := 0; i < n; i++ {
+		publish(t, g, "order.completed", fmt.Sprintf("b%d", i), []byte(`{}`), nil)
+	}
+	time.Sleep(2500 * time.Millisecond) // down: without the breaker every event would be dead by now
+	mu.Lock()
+	down = false
+	mu.Unlock()
+	waitFor(t, 15*time.Second, "every event after recovery", func() bool {
+		ok := map[string]bool{}
+		for _, h := range rc.hitsFor("s") {
+			ok[h.id] = true
+		}
+		return len(ok) == n && g.Ready(context.Background()) == nil
+	})
+	var recs []deadletter.Record
+	adminDo(t, g, "GET", "/v1/sinks/s/dead-letters", &recs)
+	if len(recs) != 0 {
+		t.Errorf("%d dead letters; the breaker should have held the events back", len(recs))
+	}
+	failedRequests := 0
+	for _, h := range rc.hitsFor("s") {
+		_ = h
+		failedRequests++
+	}
+	failedRequests -= n
+	// 6 attempts each for 20 events would be 120 failed requests without
+	// the breaker; with it, 3 to open and about one probe per cool-down.
+	if failedRequests > 15 {
+		t.Errorf("%d failed requests while down: the breaker did not hold back", failedRequests)
+	}
+	smu.Lock()
+	defer smu.Unlock()
+	var seen []string
+	for _, s := range states {
+		seen = append(seen, string(s.To))
+	}
+	joined := strings.Join(seen, ",")
+	if !strings.Contains(joined, "open") || !strings.HasSuffix(joined, "running") {
+		t.Errorf("state events %v: want open … running", seen)
+	}
+	t.Logf("failed requests while down: %d; state events: %v", failedRequests, seen)
+}
+
+func TestRateLimitHolds(t *testing.T) {
+	rc := newReceiver(t)
+	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("s", `[">"]`, "    rate_limit: 40/s\n    rate_limit_burst: 1\n"))
+	const n = 100
+	for i := 0; i < n; i++ {
+		publish(t, g, "order.completed", fmt.Sprintf("r%d", i), []byte(`{}`), nil)
+	}
+	waitFor(t, 20*time.Second, "all events", func() bool { return len(rc.hitsFor("s")) == n })
+	hits := rc.hitsFor("s")
+	span := hits[n-1].at.Sub(hits[0].at)
+	rate := float64(n-1) / span.Seconds()
+	t.Logf("%d deliveries in %s: %.1f/s (limit 40/s)", n, span.Round(time.Millisecond), rate)
+	if rate < 36 || rate > 44 {
+		t.Errorf("measured %.1f/s, want 40/s ± 10%%", rate)
+	}
+}
+
+func TestWebhookDeliveryHeader(t *testing.T) {
+	rc := newReceiver(t)
+	rc.setAnswer(func(w http.ResponseWriter, sink, id string, n int) {
+		switch id {
+		case "abort":
+			w.Header().Set("webhook-delivery", "abort-message")
+			w.WriteHeader(422)
+		case "stop":
+			w.Header().Set("webhook-delivery", "disable")
+		}
+	})
+	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("s", `[">"]`, ""))
+	publish(t, g, "order.completed", "abort", []byte(`{}`), nil)
+	var recs []deadletter.Record
+	waitFor(t, 10*time.Second, "abort-message dead letter", func() bool {
+		adminDo(t, g, "GET", "/v1/sinks/s/dead-letters", &recs)
+		return len(recs) == 1
+	})
+	if !strings.Contains(recs[0].Reason, "abort-message") || recs[0].Attempts != 1 {
+		t.Errorf("dead letter %+v", recs[0])
+	}
+	publish(t, g, "order.completed", "stop", []byte(`{}`), nil)
+	do := func(m, p string, out any) int { return adminDo(t, g, m, p, out) }
+	waitFor(t, 10*time.Second, "the sink to pause", func() bool { return sinkState(t, do) == "paused" })
+	publish(t, g, "order.completed", "held", []byte(`{}`), nil)
+	time.Sleep(400 * time.Millisecond)
+	for _, h := range rc.hitsFor("s") {
+		if h.id == "held" {
+			t.Fatal("delivered while disabled by the receiver")
+		}
+	}
+	adminDo(t, g, "POST", "/v1/sinks/s/resume", nil)
+	waitFor(t, 10*time.Second, "the held event after resume", func() bool {
+		for _, h := range rc.hitsFor("s") {
+			if h.id == "held" {
+				return true
+			}
+		}
+		return false
+	})
+}
