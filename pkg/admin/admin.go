@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -37,8 +38,9 @@ type SinkStatus struct {
 type Backend interface {
 	Ready(ctx context.Context) error
 	Sinks(ctx context.Context) ([]SinkStatus, error)
-	DeadLetters(ctx context.Context, sink string, limit int) ([]deadletter.Record, error)
-	Redrive(ctx context.Context, sink string) (int, error)
+	DeadLetters(ctx context.Context, sink string, f deadletter.Filter) ([]deadletter.Record, error)
+	Redrive(ctx context.Context, sink string, f deadletter.Filter) (int, error)
+	PurgeDeadLetters(ctx context.Context, sink string, f deadletter.Filter) (int, error)
 	Pause(ctx context.Context, sink, reason string) error
 	Resume(ctx context.Context, sink string) error
 }
@@ -71,16 +73,12 @@ func Handler(b Backend, token string, metrics prometheus.Gatherer) http.Handler 
 		writeJSON(w, http.StatusOK, sinks)
 	})
 	protected.HandleFunc("GET /v1/sinks/{name}/dead-letters", func(w http.ResponseWriter, r *http.Request) {
-		limit := 100
-		if v := r.URL.Query().Get("limit"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				writeJSON(w, http.StatusBadRequest, map[string]string{"error": "limit must be a non-negative integer"})
-				return
-			}
-			limit = n
+		f, err := filterOf(r, 100)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
 		}
-		recs, err := b.DeadLetters(r.Context(), r.PathValue("name"), limit)
+		recs, err := b.DeadLetters(r.Context(), r.PathValue("name"), f)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -88,12 +86,30 @@ func Handler(b Backend, token string, metrics prometheus.Gatherer) http.Handler 
 		writeJSON(w, http.StatusOK, recs)
 	})
 	protected.HandleFunc("POST /v1/sinks/{name}/dead-letters/redrive", func(w http.ResponseWriter, r *http.Request) {
-		n, err := b.Redrive(r.Context(), r.PathValue("name"))
+		f, err := filterOf(r, 0)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		n, err := b.Redrive(r.Context(), r.PathValue("name"), f)
 		if err != nil {
 			writeError(w, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]int{"redriven": n})
+	})
+	protected.HandleFunc("DELETE /v1/sinks/{name}/dead-letters", func(w http.ResponseWriter, r *http.Request) {
+		f, err := filterOf(r, 0)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		n, err := b.PurgeDeadLetters(r.Context(), r.PathValue("name"), f)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]int{"deleted": n})
 	})
 	protected.HandleFunc("POST /v1/sinks/{name}/pause", func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
@@ -151,4 +167,36 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	// No re-indenting: dead letters embed the producer's JSON, which must
 	// come back as it was published.
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// filterOf reads a dead-letter filter from the query string: type, reason,
+// since, until (RFC 3339), offset, limit.
+func filterOf(r *http.Request, defaultLimit int) (deadletter.Filter, error) {
+	q := r.URL.Query()
+	f := deadletter.Filter{Type: q.Get("type"), Reason: q.Get("reason"), Limit: defaultLimit}
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		if v := q.Get(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return f, fmt.Errorf("%s: %q is not RFC 3339", p.name, v)
+			}
+			*p.dst = t
+		}
+	}
+	for _, p := range []struct {
+		name string
+		dst  *int
+	}{{"offset", &f.Offset}, {"limit", &f.Limit}} {
+		if v := q.Get(p.name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return f, fmt.Errorf("%s must be a non-negative integer", p.name)
+			}
+			*p.dst = n
+		}
+	}
+	return f, nil
 }

@@ -6,6 +6,7 @@ package deadletter
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -162,27 +163,88 @@ func (s *Store) each(ctx context.Context, sink string, limit int, fn func(jetstr
 	return nil
 }
 
-// List returns up to limit dead letters of sink (0: all), oldest first.
-func (s *Store) List(ctx context.Context, sink string, limit int) ([]Record, error) {
+// Filter selects dead letters. Zero fields select everything.
+type Filter struct {
+	Type   string    // event type, NATS wildcards allowed
+	Reason string    // substring of the reason
+	Since  time.Time // failed at or after
+	Until  time.Time // failed before
+	Offset int       // skip this many matches (paging)
+	Limit  int       // at most this many (0: no limit)
+}
+
+func (f Filter) match(r Record) bool {
+	return (f.Type == "" || event.MatchType(f.Type, r.Type)) &&
+		(f.Reason == "" || strings.Contains(r.Reason, f.Reason)) &&
+		(f.Since.IsZero() || !r.Time.Before(f.Since)) &&
+		(f.Until.IsZero() || r.Time.Before(f.Until))
+}
+
+// selectEach calls fn for each dead letter of sink that f selects, oldest
+// first, honouring Offset and Limit.
+func (s *Store) selectEach(ctx context.Context, sink string, f Filter, fn func(jetstream.Msg, Record) error) error {
+	skipped, taken := 0, 0
+	errDone := errors.New("done")
+	err := s.each(ctx, sink, 0, func(m jetstream.Msg, seq uint64) error {
+		r := recordOf(m, seq)
+		if !f.match(r) {
+			return nil
+		}
+		if skipped < f.Offset {
+			skipped++
+			return nil
+		}
+		if f.Limit > 0 && taken == f.Limit {
+			return errDone
+		}
+		taken++
+		return fn(m, r)
+	})
+	if errors.Is(err, errDone) {
+		return nil
+	}
+	return err
+}
+
+// List returns the dead letters of sink that f selects, oldest first.
+func (s *Store) List(ctx context.Context, sink string, f Filter) ([]Record, error) {
 	out := []Record{}
-	err := s.each(ctx, sink, limit, func(m jetstream.Msg, seq uint64) error {
-		out = append(out, recordOf(m, seq))
+	err := s.selectEach(ctx, sink, f, func(_ jetstream.Msg, r Record) error {
+		out = append(out, r)
 		return nil
 	})
 	return out, err
 }
 
-// Redrive sends every dead letter of sink back to that sink alone, through
+// Purge deletes the dead letters of sink that f selects.
+func (s *Store) Purge(ctx context.Context, sink string, f Filter) (int, error) {
+	stream, err := s.JS.Stream(ctx, s.Stream)
+	if err != nil {
+		return 0, fmt.Errorf("deadletter: purge: %w", err)
+	}
+	n := 0
+	err = s.selectEach(ctx, sink, f, func(_ jetstream.Msg, r Record) error {
+		if err := stream.DeleteMsg(ctx, r.Seq); err != nil {
+			return fmt.Errorf("deadletter: purge %d: %w", r.Seq, err)
+		}
+		n++
+		return nil
+	})
+	return n, err
+}
+
+// Redrive sends the dead letters of sink that f selects back to that sink alone, through
 // its redrive consumer, with its original id, headers and body, and a fresh
 // attempt budget. A record leaves the dead-letter stream only after its
 // republish is confirmed.
-func (s *Store) Redrive(ctx context.Context, sink string) (int, error) {
+func (s *Store) Redrive(ctx context.Context, sink string, f Filter) (int, error) {
 	stream, err := s.JS.Stream(ctx, s.Stream)
 	if err != nil {
 		return 0, fmt.Errorf("deadletter: redrive: %w", err)
 	}
 	n := 0
-	err = s.each(ctx, sink, 0, func(m jetstream.Msg, seq uint64) error {
+	err = s.selectEach(ctx, sink, f, func(m jetstream.Msg, r Record) error {
+		seq := r.Seq
 		h := nats.Header{}
 		for k, v := range m.Headers() {
 			if k == event.HeaderMsgID || strings.HasPrefix(k, "Switchyard-") && k != event.HeaderEventID && k != event.HeaderOrigSubject {

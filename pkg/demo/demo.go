@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 	"github.com/switchyard-dev/switchyard/pkg/event"
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
 	_ "github.com/switchyard-dev/switchyard/pkg/sink/all" // the demo's sinks
@@ -152,7 +153,7 @@ sinks:
 	lastLine := time.Time{}
 	var dead int
 	for {
-		recs, err := g.DeadLetters(ctx, "demo", 0)
+		recs, err := g.DeadLetters(ctx, "demo", deadletter.Filter{})
 		if err == nil {
 			dead = len(recs)
 		}

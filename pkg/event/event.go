@@ -207,3 +207,20 @@ func (e *Event) Attributes() map[string]string {
 	}
 	return a
 }
+
+// MatchType reports whether an event type matches a filter in NATS
+// wildcard syntax: "*" matches one token, ">" the rest.
+func MatchType(filter, typ string) bool {
+	ft, tt := strings.Split(filter, "."), strings.Split(typ, ".")
+	for i, f := range ft {
+		switch {
+		case f == ">":
+			return len(tt) > i
+		case i >= len(tt):
+			return false
+		case f != "*" && f != tt[i]:
+			return false
+		}
+	}
+	return len(ft) == len(tt)
+}

@@ -87,3 +87,18 @@ func ExampleEvent_MarshalEnvelope() {
 	fmt.Println(string(b))
 	// Output: {"id":"evt_1","type":"order.completed","timestamp":"2026-11-23T10:00:00Z","data":{"id":1}}
 }
+
+func TestMatchType(t *testing.T) {
+	for _, tt := range []struct {
+		filter, typ string
+		want        bool
+	}{
+		{"order.*", "order.created", true}, {"order.*", "order.created.v2", false}, {"order.>", "order.created.v2", true},
+		{"order.>", "order", false}, {">", "a", true}, {"*.created", "user.created", true}, {"order.created", "order.created", true},
+		{"order.created", "order.paid", false}, {"order", "order.x", false},
+	} {
+		if got := event.MatchType(tt.filter, tt.typ); got != tt.want {
+			t.Errorf("MatchType(%q, %q) = %v", tt.filter, tt.typ, got)
+		}
+	}
+}

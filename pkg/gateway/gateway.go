@@ -227,17 +227,25 @@ func (g *Gateway) sink(name string) (*runningSink, error) {
 }
 
 // DeadLetters implements admin.Backend.
-func (g *Gateway) DeadLetters(ctx context.Context, name string, limit int) ([]deadletter.Record, error) {
+func (g *Gateway) DeadLetters(ctx context.Context, name string, f deadletter.Filter) ([]deadletter.Record, error) {
 	if _, err := g.sink(name); err != nil {
 		return nil, err
 	}
-	return g.dlq.List(ctx, name, limit)
+	return g.dlq.List(ctx, name, f)
 }
 
 // Redrive implements admin.Backend.
-func (g *Gateway) Redrive(ctx context.Context, name string) (int, error) {
+func (g *Gateway) Redrive(ctx context.Context, name string, f deadletter.Filter) (int, error) {
 	if _, err := g.sink(name); err != nil {
 		return 0, err
 	}
-	return g.dlq.Redrive(ctx, name)
+	return g.dlq.Redrive(ctx, name, f)
+}
+
+// PurgeDeadLetters implements admin.Backend.
+func (g *Gateway) PurgeDeadLetters(ctx context.Context, name string, f deadletter.Filter) (int, error) {
+	if _, err := g.sink(name); err != nil {
+		return 0, err
+	}
+	return g.dlq.Purge(ctx, name, f)
 }

@@ -200,3 +200,69 @@ func TestWebhookDeliveryHeader(t *testing.T) {
 		return false
 	})
 }
+
+func TestDeadLettersInBulk(t *testing.T) {
+	rc := newReceiver(t)
+	var mu sync.Mutex
+	gone := true
+	rc.setAnswer(func(w http.ResponseWriter, sink, id string, n int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if gone {
+			w.WriteHeader(410)
+		}
+	})
+	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("s", `[">"]`, "    breaker: {enabled: false}\n"))
+	for i := 0; i < 3; i++ {
+		publish(t, g, "order.created", fmt.Sprintf("o%d", i), []byte(`{}`), nil)
+		publish(t, g, "user.signup", fmt.Sprintf("u%d", i), []byte(`{}`), nil)
+	}
+	var recs []deadletter.Record
+	waitFor(t, 10*time.Second, "6 dead letters", func() bool {
+		adminDo(t, g, "GET", "/v1/sinks/s/dead-letters", &recs)
+		return len(recs) == 6
+	})
+	adminDo(t, g, "GET", "/v1/sinks/s/dead-letters?type=order.*", &recs)
+	if len(recs) != 3 || recs[0].Type != "order.created" {
+		t.Errorf("type filter: %+v", recs)
+	}
+	var all []deadletter.Record
+	adminDo(t, g, "GET", "/v1/sinks/s/dead-letters", &all)
+	adminDo(t, g, "GET", "/v1/sinks/s/dead-letters?limit=2&offset=1", &recs)
+	if len(recs) != 2 || recs[0].Seq != all[1].Seq || recs[1].Seq != all[2].Seq {
+		t.Errorf("paging: got %+v of %+v", recs, all)
+	}
+	adminDo(t, g, "GET", "/v1/sinks/s/dead-letters?reason=410&since="+time.Now().Add(-time.Minute).UTC().Format(time.RFC3339), &recs)
+	if len(recs) != 6 {
+		t.Errorf("reason+since filter: %d", len(recs))
+	}
+	if code := adminDo(t, g, "GET", "/v1/sinks/s/dead-letters?since=yesterday", nil); code != 400 {
+		t.Errorf("bad since: %d", code)
+	}
+
+	mu.Lock()
+	gone = false
+	mu.Unlock()
+	var res map[string]int
+	adminDo(t, g, "POST", "/v1/sinks/s/dead-letters/redrive?type=user.>", &res)
+	if res["redriven"] != 3 {
+		t.Fatalf("redrive subset: %v", res)
+	}
+	waitFor(t, 10*time.Second, "the redriven subset", func() bool {
+		n := 0
+		for _, h := range rc.hitsFor("s") {
+			if strings.HasPrefix(h.id, "u") {
+				n++
+			}
+		}
+		return n == 6 // one 410 and one redriven delivery each
+	})
+	adminDo(t, g, "DELETE", "/v1/sinks/s/dead-letters", &res)
+	if res["deleted"] != 3 {
+		t.Errorf("purge: %v", res)
+	}
+	adminDo(t, g, "GET", "/v1/sinks/s/dead-letters", &recs)
+	if len(recs) != 0 {
+		t.Errorf("%d left after purge", len(recs))
+	}
+}
