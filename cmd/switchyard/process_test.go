@@ -102,6 +102,7 @@ type harness struct {
 	natsURL string
 	logs    *os.File
 	env     []string
+	admin   string
 }
 
 func newHarness(t *testing.T, rc *countingReceiver, grace string) *harness {
@@ -111,11 +112,11 @@ func newHarness(t *testing.T, rc *countingReceiver, grace string) *harness {
 // newHarnessWith adds more sinks (YAML list items) beside the webhook one.
 func newHarnessWith(t *testing.T, rc *countingReceiver, grace, moreSinks string) *harness {
 	dir := t.TempDir()
-	port := freePort(t)
+	port, adminPort := freePort(t), freePort(t)
 	cfg := fmt.Sprintf(`
 nats:
   embedded: {listen: "127.0.0.1:%d", store_dir: %q}
-admin: {listen: "127.0.0.1:0"}
+admin: {listen: "127.0.0.1:%d"}
 shutdown_grace: %s
 log: {level: info, format: json}
 sinks:
@@ -130,7 +131,7 @@ sinks:
       timeout: 2s
       allow_private_networks: true
       tls: {ca_file: %q}
-%s`, port, filepath.Join(dir, "js"), grace, rc.srv.URL, secret, rc.caFile, moreSinks)
+%s`, port, filepath.Join(dir, "js"), adminPort, grace, rc.srv.URL, secret, rc.caFile, moreSinks)
 	path := filepath.Join(dir, "switchyard.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -143,7 +144,8 @@ sinks:
 			t.Logf("gateway logs:\n%s", tail(string(b), 40))
 		}
 	})
-	return &harness{t: t, cfgPath: path, natsURL: fmt.Sprintf("nats://127.0.0.1:%d", port), logs: logs}
+	return &harness{t: t, cfgPath: path, natsURL: fmt.Sprintf("nats://127.0.0.1:%d", port), logs: logs,
+		admin: fmt.Sprintf("http://127.0.0.1:%d", adminPort)}
 }
 
 func tail(s string, n int) string {

@@ -29,6 +29,9 @@ type SinkStatus struct {
 	AckPending    int        `json:"ack_pending"`
 	Redelivered   int        `json:"redelivered"`
 	InFlight      int64      `json:"in_flight"`
+	DeadLetters   uint64     `json:"dead_letters"`
+	Delivered     uint64     `json:"delivered"` // attempts that succeeded since this gateway started
+	Failed        uint64     `json:"failed"`    // attempts that failed since this gateway started
 	LastSuccess   *time.Time `json:"last_success,omitempty"`
 	LastError     string     `json:"last_error,omitempty"`
 	LastErrorTime *time.Time `json:"last_error_time,omitempty"`

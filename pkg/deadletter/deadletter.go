@@ -264,3 +264,17 @@ func (s *Store) Redrive(ctx context.Context, sink string, f Filter) (int, error)
 	})
 	return n, err
 }
+
+// Count is how many dead letters sink has, from the stream's per-subject
+// counts: no message is read.
+func (s *Store) Count(ctx context.Context, sink string) (uint64, error) {
+	stream, err := s.JS.Stream(ctx, s.Stream)
+	if err != nil {
+		return 0, err
+	}
+	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(bus.DeadLetterSubject(sink)))
+	if err != nil {
+		return 0, err
+	}
+	return info.State.Subjects[bus.DeadLetterSubject(sink)], nil
+}

@@ -39,7 +39,12 @@ type Dispatcher struct {
 	status   Status
 	inFlight atomic.Int64
 	gate     *gate
+	// Counters for status: attempts that delivered and that failed.
+	delivered, failed atomic.Uint64
 }
+
+// Counts returns how many attempts delivered and how many failed since start.
+func (d *Dispatcher) Counts() (delivered, failed uint64) { return d.delivered.Load(), d.failed.Load() }
 
 // Status is what the admin API shows of a sink's recent history.
 type Status struct {

@@ -17,6 +17,7 @@ func (d *Dispatcher) settle(ctx context.Context, x delivery, err error) {
 	name := d.opts.Sink.Name
 	log := d.log.With("event_id", x.ev.ID, "type", x.ev.Type, "attempt", x.attempt)
 	if err == nil {
+		d.delivered.Add(1)
 		if aerr := x.msg.Ack(); aerr != nil {
 			log.Warn("ack failed; the event may be delivered again", "err", aerr)
 		}
@@ -30,6 +31,7 @@ func (d *Dispatcher) settle(ctx context.Context, x delivery, err error) {
 	}
 	c := sink.Classify(err)
 	if c.Class != sink.Canceled {
+		d.failed.Add(1)
 		d.status.mu.Lock()
 		d.status.LastError, d.status.LastErrorAt = err.Error(), time.Now()
 		d.status.mu.Unlock()

@@ -206,6 +206,10 @@ func (g *Gateway) Sinks(ctx context.Context) ([]admin.SinkStatus, error) {
 			return nil, fmt.Errorf("sink %s: %w", rs.cfg.Name, err)
 		}
 		st.Pending, st.AckPending, st.Redelivered = info.NumPending, info.NumAckPending, info.NumRedelivered
+		st.Delivered, st.Failed = rs.dispatcher.Counts()
+		if st.DeadLetters, err = g.dlq.Count(ctx, rs.cfg.Name); err != nil {
+			return nil, fmt.Errorf("sink %s: dead letters: %w", rs.cfg.Name, err)
+		}
 		ok, lastErr, lastErrAt := rs.dispatcher.Snapshot()
 		if !ok.IsZero() {
 			st.LastSuccess = &ok

@@ -1,0 +1,239 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/switchyard-dev/switchyard/pkg/admin"
+	"github.com/switchyard-dev/switchyard/pkg/deadletter"
+)
+
+// adminFlags are the flags every command that talks to a running gateway shares.
+type adminFlags struct{ url, token string }
+
+func (a *adminFlags) register(cmd *cobra.Command) {
+	def := os.Getenv("SWITCHYARD_ADMIN")
+	if def == "" {
+		def = "http://127.0.0.1:8080"
+	}
+	cmd.PersistentFlags().StringVar(&a.url, "admin", def, "admin API of the running gateway (env SWITCHYARD_ADMIN)")
+	cmd.PersistentFlags().StringVar(&a.token, "token", os.Getenv("SWITCHYARD_ADMIN_TOKEN"), "admin bearer token (env SWITCHYARD_ADMIN_TOKEN)")
+}
+
+func (a *adminFlags) client() *admin.Client { return &admin.Client{BaseURL: a.url, Token: a.token} }
+
+func sinksCmd() *cobra.Command {
+	var af adminFlags
+	cmd := &cobra.Command{Use: "sinks", Short: "List, pause and resume sinks of a running gateway"}
+	af.register(cmd)
+	var reason string
+	pause := &cobra.Command{
+		Use:   "pause NAME",
+		Short: "Stop delivering to a sink; its backlog stays in the stream (survives restarts)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := af.client().Pause(cmd.Context(), args[0], reason); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "sink %s paused\n", args[0])
+			return nil
+		},
+	}
+	pause.Flags().StringVar(&reason, "reason", "", "why, shown in status and the state event")
+	resume := &cobra.Command{
+		Use:   "resume NAME",
+		Short: "Resume a paused sink; its backlog drains",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := af.client().Resume(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "sink %s resumed\n", args[0])
+			return nil
+		},
+	}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the sinks (same table as status)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			sinks, err := af.client().Sinks(cmd.Context())
+			if err != nil {
+				return err
+			}
+			printStatus(cmd, sinks, nil, 0)
+			return nil
+		},
+	}
+	cmd.AddCommand(list, pause, resume)
+	return cmd
+}
+
+func statusCmd() *cobra.Command {
+	var af adminFlags
+	var watch time.Duration
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "A table of the sinks: state, events/s, pending, success rate, dead letters",
+		Long: `Print each sink of a running gateway: its state (running, paused, open, half_open),
+delivery rate, backlog (pending, ack pending, redelivered), in flight, success rate of
+attempts, dead letters and last error. With --watch it refreshes; events/s is measured
+between refreshes.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c := af.client()
+			var prev []admin.SinkStatus
+			var prevAt time.Time
+			for {
+				sinks, err := c.Sinks(cmd.Context())
+				if err != nil {
+					return err
+				}
+				now := time.Now()
+				if watch > 0 {
+					fmt.Fprint(cmd.OutOrStdout(), "\033[H\033[2J")
+				}
+				printStatus(cmd, sinks, prev, now.Sub(prevAt))
+				if watch <= 0 {
+					return nil
+				}
+				prev, prevAt = sinks, now
+				select {
+				case <-cmd.Context().Done():
+					return nil
+				case <-time.After(watch):
+				}
+			}
+		},
+	}
+	af.register(cmd)
+	cmd.Flags().DurationVarP(&watch, "watch", "w", 0, "refresh every interval (e.g. 2s) until interrupted")
+	return cmd
+}
+
+func printStatus(cmd *cobra.Command, sinks, prev []admin.SinkStatus, elapsed time.Duration) {
+	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SINK\tKIND\tSTATE\tEVENTS/S\tPENDING\tACK PENDING\tREDELIVERED\tIN FLIGHT\tSUCCESS\tDEAD LETTERS\tLAST ERROR")
+	before := map[string]admin.SinkStatus{}
+	for _, p := range prev {
+		before[p.Name] = p
+	}
+	for _, s := range sinks {
+		rate := "-"
+		if p, ok := before[s.Name]; ok && elapsed > 0 && s.Delivered >= p.Delivered {
+			rate = fmt.Sprintf("%.1f", float64(s.Delivered-p.Delivered)/elapsed.Seconds())
+		}
+		success := "-"
+		if total := s.Delivered + s.Failed; total > 0 {
+			success = fmt.Sprintf("%.1f%%", 100*float64(s.Delivered)/float64(total))
+		}
+		lastErr := s.LastError
+		if len(lastErr) > 60 {
+			lastErr = lastErr[:57] + "..."
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%d\t%s\n", s.Name, s.Kind, s.State, rate, s.Pending, s.AckPending,
+			s.Redelivered, s.InFlight, success, s.DeadLetters, strings.ReplaceAll(lastErr, "\n", " "))
+	}
+	tw.Flush()
+}
+
+func dlqCmd() *cobra.Command {
+	var af adminFlags
+	var f deadletter.Filter
+	var since, until string
+	var yes bool
+	cmd := &cobra.Command{Use: "dlq", Short: "List, redrive or purge a sink's dead letters"}
+	af.register(cmd)
+	filter := func() (deadletter.Filter, error) {
+		out := f
+		for _, p := range []struct {
+			v   string
+			dst *time.Time
+		}{{since, &out.Since}, {until, &out.Until}} {
+			if p.v == "" {
+				continue
+			}
+			if d, err := time.ParseDuration(p.v); err == nil {
+				*p.dst = time.Now().Add(-d)
+				continue
+			}
+			t, err := time.Parse(time.RFC3339, p.v)
+			if err != nil {
+				return out, fmt.Errorf("%q: give RFC 3339 or a duration ago such as 2h", p.v)
+			}
+			*p.dst = t
+		}
+		return out, nil
+	}
+	addFilters := func(c *cobra.Command) {
+		c.Flags().StringVar(&f.Type, "type", "", "event type, wildcards allowed (order.*)")
+		c.Flags().StringVar(&f.Reason, "reason", "", "text the reason contains (e.g. 410)")
+		c.Flags().StringVar(&since, "since", "", "failed at or after: RFC 3339 or a duration ago (2h)")
+		c.Flags().StringVar(&until, "until", "", "failed before: RFC 3339 or a duration ago")
+	}
+	list := &cobra.Command{
+		Use: "list SINK", Short: "List dead letters", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			flt, err := filter()
+			if err != nil {
+				return err
+			}
+			recs, err := af.client().DeadLetters(cmd.Context(), args[0], flt)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "SEQ\tID\tTYPE\tSTATUS\tATTEMPTS\tFAILED AT\tREASON")
+			for _, r := range recs {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%s\t%s\n", r.Seq, r.ID, r.Type, r.Status, r.Attempts, r.Time.Format(time.RFC3339), r.Reason)
+			}
+			return tw.Flush()
+		},
+	}
+	addFilters(list)
+	list.Flags().IntVar(&f.Limit, "limit", 100, "at most this many")
+	list.Flags().IntVar(&f.Offset, "offset", 0, "skip this many (paging)")
+	redrive := &cobra.Command{
+		Use: "redrive SINK", Short: "Re-deliver dead letters to that sink only", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			flt, err := filter()
+			if err != nil {
+				return err
+			}
+			n, err := af.client().Redrive(cmd.Context(), args[0], flt)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "redriven %d dead letters to %s\n", n, args[0])
+			return nil
+		},
+	}
+	addFilters(redrive)
+	purge := &cobra.Command{
+		Use: "purge SINK", Short: "Delete dead letters for good", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !yes {
+				return fmt.Errorf("purge deletes dead letters for good: add --yes")
+			}
+			flt, err := filter()
+			if err != nil {
+				return err
+			}
+			n, err := af.client().Purge(cmd.Context(), args[0], flt)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "deleted %d dead letters of %s\n", n, args[0])
+			return nil
+		},
+	}
+	addFilters(purge)
+	purge.Flags().BoolVar(&yes, "yes", false, "confirm")
+	cmd.AddCommand(list, redrive, purge)
+	return cmd
+}
