@@ -122,6 +122,9 @@ func TestOperatorCommands(t *testing.T) {
 	}
 	run("sinks", "resume", "crash")
 	waitFor(t, 10*time.Second, "delivery after resume", func() bool { u, _ := rc.counts(); return u == 3 })
+	waitFor(t, 5*time.Second, "the attempt log", func() bool {
+		return strings.Contains(run("attempts", "--sink", "crash", "--outcome", "delivered"), "evt-00002")
+	})
 	if out := run("dlq", "list", "crash"); !strings.HasPrefix(out, "SEQ") {
 		t.Errorf("dlq list: %s", out)
 	}

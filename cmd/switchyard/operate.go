@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -235,5 +236,61 @@ func dlqCmd() *cobra.Command {
 	addFilters(purge)
 	purge.Flags().BoolVar(&yes, "yes", false, "confirm")
 	cmd.AddCommand(list, redrive, purge)
+	return cmd
+}
+
+func attemptsCmd() *cobra.Command {
+	var af adminFlags
+	var sinkName, eventID, typ, outcome, since, until string
+	var status, limit int
+	cmd := &cobra.Command{
+		Use:   "attempts",
+		Short: "Query the attempt log: one line per delivery attempt",
+		Example: `  switchyard attempts --event-id evt_123
+  switchyard attempts --sink orders --status 500 --since 1h`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			q := url.Values{}
+			for k, v := range map[string]string{"sink": sinkName, "event_id": eventID, "type": typ, "outcome": outcome} {
+				if v != "" {
+					q.Set(k, v)
+				}
+			}
+			for k, v := range map[string]string{"since": since, "until": until} {
+				if v == "" {
+					continue
+				}
+				if d, err := time.ParseDuration(v); err == nil {
+					v = time.Now().Add(-d).UTC().Format(time.RFC3339)
+				}
+				q.Set(k, v)
+			}
+			if status != 0 {
+				q.Set("status", fmt.Sprint(status))
+			}
+			q.Set("limit", fmt.Sprint(limit))
+			recs, err := af.client().Attempts(cmd.Context(), q)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "TIME\tSINK\tEVENT\tTYPE\tATTEMPT\tOUTCOME\tSTATUS\tMS\tERROR")
+			for _, r := range recs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%d\t%.1f\t%s\n", r.Time.Format(time.RFC3339), r.Sink, r.EventID, r.Type,
+					r.Attempt, r.Outcome, r.Status, r.DurationMS, strings.ReplaceAll(r.Error, "\n", " "))
+			}
+			return tw.Flush()
+		},
+	}
+	af.register(cmd)
+	f := cmd.Flags()
+	f.StringVar(&sinkName, "sink", "", "only this sink")
+	f.StringVar(&eventID, "event-id", "", "only this event")
+	f.StringVar(&typ, "type", "", "event type, wildcards allowed")
+	f.StringVar(&outcome, "outcome", "", "delivered, retried, rate_limited, dead_lettered or canceled")
+	f.IntVar(&status, "status", 0, "only this status code")
+	f.StringVar(&since, "since", "", "RFC 3339 or a duration ago (1h)")
+	f.StringVar(&until, "until", "", "RFC 3339 or a duration ago")
+	f.IntVar(&limit, "limit", 100, "at most this many")
 	return cmd
 }

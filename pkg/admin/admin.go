@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/switchyard-dev/switchyard/pkg/attempts"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 )
 
@@ -46,10 +47,26 @@ type Backend interface {
 	PurgeDeadLetters(ctx context.Context, sink string, f deadletter.Filter) (int, error)
 	Pause(ctx context.Context, sink, reason string) error
 	Resume(ctx context.Context, sink string) error
+	Attempts(ctx context.Context, q attempts.Query) ([]attempts.Record, error)
+	Event(ctx context.Context, id string) (*EventView, error)
 }
 
-// ErrUnknownSink is returned by a Backend for a sink it does not run.
-var ErrUnknownSink = errors.New("unknown sink")
+// EventView is an event with every attempt to deliver it, across sinks.
+type EventView struct {
+	ID       string              `json:"id"`
+	Type     string              `json:"type"`
+	Subject  string              `json:"subject,omitempty"`
+	Time     time.Time           `json:"time,omitempty"`
+	Headers  map[string][]string `json:"headers,omitempty"`
+	Data     []byte              `json:"data,omitempty"` // base64 in JSON
+	Attempts []attempts.Record   `json:"attempts"`
+}
+
+// Errors a Backend returns that map to 404.
+var (
+	ErrUnknownSink = errors.New("unknown sink")
+	ErrNotFound    = errors.New("not found")
+)
 
 // Handler builds the API. With token set, every route but /healthz and
 // /readyz needs "Authorization: Bearer <token>".
@@ -137,6 +154,27 @@ func Handler(b Backend, token string, metrics prometheus.Gatherer) http.Handler 
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"sink": r.PathValue("name"), "state": "resumed"})
 	})
+	protected.HandleFunc("GET /v1/attempts", func(w http.ResponseWriter, r *http.Request) {
+		q, err := attemptQueryOf(r)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		recs, err := b.Attempts(r.Context(), q)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, recs)
+	})
+	protected.HandleFunc("GET /v1/events/{id}", func(w http.ResponseWriter, r *http.Request) {
+		v, err := b.Event(r.Context(), r.PathValue("id"))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	})
 	mux.Handle("/", requireToken(token, protected))
 	return mux
 }
@@ -157,7 +195,7 @@ func requireToken(token string, next http.Handler) http.Handler {
 }
 
 func writeError(w http.ResponseWriter, err error) {
-	if errors.Is(err, ErrUnknownSink) {
+	if errors.Is(err, ErrUnknownSink) || errors.Is(err, ErrNotFound) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
 		return
 	}
@@ -202,4 +240,22 @@ func filterOf(r *http.Request, defaultLimit int) (deadletter.Filter, error) {
 		}
 	}
 	return f, nil
+}
+
+// attemptQueryOf reads an attempt query: sink, event_id, type, status,
+// outcome, since, until (RFC 3339), limit (default 100).
+func attemptQueryOf(r *http.Request) (attempts.Query, error) {
+	v := r.URL.Query()
+	q := attempts.Query{Sink: v.Get("sink"), EventID: v.Get("event_id"), Type: v.Get("type"), Outcome: v.Get("outcome"), Limit: 100}
+	f, err := filterOf(r, 100)
+	if err != nil {
+		return q, err
+	}
+	q.Since, q.Until, q.Limit = f.Since, f.Until, f.Limit
+	if s := v.Get("status"); s != "" {
+		if q.Status, err = strconv.Atoi(s); err != nil {
+			return q, fmt.Errorf("status must be a number")
+		}
+	}
+	return q, nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/pkg/attempts"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 )
 
@@ -128,4 +129,11 @@ func (c *Client) Purge(ctx context.Context, sink string, f deadletter.Filter) (i
 	var out map[string]int
 	err := c.do(ctx, "DELETE", "/v1/sinks/"+url.PathEscape(sink)+"/dead-letters", FilterQuery(f), nil, &out)
 	return out["deleted"], err
+}
+
+// Attempts queries the attempt log; q holds the API's query parameters
+// (sink, event_id, type, status, outcome, since, until, limit).
+func (c *Client) Attempts(ctx context.Context, q url.Values) ([]attempts.Record, error) {
+	var out []attempts.Record
+	return out, c.do(ctx, "GET", "/v1/attempts", q, nil, &out)
 }

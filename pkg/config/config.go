@@ -10,6 +10,7 @@ type Config struct {
 	NATS          NATS     `yaml:"nats"`
 	Stream        Stream   `yaml:"stream"`
 	DeadLetters   DLQ      `yaml:"dead_letters"`
+	Attempts      Attempts `yaml:"attempts"`
 	Admin         Admin    `yaml:"admin"`
 	Log           Log      `yaml:"log"`
 	ShutdownGrace Duration `yaml:"shutdown_grace"`
@@ -58,6 +59,15 @@ type DLQ struct {
 	Stream string   `yaml:"stream"`
 	MaxAge Duration `yaml:"max_age"`
 }
+
+// Attempts is the attempt log: one record per delivery attempt.
+type Attempts struct {
+	Enabled *bool    `yaml:"enabled"`
+	MaxAge  Duration `yaml:"max_age"`
+}
+
+// On reports whether the attempt log is kept.
+func (a Attempts) On() bool { return a.Enabled == nil || *a.Enabled }
 
 // Admin is the HTTP admin API.
 type Admin struct {
@@ -228,22 +238,23 @@ var (
 )
 
 const (
-	DefaultListen        = "127.0.0.1:4222"
-	DefaultStoreDir      = "./data"
-	DefaultStreamName    = "EVENTS"
-	DefaultSubjectPrefix = "events."
-	DefaultMaxAge        = 168 * time.Hour
-	DefaultDupWindow     = 2 * time.Minute
-	DefaultDLQStream     = "DLQ"
-	DefaultDLQMaxAge     = 30 * 24 * time.Hour
-	DefaultAdminListen   = "127.0.0.1:8080"
-	DefaultConcurrency   = 16
-	DefaultTimeout       = 15 * time.Second
-	DefaultJitter        = 0.2
-	DefaultMaxRetryAfter = time.Hour
-	DefaultShutdownGrace = 25 * time.Second
-	DefaultWebhookBody   = "envelope"
-	DefaultBatchWait     = 20 * time.Millisecond
+	DefaultListen         = "127.0.0.1:4222"
+	DefaultStoreDir       = "./data"
+	DefaultStreamName     = "EVENTS"
+	DefaultSubjectPrefix  = "events."
+	DefaultMaxAge         = 168 * time.Hour
+	DefaultDupWindow      = 2 * time.Minute
+	DefaultDLQStream      = "DLQ"
+	DefaultDLQMaxAge      = 30 * 24 * time.Hour
+	DefaultAdminListen    = "127.0.0.1:8080"
+	DefaultConcurrency    = 16
+	DefaultTimeout        = 15 * time.Second
+	DefaultJitter         = 0.2
+	DefaultMaxRetryAfter  = time.Hour
+	DefaultShutdownGrace  = 25 * time.Second
+	DefaultWebhookBody    = "envelope"
+	DefaultBatchWait      = 20 * time.Millisecond
+	DefaultAttemptsMaxAge = 72 * time.Hour
 
 	DefaultBreakerConsecutive = 10
 	DefaultBreakerRate        = 0.5
@@ -284,6 +295,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.DeadLetters.MaxAge.D == 0 {
 		c.DeadLetters.MaxAge.D = DefaultDLQMaxAge
+	}
+	if c.Attempts.MaxAge.D == 0 {
+		c.Attempts.MaxAge.D = DefaultAttemptsMaxAge
 	}
 	if c.Admin.Listen == "" {
 		c.Admin.Listen = DefaultAdminListen

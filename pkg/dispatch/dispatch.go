@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/switchyard-dev/switchyard/pkg/attempts"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 	"github.com/switchyard-dev/switchyard/pkg/event"
@@ -27,6 +28,7 @@ type Options struct {
 	JS        jetstream.JetStream
 	Consumers []jetstream.Consumer // the sink's events consumer and its redrive consumer
 	DLQ       *deadletter.Store
+	Attempts  *attempts.Log // nil: no attempt log
 	Metrics   *telemetry.Metrics
 	Logger    *slog.Logger
 }
@@ -249,8 +251,17 @@ func (d *Dispatcher) deliver(soft, ctx context.Context, b []jetstream.Msg) {
 	}
 	d.inFlight.Add(int64(len(ds)))
 	d.opts.Metrics.InFlight.WithLabelValues(d.opts.Sink.Name).Add(float64(len(ds)))
+	answers := make([]answer, len(ds))
+	var amu sync.Mutex
+	sendCtx := sink.WithObserver(ctx, func(i, status int, body []byte) {
+		amu.Lock()
+		defer amu.Unlock()
+		if i >= 0 && i < len(answers) {
+			answers[i] = answer{status: status, body: body}
+		}
+	})
 	start := time.Now()
-	err = d.opts.Driver.Send(ctx, events)
+	err = d.opts.Driver.Send(sendCtx, events)
 	elapsed := time.Since(start)
 	stopBeat()
 	d.gate.record(probe, outcomeOf(err, len(ds)))
@@ -258,8 +269,36 @@ func (d *Dispatcher) deliver(soft, ctx context.Context, b []jetstream.Msg) {
 	d.opts.Metrics.InFlight.WithLabelValues(d.opts.Sink.Name).Sub(float64(len(ds)))
 	d.opts.Metrics.SendDuration.WithLabelValues(d.opts.Sink.Name).Observe(elapsed.Seconds())
 
+	amu.Lock()
+	defer amu.Unlock()
 	for i, x := range ds {
-		d.settle(ctx, x, sink.ErrorFor(err, i))
+		ierr := sink.ErrorFor(err, i)
+		outcome := d.settle(ctx, x, ierr)
+		d.recordAttempt(x, start, elapsed, outcome, ierr, answers[i])
+	}
+}
+
+// answer is what the destination said to one event, when the driver tells.
+type answer struct {
+	status int
+	body   []byte
+}
+
+func (d *Dispatcher) recordAttempt(x delivery, start time.Time, took time.Duration, outcome string, err error, a answer) {
+	if d.opts.Attempts == nil {
+		return
+	}
+	r := attempts.Record{EventID: x.ev.ID, Sink: d.opts.Sink.Name, Type: x.ev.Type, Attempt: x.attempt, Time: start.UTC(),
+		DurationMS: float64(took.Microseconds()) / 1000, Outcome: outcome, Status: a.status, Response: string(a.body),
+		Stream: x.meta.Stream, StreamSeq: x.meta.Sequence.Stream}
+	if err != nil {
+		r.Error = err.Error()
+		if r.Status == 0 {
+			r.Status = sink.Classify(err).Status
+		}
+	}
+	if rerr := d.opts.Attempts.Record(r); rerr != nil {
+		d.log.Warn("attempt not logged", "event_id", x.ev.ID, "err", rerr)
 	}
 }
 

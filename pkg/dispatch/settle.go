@@ -12,8 +12,9 @@ import (
 )
 
 // settle decides the fate of one attempted message. Every path ends in
-// exactly one of Ack, NakWithDelay, Nak (shutdown only) or Term.
-func (d *Dispatcher) settle(ctx context.Context, x delivery, err error) {
+// exactly one of Ack, NakWithDelay, Nak (shutdown only) or Term. It
+// returns the outcome, as the metrics and the attempt log name it.
+func (d *Dispatcher) settle(ctx context.Context, x delivery, err error) string {
 	name := d.opts.Sink.Name
 	log := d.log.With("event_id", x.ev.ID, "type", x.ev.Type, "attempt", x.attempt)
 	if err == nil {
@@ -27,7 +28,7 @@ func (d *Dispatcher) settle(ctx context.Context, x delivery, err error) {
 		d.status.LastSuccess = time.Now()
 		d.status.mu.Unlock()
 		log.Debug("delivered")
-		return
+		return telemetry.OutcomeDelivered
 	}
 	c := sink.Classify(err)
 	if c.Class != sink.Canceled {
@@ -43,20 +44,23 @@ func (d *Dispatcher) settle(ctx context.Context, x delivery, err error) {
 		_ = x.msg.Nak()
 		d.opts.Metrics.Deliveries.WithLabelValues(name, telemetry.OutcomeCanceled).Inc()
 		log.Info("delivery interrupted by shutdown; handed back to JetStream")
+		return telemetry.OutcomeCanceled
 	case c.Class == sink.Permanent:
-		d.deadLetter(ctx, x, err.Error(), c.Status, "permanent")
+		return d.deadLetter(ctx, x, err.Error(), c.Status, "permanent")
 	case last:
-		d.deadLetter(ctx, x, fmt.Sprintf("gave up after %d attempts: %v", x.attempt, err), c.Status, "attempts_exhausted")
+		return d.deadLetter(ctx, x, fmt.Sprintf("gave up after %d attempts: %v", x.attempt, err), c.Status, "attempts_exhausted")
 	case c.Class == sink.RateLimited:
 		delay := min(c.RetryAfter, d.opts.Sink.Retry.MaxRetryAfter.D)
 		d.nakWithDelay(x, delay)
 		d.opts.Metrics.Deliveries.WithLabelValues(name, telemetry.OutcomeRateLimited).Inc()
 		log.Warn("rate limited; retrying when the receiver asked", "status", c.Status, "retry_in", delay, "err", err)
+		return telemetry.OutcomeRateLimited
 	default:
 		delay := d.backoff(x.attempt)
 		d.nakWithDelay(x, delay)
 		d.opts.Metrics.Deliveries.WithLabelValues(name, telemetry.OutcomeRetried).Inc()
 		log.Warn("delivery failed; will retry", "status", c.Status, "retry_in", delay, "err", err)
+		return telemetry.OutcomeRetried
 	}
 }
 
@@ -85,12 +89,12 @@ func (d *Dispatcher) backoff(attempt int) time.Duration {
 // deadLetter stores the message in the dead-letter stream, then terminates
 // it. If the store fails the message is not terminated: it comes back
 // later and is judged again, so nothing is dropped.
-func (d *Dispatcher) deadLetter(ctx context.Context, x delivery, reason string, status int, cause string) {
+func (d *Dispatcher) deadLetter(ctx context.Context, x delivery, reason string, status int, cause string) string {
 	if err := d.opts.DLQ.Put(ctx, deadletter.Input{Sink: d.opts.Sink.Name, Msg: x.msg, Meta: x.meta, Event: x.ev,
 		Reason: reason, Status: status, Attempts: x.attempt}); err != nil {
 		d.log.Error("dead letter not stored; message kept for redelivery", "reason", reason, "err", err)
 		_ = x.msg.NakWithDelay(d.backoff(1))
-		return
+		return telemetry.OutcomeRetried
 	}
 	if err := x.msg.TermWithReason(truncate(reason, 200)); err != nil {
 		d.log.Warn("term failed after dead-lettering", "err", err)
@@ -102,6 +106,7 @@ func (d *Dispatcher) deadLetter(ctx context.Context, x delivery, reason string, 
 		id = x.ev.ID
 	}
 	d.log.Error("dead-lettered", "event_id", id, "reason", reason, "status", status, "attempts", x.attempt)
+	return telemetry.OutcomeDeadLetter
 }
 
 func truncate(s string, n int) string {

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard-dev/switchyard/pkg/admin"
+	"github.com/switchyard-dev/switchyard/pkg/attempts"
 	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
@@ -38,6 +39,7 @@ type Gateway struct {
 	bus      *bus.Bus
 	dlq      *deadletter.Store
 	state    jetstream.KeyValue
+	attempts *attempts.Log // nil when the attempt log is off
 	metrics  *telemetry.Metrics
 	sinks    []*runningSink
 	byName   map[string]*runningSink
@@ -78,6 +80,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	if g.state, err = g.bus.StateKV(ctx); err != nil {
 		return nil, err
 	}
+	if cfg.Attempts.On() {
+		g.attempts = &attempts.Log{JS: g.bus.JS}
+		if err = g.attempts.Ensure(ctx, cfg.Attempts.MaxAge.D, cfg.Stream.Replicas); err != nil {
+			return nil, err
+		}
+	}
 	for _, sc := range cfg.Sinks {
 		env := sink.Env{UserAgent: "switchyard/" + opts.Version, Logger: g.log, Disable: func(reason string) {
 			pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -101,7 +109,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		rs.consumer = events
 		rs.dispatcher = dispatch.New(dispatch.Options{
 			Sink: sc, Driver: drv, JS: g.bus.JS, Consumers: []jetstream.Consumer{events, redrive},
-			DLQ: g.dlq, Metrics: g.metrics, Logger: g.log,
+			DLQ: g.dlq, Attempts: g.attempts, Metrics: g.metrics, Logger: g.log,
 		})
 	}
 	if err = g.applyPauses(ctx); err != nil {
@@ -252,4 +260,37 @@ func (g *Gateway) PurgeDeadLetters(ctx context.Context, name string, f deadlette
 		return 0, err
 	}
 	return g.dlq.Purge(ctx, name, f)
+}
+
+// ErrAttemptLogOff is returned by attempt queries when the log is disabled.
+var ErrAttemptLogOff = errors.New("the attempt log is off (attempts.enabled: false)")
+
+// Attempts implements admin.Backend.
+func (g *Gateway) Attempts(ctx context.Context, q attempts.Query) ([]attempts.Record, error) {
+	if g.attempts == nil {
+		return nil, ErrAttemptLogOff
+	}
+	return g.attempts.Find(ctx, q)
+}
+
+// Event implements admin.Backend: the event as the stream holds it, and
+// every attempt to deliver it, across sinks.
+func (g *Gateway) Event(ctx context.Context, id string) (*admin.EventView, error) {
+	if g.attempts == nil {
+		return nil, ErrAttemptLogOff
+	}
+	recs, err := g.attempts.Find(ctx, attempts.Query{EventID: id})
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 {
+		return nil, fmt.Errorf("%w: no attempt logged for event %q", admin.ErrNotFound, id)
+	}
+	v := &admin.EventView{ID: id, Type: recs[0].Type, Attempts: recs}
+	if stream, err := g.bus.JS.Stream(ctx, recs[0].Stream); err == nil {
+		if m, err := stream.GetMsg(ctx, recs[0].StreamSeq); err == nil {
+			v.Subject, v.Data, v.Headers, v.Time = m.Subject, m.Data, m.Header, m.Time
+		}
+	}
+	return v, nil
 }

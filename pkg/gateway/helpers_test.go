@@ -114,12 +114,19 @@ func (rc *receiver) sinkYAML(name, events, extra string) string {
 // startGateway runs a gateway on an embedded JetStream in dir.
 func startGateway(t *testing.T, dir, sinks string) (*gateway.Gateway, func() error) {
 	t.Helper()
+	return startGatewayWith(t, dir, "", sinks)
+}
+
+// startGatewayWith adds top-level YAML (such as an attempts block).
+func startGatewayWith(t *testing.T, dir, top, sinks string) (*gateway.Gateway, func() error) {
+	t.Helper()
 	src := fmt.Sprintf(`
 nats:
   embedded: {listen: "127.0.0.1:0", store_dir: %q}
 admin: {listen: "127.0.0.1:0", token: "s3cret"}
 shutdown_grace: 2s
-sinks:%s`, dir, sinks)
+%s
+sinks:%s`, dir, top, sinks)
 	cfg, err := config.Parse("test.yaml", []byte(src), os.LookupEnv)
 	if err != nil {
 		t.Fatalf("config:\n%v\n%s", err, src)

@@ -141,11 +141,11 @@ func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
 	}
 	defer done()
 	if len(batch) == 1 {
-		return d.post(ctx, batch[0])
+		return d.post(ctx, 0, batch[0])
 	}
 	var be *sink.BatchError
 	for i, e := range batch {
-		if err := d.post(ctx, e); err != nil {
+		if err := d.post(ctx, i, e); err != nil {
 			if be == nil {
 				be = sink.NewBatchError()
 			}
@@ -170,7 +170,7 @@ func (d *Driver) body(e *event.Event) (body []byte, contentType string, err erro
 	return b, "application/json", err
 }
 
-func (d *Driver) post(ctx context.Context, e *event.Event) error {
+func (d *Driver) post(ctx context.Context, i int, e *event.Event) error {
 	body, ct, err := d.body(e)
 	if err != nil {
 		return sink.PermanentError(0, fmt.Errorf("render body: %w", err))
@@ -197,6 +197,7 @@ func (d *Driver) post(ctx context.Context, e *event.Event) error {
 	}
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseRead))
+	sink.Observe(ctx, i, resp.StatusCode, snippet)
 	// An extension some platforms offer receivers: "disable" pauses the
 	// sink (its backlog stays in the stream), "abort-message" dead-letters
 	// this one event.
