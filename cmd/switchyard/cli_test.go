@@ -125,6 +125,10 @@ func TestOperatorCommands(t *testing.T) {
 	waitFor(t, 5*time.Second, "the attempt log", func() bool {
 		return strings.Contains(run("attempts", "--sink", "crash", "--outcome", "delivered"), "evt-00002")
 	})
+	if out := run("replay", "--sink", "crash", "--since", "1m"); !strings.Contains(out, "done: 3 events") {
+		t.Errorf("replay: %s", out)
+	}
+	waitFor(t, 5*time.Second, "the replayed events", func() bool { _, total := rc.counts(); return total == 6 })
 	if out := run("dlq", "list", "crash"); !strings.HasPrefix(out, "SEQ") {
 		t.Errorf("dlq list: %s", out)
 	}

@@ -159,13 +159,9 @@ func dlqCmd() *cobra.Command {
 			if p.v == "" {
 				continue
 			}
-			if d, err := time.ParseDuration(p.v); err == nil {
-				*p.dst = time.Now().Add(-d)
-				continue
-			}
-			t, err := time.Parse(time.RFC3339, p.v)
+			t, err := parseWhen(p.v)
 			if err != nil {
-				return out, fmt.Errorf("%q: give RFC 3339 or a duration ago such as 2h", p.v)
+				return out, err
 			}
 			*p.dst = t
 		}
@@ -260,10 +256,11 @@ func attemptsCmd() *cobra.Command {
 				if v == "" {
 					continue
 				}
-				if d, err := time.ParseDuration(v); err == nil {
-					v = time.Now().Add(-d).UTC().Format(time.RFC3339)
+				t, err := parseWhen(v)
+				if err != nil {
+					return err
 				}
-				q.Set(k, v)
+				q.Set(k, t.UTC().Format(time.RFC3339))
 			}
 			if status != 0 {
 				q.Set("status", fmt.Sprint(status))

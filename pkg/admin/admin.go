@@ -49,6 +49,34 @@ type Backend interface {
 	Resume(ctx context.Context, sink string) error
 	Attempts(ctx context.Context, q attempts.Query) ([]attempts.Record, error)
 	Event(ctx context.Context, id string) (*EventView, error)
+	StartReplay(ctx context.Context, sink string, req ReplayRequest) (ReplayStatus, error)
+	Replays() []ReplayStatus
+	Replay(id string) (ReplayStatus, error)
+	CancelReplay(id string) (ReplayStatus, error)
+}
+
+// ReplayRequest asks to re-deliver a time range of the stream to one sink.
+type ReplayRequest struct {
+	Since time.Time `json:"since"`
+	Until time.Time `json:"until,omitempty"` // default: now
+	Types []string  `json:"types,omitempty"` // default: all the sink's types
+}
+
+// ReplayStatus is a replay's progress.
+type ReplayStatus struct {
+	ID         string     `json:"id"`
+	Sink       string     `json:"sink"`
+	Since      time.Time  `json:"since"`
+	Until      *time.Time `json:"until,omitempty"`
+	Types      []string   `json:"types,omitempty"`
+	State      string     `json:"state"` // running, done, canceled, failed
+	Total      uint64     `json:"total"`
+	Done       uint64     `json:"done"`
+	Rate       float64    `json:"rate_per_second"`
+	ETASeconds float64    `json:"eta_seconds,omitempty"`
+	Started    time.Time  `json:"started"`
+	Finished   *time.Time `json:"finished,omitempty"`
+	Error      string     `json:"error,omitempty"`
 }
 
 // EventView is an event with every attempt to deliver it, across sinks.
@@ -66,6 +94,7 @@ type EventView struct {
 var (
 	ErrUnknownSink = errors.New("unknown sink")
 	ErrNotFound    = errors.New("not found")
+	ErrBadRequest  = errors.New("bad request")
 )
 
 // Handler builds the API. With token set, every route but /healthz and
@@ -175,6 +204,38 @@ func Handler(b Backend, token string, metrics prometheus.Gatherer) http.Handler 
 		}
 		writeJSON(w, http.StatusOK, v)
 	})
+	protected.HandleFunc("POST /v1/sinks/{name}/replay", func(w http.ResponseWriter, r *http.Request) {
+		var req ReplayRequest
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": `body must be {"since": RFC 3339, "until": RFC 3339, "types": [...]}`})
+			return
+		}
+		st, err := b.StartReplay(r.Context(), r.PathValue("name"), req)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusAccepted, st)
+	})
+	protected.HandleFunc("GET /v1/replays", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, b.Replays())
+	})
+	protected.HandleFunc("GET /v1/replays/{id}", func(w http.ResponseWriter, r *http.Request) {
+		st, err := b.Replay(r.PathValue("id"))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, st)
+	})
+	protected.HandleFunc("DELETE /v1/replays/{id}", func(w http.ResponseWriter, r *http.Request) {
+		st, err := b.CancelReplay(r.PathValue("id"))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, st)
+	})
 	mux.Handle("/", requireToken(token, protected))
 	return mux
 }
@@ -195,6 +256,10 @@ func requireToken(token string, next http.Handler) http.Handler {
 }
 
 func writeError(w http.ResponseWriter, err error) {
+	if errors.Is(err, ErrBadRequest) {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
 	if errors.Is(err, ErrUnknownSink) || errors.Is(err, ErrNotFound) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
 		return

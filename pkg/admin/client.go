@@ -137,3 +137,21 @@ func (c *Client) Attempts(ctx context.Context, q url.Values) ([]attempts.Record,
 	var out []attempts.Record
 	return out, c.do(ctx, "GET", "/v1/attempts", q, nil, &out)
 }
+
+// StartReplay starts a replay of a time range to one sink.
+func (c *Client) StartReplay(ctx context.Context, sink string, req ReplayRequest) (ReplayStatus, error) {
+	var out ReplayStatus
+	return out, c.do(ctx, "POST", "/v1/sinks/"+url.PathEscape(sink)+"/replay", nil, req, &out)
+}
+
+// Replay reads a replay's progress.
+func (c *Client) Replay(ctx context.Context, id string) (ReplayStatus, error) {
+	var out ReplayStatus
+	return out, c.do(ctx, "GET", "/v1/replays/"+url.PathEscape(id), nil, nil, &out)
+}
+
+// CancelReplay cancels a replay.
+func (c *Client) CancelReplay(ctx context.Context, id string) (ReplayStatus, error) {
+	var out ReplayStatus
+	return out, c.do(ctx, "DELETE", "/v1/replays/"+url.PathEscape(id), nil, nil, &out)
+}

@@ -78,7 +78,9 @@ func (s *Store) Put(ctx context.Context, in Input) error {
 	h.Set(HeaderStream, in.Meta.Stream)
 	h.Set(HeaderStreamSeq, strconv.FormatUint(in.Meta.Sequence.Stream, 10))
 	msg := &nats.Msg{Subject: bus.DeadLetterSubject(in.Sink), Header: h, Data: in.Msg.Data()}
-	dedup := fmt.Sprintf("dlq:%s:%s:%d", in.Sink, in.Meta.Stream, in.Meta.Sequence.Stream)
+	// The consumer is part of the id: a replay of an event that was
+	// dead-lettered minutes ago must not be taken for a duplicate of it.
+	dedup := fmt.Sprintf("dlq:%s:%s:%s:%d", in.Sink, in.Meta.Consumer, in.Meta.Stream, in.Meta.Sequence.Stream)
 	if _, err := s.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(dedup)); err != nil {
 		return fmt.Errorf("deadletter: store: %w", err)
 	}

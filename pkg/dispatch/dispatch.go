@@ -43,6 +43,14 @@ type Dispatcher struct {
 	gate     *gate
 	// Counters for status: attempts that delivered and that failed.
 	delivered, failed atomic.Uint64
+
+	// Sources: the consumers being pulled, fed into msgs while running.
+	src      sync.Mutex
+	msgs     chan jetstream.Msg
+	runCtx   context.Context
+	iters    map[jetstream.MessagesContext]bool
+	stopping bool
+	pullers  sync.WaitGroup
 }
 
 // Counts returns how many attempts delivered and how many failed since start.
@@ -89,32 +97,18 @@ func (d *Dispatcher) Run(ctx context.Context, grace time.Duration) error {
 	defer cancelHard()
 
 	msgs := make(chan jetstream.Msg)
-	var pullers sync.WaitGroup
-	iters := make([]jetstream.MessagesContext, 0, len(d.opts.Consumers))
+	d.src.Lock()
+	d.msgs, d.runCtx = msgs, ctx
+	d.src.Unlock()
 	for _, c := range d.opts.Consumers {
-		it, err := c.Messages(jetstream.PullMaxMessages(max(2, d.opts.Sink.Concurrency*d.maxBatch)))
-		if err != nil {
-			for _, it := range iters {
-				it.Stop()
-			}
+		if _, err := d.AddSource(c, nil); err != nil {
+			d.stopSources()
 			return err
 		}
-		iters = append(iters, it)
-		pullers.Add(1)
-		go func() {
-			defer pullers.Done()
-			d.pull(ctx, it, msgs)
-		}()
 	}
 	go func() {
 		<-ctx.Done()
-		// Drain, not Stop: messages already pulled are still handed out, and
-		// the workers give them straight back with a Nak instead of letting
-		// them wait out AckWait.
-		for _, it := range iters {
-			it.Drain()
-		}
-		pullers.Wait()
+		d.stopSources()
 		close(msgs)
 	}()
 
@@ -148,7 +142,58 @@ func (d *Dispatcher) Run(ctx context.Context, grace time.Duration) error {
 	return nil
 }
 
-func (d *Dispatcher) pull(ctx context.Context, it jetstream.MessagesContext, out chan<- jetstream.Msg) {
+// Accept decides, for a source, whether a message is delivered; the
+// others are acked unseen. A replay uses it to keep to its time range and
+// event types.
+type Accept func(jetstream.Msg, *jetstream.MsgMetadata) bool
+
+// AddSource makes the running dispatcher deliver from one more consumer,
+// through the same batching, gate, driver and settling as the sink's own.
+// stop ends the source; Run's shutdown ends every source.
+func (d *Dispatcher) AddSource(c jetstream.Consumer, accept Accept) (stop func(), err error) {
+	d.src.Lock()
+	defer d.src.Unlock()
+	if d.msgs == nil || d.stopping {
+		return nil, errors.New("dispatcher not running")
+	}
+	it, err := c.Messages(jetstream.PullMaxMessages(max(2, d.opts.Sink.Concurrency*d.maxBatch)))
+	if err != nil {
+		return nil, err
+	}
+	if d.iters == nil {
+		d.iters = map[jetstream.MessagesContext]bool{}
+	}
+	d.iters[it] = true
+	d.pullers.Add(1)
+	go func() {
+		defer d.pullers.Done()
+		d.pull(d.runCtx, it, d.msgs, accept)
+	}()
+	return func() {
+		d.src.Lock()
+		defer d.src.Unlock()
+		if d.iters[it] {
+			delete(d.iters, it)
+			it.Drain()
+		}
+	}, nil
+}
+
+// stopSources drains every source and waits for the pullers. Drain, not
+// Stop: messages already pulled are still handed out, and the workers give
+// them straight back with a Nak instead of letting them wait out AckWait.
+func (d *Dispatcher) stopSources() {
+	d.src.Lock()
+	d.stopping = true
+	for it := range d.iters {
+		it.Drain()
+	}
+	d.iters = nil
+	d.src.Unlock()
+	d.pullers.Wait()
+}
+
+func (d *Dispatcher) pull(ctx context.Context, it jetstream.MessagesContext, out chan<- jetstream.Msg, accept Accept) {
 	for {
 		msg, err := it.Next()
 		if err != nil {
@@ -159,6 +204,12 @@ func (d *Dispatcher) pull(ctx context.Context, it jetstream.MessagesContext, out
 				d.log.Warn("pull", "err", err)
 			}
 			continue
+		}
+		if accept != nil {
+			if meta, err := msg.Metadata(); err == nil && !accept(msg, meta) {
+				_ = msg.Ack()
+				continue
+			}
 		}
 		out <- msg
 	}

@@ -34,18 +34,21 @@ type Options struct {
 
 // Gateway is one running Switchyard.
 type Gateway struct {
-	cfg      *config.Config
-	log      *slog.Logger
-	bus      *bus.Bus
-	dlq      *deadletter.Store
-	state    jetstream.KeyValue
-	attempts *attempts.Log // nil when the attempt log is off
-	metrics  *telemetry.Metrics
-	sinks    []*runningSink
-	byName   map[string]*runningSink
-	adminLn  net.Listener
-	running  atomic.Bool
-	stopOnce sync.Once
+	cfg       *config.Config
+	log       *slog.Logger
+	bus       *bus.Bus
+	dlq       *deadletter.Store
+	state     jetstream.KeyValue
+	attempts  *attempts.Log // nil when the attempt log is off
+	runCtx    context.Context
+	replaysMu sync.Mutex
+	replays   map[string]*replay
+	metrics   *telemetry.Metrics
+	sinks     []*runningSink
+	byName    map[string]*runningSink
+	adminLn   net.Listener
+	running   atomic.Bool
+	stopOnce  sync.Once
 }
 
 type runningSink struct {
@@ -64,7 +67,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
-	g := &Gateway{cfg: cfg, log: opts.Logger, metrics: telemetry.NewMetrics(), byName: map[string]*runningSink{}}
+	g := &Gateway{cfg: cfg, log: opts.Logger, metrics: telemetry.NewMetrics(), byName: map[string]*runningSink{},
+		replays: map[string]*replay{}, runCtx: ctx}
 	defer func() {
 		if err != nil {
 			g.close(context.Background())
@@ -136,6 +140,7 @@ func (g *Gateway) Metrics() *telemetry.Metrics { return g.metrics }
 // deliveries get the shutdown grace to finish, the rest go back to
 // JetStream, drivers and the bus close.
 func (g *Gateway) Run(ctx context.Context) error {
+	g.runCtx = ctx
 	srv := &http.Server{Handler: admin.Handler(g, g.cfg.Admin.Token, g.metrics.Registry), ReadHeaderTimeout: 10 * time.Second}
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(g.adminLn) }()

@@ -1,0 +1,118 @@
+package gateway_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/admin"
+)
+
+func postJSON(t *testing.T, url string, body any, out any) int {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer s3cret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		_ = json.NewDecoder(resp.Body).Decode(out)
+	}
+	return resp.StatusCode
+}
+
+// A replay re-delivers exactly the events of its range, to its sink only,
+// while live traffic keeps flowing to every sink, once.
+func TestReplayDeliversTheRangeToOneSinkDuringLiveTraffic(t *testing.T) {
+	rc := newReceiver(t)
+	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("a", `[">"]`, "")+rc.sinkYAML("b", `[">"]`, ""))
+	batch := func(prefix string, n int, typ string) {
+		for i := 0; i < n; i++ {
+			publish(t, g, typ, fmt.Sprintf("%s%d", prefix, i), []byte(`{}`), nil)
+		}
+	}
+	batch("before", 10, "order.created")
+	time.Sleep(100 * time.Millisecond)
+	since := time.Now()
+	batch("inrange", 10, "order.created")
+	batch("othertype", 5, "user.signup")
+	time.Sleep(100 * time.Millisecond)
+	until := time.Now()
+	time.Sleep(100 * time.Millisecond)
+	batch("after", 10, "order.created")
+	waitFor(t, 10*time.Second, "first deliveries", func() bool { return len(rc.hitsFor("a")) == 35 && len(rc.hitsFor("b")) == 35 })
+
+	var st admin.ReplayStatus
+	code := postJSON(t, "http://"+g.AdminAddr()+"/v1/sinks/a/replay", admin.ReplayRequest{Since: since, Until: until, Types: []string{"order.*"}}, &st)
+	if code != 202 || st.ID == "" || st.Total == 0 {
+		t.Fatalf("start replay: %d %+v", code, st)
+	}
+	batch("live", 20, "order.created") // during the replay
+	waitFor(t, 15*time.Second, "the replay to finish", func() bool {
+		adminDo(t, g, "GET", "/v1/replays/"+st.ID, &st)
+		return st.State != "running"
+	})
+	if st.State != "done" || st.Done != st.Total {
+		t.Errorf("replay status %+v", st)
+	}
+	waitFor(t, 10*time.Second, "live events everywhere", func() bool { return len(rc.hitsFor("b")) == 55 })
+	time.Sleep(300 * time.Millisecond)
+	count := func(sink string) map[string]int {
+		c := map[string]int{}
+		for _, h := range rc.hitsFor(sink) {
+			c[h.id]++
+		}
+		return c
+	}
+	a, b := count("a"), count("b")
+	for id, n := range a {
+		want := 1
+		if strings.HasPrefix(id, "inrange") {
+			want = 2
+		}
+		if n != want {
+			t.Errorf("sink a got %s %d times, want %d", id, n, want)
+		}
+	}
+	for id, n := range b {
+		if n != 1 {
+			t.Errorf("sink b got %s %d times; the replay was for sink a only", id, n)
+		}
+	}
+	if len(a) != 55 || len(b) != 55 {
+		t.Errorf("distinct events: a %d, b %d, want 55 each", len(a), len(b))
+	}
+	t.Logf("replay %s: %d events in range, state %s, %.0f events/s", st.ID, st.Total, st.State, st.Rate)
+}
+
+func TestReplayCancel(t *testing.T) {
+	rc := newReceiver(t)
+	rc.setAnswer(func(w http.ResponseWriter, sink, id string, n int) { time.Sleep(50 * time.Millisecond) })
+	g, _ := startGateway(t, t.TempDir(), strings.Replace(rc.sinkYAML("a", `[">"]`, ""), "concurrency: 4", "concurrency: 1", 1))
+	since := time.Now()
+	for i := 0; i < 40; i++ {
+		publish(t, g, "order.created", fmt.Sprintf("c%d", i), []byte(`{}`), nil)
+	}
+	waitFor(t, 10*time.Second, "first deliveries", func() bool { return len(rc.hitsFor("a")) == 40 })
+	var st admin.ReplayStatus
+	postJSON(t, "http://"+g.AdminAddr()+"/v1/sinks/a/replay", admin.ReplayRequest{Since: since}, &st)
+	time.Sleep(200 * time.Millisecond)
+	if code := adminDo(t, g, "DELETE", "/v1/replays/"+st.ID, &st); code != 200 || st.State != "canceled" {
+		t.Fatalf("cancel: %d %+v", code, st)
+	}
+	n := len(rc.hitsFor("a"))
+	time.Sleep(400 * time.Millisecond)
+	if m := len(rc.hitsFor("a")); m > n+2 {
+		t.Errorf("deliveries went on after cancel: %d → %d", n, m)
+	}
+	if code := postJSON(t, "http://"+g.AdminAddr()+"/v1/sinks/a/replay", map[string]string{}, nil); code != 400 {
+		t.Errorf("replay without since: %d", code)
+	}
+}
