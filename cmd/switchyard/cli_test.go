@@ -5,8 +5,11 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -135,4 +138,43 @@ func TestOperatorCommands(t *testing.T) {
 	if _, err := exec.Command(binary, "dlq", "purge", "crash", "--admin", h.admin).CombinedOutput(); err == nil {
 		t.Error("purge without --yes succeeded")
 	}
+}
+
+// SIGHUP reloads the file; `validate --against` shows the plan first; a
+// broken file is refused and the running config kept.
+func TestReloadOnSIGHUP(t *testing.T) {
+	rc := newCountingReceiver(t, 0)
+	h := newHarness(t, rc, "2s")
+	cmd := h.start()
+	orig, _ := os.ReadFile(h.cfgPath)
+	extra := strings.Replace(string(orig[strings.Index(string(orig), "  - name: crash"):]), "name: crash", "name: extra", 1)
+	next := filepath.Join(filepath.Dir(h.cfgPath), "next.yaml")
+	os.WriteFile(next, append(append([]byte{}, orig...), extra...), 0o600)
+	waitFor(t, 10*time.Second, "admin API", func() bool {
+		return exec.Command(binary, "status", "--admin", h.admin).Run() == nil
+	})
+	out, err := exec.Command(binary, "validate", "--config", next, "--against", h.admin).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "+ sink extra") {
+		t.Fatalf("plan: %v\n%s", err, out)
+	}
+
+	os.WriteFile(h.cfgPath, []byte("sinks: [{name: broken"), 0o600)
+	_ = cmd.Process.Signal(syscall.SIGHUP)
+	time.Sleep(300 * time.Millisecond)
+	h.publish(0, 1)
+	waitFor(t, 10*time.Second, "delivery with the running config kept", func() bool { u, _ := rc.counts(); return u == 1 })
+
+	b, _ := os.ReadFile(next)
+	os.WriteFile(h.cfgPath, b, 0o600)
+	_ = cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, 10*time.Second, "the new sink", func() bool {
+		out, _ := exec.Command(binary, "sinks", "list", "--admin", h.admin).CombinedOutput()
+		return strings.Contains(string(out), "extra")
+	})
+	h.publish(1, 1)
+	waitFor(t, 10*time.Second, "delivery to both sinks", func() bool {
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		return rc.seen["evt-00001"] == 2
+	})
 }

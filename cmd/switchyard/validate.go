@@ -3,14 +3,16 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/switchyard-dev/switchyard/pkg/admin"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 )
 
 func validateCmd() *cobra.Command {
-	var path string
+	var path, against, token string
 	cmd := &cobra.Command{
 		Use:   "validate",
 		Short: "Check a config file and print every problem as FILE:LINE: field: message",
@@ -30,9 +32,20 @@ func validateCmd() *cobra.Command {
 				return exitError{1}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d sinks)\n", path, len(cfg.Sinks))
+			if against == "" {
+				return nil
+			}
+			c := &admin.Client{BaseURL: against, Token: token}
+			running, err := c.RunningConfig(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "a reload of %s would change:\n%s", against, config.Diff(running, config.Redacted(cfg)))
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&against, "against", "", "admin URL of a running gateway: show what a reload with this file would change")
+	cmd.Flags().StringVar(&token, "token", os.Getenv("SWITCHYARD_ADMIN_TOKEN"), "admin bearer token, with --against")
 	cmd.Flags().StringVarP(&path, "config", "c", "config/switchyard.yaml", "config file (YAML)")
 	return cmd
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/switchyard-dev/switchyard/pkg/attempts"
+	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 )
 
@@ -53,6 +54,7 @@ type Backend interface {
 	Replays() []ReplayStatus
 	Replay(id string) (ReplayStatus, error)
 	CancelReplay(id string) (ReplayStatus, error)
+	RunningConfig() *config.Config
 }
 
 // ReplayRequest asks to re-deliver a time range of the stream to one sink.
@@ -216,6 +218,9 @@ func Handler(b Backend, token string, metrics prometheus.Gatherer) http.Handler 
 			return
 		}
 		writeJSON(w, http.StatusAccepted, st)
+	})
+	protected.HandleFunc("GET /v1/config", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, b.RunningConfig())
 	})
 	protected.HandleFunc("GET /v1/replays", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, b.Replays())

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/attempts"
+	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 )
 
@@ -154,4 +155,10 @@ func (c *Client) Replay(ctx context.Context, id string) (ReplayStatus, error) {
 func (c *Client) CancelReplay(ctx context.Context, id string) (ReplayStatus, error) {
 	var out ReplayStatus
 	return out, c.do(ctx, "DELETE", "/v1/replays/"+url.PathEscape(id), nil, nil, &out)
+}
+
+// RunningConfig fetches the config in force, redacted.
+func (c *Client) RunningConfig(ctx context.Context) (*config.Config, error) {
+	var out config.Config
+	return &out, c.do(ctx, "GET", "/v1/config", nil, nil, &out)
 }

@@ -51,14 +51,20 @@ func TestFanOutToWebhookEventBridgeAndPubSub(t *testing.T) {
     events: ["order.*"]
     concurrency: 2
     batch: {max_events: 50, max_wait: 20ms}
+    retry: {schedule: [200ms, 400ms], jitter: 0}
     pubsub: {project: proj, topic: events, endpoint: %q, ordering_key: "{{.Subject}}"}
 `, eb.URL, ps.Addr)
 	g, _ := startGateway(t, t.TempDir(), sinks)
 	for i := 0; i < n; i++ {
 		publish(t, g, "order.completed", fmt.Sprintf("f%d", i), []byte(fmt.Sprintf(`{"i":%d}`, i)), map[string]string{"ce-subject": fmt.Sprintf("o%d", i%3)})
 	}
-	waitFor(t, 15*time.Second, "every sink to have every event", func() bool {
-		return len(rc.hitsFor("hook")) >= n && len(eb.Received()) >= n && len(ps.Messages()) >= n
+	waitFor(t, 30*time.Second, "every sink to have every event", func() bool {
+		h, e, p := len(rc.hitsFor("hook")), len(eb.Received()), len(ps.Messages())
+		if h < n || e < n || p < n {
+			t.Logf("webhook %d, eventbridge %d, pubsub %d of %d", h, e, p, n)
+			return false
+		}
+		return true
 	})
 	time.Sleep(300 * time.Millisecond)
 

@@ -32,7 +32,7 @@ func (c *consumerCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *consumerCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	for _, rs := range c.g.sinks {
+	for _, rs := range c.g.sinkList() {
 		info, err := rs.consumer.Info(ctx)
 		if err != nil {
 			continue

@@ -44,8 +44,11 @@ type Gateway struct {
 	replaysMu sync.Mutex
 	replays   map[string]*replay
 	metrics   *telemetry.Metrics
+	version   string
+	mu        sync.RWMutex // guards sinks, byName and cfg.Sinks across reloads
 	sinks     []*runningSink
 	byName    map[string]*runningSink
+	reloadMu  sync.Mutex
 	adminLn   net.Listener
 	running   atomic.Bool
 	stopOnce  sync.Once
@@ -56,6 +59,8 @@ type runningSink struct {
 	driver     sink.Driver
 	consumer   jetstream.Consumer
 	dispatcher *dispatch.Dispatcher
+	cancel     context.CancelFunc
+	done       chan struct{} // closed when the dispatcher has stopped
 }
 
 // New connects, ensures the streams and every sink's consumers, opens the
@@ -90,31 +95,14 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 			return nil, err
 		}
 	}
+	g.version = opts.Version
 	for _, sc := range cfg.Sinks {
-		env := sink.Env{UserAgent: "switchyard/" + opts.Version, Logger: g.log, Disable: func(reason string) {
-			pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := g.Pause(pctx, sc.Name, reason); err != nil {
-				g.log.Error("pause on the receiver's request", "sink", sc.Name, "err", err)
-			}
-		}}
-		drv, err := sink.Open(ctx, sc, env)
+		rs, err := g.openSink(ctx, sc)
 		if err != nil {
 			return nil, err
 		}
-		rs := &runningSink{cfg: sc, driver: drv}
 		g.sinks = append(g.sinks, rs)
 		g.byName[sc.Name] = rs
-		maxBatch := sink.BatchSize(drv, sc.Batch.MaxEvents)
-		events, redrive, err := g.bus.EnsureConsumers(ctx, sc, maxBatch)
-		if err != nil {
-			return nil, err
-		}
-		rs.consumer = events
-		rs.dispatcher = dispatch.New(dispatch.Options{
-			Sink: sc, Driver: drv, JS: g.bus.JS, Consumers: []jetstream.Consumer{events, redrive},
-			DLQ: g.dlq, Attempts: g.attempts, Metrics: g.metrics, Logger: g.log,
-		})
 	}
 	if err = g.applyPauses(ctx); err != nil {
 		return nil, err
@@ -124,6 +112,61 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		return nil, fmt.Errorf("admin listen: %w", err)
 	}
 	return g, nil
+}
+
+// openSink opens a sink's driver, creates or updates its consumers and
+// builds its dispatcher. Nothing is delivered until startSink.
+func (g *Gateway) openSink(ctx context.Context, sc config.Sink) (*runningSink, error) {
+	env := sink.Env{UserAgent: "switchyard/" + g.version, Logger: g.log, Disable: func(reason string) {
+		pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := g.Pause(pctx, sc.Name, reason); err != nil {
+			g.log.Error("pause on the receiver's request", "sink", sc.Name, "err", err)
+		}
+	}}
+	drv, err := sink.Open(ctx, sc, env)
+	if err != nil {
+		return nil, err
+	}
+	events, redrive, err := g.bus.EnsureConsumers(ctx, sc, sink.BatchSize(drv, sc.Batch.MaxEvents))
+	if err != nil {
+		_ = drv.Close(ctx)
+		return nil, err
+	}
+	return &runningSink{cfg: sc, driver: drv, consumer: events, done: make(chan struct{}),
+		dispatcher: dispatch.New(dispatch.Options{
+			Sink: sc, Driver: drv, JS: g.bus.JS, Consumers: []jetstream.Consumer{events, redrive},
+			DLQ: g.dlq, Attempts: g.attempts, Metrics: g.metrics, Logger: g.log,
+		})}, nil
+}
+
+// startSink runs a sink's dispatcher until stopSink or the end of ctx.
+func (g *Gateway) startSink(ctx context.Context, rs *runningSink) {
+	sctx, cancel := context.WithCancel(ctx)
+	rs.cancel = cancel
+	go func() {
+		defer close(rs.done)
+		if err := rs.dispatcher.Run(sctx, g.cfg.ShutdownGrace.D); err != nil {
+			g.log.Error("dispatcher stopped", "sink", rs.cfg.Name, "err", err)
+		}
+	}()
+}
+
+// stopSink stops pulling for a sink, lets its deliveries in flight finish
+// (within the shutdown grace), hands the rest back and closes its driver.
+func (g *Gateway) stopSink(ctx context.Context, rs *runningSink) {
+	if rs.cancel != nil {
+		rs.cancel()
+		<-rs.done
+	}
+	_ = rs.driver.Close(ctx)
+}
+
+// sinkList is a snapshot of the running sinks.
+func (g *Gateway) sinkList() []*runningSink {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return append([]*runningSink(nil), g.sinks...)
 }
 
 // Bus is the gateway's NATS connection; producers in the same process and
@@ -148,17 +191,13 @@ func (g *Gateway) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); g.watchPauses(ctx) }()
-	for _, rs := range g.sinks {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := rs.dispatcher.Run(ctx, g.cfg.ShutdownGrace.D); err != nil {
-				g.log.Error("dispatcher stopped", "sink", rs.cfg.Name, "err", err)
-			}
-		}()
+	g.reloadMu.Lock()
+	for _, rs := range g.sinkList() {
+		g.startSink(ctx, rs)
 	}
+	g.reloadMu.Unlock()
 	g.running.Store(true)
-	g.log.Info("switchyard running", "nats", g.bus.ClientURL(), "admin", g.AdminAddr(), "sinks", len(g.sinks))
+	g.log.Info("switchyard running", "nats", g.bus.ClientURL(), "admin", g.AdminAddr(), "sinks", len(g.sinkList()))
 
 	var err error
 	select {
@@ -168,6 +207,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	g.running.Store(false)
 	g.log.Info("stopping: no new pulls, finishing deliveries in flight", "grace", g.cfg.ShutdownGrace.D)
+	g.reloadMu.Lock() // no reload may start a sink now
+	for _, rs := range g.sinkList() {
+		<-rs.done
+	}
+	g.reloadMu.Unlock()
 	wg.Wait()
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -179,7 +223,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 
 func (g *Gateway) close(ctx context.Context) {
 	g.stopOnce.Do(func() {
-		for _, rs := range g.sinks {
+		for _, rs := range g.sinkList() {
 			if rs.driver != nil {
 				_ = rs.driver.Close(ctx)
 			}
@@ -201,7 +245,7 @@ func (g *Gateway) Ready(ctx context.Context) error {
 	if !g.bus.Connected() {
 		return errors.New("nats not connected")
 	}
-	for _, rs := range g.sinks {
+	for _, rs := range g.sinkList() {
 		if _, err := rs.consumer.Info(ctx); err != nil {
 			return fmt.Errorf("sink %s: consumer: %w", rs.cfg.Name, err)
 		}
@@ -211,8 +255,9 @@ func (g *Gateway) Ready(ctx context.Context) error {
 
 // Sinks implements admin.Backend.
 func (g *Gateway) Sinks(ctx context.Context) ([]admin.SinkStatus, error) {
-	out := make([]admin.SinkStatus, 0, len(g.sinks))
-	for _, rs := range g.sinks {
+	sinks := g.sinkList()
+	out := make([]admin.SinkStatus, 0, len(sinks))
+	for _, rs := range sinks {
 		st := admin.SinkStatus{Name: rs.cfg.Name, Kind: rs.cfg.Kind(), Events: rs.cfg.Events, State: string(rs.dispatcher.State()), InFlight: rs.dispatcher.InFlight()}
 		info, err := rs.consumer.Info(ctx)
 		if err != nil {
@@ -236,7 +281,9 @@ func (g *Gateway) Sinks(ctx context.Context) ([]admin.SinkStatus, error) {
 }
 
 func (g *Gateway) sink(name string) (*runningSink, error) {
+	g.mu.RLock()
 	rs, ok := g.byName[name]
+	g.mu.RUnlock()
 	if !ok {
 		return nil, fmt.Errorf("%w %q", admin.ErrUnknownSink, name)
 	}

@@ -52,18 +52,26 @@ func (g *Gateway) Resume(ctx context.Context, name string) error {
 // applyPauses reads the bucket at start, so a sink paused before a restart
 // stays paused from its first moment.
 func (g *Gateway) applyPauses(ctx context.Context) error {
-	for _, rs := range g.sinks {
-		e, err := g.state.Get(ctx, pauseKey(rs.cfg.Name))
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			continue
-		}
-		if err != nil {
+	for _, rs := range g.sinkList() {
+		if err := g.applyPause(ctx, rs); err != nil {
 			return err
 		}
-		var rec pauseRecord
-		_ = json.Unmarshal(e.Value(), &rec)
-		rs.dispatcher.Pause(rec.Reason)
 	}
+	return nil
+}
+
+// applyPause pauses one sink if the bucket says so.
+func (g *Gateway) applyPause(ctx context.Context, rs *runningSink) error {
+	e, err := g.state.Get(ctx, pauseKey(rs.cfg.Name))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var rec pauseRecord
+	_ = json.Unmarshal(e.Value(), &rec)
+	rs.dispatcher.Pause(rec.Reason)
 	return nil
 }
 
@@ -80,8 +88,8 @@ func (g *Gateway) watchPauses(ctx context.Context) {
 			continue
 		}
 		name := strings.TrimSuffix(strings.TrimPrefix(e.Key(), "sinks."), ".paused")
-		rs, ok := g.byName[name]
-		if !ok {
+		rs, err := g.sink(name)
+		if err != nil {
 			continue
 		}
 		if e.Operation() == jetstream.KeyValuePut {

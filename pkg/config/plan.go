@@ -1,0 +1,147 @@
+package config
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+)
+
+// Plan is what applying a new config to a running gateway changes.
+type Plan struct {
+	Added   []string            `json:"added,omitempty"`
+	Removed []string            `json:"removed,omitempty"`
+	Changed map[string][]string `json:"changed,omitempty"` // sink → the fields that differ
+	// Restart lists top-level settings that differ and take effect only
+	// after a restart (the connection, streams, admin listener, logging).
+	Restart []string `json:"restart,omitempty"`
+}
+
+// Empty reports whether the plan changes nothing.
+func (p Plan) Empty() bool {
+	return len(p.Added)+len(p.Removed)+len(p.Changed)+len(p.Restart) == 0
+}
+
+func (p Plan) String() string {
+	if p.Empty() {
+		return "no changes"
+	}
+	var b strings.Builder
+	for _, n := range p.Added {
+		fmt.Fprintf(&b, "+ sink %s (new: starts delivering events published from now on)\n", n)
+	}
+	for _, n := range p.Removed {
+		fmt.Fprintf(&b, "- sink %s (stops; its consumer and backlog are kept unless pruned)\n", n)
+	}
+	names := make([]string, 0, len(p.Changed))
+	for n := range p.Changed {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(&b, "~ sink %s: %s\n", n, strings.Join(p.Changed[n], ", "))
+	}
+	for _, f := range p.Restart {
+		fmt.Fprintf(&b, "! %s changed: needs a restart, a reload keeps the running value\n", f)
+	}
+	return b.String()
+}
+
+// Diff compares two configs. Compare redacted copies (see Redacted) when
+// one side came from a running gateway's admin API.
+func Diff(old, new *Config) Plan {
+	p := Plan{Changed: map[string][]string{}}
+	for _, f := range []struct {
+		name     string
+		old, new any
+	}{
+		{"nats", old.NATS, new.NATS}, {"stream", old.Stream, new.Stream}, {"dead_letters", old.DeadLetters, new.DeadLetters},
+		{"attempts", old.Attempts, new.Attempts}, {"admin", old.Admin, new.Admin}, {"log", old.Log, new.Log},
+	} {
+		if !reflect.DeepEqual(f.old, f.new) {
+			p.Restart = append(p.Restart, f.name)
+		}
+	}
+	before := map[string]Sink{}
+	for _, s := range old.Sinks {
+		before[s.Name] = s
+	}
+	after := map[string]bool{}
+	for _, s := range new.Sinks {
+		after[s.Name] = true
+		o, ok := before[s.Name]
+		if !ok {
+			p.Added = append(p.Added, s.Name)
+			continue
+		}
+		if fields := sinkDiff(reflect.ValueOf(o), reflect.ValueOf(s), ""); len(fields) > 0 {
+			p.Changed[s.Name] = fields
+		}
+	}
+	for _, s := range old.Sinks {
+		if !after[s.Name] {
+			p.Removed = append(p.Removed, s.Name)
+		}
+	}
+	if len(p.Changed) == 0 {
+		p.Changed = nil
+	}
+	return p
+}
+
+// sinkDiff names the differing fields, one level into destination blocks.
+func sinkDiff(a, b reflect.Value, prefix string) []string {
+	var out []string
+	t := a.Type()
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		fa, fb := a.Field(i), b.Field(i)
+		if reflect.DeepEqual(fa.Interface(), fb.Interface()) {
+			continue
+		}
+		if prefix == "" && fa.Kind() == reflect.Pointer && !fa.IsNil() && !fb.IsNil() && fa.Elem().Kind() == reflect.Struct {
+			out = append(out, sinkDiff(fa.Elem(), fb.Elem(), name+".")...)
+			continue
+		}
+		out = append(out, prefix+name)
+	}
+	return out
+}
+
+// Redacted returns a copy safe to show: secrets, custom header values and
+// the admin token are replaced by a fingerprint, so a plan can still tell
+// that they changed.
+func Redacted(c *Config) *Config {
+	r := *c
+	r.Admin.Token = fingerprint(c.Admin.Token)
+	r.Sinks = make([]Sink, len(c.Sinks))
+	for i, s := range c.Sinks {
+		if s.Webhook != nil {
+			w := *s.Webhook
+			w.Secrets = make([]string, len(s.Webhook.Secrets))
+			for j, sec := range s.Webhook.Secrets {
+				w.Secrets[j] = fingerprint(sec)
+			}
+			w.Headers = map[string]string{}
+			for k, v := range s.Webhook.Headers {
+				w.Headers[k] = fingerprint(v)
+			}
+			s.Webhook = &w
+		}
+		r.Sinks[i] = s
+	}
+	return &r
+}
+
+func fingerprint(s string) string {
+	if s == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(s))
+	return "sha256:" + hex.EncodeToString(sum[:6])
+}
