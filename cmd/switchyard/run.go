@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -41,6 +42,15 @@ concurrency. A file with problems is reported and the running config kept.`,
 			log := telemetry.NewLogger(os.Stderr, cfg.Log.Level, cfg.Log.Format)
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			shutdownTracing, err := telemetry.SetupTracing(ctx, versionString())
+			if err != nil {
+				return fmt.Errorf("tracing: %w", err)
+			}
+			defer func() {
+				sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_ = shutdownTracing(sctx)
+			}()
 			g, err := gateway.New(ctx, cfg, gateway.Options{Logger: log, Version: versionString()})
 			if err != nil {
 				return err

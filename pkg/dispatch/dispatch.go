@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/switchyard-dev/switchyard/pkg/attempts"
 	"github.com/switchyard-dev/switchyard/pkg/config"
@@ -311,6 +312,10 @@ func (d *Dispatcher) deliver(soft, ctx context.Context, b []jetstream.Msg) {
 			answers[i] = answer{status: status, body: body}
 		}
 	})
+	spans := make([]trace.Span, len(ds))
+	for i, x := range ds {
+		spans[i] = d.startSpan(x)
+	}
 	start := time.Now()
 	err = d.opts.Driver.Send(sendCtx, events)
 	elapsed := time.Since(start)
@@ -326,6 +331,7 @@ func (d *Dispatcher) deliver(soft, ctx context.Context, b []jetstream.Msg) {
 		ierr := sink.ErrorFor(err, i)
 		outcome := d.settle(ctx, x, ierr)
 		d.recordAttempt(x, start, elapsed, outcome, ierr, answers[i])
+		endSpan(spans[i], outcome, answers[i].status, ierr)
 	}
 }
 

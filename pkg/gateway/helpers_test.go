@@ -34,6 +34,7 @@ type hit struct {
 	at    time.Time
 	valid bool
 	body  []byte
+	trace string // the traceparent header
 }
 
 // receiver is a real HTTPS endpoint; each sink posts to /<sink>. answer
@@ -62,7 +63,7 @@ func newReceiver(t *testing.T) *receiver {
 		rc.counts[sinkName+"/"+id]++
 		n := rc.counts[sinkName+"/"+id]
 		// The reference Standard Webhooks library judges every signature.
-		rc.hits = append(rc.hits, hit{sink: sinkName, id: id, at: time.Now(), valid: wh.Verify(body, r.Header) == nil, body: body})
+		rc.hits = append(rc.hits, hit{sink: sinkName, id: id, at: time.Now(), valid: wh.Verify(body, r.Header) == nil, body: body, trace: r.Header.Get("traceparent")})
 		answer := rc.answer
 		rc.mu.Unlock()
 		if answer != nil {

@@ -1,0 +1,54 @@
+package dispatch
+
+import (
+	"context"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+)
+
+var tracer = otel.Tracer("github.com/switchyard-dev/switchyard/pkg/dispatch")
+
+// startSpan opens the span of one delivery attempt, a child of the
+// producer's traceparent when the event has one, and makes it the
+// traceparent the destination receives: the receiver's work then hangs
+// under this attempt. With tracing off the traceparent passes unchanged.
+func (d *Dispatcher) startSpan(x delivery) trace.Span {
+	carrier := propagation.MapCarrier{}
+	if x.ev.TraceParent != "" {
+		carrier["traceparent"] = x.ev.TraceParent
+	}
+	// W3C trace context is the contract (the traceparent header), whatever
+	// global propagator the process has.
+	parent := propagation.TraceContext{}.Extract(context.Background(), carrier)
+	ctx, span := tracer.Start(parent, "deliver "+d.opts.Sink.Name, trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(
+			attribute.String("switchyard.sink", d.opts.Sink.Name),
+			attribute.String("switchyard.sink.kind", d.opts.Sink.Kind()),
+			attribute.String("switchyard.event.id", x.ev.ID),
+			attribute.String("switchyard.event.type", x.ev.Type),
+			attribute.Int("switchyard.attempt", x.attempt),
+		))
+	if span.SpanContext().IsValid() {
+		out := propagation.MapCarrier{}
+		propagation.TraceContext{}.Inject(ctx, out)
+		if tp := out["traceparent"]; tp != "" {
+			x.ev.TraceParent = tp
+		}
+	}
+	return span
+}
+
+func endSpan(span trace.Span, outcome string, status int, err error) {
+	span.SetAttributes(attribute.String("switchyard.outcome", outcome))
+	if status != 0 {
+		span.SetAttributes(attribute.Int("http.response.status_code", status))
+	}
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+}
