@@ -119,7 +119,7 @@ between refreshes.`,
 
 func printStatus(cmd *cobra.Command, sinks, prev []admin.SinkStatus, elapsed time.Duration) {
 	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SINK\tKIND\tSTATE\tEVENTS/S\tPENDING\tACK PENDING\tREDELIVERED\tIN FLIGHT\tSUCCESS\tDEAD LETTERS\tLAST ERROR")
+	fmt.Fprintln(tw, "SINK\tKIND\tSTATE\tEVENTS/S\tPENDING\tACK PENDING\tOLDEST\tREDELIVERED\tIN FLIGHT\tSUCCESS\tP99\tDEAD LETTERS\tLAST ERROR")
 	before := map[string]admin.SinkStatus{}
 	for _, p := range prev {
 		before[p.Name] = p
@@ -137,8 +137,8 @@ func printStatus(cmd *cobra.Command, sinks, prev []admin.SinkStatus, elapsed tim
 		if len(lastErr) > 60 {
 			lastErr = lastErr[:57] + "..."
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%d\t%s\n", s.Name, s.Kind, s.State, rate, s.Pending, s.AckPending,
-			s.Redelivered, s.InFlight, success, s.DeadLetters, strings.ReplaceAll(lastErr, "\n", " "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%d\t%d\t%s\t%s\t%d\t%s\n", s.Name, s.Kind, s.State, rate, s.Pending, s.AckPending,
+			secs(s.OldestPendingSeconds), s.Redelivered, s.InFlight, success, secs(s.LatencyP99Seconds), s.DeadLetters, strings.ReplaceAll(lastErr, "\n", " "))
 	}
 	tw.Flush()
 }
@@ -290,4 +290,11 @@ func attemptsCmd() *cobra.Command {
 	f.StringVar(&until, "until", "", "RFC 3339 or a duration ago")
 	f.IntVar(&limit, "limit", 100, "at most this many")
 	return cmd
+}
+
+func secs(s float64) string {
+	if s <= 0 {
+		return "-"
+	}
+	return (time.Duration(s * float64(time.Second))).Round(time.Millisecond).String()
 }

@@ -23,20 +23,24 @@ import (
 
 // SinkStatus is one sink as GET /v1/sinks shows it.
 type SinkStatus struct {
-	Name          string     `json:"name"`
-	Kind          string     `json:"kind"`
-	Events        []string   `json:"events"`
-	State         string     `json:"state"`
-	Pending       uint64     `json:"pending"`
-	AckPending    int        `json:"ack_pending"`
-	Redelivered   int        `json:"redelivered"`
-	InFlight      int64      `json:"in_flight"`
-	DeadLetters   uint64     `json:"dead_letters"`
-	Delivered     uint64     `json:"delivered"` // attempts that succeeded since this gateway started
-	Failed        uint64     `json:"failed"`    // attempts that failed since this gateway started
-	LastSuccess   *time.Time `json:"last_success,omitempty"`
-	LastError     string     `json:"last_error,omitempty"`
-	LastErrorTime *time.Time `json:"last_error_time,omitempty"`
+	Name        string   `json:"name"`
+	Kind        string   `json:"kind"`
+	Events      []string `json:"events"`
+	State       string   `json:"state"`
+	Pending     uint64   `json:"pending"`
+	AckPending  int      `json:"ack_pending"`
+	Redelivered int      `json:"redelivered"`
+	InFlight    int64    `json:"in_flight"`
+	DeadLetters uint64   `json:"dead_letters"`
+	Delivered   uint64   `json:"delivered"` // attempts that succeeded since this gateway started
+	Failed      uint64   `json:"failed"`    // attempts that failed since this gateway started
+	// OldestPendingSeconds is the age of the oldest event not yet settled.
+	OldestPendingSeconds float64 `json:"oldest_pending_seconds"`
+	// LatencyP99Seconds is the p99 of stream arrival → delivery since start.
+	LatencyP99Seconds float64    `json:"latency_p99_seconds"`
+	LastSuccess       *time.Time `json:"last_success,omitempty"`
+	LastError         string     `json:"last_error,omitempty"`
+	LastErrorTime     *time.Time `json:"last_error_time,omitempty"`
 }
 
 // Backend is what the API reads and acts on; the gateway implements it.

@@ -265,6 +265,8 @@ func (g *Gateway) Sinks(ctx context.Context) ([]admin.SinkStatus, error) {
 		}
 		st.Pending, st.AckPending, st.Redelivered = info.NumPending, info.NumAckPending, info.NumRedelivered
 		st.Delivered, st.Failed = rs.dispatcher.Counts()
+		st.OldestPendingSeconds = g.oldestUnsettled(ctx, rs, info).Seconds()
+		st.LatencyP99Seconds = quantile(g.metrics.EventLatency.WithLabelValues(rs.cfg.Name), 0.99).Seconds()
 		if st.DeadLetters, err = g.dlq.Count(ctx, rs.cfg.Name); err != nil {
 			return nil, fmt.Errorf("sink %s: dead letters: %w", rs.cfg.Name, err)
 		}

@@ -291,7 +291,8 @@ func TestAdminAPI(t *testing.T) {
 		adminDo(t, g, "GET", "/v1/sinks", &sinks)
 		return len(sinks) == 1 && sinks[0].AckPending == 0 && sinks[0].LastSuccess != nil
 	})
-	if sinks[0].Name != "s" || sinks[0].Kind != "webhook" || sinks[0].Pending != 0 {
+	if sinks[0].Name != "s" || sinks[0].Kind != "webhook" || sinks[0].Pending != 0 || sinks[0].LatencyP99Seconds <= 0 ||
+		sinks[0].OldestPendingSeconds != 0 || sinks[0].State != "running" || sinks[0].Delivered != 1 {
 		t.Errorf("sinks = %+v", sinks)
 	}
 	if code := adminDo(t, g, "GET", "/v1/sinks/nope/dead-letters", nil); code != 404 {

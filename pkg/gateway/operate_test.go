@@ -62,6 +62,11 @@ func TestPauseSurvivesRestartAndResumeDrains(t *testing.T) {
 	if n := len(rc.hitsFor("s")); n != 0 {
 		t.Fatalf("%d deliveries while paused after restart", n)
 	}
+	var status []admin.SinkStatus
+	do("GET", "/v1/sinks", &status)
+	if status[0].Pending != 5 || status[0].OldestPendingSeconds < 0.5 {
+		t.Errorf("while paused: pending %d, oldest %.2fs; want 5 and at least 0.5s", status[0].Pending, status[0].OldestPendingSeconds)
+	}
 	if code := do("POST", "/v1/sinks/s/resume", nil); code != 200 {
 		t.Fatalf("resume: %d", code)
 	}
