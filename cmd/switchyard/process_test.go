@@ -5,7 +5,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,6 +19,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/switchyard-dev/switchyard/internal/emulators"
 )
 
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -87,15 +88,6 @@ func (rc *countingReceiver) counts() (unique, total int) {
 	return
 }
 
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 type harness struct {
 	t       *testing.T
 	cfgPath string
@@ -112,7 +104,7 @@ func newHarness(t *testing.T, rc *countingReceiver, grace string) *harness {
 // newHarnessWith adds more sinks (YAML list items) beside the webhook one.
 func newHarnessWith(t *testing.T, rc *countingReceiver, grace, moreSinks string) *harness {
 	dir := t.TempDir()
-	port, adminPort := freePort(t), freePort(t)
+	port, adminPort := emulators.FreePort(t), emulators.FreePort(t)
 	cfg := fmt.Sprintf(`
 nats:
   embedded: {listen: "127.0.0.1:%d", store_dir: %q}

@@ -1,0 +1,148 @@
+package dispatch
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/config"
+)
+
+func breakerSink(consecutive int, rate float64, minReq int) config.Sink {
+	on := true
+	return config.Sink{Breaker: config.Breaker{Enabled: &on, ConsecutiveFailures: consecutive, FailureRate: rate,
+		Window: config.Duration{D: time.Minute}, MinRequests: minReq, CoolDown: config.Duration{D: 10 * time.Second}}}
+}
+
+// The breaker's transitions, on a clock the test moves.
+func TestBreakerTransitions(t *testing.T) {
+	now := time.Unix(1000, 0)
+	var changes []State
+	g := newGate(breakerSink(3, 0.9, 100), 1, func(from, to State, _ string, _ time.Time) { changes = append(changes, to) })
+	g.now = func() time.Time { return now }
+
+	g.record(false, outcomeFailure)
+	g.record(false, outcomeFailure)
+	g.record(false, outcomeSuccess) // resets the run
+	g.record(false, outcomeNeutral) // 410s say nothing about health
+	g.record(false, outcomeRateLimited)
+	g.record(false, outcomeFailure)
+	g.record(false, outcomeFailure)
+	if g.State() != StateRunning {
+		t.Fatalf("state %s after 2 failures in a row", g.State())
+	}
+	g.record(false, outcomeFailure)
+	if g.State() != StateOpen {
+		t.Fatalf("state %s after 3 failures in a row, want open", g.State())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	if _, err := g.wait(ctx, 1); err == nil {
+		t.Fatal("wait passed an open breaker")
+	}
+	cancel()
+
+	now = now.Add(11 * time.Second) // cool-down over
+	if g.State() != StateHalfOpen {
+		t.Fatalf("state %s after the cool-down, want half_open", g.State())
+	}
+	probe, err := g.wait(context.Background(), 1)
+	if err != nil || !probe {
+		t.Fatalf("first wait in half-open: probe=%v err=%v", probe, err)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 50*time.Millisecond)
+	if _, err := g.wait(ctx, 1); err == nil {
+		t.Fatal("a second delivery passed while the probe was out")
+	}
+	cancel()
+	g.record(true, outcomeFailure)
+	if g.State() != StateOpen {
+		t.Fatalf("state %s after a failed probe, want open", g.State())
+	}
+	now = now.Add(11 * time.Second)
+	probe, _ = g.wait(context.Background(), 1)
+	g.record(probe, outcomeSuccess)
+	if g.State() != StateRunning {
+		t.Fatalf("state %s after a good probe, want running", g.State())
+	}
+	want := []State{StateOpen, StateOpen, StateRunning}
+	if len(changes) != len(want) {
+		t.Fatalf("changes %v, want %v", changes, want)
+	}
+	for i := range want {
+		if changes[i] != want[i] {
+			t.Errorf("changes %v, want %v", changes, want)
+		}
+	}
+}
+
+func TestBreakerFailureRate(t *testing.T) {
+	g := newGate(breakerSink(1000, 0.5, 10), 1, nil)
+	for i := 0; i < 9; i++ {
+		o := outcomeSuccess
+		if i%2 == 0 {
+			o = outcomeFailure
+		}
+		g.record(false, o)
+	}
+	if g.State() != StateRunning {
+		t.Fatal("opened before min_requests")
+	}
+	g.record(false, outcomeFailure) // 6 of 10 failed
+	if g.State() != StateOpen {
+		t.Fatalf("state %s at 60%% failures, want open", g.State())
+	}
+}
+
+func TestPauseHoldsUntilResume(t *testing.T) {
+	g := newGate(config.Sink{}, 1, nil)
+	g.setPaused(true, "test")
+	done := make(chan error, 1)
+	go func() { _, err := g.wait(context.Background(), 1); done <- err }()
+	select {
+	case <-done:
+		t.Fatal("wait passed a paused gate")
+	case <-time.After(50 * time.Millisecond):
+	}
+	g.setPaused(false, "")
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("resume did not release the wait")
+	}
+}
+
+func TestAdaptiveLimiterSlowsAndRecovers(t *testing.T) {
+	a := newAdaptiveLimiter(100, 1)
+	a.slowDown()
+	a.slowDown()
+	if got := a.Limit(); got != 25 {
+		t.Fatalf("after two 429s: %v/s, want 25", got)
+	}
+	for i := 0; i < 10; i++ {
+		a.slowDown()
+	}
+	if got := a.Limit(); got != 5 {
+		t.Fatalf("floor: %v/s, want 5 (1/20 of the setting)", got)
+	}
+	a.lastRaise = time.Now().Add(-2 * time.Second)
+	a.recover()
+	if got := a.Limit(); got <= 5 || got > 100 {
+		t.Fatalf("after a second of successes: %v/s", got)
+	}
+	a.recover() // within the same second: no change
+	before := a.Limit()
+	a.recover()
+	if a.Limit() != before {
+		t.Error("recovered twice within a second")
+	}
+	for i := 0; i < 50; i++ {
+		a.lastRaise = time.Now().Add(-2 * time.Second)
+		a.recover()
+	}
+	if got := a.Limit(); got != 100 {
+		t.Errorf("recovered to %v/s, want the configured 100", got)
+	}
+}
