@@ -103,10 +103,12 @@ func ConsumerConfig(s config.Sink, maxBatch int) jetstream.ConsumerConfig {
 	}
 }
 
-// MaxDeliver bounds deliveries. The dispatcher dead-letters on the last
-// scheduled attempt; the two spare deliveries let it still do so when the
-// gateway died during that attempt and never settled it.
-func MaxDeliver(s config.Sink) int { return s.Retry.Attempts() + 2 }
+// MaxDeliver is JetStream's backstop. The dispatcher itself dead-letters
+// on the last scheduled attempt, and dead-letters a message delivered more
+// than attempts+1 times without an outcome (stops or crashes during each);
+// MaxDeliver sits above both, so JetStream never silently stops
+// delivering a message the dispatcher has not judged.
+func MaxDeliver(s config.Sink) int { return s.Retry.Attempts() + 3 }
 
 // RedriveConsumerConfig is the consumer through which a sink takes its
 // redriven dead letters.

@@ -6,6 +6,7 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -278,7 +279,15 @@ func (d *Dispatcher) deliver(soft, ctx context.Context, b []jetstream.Msg) {
 			d.deadLetter(ctx, delivery{msg: m, meta: meta, attempt: int(meta.NumDelivered)}, err.Error(), 0, "malformed")
 			continue
 		}
-		ds = append(ds, delivery{msg: m, ev: ev, attempt: int(meta.NumDelivered), meta: meta})
+		x := delivery{msg: m, ev: ev, attempt: int(meta.NumDelivered), meta: meta}
+		if budget := d.opts.Sink.Retry.Attempts(); x.attempt > budget+1 {
+			// More deliveries than attempts, and none settled: the gateway
+			// stopped or died during each. Say so in a dead letter rather
+			// than loop forever or let MaxDeliver drop it unseen.
+			d.deadLetter(ctx, x, fmt.Sprintf("no outcome after %d deliveries (budget %d attempts): the gateway stopped or crashed during them", x.attempt, budget), 0, "unsettled")
+			continue
+		}
+		ds = append(ds, x)
 	}
 	if len(ds) == 0 {
 		return

@@ -340,3 +340,36 @@ func TestEventsWaitingForRetryDoNotStallTheSink(t *testing.T) {
 		return n == 50
 	})
 }
+
+// A message delivered more times than its budget without ever being
+// settled (the gateway stopped during each attempt) is dead-lettered with
+// that reason, not retried forever and not dropped by MaxDeliver.
+func TestUnsettledDeliveriesAreDeadLettered(t *testing.T) {
+	rc := newReceiver(t)
+	rc.setAnswer(func(w http.ResponseWriter, sink, id string, n int) {
+		time.Sleep(3500 * time.Millisecond) // outlives the 2s shutdown grace, not the 4s timeout
+	})
+	dir := t.TempDir()
+	sinks := strings.Replace(rc.sinkYAML("s", `[">"]`, "    retry: {schedule: []}\n    ack_wait: 6s\n    breaker: {enabled: false}\n"),
+		"timeout: 2s", "timeout: 4s", 1)
+	g, stop := startGateway(t, dir, sinks)
+	publish(t, g, "order.completed", "u1", []byte(`{}`), nil)
+	for round := 1; round <= 2; round++ {
+		waitFor(t, 10*time.Second, "the attempt in flight", func() bool { return len(rc.hitsFor("s")) == round })
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		g, stop = startGateway(t, dir, sinks)
+	}
+	var recs []deadletter.Record
+	waitFor(t, 10*time.Second, "the dead letter", func() bool {
+		adminDo(t, g, "GET", "/v1/sinks/s/dead-letters", &recs)
+		return len(recs) == 1
+	})
+	if !strings.Contains(recs[0].Reason, "no outcome after 3 deliveries") {
+		t.Errorf("reason %q", recs[0].Reason)
+	}
+	if n := len(rc.hitsFor("s")); n != 2 {
+		t.Errorf("%d attempts reached the receiver, want 2", n)
+	}
+}

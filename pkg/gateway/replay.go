@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard-dev/switchyard/pkg/admin"
+	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/event"
 )
@@ -120,7 +121,7 @@ func replayConsumer(s config.Sink, id string, since time.Time, stream string) je
 		OptStartTime:      &since,
 		AckPolicy:         jetstream.AckExplicitPolicy,
 		AckWait:           s.AckWait.D,
-		MaxDeliver:        s.Retry.Attempts() + 2,
+		MaxDeliver:        bus.MaxDeliver(s),
 		MaxAckPending:     s.MaxAckPending,
 		InactiveThreshold: 10 * time.Minute,
 	}

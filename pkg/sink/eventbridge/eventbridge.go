@@ -192,13 +192,16 @@ func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
 // put makes one PutEvents call and records each failed entry by its index
 // in the caller's batch.
 func (d *Driver) put(ctx context.Context, entries []types.PutEventsRequestEntry, idx []int, be *sink.BatchError) {
+	callCtx := ctx
 	if d.cfg.Timeout.D > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d.cfg.Timeout.D)
+		callCtx, cancel = context.WithTimeout(ctx, d.cfg.Timeout.D)
 		defer cancel()
 	}
-	out, err := d.api.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: entries})
+	out, err := d.api.PutEvents(callCtx, &eventbridge.PutEventsInput{Entries: entries})
 	if err != nil {
+		// Judged against the Send's context: our own call timeout is a
+		// retryable failure of the destination, not a cancellation.
 		cerr := classifyCall(ctx, err)
 		for _, i := range idx {
 			be.Fail(i, cerr)
@@ -234,7 +237,7 @@ func classifyEntry(code, msg string) error {
 }
 
 func classifyCall(ctx context.Context, err error) error {
-	if ctx.Err() != nil && errors.Is(err, ctx.Err()) || errors.Is(err, context.Canceled) {
+	if ctx.Err() != nil {
 		return sink.CanceledError(err)
 	}
 	var ae smithy.APIError

@@ -3,6 +3,8 @@ package eventbridge_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -158,5 +160,24 @@ func TestAWSEndpointURLFromEnvironment(t *testing.T) {
 	}
 	if got := f.Received(); len(got) != 1 || got[0].ID != "env1" {
 		t.Errorf("received %+v", got)
+	}
+}
+
+// The driver's own call timeout is the destination being slow: retryable,
+// so it runs the schedule and counts toward dead-lettering. Only the
+// caller's cancellation is Canceled.
+func TestCallTimeoutIsRetryable(t *testing.T) {
+	staticAWS(t)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(3 * time.Second):
+		}
+	}))
+	defer slow.Close()
+	d := newDriver(t, slow.URL, func(c *config.EventBridge) { c.Timeout.D = 200 * time.Millisecond })
+	err := d.Send(context.Background(), []*event.Event{{ID: "t1", Type: "t", Time: time.Now(), Data: []byte(`{}`)}})
+	if c := sink.Classify(err); c.Class != sink.Retryable {
+		t.Errorf("call timeout: %v (class %v), want retryable", err, c.Class)
 	}
 }
