@@ -133,7 +133,13 @@ sinks:
 		logs.Close()
 		if t.Failed() {
 			b, _ := os.ReadFile(logs.Name())
-			t.Logf("gateway logs:\n%s", tail(string(b), 40))
+			var keep []string
+			for _, l := range strings.Split(string(b), "\n") {
+				if !strings.Contains(l, "interrupted by shutdown") && !strings.Contains(l, `"level":"DEBUG"`) {
+					keep = append(keep, l)
+				}
+			}
+			t.Logf("gateway logs (warnings and errors, shutdown hand-backs left out):\n%s", tail(strings.Join(keep, "\n"), 60))
 		}
 	})
 	return &harness{t: t, cfgPath: path, natsURL: fmt.Sprintf("nats://127.0.0.1:%d", port), logs: logs,
