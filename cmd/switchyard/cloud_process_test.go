@@ -115,14 +115,14 @@ func TestKill9FanOutToWebhookEventBridgePubSub(t *testing.T) {
     concurrency: 4
     ack_wait: 8s
     batch: {max_events: 10, max_wait: 20ms}
-    retry: {schedule: [100ms, 200ms, 400ms, 800ms]}
+    retry: {schedule: [500ms, 1s, 2s, 4s, 8s]} # room for a loaded CI machine
     eventbridge: {bus: default, region: us-east-1, source: com.example.switchyard, endpoint: %q, timeout: 6s}
   - name: topic
     events: [">"]
     concurrency: 4
     ack_wait: 8s
     batch: {max_events: 5, max_wait: 20ms}
-    retry: {schedule: [100ms, 200ms, 400ms, 800ms]}
+    retry: {schedule: [500ms, 1s, 2s, 4s, 8s]} # room for a loaded CI machine
     pubsub: {project: proj, topic: events, endpoint: %q, timeout: 6s}
 `, motoURL, ps.Addr))
 	cmd := h.start()
