@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os/exec"
 	"sync"
 	"syscall"
 	"testing"
@@ -99,7 +100,9 @@ func TestKill9FanOutToWebhookEventBridgePubSub(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go sqsc.poll(ctx)
-	ps := pstest.NewServer()
+	// Each publish takes a while, like a real network, so the kill lands
+	// while Pub/Sub deliveries are in flight too.
+	ps := pstest.NewServer(pstest.ServerReactorOption{FuncName: "Publish", Reactor: slowPublish(500 * time.Millisecond)})
 	defer ps.Close()
 	if _, err := ps.GServer.CreateTopic(ctx, &pubsubpb.Topic{Name: "projects/proj/topics/events"}); err != nil {
 		t.Fatal(err)
@@ -129,7 +132,8 @@ func TestKill9FanOutToWebhookEventBridgePubSub(t *testing.T) {
 	h.publish(0, n)
 	waitFor(t, 30*time.Second, "deliveries under way on every sink", func() bool {
 		u, _ := rc.counts()
-		return u >= 10 && sqsc.unique() >= 10 && len(ps.Messages()) >= 10
+		p := len(ps.Messages())
+		return u >= 10 && sqsc.unique() >= 10 && p >= 10 && p < n
 	})
 	_ = cmd.Process.Signal(syscall.SIGKILL)
 	_ = cmd.Wait()
@@ -138,6 +142,12 @@ func TestKill9FanOutToWebhookEventBridgePubSub(t *testing.T) {
 
 	h.start()
 	progress := ""
+	defer func() {
+		if t.Failed() {
+			out, _ := exec.Command(binary, "status", "--admin", h.admin).CombinedOutput()
+			t.Logf("status at the end:\n%s", out)
+		}
+	}()
 	waitFor(t, 90*time.Second, "every event on every sink after restart", func() bool {
 		u, _ := rc.counts()
 		ids := map[string]bool{}
@@ -159,4 +169,13 @@ func TestKill9FanOutToWebhookEventBridgePubSub(t *testing.T) {
 	sqsc.mu.Unlock()
 	t.Logf("killed with webhook %d/%d, eventbridge %d/%d, pubsub %d/%d delivered; after restart all %d on each; duplicates: webhook %d, eventbridge %d, pubsub %d",
 		hookBefore, n, busBefore, n, topicBefore, n, n, hookTotal-n, busTotal-n, len(ps.Messages())-n)
+}
+
+// slowPublish is a pstest reactor that delays every publish and then lets
+// pstest handle it.
+type slowPublish time.Duration
+
+func (d slowPublish) React(any) (bool, any, error) {
+	time.Sleep(time.Duration(d))
+	return false, nil, nil
 }
