@@ -18,6 +18,8 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard-dev/switchyard/internal/emulators"
 )
@@ -146,6 +148,32 @@ func TestKill9FanOutToWebhookEventBridgePubSub(t *testing.T) {
 		if t.Failed() {
 			out, _ := exec.Command(binary, "status", "--admin", h.admin).CombinedOutput()
 			t.Logf("status at the end:\n%s", out)
+			if nc, err := nats.Connect(h.natsURL); err == nil {
+				js, _ := jetstream.New(nc)
+				if st, err := js.Stream(context.Background(), "EVENTS"); err == nil {
+					si, _ := st.Info(context.Background())
+					t.Logf("stream EVENTS: msgs %d first %d last %d", si.State.Msgs, si.State.FirstSeq, si.State.LastSeq)
+					for _, name := range []string{"crash", "bus", "topic"} {
+						if c, err := st.Consumer(context.Background(), name); err == nil {
+							ci, _ := c.Info(context.Background())
+							t.Logf("consumer %s: delivered %d ack floor %d pending %d ack pending %d redelivered %d",
+								name, ci.Delivered.Stream, ci.AckFloor.Stream, ci.NumPending, ci.NumAckPending, ci.NumRedelivered)
+						}
+					}
+				}
+				nc.Close()
+			}
+			missing := []string{}
+			have := map[string]bool{}
+			for _, m := range ps.Messages() {
+				have[m.Attributes["id"]] = true
+			}
+			for i := 0; i < n; i++ {
+				if id := fmt.Sprintf("evt-%05d", i); !have[id] {
+					missing = append(missing, id)
+				}
+			}
+			t.Logf("missing at pubsub: %v", missing)
 		}
 	}()
 	waitFor(t, 90*time.Second, "every event on every sink after restart", func() bool {

@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -84,8 +85,13 @@ func ConsumerConfig(s config.Sink, maxBatch int) jetstream.ConsumerConfig {
 		Durable:        s.Name,
 		Description:    "Switchyard sink " + s.Name,
 		FilterSubjects: s.FilterSubjects(),
-		DeliverPolicy:  jetstream.DeliverNewPolicy,
-		AckPolicy:      jetstream.AckExplicitPolicy,
+		// From the moment the sink is created, as a start time rather than
+		// "new": should the server ever lose the consumer's state, it
+		// restarts from this time and redelivers (duplicates), where
+		// "new" would skip to the end of the stream (loss).
+		DeliverPolicy: jetstream.DeliverByStartTimePolicy,
+		OptStartTime:  ptr(time.Now().UTC()),
+		AckPolicy:     jetstream.AckExplicitPolicy,
 		// AckWait, not a BackOff list, covers the crash case: a delivery
 		// the gateway never settles comes back after AckWait. A BackOff
 		// list would also shift every NakWithDelay by BackOff[n]-AckWait
@@ -118,19 +124,32 @@ func RedriveConsumerConfig(s config.Sink, maxBatch int) jetstream.ConsumerConfig
 	cc.Description = "Switchyard redrives for sink " + s.Name
 	cc.FilterSubjects = nil
 	cc.FilterSubject = RedriveSubject(s.Name)
-	cc.DeliverPolicy = jetstream.DeliverAllPolicy
+	cc.DeliverPolicy, cc.OptStartTime = jetstream.DeliverAllPolicy, nil
 	return cc
 }
 
 // EnsureConsumers creates or updates a sink's two consumers.
 func (b *Bus) EnsureConsumers(ctx context.Context, s config.Sink, maxBatch int) (events, redrive jetstream.Consumer, err error) {
-	events, err = b.JS.CreateOrUpdateConsumer(ctx, b.cfg.Stream.Name, ConsumerConfig(s, maxBatch))
+	events, err = b.ensureConsumer(ctx, b.cfg.Stream.Name, ConsumerConfig(s, maxBatch))
 	if err != nil {
 		return nil, nil, fmt.Errorf("bus: consumer %s: %w", s.Name, err)
 	}
-	redrive, err = b.JS.CreateOrUpdateConsumer(ctx, RedriveStream, RedriveConsumerConfig(s, maxBatch))
+	redrive, err = b.ensureConsumer(ctx, RedriveStream, RedriveConsumerConfig(s, maxBatch))
 	if err != nil {
 		return nil, nil, fmt.Errorf("bus: redrive consumer %s: %w", s.Name, err)
 	}
 	return events, redrive, nil
 }
+
+// ensureConsumer creates a consumer or updates it. Where it starts is fixed
+// at creation (JetStream refuses to change it), so an update keeps the
+// existing start.
+func (b *Bus) ensureConsumer(ctx context.Context, stream string, cc jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	if existing, err := b.JS.Consumer(ctx, stream, cc.Durable); err == nil {
+		cur := existing.CachedInfo().Config
+		cc.DeliverPolicy, cc.OptStartTime, cc.OptStartSeq = cur.DeliverPolicy, cur.OptStartTime, cur.OptStartSeq
+	}
+	return b.JS.CreateOrUpdateConsumer(ctx, stream, cc)
+}
+
+func ptr[T any](v T) *T { return &v }
