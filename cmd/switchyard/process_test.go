@@ -164,16 +164,17 @@ func (h *harness) start() *exec.Cmd {
 		h.t.Fatal(err)
 	}
 	h.t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
-	deadline := time.Now().Add(20 * time.Second)
+	// Ready means NATS is up and every sink's consumer is bound: events
+	// published before a sink's consumer exists are, by design, not for it.
+	deadline := time.Now().Add(30 * time.Second)
 	for {
-		nc, err := nats.Connect(h.natsURL)
+		resp, err := http.Get(h.admin + "/readyz")
 		if err == nil {
-			js, _ := jetstream.New(nc)
-			_, err = js.Consumer(context.Background(), "EVENTS", "crash")
-			nc.Close()
-			if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
 				return cmd
 			}
+			err = fmt.Errorf("readyz: %s", resp.Status)
 		}
 		if time.Now().After(deadline) {
 			h.t.Fatalf("switchyard did not come up: %v", err)
