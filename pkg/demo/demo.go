@@ -117,6 +117,7 @@ sinks:
     events: [">"]
     concurrency: 16
     retry: {schedule: [250ms, 500ms, 1s]}
+    breaker: {cool_down: 1s}   # the scripted failures can trip it; keep the demo short
 %s`, filepath.Join(dir, "jetstream"), dest.sinkYAML)
 	cfg, err := config.Parse("demo.yaml", []byte(src), os.LookupEnv)
 	if err != nil {
