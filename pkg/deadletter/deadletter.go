@@ -52,13 +52,7 @@ type Input struct {
 // message id makes a repeat after a crash (stored, not yet terminated) a
 // no-op within the duplicate window.
 func (s *Store) Put(ctx context.Context, in Input) error {
-	h := nats.Header{}
-	for k, v := range in.Msg.Headers() {
-		if k == event.HeaderMsgID || strings.HasPrefix(k, "Switchyard-") && k != event.HeaderEventID && k != event.HeaderOrigSubject {
-			continue
-		}
-		h[k] = v
-	}
+	h := originalHeaders(in.Msg.Headers())
 	id := event.DerivedID(in.Meta.Stream, in.Meta.Sequence.Stream)
 	if in.Event != nil {
 		id = in.Event.ID
@@ -85,6 +79,21 @@ func (s *Store) Put(ctx context.Context, in Input) error {
 		return fmt.Errorf("deadletter: store: %w", err)
 	}
 	return nil
+}
+
+// originalHeaders keeps what the producer set, and the event's identity,
+// and drops what JetStream and earlier dead-lettering added: the
+// Nats-Msg-Id is spent on de-duplicating this republish, and the
+// Switchyard-* bookkeeping is written afresh.
+func originalHeaders(in nats.Header) nats.Header {
+	h := nats.Header{}
+	for k, v := range in {
+		if k == event.HeaderMsgID || strings.HasPrefix(k, "Switchyard-") && k != event.HeaderEventID && k != event.HeaderOrigSubject {
+			continue
+		}
+		h[k] = v
+	}
+	return h
 }
 
 // Record is a dead letter as the admin API shows it.
@@ -121,9 +130,9 @@ func recordOf(m jetstream.Msg, seq uint64) Record {
 	return r
 }
 
-// each calls fn for every dead letter of sink, oldest first, up to limit
-// (0: all), reading with an ordered consumer that leaves no state behind.
-func (s *Store) each(ctx context.Context, sink string, limit int, fn func(jetstream.Msg, uint64) error) error {
+// each calls fn for every dead letter of sink, oldest first, reading with
+// an ordered consumer that leaves no state behind.
+func (s *Store) each(ctx context.Context, sink string, fn func(jetstream.Msg, uint64) error) error {
 	c, err := s.JS.OrderedConsumer(ctx, s.Stream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{bus.DeadLetterSubject(sink)},
 	})
@@ -135,9 +144,6 @@ func (s *Store) each(ctx context.Context, sink string, limit int, fn func(jetstr
 		return fmt.Errorf("deadletter: read: %w", err)
 	}
 	remaining := int(info.NumPending)
-	if limit > 0 && limit < remaining {
-		remaining = limit
-	}
 	for remaining > 0 {
 		batch, err := c.Fetch(min(remaining, 256), jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
@@ -187,7 +193,7 @@ func (f Filter) match(r Record) bool {
 func (s *Store) selectEach(ctx context.Context, sink string, f Filter, fn func(jetstream.Msg, Record) error) error {
 	skipped, taken := 0, 0
 	errDone := errors.New("done")
-	err := s.each(ctx, sink, 0, func(m jetstream.Msg, seq uint64) error {
+	err := s.each(ctx, sink, func(m jetstream.Msg, seq uint64) error {
 		r := recordOf(m, seq)
 		if !f.match(r) {
 			return nil
@@ -247,13 +253,7 @@ func (s *Store) Redrive(ctx context.Context, sink string, f Filter) (int, error)
 	n := 0
 	err = s.selectEach(ctx, sink, f, func(m jetstream.Msg, r Record) error {
 		seq := r.Seq
-		h := nats.Header{}
-		for k, v := range m.Headers() {
-			if k == event.HeaderMsgID || strings.HasPrefix(k, "Switchyard-") && k != event.HeaderEventID && k != event.HeaderOrigSubject {
-				continue
-			}
-			h[k] = v
-		}
+		h := originalHeaders(m.Headers())
 		out := &nats.Msg{Subject: bus.RedriveSubject(sink), Header: h, Data: m.Data()}
 		if _, err := s.JS.PublishMsg(ctx, out, jetstream.WithMsgID(fmt.Sprintf("redrive:%s:%d", s.Stream, seq))); err != nil {
 			return fmt.Errorf("deadletter: redrive: %w", err)

@@ -177,14 +177,11 @@ func BenchmarkEventBridgeEndToEnd(b *testing.B) {
 	b.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	eb := fakeeb.New()
 	defer eb.Close()
-	var mu sync.Mutex
-	at := map[string]time.Time{}
+	arr := newArrivals()
 	eb.OnEntry = func(e fakeeb.Entry, now time.Time) {
 		var detail struct{ ID string }
 		_ = json.Unmarshal([]byte(e.Detail), &detail)
-		mu.Lock()
-		at[detail.ID] = now
-		mu.Unlock()
+		arr.record(detail.ID, now)
 	}
 	endToEndBench(b, 5000, fmt.Sprintf(`
   - name: bus
@@ -192,15 +189,8 @@ func BenchmarkEventBridgeEndToEnd(b *testing.B) {
     concurrency: 16
     batch: {max_events: 10, max_wait: 5ms}
     eventbridge: {bus: default, region: us-east-1, source: com.example.bench, endpoint: %q}
-`, eb.URL), func() map[string]time.Time {
-		mu.Lock()
-		defer mu.Unlock()
-		out := make(map[string]time.Time, len(at))
-		for k, v := range at {
-			out[k] = v
-		}
-		return out
-	}, func() {
+`, eb.URL), arr.snapshot, func() {
+		arr.reset()
 		eb.Mu.Lock()
 		eb.Entries, eb.Calls = nil, nil
 		eb.Attempts = map[string]int{}
@@ -229,16 +219,10 @@ func BenchmarkPubSubEndToEnd(b *testing.B) {
 // BenchmarkWebhookEndToEnd: signed HTTPS POSTs, one event each, to a TLS
 // receiver on loopback.
 func BenchmarkWebhookEndToEnd(b *testing.B) {
-	var mu sync.Mutex
-	at := map[string]time.Time{}
+	arr := newArrivals()
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
-		now := time.Now()
-		mu.Lock()
-		if _, dup := at[r.Header.Get("webhook-id")]; !dup {
-			at[r.Header.Get("webhook-id")] = now
-		}
-		mu.Unlock()
+		arr.record(r.Header.Get("webhook-id"), time.Now())
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer srv.Close()
@@ -249,17 +233,37 @@ func BenchmarkWebhookEndToEnd(b *testing.B) {
     events: [">"]
     concurrency: 16
     webhook: {url: %s, secrets: [%q], allow_private_networks: true, tls: {ca_file: %q}}
-`, srv.URL, secret, caFile), func() map[string]time.Time {
-		mu.Lock()
-		defer mu.Unlock()
-		out := make(map[string]time.Time, len(at))
-		for k, v := range at {
-			out[k] = v
-		}
-		return out
-	}, func() {
-		mu.Lock()
-		at = map[string]time.Time{}
-		mu.Unlock()
-	})
+`, srv.URL, secret, caFile), arr.snapshot, arr.reset)
+}
+
+// arrivals records when each event id first reached a destination.
+type arrivals struct {
+	mu sync.Mutex
+	at map[string]time.Time
+}
+
+func newArrivals() *arrivals { return &arrivals{at: map[string]time.Time{}} }
+
+func (a *arrivals) record(id string, t time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, dup := a.at[id]; !dup {
+		a.at[id] = t
+	}
+}
+
+func (a *arrivals) snapshot() map[string]time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make(map[string]time.Time, len(a.at))
+	for k, v := range a.at {
+		out[k] = v
+	}
+	return out
+}
+
+func (a *arrivals) reset() {
+	a.mu.Lock()
+	a.at = map[string]time.Time{}
+	a.mu.Unlock()
 }

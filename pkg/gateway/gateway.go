@@ -73,7 +73,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		opts.Version = "dev"
 	}
 	g := &Gateway{cfg: cfg, log: opts.Logger, metrics: telemetry.NewMetrics(), byName: map[string]*runningSink{},
-		replays: map[string]*replay{}, runCtx: ctx}
+		replays: map[string]*replay{}}
 	defer func() {
 		if err != nil {
 			g.close(context.Background())
