@@ -32,6 +32,10 @@ type Server struct {
 	// Script, when set, picks an error code for the n-th attempt (from 1)
 	// of an event id; "" accepts it. It runs under Mu.
 	Script func(id string, attempt int) string
+	// ShortEntries, when above zero, cuts the response's Entries array to
+	// that many results and leaves the entries beyond it unprocessed: a
+	// malformed answer the driver must not take for success.
+	ShortEntries int
 }
 
 // Entry is one PutEvents entry as the SDK sends it.
@@ -78,6 +82,9 @@ func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	var ids []string
 	for i, e := range req.Entries {
+		if f.ShortEntries > 0 && i >= f.ShortEntries {
+			break
+		}
 		var env event.Envelope
 		_ = json.Unmarshal([]byte(e.Detail), &env)
 		ids = append(ids, env.ID)

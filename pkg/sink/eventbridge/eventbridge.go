@@ -208,13 +208,15 @@ func (d *Driver) put(ctx context.Context, entries []types.PutEventsRequestEntry,
 		}
 		return
 	}
-	if out.FailedEntryCount == 0 {
-		return
-	}
 	for j, r := range out.Entries {
 		if j < len(idx) && r.ErrorCode != nil {
 			be.Fail(idx[j], classifyEntry(aws.ToString(r.ErrorCode), aws.ToString(r.ErrorMessage)))
 		}
+	}
+	// Results are positional and one per entry. An entry the answer does
+	// not cover was not confirmed: retry it rather than take it as put.
+	for j := len(out.Entries); j < len(idx); j++ {
+		be.Fail(idx[j], sink.RetryableError(0, fmt.Errorf("eventbridge: PutEvents answered %d results for %d entries; entry %d has none", len(out.Entries), len(idx), j)))
 	}
 }
 

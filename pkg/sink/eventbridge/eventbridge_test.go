@@ -181,3 +181,29 @@ func TestCallTimeoutIsRetryable(t *testing.T) {
 		t.Errorf("call timeout: %v (class %v), want retryable", err, c.Class)
 	}
 }
+
+// A response whose Entries array is shorter than the request says nothing
+// about the missing entries: they are retried, never taken as delivered.
+func TestShortEntriesArrayIsRetried(t *testing.T) {
+	staticAWS(t)
+	f := newFake(t)
+	f.ShortEntries = 2
+	d := newDriver(t, f.URL, nil)
+	var batch []*event.Event
+	for i := 0; i < 5; i++ {
+		batch = append(batch, &event.Event{ID: "s" + string(rune('a'+i)), Type: "t", Time: time.Now(), Data: []byte(`{}`)})
+	}
+	err := d.Send(context.Background(), batch)
+	for i := range batch {
+		got := sink.ErrorFor(err, i)
+		if i < 2 {
+			if got != nil {
+				t.Errorf("entry %d was answered with success, got %v", i, got)
+			}
+			continue
+		}
+		if c := sink.Classify(got); got == nil || c.Class != sink.Retryable {
+			t.Errorf("entry %d missing from the response: %v, want a retryable failure", i, got)
+		}
+	}
+}
