@@ -52,18 +52,26 @@ type Stream struct {
 	MaxAge          Duration `yaml:"max_age"`
 	Replicas        int      `yaml:"replicas"`
 	DuplicateWindow Duration `yaml:"duplicate_window"`
+	// MaxBytes bounds the stream. When it is full, publishes are refused
+	// (discard new): events already stored are never dropped for room.
+	MaxBytes ByteSize `yaml:"max_bytes"`
 }
 
 // DLQ is the stream that keeps dead letters.
 type DLQ struct {
 	Stream string   `yaml:"stream"`
 	MaxAge Duration `yaml:"max_age"`
+	// MaxBytes bounds the dead-letter stream (discard new: a full stream
+	// refuses new dead letters, and their events stay pending).
+	MaxBytes ByteSize `yaml:"max_bytes"`
 }
 
 // Attempts is the attempt log: one record per delivery attempt.
 type Attempts struct {
 	Enabled *bool    `yaml:"enabled"`
 	MaxAge  Duration `yaml:"max_age"`
+	// MaxBytes bounds the attempt log; the oldest records go first.
+	MaxBytes ByteSize `yaml:"max_bytes"`
 }
 
 // On reports whether the attempt log is kept.
@@ -298,6 +306,14 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Attempts.MaxAge.D == 0 {
 		c.Attempts.MaxAge.D = DefaultAttemptsMaxAge
+	}
+	for _, b := range []struct {
+		f   *ByteSize
+		def int64
+	}{{&c.Stream.MaxBytes, DefaultStreamMaxBytes}, {&c.DeadLetters.MaxBytes, DefaultDLQMaxBytes}, {&c.Attempts.MaxBytes, DefaultAttemptsMaxBytes}} {
+		if b.f.N == 0 {
+			b.f.N = b.def
+		}
 	}
 	if c.Admin.Listen == "" {
 		c.Admin.Listen = DefaultAdminListen

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -53,7 +54,7 @@ func (c *Config) validate(p *parser) {
 			p.at(fmt.Sprintf("stream.subjects[%d]", i), "%q: subjects must be under %q (the rest is the event type)", s, SubjectPrefix+">")
 		}
 	}
-	if !nameRE.MatchString(c.DeadLetters.Stream) || c.DeadLetters.Stream == c.Stream.Name {
+	if !nameRE.MatchString(c.DeadLetters.Stream) || strings.EqualFold(c.DeadLetters.Stream, c.Stream.Name) {
 		p.at("dead_letters.stream", "%q: must be a valid stream name other than the events stream", c.DeadLetters.Stream)
 	}
 	if _, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
@@ -79,6 +80,7 @@ func (c *Config) validate(p *parser) {
 		seen[s.Name] = i
 		s.validate(p, field)
 	}
+	c.validateLimits(p)
 }
 
 func (s *Sink) validate(p *parser, field string) {
@@ -312,7 +314,7 @@ func filtersOverlap(a, b string) bool {
 func ParseRate(s string) (float64, error) {
 	num, unit, ok := strings.Cut(strings.TrimSpace(s), "/")
 	n, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
-	if !ok || err != nil || n <= 0 {
+	if !ok || err != nil || math.IsNaN(n) || math.IsInf(n, 0) || n <= 0 {
 		return 0, fmt.Errorf("%q: write a positive rate such as 200/s, 6000/m or 100000/h", s)
 	}
 	switch strings.TrimSpace(unit) {
