@@ -313,7 +313,24 @@ func filterOf(r *http.Request, defaultLimit int) (deadletter.Filter, error) {
 			*p.dst = n
 		}
 	}
+	if defaultLimit > 0 { // a list: one page, never the whole stream
+		f.Limit = pageSize(f.Limit)
+	}
 	return f, nil
+}
+
+// Page sizes of the list endpoints (dead letters, attempts): limit=0 or
+// none is the default page; a larger limit is cut to the maximum.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
+
+func pageSize(limit int) int {
+	if limit <= 0 {
+		return DefaultPageSize
+	}
+	return min(limit, MaxPageSize)
 }
 
 // attemptQueryOf reads an attempt query: sink, event_id, type, status,

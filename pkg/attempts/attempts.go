@@ -54,10 +54,13 @@ type Log struct {
 }
 
 // Ensure creates or updates the ATTEMPTS stream with the given retention.
-func (l *Log) Ensure(ctx context.Context, maxAge time.Duration, replicas int) error {
+// When it reaches maxBytes the oldest records go: the log is a window on
+// recent attempts, never a reason to refuse one.
+func (l *Log) Ensure(ctx context.Context, maxAge time.Duration, maxBytes int64, replicas int) error {
 	_, err := l.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: StreamName, Description: "Switchyard attempt log: switchyard.attempts.<sink>.<event id>",
 		Subjects: []string{subjectPrefix + ">"}, Retention: jetstream.LimitsPolicy, MaxAge: maxAge,
+		MaxBytes: maxBytes, Discard: jetstream.DiscardOld,
 		Replicas: replicas, Storage: jetstream.FileStorage,
 	})
 	if err != nil {
@@ -117,6 +120,10 @@ func (l *Log) Find(ctx context.Context, q Query) ([]Record, error) {
 	out := []Record{}
 	remaining := int(info.NumPending)
 	for remaining > 0 {
+		// The reader may have gone (a canceled request): stop reading.
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("attempts: query: %w", err)
+		}
 		batch, err := c.Fetch(min(remaining, 512), jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
 			return nil, fmt.Errorf("attempts: query: %w", err)
@@ -125,6 +132,9 @@ func (l *Log) Find(ctx context.Context, q Query) ([]Record, error) {
 		for m := range batch.Messages() {
 			n++
 			remaining--
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("attempts: query: %w", err)
+			}
 			var r Record
 			if json.Unmarshal(m.Data(), &r) != nil || !q.match(r) {
 				continue

@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -31,9 +32,13 @@ func (b *Bus) EnsureStreams(ctx context.Context) error {
 			Subjects:    s.Subjects,
 			Retention:   jetstream.LimitsPolicy,
 			MaxAge:      s.MaxAge.D,
-			Replicas:    s.Replicas,
-			Duplicates:  s.DuplicateWindow.D,
-			Storage:     jetstream.FileStorage,
+			// Full, the stream refuses publishes: the producer sees the
+			// error, and no stored event is ever dropped for room.
+			MaxBytes:   s.MaxBytes.N,
+			Discard:    jetstream.DiscardNew,
+			Replicas:   s.Replicas,
+			Duplicates: s.DuplicateWindow.D,
+			Storage:    jetstream.FileStorage,
 		},
 		{
 			Name:        b.cfg.DeadLetters.Stream,
@@ -41,26 +46,41 @@ func (b *Bus) EnsureStreams(ctx context.Context) error {
 			Subjects:    []string{config.DeadLetterSubjectBase + ">"},
 			Retention:   jetstream.LimitsPolicy,
 			MaxAge:      b.cfg.DeadLetters.MaxAge.D,
-			Replicas:    s.Replicas,
-			Duplicates:  s.DuplicateWindow.D,
-			Storage:     jetstream.FileStorage,
+			// Full, it refuses new dead letters; their events stay pending.
+			MaxBytes:   b.cfg.DeadLetters.MaxBytes.N,
+			Discard:    jetstream.DiscardNew,
+			Replicas:   s.Replicas,
+			Duplicates: s.DuplicateWindow.D,
+			Storage:    jetstream.FileStorage,
 		},
 		{
 			Name:        RedriveStream,
 			Description: "Switchyard redrives: dead letters sent back to one sink",
 			Subjects:    []string{config.RedriveSubjectPrefix + ">"},
 			Retention:   jetstream.WorkQueuePolicy,
-			Replicas:    s.Replicas,
-			Duplicates:  s.DuplicateWindow.D,
-			Storage:     jetstream.FileStorage,
+			// It holds at most what the dead-letter stream held; full, a
+			// redrive stops and the rest stay dead letters.
+			MaxBytes:   b.cfg.DeadLetters.MaxBytes.N,
+			Discard:    jetstream.DiscardNew,
+			Replicas:   s.Replicas,
+			Duplicates: s.DuplicateWindow.D,
+			Storage:    jetstream.FileStorage,
 		},
 	}
 	for _, sc := range streams {
 		if _, err := b.JS.CreateOrUpdateStream(ctx, sc); err != nil {
-			return fmt.Errorf("bus: stream %s: %w", sc.Name, err)
+			return fmt.Errorf("bus: stream %s: %w%s", sc.Name, err, storageHint(err))
 		}
 	}
 	return nil
+}
+
+// storageHint explains JetStream's refusal to reserve a stream's max_bytes.
+func storageHint(err error) string {
+	if strings.Contains(err.Error(), "insufficient storage") {
+		return " (JetStream reserves each stream's max_bytes on its store: lower stream.max_bytes, dead_letters.max_bytes or attempts.max_bytes, or give JetStream more storage)"
+	}
+	return ""
 }
 
 // StateBucket is the KV bucket holding runtime state that must survive a
@@ -71,6 +91,7 @@ const StateBucket = "SWITCHYARD_STATE"
 func (b *Bus) StateKV(ctx context.Context) (jetstream.KeyValue, error) {
 	kv, err := b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: StateBucket, Description: "Switchyard runtime state", History: 5, Replicas: b.cfg.Stream.Replicas,
+		MaxBytes: config.StateMaxBytes,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bus: kv %s: %w", StateBucket, err)

@@ -145,6 +145,10 @@ func (s *Store) each(ctx context.Context, sink string, fn func(jetstream.Msg, ui
 	}
 	remaining := int(info.NumPending)
 	for remaining > 0 {
+		// The reader may have gone (a canceled request): stop reading.
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("deadletter: read: %w", err)
+		}
 		batch, err := c.Fetch(min(remaining, 256), jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
 			return fmt.Errorf("deadletter: read: %w", err)
@@ -152,6 +156,9 @@ func (s *Store) each(ctx context.Context, sink string, fn func(jetstream.Msg, ui
 		n := 0
 		for m := range batch.Messages() {
 			n++
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("deadletter: read: %w", err)
+			}
 			meta, err := m.Metadata()
 			if err != nil {
 				return err

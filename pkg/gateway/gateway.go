@@ -91,7 +91,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	}
 	if cfg.Attempts.On() {
 		g.attempts = &attempts.Log{JS: g.bus.JS}
-		if err = g.attempts.Ensure(ctx, cfg.Attempts.MaxAge.D, cfg.Stream.Replicas); err != nil {
+		if err = g.attempts.Ensure(ctx, cfg.Attempts.MaxAge.D, cfg.Attempts.MaxBytes.N, cfg.Stream.Replicas); err != nil {
 			return nil, err
 		}
 	}
