@@ -23,17 +23,21 @@ import (
 
 // SinkStatus is one sink as GET /v1/sinks shows it.
 type SinkStatus struct {
-	Name        string   `json:"name"`
-	Kind        string   `json:"kind"`
-	Events      []string `json:"events"`
-	State       string   `json:"state"`
-	Pending     uint64   `json:"pending"`
-	AckPending  int      `json:"ack_pending"`
-	Redelivered int      `json:"redelivered"`
-	InFlight    int64    `json:"in_flight"`
-	DeadLetters uint64   `json:"dead_letters"`
-	Delivered   uint64   `json:"delivered"` // attempts that succeeded since this gateway started
-	Failed      uint64   `json:"failed"`    // attempts that failed since this gateway started
+	Name   string   `json:"name"`
+	Kind   string   `json:"kind"`
+	Events []string `json:"events"`
+	State  string   `json:"state"`
+	// StateReason says why the sink is not running: the pause reason, the
+	// breaker's cause, or what degrades it (a dead-letter store outage, a
+	// lost consumer being recreated).
+	StateReason string `json:"state_reason,omitempty"`
+	Pending     uint64 `json:"pending"`
+	AckPending  int    `json:"ack_pending"`
+	Redelivered int    `json:"redelivered"`
+	InFlight    int64  `json:"in_flight"`
+	DeadLetters uint64 `json:"dead_letters"`
+	Delivered   uint64 `json:"delivered"` // attempts that succeeded since this gateway started
+	Failed      uint64 `json:"failed"`    // attempts that failed since this gateway started
 	// OldestPendingSeconds is the age of the oldest event not yet settled.
 	OldestPendingSeconds float64 `json:"oldest_pending_seconds"`
 	// LatencyP99Seconds is the p99 of stream arrival → delivery since start.

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -130,12 +131,14 @@ func ConsumerConfig(s config.Sink, maxBatch int) jetstream.ConsumerConfig {
 	}
 }
 
-// MaxDeliver is JetStream's backstop. The dispatcher itself dead-letters
-// on the last scheduled attempt, and dead-letters a message delivered more
-// than attempts+1 times without an outcome (stops or crashes during each);
-// MaxDeliver sits above both, so JetStream never silently stops
-// delivering a message the dispatcher has not judged.
-func MaxDeliver(s config.Sink) int { return s.Retry.Attempts() + 3 }
+// MaxDeliver is unlimited. The dispatcher ends every event by its own
+// count: it dead-letters on the last scheduled attempt, and dead-letters a
+// message delivered more often than the budget allows (a shortened
+// schedule, or stops and crashes during earlier attempts). A finite
+// MaxDeliver would let the server drop a message silently — after a
+// schedule is shortened, or while a dead-letter store is failing — and it
+// must never be lowered on an existing consumer.
+func MaxDeliver(config.Sink) int { return -1 }
 
 // RedriveConsumerConfig is the consumer through which a sink takes its
 // redriven dead letters.
@@ -149,9 +152,17 @@ func RedriveConsumerConfig(s config.Sink, maxBatch int) jetstream.ConsumerConfig
 	return cc
 }
 
-// EnsureConsumers creates or updates a sink's two consumers.
-func (b *Bus) EnsureConsumers(ctx context.Context, s config.Sink, maxBatch int) (events, redrive jetstream.Consumer, err error) {
-	events, err = b.ensureConsumer(ctx, b.cfg.Stream.Name, ConsumerConfig(s, maxBatch))
+// EnsureConsumers creates or updates a sink's two consumers. resumeAfter,
+// when not zero, is the events stream sequence the sink's consumer had
+// settled everything up to (its recorded ack floor): a consumer that must
+// be created anew starts right after it, so a consumer lost while the
+// gateway was away costs redeliveries, never a skip.
+func (b *Bus) EnsureConsumers(ctx context.Context, s config.Sink, maxBatch int, resumeAfter uint64) (events, redrive jetstream.Consumer, err error) {
+	cc := ConsumerConfig(s, maxBatch)
+	if resumeAfter > 0 {
+		cc.DeliverPolicy, cc.OptStartTime, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, nil, resumeAfter+1
+	}
+	events, err = b.ensureConsumer(ctx, b.cfg.Stream.Name, cc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("bus: consumer %s: %w", s.Name, err)
 	}
@@ -160,6 +171,20 @@ func (b *Bus) EnsureConsumers(ctx context.Context, s config.Sink, maxBatch int) 
 		return nil, nil, fmt.Errorf("bus: redrive consumer %s: %w", s.Name, err)
 	}
 	return events, redrive, nil
+}
+
+// RecreateConsumer creates a lost consumer again with the given config,
+// starting after resumeAfter when it is not zero.
+func (b *Bus) RecreateConsumer(ctx context.Context, stream string, cc jetstream.ConsumerConfig, resumeAfter uint64) (jetstream.Consumer, error) {
+	if resumeAfter > 0 {
+		cc.DeliverPolicy, cc.OptStartTime, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, nil, resumeAfter+1
+	}
+	c, err := b.JS.CreateConsumer(ctx, stream, cc)
+	if errors.Is(err, jetstream.ErrConsumerExists) {
+		// Another replica recreated it first.
+		return b.JS.Consumer(ctx, stream, cc.Durable)
+	}
+	return c, err
 }
 
 // ensureConsumer creates a consumer or updates it. Where it starts is fixed

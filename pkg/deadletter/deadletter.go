@@ -29,7 +29,16 @@ const (
 	HeaderPublishedAt = "Switchyard-Published-At"
 	HeaderStream      = "Switchyard-Stream"
 	HeaderStreamSeq   = "Switchyard-Stream-Seq"
+	// HeaderBodyOmitted, when set, gives the size of a body too large to
+	// fit in the dead letter beside its headers; the body stays in the
+	// events stream at Switchyard-Stream / Switchyard-Stream-Seq, and a
+	// redrive reads it from there.
+	HeaderBodyOmitted = "Switchyard-Body-Omitted"
 )
+
+// maxReason bounds the reason header: error strings can be long, and the
+// record must fit in one message.
+const maxReason = 1024
 
 // Store reads and writes the dead-letter stream.
 type Store struct {
@@ -60,11 +69,13 @@ func (s *Store) Put(ctx context.Context, in Input) error {
 		id = v
 	}
 	h.Set(event.HeaderEventID, id)
-	if h.Get(event.HeaderOrigSubject) == "" {
+	// The original subject is this message's own, unless Switchyard wrote
+	// it on a redrive; a producer's Switchyard-Subject is never kept.
+	if in.Meta.Stream != event.RedriveStream || h.Get(event.HeaderOrigSubject) == "" {
 		h.Set(event.HeaderOrigSubject, in.Msg.Subject())
 	}
 	h.Set(HeaderSink, in.Sink)
-	h.Set(HeaderReason, in.Reason)
+	h.Set(HeaderReason, truncate(in.Reason, maxReason))
 	h.Set(HeaderStatus, strconv.Itoa(in.Status))
 	h.Set(HeaderAttempts, strconv.Itoa(in.Attempts))
 	h.Set(HeaderFailedAt, time.Now().UTC().Format(time.RFC3339Nano))
@@ -75,10 +86,38 @@ func (s *Store) Put(ctx context.Context, in Input) error {
 	// The consumer is part of the id: a replay of an event that was
 	// dead-lettered minutes ago must not be taken for a duplicate of it.
 	dedup := fmt.Sprintf("dlq:%s:%s:%s:%d", in.Sink, in.Meta.Consumer, in.Meta.Stream, in.Meta.Sequence.Stream)
+	// The publish adds the Nats-Msg-Id header.
+	idHeader := int64(len(event.HeaderMsgID) + len(": \r\n") + len(dedup))
+	if nc := s.JS.Conn(); nc != nil && recordSize(msg)+idHeader > nc.MaxPayload() {
+		// The bookkeeping headers would push a body near max_payload over
+		// it, and a dead letter that can never be stored is an event that
+		// can never leave. Keep the body by reference instead.
+		h.Set(HeaderBodyOmitted, strconv.Itoa(len(msg.Data)))
+		msg.Data = nil
+	}
 	if _, err := s.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(dedup)); err != nil {
 		return fmt.Errorf("deadletter: store: %w", err)
 	}
 	return nil
+}
+
+// recordSize is the size of msg on the wire as the server counts it
+// against max_payload: headers block plus body.
+func recordSize(msg *nats.Msg) int64 {
+	n := len("NATS/1.0\r\n\r\n") + len(msg.Data)
+	for k, vs := range msg.Header {
+		for _, v := range vs {
+			n += len(k) + len(": ") + len(v) + len("\r\n")
+		}
+	}
+	return int64(n)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
 }
 
 // originalHeaders keeps what the producer set, and the event's identity,
@@ -110,6 +149,12 @@ type Record struct {
 	Data         json.RawMessage `json:"data,omitempty"`
 	DataBase64   []byte          `json:"data_base64,omitempty"`
 	DataEncoding string          `json:"data_encoding,omitempty"`
+	// BodyOmitted is the size of a body too large to keep in the dead
+	// letter; it stays in the events stream (Stream, StreamSeq) and a
+	// redrive reads it from there while the stream still holds it.
+	BodyOmitted int    `json:"body_omitted,omitempty"`
+	Stream      string `json:"stream,omitempty"`
+	StreamSeq   uint64 `json:"stream_seq,omitempty"`
 }
 
 func recordOf(m jetstream.Msg, seq uint64) Record {
@@ -120,6 +165,9 @@ func recordOf(m jetstream.Msg, seq uint64) Record {
 	r.Attempts, _ = strconv.Atoi(h.Get(HeaderAttempts))
 	r.Time, _ = time.Parse(time.RFC3339Nano, h.Get(HeaderFailedAt))
 	r.PublishedAt, _ = time.Parse(time.RFC3339Nano, h.Get(HeaderPublishedAt))
+	r.BodyOmitted, _ = strconv.Atoi(h.Get(HeaderBodyOmitted))
+	r.Stream = h.Get(HeaderStream)
+	r.StreamSeq, _ = strconv.ParseUint(h.Get(HeaderStreamSeq), 10, 64)
 	switch d := m.Data(); {
 	case len(d) == 0:
 	case json.Valid(d):
@@ -262,6 +310,17 @@ func (s *Store) Redrive(ctx context.Context, sink string, f Filter) (int, error)
 		seq := r.Seq
 		h := originalHeaders(m.Headers())
 		out := &nats.Msg{Subject: bus.RedriveSubject(sink), Header: h, Data: m.Data()}
+		if r.BodyOmitted > 0 {
+			orig, err := s.JS.Stream(ctx, r.Stream)
+			if err != nil {
+				return fmt.Errorf("deadletter: redrive %d: the body is kept in stream %s: %w", seq, r.Stream, err)
+			}
+			raw, err := orig.GetMsg(ctx, r.StreamSeq)
+			if err != nil {
+				return fmt.Errorf("deadletter: redrive %d: the body is kept in stream %s at %d, no longer there: %w", seq, r.Stream, r.StreamSeq, err)
+			}
+			out.Data = raw.Data
+		}
 		if _, err := s.JS.PublishMsg(ctx, out, jetstream.WithMsgID(fmt.Sprintf("redrive:%s:%d", s.Stream, seq))); err != nil {
 			return fmt.Errorf("deadletter: redrive: %w", err)
 		}

@@ -33,6 +33,9 @@ type Options struct {
 	Attempts  *attempts.Log // nil: no attempt log
 	Metrics   *telemetry.Metrics
 	Logger    *slog.Logger
+	// Recreate brings back the sink's own consumers if JetStream loses
+	// them; nil: a lost consumer ends its source.
+	Recreate Recreate
 }
 
 // Dispatcher delivers one sink's events.
@@ -50,9 +53,17 @@ type Dispatcher struct {
 	src      sync.Mutex
 	msgs     chan jetstream.Msg
 	runCtx   context.Context
-	iters    map[jetstream.MessagesContext]bool
+	sources  map[*source]bool
 	stopping bool
 	pullers  sync.WaitGroup
+	keep     *keeper
+
+	// Dead letters waiting for the dead-letter store to work again.
+	holders    sync.WaitGroup
+	held       atomic.Int64
+	hardCtx    context.Context
+	degradedMu sync.Mutex
+	degraded   map[string]string // cause → reason
 }
 
 // Counts returns how many attempts delivered and how many failed since start.
@@ -75,6 +86,8 @@ func New(opts Options) *Dispatcher {
 		opts:     opts,
 		log:      opts.Logger.With("sink", opts.Sink.Name),
 		maxBatch: sink.BatchSize(opts.Driver, opts.Sink.Batch.MaxEvents),
+		keep:     newKeeper(),
+		degraded: map[string]string{},
 	}
 	d.gate = newGate(opts.Sink, d.maxBatch, d.stateChanged)
 	return d
@@ -98,12 +111,14 @@ func (d *Dispatcher) Run(ctx context.Context, grace time.Duration) error {
 	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelHard()
 
+	d.hardCtx = hard
+	go d.keep.run(hard, max(d.opts.Sink.AckWait.D/3, 50*time.Millisecond))
 	msgs := make(chan jetstream.Msg)
 	d.src.Lock()
 	d.msgs, d.runCtx = msgs, ctx
 	d.src.Unlock()
 	for _, c := range d.opts.Consumers {
-		if _, err := d.AddSource(c, nil); err != nil {
+		if _, err := d.addSource(c, nil, d.opts.Recreate); err != nil {
 			d.stopSources()
 			return err
 		}
@@ -133,7 +148,7 @@ func (d *Dispatcher) Run(ctx context.Context, grace time.Duration) error {
 	close(batches)
 
 	done := make(chan struct{})
-	go func() { workers.Wait(); close(done) }()
+	go func() { workers.Wait(); d.holders.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(grace):
@@ -153,68 +168,48 @@ type Accept func(jetstream.Msg, *jetstream.MsgMetadata) bool
 // through the same batching, gate, driver and settling as the sink's own.
 // stop ends the source; Run's shutdown ends every source.
 func (d *Dispatcher) AddSource(c jetstream.Consumer, accept Accept) (stop func(), err error) {
+	return d.addSource(c, accept, nil)
+}
+
+func (d *Dispatcher) addSource(c jetstream.Consumer, accept Accept, recreate Recreate) (stop func(), err error) {
 	d.src.Lock()
 	defer d.src.Unlock()
 	if d.msgs == nil || d.stopping {
 		return nil, errors.New("dispatcher not running")
 	}
-	it, err := c.Messages(jetstream.PullMaxMessages(max(2, d.opts.Sink.Concurrency*d.maxBatch)))
-	if err != nil {
-		return nil, err
+	src := newSource(c, accept, recreate, d.window())
+	if d.sources == nil {
+		d.sources = map[*source]bool{}
 	}
-	if d.iters == nil {
-		d.iters = map[jetstream.MessagesContext]bool{}
-	}
-	d.iters[it] = true
+	d.sources[src] = true
 	d.pullers.Add(1)
 	go func() {
 		defer d.pullers.Done()
-		d.pull(d.runCtx, it, d.msgs, accept)
+		d.pull(d.runCtx, src, d.msgs)
 	}()
 	return func() {
 		d.src.Lock()
 		defer d.src.Unlock()
-		if d.iters[it] {
-			delete(d.iters, it)
-			it.Drain()
-		}
+		delete(d.sources, src)
+		src.halt()
 	}, nil
 }
 
-// stopSources drains every source and waits for the pullers. Drain, not
-// Stop: messages already pulled are still handed out, and the workers give
-// them straight back with a Nak instead of letting them wait out AckWait.
+// window is how many messages one source may hold unsettled: enough for
+// every worker to have a batch in hand and the next one ready.
+func (d *Dispatcher) window() int { return max(2, 2*d.opts.Sink.Concurrency*d.maxBatch) }
+
+// stopSources stops every source and waits for the pullers; what their
+// last pulls bring is still handed out and given back by the workers.
 func (d *Dispatcher) stopSources() {
 	d.src.Lock()
 	d.stopping = true
-	for it := range d.iters {
-		it.Drain()
+	for src := range d.sources {
+		src.halt()
 	}
-	d.iters = nil
+	d.sources = nil
 	d.src.Unlock()
 	d.pullers.Wait()
-}
-
-func (d *Dispatcher) pull(ctx context.Context, it jetstream.MessagesContext, out chan<- jetstream.Msg, accept Accept) {
-	for {
-		msg, err := it.Next()
-		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return
-			}
-			if ctx.Err() == nil {
-				d.log.Warn("pull", "err", err)
-			}
-			continue
-		}
-		if accept != nil {
-			if meta, err := msg.Metadata(); err == nil && !accept(msg, meta) {
-				_ = msg.Ack()
-				continue
-			}
-		}
-		out <- msg
-	}
 }
 
 // batch groups messages up to the driver's batch size, waiting at most
@@ -248,6 +243,7 @@ func (d *Dispatcher) release(b []jetstream.Msg) {
 		if err := m.Nak(); err != nil {
 			d.log.Warn("nak on shutdown", "err", err)
 		}
+		d.keep.done(m)
 	}
 }
 
@@ -269,6 +265,7 @@ func (d *Dispatcher) deliver(soft, ctx context.Context, b []jetstream.Msg) {
 		if err != nil {
 			// Not a JetStream message: nothing to settle against.
 			d.log.Error("message without metadata", "err", err, "subject", m.Subject())
+			d.keep.done(m)
 			continue
 		}
 		ev, err := event.FromMessage(event.Message{
@@ -281,10 +278,12 @@ func (d *Dispatcher) deliver(soft, ctx context.Context, b []jetstream.Msg) {
 		}
 		x := delivery{msg: m, ev: ev, attempt: int(meta.NumDelivered), meta: meta}
 		if budget := d.opts.Sink.Retry.Attempts(); x.attempt > budget+1 {
-			// More deliveries than attempts, and none settled: the gateway
-			// stopped or died during each. Say so in a dead letter rather
-			// than loop forever or let MaxDeliver drop it unseen.
-			d.deadLetter(ctx, x, fmt.Sprintf("no outcome after %d deliveries (budget %d attempts): the gateway stopped or crashed during them", x.attempt, budget), 0, "unsettled")
+			// Delivered more often than the budget allows: the retry
+			// schedule was shortened (a reload, a restart, a replica with
+			// another config) while it waited, or the gateway stopped or
+			// died during earlier attempts. JetStream's MaxDeliver is
+			// unlimited, so Switchyard's own count ends it, with a reason.
+			d.deadLetter(ctx, x, fmt.Sprintf("delivered %d times, beyond the retry budget of %d attempts: the retry schedule was shortened, or the gateway stopped during earlier attempts", x.attempt, budget), 0, "budget_exceeded")
 			continue
 		}
 		ds = append(ds, x)
@@ -297,12 +296,10 @@ func (d *Dispatcher) deliver(soft, ctx context.Context, b []jetstream.Msg) {
 		events[i] = x.ev
 	}
 
-	// The heartbeat covers the wait at the gate too: a paused sink or an
+	// The keeper covers the wait at the gate too: a paused sink or an
 	// open breaker can hold a batch for long, and holding is not an attempt.
-	stopBeat := d.heartbeat(ds)
 	probe, err := d.gate.wait(soft, len(ds))
 	if err != nil {
-		stopBeat()
 		msgs := make([]jetstream.Msg, len(ds))
 		for i, x := range ds {
 			msgs[i] = x.msg
@@ -328,7 +325,6 @@ func (d *Dispatcher) deliver(soft, ctx context.Context, b []jetstream.Msg) {
 	start := time.Now()
 	err = d.opts.Driver.Send(sendCtx, events)
 	elapsed := time.Since(start)
-	stopBeat()
 	d.gate.record(probe, outcomeOf(err, len(ds)))
 	d.inFlight.Add(-int64(len(ds)))
 	d.opts.Metrics.InFlight.WithLabelValues(d.opts.Sink.Name).Sub(float64(len(ds)))
@@ -366,31 +362,6 @@ func (d *Dispatcher) recordAttempt(x delivery, start time.Time, took time.Durati
 	if rerr := d.opts.Attempts.Record(r); rerr != nil {
 		d.log.Warn("attempt not logged", "event_id", x.ev.ID, "err", rerr)
 	}
-}
-
-// heartbeat tells JetStream the messages are still being worked on, so a
-// slow but healthy delivery is not redelivered under its own feet.
-func (d *Dispatcher) heartbeat(ds []delivery) (stop func()) {
-	every := d.opts.Sink.AckWait.D / 3
-	if every <= 0 {
-		return func() {}
-	}
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				for _, x := range ds {
-					_ = x.msg.InProgress()
-				}
-			}
-		}
-	}()
-	return func() { close(done) }
 }
 
 // outcomeOf sums up a Send for the gate: any delivered event means the

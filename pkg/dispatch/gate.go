@@ -36,15 +36,17 @@ const (
 // than the rate limit. Events waiting at the gate were not attempted, so
 // they do not count as attempts.
 type gate struct {
-	mu       sync.Mutex
-	changed  chan struct{} // closed and replaced on every change
-	paused   bool
-	reason   string
-	breaker  *breaker
-	probing  bool
-	limiter  *adaptiveLimiter
-	now      func() time.Time
-	onChange func(from, to State, reason string, until time.Time)
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced on every change
+	paused  bool
+	reason  string
+	// why the breaker last opened, for status
+	openReason string
+	breaker    *breaker
+	probing    bool
+	limiter    *adaptiveLimiter
+	now        func() time.Time
+	onChange   func(from, to State, reason string, until time.Time)
 }
 
 func newGate(s config.Sink, maxBatch int, onChange func(from, to State, reason string, until time.Time)) *gate {
@@ -165,6 +167,9 @@ func (g *gate) record(probe bool, o outcome) {
 	now := g.now()
 	from := g.stateLocked()
 	reason := g.breaker.record(now, probe, o, from)
+	if reason != "" {
+		g.openReason = "breaker opened: " + reason
+	}
 	to := g.stateLocked()
 	until := g.breaker.until
 	if from != to {
@@ -172,6 +177,19 @@ func (g *gate) record(probe bool, o outcome) {
 	}
 	g.mu.Unlock()
 	g.transition(from, to, reason, until)
+}
+
+// Reason says why the gate holds deliveries back, if it does.
+func (g *gate) Reason() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	switch g.stateLocked() {
+	case StatePaused:
+		return g.reason
+	case StateOpen, StateHalfOpen:
+		return g.openReason
+	}
+	return ""
 }
 
 // setPaused pauses or resumes; it reports whether anything changed.

@@ -11,8 +11,14 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/telemetry"
 )
 
+// maxDelay caps every computed retry delay: a huge Retry-After or schedule
+// entry, spread by jitter, must not overflow into a negative delay (an
+// immediate redelivery).
+const maxDelay = 7 * 24 * time.Hour
+
 // settle decides the fate of one attempted message. Every path ends in
-// exactly one of Ack, NakWithDelay, Nak (shutdown only) or Term. It
+// exactly one of Ack, NakWithDelay, Nak (shutdown only) or Term — or, while
+// the dead-letter store fails, a hold that ends in Term once it works. It
 // returns the outcome, as the metrics and the attempt log name it.
 func (d *Dispatcher) settle(ctx context.Context, x delivery, err error) string {
 	name := d.opts.Sink.Name
@@ -22,6 +28,7 @@ func (d *Dispatcher) settle(ctx context.Context, x delivery, err error) string {
 		if aerr := x.msg.Ack(); aerr != nil {
 			log.Warn("ack failed; the event may be delivered again", "err", aerr)
 		}
+		d.keep.done(x.msg)
 		d.opts.Metrics.Deliveries.WithLabelValues(name, telemetry.OutcomeDelivered).Inc()
 		d.opts.Metrics.EventLatency.WithLabelValues(name).Observe(time.Since(x.meta.Timestamp).Seconds())
 		d.status.mu.Lock()
@@ -42,6 +49,7 @@ func (d *Dispatcher) settle(ctx context.Context, x delivery, err error) string {
 	case c.Class == sink.Canceled:
 		// Shutdown, not the destination's fault: hand it back at once.
 		_ = x.msg.Nak()
+		d.keep.done(x.msg)
 		d.opts.Metrics.Deliveries.WithLabelValues(name, telemetry.OutcomeCanceled).Inc()
 		log.Info("delivery interrupted by shutdown; handed back to JetStream")
 		return telemetry.OutcomeCanceled
@@ -50,7 +58,7 @@ func (d *Dispatcher) settle(ctx context.Context, x delivery, err error) string {
 	case last:
 		return d.deadLetter(ctx, x, fmt.Sprintf("gave up after %d attempts: %v", x.attempt, err), c.Status, "attempts_exhausted")
 	case c.Class == sink.RateLimited:
-		delay := min(c.RetryAfter, d.opts.Sink.Retry.MaxRetryAfter.D)
+		delay := clampDelay(min(c.RetryAfter, d.opts.Sink.Retry.MaxRetryAfter.D))
 		d.nakWithDelay(x, delay)
 		d.opts.Metrics.Deliveries.WithLabelValues(name, telemetry.OutcomeRateLimited).Inc()
 		log.Warn("rate limited; retrying when the receiver asked", "status", c.Status, "retry_in", delay, "err", err)
@@ -66,9 +74,10 @@ func (d *Dispatcher) settle(ctx context.Context, x delivery, err error) string {
 
 func (d *Dispatcher) nakWithDelay(x delivery, delay time.Duration) {
 	if err := x.msg.NakWithDelay(delay); err != nil {
-		// Without the nak, AckWait/BackOff still bring the message back.
+		// Without the nak, AckWait still brings the message back.
 		d.log.Warn("nak failed; JetStream will redeliver after its ack wait", "event_id", x.ev.ID, "err", err)
 	}
+	d.keep.done(x.msg)
 }
 
 // backoff is the delay after a failed attempt n: schedule[n-1], spread by
@@ -81,32 +90,91 @@ func (d *Dispatcher) backoff(attempt int) time.Duration {
 	base := s[min(max(attempt-1, 0), len(s)-1)].D
 	j := *d.opts.Sink.Retry.Jitter
 	if j == 0 {
-		return base
+		return clampDelay(base)
 	}
-	return time.Duration(float64(base) * (1 + j*(2*rand.Float64()-1)))
+	f := float64(base) * (1 + j*(2*rand.Float64()-1))
+	if f >= float64(maxDelay) {
+		return maxDelay
+	}
+	return clampDelay(time.Duration(f))
 }
 
+func clampDelay(d time.Duration) time.Duration { return min(max(d, 0), maxDelay) }
+
 // deadLetter stores the message in the dead-letter stream, then terminates
-// it. If the store fails the message is not terminated: it comes back
-// later and is judged again, so nothing is dropped.
+// it. If the store fails, the message is held — kept alive, not retried
+// against the destination, its delivery count untouched — while the store
+// is tried again with a bounded backoff; the sink shows degraded meanwhile.
 func (d *Dispatcher) deadLetter(ctx context.Context, x delivery, reason string, status int, cause string) string {
-	if err := d.opts.DLQ.Put(ctx, deadletter.Input{Sink: d.opts.Sink.Name, Msg: x.msg, Meta: x.meta, Event: x.ev,
-		Reason: reason, Status: status, Attempts: x.attempt}); err != nil {
-		d.log.Error("dead letter not stored; message kept for redelivery", "reason", reason, "err", err)
-		_ = x.msg.NakWithDelay(d.backoff(1))
-		return telemetry.OutcomeRetried
+	in := deadletter.Input{Sink: d.opts.Sink.Name, Msg: x.msg, Meta: x.meta, Event: x.ev,
+		Reason: reason, Status: status, Attempts: x.attempt}
+	err := d.opts.DLQ.Put(ctx, in)
+	if err == nil {
+		d.terminate(x, in, cause)
+		return telemetry.OutcomeDeadLetter
 	}
-	if err := x.msg.TermWithReason(truncate(reason, 200)); err != nil {
+	d.held.Add(1)
+	d.holders.Add(1)
+	go d.holdDeadLetter(x, in, cause, err)
+	return telemetry.OutcomeDeadLetterHeld
+}
+
+// holdDeadLetter retries the dead-letter store until it works or the
+// gateway's grace period ends. Given up at shutdown, the message is left
+// unsettled: JetStream redelivers it after AckWait and it is judged again.
+func (d *Dispatcher) holdDeadLetter(x delivery, in deadletter.Input, cause string, err error) {
+	defer d.holders.Done()
+	ctx := d.hardCtx
+	id := eventID(x)
+	wait := 250 * time.Millisecond
+	for {
+		d.opts.Metrics.DeadLetterStoreFailures.WithLabelValues(d.opts.Sink.Name).Inc()
+		d.setDegraded(CauseDeadLetterStore, "dead-letter store failing: "+err.Error())
+		d.log.Error("DEAD LETTER NOT STORED: holding the event (not retried against the destination) until the dead-letter store works",
+			"event_id", id, "reason", in.Reason, "err", err, "retry_in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			d.keep.done(x.msg)
+			if d.held.Add(-1) == 0 {
+				d.clearDegraded(CauseDeadLetterStore)
+			}
+			d.log.Error("shutdown while holding an event for the dead-letter store: left unsettled, JetStream redelivers it after its ack wait",
+				"event_id", id)
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = d.opts.DLQ.Put(pctx, in)
+		cancel()
+		if err == nil {
+			break
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
+	d.terminate(x, in, cause)
+	if d.held.Add(-1) == 0 {
+		d.clearDegraded(CauseDeadLetterStore)
+	}
+}
+
+// terminate ends a message whose dead letter is stored.
+func (d *Dispatcher) terminate(x delivery, in deadletter.Input, cause string) {
+	if err := x.msg.TermWithReason(truncate(in.Reason, 200)); err != nil {
 		d.log.Warn("term failed after dead-lettering", "err", err)
 	}
+	d.keep.done(x.msg)
 	d.opts.Metrics.Deliveries.WithLabelValues(d.opts.Sink.Name, telemetry.OutcomeDeadLetter).Inc()
 	d.opts.Metrics.DeadLetters.WithLabelValues(d.opts.Sink.Name, cause).Inc()
-	id := ""
+	d.log.Error("dead-lettered", "event_id", eventID(x), "reason", in.Reason, "status", in.Status, "attempts", x.attempt)
+}
+
+func eventID(x delivery) string {
 	if x.ev != nil {
-		id = x.ev.ID
+		return x.ev.ID
 	}
-	d.log.Error("dead-lettered", "event_id", id, "reason", reason, "status", status, "attempts", x.attempt)
-	return telemetry.OutcomeDeadLetter
+	return ""
 }
 
 func truncate(s string, n int) string {

@@ -20,9 +20,6 @@ type StateEvent struct {
 	Time   time.Time  `json:"time"`
 }
 
-// State reports what the sink's deliveries are doing.
-func (d *Dispatcher) State() State { return d.gate.State() }
-
 // Pause stops deliveries: JetStream stops handing the sink's consumers
 // messages, and batches already pulled wait (without an attempt) until
 // Resume. It reports whether anything changed.
@@ -61,7 +58,7 @@ func (d *Dispatcher) stateChanged(from, to State, reason string, until time.Time
 
 func (d *Dispatcher) announce(from, to State, reason string, until time.Time) {
 	name := d.opts.Sink.Name
-	for _, s := range []State{StateRunning, StatePaused, StateOpen, StateHalfOpen} {
+	for _, s := range []State{StateRunning, StatePaused, StateOpen, StateHalfOpen, StateDegraded} {
 		v := 0.0
 		if s == to {
 			v = 1

@@ -54,6 +54,12 @@ type Gateway struct {
 	stopOnce  sync.Once
 }
 
+// sinkConfig is what recreating a sink's consumers needs to know.
+type sinkConfig struct {
+	cfg    config.Sink
+	driver sink.Driver
+}
+
 type runningSink struct {
 	cfg        config.Sink
 	driver     sink.Driver
@@ -128,7 +134,7 @@ func (g *Gateway) openSink(ctx context.Context, sc config.Sink) (*runningSink, e
 	if err != nil {
 		return nil, err
 	}
-	events, redrive, err := g.bus.EnsureConsumers(ctx, sc, sink.BatchSize(drv, sc.Batch.MaxEvents))
+	events, redrive, err := g.bus.EnsureConsumers(ctx, sc, sink.BatchSize(drv, sc.Batch.MaxEvents), g.ackFloor(ctx, sc.Name))
 	if err != nil {
 		_ = drv.Close(ctx)
 		return nil, err
@@ -137,6 +143,7 @@ func (g *Gateway) openSink(ctx context.Context, sc config.Sink) (*runningSink, e
 		dispatcher: dispatch.New(dispatch.Options{
 			Sink: sc, Driver: drv, JS: g.bus.JS, Consumers: []jetstream.Consumer{events, redrive},
 			DLQ: g.dlq, Attempts: g.attempts, Metrics: g.metrics, Logger: g.log,
+			Recreate: g.recreate(sinkConfig{cfg: sc, driver: drv}),
 		})}, nil
 }
 
@@ -144,12 +151,20 @@ func (g *Gateway) openSink(ctx context.Context, sc config.Sink) (*runningSink, e
 func (g *Gateway) startSink(ctx context.Context, rs *runningSink) {
 	sctx, cancel := context.WithCancel(ctx)
 	rs.cancel = cancel
+	grace := g.shutdownGrace()
 	go func() {
 		defer close(rs.done)
-		if err := rs.dispatcher.Run(sctx, g.cfg.ShutdownGrace.D); err != nil {
+		if err := rs.dispatcher.Run(sctx, grace); err != nil {
 			g.log.Error("dispatcher stopped", "sink", rs.cfg.Name, "err", err)
 		}
 	}()
+}
+
+// shutdownGrace is the grace in force; a reload may change it.
+func (g *Gateway) shutdownGrace() time.Duration {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return g.cfg.ShutdownGrace.D
 }
 
 // stopSink stops pulling for a sink, lets its deliveries in flight finish
@@ -183,6 +198,10 @@ func (g *Gateway) Metrics() *telemetry.Metrics { return g.metrics }
 // deliveries get the shutdown grace to finish, the rest go back to
 // JetStream, drivers and the bus close.
 func (g *Gateway) Run(ctx context.Context) error {
+	// Whatever ends Run (its context, or the admin server failing) stops
+	// the sinks, the watchers and the replays through this context.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	g.runCtx = ctx
 	srv := &http.Server{Handler: admin.Handler(g, g.cfg.Admin.Token, g.metrics.Registry), ReadHeaderTimeout: 10 * time.Second}
 	srvErr := make(chan error, 1)
@@ -191,6 +210,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); g.watchPauses(ctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); g.recordAckFloors(ctx) }()
 	g.reloadMu.Lock()
 	for _, rs := range g.sinkList() {
 		g.startSink(ctx, rs)
@@ -205,8 +226,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	case err = <-srvErr:
 		err = fmt.Errorf("admin server: %w", err)
 	}
+	stop()
 	g.running.Store(false)
-	g.log.Info("stopping: no new pulls, finishing deliveries in flight", "grace", g.cfg.ShutdownGrace.D)
+	g.log.Info("stopping: no new pulls, finishing deliveries in flight", "grace", g.shutdownGrace())
 	g.reloadMu.Lock() // no reload may start a sink now
 	for _, rs := range g.sinkList() {
 		<-rs.done
@@ -258,17 +280,22 @@ func (g *Gateway) Sinks(ctx context.Context) ([]admin.SinkStatus, error) {
 	sinks := g.sinkList()
 	out := make([]admin.SinkStatus, 0, len(sinks))
 	for _, rs := range sinks {
-		st := admin.SinkStatus{Name: rs.cfg.Name, Kind: rs.cfg.Kind(), Events: rs.cfg.Events, State: string(rs.dispatcher.State()), InFlight: rs.dispatcher.InFlight()}
-		info, err := rs.consumer.Info(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("sink %s: %w", rs.cfg.Name, err)
-		}
-		st.Pending, st.AckPending, st.Redelivered = info.NumPending, info.NumAckPending, info.NumRedelivered
+		st := admin.SinkStatus{Name: rs.cfg.Name, Kind: rs.cfg.Kind(), Events: rs.cfg.Events,
+			State: string(rs.dispatcher.State()), StateReason: rs.dispatcher.StateReason(), InFlight: rs.dispatcher.InFlight()}
 		st.Delivered, st.Failed = rs.dispatcher.Counts()
-		st.OldestPendingSeconds = g.oldestUnsettled(ctx, rs, info).Seconds()
 		st.LatencyP99Seconds = quantile(g.metrics.EventLatency.WithLabelValues(rs.cfg.Name), 0.99).Seconds()
-		if st.DeadLetters, err = g.dlq.Count(ctx, rs.cfg.Name); err != nil {
-			return nil, fmt.Errorf("sink %s: dead letters: %w", rs.cfg.Name, err)
+		// One sink's trouble (a lost consumer, a failing dead-letter
+		// store) shows in its own status; it never fails the whole list.
+		if info, err := rs.consumer.Info(ctx); err != nil {
+			st.State, st.StateReason = string(dispatch.StateDegraded), joinReason(st.StateReason, "consumer: "+err.Error())
+		} else {
+			st.Pending, st.AckPending, st.Redelivered = info.NumPending, info.NumAckPending, info.NumRedelivered
+			st.OldestPendingSeconds = g.oldestUnsettled(ctx, rs, info).Seconds()
+		}
+		if n, err := g.dlq.Count(ctx, rs.cfg.Name); err != nil {
+			st.State, st.StateReason = string(dispatch.StateDegraded), joinReason(st.StateReason, "dead letters: "+err.Error())
+		} else {
+			st.DeadLetters = n
 		}
 		ok, lastErr, lastErrAt := rs.dispatcher.Snapshot()
 		if !ok.IsZero() {
@@ -280,6 +307,13 @@ func (g *Gateway) Sinks(ctx context.Context) ([]admin.SinkStatus, error) {
 		out = append(out, st)
 	}
 	return out, nil
+}
+
+func joinReason(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 func (g *Gateway) sink(name string) (*runningSink, error) {

@@ -366,7 +366,7 @@ func TestUnsettledDeliveriesAreDeadLettered(t *testing.T) {
 		adminDo(t, g, "GET", "/v1/sinks/s/dead-letters", &recs)
 		return len(recs) == 1
 	})
-	if !strings.Contains(recs[0].Reason, "no outcome after 3 deliveries") {
+	if !strings.Contains(recs[0].Reason, "delivered 3 times, beyond the retry budget") || !strings.Contains(recs[0].Reason, "gateway stopped during earlier attempts") {
 		t.Errorf("reason %q", recs[0].Reason)
 	}
 	if n := len(rc.hitsFor("s")); n != 2 {

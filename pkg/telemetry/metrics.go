@@ -13,6 +13,9 @@ const (
 	OutcomeRateLimited = "rate_limited"
 	OutcomeDeadLetter  = "dead_lettered"
 	OutcomeCanceled    = "canceled"
+	// OutcomeDeadLetterHeld: the event failed for good, but its dead letter
+	// could not be stored yet; it is held until the store works.
+	OutcomeDeadLetterHeld = "dead_letter_held"
 )
 
 // Metrics is every metric Switchyard exports, on its own registry so tests
@@ -26,6 +29,14 @@ type Metrics struct {
 	DeadLetters  *prometheus.CounterVec   // sink, reason class
 	SinkState    *prometheus.GaugeVec     // sink, state: 1 for the current one
 	StateChanges *prometheus.CounterVec   // sink, to
+	// Degraded is 1 while a cause keeps the sink from working normally:
+	// dead_letter_store (dead letters cannot be stored), consumer (its
+	// durable consumer was lost and is being recreated).
+	Degraded *prometheus.GaugeVec // sink, cause
+	// DeadLetterStoreFailures counts failed attempts to store a dead letter.
+	DeadLetterStoreFailures *prometheus.CounterVec // sink
+	// ConsumersRecreated counts durable consumers recreated after a loss.
+	ConsumersRecreated *prometheus.CounterVec // sink
 }
 
 // NewMetrics registers the metrics on a fresh registry.
@@ -58,6 +69,16 @@ func NewMetrics() *Metrics {
 	m.StateChanges = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "switchyard_sink_state_changes_total", Help: "Sink state changes, by the state entered.",
 	}, []string{"sink", "state"})
-	r.MustRegister(m.Deliveries, m.SendDuration, m.EventLatency, m.InFlight, m.DeadLetters, m.SinkState, m.StateChanges)
+	m.Degraded = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "switchyard_sink_degraded", Help: "1 while a cause (dead_letter_store, consumer) degrades the sink.",
+	}, []string{"sink", "cause"})
+	m.DeadLetterStoreFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchyard_dead_letter_store_failures_total", Help: "Failed attempts to store a dead letter; the event is held until one succeeds.",
+	}, []string{"sink"})
+	m.ConsumersRecreated = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchyard_consumers_recreated_total", Help: "Durable consumers recreated after being lost, by sink.",
+	}, []string{"sink"})
+	r.MustRegister(m.Deliveries, m.SendDuration, m.EventLatency, m.InFlight, m.DeadLetters, m.SinkState, m.StateChanges,
+		m.Degraded, m.DeadLetterStoreFailures, m.ConsumersRecreated)
 	return m
 }

@@ -1,0 +1,182 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// pullWait bounds one pull request. Messages stream out of a pull as they
+// arrive, so it costs no latency; it is how long a stopped source may
+// take to notice, and how often an idle source asks again.
+const pullWait = time.Second
+
+// Recreate brings back a consumer that JetStream lost (deleted by an
+// operator, or gone with a server's state), from a position the gateway
+// recorded, so the result is redelivery rather than a skip.
+type Recreate func(ctx context.Context, lost jetstream.Consumer) (jetstream.Consumer, error)
+
+// source is one consumer being pulled. It pulls only as many messages as
+// its window has credits for; a credit comes back when a message is
+// settled. So everything pulled is in the dispatcher's hands (and kept
+// alive by the keeper), never waiting unseen in a client-side buffer
+// while its AckWait runs out.
+type source struct {
+	consumer jetstream.Consumer // only the puller goroutine replaces it
+	accept   Accept
+	recreate Recreate // nil: a lost consumer ends the source
+	credits  chan struct{}
+	stop     chan struct{}
+	stopOnce sync.Once
+}
+
+func newSource(c jetstream.Consumer, accept Accept, recreate Recreate, window int) *source {
+	s := &source{consumer: c, accept: accept, recreate: recreate,
+		credits: make(chan struct{}, window), stop: make(chan struct{})}
+	for i := 0; i < window; i++ {
+		s.credits <- struct{}{}
+	}
+	return s
+}
+
+// acquire waits for at least one credit and takes every other one free.
+func (s *source) acquire(ctx context.Context) (int, bool) {
+	select {
+	case <-s.credits:
+	case <-s.stop:
+		return 0, false
+	case <-ctx.Done():
+		return 0, false
+	}
+	n := 1
+	for n < cap(s.credits) {
+		select {
+		case <-s.credits:
+			n++
+			continue
+		default:
+		}
+		break
+	}
+	return n, true
+}
+
+func (s *source) release(n int) {
+	for i := 0; i < n; i++ {
+		select {
+		case s.credits <- struct{}{}:
+		default: // never more than the window
+		}
+	}
+}
+
+func (s *source) halt() { s.stopOnce.Do(func() { close(s.stop) }) }
+
+func (s *source) stopped() bool {
+	select {
+	case <-s.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// pull feeds out from src until the source is stopped. A stop lets the
+// pull request in progress run out (at most pullWait): what it brings is
+// handed out, and the workers give it straight back with a Nak rather
+// than leave it to wait out AckWait.
+func (d *Dispatcher) pull(ctx context.Context, src *source, out chan<- jetstream.Msg) {
+	for !src.stopped() {
+		n, ok := src.acquire(ctx)
+		if !ok {
+			return
+		}
+		batch, err := src.consumer.Fetch(n, jetstream.FetchMaxWait(pullWait))
+		got := 0
+		if err == nil {
+			for m := range batch.Messages() {
+				got++
+				d.keep.add(m, src)
+				if src.accept != nil {
+					if meta, merr := m.Metadata(); merr == nil && !src.accept(m, meta) {
+						_ = m.Ack()
+						d.keep.done(m)
+						continue
+					}
+				}
+				out <- m
+			}
+			err = batch.Error()
+		}
+		src.release(n - got)
+		if err == nil || errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
+			continue
+		}
+		if d.consumerLost(ctx, src, err) {
+			if !d.recover(ctx, src) {
+				return
+			}
+			continue
+		}
+		if ctx.Err() == nil && !src.stopped() {
+			d.log.Warn("pull", "consumer", src.consumer.CachedInfo().Name, "err", err)
+			sleep(ctx, src.stop, 100*time.Millisecond)
+		}
+	}
+}
+
+// consumerLost tells a lost consumer from a passing error.
+func (d *Dispatcher) consumerLost(ctx context.Context, src *source, err error) bool {
+	if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return true
+	}
+	if !errors.Is(err, nats.ErrNoResponders) && !errors.Is(err, jetstream.ErrNoHeartbeat) {
+		return false
+	}
+	info := src.consumer.CachedInfo()
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, cerr := d.opts.JS.Consumer(cctx, info.Stream, info.Name)
+	return errors.Is(cerr, jetstream.ErrConsumerNotFound)
+}
+
+// recover recreates a lost consumer, showing the sink degraded meanwhile.
+// It reports false when the source must end.
+func (d *Dispatcher) recover(ctx context.Context, src *source) bool {
+	name := src.consumer.CachedInfo().Name
+	if src.recreate == nil {
+		d.log.Error("consumer lost; this source ends", "consumer", name)
+		return false
+	}
+	d.setDegraded(CauseConsumer, "consumer "+name+" lost: recreating it from the recorded ack floor")
+	d.log.Error("consumer lost: recreating it from the recorded ack floor", "consumer", name)
+	wait := 100 * time.Millisecond
+	for !src.stopped() && ctx.Err() == nil {
+		c, err := src.recreate(ctx, src.consumer)
+		if err == nil {
+			src.consumer = c
+			d.opts.Metrics.ConsumersRecreated.WithLabelValues(d.opts.Sink.Name).Inc()
+			d.clearDegraded(CauseConsumer)
+			d.log.Warn("consumer recreated", "consumer", name)
+			return true
+		}
+		d.log.Error("consumer not recreated yet", "consumer", name, "err", err)
+		sleep(ctx, src.stop, wait)
+		wait = min(2*wait, 10*time.Second)
+	}
+	return false
+}
+
+func sleep(ctx context.Context, stop <-chan struct{}, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-stop:
+	case <-ctx.Done():
+	}
+}

@@ -1,0 +1,84 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard-dev/switchyard/pkg/bus"
+	"github.com/switchyard-dev/switchyard/pkg/sink"
+)
+
+// AckFloorEvery is how often each sink's ack floor is recorded in the
+// state bucket, from which a lost consumer is recreated.
+var AckFloorEvery = 2 * time.Second
+
+func ackFloorKey(sinkName string) string { return "ackfloor." + sinkName }
+
+// ackFloor is the last recorded ack floor of a sink's events consumer: the
+// stream sequence up to which every event was settled. 0: none recorded.
+func (g *Gateway) ackFloor(ctx context.Context, sinkName string) uint64 {
+	e, err := g.state.Get(ctx, ackFloorKey(sinkName))
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.ParseUint(string(e.Value()), 10, 64)
+	return n
+}
+
+// recordAckFloors keeps each sink's ack floor in the state bucket until
+// ctx ends, and once more at the end. Replicas all write it; any of their
+// values is a floor, so the race is harmless.
+func (g *Gateway) recordAckFloors(ctx context.Context) {
+	last := map[string]uint64{}
+	record := func(ctx context.Context) {
+		for _, rs := range g.sinkList() {
+			info, err := rs.consumer.Info(ctx)
+			if err != nil {
+				continue
+			}
+			floor := info.AckFloor.Stream
+			if floor == 0 || floor == last[rs.cfg.Name] {
+				continue
+			}
+			if _, err := g.state.Put(ctx, ackFloorKey(rs.cfg.Name), []byte(strconv.FormatUint(floor, 10))); err != nil {
+				g.log.Warn("ack floor not recorded", "sink", rs.cfg.Name, "err", err)
+				continue
+			}
+			last[rs.cfg.Name] = floor
+		}
+	}
+	t := time.NewTicker(AckFloorEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			record(fctx)
+			cancel()
+			return
+		case <-t.C:
+			record(ctx)
+		}
+	}
+}
+
+// recreate is the dispatchers' way back from a lost consumer: the events
+// consumer restarts after the recorded ack floor, the redrive consumer
+// (a work queue: what was acked is gone) from its start.
+func (g *Gateway) recreate(sc sinkConfig) func(ctx context.Context, lost jetstream.Consumer) (jetstream.Consumer, error) {
+	return func(ctx context.Context, lost jetstream.Consumer) (jetstream.Consumer, error) {
+		info := lost.CachedInfo()
+		maxBatch := sink.BatchSize(sc.driver, sc.cfg.Batch.MaxEvents)
+		switch info.Name {
+		case sc.cfg.Name:
+			return g.bus.RecreateConsumer(ctx, info.Stream, bus.ConsumerConfig(sc.cfg, maxBatch), g.ackFloor(ctx, sc.cfg.Name))
+		case bus.RedriveConsumerConfig(sc.cfg, maxBatch).Durable:
+			return g.bus.RecreateConsumer(ctx, info.Stream, bus.RedriveConsumerConfig(sc.cfg, maxBatch), 0)
+		}
+		return nil, errors.New("not a consumer of this sink: " + info.Name)
+	}
+}

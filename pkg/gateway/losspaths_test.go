@@ -1,0 +1,256 @@
+package gateway_test
+
+// Regression tests for the loss paths of issue 7: each one failed on the
+// code before its fix. Real embedded nats-server, real HTTPS receivers.
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard-dev/switchyard/pkg/admin"
+	"github.com/switchyard-dev/switchyard/pkg/attempts"
+	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/deadletter"
+	"github.com/switchyard-dev/switchyard/pkg/gateway"
+)
+
+func sinkStatus(t *testing.T, g *gateway.Gateway, name string) admin.SinkStatus {
+	t.Helper()
+	var all []admin.SinkStatus
+	if code := adminDo(t, g, "GET", "/v1/sinks", &all); code != 200 {
+		t.Fatalf("GET /v1/sinks: %d", code)
+	}
+	for _, s := range all {
+		if s.Name == name {
+			return s
+		}
+	}
+	t.Fatalf("sink %s not in /v1/sinks", name)
+	return admin.SinkStatus{}
+}
+
+func deadLetters(t *testing.T, g *gateway.Gateway, sink string) []deadletter.Record {
+	t.Helper()
+	var recs []deadletter.Record
+	adminDo(t, g, "GET", "/v1/sinks/"+sink+"/dead-letters", &recs)
+	return recs
+}
+
+// Item 1: while the dead-letter stream cannot store, the event is held,
+// not retried: the receiver that answered 410 is not asked again, no
+// delivery is spent, the sink shows degraded, and the dead letter is
+// stored once the stream is back.
+func TestDeadLetterStoreOutageHoldsTheEvent(t *testing.T) {
+	rc := newReceiver(t)
+	rc.setAnswer(func(w http.ResponseWriter, sink, id string, n int) { w.WriteHeader(410) })
+	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("s", `[">"]`, "    retry: {schedule: [100ms, 100ms], jitter: 0}\n"))
+	ctx := context.Background()
+	if err := g.Bus().JS.DeleteStream(ctx, config.DefaultDLQStream); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, g, "order.completed", "held1", []byte(`{}`), nil)
+	waitFor(t, 10*time.Second, "sink degraded by the dead-letter store", func() bool {
+		st := sinkStatus(t, g, "s")
+		return st.State == "degraded" && strings.Contains(st.StateReason, "dead-letter store failing")
+	})
+	time.Sleep(1500 * time.Millisecond) // many times schedule[0]
+	if n := len(rc.hitsFor("s")); n != 1 {
+		t.Fatalf("receiver answered 410 and was asked %d times while the dead-letter store was down", n)
+	}
+	if err := g.Bus().EnsureStreams(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "dead letter stored", func() bool { return len(deadLetters(t, g, "s")) == 1 })
+	r := deadLetters(t, g, "s")[0]
+	if r.ID != "held1" || r.Status != 410 || r.Attempts != 1 {
+		t.Errorf("dead letter = %+v", r)
+	}
+	waitFor(t, 5*time.Second, "sink running again", func() bool { return sinkStatus(t, g, "s").State == "running" })
+	if n := len(rc.hitsFor("s")); n != 1 {
+		t.Errorf("receiver asked %d times, want 1", n)
+	}
+	if st := sinkStatus(t, g, "s"); st.AckPending != 0 || st.Pending != 0 {
+		t.Errorf("after the store came back: pending %d, ack pending %d", st.Pending, st.AckPending)
+	}
+}
+
+// Item 2: a body near max_payload still fits as a dead letter (kept by
+// reference), and redrive delivers it byte for byte.
+func TestEventNearMaxPayloadCanBeDeadLetteredAndRedriven(t *testing.T) {
+	rc := newReceiver(t)
+	gone := true
+	rc.setAnswer(func(w http.ResponseWriter, sink, id string, n int) {
+		rc.mu.Lock()
+		g := gone
+		rc.mu.Unlock()
+		if g {
+			w.WriteHeader(410)
+		}
+	})
+	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("s", `[">"]`, ""))
+	max := int(g.Bus().JS.Conn().MaxPayload())
+	body := []byte(`{"pad":"` + strings.Repeat("x", max-400-10) + `"}`)
+	publish(t, g, "order.completed", "big1", body, nil)
+	waitFor(t, 15*time.Second, "dead letter", func() bool { return len(deadLetters(t, g, "s")) == 1 })
+	r := deadLetters(t, g, "s")[0]
+	if r.ID != "big1" || r.Status != 410 {
+		t.Errorf("dead letter = %+v", r)
+	}
+	rc.mu.Lock()
+	gone = false
+	rc.mu.Unlock()
+	var res map[string]int
+	if code := adminDo(t, g, "POST", "/v1/sinks/s/dead-letters/redrive", &res); code != 200 || res["redriven"] != 1 {
+		t.Fatalf("redrive: %d %v", code, res)
+	}
+	waitFor(t, 10*time.Second, "redriven delivery", func() bool { return len(rc.hitsFor("s")) == 2 })
+	h := rc.hitsFor("s")[1]
+	if h.id != "big1" || !h.valid || !strings.Contains(string(h.body), string(body)) {
+		t.Errorf("redriven delivery: id %q valid %v, body %d bytes", h.id, h.valid, len(h.body))
+	}
+}
+
+// Item 3: a reload that shortens the retry schedule must not let
+// JetStream's MaxDeliver drop an event mid-retry: it is dead-lettered
+// with the reason.
+func TestShorterScheduleDeadLettersEventsPastIt(t *testing.T) {
+	rc := newReceiver(t)
+	rc.setAnswer(func(w http.ResponseWriter, sink, id string, n int) { w.WriteHeader(500) })
+	dir := t.TempDir()
+	long := "    retry: {schedule: [100ms, 100ms, 100ms, 100ms, 100ms, 400ms], jitter: 0}\n"
+	g, _ := startGateway(t, dir, rc.sinkYAML("s", `[">"]`, long))
+	publish(t, g, "order.completed", "short1", []byte(`{}`), nil)
+	waitFor(t, 10*time.Second, "six attempts", func() bool { return len(rc.hitsFor("s")) >= 6 })
+	base := fmt.Sprintf("nats:\n  embedded: {listen: \"127.0.0.1:0\", store_dir: %q}\nadmin: {listen: \"127.0.0.1:0\", token: \"s3cret\"}\nshutdown_grace: 2s\n\nsinks:", dir)
+	cfg, err := config.Parse("reload.yaml", []byte(base+rc.sinkYAML("s", `[">"]`, "    retry: {schedule: [300ms], jitter: 0}\n")), os.LookupEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Reload(context.Background(), cfg, false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "dead letter", func() bool { return len(deadLetters(t, g, "s")) == 1 })
+	if r := deadLetters(t, g, "s")[0]; r.ID != "short1" || !strings.Contains(r.Reason, "budget") {
+		t.Errorf("dead letter = %+v", r)
+	}
+	info, err := g.Bus().JS.Consumer(context.Background(), "EVENTS", "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md := info.CachedInfo().Config.MaxDeliver; md != -1 {
+		t.Errorf("consumer MaxDeliver = %d, want -1 (unlimited: Switchyard ends events, not the server)", md)
+	}
+}
+
+// Item 4: a consumer deleted behind the gateway's back is detected and
+// recreated from the recorded ack floor: events published meanwhile are
+// delivered, and /v1/sinks keeps answering.
+func TestDeletedConsumerIsRecreatedWithoutSkipping(t *testing.T) {
+	rc := newReceiver(t)
+	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("s", `[">"]`, ""))
+	for i := 0; i < 5; i++ {
+		publish(t, g, "order.completed", fmt.Sprintf("before%d", i), []byte(`{}`), nil)
+	}
+	waitFor(t, 10*time.Second, "first five", func() bool { return len(rc.hitsFor("s")) == 5 })
+	time.Sleep(gateway.AckFloorEvery + 500*time.Millisecond) // let the floor be recorded
+	ctx := context.Background()
+	if err := g.Bus().JS.DeleteConsumer(ctx, "EVENTS", "s"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		publish(t, g, "order.completed", fmt.Sprintf("after%d", i), []byte(`{}`), nil)
+	}
+	waitFor(t, 20*time.Second, "events published after the deletion", func() bool {
+		seen := map[string]bool{}
+		for _, h := range rc.hitsFor("s") {
+			seen[h.id] = true
+		}
+		for i := 0; i < 5; i++ {
+			if !seen[fmt.Sprintf("after%d", i)] {
+				return false
+			}
+		}
+		return true
+	})
+	if st := sinkStatus(t, g, "s"); st.State != "running" {
+		t.Errorf("state after recovery = %q (%s)", st.State, st.StateReason)
+	}
+}
+
+// Item 4, restart half: a consumer lost while the gateway is down is
+// recreated from the recorded ack floor, not from "now".
+func TestConsumerLostWhileStoppedResumesFromAckFloor(t *testing.T) {
+	rc := newReceiver(t)
+	dir := t.TempDir()
+	g, stop := startGateway(t, dir, rc.sinkYAML("s", `[">"]`, ""))
+	for i := 0; i < 3; i++ {
+		publish(t, g, "order.completed", fmt.Sprintf("a%d", i), []byte(`{}`), nil)
+	}
+	waitFor(t, 10*time.Second, "first three", func() bool { return len(rc.hitsFor("s")) == 3 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	// A second gateway on the same store, with no sinks, stands in for a
+	// producer while the first is down; the consumer is lost meanwhile.
+	g2, stop2 := startGateway(t, dir, "\n  []")
+	ctx := context.Background()
+	if err := g2.Bus().JS.DeleteConsumer(ctx, "EVENTS", "s"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		publish(t, g2, "order.completed", fmt.Sprintf("b%d", i), []byte(`{}`), nil)
+	}
+	if err := stop2(); err != nil {
+		t.Fatal(err)
+	}
+	startGateway(t, dir, rc.sinkYAML("s", `[">"]`, ""))
+	waitFor(t, 15*time.Second, "events published while the consumer was gone", func() bool {
+		seen := map[string]bool{}
+		for _, h := range rc.hitsFor("s") {
+			seen[h.id] = true
+		}
+		return seen["b0"] && seen["b1"] && seen["b2"]
+	})
+}
+
+// Item 6: messages held back by the rate limiter are kept alive; none
+// expires and is sent twice, and every first attempt is attempt 1.
+func TestHeldMessagesAreNotSentTwice(t *testing.T) {
+	if testing.Short() {
+		t.Skip("20 s at 1 event/s")
+	}
+	rc := newReceiver(t)
+	g, _ := startGatewayWith(t, t.TempDir(), "attempts: {enabled: true}",
+		strings.Replace(rc.sinkYAML("s", `[">"]`, "    rate_limit: 1/s\n    rate_limit_burst: 1\n    ack_wait: 3s\n"), "timeout: 2s", "timeout: 1s", 1))
+	const n = 20
+	for i := 0; i < n; i++ {
+		publish(t, g, "order.completed", fmt.Sprintf("rl%d", i), []byte(`{}`), nil)
+	}
+	waitFor(t, 40*time.Second, "every event", func() bool {
+		seen := map[string]bool{}
+		for _, h := range rc.hitsFor("s") {
+			seen[h.id] = true
+		}
+		return len(seen) == n
+	})
+	time.Sleep(2 * time.Second)
+	if got := len(rc.hitsFor("s")); got != n {
+		t.Errorf("%d POSTs for %d events: held messages expired and were sent again", got, n)
+	}
+	var recs []attempts.Record
+	adminDo(t, g, "GET", "/v1/attempts?sink=s&limit=1000", &recs)
+	for _, r := range recs {
+		if r.Attempt != 1 {
+			t.Errorf("event %s logged as attempt %d", r.EventID, r.Attempt)
+		}
+	}
+}
+
+var _ = jetstream.ErrConsumerDeleted
