@@ -202,9 +202,15 @@ func (g *gate) setPaused(paused bool, reason string) bool {
 	}
 	g.paused, g.reason = paused, reason
 	to := g.stateLocked()
+	// Resumed while the breaker's cool-down runs: the consumers stay
+	// paused until it ends, not a moment longer or shorter.
+	var until time.Time
+	if to == StateOpen {
+		until = g.breaker.until
+	}
 	g.broadcastLocked()
 	g.mu.Unlock()
-	g.transition(from, to, reason, time.Time{})
+	g.transition(from, to, reason, until)
 	return true
 }
 
