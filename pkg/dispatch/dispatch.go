@@ -64,6 +64,11 @@ type Dispatcher struct {
 	hardCtx    context.Context
 	degradedMu sync.Mutex
 	degraded   map[string]string // cause → reason
+
+	// Ordered drivers: one event per key in flight, in stream order.
+	ordered sink.Ordered
+	lanes   *lanes
+	ready   chan jetstream.Msg // lanes' next heads, back into batching
 }
 
 // Counts returns how many attempts delivered and how many failed since start.
@@ -90,6 +95,10 @@ func New(opts Options) *Dispatcher {
 		degraded: map[string]string{},
 	}
 	d.gate = newGate(opts.Sink, d.maxBatch, d.stateChanged)
+	if o, ok := opts.Driver.(sink.Ordered); ok && o.Ordering() {
+		d.ordered, d.lanes = o, newLanes()
+		d.ready = make(chan jetstream.Msg, max(opts.Sink.MaxAckPending, 1024))
+	}
 	return d
 }
 
@@ -146,6 +155,7 @@ func (d *Dispatcher) Run(ctx context.Context, grace time.Duration) error {
 	}
 	d.batch(msgs, batches)
 	close(batches)
+	defer d.releaseLanes()
 
 	done := make(chan struct{})
 	go func() { workers.Wait(); d.holders.Wait(); close(done) }()
@@ -215,7 +225,17 @@ func (d *Dispatcher) stopSources() {
 // batch groups messages up to the driver's batch size, waiting at most
 // MaxWait for a batch to fill.
 func (d *Dispatcher) batch(in <-chan jetstream.Msg, out chan<- []jetstream.Msg) {
-	for first := range in {
+	for {
+		var first jetstream.Msg
+		select {
+		case m, ok := <-in:
+			if !ok {
+				return
+			}
+			first = m
+		case m := <-d.ready: // nil, never ready, unless the driver orders
+			first = m
+		}
 		b := []jetstream.Msg{first}
 		if d.maxBatch > 1 {
 			timer := time.NewTimer(d.opts.Sink.Batch.MaxWait.D)
@@ -226,6 +246,8 @@ func (d *Dispatcher) batch(in <-chan jetstream.Msg, out chan<- []jetstream.Msg) 
 					if !ok {
 						break fill
 					}
+					b = append(b, m)
+				case m := <-d.ready:
 					b = append(b, m)
 				case <-timer.C:
 					break fill

@@ -40,6 +40,20 @@ func (k *keeper) done(m jetstream.Msg) {
 	}
 }
 
+// detach gives m's pull credit back while it stays held (kept alive): an
+// event waiting behind its ordering key must not stop the source pulling.
+func (k *keeper) detach(m jetstream.Msg) {
+	k.mu.Lock()
+	src := k.held[m]
+	if _, ok := k.held[m]; ok {
+		k.held[m] = nil
+	}
+	k.mu.Unlock()
+	if src != nil {
+		src.release(1)
+	}
+}
+
 // count is how many messages are held.
 func (k *keeper) count() int {
 	k.mu.Lock()

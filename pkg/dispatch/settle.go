@@ -29,6 +29,7 @@ func (d *Dispatcher) settle(ctx context.Context, x delivery, err error) string {
 			log.Warn("ack failed; the event may be delivered again", "err", aerr)
 		}
 		d.keep.done(x.msg)
+		d.laneDone(x)
 		d.opts.Metrics.Deliveries.WithLabelValues(name, telemetry.OutcomeDelivered).Inc()
 		d.opts.Metrics.EventLatency.WithLabelValues(name).Observe(time.Since(x.meta.Timestamp).Seconds())
 		d.status.mu.Lock()
@@ -165,6 +166,7 @@ func (d *Dispatcher) terminate(x delivery, in deadletter.Input, cause string) {
 		d.log.Warn("term failed after dead-lettering", "err", err)
 	}
 	d.keep.done(x.msg)
+	d.laneDone(x)
 	d.opts.Metrics.Deliveries.WithLabelValues(d.opts.Sink.Name, telemetry.OutcomeDeadLetter).Inc()
 	d.opts.Metrics.DeadLetters.WithLabelValues(d.opts.Sink.Name, cause).Inc()
 	d.log.Error("dead-lettered", "event_id", eventID(x), "reason", in.Reason, "status", in.Status, "attempts", x.attempt)

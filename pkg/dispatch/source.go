@@ -108,6 +108,9 @@ func (d *Dispatcher) pull(ctx context.Context, src *source, out chan<- jetstream
 						continue
 					}
 				}
+				if d.lanes != nil && src.accept == nil && !d.admit(m) {
+					continue // waits behind its ordering key
+				}
 				out <- m
 			}
 			err = batch.Error()

@@ -52,3 +52,13 @@ func BatchSize(d Driver, configured int) int {
 	}
 	return limit
 }
+
+// Ordered is implemented by drivers that publish with ordering keys (such
+// as Pub/Sub's). When Ordering reports true, the dispatcher keeps at most
+// one event of a key in flight and retries a failed event before any later
+// event of its key is sent.
+type Ordered interface {
+	Ordering() bool
+	// OrderingKey is the event's key; "" puts the event in no order.
+	OrderingKey(*event.Event) string
+}

@@ -193,6 +193,24 @@ func checkMessage(m *gpubsub.Message) error {
 	return nil
 }
 
+// Ordering implements sink.Ordered: on when ordering_key is set.
+func (d *Driver) Ordering() bool { return d.ordering != nil }
+
+// OrderingKey implements sink.Ordered. A key that cannot be computed is
+// "": Send then fails the event for good, in no order.
+func (d *Driver) OrderingKey(e *event.Event) string {
+	if d.ordering == nil {
+		return ""
+	}
+	var b bytes.Buffer
+	if err := d.ordering.Execute(&b, e); err != nil {
+		return ""
+	}
+	return b.String()
+}
+
+var _ sink.Ordered = (*Driver)(nil)
+
 // Close flushes and stops the publisher and closes the client. Sends in
 // flight are canceled first, so Close never waits on a slow server.
 func (d *Driver) Close(context.Context) error {
