@@ -81,6 +81,7 @@ func (g *Gateway) Reload(ctx context.Context, next *config.Config, prune bool) (
 	for _, rs := range fresh {
 		g.startSink(g.runCtx, rs)
 	}
+	g.handOffReplays(fresh, plan.Removed)
 	for _, rs := range stopping {
 		g.stopSink(ctx, rs)
 	}

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/admin"
 	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/dispatch"
 	"github.com/switchyard-dev/switchyard/pkg/event"
 )
 
@@ -25,6 +28,87 @@ type replay struct {
 	mu     sync.Mutex
 	st     admin.ReplayStatus
 	cancel context.CancelFunc
+	// The replay's consumer is a source of the sink's dispatcher of the
+	// moment; a reload that rebuilds the sink hands it to the new one.
+	cons   jetstream.Consumer
+	accept dispatch.Accept
+	stop   func() // ends the source on the dispatcher it is attached to
+	note   string // why a cancel ended it, when it was not the operator
+}
+
+// setSource installs the source's stop on a new dispatcher and ends the
+// one on the old. A replay that has ended meanwhile stops the new at once.
+func (r *replay) setSource(stop func()) {
+	r.mu.Lock()
+	old := r.stop
+	ended := r.st.State != "running"
+	if !ended {
+		r.stop = stop
+	}
+	r.mu.Unlock()
+	if ended {
+		stop()
+		return
+	}
+	if old != nil {
+		old()
+	}
+}
+
+// end cancels the replay with a reason.
+func (r *replay) end(note string) {
+	r.mu.Lock()
+	r.note = note
+	r.mu.Unlock()
+	r.cancel()
+}
+
+// attachSource adds a consumer to a sink's dispatcher, waiting briefly for
+// one that a reload has just started.
+func attachSource(d *dispatch.Dispatcher, cons jetstream.Consumer, accept dispatch.Accept) (func(), error) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		stop, err := d.AddSource(cons, accept)
+		if err == nil || time.Now().After(deadline) {
+			return stop, err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Finished replays are kept this long, and at most this many, so that
+// their outcome can be read; then they are dropped.
+var (
+	replayRetention    = time.Hour
+	maxFinishedReplays = 100
+)
+
+// pruneReplays drops finished replays past their retention, and the
+// oldest beyond the maximum. The caller holds replaysMu.
+func (g *Gateway) pruneReplays(now time.Time) {
+	type fin struct {
+		id string
+		at time.Time
+	}
+	var finished []fin
+	for id, r := range g.replays {
+		r.mu.Lock()
+		f := r.st.Finished
+		r.mu.Unlock()
+		switch {
+		case f == nil:
+		case now.Sub(*f) > replayRetention:
+			delete(g.replays, id)
+		default:
+			finished = append(finished, fin{id, *f})
+		}
+	}
+	if len(finished) > maxFinishedReplays {
+		sort.Slice(finished, func(i, j int) bool { return finished[i].at.Before(finished[j].at) })
+		for _, f := range finished[:len(finished)-maxFinishedReplays] {
+			delete(g.replays, f.id)
+		}
+	}
 }
 
 func (r *replay) status() admin.ReplayStatus {
@@ -46,6 +130,10 @@ func (r *replay) status() admin.ReplayStatus {
 
 // StartReplay implements admin.Backend.
 func (g *Gateway) StartReplay(ctx context.Context, name string, req admin.ReplayRequest) (admin.ReplayStatus, error) {
+	// No reload may swap the sink between finding its dispatcher and
+	// registering the replay: the reload hands registered replays over.
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
 	rs, err := g.sink(name)
 	if err != nil {
 		return admin.ReplayStatus{}, err
@@ -79,7 +167,7 @@ func (g *Gateway) StartReplay(ctx context.Context, name string, req admin.Replay
 	r.st.Until = &until
 	var pastUntil sync.Once
 	past := make(chan struct{})
-	stop, err := rs.dispatcher.AddSource(cons, func(m jetstream.Msg, meta *jetstream.MsgMetadata) bool {
+	accept := func(m jetstream.Msg, meta *jetstream.MsgMetadata) bool {
 		if !meta.Timestamp.Before(req.Until) {
 			pastUntil.Do(func() { close(past) })
 			return false
@@ -94,17 +182,20 @@ func (g *Gateway) StartReplay(ctx context.Context, name string, req admin.Replay
 			}
 		}
 		return false
-	})
+	}
+	stop, err := attachSource(rs.dispatcher, cons, accept)
 	if err != nil {
 		_ = g.bus.JS.DeleteConsumer(ctx, g.cfg.Stream.Name, cc.Name)
 		return admin.ReplayStatus{}, err
 	}
+	r.cons, r.accept, r.stop = cons, accept, stop
 	rctx, cancel := context.WithCancel(g.runCtx)
 	r.cancel = cancel
 	g.replaysMu.Lock()
+	g.pruneReplays(time.Now())
 	g.replays[id] = r
 	g.replaysMu.Unlock()
-	go g.watchReplay(rctx, r, cons, cc.Name, stop, past)
+	go g.watchReplay(rctx, r, cons, cc.Name, past)
 	g.log.Info("replay started", "replay", id, "sink", name, "since", req.Since, "until", req.Until, "types", req.Types, "events", info.NumPending)
 	return r.status(), nil
 }
@@ -129,19 +220,23 @@ func replayConsumer(s config.Sink, id string, since time.Time, stream string) je
 
 // watchReplay tracks progress and ends the replay when every event of the
 // range is settled (delivered or dead-lettered), or when it is canceled.
-func (g *Gateway) watchReplay(ctx context.Context, r *replay, cons jetstream.Consumer, name string, stop func(), past <-chan struct{}) {
+func (g *Gateway) watchReplay(ctx context.Context, r *replay, cons jetstream.Consumer, name string, past <-chan struct{}) {
 	finish := func(state, errMsg string) {
-		stop()
-		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = g.bus.JS.DeleteConsumer(dctx, g.cfg.Stream.Name, name)
 		now := time.Now().UTC()
 		r.mu.Lock()
+		if errMsg == "" {
+			errMsg = r.note
+		}
 		r.st.State, r.st.Error, r.st.Finished = state, errMsg, &now
 		if state == "done" {
 			r.st.Done = r.st.Total
 		}
+		stop := r.stop
 		r.mu.Unlock()
+		stop()
+		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = g.bus.JS.DeleteConsumer(dctx, g.cfg.Stream.Name, name)
 		g.log.Info("replay ended", "replay", r.st.ID, "sink", r.st.Sink, "state", state, "events", r.st.Done)
 	}
 	r.mu.Lock()
@@ -189,10 +284,45 @@ func (g *Gateway) watchReplay(ctx context.Context, r *replay, cons jetstream.Con
 	}
 }
 
+// handOffReplays moves the running replays of sinks a reload rebuilt to
+// their new dispatchers (the old ones are about to stop, and with them the
+// sources they pull), and ends the replays of sinks it removed. The
+// caller holds reloadMu and has started the new dispatchers.
+func (g *Gateway) handOffReplays(fresh map[string]*runningSink, removed []string) {
+	g.replaysMu.Lock()
+	var running []*replay
+	for _, r := range g.replays {
+		if r.status().State == "running" {
+			running = append(running, r)
+		}
+	}
+	g.replaysMu.Unlock()
+	for _, r := range running {
+		name := r.status().Sink
+		if slices.Contains(removed, name) {
+			r.end("sink " + name + " removed by a reload")
+			continue
+		}
+		rs, ok := fresh[name]
+		if !ok {
+			continue // unchanged: its dispatcher keeps running
+		}
+		stop, err := attachSource(rs.dispatcher, r.cons, r.accept)
+		if err != nil {
+			g.log.Error("reload: replay not handed to the new dispatcher", "replay", r.status().ID, "sink", name, "err", err)
+			r.end("reload: " + err.Error())
+			continue
+		}
+		r.setSource(stop)
+		g.log.Info("reload: replay handed to the new dispatcher", "replay", r.status().ID, "sink", name)
+	}
+}
+
 // Replays implements admin.Backend.
 func (g *Gateway) Replays() []admin.ReplayStatus {
 	g.replaysMu.Lock()
 	defer g.replaysMu.Unlock()
+	g.pruneReplays(time.Now())
 	out := make([]admin.ReplayStatus, 0, len(g.replays))
 	for _, r := range g.replays {
 		out = append(out, r.status())
@@ -203,6 +333,7 @@ func (g *Gateway) Replays() []admin.ReplayStatus {
 // Replay implements admin.Backend.
 func (g *Gateway) Replay(id string) (admin.ReplayStatus, error) {
 	g.replaysMu.Lock()
+	g.pruneReplays(time.Now())
 	r, ok := g.replays[id]
 	g.replaysMu.Unlock()
 	if !ok {

@@ -1,0 +1,11 @@
+package gateway
+
+import "time"
+
+// SetReplayRetention changes how long finished replays are kept and how
+// many at most, for a test; the returned func restores the defaults.
+func SetReplayRetention(d time.Duration, n int) (restore func()) {
+	oldD, oldN := replayRetention, maxFinishedReplays
+	replayRetention, maxFinishedReplays = d, n
+	return func() { replayRetention, maxFinishedReplays = oldD, oldN }
+}
