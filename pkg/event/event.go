@@ -30,6 +30,12 @@ const (
 	HeaderOrigSubject = "Switchyard-Subject"
 )
 
+// RedriveStream is the stream Switchyard writes redriven dead letters to
+// (bus.RedriveStream is this name). Only messages read from it carry
+// HeaderEventID and HeaderOrigSubject that Switchyard wrote itself; on any
+// other stream a producer could have set them, so they are ignored.
+const RedriveStream = "SWITCHYARD_REDRIVE"
+
 // Event is one thing that happened, as a sink sees it.
 type Event struct {
 	ID          string
@@ -70,6 +76,19 @@ func FromMessage(m Message, prefix string) (*Event, error) {
 		}
 		return ""
 	}
+	header := m.Header
+	if m.Stream != RedriveStream {
+		// Not written by Switchyard: a producer must not be able to choose
+		// the type or id its event is delivered under (that would slip past
+		// subject-based permissions), so these headers are dropped.
+		header = untrusted(m.Header)
+		get = func(k string) string {
+			if v := header[k]; len(v) > 0 {
+				return v[0]
+			}
+			return ""
+		}
+	}
 	subject := m.Subject
 	if s := get(HeaderOrigSubject); s != "" {
 		subject = s
@@ -86,7 +105,7 @@ func FromMessage(m Message, prefix string) (*Event, error) {
 		ContentType: get(HeaderContentType),
 		TraceParent: get(HeaderTraceParent),
 		Data:        m.Data,
-		Headers:     m.Header,
+		Headers:     header,
 		Time:        m.Published.UTC(),
 	}
 	if e.ID == "" {
@@ -108,6 +127,23 @@ func FromMessage(m Message, prefix string) (*Event, error) {
 		e.Time = time.Now().UTC()
 	}
 	return e, nil
+}
+
+// untrusted returns h without the identity headers only Switchyard may
+// set; h itself is left as it is (it belongs to the message).
+func untrusted(h map[string][]string) map[string][]string {
+	_, id := h[HeaderEventID]
+	_, subj := h[HeaderOrigSubject]
+	if !id && !subj {
+		return h
+	}
+	out := make(map[string][]string, len(h))
+	for k, v := range h {
+		if k != HeaderEventID && k != HeaderOrigSubject {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // DerivedID is the id of an event whose producer gave none.

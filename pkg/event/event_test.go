@@ -28,7 +28,7 @@ func TestFromMessage(t *testing.T) {
 		{"ce-time wins", event.Message{Subject: "events.a", Header: map[string][]string{"ce-time": {"2025-05-05T05:05:05.5Z"}}, Published: published},
 			"evt__0", "a", time.Date(2025, 5, 5, 5, 5, 5, 5e8, time.UTC), false},
 		{"redriven keeps identity", event.Message{Subject: "switchyard.redrive.s", Header: map[string][]string{
-			"Switchyard-Event-Id": {"orig"}, "Switchyard-Subject": {"events.order.paid"}, "Nats-Msg-Id": {"redrive:DLQ:1"}}, Published: published},
+			"Switchyard-Event-Id": {"orig"}, "Switchyard-Subject": {"events.order.paid"}, "Nats-Msg-Id": {"redrive:DLQ:1"}}, Stream: event.RedriveStream, Published: published},
 			"orig", "order.paid", published, false},
 		{"bad ce-time", event.Message{Subject: "events.a", Header: map[string][]string{"ce-time": {"yesterday"}}}, "", "", time.Time{}, true},
 		{"no type", event.Message{Subject: "events."}, "", "", time.Time{}, true},
