@@ -36,6 +36,10 @@ type Embedded struct {
 	// SyncInterval is how often JetStream fsyncs: a duration, or "always"
 	// to fsync every write. Empty keeps the server default (2m).
 	SyncInterval string `yaml:"sync_interval"`
+	// InsecureNoAuth allows Listen on a non-loopback address: the embedded
+	// server has no authentication, so anyone who reaches it can publish
+	// and read every stream.
+	InsecureNoAuth bool `yaml:"insecure_no_auth"`
 }
 
 // TLS names PEM files for a custom CA and a client certificate.
@@ -81,6 +85,9 @@ func (a Attempts) On() bool { return a.Enabled == nil || *a.Enabled }
 type Admin struct {
 	Listen string `yaml:"listen"`
 	Token  string `yaml:"token"`
+	// InsecureNoAuth allows Listen on a non-loopback address without a
+	// Token, and then answers any Host header.
+	InsecureNoAuth bool `yaml:"insecure_no_auth"`
 }
 
 // Log sets up log/slog.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -22,8 +23,10 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 func (c *Config) validate(p *parser) {
 	if c.NATS.URL == "" {
-		if _, _, err := net.SplitHostPort(c.NATS.Embedded.Listen); err != nil {
+		if host, _, err := net.SplitHostPort(c.NATS.Embedded.Listen); err != nil {
 			p.at("nats.embedded.listen", "must be host:port: %v", err)
+		} else if !IsLoopbackHost(host) && !c.NATS.Embedded.InsecureNoAuth {
+			p.at("nats.embedded.listen", "%q is not a loopback address: the embedded server has no authentication, so anyone who reaches it can publish and read every stream; listen on 127.0.0.1, use an external NATS with auth (nats.url), or set nats.embedded.insecure_no_auth: true", c.NATS.Embedded.Listen)
 		}
 		if si := c.NATS.Embedded.SyncInterval; si != "" && si != "always" {
 			if d, err := time.ParseDuration(si); err != nil || d <= 0 {
@@ -57,8 +60,10 @@ func (c *Config) validate(p *parser) {
 	if !nameRE.MatchString(c.DeadLetters.Stream) || strings.EqualFold(c.DeadLetters.Stream, c.Stream.Name) {
 		p.at("dead_letters.stream", "%q: must be a valid stream name other than the events stream", c.DeadLetters.Stream)
 	}
-	if _, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
+	if host, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
 		p.at("admin.listen", "must be host:port: %v", err)
+	} else if !IsLoopbackHost(host) && c.Admin.Token == "" && !c.Admin.InsecureNoAuth {
+		p.at("admin.listen", "%q is not a loopback address and admin.token is empty: anyone who reaches it could pause sinks, redrive and read events; set admin.token, listen on 127.0.0.1, or set admin.insecure_no_auth: true", c.Admin.Listen)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -222,6 +227,10 @@ func (w *Webhook) validate(p *parser, field string) {
 		p.at(field+".url", "%q: scheme must be https (or http)", w.URL)
 	case u.Host == "":
 		p.at(field+".url", "%q: no host", w.URL)
+	case strings.Contains(u.Hostname(), "%"):
+		// A zone picks a local interface (fe80::1%eth0): never a public
+		// receiver, and a way around address checks.
+		p.at(field+".url", "%q: the host names a network interface (IPv6 zone); use an address or name without %%zone", w.URL)
 	}
 	if len(w.Secrets) == 0 {
 		p.at(field+".secrets", "missing: at least one signing secret (whsec_…)")
@@ -326,4 +335,16 @@ func ParseRate(s string) (float64, error) {
 		return n / 3600, nil
 	}
 	return 0, fmt.Errorf("%q: the unit must be s, m or h", s)
+}
+
+// IsLoopbackHost reports whether host (no port) is "localhost" or a
+// loopback address (127.0.0.0/8, ::1). An empty host means every
+// interface, and any other name could resolve anywhere: neither is.
+func IsLoopbackHost(host string) bool {
+	host = strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"), ".")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Zone() == "" && ip.Unmap().IsLoopback()
 }

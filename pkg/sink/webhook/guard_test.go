@@ -1,0 +1,99 @@
+package webhook_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strconv"
+	"sync/atomic"
+	"testing"
+
+	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/event"
+	"github.com/switchyard-dev/switchyard/pkg/sink"
+	"github.com/switchyard-dev/switchyard/pkg/sink/webhook"
+)
+
+// netip.Prefix.Contains is false for a zoned address, so ::1%lo once
+// slipped past the guard to a loopback receiver.
+func TestSSRFGuardRefusesZonedLoopback(t *testing.T) {
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	var hits atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	port := ln.Addr().(*net.TCPAddr).Port
+
+	lo := loopbackInterface(t)
+	for _, url := range []string{
+		"http://[::1%25" + lo + "]:" + strconv.Itoa(port) + "/",
+		"http://[::1]:" + strconv.Itoa(port) + "/",
+		"http://[::ffff:127.0.0.1]:" + strconv.Itoa(port) + "/",
+	} {
+		d := newDriver(t, url, "", func(c *config.Webhook) { c.AllowPrivateNetworks = false; c.TLS = config.TLS{} })
+		err := d.Send(context.Background(), []*event.Event{testEvent(nil)})
+		var blocked *webhook.BlockedError
+		if c := sink.Classify(err); c.Class != sink.Permanent || !errors.As(err, &blocked) {
+			t.Errorf("%s: Send = %v, want a permanent SSRF refusal", url, err)
+		}
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("receiver saw %d requests through the guard", n)
+	}
+}
+
+func loopbackInterface(t *testing.T) string {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range ifs {
+		if i.Flags&net.FlagLoopback != 0 {
+			return i.Name
+		}
+	}
+	t.Skip("no loopback interface")
+	return ""
+}
+
+// Zones, IPv4 embedded in IPv6, and the transition ranges.
+func TestGuardDecisionsIPv6Special(t *testing.T) {
+	tests := []struct {
+		addr    string
+		blocked bool
+	}{
+		{"::1%lo", true},
+		{"fe80::1%eth0", true},
+		{"fd00:ec2::254%eth0", true}, // the cloud metadata service over IPv6
+		{"::a9fe:a9fe", true},        // ::/96 IPv4-compatible 169.254.169.254
+		{"::808:808", true},          // ::/96 is deprecated: refused whatever it embeds
+		{"::ffff:0:7f00:1", true},    // ::ffff:0:0:0/96 (SIIT) 127.0.0.1
+		{"::ffff:0:808:808", true},
+		{"::ffff:169.254.169.254", true}, // IPv4-mapped
+		{"::ffff:8.8.8.8", false},
+		{"64:ff9b::a9fe:a9fe", true}, // NAT64 well-known prefix: the IPv4 it embeds decides
+		{"64:ff9b::a00:1", true},
+		{"64:ff9b::7f00:1", true},
+		{"64:ff9b::808:808", false},
+		{"64:ff9b:1::808:808", true},                   // local-use NAT64: its mapping is the network's own
+		{"2002:7f00:1::1", true},                       // 6to4 of 127.0.0.1
+		{"2002:808:808::1", true},                      // 6to4 is deprecated: refused whatever it embeds
+		{"2001:0:4136:e378:8000:63bf:3fff:fdd2", true}, // Teredo
+		{"2606:4700::1111%eth0", false},
+		{"2606:4700::1111", false},
+	}
+	for _, tt := range tests {
+		err := webhook.CheckAddr(netip.MustParseAddr(tt.addr))
+		if (err != nil) != tt.blocked {
+			t.Errorf("CheckAddr(%s) = %v, want blocked=%v", tt.addr, err, tt.blocked)
+		}
+	}
+}
