@@ -220,12 +220,7 @@ type breaker struct {
 	open        bool
 	until       time.Time // end of the cool-down while open
 	consecutive int
-	results     []result // within the window
-}
-
-type result struct {
-	at     time.Time
-	failed bool
+	window      rollingCounts
 }
 
 func (b *breaker) state(now time.Time) State {
@@ -244,18 +239,12 @@ func (b *breaker) record(now time.Time, probe bool, o outcome, st State) string 
 		return ""
 	}
 	failed := o == outcomeFailure
-	cut := now.Add(-b.cfg.Window.D)
-	kept := b.results[:0]
-	for _, r := range b.results {
-		if r.at.After(cut) {
-			kept = append(kept, r)
-		}
-	}
-	b.results = append(kept, result{at: now, failed: failed})
+	b.window.add(now, b.cfg.Window.D, failed)
 	if !failed {
 		b.consecutive = 0
 		if st == StateHalfOpen && probe {
-			b.open, b.results = false, nil
+			b.open = false
+			b.window.reset()
 		}
 		return ""
 	}
@@ -269,13 +258,7 @@ func (b *breaker) record(now time.Time, probe bool, o outcome, st State) string 
 	case b.consecutive >= b.cfg.ConsecutiveFailures:
 		reason = "consecutive failures"
 	default:
-		n, f := 0, 0
-		for _, r := range b.results {
-			n++
-			if r.failed {
-				f++
-			}
-		}
+		n, f := b.window.counts(now, b.cfg.Window.D)
 		if n < b.cfg.MinRequests || float64(f)/float64(n) < b.cfg.FailureRate {
 			return ""
 		}
