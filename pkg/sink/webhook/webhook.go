@@ -20,6 +20,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/event"
+	"github.com/switchyard-dev/switchyard/pkg/redact"
 	"github.com/switchyard-dev/switchyard/pkg/signing"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
 )
@@ -177,7 +178,7 @@ func (d *Driver) post(ctx context.Context, i int, e *event.Event) error {
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.cfg.URL, bytes.NewReader(body))
 	if err != nil {
-		return sink.PermanentError(0, err)
+		return sink.PermanentError(0, redact.Error(err))
 	}
 	for k, v := range d.cfg.Headers {
 		req.Header.Set(k, v)
@@ -216,7 +217,11 @@ func (d *Driver) post(ctx context.Context, i int, e *event.Event) error {
 // deliveries: "disable" or "abort-message".
 const HeaderDelivery = "webhook-delivery"
 
+// classifyTransport settles a failed round trip. The HTTP client's error
+// names the whole URL, whose path or query is often the receiver's
+// credential; it is shown as scheme://host/… (see redact.Endpoint).
 func classifyTransport(ctx context.Context, err error) error {
+	err = redact.Error(err)
 	var blocked *BlockedError
 	switch {
 	case errors.As(err, &blocked):
@@ -246,7 +251,12 @@ func classifyStatus(resp *http.Response, snippet []byte) error {
 			return sink.RateLimitedError(code, after, err)
 		}
 	case code >= 300 && code < 400:
-		err = fmt.Errorf("redirect to %q not followed: %w", resp.Header.Get("Location"), err)
+		// Often the same URL on another scheme or host: shown like ours.
+		loc := resp.Header.Get("Location")
+		if u, lerr := resp.Location(); lerr == nil {
+			loc = u.String()
+		}
+		err = fmt.Errorf("redirect to %q not followed: %w", redact.Endpoint(loc), err)
 	}
 	return sink.RetryableError(code, err)
 }
