@@ -45,6 +45,9 @@ type SinkStatus struct {
 	LastSuccess       *time.Time `json:"last_success,omitempty"`
 	LastError         string     `json:"last_error,omitempty"`
 	LastErrorTime     *time.Time `json:"last_error_time,omitempty"`
+	// Warnings name what will lose events if nothing changes, such as the
+	// oldest pending event nearing stream.max_age.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Backend is what the API reads and acts on; the gateway implements it.

@@ -145,6 +145,9 @@ func (c *Config) validateLimits(p *parser) {
 			p.at(f.field, "%q is %s: Switchyard's internal streams need names of their own", f.name, what)
 		}
 	}
+	if c.Stream.DuplicateWindow.D > c.Stream.MaxAge.D {
+		p.at("stream.duplicate_window", "%s is longer than stream.max_age (%s): JetStream refuses it", c.Stream.DuplicateWindow, c.Stream.MaxAge)
+	}
 	for i := range c.Sinks {
 		s := &c.Sinks[i]
 		if s.Retry.Jitter == nil {

@@ -41,6 +41,7 @@ func TestParseRefusesConfigThatLosesEvents(t *testing.T) {
 		{"infinity rate", sink("    rate_limit: +infinity/m\n"), "sinks[0].rate_limit: \"+infinity/m\": write a positive rate"},
 		{"negative rate", sink("    rate_limit: -5/s\n"), "sinks[0].rate_limit: \"-5/s\": write a positive rate"},
 		{"zero rate", sink("    rate_limit: 0/s\n"), "sinks[0].rate_limit: \"0/s\": write a positive rate"},
+		{"duplicate window past max_age", "stream: {max_age: 1m}\n", "bad.yaml:1: stream.duplicate_window: 2m0s is longer than stream.max_age"},
 		{"bad size", "stream: {max_bytes: lots}\n", "bad.yaml:1: stream.max_bytes: invalid size \"lots\""},
 		{"zero size", "attempts: {max_bytes: 0}\n", "attempts.max_bytes: must be positive"},
 	}

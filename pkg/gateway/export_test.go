@@ -9,3 +9,10 @@ func SetReplayRetention(d time.Duration, n int) (restore func()) {
 	replayRetention, maxFinishedReplays = d, n
 	return func() { replayRetention, maxFinishedReplays = oldD, oldN }
 }
+
+// SetLimitsInterval changes how often limits are checked, for a test.
+func SetLimitsInterval(d time.Duration) (restore func()) {
+	old := limitsInterval
+	limitsInterval = d
+	return func() { limitsInterval = old }
+}

@@ -211,6 +211,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() { defer wg.Done(); g.watchPauses(ctx) }()
 	wg.Add(1)
+	go func() { defer wg.Done(); g.watchLimits(ctx) }()
+	wg.Add(1)
 	go func() { defer wg.Done(); g.recordAckFloors(ctx) }()
 	g.reloadMu.Lock()
 	for _, rs := range g.sinkList() {
@@ -290,7 +292,11 @@ func (g *Gateway) Sinks(ctx context.Context) ([]admin.SinkStatus, error) {
 			st.State, st.StateReason = string(dispatch.StateDegraded), joinReason(st.StateReason, "consumer: "+err.Error())
 		} else {
 			st.Pending, st.AckPending, st.Redelivered = info.NumPending, info.NumAckPending, info.NumRedelivered
-			st.OldestPendingSeconds = g.oldestUnsettled(ctx, rs, info).Seconds()
+			age := g.oldestUnsettled(ctx, rs, info)
+			st.OldestPendingSeconds = age.Seconds()
+			if w, _ := g.ageWarning(age); w != "" {
+				st.Warnings = append(st.Warnings, w)
+			}
 		}
 		if n, err := g.dlq.Count(ctx, rs.cfg.Name); err != nil {
 			st.State, st.StateReason = string(dispatch.StateDegraded), joinReason(st.StateReason, "dead letters: "+err.Error())

@@ -37,6 +37,13 @@ type Metrics struct {
 	DeadLetterStoreFailures *prometheus.CounterVec // sink
 	// ConsumersRecreated counts durable consumers recreated after a loss.
 	ConsumersRecreated *prometheus.CounterVec // sink
+	// OldestPendingRatio is the age of a sink's oldest unsettled event as
+	// a fraction of stream.max_age: at 1, events leave the stream
+	// undelivered. The gateway warns from 0.8.
+	OldestPendingRatio *prometheus.GaugeVec // sink
+	// StreamBytesRatio is a stream's size as a fraction of its max_bytes:
+	// at 1 the stream refuses writes. The gateway warns from 0.8.
+	StreamBytesRatio *prometheus.GaugeVec // stream
 }
 
 // NewMetrics registers the metrics on a fresh registry.
@@ -80,5 +87,12 @@ func NewMetrics() *Metrics {
 	}, []string{"sink"})
 	r.MustRegister(m.Deliveries, m.SendDuration, m.EventLatency, m.InFlight, m.DeadLetters, m.SinkState, m.StateChanges,
 		m.Degraded, m.DeadLetterStoreFailures, m.ConsumersRecreated)
+	m.OldestPendingRatio = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "switchyard_sink_oldest_pending_max_age_ratio", Help: "Age of the sink's oldest unsettled event as a fraction of stream.max_age (at 1 events age out undelivered).",
+	}, []string{"sink"})
+	m.StreamBytesRatio = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "switchyard_stream_bytes_ratio", Help: "Stream size as a fraction of its max_bytes (at 1 the stream refuses writes).",
+	}, []string{"stream"})
+	r.MustRegister(m.OldestPendingRatio, m.StreamBytesRatio)
 	return m
 }

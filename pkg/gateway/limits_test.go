@@ -1,0 +1,107 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/switchyard-dev/switchyard/pkg/admin"
+	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/gateway"
+)
+
+// syncBuffer is a log sink tests read while the gateway writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) count(substr string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Count(s.b.String(), substr)
+}
+
+// startGatewayLogged is startGatewayWith with the log kept in logs.
+func startGatewayLogged(t *testing.T, dir, top, sinks string, logs *syncBuffer) *gateway.Gateway {
+	t.Helper()
+	src := fmt.Sprintf("nats:\n  embedded: {listen: \"127.0.0.1:0\", store_dir: %q}\nadmin: {listen: \"127.0.0.1:0\", token: \"s3cret\"}\nshutdown_grace: 2s\n%s\nsinks:%s", dir, top, sinks)
+	cfg, err := config.Parse("test.yaml", []byte(src), os.LookupEnv)
+	if err != nil {
+		t.Fatalf("config:\n%v\n%s", err, src)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: slog.New(slog.NewTextHandler(logs, nil)), Version: "test"})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			t.Error("gateway did not stop within 15s")
+		}
+	})
+	waitFor(t, 10*time.Second, "gateway ready", func() bool { return g.Ready(context.Background()) == nil })
+	return g
+}
+
+// A paused sink whose oldest event nears stream.max_age is warned about
+// in its status, a gauge and one WARN line; an events stream nearing its
+// max_bytes likewise.
+func TestWarningsBeforeEventsAgeOutOrTheStreamFills(t *testing.T) {
+	defer gateway.SetLimitsInterval(200 * time.Millisecond)()
+	rc := newReceiver(t)
+	logs := &syncBuffer{}
+	g := startGatewayLogged(t, t.TempDir(), "stream: {max_age: 10s, duplicate_window: 1s, max_bytes: 64KiB}",
+		rc.sinkYAML("a", `[">"]`, "    ack_wait: 3s\n    retry: {schedule: [100ms], jitter: 0, max_retry_after: 100ms}\n"), logs)
+	if err := g.Pause(context.Background(), "a", "test"); err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`"` + strings.Repeat("x", 998) + `"`)
+	for i := 0; i < 55; i++ {
+		publish(t, g, "order.created", fmt.Sprintf("e%d", i), body, nil)
+	}
+	waitFor(t, 5*time.Second, "the stream-size warning", func() bool { return logs.count("events stream is") == 1 })
+	if r := testutil.ToFloat64(g.Metrics().StreamBytesRatio.WithLabelValues("EVENTS")); r < 0.8 || r >= 1 {
+		t.Errorf("stream bytes ratio %v, want in [0.8, 1)", r)
+	}
+
+	var sinks []admin.SinkStatus
+	waitFor(t, 15*time.Second, "the sink's warning", func() bool {
+		adminDo(t, g, "GET", "/v1/sinks", &sinks)
+		return len(sinks) == 1 && len(sinks[0].Warnings) > 0
+	})
+	if w := sinks[0].Warnings[0]; !strings.Contains(w, "of stream.max_age") {
+		t.Errorf("warning %q", w)
+	}
+	waitFor(t, 2*time.Second, "the oldest-pending gauge past 0.8", func() bool {
+		return testutil.ToFloat64(g.Metrics().OldestPendingRatio.WithLabelValues("a")) >= 0.8
+	})
+	waitFor(t, 2*time.Second, "the WARN line", func() bool { return logs.count("sink falling behind stream.max_age") >= 1 })
+	time.Sleep(time.Second) // five more checks
+	if n, m := logs.count("sink falling behind stream.max_age"), logs.count("events stream is"); n != 1 || m != 1 {
+		t.Errorf("warnings logged %d and %d times, want once per crossing", n, m)
+	}
+	if !strings.Contains(logs.b.String(), "level=WARN") {
+		t.Error("no WARN level line")
+	}
+}
