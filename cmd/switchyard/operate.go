@@ -193,7 +193,7 @@ func dlqCmd() *cobra.Command {
 		},
 	}
 	addFilters(list)
-	list.Flags().IntVar(&f.Limit, "limit", 100, "at most this many")
+	list.Flags().IntVar(&f.Limit, "limit", 100, "at most this many (a page is at most 1000; use --offset for more)")
 	list.Flags().IntVar(&f.Offset, "offset", 0, "skip this many (paging)")
 	redrive := &cobra.Command{
 		Use: "redrive SINK", Short: "Re-deliver dead letters to that sink only", Args: cobra.ExactArgs(1),
@@ -288,7 +288,7 @@ func attemptsCmd() *cobra.Command {
 	f.IntVar(&status, "status", 0, "only this status code")
 	f.StringVar(&since, "since", "", "RFC 3339 or a duration ago (1h)")
 	f.StringVar(&until, "until", "", "RFC 3339 or a duration ago")
-	f.IntVar(&limit, "limit", 100, "at most this many")
+	f.IntVar(&limit, "limit", 100, "at most this many (at most 1000)")
 	return cmd
 }
 
