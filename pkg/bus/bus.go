@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/redact"
 )
 
 // Bus is a connection to JetStream, and the embedded server when there is one.
@@ -37,7 +38,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Bus, erro
 				log.Warn("nats disconnected", "err", err)
 			}
 		}),
-		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrl()) }),
+		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", redact.URL(c.ConnectedUrl())) }),
 	}
 	url := cfg.NATS.URL
 	if url == "" {
@@ -59,7 +60,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Bus, erro
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		b.Close()
-		return nil, fmt.Errorf("bus: connect %s: %w", url, err)
+		return nil, fmt.Errorf("bus: connect %s: %w", redact.URL(url), err)
 	}
 	b.Conn = nc
 	b.JS, err = jetstream.New(nc)
@@ -135,12 +136,13 @@ func startEmbedded(e config.Embedded) (*server.Server, error) {
 	return ns, nil
 }
 
-// ClientURL is where producers reach this bus.
+// ClientURL is where producers reach this bus, for logs and messages: a
+// password (or token) in it is masked.
 func (b *Bus) ClientURL() string {
 	if b.embedded != nil {
 		return b.embedded.ClientURL()
 	}
-	return b.Conn.ConnectedUrl()
+	return redact.URL(b.Conn.ConnectedUrl())
 }
 
 // Connected reports whether the NATS connection is up.

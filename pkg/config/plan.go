@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+
+	"github.com/switchyard-dev/switchyard/pkg/redact"
 )
 
 // Plan is what applying a new config to a running gateway changes.
@@ -113,16 +115,19 @@ func sinkDiff(a, b reflect.Value, prefix string) []string {
 	return out
 }
 
-// Redacted returns a copy safe to show: secrets, custom header values and
-// the admin token are replaced by a fingerprint, so a plan can still tell
-// that they changed.
+// Redacted returns a copy safe to show: secrets, custom header values, the
+// admin token, and the passwords and query values of the NATS and webhook
+// URLs are replaced by a fingerprint, so a plan can still tell that they
+// changed. A webhook URL's path is shown.
 func Redacted(c *Config) *Config {
 	r := *c
 	r.Admin.Token = fingerprint(c.Admin.Token)
+	r.NATS.URL = redact.URLWith(c.NATS.URL, fingerprint)
 	r.Sinks = make([]Sink, len(c.Sinks))
 	for i, s := range c.Sinks {
 		if s.Webhook != nil {
 			w := *s.Webhook
+			w.URL = redact.URLWith(s.Webhook.URL, fingerprint)
 			w.Secrets = make([]string, len(s.Webhook.Secrets))
 			for j, sec := range s.Webhook.Secrets {
 				w.Secrets[j] = fingerprint(sec)

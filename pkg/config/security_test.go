@@ -48,3 +48,37 @@ func TestSecurityProblems(t *testing.T) {
 		})
 	}
 }
+
+// /v1/config and `validate --against` show a redacted config: no NATS
+// password, no webhook query token, yet a changed one still shows in a plan.
+func TestRedactedHidesURLSecrets(t *testing.T) {
+	parse := func(natsPW, token string) *config.Config {
+		src := "nats: {url: \"nats://gw:" + natsPW + "@127.0.0.1:4222\"}\n" +
+			"sinks:\n  - name: a\n    events: [\">\"]\n    webhook:\n      url: \"https://hooks.example/in/abc?token=" + token + "\"\n      secrets: [\"" + secret + "\"]\n"
+		cfg, err := config.Parse("r.yaml", []byte(src), env(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	cfg := parse("NATSPASSWORD", "QUERYTOKEN")
+	r := config.Redacted(cfg)
+	for _, s := range []string{r.NATS.URL, r.Sinks[0].Webhook.URL} {
+		if strings.Contains(s, "NATSPASSWORD") || strings.Contains(s, "QUERYTOKEN") {
+			t.Errorf("redacted URL %q shows a secret", s)
+		}
+	}
+	if !strings.HasPrefix(r.NATS.URL, "nats://gw:sha256") || !strings.HasPrefix(r.Sinks[0].Webhook.URL, "https://hooks.example/in/abc?token=sha256") {
+		t.Errorf("redacted URLs %q, %q should keep everything but the secrets", r.NATS.URL, r.Sinks[0].Webhook.URL)
+	}
+	if cfg.NATS.URL != "nats://gw:NATSPASSWORD@127.0.0.1:4222" {
+		t.Errorf("Redacted changed the original: %q", cfg.NATS.URL)
+	}
+	if p := config.Diff(r, config.Redacted(parse("NATSPASSWORD", "QUERYTOKEN"))); !p.Empty() {
+		t.Errorf("same config, plan %v", p)
+	}
+	p := config.Diff(r, config.Redacted(parse("other", "other")))
+	if len(p.Restart) != 1 || p.Restart[0] != "nats" || len(p.Changed["a"]) != 1 || p.Changed["a"][0] != "webhook.url" {
+		t.Errorf("changed secrets, plan %+v", p)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/pkg/redact"
 	"github.com/switchyard-dev/switchyard/pkg/signing"
 )
 
@@ -39,7 +40,7 @@ func (c *Config) validate(p *parser) {
 	} else {
 		for _, u := range strings.Split(c.NATS.URL, ",") {
 			if parsed, err := url.Parse(strings.TrimSpace(u)); err != nil || parsed.Host == "" {
-				p.at("nats.url", "%q is not a NATS URL such as nats://host:4222", u)
+				p.at("nats.url", "%q is not a NATS URL such as nats://host:4222", redact.URL(u))
 			}
 		}
 		p.fileExists("nats.creds_file", c.NATS.CredsFile)
@@ -224,13 +225,13 @@ func (w *Webhook) validate(p *parser, field string) {
 	case err != nil:
 		p.at(field+".url", "%v", err)
 	case u.Scheme != "https" && u.Scheme != "http":
-		p.at(field+".url", "%q: scheme must be https (or http)", w.URL)
+		p.at(field+".url", "%q: scheme must be https (or http)", redact.URL(w.URL))
 	case u.Host == "":
-		p.at(field+".url", "%q: no host", w.URL)
+		p.at(field+".url", "%q: no host", redact.URL(w.URL))
 	case strings.Contains(u.Hostname(), "%"):
 		// A zone picks a local interface (fe80::1%eth0): never a public
 		// receiver, and a way around address checks.
-		p.at(field+".url", "%q: the host names a network interface (IPv6 zone); use an address or name without %%zone", w.URL)
+		p.at(field+".url", "%q: the host names a network interface (IPv6 zone); use an address or name without %%zone", redact.URL(w.URL))
 	}
 	if len(w.Secrets) == 0 {
 		p.at(field+".secrets", "missing: at least one signing secret (whsec_…)")

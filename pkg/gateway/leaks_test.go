@@ -1,0 +1,190 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/gateway"
+)
+
+// leakLog is a log destination the gateway's goroutines share.
+type leakLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *leakLog) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *leakLog) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// adminRaw GETs an admin path with the test token and returns the body.
+func adminRaw(t *testing.T, g *gateway.Gateway, token, path string) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+g.AdminAddr()+path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+	}
+	return string(b)
+}
+
+// A webhook URL's path and query are often its credential: a failing
+// endpoint must not put them in last_error, the attempt log, dead-letter
+// reasons or the running config.
+func TestWebhookURLSecretsStayOutOfErrorsAndAPI(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	logs := &leakLog{}
+	rc := newReceiver(t)
+	sinkYAML := strings.Replace(rc.sinkYAML("s", `[">"]`, "    retry: {schedule: [50ms], jitter: 0}\n"),
+		rc.srv.URL+"/s", "https://"+closed+"/hooks/PATHTOKEN?token=QUERYTOKEN", 1)
+	g, _ := startGatewayLogging(t, logs, sinkYAML)
+	publish(t, g, "order.completed", "l1", []byte(`{}`), nil)
+
+	waitFor(t, 10*time.Second, "dead letter", func() bool {
+		return strings.Contains(adminRaw(t, g, "s3cret", "/v1/sinks/s/dead-letters"), `"id":"l1"`)
+	})
+	shown := map[string]string{
+		"dead letters": adminRaw(t, g, "s3cret", "/v1/sinks/s/dead-letters"),
+		"attempts":     adminRaw(t, g, "s3cret", "/v1/attempts?sink=s"),
+		"sinks":        adminRaw(t, g, "s3cret", "/v1/sinks"),
+		"logs":         logs.String(),
+	}
+	if !strings.Contains(shown["sinks"], "connection refused") || !strings.Contains(shown["dead letters"], "https://"+closed+"/…") {
+		t.Errorf("the errors should still say what failed and where:\n%s\n%s", shown["sinks"], shown["dead letters"])
+	}
+	shown["config"] = adminRaw(t, g, "s3cret", "/v1/config")
+	for what, text := range shown {
+		for _, s := range []string{"PATHTOKEN", "QUERYTOKEN"} {
+			if what == "config" && s == "PATHTOKEN" {
+				continue // the config shows the path; only query values and passwords are masked there
+			}
+			if strings.Contains(text, s) {
+				t.Errorf("%s show %s:\n%s", what, s, text)
+			}
+		}
+	}
+}
+
+// The NATS URL's password is not logged (at start, on reconnect, in a
+// connect error) and not returned by /v1/config.
+func TestNATSPasswordStaysOutOfLogsAndAPI(t *testing.T) {
+	const password = "NATSPASSWORD"
+	dir := t.TempDir()
+	start := func(port int) *server.Server {
+		ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir,
+			Username: "gw", Password: password, NoLog: true, NoSigs: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go ns.Start()
+		if !ns.ReadyForConnections(10 * time.Second) {
+			t.Fatal("nats-server not ready")
+		}
+		return ns
+	}
+	ns := start(-1)
+	port := ns.Addr().(*net.TCPAddr).Port
+	t.Cleanup(func() { ns.Shutdown() })
+	url := fmt.Sprintf("nats://gw:%s@127.0.0.1:%d", password, port)
+
+	logs := &leakLog{}
+	cfg, err := config.Parse("ext.yaml", []byte(fmt.Sprintf("nats: {url: %q}\nadmin: {listen: \"127.0.0.1:0\"}\nsinks: []\n", url)), os.LookupEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, 10*time.Second, "running", func() bool { return strings.Contains(logs.String(), "switchyard running") })
+
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	ns = start(port)
+	waitFor(t, 15*time.Second, "reconnect logged", func() bool { return strings.Contains(logs.String(), "nats reconnected") })
+
+	shown := map[string]string{
+		"logs":       logs.String(),
+		"config":     adminRaw(t, g, "", "/v1/config"),
+		"client url": g.Bus().ClientURL(),
+	}
+	if !strings.Contains(shown["logs"], "127.0.0.1:"+fmt.Sprint(port)) {
+		t.Errorf("logs should still name the server:\n%s", shown["logs"])
+	}
+	bad := strings.Replace(url, fmt.Sprint(port), "1", 1)
+	cfg2, err := config.Parse("bad.yaml", []byte(fmt.Sprintf("nats: {url: %q}\nadmin: {listen: \"127.0.0.1:0\"}\nsinks: []\n", bad)), os.LookupEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gateway.New(ctx, cfg2, gateway.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}); err == nil {
+		t.Error("connected to port 1")
+	} else {
+		shown["connect error"] = err.Error()
+	}
+	for what, text := range shown {
+		if strings.Contains(text, password) {
+			t.Errorf("%s show the password:\n%s", what, text)
+		}
+	}
+}
+
+// startGatewayLogging is startGateway with the log kept.
+func startGatewayLogging(t *testing.T, logs io.Writer, sinks string) (*gateway.Gateway, func() error) {
+	t.Helper()
+	src := fmt.Sprintf("nats:\n  embedded: {listen: \"127.0.0.1:0\", store_dir: %q}\nadmin: {listen: \"127.0.0.1:0\", token: \"s3cret\"}\nshutdown_grace: 2s\nsinks:%s", t.TempDir(), sinks)
+	cfg, err := config.Parse("test.yaml", []byte(src), os.LookupEnv)
+	if err != nil {
+		t.Fatalf("config:\n%v\n%s", err, src)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Version: "test"})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	stop := func() error { cancel(); return <-done }
+	t.Cleanup(func() { _ = stop() })
+	waitFor(t, 10*time.Second, "gateway ready", func() bool { return g.Ready(context.Background()) == nil })
+	return g, stop
+}
