@@ -17,16 +17,31 @@ import (
 // adminFlags are the flags every command that talks to a running gateway shares.
 type adminFlags struct{ url, token string }
 
+// The flags' defaults come from the environment when the command runs, not
+// when the flags are declared: --help then never prints a variable's value.
 func (a *adminFlags) register(cmd *cobra.Command) {
-	def := os.Getenv("SWITCHYARD_ADMIN")
-	if def == "" {
-		def = "http://127.0.0.1:8080"
-	}
-	cmd.PersistentFlags().StringVar(&a.url, "admin", def, "admin API of the running gateway (env SWITCHYARD_ADMIN)")
-	cmd.PersistentFlags().StringVar(&a.token, "token", os.Getenv("SWITCHYARD_ADMIN_TOKEN"), "admin bearer token (env SWITCHYARD_ADMIN_TOKEN)")
+	cmd.PersistentFlags().StringVar(&a.url, "admin", "", "admin API of the running gateway (default $SWITCHYARD_ADMIN, else http://127.0.0.1:8080)")
+	cmd.PersistentFlags().StringVar(&a.token, "token", "", "admin bearer token (default $SWITCHYARD_ADMIN_TOKEN)")
 }
 
-func (a *adminFlags) client() *admin.Client { return &admin.Client{BaseURL: a.url, Token: a.token} }
+func (a *adminFlags) client() *admin.Client {
+	u := a.url
+	if u == "" {
+		u = os.Getenv("SWITCHYARD_ADMIN")
+	}
+	if u == "" {
+		u = "http://127.0.0.1:8080"
+	}
+	return &admin.Client{BaseURL: u, Token: envToken(a.token)}
+}
+
+// envToken is the --token flag's value, else SWITCHYARD_ADMIN_TOKEN.
+func envToken(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return os.Getenv("SWITCHYARD_ADMIN_TOKEN")
+}
 
 func sinksCmd() *cobra.Command {
 	var af adminFlags

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -35,7 +34,7 @@ func validateCmd() *cobra.Command {
 			if against == "" {
 				return nil
 			}
-			c := &admin.Client{BaseURL: against, Token: token}
+			c := &admin.Client{BaseURL: against, Token: envToken(token)}
 			running, err := c.RunningConfig(cmd.Context())
 			if err != nil {
 				return err
@@ -45,7 +44,7 @@ func validateCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&against, "against", "", "admin URL of a running gateway: show what a reload with this file would change")
-	cmd.Flags().StringVar(&token, "token", os.Getenv("SWITCHYARD_ADMIN_TOKEN"), "admin bearer token, with --against")
+	cmd.Flags().StringVar(&token, "token", "", "admin bearer token, with --against (default $SWITCHYARD_ADMIN_TOKEN)")
 	cmd.Flags().StringVarP(&path, "config", "c", "config/switchyard.yaml", "config file (YAML)")
 	return cmd
 }
