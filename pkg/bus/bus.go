@@ -104,14 +104,20 @@ func startEmbedded(e config.Embedded) (*server.Server, error) {
 	if port == 0 {
 		port = server.RANDOM_PORT
 	}
+	if e.MaxStore.N <= 0 {
+		e.MaxStore.N = config.DefaultEmbeddedMaxStore
+	}
 	opts := &server.Options{
 		ServerName: "switchyard-embedded",
 		Host:       host,
 		Port:       port,
 		JetStream:  true,
 		StoreDir:   e.StoreDir,
-		NoSigs:     true, // the gateway owns signals and stops the server itself
-		NoLog:      true,
+		// Reservations of the streams' max_bytes count against this, not
+		// the disk: see config.Embedded.MaxStore.
+		JetStreamMaxStore: e.MaxStore.N,
+		NoSigs:            true, // the gateway owns signals and stops the server itself
+		NoLog:             true,
 	}
 	switch e.SyncInterval {
 	case "":

@@ -40,6 +40,12 @@ type Embedded struct {
 	// server has no authentication, so anyone who reaches it can publish
 	// and read every stream.
 	InsecureNoAuth bool `yaml:"insecure_no_auth"`
+	// MaxStore is the embedded JetStream's storage limit. JetStream
+	// reserves every stream's max_bytes against it when the stream is
+	// created; its own default (75% of the free disk) would refuse the
+	// default stream limits on a small disk, so the default here is 1 TiB:
+	// the disk is the limit, and the streams' max_bytes should fit it.
+	MaxStore ByteSize `yaml:"max_store"`
 }
 
 // TLS names PEM files for a custom CA and a client certificate.
@@ -253,23 +259,24 @@ var (
 )
 
 const (
-	DefaultListen         = "127.0.0.1:4222"
-	DefaultStoreDir       = "./data"
-	DefaultStreamName     = "EVENTS"
-	DefaultSubjectPrefix  = "events."
-	DefaultMaxAge         = 168 * time.Hour
-	DefaultDupWindow      = 2 * time.Minute
-	DefaultDLQStream      = "DLQ"
-	DefaultDLQMaxAge      = 30 * 24 * time.Hour
-	DefaultAdminListen    = "127.0.0.1:8080"
-	DefaultConcurrency    = 16
-	DefaultTimeout        = 15 * time.Second
-	DefaultJitter         = 0.2
-	DefaultMaxRetryAfter  = time.Hour
-	DefaultShutdownGrace  = 25 * time.Second
-	DefaultWebhookBody    = "envelope"
-	DefaultBatchWait      = 20 * time.Millisecond
-	DefaultAttemptsMaxAge = 72 * time.Hour
+	DefaultListen           = "127.0.0.1:4222"
+	DefaultStoreDir         = "./data"
+	DefaultStreamName       = "EVENTS"
+	DefaultSubjectPrefix    = "events."
+	DefaultMaxAge           = 168 * time.Hour
+	DefaultDupWindow        = 2 * time.Minute
+	DefaultEmbeddedMaxStore = 1 << 40 // 1 TiB: the disk is the limit
+	DefaultDLQStream        = "DLQ"
+	DefaultDLQMaxAge        = 30 * 24 * time.Hour
+	DefaultAdminListen      = "127.0.0.1:8080"
+	DefaultConcurrency      = 16
+	DefaultTimeout          = 15 * time.Second
+	DefaultJitter           = 0.2
+	DefaultMaxRetryAfter    = time.Hour
+	DefaultShutdownGrace    = 25 * time.Second
+	DefaultWebhookBody      = "envelope"
+	DefaultBatchWait        = 20 * time.Millisecond
+	DefaultAttemptsMaxAge   = 72 * time.Hour
 
 	DefaultBreakerConsecutive = 10
 	DefaultBreakerRate        = 0.5

@@ -1,6 +1,9 @@
 package gateway
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // SetReplayRetention changes how long finished replays are kept and how
 // many at most, for a test; the returned func restores the defaults.
@@ -16,3 +19,6 @@ func SetLimitsInterval(d time.Duration) (restore func()) {
 	limitsInterval = d
 	return func() { limitsInterval = old }
 }
+
+// CloseForTest closes a gateway that was built but never run.
+func CloseForTest(g *Gateway) { g.close(context.Background()) }
