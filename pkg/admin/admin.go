@@ -9,8 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"net"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -110,9 +114,29 @@ var (
 	ErrBadRequest  = errors.New("bad request")
 )
 
-// Handler builds the API. With token set, every route but /healthz and
-// /readyz needs "Authorization: Bearer <token>".
+// Options secure the API.
+type Options struct {
+	// Token, when set, is the bearer token every route but /healthz and
+	// /readyz needs.
+	Token string
+	// InsecureNoAuth answers any Host header without a token; otherwise,
+	// without a token, only requests addressed to a loopback name or
+	// address are answered (a DNS-rebinding page gets nothing).
+	InsecureNoAuth bool
+}
+
+// Handler builds the API with only a token set (see HandlerWith).
 func Handler(b Backend, token string, metrics prometheus.Gatherer) http.Handler {
+	return HandlerWith(b, Options{Token: token}, metrics)
+}
+
+// HandlerWith builds the API. With a token, every route but /healthz and
+// /readyz needs "Authorization: Bearer <token>". State changes a browser
+// could send cross-site without a preflight are refused (see
+// refuseCrossSite); without a token, only loopback Host headers are
+// answered unless o.InsecureNoAuth.
+func HandlerWith(b Backend, o Options, metrics prometheus.Gatherer) http.Handler {
+	token := o.Token
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -253,7 +277,79 @@ func Handler(b Backend, token string, metrics prometheus.Gatherer) http.Handler 
 		writeJSON(w, http.StatusOK, st)
 	})
 	mux.Handle("/", requireToken(token, protected))
-	return mux
+	var h http.Handler = refuseCrossSite(mux)
+	if token == "" && !o.InsecureNoAuth {
+		h = requireLoopbackHost(h)
+	}
+	return h
+}
+
+// refuseCrossSite refuses the state changes (any method but GET, HEAD and
+// OPTIONS) that a web page could make an operator's browser send without a
+// CORS preflight: those marked cross-site by the browser (an Origin other
+// than this Host, or Sec-Fetch-Site cross-site or same-site) get 403, and
+// those with a body type an HTML form or a no-cors fetch may send
+// (text/plain, application/x-www-form-urlencoded, multipart/form-data) get
+// 415. Clients send application/json, or no body.
+func refuseCrossSite(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			next.ServeHTTP(w, r)
+			return
+		}
+		if site := strings.ToLower(r.Header.Get("Sec-Fetch-Site")); site == "cross-site" || site == "same-site" {
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "cross-site request refused (Sec-Fetch-Site: " + site + "): state changes come from the CLI or same-origin pages only"})
+			return
+		}
+		if origin := r.Header.Get("Origin"); origin != "" && !sameOrigin(origin, r.Host) {
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": fmt.Sprintf("cross-site request refused (Origin %q is not this server, %q): state changes come from the CLI or same-origin pages only", origin, r.Host)})
+			return
+		}
+		if ct := r.Header.Get("Content-Type"); ct != "" {
+			mt, _, err := mime.ParseMediaType(ct)
+			if err != nil || mt == "text/plain" || mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data" {
+				writeJSON(w, http.StatusUnsupportedMediaType, map[string]string{"error": fmt.Sprintf("Content-Type %q refused for a state change: send application/json (or no body)", ct)})
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// sameOrigin reports whether an Origin header names host (host[:port]),
+// a scheme's default port being the same as none.
+func sameOrigin(origin, host string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false // "null" among them
+	}
+	norm := func(h, scheme string) string {
+		h = strings.ToLower(h)
+		if p := map[string]string{"http": ":80", "https": ":443"}[scheme]; p != "" {
+			h = strings.TrimSuffix(h, p)
+		}
+		return h
+	}
+	return norm(u.Host, u.Scheme) == norm(host, u.Scheme)
+}
+
+// requireLoopbackHost answers only requests addressed to a loopback name
+// or address. Without a token that is the API's only guard against DNS
+// rebinding: a page on evil.example whose name now resolves to 127.0.0.1
+// reaches the port, but its requests say Host: evil.example.
+func requireLoopbackHost(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		if !config.IsLoopbackHost(host) {
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": fmt.Sprintf("Host %q refused: without admin.token the admin API answers only localhost, 127.0.0.1 or [::1]", r.Host)})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func requireToken(token string, next http.Handler) http.Handler {

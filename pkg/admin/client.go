@@ -44,7 +44,9 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
-	if body != nil {
+	if method != http.MethodGet {
+		// The API refuses state changes sent as text/plain or a form (a
+		// browser's cross-site kinds); JSON is what it takes.
 		req.Header.Set("Content-Type", "application/json")
 	}
 	hc := c.HTTP

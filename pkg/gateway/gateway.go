@@ -203,7 +203,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	g.runCtx = ctx
-	srv := &http.Server{Handler: admin.Handler(g, g.cfg.Admin.Token, g.metrics.Registry), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: admin.HandlerWith(g, admin.Options{Token: g.cfg.Admin.Token, InsecureNoAuth: g.cfg.Admin.InsecureNoAuth}, g.metrics.Registry), ReadHeaderTimeout: 10 * time.Second}
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(g.adminLn) }()
 
