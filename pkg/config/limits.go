@@ -61,6 +61,17 @@ func (b ByteSize) MarshalYAML() (any, error) { return b.String(), nil }
 // MarshalJSON writes the size as its number of bytes.
 func (b ByteSize) MarshalJSON() ([]byte, error) { return []byte(strconv.FormatInt(b.N, 10)), nil }
 
+// UnmarshalJSON reads what MarshalJSON writes (a byte count), so that a
+// config fetched from /v1/config reads back.
+func (b *ByteSize) UnmarshalJSON(data []byte) error {
+	n, err := strconv.ParseInt(string(data), 10, 64)
+	if err != nil {
+		return fmt.Errorf("size: want a byte count, got %s", data)
+	}
+	b.N = n
+	return nil
+}
+
 func (b ByteSize) String() string {
 	for _, u := range []struct {
 		suffix string

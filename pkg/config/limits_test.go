@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -82,5 +83,18 @@ func TestRetryWindowAndByteLimits(t *testing.T) {
 	}
 	if r, err := config.ParseRate("6000/m"); err != nil || r != 100 {
 		t.Errorf("ParseRate(6000/m) = %v, %v", r, err)
+	}
+}
+
+// /v1/config's JSON reads back into a Config (the CLI's plan does this).
+func TestByteSizeJSONRoundTrip(t *testing.T) {
+	in := config.ByteSize{N: 10 << 30}
+	b, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out config.ByteSize
+	if err := json.Unmarshal(b, &out); err != nil || out != in {
+		t.Fatalf("round trip of %s: %v, %v", b, out, err)
 	}
 }
