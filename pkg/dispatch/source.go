@@ -98,21 +98,7 @@ func (d *Dispatcher) pull(ctx context.Context, src *source, out chan<- jetstream
 		batch, err := src.consumer.Fetch(n, jetstream.FetchMaxWait(pullWait))
 		got := 0
 		if err == nil {
-			for m := range batch.Messages() {
-				got++
-				d.keep.add(m, src)
-				if src.accept != nil {
-					if meta, merr := m.Metadata(); merr == nil && !src.accept(m, meta) {
-						_ = m.Ack()
-						d.keep.done(m)
-						continue
-					}
-				}
-				if d.lanes != nil && src.accept == nil && !d.admit(m) {
-					continue // waits behind its ordering key
-				}
-				out <- m
-			}
+			got = d.take(src, batch, out)
 			err = batch.Error()
 		}
 		src.release(n - got)
@@ -130,6 +116,46 @@ func (d *Dispatcher) pull(ctx context.Context, src *source, out chan<- jetstream
 			sleep(ctx, src.stop, 100*time.Millisecond)
 		}
 	}
+}
+
+// take hands out one pull's messages. Each is held (kept alive) the moment
+// it arrives, not when the batcher is ready for it: while the workers are
+// busy or the gate holds them, the rest of a pull must not wait unseen in
+// the client's buffer with its AckWait running.
+func (d *Dispatcher) take(src *source, batch jetstream.MessageBatch, out chan<- jetstream.Msg) (got int) {
+	in := batch.Messages()
+	var queue []jetstream.Msg
+	for in != nil || len(queue) > 0 {
+		var send chan<- jetstream.Msg
+		var next jetstream.Msg
+		if len(queue) > 0 {
+			send, next = out, queue[0]
+		}
+		select {
+		case m, ok := <-in:
+			if !ok {
+				in = nil
+				continue
+			}
+			got++
+			d.keep.add(m, src)
+			if src.accept != nil {
+				if meta, err := m.Metadata(); err == nil && !src.accept(m, meta) {
+					_ = m.Ack()
+					d.keep.done(m)
+					continue
+				}
+			}
+			if d.lanes != nil && src.accept == nil && !d.admit(m) {
+				continue // waits behind its ordering key
+			}
+			queue = append(queue, m)
+		case send <- next:
+			queue[0] = nil
+			queue = queue[1:]
+		}
+	}
+	return got
 }
 
 // consumerLost tells a lost consumer from a passing error.
