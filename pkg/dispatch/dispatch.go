@@ -43,6 +43,8 @@ type Dispatcher struct {
 	opts     Options
 	log      *slog.Logger
 	maxBatch int
+	spanName string
+	hot      hotMetrics
 	status   Status
 	inFlight atomic.Int64
 	gate     *gate
@@ -92,6 +94,8 @@ func New(opts Options) *Dispatcher {
 		log:      opts.Logger.With("sink", opts.Sink.Name),
 		maxBatch: sink.BatchSize(opts.Driver, opts.Sink.Batch.MaxEvents),
 		keep:     newKeeper(),
+		spanName: "deliver " + opts.Sink.Name,
+		hot:      resolveHotMetrics(opts.Metrics, opts.Sink.Name),
 		degraded: map[string]string{},
 	}
 	d.gate = newGate(opts.Sink, d.maxBatch, d.stateChanged)
@@ -330,7 +334,7 @@ func (d *Dispatcher) deliver(soft, ctx context.Context, b []jetstream.Msg) {
 		return
 	}
 	d.inFlight.Add(int64(len(ds)))
-	d.opts.Metrics.InFlight.WithLabelValues(d.opts.Sink.Name).Add(float64(len(ds)))
+	d.hot.inFlight.Add(float64(len(ds)))
 	answers := make([]answer, len(ds))
 	var amu sync.Mutex
 	sendCtx := sink.WithObserver(ctx, func(i, status int, body []byte) {
@@ -349,8 +353,8 @@ func (d *Dispatcher) deliver(soft, ctx context.Context, b []jetstream.Msg) {
 	elapsed := time.Since(start)
 	d.gate.record(probe, outcomeOf(err, len(ds)))
 	d.inFlight.Add(-int64(len(ds)))
-	d.opts.Metrics.InFlight.WithLabelValues(d.opts.Sink.Name).Sub(float64(len(ds)))
-	d.opts.Metrics.SendDuration.WithLabelValues(d.opts.Sink.Name).Observe(elapsed.Seconds())
+	d.hot.inFlight.Sub(float64(len(ds)))
+	d.hot.sendDuration.Observe(elapsed.Seconds())
 
 	amu.Lock()
 	defer amu.Unlock()

@@ -22,22 +22,23 @@ const maxDelay = 7 * 24 * time.Hour
 // returns the outcome, as the metrics and the attempt log name it.
 func (d *Dispatcher) settle(ctx context.Context, x delivery, err error) string {
 	name := d.opts.Sink.Name
-	log := d.log.With("event_id", x.ev.ID, "type", x.ev.Type, "attempt", x.attempt)
 	if err == nil {
 		d.delivered.Add(1)
 		if aerr := x.msg.Ack(); aerr != nil {
-			log.Warn("ack failed; the event may be delivered again", "err", aerr)
+			d.log.Warn("ack failed; the event may be delivered again", "event_id", x.ev.ID, "type", x.ev.Type, "attempt", x.attempt, "err", aerr)
 		}
 		d.keep.done(x.msg)
 		d.laneDone(x)
-		d.opts.Metrics.Deliveries.WithLabelValues(name, telemetry.OutcomeDelivered).Inc()
-		d.opts.Metrics.EventLatency.WithLabelValues(name).Observe(time.Since(x.meta.Timestamp).Seconds())
+		d.hot.delivered.Inc()
+		d.hot.latency.Observe(time.Since(x.meta.Timestamp).Seconds())
 		d.status.mu.Lock()
 		d.status.LastSuccess = time.Now()
 		d.status.mu.Unlock()
-		log.Debug("delivered")
 		return telemetry.OutcomeDelivered
 	}
+	// Built only off the success path: a logger per delivered event costs
+	// more than the rest of settling it.
+	log := d.log.With("event_id", x.ev.ID, "type", x.ev.Type, "attempt", x.attempt)
 	c := sink.Classify(err)
 	if c.Class != sink.Canceled {
 		d.failed.Add(1)
@@ -67,7 +68,7 @@ func (d *Dispatcher) settle(ctx context.Context, x delivery, err error) string {
 	default:
 		delay := d.backoff(x.attempt)
 		d.nakWithDelay(x, delay)
-		d.opts.Metrics.Deliveries.WithLabelValues(name, telemetry.OutcomeRetried).Inc()
+		d.hot.retried.Inc()
 		log.Warn("delivery failed; will retry", "status", c.Status, "retry_in", delay, "err", err)
 		return telemetry.OutcomeRetried
 	}

@@ -43,16 +43,23 @@ func newSource(c jetstream.Consumer, accept Accept, recreate Recreate, window in
 	return s
 }
 
-// acquire waits for at least one credit and takes every other one free.
+// acquire waits for at least half the window's credits and takes every
+// other one free. Half, not one: under load, credits come back one by one,
+// and a pull for each would cost a request (and a subscription) per
+// event; the half still in hand keeps every worker busy meanwhile.
 func (s *source) acquire(ctx context.Context) (int, bool) {
-	select {
-	case <-s.credits:
-	case <-s.stop:
-		return 0, false
-	case <-ctx.Done():
-		return 0, false
+	n := 0
+	for want := max(1, cap(s.credits)/2); n < want; n++ {
+		select {
+		case <-s.credits:
+		case <-s.stop:
+			s.release(n)
+			return 0, false
+		case <-ctx.Done():
+			s.release(n)
+			return 0, false
+		}
 	}
-	n := 1
 	for n < cap(s.credits) {
 		select {
 		case <-s.credits:

@@ -17,21 +17,25 @@ var tracer = otel.Tracer("github.com/switchyard-dev/switchyard/pkg/dispatch")
 // traceparent the destination receives: the receiver's work then hangs
 // under this attempt. With tracing off the traceparent passes unchanged.
 func (d *Dispatcher) startSpan(x delivery) trace.Span {
-	carrier := propagation.MapCarrier{}
+	parent := context.Background()
 	if x.ev.TraceParent != "" {
-		carrier["traceparent"] = x.ev.TraceParent
+		// W3C trace context is the contract (the traceparent header),
+		// whatever global propagator the process has.
+		parent = propagation.TraceContext{}.Extract(parent, propagation.MapCarrier{"traceparent": x.ev.TraceParent})
 	}
-	// W3C trace context is the contract (the traceparent header), whatever
-	// global propagator the process has.
-	parent := propagation.TraceContext{}.Extract(context.Background(), carrier)
-	ctx, span := tracer.Start(parent, "deliver "+d.opts.Sink.Name, trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(
-			attribute.String("switchyard.sink", d.opts.Sink.Name),
-			attribute.String("switchyard.sink.kind", d.opts.Sink.Kind()),
-			attribute.String("switchyard.event.id", x.ev.ID),
-			attribute.String("switchyard.event.type", x.ev.Type),
-			attribute.Int("switchyard.attempt", x.attempt),
-		))
+	ctx, span := tracer.Start(parent, d.spanName, trace.WithSpanKind(trace.SpanKindProducer))
+	if !span.IsRecording() {
+		// Tracing off: no attributes to build, and the traceparent passes
+		// unchanged.
+		return span
+	}
+	span.SetAttributes(
+		attribute.String("switchyard.sink", d.opts.Sink.Name),
+		attribute.String("switchyard.sink.kind", d.opts.Sink.Kind()),
+		attribute.String("switchyard.event.id", x.ev.ID),
+		attribute.String("switchyard.event.type", x.ev.Type),
+		attribute.Int("switchyard.attempt", x.attempt),
+	)
 	if span.SpanContext().IsValid() {
 		out := propagation.MapCarrier{}
 		propagation.TraceContext{}.Inject(ctx, out)
@@ -43,6 +47,10 @@ func (d *Dispatcher) startSpan(x delivery) trace.Span {
 }
 
 func endSpan(span trace.Span, outcome string, status int, err error) {
+	if !span.IsRecording() {
+		span.End()
+		return
+	}
 	span.SetAttributes(attribute.String("switchyard.outcome", outcome))
 	if status != 0 {
 		span.SetAttributes(attribute.Int("http.response.status_code", status))

@@ -4,13 +4,14 @@
 package event
 
 import (
-	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Header names a producer may set on a NATS message. They follow the
@@ -186,29 +187,101 @@ type Envelope struct {
 
 // MarshalEnvelope renders the default webhook body. JSON data is spliced
 // in byte for byte: encoding/json would compact it, and a receiver that
-// hashes or compares the data should see what the producer published.
+// hashes or compares the data should see what the producer published. The
+// envelope is written by hand (the same bytes encoding/json writes for
+// Envelope with HTML escaping off): it is built once per delivery attempt,
+// and reflection cost more than the rest of the envelope.
 func (e *Event) MarshalEnvelope() ([]byte, error) {
-	env := Envelope{ID: e.ID, Type: e.Type, Timestamp: e.Time, Source: e.Source, Subject: e.Subject}
+	if y := e.Time.Year(); y < 0 || y >= 10000 {
+		return nil, fmt.Errorf("event: time %s is outside the years JSON can carry", e.Time)
+	}
 	raw := len(e.Data) > 0 && json.Valid(e.Data)
+	n := 96 + len(e.ID) + len(e.Type) + len(e.Source) + len(e.Subject) + len(e.Data)
+	if !raw {
+		n += base64.StdEncoding.EncodedLen(len(e.Data))
+	}
+	out := make([]byte, 0, n)
+	out = append(out, `{"id":`...)
+	out = appendJSONString(out, e.ID)
+	out = append(out, `,"type":`...)
+	out = appendJSONString(out, e.Type)
+	out = append(out, `,"timestamp":"`...)
+	out = e.Time.AppendFormat(out, time.RFC3339Nano)
+	out = append(out, '"')
+	if e.Source != "" {
+		out = append(out, `,"source":`...)
+		out = appendJSONString(out, e.Source)
+	}
+	if e.Subject != "" {
+		out = append(out, `,"subject":`...)
+		out = appendJSONString(out, e.Subject)
+	}
 	switch {
 	case len(e.Data) == 0:
-		env.Data = json.RawMessage("null")
-	case !raw:
-		env.DataBase64 = e.Data
-		env.DataEncoding = "base64"
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(env); err != nil {
-		return nil, err
-	}
-	out := bytes.TrimSuffix(buf.Bytes(), []byte("}\n"))
-	if raw {
-		out = append(append(append(out, `,"data":`...), e.Data...), '}')
-		return out, nil
+		out = append(out, `,"data":null`...)
+	case raw:
+		out = append(append(out, `,"data":`...), e.Data...)
+	default:
+		out = append(out, `,"data_base64":"`...)
+		out = base64.StdEncoding.AppendEncode(out, e.Data)
+		out = append(out, `","data_encoding":"base64"`...)
 	}
 	return append(out, '}'), nil
+}
+
+// appendJSONString appends s as a JSON string the way encoding/json does
+// with HTML escaping off: quotes, backslashes and control characters
+// escaped, invalid UTF-8 replaced by U+FFFD, U+2028 and U+2029 escaped.
+func appendJSONString(out []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	out = append(out, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' {
+				i++
+				continue
+			}
+			out = append(out, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				out = append(out, '\\', b)
+			case '\b':
+				out = append(out, '\\', 'b')
+			case '\f':
+				out = append(out, '\\', 'f')
+			case '\n':
+				out = append(out, '\\', 'n')
+			case '\r':
+				out = append(out, '\\', 'r')
+			case '\t':
+				out = append(out, '\\', 't')
+			default:
+				out = append(out, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			out = append(out, s[start:i]...)
+			out = append(out, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			out = append(out, s[start:i]...)
+			out = append(out, '\\', 'u', '2', '0', '2', hex[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	out = append(out, s[start:]...)
+	return append(out, '"')
 }
 
 // DecodeData returns the producer's bytes from an envelope.
