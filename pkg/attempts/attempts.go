@@ -4,11 +4,15 @@
 package attempts
 
 import (
+	"bytes"
 	"context"
 	"encoding/base32"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"hash/fnv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -17,8 +21,14 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/event"
 )
 
-// Stream and subject layout: switchyard.attempts.<sink>.<event id, base32>,
-// so the server itself filters by sink and by event.
+// Stream and subject layout: switchyard.attempts.<sink>.<bucket>, where
+// the bucket (two hex digits) is a hash of the event id. Records are
+// written in batches — JSON lines, one message per bucket per flush — so
+// the log costs the server one message per many attempts, not one per
+// attempt; the server still filters by sink, and a lookup by event id
+// reads only its bucket (1/Buckets of the sink's log). Logs written before
+// batching used switchyard.attempts.<sink>.<event id, base32>, one record
+// a message; they are still read.
 const (
 	StreamName    = "ATTEMPTS"
 	subjectPrefix = "switchyard.attempts."
@@ -28,7 +38,21 @@ const (
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
+// Buckets is how many buckets a sink's records are spread over.
+const Buckets = 16
+
+func bucket(eventID string) string {
+	h := fnv.New32a()
+	h.Write([]byte(eventID))
+	return fmt.Sprintf("%02x", h.Sum32()%Buckets)
+}
+
 func subject(sink, eventID string) string {
+	return subjectPrefix + sink + "." + bucket(eventID)
+}
+
+// legacySubject is where a record was kept before batching.
+func legacySubject(sink, eventID string) string {
 	return subjectPrefix + sink + "." + idEncoding.EncodeToString([]byte(eventID))
 }
 
@@ -51,6 +75,22 @@ type Record struct {
 // Log writes and reads the attempt log.
 type Log struct {
 	JS jetstream.JetStream
+	// FlushEvery bounds how long a record waits in memory (default
+	// 100ms); a batch also goes out at MaxBatch records (default 256).
+	FlushEvery time.Duration
+	MaxBatch   int
+
+	once    sync.Once
+	mu      sync.Mutex
+	pending map[string]*batch // subject → records waiting
+	stop    chan struct{}
+	done    chan struct{}
+	closed  bool
+}
+
+type batch struct {
+	buf []byte // JSON lines
+	n   int
 }
 
 // Ensure creates or updates the ATTEMPTS stream with the given retention.
@@ -69,18 +109,106 @@ func (l *Log) Ensure(ctx context.Context, maxAge time.Duration, maxBytes int64, 
 	return nil
 }
 
-// Record appends a record without waiting for the server: the log must
-// never slow deliveries down. Failures come back on the async error path.
+// Record adds a record to its bucket's next batch without waiting for the
+// server: the log must never slow deliveries down. Records still waiting
+// when the process dies are lost: the log is a window on recent attempts,
+// not part of the delivery guarantee.
 func (l *Log) Record(r Record) error {
+	l.once.Do(l.start)
 	if len(r.Response) > MaxResponse {
 		r.Response = r.Response[:MaxResponse]
 	}
-	b, err := json.Marshal(r)
+	line, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
-	_, err = l.JS.PublishMsgAsync(&nats.Msg{Subject: subject(r.Sink, r.EventID), Data: b})
-	return err
+	subj := subject(r.Sink, r.EventID)
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return errors.New("attempts: log closed")
+	}
+	b := l.pending[subj]
+	if b == nil {
+		b = &batch{}
+		l.pending[subj] = b
+	}
+	b.buf = append(append(b.buf, line...), '\n')
+	b.n++
+	var full []byte
+	if b.n >= l.MaxBatch || len(b.buf) >= maxBatchBytes {
+		full = b.buf
+		delete(l.pending, subj)
+	}
+	l.mu.Unlock()
+	if full != nil {
+		return l.publish(subj, full)
+	}
+	return nil
+}
+
+// maxBatchBytes keeps a batch well under any server's max_payload.
+const maxBatchBytes = 256 << 10
+
+func (l *Log) start() {
+	if l.FlushEvery <= 0 {
+		l.FlushEvery = 100 * time.Millisecond
+	}
+	if l.MaxBatch <= 0 {
+		l.MaxBatch = 256
+	}
+	l.pending = map[string]*batch{}
+	l.stop, l.done = make(chan struct{}), make(chan struct{})
+	go l.flushLoop()
+}
+
+func (l *Log) flushLoop() {
+	defer close(l.done)
+	t := time.NewTicker(l.FlushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			l.flush()
+			return
+		case <-t.C:
+			l.flush()
+		}
+	}
+}
+
+// flush publishes every batch waiting.
+func (l *Log) flush() {
+	l.mu.Lock()
+	pending := l.pending
+	l.pending = make(map[string]*batch, len(pending))
+	l.mu.Unlock()
+	for subj, b := range pending {
+		_ = l.publish(subj, b.buf)
+	}
+}
+
+func (l *Log) publish(subj string, data []byte) error {
+	_, err := l.JS.PublishMsgAsync(&nats.Msg{Subject: subj, Data: data})
+	if err != nil {
+		return fmt.Errorf("attempts: record: %w", err)
+	}
+	return nil
+}
+
+// Close writes the records still waiting and stops the flusher; later
+// records are refused.
+func (l *Log) Close() {
+	l.once.Do(l.start)
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return
+	}
+	l.closed = true
+	l.mu.Unlock()
+	close(l.stop)
+	<-l.done
 }
 
 // Query selects attempt records. Zero fields select everything.
@@ -97,14 +225,15 @@ type Query struct {
 
 // Find returns the records q selects, oldest first, at most q.Limit.
 func (l *Log) Find(ctx context.Context, q Query) ([]Record, error) {
-	sinkTok, idTok := "*", ">"
+	sinkTok := "*"
 	if q.Sink != "" {
 		sinkTok = q.Sink
 	}
+	filters := []string{subjectPrefix + sinkTok + ".>"}
 	if q.EventID != "" {
-		idTok = idEncoding.EncodeToString([]byte(q.EventID))
+		filters = []string{subject(sinkTok, q.EventID), legacySubject(sinkTok, q.EventID)}
 	}
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{subjectPrefix + sinkTok + "." + idTok}}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: filters}
 	if !q.Since.IsZero() {
 		since := q.Since
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
@@ -135,16 +264,20 @@ func (l *Log) Find(ctx context.Context, q Query) ([]Record, error) {
 			if err := ctx.Err(); err != nil {
 				return nil, fmt.Errorf("attempts: query: %w", err)
 			}
-			var r Record
-			if json.Unmarshal(m.Data(), &r) != nil || !q.match(r) {
-				continue
-			}
-			if !q.Until.IsZero() && !r.Time.Before(q.Until) {
+			if meta, err := m.Metadata(); err == nil && !q.Until.IsZero() && meta.Timestamp.After(q.Until.Add(time.Minute)) {
+				// Batches are written within FlushEvery of their records:
+				// nothing later can be before Until.
 				return out, nil
 			}
-			out = append(out, r)
-			if q.Limit > 0 && len(out) == q.Limit {
-				return out, nil
+			for _, line := range bytes.Split(m.Data(), []byte("\n")) {
+				var r Record
+				if len(line) == 0 || json.Unmarshal(line, &r) != nil || !q.match(r) {
+					continue
+				}
+				out = append(out, r)
+				if q.Limit > 0 && len(out) == q.Limit {
+					return out, nil
+				}
 			}
 		}
 		if n == 0 {
@@ -155,7 +288,10 @@ func (l *Log) Find(ctx context.Context, q Query) ([]Record, error) {
 }
 
 func (q Query) match(r Record) bool {
-	return (q.Type == "" || event.MatchType(q.Type, r.Type)) &&
+	return (q.EventID == "" || q.EventID == r.EventID) &&
+		(q.Since.IsZero() || !r.Time.Before(q.Since)) &&
+		(q.Until.IsZero() || r.Time.Before(q.Until)) &&
+		(q.Type == "" || event.MatchType(q.Type, r.Type)) &&
 		(q.Status == 0 || q.Status == r.Status) &&
 		(q.Outcome == "" || strings.EqualFold(q.Outcome, r.Outcome))
 }

@@ -61,6 +61,7 @@ func fillAttempts(t *testing.T, g *gateway.Gateway, n int) {
 			t.Fatal(err)
 		}
 	}
+	l.Close() // the last batches
 	select {
 	case <-g.Bus().JS.PublishAsyncComplete():
 	case <-time.After(30 * time.Second):

@@ -252,6 +252,10 @@ func (g *Gateway) close(ctx context.Context) {
 				_ = rs.driver.Close(ctx)
 			}
 		}
+		if g.attempts != nil {
+			// The last batches of attempt records, before the connection goes.
+			g.attempts.Close()
+		}
 		if g.adminLn != nil {
 			_ = g.adminLn.Close()
 		}

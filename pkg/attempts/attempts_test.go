@@ -1,0 +1,124 @@
+package attempts
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func embedded(t *testing.T) jetstream.JetStream {
+	t.Helper()
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	t.Cleanup(s.Shutdown)
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// Records are written in batches per bucket, and every query still finds
+// exactly its records: by event among the others of its bucket, by sink,
+// by time, and records written one a message before batching.
+func TestBatchedRecordsAreFoundByEachQuery(t *testing.T) {
+	js := embedded(t)
+	ctx := context.Background()
+	l := &Log{JS: js, FlushEvery: 20 * time.Millisecond, MaxBatch: 50}
+	if err := l.Ensure(ctx, time.Hour, 64<<20, 1); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now().UTC().Add(-time.Second) // records are written after their attempts
+	for i := 0; i < 300; i++ {
+		sink := "a"
+		if i%3 == 0 {
+			sink = "b"
+		}
+		r := Record{EventID: fmt.Sprintf("e%d", i), Sink: sink, Type: "order.created", Attempt: 1,
+			Time: t0.Add(time.Duration(i) * time.Millisecond), Outcome: "delivered", Status: 200}
+		if err := l.Record(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One record as the log wrote it before batching.
+	legacy, _ := json.Marshal(Record{EventID: "old", Sink: "a", Type: "order.created", Attempt: 2, Time: t0, Outcome: "retried", Status: 500})
+	if _, err := js.Publish(ctx, legacySubject("a", "old"), legacy); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	<-js.PublishAsyncComplete()
+
+	cases := []struct {
+		name string
+		q    Query
+		want int
+	}{
+		{"all", Query{}, 301},
+		{"sink a", Query{Sink: "a"}, 201},
+		{"one event", Query{EventID: "e7"}, 1},
+		{"one event in its sink", Query{Sink: "a", EventID: "e7"}, 1},
+		{"event in another sink", Query{Sink: "b", EventID: "e7"}, 0},
+		{"legacy record", Query{EventID: "old"}, 1},
+		{"status", Query{Status: 500}, 1},
+		{"time range", Query{Since: t0.Add(100 * time.Millisecond), Until: t0.Add(200 * time.Millisecond)}, 100},
+		{"limit", Query{Sink: "a", Limit: 7}, 7},
+	}
+	for _, c := range cases {
+		got, err := l.Find(ctx, c.q)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if len(got) != c.want {
+			t.Errorf("%s: %d records, want %d", c.name, len(got), c.want)
+		}
+		if c.q.EventID != "" {
+			for _, r := range got {
+				if r.EventID != c.q.EventID {
+					t.Errorf("%s: got a record of %s", c.name, r.EventID)
+				}
+			}
+		}
+	}
+	if err := l.Record(Record{EventID: "late", Sink: "a"}); err == nil {
+		t.Error("a record after Close was taken")
+	}
+}
+
+// A batch that fills goes out at once, without waiting for the flush.
+func TestFullBatchGoesOutWithoutTheTimer(t *testing.T) {
+	js := embedded(t)
+	ctx := context.Background()
+	l := &Log{JS: js, FlushEvery: time.Hour, MaxBatch: 10}
+	if err := l.Ensure(ctx, time.Hour, 64<<20, 1); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for i := 0; i < 10; i++ {
+		// The same event id: one bucket, so the tenth record fills it.
+		if err := l.Record(Record{EventID: "same", Sink: "a", Attempt: i + 1, Time: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-js.PublishAsyncComplete()
+	got, err := l.Find(ctx, Query{EventID: "same"})
+	if err != nil || len(got) != 10 {
+		t.Fatalf("%d records (%v), want 10 without a flush", len(got), err)
+	}
+}
