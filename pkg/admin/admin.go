@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"strconv"
 	"strings"
@@ -276,6 +277,14 @@ func HandlerWith(b Backend, o Options, metrics prometheus.Gatherer) http.Handler
 		}
 		writeJSON(w, http.StatusOK, st)
 	})
+	// Go's profiler, behind the token like the API; registered here, not
+	// through net/http/pprof's DefaultServeMux side effect.
+	protected.HandleFunc("GET /debug/pprof/", pprof.Index) // and the named profiles: heap, goroutine, allocs, …
+	protected.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	protected.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	protected.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	protected.HandleFunc("POST /debug/pprof/symbol", pprof.Symbol)
+	protected.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	mux.Handle("/", requireToken(token, protected))
 	var h http.Handler = refuseCrossSite(mux)
 	if token == "" && !o.InsecureNoAuth {
