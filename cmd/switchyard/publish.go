@@ -14,6 +14,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/event"
+	subj "github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
 func publishCmd() *cobra.Command {
@@ -58,7 +59,7 @@ func publishCmd() *cobra.Command {
 				case count > 1:
 					e.ID = fmt.Sprintf("%s-%d", id, i+1)
 				}
-				m := &nats.Msg{Subject: config.SubjectPrefix + typ, Header: nats.Header(e.PublishHeaders()), Data: body}
+				m := &nats.Msg{Subject: subj.Event(typ), Header: nats.Header(e.PublishHeaders()), Data: body}
 				ack, err := js.PublishMsg(ctx, m)
 				if err != nil {
 					return fmt.Errorf("publish %s: %w", m.Subject, err)
@@ -72,7 +73,7 @@ func publishCmd() *cobra.Command {
 				}
 			}
 			if count > 10 {
-				fmt.Fprintf(cmd.OutOrStdout(), "published %d events to %s%s\n", count, config.SubjectPrefix, typ)
+				fmt.Fprintf(cmd.OutOrStdout(), "published %d events to %s\n", count, subj.Event(typ))
 			}
 			return nil
 		},

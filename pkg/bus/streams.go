@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
 // RedriveStream holds dead letters sent back to one sink. It is a work
@@ -18,10 +19,10 @@ import (
 const RedriveStream = "SWITCHYARD_REDRIVE"
 
 // RedriveSubject is where dead letters for sink go to be delivered again.
-func RedriveSubject(sink string) string { return config.RedriveSubjectPrefix + sink }
+func RedriveSubject(sink string) string { return subject.Redrive(sink) }
 
 // DeadLetterSubject is the subject of sink's dead letters.
-func DeadLetterSubject(sink string) string { return config.DeadLetterSubjectBase + sink }
+func DeadLetterSubject(sink string) string { return subject.DeadLetter(sink) }
 
 // EnsureStreams creates or updates the events, dead-letter and redrive streams.
 func (b *Bus) EnsureStreams(ctx context.Context) error {
@@ -44,7 +45,7 @@ func (b *Bus) EnsureStreams(ctx context.Context) error {
 		{
 			Name:        b.cfg.DeadLetters.Stream,
 			Description: "Switchyard dead letters: dlq.<sink>",
-			Subjects:    []string{config.DeadLetterSubjectBase + ">"},
+			Subjects:    []string{subject.DeadLetters()},
 			Retention:   jetstream.LimitsPolicy,
 			MaxAge:      b.cfg.DeadLetters.MaxAge.D,
 			// Full, it refuses new dead letters; their events stay pending.
@@ -57,7 +58,7 @@ func (b *Bus) EnsureStreams(ctx context.Context) error {
 		{
 			Name:        RedriveStream,
 			Description: "Switchyard redrives: dead letters sent back to one sink",
-			Subjects:    []string{config.RedriveSubjectPrefix + ">"},
+			Subjects:    []string{subject.Redrives()},
 			Retention:   jetstream.WorkQueuePolicy,
 			// It holds at most what the dead-letter stream held; full, a
 			// redrive stops and the rest stay dead letters.
@@ -144,7 +145,7 @@ func MaxDeliver(config.Sink) int { return -1 }
 // redriven dead letters.
 func RedriveConsumerConfig(s config.Sink, maxBatch int) jetstream.ConsumerConfig {
 	cc := ConsumerConfig(s, maxBatch)
-	cc.Durable = s.Name + "_redrive"
+	cc.Durable = subject.RedriveConsumer(s.Name)
 	cc.Description = "Switchyard redrives for sink " + s.Name
 	cc.FilterSubjects = nil
 	cc.FilterSubject = RedriveSubject(s.Name)

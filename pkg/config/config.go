@@ -3,7 +3,11 @@
 // problem reported as FILE:LINE: field: message.
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/subject"
+)
 
 // Config is a whole configuration file.
 type Config struct {
@@ -127,10 +131,9 @@ type Sink struct {
 	// own limit (webhooks send batches of one).
 	Batch Batch `yaml:"batch"`
 
-	Webhook     *Webhook     `yaml:"webhook"`
-	EventBridge *EventBridge `yaml:"eventbridge"`
-	PubSub      *PubSub      `yaml:"pubsub"`
-	GoCloud     *GoCloud     `yaml:"gocloud"`
+	// Dest is the destination block: exactly one key named after a
+	// registered kind (webhook: {...}), decoded and validated by its spec.
+	Dest Destination `yaml:"-" json:"-"`
 }
 
 // Breaker is a sink's circuit breaker. It opens after ConsecutiveFailures
@@ -155,40 +158,6 @@ type Batch struct {
 	MaxWait   Duration `yaml:"max_wait"`
 }
 
-// EventBridge is an Amazon EventBridge bus, written with PutEvents.
-type EventBridge struct {
-	Bus    string `yaml:"bus"`
-	Region string `yaml:"region"`
-	// Source is the PutEvents Source; "aws." prefixes are AWS's own.
-	Source string `yaml:"source"`
-	// DetailType is a text/template over the event; default the event type.
-	DetailType string   `yaml:"detail_type"`
-	Resources  []string `yaml:"resources"`
-	// Endpoint overrides the service endpoint (an emulator); the standard
-	// AWS_ENDPOINT_URL(_EVENTBRIDGE) variables work too.
-	Endpoint string   `yaml:"endpoint"`
-	RoleARN  string   `yaml:"role_arn"`
-	Timeout  Duration `yaml:"timeout"`
-}
-
-// PubSub is a Google Cloud Pub/Sub topic.
-type PubSub struct {
-	Project string `yaml:"project"`
-	Topic   string `yaml:"topic"`
-	// OrderingKey is a text/template over the event, e.g. "{{.Subject}}";
-	// set, it turns on ordered publishing.
-	OrderingKey     string   `yaml:"ordering_key"`
-	Endpoint        string   `yaml:"endpoint"`
-	CredentialsFile string   `yaml:"credentials_file"`
-	Timeout         Duration `yaml:"timeout"`
-}
-
-// GoCloud is any gocloud.dev/pubsub topic URL.
-type GoCloud struct {
-	URL     string   `yaml:"url"`
-	Timeout Duration `yaml:"timeout"`
-}
-
 // Retry is a sink's retry policy. JetStream redelivery carries it out.
 type Retry struct {
 	// Schedule is the delay before attempt 2, 3, …; attempts = len+1.
@@ -202,54 +171,15 @@ type Retry struct {
 // Attempts is how many deliveries a sink makes before dead-lettering.
 func (r Retry) Attempts() int { return len(r.Schedule) + 1 }
 
-// Webhook is a signed HTTPS destination.
-type Webhook struct {
-	URL                  string            `yaml:"url"`
-	Secrets              []string          `yaml:"secrets"`
-	Timeout              Duration          `yaml:"timeout"`
-	Headers              map[string]string `yaml:"headers"`
-	TLS                  TLS               `yaml:"tls"`
-	AllowPrivateNetworks bool              `yaml:"allow_private_networks"`
-	// Body is "envelope" (JSON with id, type, timestamp, data) or "raw"
-	// (the producer's bytes unchanged).
-	Body string `yaml:"body"`
-}
-
 // Kind names the sink's destination type.
-func (s *Sink) Kind() string {
-	switch {
-	case s.Webhook != nil:
-		return "webhook"
-	case s.EventBridge != nil:
-		return "eventbridge"
-	case s.PubSub != nil:
-		return "pubsub"
-	case s.GoCloud != nil:
-		return "gocloud"
-	}
-	return ""
-}
+func (s *Sink) Kind() string { return s.Dest.Kind }
 
 // Timeout is how long one driver call may take.
 func (s *Sink) Timeout() time.Duration {
-	if f := s.timeoutField(); f != nil {
-		return f.D
+	if s.Dest.kind != nil && s.Dest.Config != nil {
+		return s.Dest.kind.Timeout(s.Dest.Config)
 	}
 	return DefaultTimeout
-}
-
-func (s *Sink) timeoutField() *Duration {
-	switch {
-	case s.Webhook != nil:
-		return &s.Webhook.Timeout
-	case s.EventBridge != nil:
-		return &s.EventBridge.Timeout
-	case s.PubSub != nil:
-		return &s.PubSub.Timeout
-	case s.GoCloud != nil:
-		return &s.GoCloud.Timeout
-	}
-	return nil
 }
 
 // Defaults, documented in README.md's config reference.
@@ -262,7 +192,6 @@ const (
 	DefaultListen           = "127.0.0.1:4222"
 	DefaultStoreDir         = "./data"
 	DefaultStreamName       = "EVENTS"
-	DefaultSubjectPrefix    = "events."
 	DefaultMaxAge           = 168 * time.Hour
 	DefaultDupWindow        = 2 * time.Minute
 	DefaultEmbeddedMaxStore = 1 << 40 // 1 TiB: the disk is the limit
@@ -274,7 +203,6 @@ const (
 	DefaultJitter           = 0.2
 	DefaultMaxRetryAfter    = time.Hour
 	DefaultShutdownGrace    = 25 * time.Second
-	DefaultWebhookBody      = "envelope"
 	DefaultBatchWait        = 20 * time.Millisecond
 	DefaultAttemptsMaxAge   = 72 * time.Hour
 
@@ -283,9 +211,9 @@ const (
 	DefaultBreakerWindow      = time.Minute
 	DefaultBreakerMinRequests = 20
 	DefaultBreakerCoolDown    = 30 * time.Second
-	SubjectPrefix             = DefaultSubjectPrefix
-	RedriveSubjectPrefix      = "switchyard.redrive."
-	DeadLetterSubjectBase     = "dlq."
+	// SubjectPrefix is subject.EventsPrefix, kept for pkg/dispatch; new
+	// code calls package subject.
+	SubjectPrefix = subject.EventsPrefix
 )
 
 func (c *Config) applyDefaults() {
@@ -301,7 +229,7 @@ func (c *Config) applyDefaults() {
 		s.Name = DefaultStreamName
 	}
 	if len(s.Subjects) == 0 {
-		s.Subjects = []string{DefaultSubjectPrefix + ">"}
+		s.Subjects = []string{subject.Events()}
 	}
 	if s.MaxAge.D == 0 {
 		s.MaxAge.D = DefaultMaxAge
@@ -347,6 +275,9 @@ func (c *Config) applyDefaults() {
 }
 
 func (s *Sink) applyDefaults() {
+	if s.Dest.kind != nil {
+		s.Dest.kind.SinkDefaults(s)
+	}
 	if s.Concurrency == 0 {
 		s.Concurrency = DefaultConcurrency
 	}
@@ -362,15 +293,6 @@ func (s *Sink) applyDefaults() {
 	if s.Retry.MaxRetryAfter.D == 0 {
 		s.Retry.MaxRetryAfter.D = DefaultMaxRetryAfter
 	}
-	if w := s.Webhook; w != nil && w.Body == "" {
-		w.Body = DefaultWebhookBody
-	}
-	if eb := s.EventBridge; eb != nil && eb.Bus == "" {
-		eb.Bus = "default"
-	}
-	if f := s.timeoutField(); f != nil && f.D == 0 {
-		f.D = DefaultTimeout
-	}
 	if s.Batch.MaxWait.D == 0 {
 		s.Batch.MaxWait.D = DefaultBatchWait
 	}
@@ -379,8 +301,8 @@ func (s *Sink) applyDefaults() {
 	}
 	b := &s.Breaker
 	if b.Enabled == nil {
-		on := s.Webhook != nil
-		b.Enabled = &on
+		off := false
+		b.Enabled = &off
 	}
 	if b.ConsecutiveFailures == 0 {
 		b.ConsecutiveFailures = DefaultBreakerConsecutive

@@ -7,7 +7,12 @@ import (
 	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/config"
+	_ "github.com/switchyard-dev/switchyard/pkg/sink/all"
+	"github.com/switchyard-dev/switchyard/pkg/sink/webhook"
 )
+
+// webhookOf is a sink's webhook block.
+func webhookOf(s *config.Sink) *webhook.Config { return config.Settings[webhook.Config](s) }
 
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -39,11 +44,11 @@ sinks:
 		t.Fatal(err)
 	}
 	s := cfg.Sinks[0]
-	if s.Webhook.Secrets[0] != secret || s.Webhook.Headers["X-Api-Key"] != "none" || cfg.Admin.Token != "t0k" {
-		t.Errorf("env not expanded: %+v %+v", s.Webhook, cfg.Admin)
+	if webhookOf(&s).Secrets[0] != secret || webhookOf(&s).Headers["X-Api-Key"] != "none" || cfg.Admin.Token != "t0k" {
+		t.Errorf("env not expanded: %+v %+v", webhookOf(&s), cfg.Admin)
 	}
-	if s.Retry.Attempts() != 3 || s.Webhook.Timeout.D != 3*time.Second || s.AckWait.D != 6*time.Second {
-		t.Errorf("retry/timeouts: attempts=%d timeout=%s ackwait=%s", s.Retry.Attempts(), s.Webhook.Timeout, s.AckWait)
+	if s.Retry.Attempts() != 3 || webhookOf(&s).Timeout.D != 3*time.Second || s.AckWait.D != 6*time.Second {
+		t.Errorf("retry/timeouts: attempts=%d timeout=%s ackwait=%s", s.Retry.Attempts(), webhookOf(&s).Timeout, s.AckWait)
 	}
 	if got := s.FilterSubjects(); strings.Join(got, ",") != "events.order.*,events.invoice.>" {
 		t.Errorf("FilterSubjects = %v", got)
@@ -57,7 +62,7 @@ func TestParseDefaults(t *testing.T) {
 	}
 	s := cfg.Sinks[0]
 	if cfg.NATS.Embedded.Listen != config.DefaultListen || cfg.Stream.Name != "EVENTS" || s.Concurrency != 16 ||
-		len(s.Retry.Schedule) != 9 || s.Webhook.Timeout.D != 15*time.Second || s.Webhook.Body != "envelope" {
+		len(s.Retry.Schedule) != 9 || webhookOf(&s).Timeout.D != 15*time.Second || webhookOf(&s).Body != "envelope" {
 		t.Errorf("defaults not applied: %+v", cfg)
 	}
 }

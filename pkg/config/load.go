@@ -39,18 +39,37 @@ func (ps Problems) Error() string {
 	return strings.Join(lines, "\n")
 }
 
+// Load reads, expands, decodes, defaults and validates a config file, with
+// the destination kinds of DefaultKinds.
+func Load(path string) (*Config, error) { return Loader{}.Load(path) }
+
+// Parse is Load for bytes already read; lookup resolves ${VAR}.
+func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	return Loader{}.Parse(file, data, lookup)
+}
+
+// Loader reads configs with a given set of destination kinds.
+type Loader struct {
+	// Kinds decodes the sinks' destination blocks; nil means DefaultKinds.
+	Kinds Kinds
+}
+
 // Load reads, expands, decodes, defaults and validates a config file.
-func Load(path string) (*Config, error) {
+func (l Loader) Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return Parse(path, data, os.LookupEnv)
+	return l.Parse(path, data, os.LookupEnv)
 }
 
 // Parse is Load for bytes already read; lookup resolves ${VAR}.
-func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
-	p := &parser{file: file, lines: map[string]int{}}
+func (l Loader) Parse(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	kinds := l.Kinds
+	if kinds == nil {
+		kinds = DefaultKinds
+	}
+	p := &parser{file: file, lines: map[string]int{}, kinds: kinds, dests: map[string][]destBlock{}}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, Problems{p.fromYAMLMessage(err.Error())}
@@ -71,6 +90,7 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 			p.problems = append(p.problems, p.fromYAMLMessage(msg))
 		}
 	}
+	p.decodeDests(cfg)
 	// Validate even after decode problems: fields that failed to decode
 	// stay zero and take their defaults, so the rest of the file is still
 	// judged and the user sees every problem in one pass.
@@ -90,6 +110,8 @@ type parser struct {
 	file     string
 	lines    map[string]int // field path → line
 	problems Problems
+	kinds    Kinds
+	dests    map[string][]destBlock // sink path → its destination blocks
 }
 
 func (p *parser) sorted() Problems {
@@ -165,7 +187,10 @@ func (p *parser) expandEnv(n *yaml.Node, lookup func(string) (string, bool)) {
 	}
 }
 
-var unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+var (
+	unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+	sinkType        = reflect.TypeOf(Sink{})
+)
 
 // walk records the line of every field and reports unknown fields. yaml.v3
 // checks unknown fields only when decoding from a reader, and we decode from
@@ -194,8 +219,18 @@ func (p *parser) walk(n *yaml.Node, t reflect.Type, path string) {
 			k, v := n.Content[i], n.Content[i+1]
 			child := joinPath(path, k.Value)
 			ft, ok := fields[k.Value]
+			if !ok && t == sinkType && p.kinds != nil {
+				if kind := p.kinds.Kind(k.Value); kind != nil {
+					p.dests[path] = append(p.dests[path], destBlock{kind: kind, node: v})
+					ft, ok = kind.ConfigType(), true
+				}
+			}
 			if !ok {
-				p.add(k.Line, child, "unknown field (known: %s)", knownNames(fields))
+				known := knownNames(fields)
+				if t == sinkType {
+					known += "; destinations: " + strings.Join(kindNames(p.kinds), ", ")
+				}
+				p.add(k.Line, child, "unknown field (known: %s)", known)
 				continue
 			}
 			p.lines[child] = k.Line

@@ -78,7 +78,7 @@ func Diff(old, new *Config) Plan {
 			p.Added = append(p.Added, s.Name)
 			continue
 		}
-		if fields := sinkDiff(reflect.ValueOf(o), reflect.ValueOf(s), ""); len(fields) > 0 {
+		if fields := append(sinkDiff(reflect.ValueOf(o), reflect.ValueOf(s), ""), destDiff(o.Dest, s.Dest)...); len(fields) > 0 {
 			p.Changed[s.Name] = fields
 		}
 	}
@@ -93,7 +93,7 @@ func Diff(old, new *Config) Plan {
 	return p
 }
 
-// sinkDiff names the differing fields, one level into destination blocks.
+// sinkDiff names the common fields that differ.
 func sinkDiff(a, b reflect.Value, prefix string) []string {
 	var out []string
 	t := a.Type()
@@ -102,22 +102,49 @@ func sinkDiff(a, b reflect.Value, prefix string) []string {
 		if name == "" || name == "-" {
 			continue
 		}
-		fa, fb := a.Field(i), b.Field(i)
-		if reflect.DeepEqual(fa.Interface(), fb.Interface()) {
-			continue
+		if !reflect.DeepEqual(a.Field(i).Interface(), b.Field(i).Interface()) {
+			out = append(out, prefix+name)
 		}
-		if prefix == "" && fa.Kind() == reflect.Pointer && !fa.IsNil() && !fb.IsNil() && fa.Elem().Kind() == reflect.Struct {
-			out = append(out, sinkDiff(fa.Elem(), fb.Elem(), name+".")...)
-			continue
-		}
-		out = append(out, prefix+name)
 	}
 	return out
 }
 
-// Redacted returns a copy safe to show: secrets, custom header values, the
-// admin token, and the passwords and query values of the NATS and webhook
-// URLs are replaced by a fingerprint, so a plan can still tell that they
+// destDiff names the differing fields of two destination blocks, one
+// level in (webhook.url), or both kinds when the kind changed. Blocks are
+// compared in their plain form, so a block read back from /v1/config
+// compares with one read from a file.
+func destDiff(a, b Destination) []string {
+	if a.Kind != b.Kind {
+		var out []string
+		for _, k := range []string{a.Kind, b.Kind} {
+			if k != "" {
+				out = append(out, k)
+			}
+		}
+		return out
+	}
+	am, bm := a.Map(), b.Map()
+	keys := map[string]bool{}
+	for k := range am {
+		keys[k] = true
+	}
+	for k := range bm {
+		keys[k] = true
+	}
+	var out []string
+	for k := range keys {
+		if !reflect.DeepEqual(am[k], bm[k]) {
+			out = append(out, a.Kind+"."+k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Redacted returns a copy safe to show: the admin token, the NATS URL's
+// password and query values, and every field a destination's spec marks
+// secret (webhook secrets, header values, URL passwords and query values)
+// are replaced by a fingerprint, so a plan can still tell that they
 // changed. A webhook URL's path is shown.
 func Redacted(c *Config) *Config {
 	r := *c
@@ -125,23 +152,18 @@ func Redacted(c *Config) *Config {
 	r.NATS.URL = redact.URLWith(c.NATS.URL, fingerprint)
 	r.Sinks = make([]Sink, len(c.Sinks))
 	for i, s := range c.Sinks {
-		if s.Webhook != nil {
-			w := *s.Webhook
-			w.URL = redact.URLWith(s.Webhook.URL, fingerprint)
-			w.Secrets = make([]string, len(s.Webhook.Secrets))
-			for j, sec := range s.Webhook.Secrets {
-				w.Secrets[j] = fingerprint(sec)
-			}
-			w.Headers = map[string]string{}
-			for k, v := range s.Webhook.Headers {
-				w.Headers[k] = fingerprint(v)
-			}
-			s.Webhook = &w
+		s.Dest.Node = nil // the block as written holds the secrets
+		if s.Dest.kind != nil && s.Dest.Config != nil {
+			s.Dest.Config = s.Dest.kind.Redact(s.Dest.Config, fingerprint)
 		}
 		r.Sinks[i] = s
 	}
 	return &r
 }
+
+// Fingerprint is what Redacted shows for a secret: a short hash, the same
+// for the same secret, "" for "".
+func Fingerprint(s string) string { return fingerprint(s) }
 
 func fingerprint(s string) string {
 	if s == "" {

@@ -63,13 +63,13 @@ func TestRedactedHidesURLSecrets(t *testing.T) {
 	}
 	cfg := parse("NATSPASSWORD", "QUERYTOKEN")
 	r := config.Redacted(cfg)
-	for _, s := range []string{r.NATS.URL, r.Sinks[0].Webhook.URL} {
+	for _, s := range []string{r.NATS.URL, webhookOf(&r.Sinks[0]).URL} {
 		if strings.Contains(s, "NATSPASSWORD") || strings.Contains(s, "QUERYTOKEN") {
 			t.Errorf("redacted URL %q shows a secret", s)
 		}
 	}
-	if !strings.HasPrefix(r.NATS.URL, "nats://gw:sha256") || !strings.HasPrefix(r.Sinks[0].Webhook.URL, "https://hooks.example/in/abc?token=sha256") {
-		t.Errorf("redacted URLs %q, %q should keep everything but the secrets", r.NATS.URL, r.Sinks[0].Webhook.URL)
+	if !strings.HasPrefix(r.NATS.URL, "nats://gw:sha256") || !strings.HasPrefix(webhookOf(&r.Sinks[0]).URL, "https://hooks.example/in/abc?token=sha256") {
+		t.Errorf("redacted URLs %q, %q should keep everything but the secrets", r.NATS.URL, webhookOf(&r.Sinks[0]).URL)
 	}
 	if cfg.NATS.URL != "nats://gw:NATSPASSWORD@127.0.0.1:4222" {
 		t.Errorf("Redacted changed the original: %q", cfg.NATS.URL)

@@ -8,14 +8,12 @@ import (
 	"net/url"
 	"os"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
-	"text/template"
 	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/redact"
-	"github.com/switchyard-dev/switchyard/pkg/signing"
+	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
 // JetStream consumer and stream names may not hold these; sink names become
@@ -54,8 +52,8 @@ func (c *Config) validate(p *parser) {
 		p.at("stream.replicas", "must be 1 to 5, got %d", c.Stream.Replicas)
 	}
 	for i, s := range c.Stream.Subjects {
-		if !strings.HasPrefix(s, SubjectPrefix) || validFilter(strings.TrimPrefix(s, SubjectPrefix)) != nil {
-			p.at(fmt.Sprintf("stream.subjects[%d]", i), "%q: subjects must be under %q (the rest is the event type)", s, SubjectPrefix+">")
+		if typ := subject.Type(s); typ == "" || subject.ValidFilter(typ) != nil {
+			p.at(fmt.Sprintf("stream.subjects[%d]", i), "%q: subjects must be under %q (the rest is the event type)", s, subject.Events())
 		}
 	}
 	if !nameRE.MatchString(c.DeadLetters.Stream) || strings.EqualFold(c.DeadLetters.Stream, c.Stream.Name) {
@@ -100,12 +98,12 @@ func (s *Sink) validate(p *parser, field string) {
 		p.at(field+".events", "missing: list the event types this sink receives, e.g. [\"order.*\"] or [\">\"]")
 	}
 	for i, f := range s.Events {
-		if err := validFilter(f); err != nil {
+		if err := subject.ValidFilter(f); err != nil {
 			p.at(fmt.Sprintf("%s.events[%d]", field, i), "invalid event filter %q: %v", f, err)
 			continue
 		}
 		for j := 0; j < i; j++ {
-			if validFilter(s.Events[j]) == nil && filtersOverlap(s.Events[j], f) {
+			if subject.ValidFilter(s.Events[j]) == nil && subject.Overlap(s.Events[j], f) {
 				p.at(fmt.Sprintf("%s.events[%d]", field, i), "filter %q overlaps %q: JetStream needs disjoint filters, keep the wider one", f, s.Events[j])
 			}
 		}
@@ -141,184 +139,40 @@ func (s *Sink) validate(p *parser, field string) {
 	if s.Batch.MaxEvents < 0 {
 		p.at(field+".batch.max_events", "must not be negative")
 	}
-	kinds := 0
-	if s.Webhook != nil {
-		kinds++
-		s.Webhook.validate(p, field+".webhook")
-	}
-	if s.EventBridge != nil {
-		kinds++
-		s.EventBridge.validate(p, field+".eventbridge")
-	}
-	if s.PubSub != nil {
-		kinds++
-		s.PubSub.validate(p, field+".pubsub")
-	}
-	if s.GoCloud != nil {
-		kinds++
-		s.GoCloud.validate(p, field+".gocloud")
-	}
-	if kinds != 1 {
-		p.at(field, "needs exactly one destination block (webhook, eventbridge, pubsub or gocloud), has %d", kinds)
-	} else if s.AckWait.D <= s.Timeout() {
-		p.at(field+".ack_wait", "%s must be longer than the %s timeout (%s), or JetStream redelivers while a delivery is still running", s.AckWait, s.Kind(), s.Timeout())
-	}
-}
-
-func (e *EventBridge) validate(p *parser, field string) {
-	switch {
-	case e.Source == "":
-		p.at(field+".source", "missing: the PutEvents Source, e.g. com.example.switchyard")
-	case strings.HasPrefix(e.Source, "aws."):
-		p.at(field+".source", "%q: sources starting with \"aws.\" are reserved for AWS services", e.Source)
-	}
-	if e.DetailType != "" {
-		if _, err := template.New("detail_type").Option("missingkey=error").Parse(e.DetailType); err != nil {
-			p.at(field+".detail_type", "bad template: %v", err)
+	switch d := s.Dest; {
+	case d.blocks != 1 || d.kind == nil:
+		p.at(field, "needs exactly one destination block (%s), has %d", orList(kindNames(p.kinds)), d.blocks)
+	default:
+		dest := field + "." + d.Kind
+		d.kind.Validate(d.Config, NewCheck(func(f, msg string) { p.at(joinPath(dest, f), "%s", msg) }))
+		if s.AckWait.D <= s.Timeout() {
+			p.at(field+".ack_wait", "%s must be longer than the %s timeout (%s), or JetStream redelivers while a delivery is still running", s.AckWait, s.Kind(), s.Timeout())
 		}
 	}
-	if e.Endpoint != "" {
-		if u, err := url.Parse(e.Endpoint); err != nil || u.Host == "" {
-			p.at(field+".endpoint", "%q is not a URL such as http://127.0.0.1:5000", e.Endpoint)
-		}
-	}
-	if e.RoleARN != "" && !strings.HasPrefix(e.RoleARN, "arn:") {
-		p.at(field+".role_arn", "%q is not an ARN", e.RoleARN)
-	}
-}
-
-func (ps *PubSub) validate(p *parser, field string) {
-	if ps.Project == "" {
-		p.at(field+".project", "missing: the Google Cloud project id")
-	}
-	if ps.Topic == "" {
-		p.at(field+".topic", "missing: the topic id (or projects/P/topics/T)")
-	}
-	if ps.OrderingKey != "" {
-		if _, err := template.New("ordering_key").Parse(ps.OrderingKey); err != nil {
-			p.at(field+".ordering_key", "bad template: %v", err)
-		}
-	}
-	p.fileExists(field+".credentials_file", ps.CredentialsFile)
-}
-
-// GoCloudSchemes are the gocloud.dev/pubsub URL schemes compiled in.
-var GoCloudSchemes = []string{"awssns", "awssqs", "azuresb", "gcppubsubv2", "kafka", "mem", "nats", "rabbit"}
-
-func (g *GoCloud) validate(p *parser, field string) {
-	u, err := url.Parse(g.URL)
-	switch {
-	case g.URL == "":
-		p.at(field+".url", "missing: a gocloud.dev/pubsub topic URL such as awssqs://… or kafka://topic")
-	case err != nil:
-		p.at(field+".url", "%v", err)
-	case !slices.Contains(GoCloudSchemes, u.Scheme):
-		p.at(field+".url", "scheme %q is not one of %s", u.Scheme, strings.Join(GoCloudSchemes, ", "))
-	}
-}
-
-func (w *Webhook) validate(p *parser, field string) {
-	u, err := url.Parse(w.URL)
-	switch {
-	case w.URL == "":
-		p.at(field+".url", "missing: the HTTPS endpoint to deliver to")
-	case err != nil:
-		p.at(field+".url", "%v", err)
-	case u.Scheme != "https" && u.Scheme != "http":
-		p.at(field+".url", "%q: scheme must be https (or http)", redact.URL(w.URL))
-	case u.Host == "":
-		p.at(field+".url", "%q: no host", redact.URL(w.URL))
-	case strings.Contains(u.Hostname(), "%"):
-		// A zone picks a local interface (fe80::1%eth0): never a public
-		// receiver, and a way around address checks.
-		p.at(field+".url", "%q: the host names a network interface (IPv6 zone); use an address or name without %%zone", redact.URL(w.URL))
-	}
-	if len(w.Secrets) == 0 {
-		p.at(field+".secrets", "missing: at least one signing secret (whsec_…)")
-	}
-	for i, s := range w.Secrets {
-		if err := signing.ParseKey(s); err != nil {
-			p.at(fmt.Sprintf("%s.secrets[%d]", field, i), "%v", err)
-		}
-	}
-	if w.Body != "envelope" && w.Body != "raw" {
-		p.at(field+".body", "must be envelope or raw, got %q", w.Body)
-	}
-	for k := range w.Headers {
-		if strings.HasPrefix(strings.ToLower(k), "webhook-") {
-			p.at(field+".headers."+k, "webhook-* headers are set by the signer and cannot be overridden")
-		}
-	}
-	p.tls(field+".tls", w.TLS)
 }
 
 func (p *parser) tls(field string, t TLS) {
-	p.fileExists(field+".ca_file", t.CAFile)
-	p.fileExists(field+".cert_file", t.CertFile)
-	p.fileExists(field+".key_file", t.KeyFile)
-	if (t.CertFile == "") != (t.KeyFile == "") {
-		p.at(field, "cert_file and key_file go together")
-	}
+	NewCheck(func(f, msg string) { p.at(f, "%s", msg) }).TLS(field, t)
 }
 
 func (p *parser) fileExists(field, path string) {
-	if path == "" {
-		return
-	}
-	if _, err := os.Stat(path); err != nil {
-		p.at(field, "%v", err)
+	if msg := fileProblem(path); msg != "" {
+		p.at(field, "%s", msg)
 	}
 }
 
-// validFilter checks NATS wildcard syntax: non-empty dot-separated tokens,
-// "*" as a whole token, ">" only as the last token.
-func validFilter(f string) error {
-	if f == "" {
-		return fmt.Errorf("empty")
+func fileProblem(path string) string {
+	if path == "" {
+		return ""
 	}
-	if strings.ContainsAny(f, " \t\r\n") {
-		return fmt.Errorf("contains white space")
+	if _, err := os.Stat(path); err != nil {
+		return err.Error()
 	}
-	tokens := strings.Split(f, ".")
-	for i, t := range tokens {
-		switch {
-		case t == "":
-			return fmt.Errorf("empty token (leading, trailing or double dot)")
-		case t == ">" && i != len(tokens)-1:
-			return fmt.Errorf("\">\" must be the last token")
-		case t != "*" && t != ">" && strings.ContainsAny(t, "*>"):
-			return fmt.Errorf("wildcards must be whole tokens, as in order.* or order.>")
-		}
-	}
-	return nil
+	return ""
 }
 
 // FilterSubjects maps a sink's event filters to stream subjects.
-func (s *Sink) FilterSubjects() []string {
-	out := make([]string, len(s.Events))
-	for i, f := range s.Events {
-		out[i] = SubjectPrefix + f
-	}
-	return out
-}
-
-// filtersOverlap reports whether some subject matches both filters;
-// JetStream refuses a consumer whose filter subjects overlap.
-func filtersOverlap(a, b string) bool {
-	at, bt := strings.Split(a, "."), strings.Split(b, ".")
-	for i := 0; ; i++ {
-		switch {
-		case i == len(at) && i == len(bt):
-			return true
-		case i == len(at) || i == len(bt):
-			return false
-		case at[i] == ">" || bt[i] == ">":
-			return true
-		case at[i] != "*" && bt[i] != "*" && at[i] != bt[i]:
-			return false
-		}
-	}
-}
+func (s *Sink) FilterSubjects() []string { return subject.Filters(s.Events) }
 
 // ParseRate reads "200/s", "6000/m" or "100000/h" as events per second.
 func ParseRate(s string) (float64, error) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
 // Reload applies a new config to the running gateway, Caddy-style: build
@@ -87,7 +88,7 @@ func (g *Gateway) Reload(ctx context.Context, next *config.Config, prune bool) (
 	}
 	if prune {
 		for _, name := range plan.Removed {
-			for _, c := range []struct{ stream, name string }{{g.cfg.Stream.Name, name}, {bus.RedriveStream, name + "_redrive"}} {
+			for _, c := range []struct{ stream, name string }{{g.cfg.Stream.Name, name}, {bus.RedriveStream, subject.RedriveConsumer(name)}} {
 				if err := g.bus.JS.DeleteConsumer(ctx, c.stream, c.name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 					g.log.Warn("reload: prune consumer", "consumer", c.name, "err", err)
 				}

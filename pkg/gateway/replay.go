@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/dispatch"
 	"github.com/switchyard-dev/switchyard/pkg/event"
+	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
 // replay re-delivers a time range of the stream to one sink through a
@@ -175,7 +175,7 @@ func (g *Gateway) StartReplay(ctx context.Context, name string, req admin.Replay
 		if len(req.Types) == 0 {
 			return true
 		}
-		typ := strings.TrimPrefix(m.Subject(), config.SubjectPrefix)
+		typ := subject.Type(m.Subject())
 		for _, t := range req.Types {
 			if event.MatchType(t, typ) {
 				return true

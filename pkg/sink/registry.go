@@ -4,10 +4,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sort"
+	"strings"
 	"sync"
+	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/redact"
 )
 
 // Env is what the gateway hands every driver it opens.
@@ -19,47 +25,286 @@ type Env struct {
 	Disable func(reason string)
 }
 
-// Factory opens a driver for one configured sink.
-type Factory func(ctx context.Context, s config.Sink, env Env) (Driver, error)
-
-var (
-	mu        sync.RWMutex
-	factories = map[string]Factory{}
-)
-
-// Register makes a sink kind available. Drivers call it from init, and
-// binaries import the drivers they want (pkg/sink/all imports every one).
-func Register(kind string, f Factory) {
-	mu.Lock()
-	defer mu.Unlock()
-	if _, dup := factories[kind]; dup {
-		panic("sink: kind registered twice: " + kind)
-	}
-	factories[kind] = f
+// Spec is everything Switchyard knows about one sink kind, in the driver's
+// package: the config loader decodes, defaults, validates and redacts the
+// kind's block with it, the JSON Schema and the README's defaults are
+// generated from it, and the gateway opens drivers with it. C is the
+// block's config type; its yaml tags name the fields.
+type Spec[C any] struct {
+	// Kind is the block's key in a sink, such as "webhook".
+	Kind string
+	// Summary is one line for the docs and the schema.
+	Summary string
+	// Defaults fills the block's unset fields after decoding. A zero
+	// timeout defaults to config.DefaultTimeout without it.
+	Defaults func(c *C)
+	// Validate reports every problem of a decoded, defaulted block, each on
+	// its field path relative to the block.
+	Validate func(c *C, chk *config.Check)
+	// Secrets are fields (by YAML name) whose values are secrets: a
+	// string, every string of a list, or every value of a map. Redacted
+	// configs and plans show a fingerprint; the schema marks them
+	// writeOnly.
+	Secrets []string
+	// SecretURLs are URL fields whose password and query values are
+	// secrets; the rest of the URL is shown.
+	SecretURLs []string
+	// SinkDefaults sets the common sink fields this kind defaults
+	// otherwise (webhooks turn the breaker on). Nil: the common defaults.
+	SinkDefaults func(s *config.Sink)
+	// MaxBatch is the most events one Send takes (the driver's Limits
+	// says the same); 1 when zero.
+	MaxBatch int
+	// Timeout points at the block's timeout, how long one Send may take.
+	// Nil: the block's "timeout" field, a config.Duration, if it has one.
+	// Either way a zero timeout defaults to config.DefaultTimeout.
+	Timeout func(c *C) *config.Duration
+	// Open builds a driver for a sink whose block is c.
+	Open func(ctx context.Context, c *C, s config.Sink, env Env) (Driver, error)
 }
 
-// Kinds lists the registered sink kinds.
-func Kinds() []string {
-	mu.RLock()
-	defer mu.RUnlock()
-	out := make([]string, 0, len(factories))
-	for k := range factories {
+// Registry is a set of sink kinds. The gateway and the config loader use
+// Default unless given their own (tests build small ones).
+type Registry struct {
+	mu    sync.RWMutex
+	kinds map[string]*kind
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{kinds: map[string]*kind{}} }
+
+// Default is the registry the drivers' init functions register on, and the
+// config loader's DefaultKinds.
+var Default = NewRegistry()
+
+func init() { config.DefaultKinds = Default }
+
+// Register adds a kind to the Default registry. Drivers call it from init;
+// binaries import the drivers they want (pkg/sink/all imports every one).
+func Register[C any](spec Spec[C]) { Add(Default, spec) }
+
+// Add adds a kind to r. It panics on a duplicate or incomplete spec: both
+// are programming errors found at start.
+func Add[C any](r *Registry, spec Spec[C]) {
+	if spec.Kind == "" || spec.Open == nil {
+		panic("sink: spec needs a Kind and Open")
+	}
+	if reflect.TypeFor[C]().Kind() != reflect.Struct {
+		panic("sink: spec " + spec.Kind + ": config type must be a struct")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.kinds[spec.Kind]; dup {
+		panic("sink: kind registered twice: " + spec.Kind)
+	}
+	r.kinds[spec.Kind] = newKind(spec)
+}
+
+// Kind implements config.Kinds.
+func (r *Registry) Kind(name string) config.Kind {
+	if k := r.get(name); k != nil {
+		return k
+	}
+	return nil
+}
+
+func (r *Registry) get(name string) *kind {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.kinds[name]
+}
+
+// Names implements config.Kinds: the registered kinds, sorted.
+func (r *Registry) Names() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]string, 0, len(r.kinds))
+	for k := range r.kinds {
 		out = append(out, k)
 	}
 	sort.Strings(out)
 	return out
 }
 
+// Info describes a registered kind, for generated docs and schemas.
+type Info struct {
+	Kind       string
+	Summary    string
+	ConfigType reflect.Type
+	// Defaults is a block with every default applied to an empty one.
+	Defaults   any
+	Secrets    []string
+	SecretURLs []string
+	MaxBatch   int
+	// SinkDefaults is a sink with only this kind's common defaults set.
+	SinkDefaults config.Sink
+}
+
+// Infos describes every registered kind, sorted by kind.
+func (r *Registry) Infos() []Info {
+	var out []Info
+	for _, n := range r.Names() {
+		k := r.get(n)
+		def, _ := k.Decode(&yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"})
+		var s config.Sink
+		k.SinkDefaults(&s)
+		out = append(out, Info{Kind: n, Summary: k.summary, ConfigType: k.typ, Defaults: def,
+			Secrets: k.secrets, SecretURLs: k.secretURLs, MaxBatch: k.maxBatch, SinkDefaults: s})
+	}
+	return out
+}
+
 // Open builds the driver for a configured sink.
-func Open(ctx context.Context, s config.Sink, env Env) (Driver, error) {
-	mu.RLock()
-	f, ok := factories[s.Kind()]
-	mu.RUnlock()
-	if !ok {
-		return nil, fmt.Errorf("sink %q: no driver for kind %q (registered: %v)", s.Name, s.Kind(), Kinds())
+func (r *Registry) Open(ctx context.Context, s config.Sink, env Env) (Driver, error) {
+	k := r.get(s.Kind())
+	if k == nil {
+		return nil, fmt.Errorf("sink %q: no driver for kind %q (registered: %v)", s.Name, s.Kind(), r.Names())
 	}
 	if env.Logger == nil {
 		env.Logger = slog.Default()
 	}
-	return f(ctx, s, env)
+	return k.open(ctx, s, env)
+}
+
+// Kinds lists the kinds of the Default registry.
+func Kinds() []string { return Default.Names() }
+
+// Open builds a driver with the Default registry.
+func Open(ctx context.Context, s config.Sink, env Env) (Driver, error) {
+	return Default.Open(ctx, s, env)
+}
+
+// kind is a Spec with its type erased: config.Kind for the loader.
+type kind struct {
+	name, summary       string
+	typ                 reflect.Type
+	secrets, secretURLs []string
+	maxBatch            int
+	decode              func(*yaml.Node) (any, error)
+	validate            func(any, *config.Check)
+	timeout             func(any) time.Duration
+	sinkDefaults        func(*config.Sink)
+	open                func(context.Context, config.Sink, Env) (Driver, error)
+}
+
+var _ config.Kind = (*kind)(nil)
+
+func newKind[C any](spec Spec[C]) *kind {
+	timeoutOf := spec.Timeout
+	if timeoutOf == nil {
+		timeoutOf = func(c *C) *config.Duration {
+			f := fieldByYAML(reflect.ValueOf(c).Elem(), "timeout")
+			if !f.IsValid() {
+				return nil
+			}
+			d, _ := f.Addr().Interface().(*config.Duration)
+			return d
+		}
+	}
+	k := &kind{name: spec.Kind, summary: spec.Summary, typ: reflect.TypeFor[C](),
+		secrets: spec.Secrets, secretURLs: spec.SecretURLs, maxBatch: max(spec.MaxBatch, 1)}
+	k.decode = func(n *yaml.Node) (any, error) {
+		c := new(C)
+		err := n.Decode(c)
+		if spec.Defaults != nil {
+			spec.Defaults(c)
+		}
+		if t := timeoutOf(c); t != nil && t.D == 0 {
+			t.D = config.DefaultTimeout
+		}
+		return c, err
+	}
+	k.validate = func(cfg any, chk *config.Check) {
+		if c, ok := cfg.(*C); ok && spec.Validate != nil {
+			spec.Validate(c, chk)
+		}
+	}
+	k.timeout = func(cfg any) time.Duration {
+		if c, ok := cfg.(*C); ok {
+			if t := timeoutOf(c); t != nil && t.D > 0 {
+				return t.D
+			}
+		}
+		return config.DefaultTimeout
+	}
+	k.sinkDefaults = func(s *config.Sink) {
+		if spec.SinkDefaults != nil {
+			spec.SinkDefaults(s)
+		}
+	}
+	k.open = func(ctx context.Context, s config.Sink, env Env) (Driver, error) {
+		c, ok := s.Dest.Config.(*C)
+		if !ok {
+			return nil, fmt.Errorf("sink %q: %s block not decoded (got %T)", s.Name, spec.Kind, s.Dest.Config)
+		}
+		return spec.Open(ctx, c, s, env)
+	}
+	return k
+}
+
+func (k *kind) Name() string                        { return k.name }
+func (k *kind) ConfigType() reflect.Type            { return k.typ }
+func (k *kind) Decode(n *yaml.Node) (any, error)    { return k.decode(n) }
+func (k *kind) SinkDefaults(s *config.Sink)         { k.sinkDefaults(s) }
+func (k *kind) Validate(cfg any, chk *config.Check) { k.validate(cfg, chk) }
+func (k *kind) Timeout(cfg any) time.Duration       { return k.timeout(cfg) }
+
+// Redact copies the block with its secret fields fingerprinted.
+func (k *kind) Redact(cfg any, fingerprint func(string) string) any {
+	v := reflect.ValueOf(cfg)
+	if v.Kind() != reflect.Pointer || v.IsNil() {
+		return cfg
+	}
+	cp := reflect.New(v.Elem().Type())
+	cp.Elem().Set(v.Elem())
+	for _, name := range k.secrets {
+		if f := fieldByYAML(cp.Elem(), name); f.IsValid() {
+			f.Set(maskValue(f, fingerprint))
+		}
+	}
+	urlMask := func(s string) string { return redact.URLWith(s, fingerprint) }
+	for _, name := range k.secretURLs {
+		if f := fieldByYAML(cp.Elem(), name); f.IsValid() {
+			f.Set(maskValue(f, urlMask))
+		}
+	}
+	return cp.Interface()
+}
+
+// fieldByYAML finds a struct field by its yaml name.
+func fieldByYAML(v reflect.Value, name string) reflect.Value {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		if n, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); n == name {
+			return v.Field(i)
+		}
+	}
+	return reflect.Value{}
+}
+
+// maskValue returns a masked copy of a string, []string or map[string]string.
+func maskValue(v reflect.Value, mask func(string) string) reflect.Value {
+	switch v.Kind() {
+	case reflect.String:
+		return reflect.ValueOf(mask(v.String())).Convert(v.Type())
+	case reflect.Slice:
+		if v.IsNil() {
+			return v
+		}
+		out := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		for i := 0; i < v.Len(); i++ {
+			out.Index(i).Set(maskValue(v.Index(i), mask))
+		}
+		return out
+	case reflect.Map:
+		if v.IsNil() {
+			return v
+		}
+		out := reflect.MakeMapWithSize(v.Type(), v.Len())
+		for it := v.MapRange(); it.Next(); {
+			out.SetMapIndex(it.Key(), maskValue(it.Value(), mask))
+		}
+		return out
+	}
+	panic("sink: secret field of type " + v.Type().String() + ": only strings, lists and maps of strings")
 }

@@ -20,16 +20,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
-	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/event"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
 )
-
-func init() {
-	sink.Register("eventbridge", func(ctx context.Context, s config.Sink, _ sink.Env) (sink.Driver, error) {
-		return New(ctx, *s.EventBridge)
-	})
-}
 
 // PutEvents limits, as AWS documents them.
 const (
@@ -44,7 +37,7 @@ type API interface {
 
 // Driver puts events on one bus.
 type Driver struct {
-	cfg        config.EventBridge
+	cfg        Config
 	api        API
 	detailType *template.Template
 	life       *sink.Lifecycle
@@ -59,7 +52,7 @@ var (
 // (environment, shared config, web identity/IRSA, instance role), assuming
 // role_arn when set. AWS_ENDPOINT_URL(_EVENTBRIDGE) and endpoint point it at
 // an emulator.
-func New(ctx context.Context, cfg config.EventBridge) (*Driver, error) {
+func New(ctx context.Context, cfg Config) (*Driver, error) {
 	opts := []func(*awsconfig.LoadOptions) error{
 		// One SDK attempt per Send: retries are JetStream redeliveries, so
 		// the schedule and the dead letters' attempt counts stay true.
@@ -84,7 +77,7 @@ func New(ctx context.Context, cfg config.EventBridge) (*Driver, error) {
 }
 
 // NewWithAPI builds a driver around an existing client.
-func NewWithAPI(cfg config.EventBridge, api API) (*Driver, error) {
+func NewWithAPI(cfg Config, api API) (*Driver, error) {
 	d := &Driver{cfg: cfg, api: api, life: sink.NewLifecycle()}
 	if cfg.DetailType != "" {
 		t, err := template.New("detail_type").Option("missingkey=error").Parse(cfg.DetailType)

@@ -24,9 +24,9 @@ func staticAWS(t *testing.T) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 }
 
-func newDriver(t *testing.T, endpoint string, mod func(*config.EventBridge)) *eventbridge.Driver {
+func newDriver(t *testing.T, endpoint string, mod func(*eventbridge.Config)) *eventbridge.Driver {
 	t.Helper()
-	cfg := config.EventBridge{Bus: "default", Region: "us-east-1", Source: "com.example.switchyard",
+	cfg := eventbridge.Config{Bus: "default", Region: "us-east-1", Source: "com.example.switchyard",
 		Endpoint: endpoint, Timeout: config.Duration{D: 5 * time.Second}}
 	if mod != nil {
 		mod(&cfg)
@@ -87,7 +87,7 @@ func TestConformance(t *testing.T) {
 func TestEntryShapeAndCallSplitting(t *testing.T) {
 	staticAWS(t)
 	f := newFake(t)
-	d := newDriver(t, f.URL, func(c *config.EventBridge) {
+	d := newDriver(t, f.URL, func(c *eventbridge.Config) {
 		c.DetailType = "shop/{{.Type}}"
 		c.Resources = []string{"arn:aws:s3:::bucket"}
 	})
@@ -140,7 +140,7 @@ func TestSizeLimits(t *testing.T) {
 
 func TestWholeCallErrors(t *testing.T) {
 	staticAWS(t)
-	d := newDriver(t, "http://127.0.0.1:1", func(c *config.EventBridge) { c.Timeout.D = time.Second })
+	d := newDriver(t, "http://127.0.0.1:1", func(c *eventbridge.Config) { c.Timeout.D = time.Second })
 	err := d.Send(context.Background(), []*event.Event{{ID: "x", Type: "t", Time: time.Now(), Data: []byte(`{}`)}})
 	if c := sink.Classify(err); c.Class != sink.Retryable {
 		t.Errorf("connection refused: %v, want retryable", err)
@@ -175,7 +175,7 @@ func TestCallTimeoutIsRetryable(t *testing.T) {
 		}
 	}))
 	defer slow.Close()
-	d := newDriver(t, slow.URL, func(c *config.EventBridge) { c.Timeout.D = 200 * time.Millisecond })
+	d := newDriver(t, slow.URL, func(c *eventbridge.Config) { c.Timeout.D = 200 * time.Millisecond })
 	err := d.Send(context.Background(), []*event.Event{{ID: "t1", Type: "t", Time: time.Now(), Data: []byte(`{}`)}})
 	if c := sink.Classify(err); c.Class != sink.Retryable {
 		t.Errorf("call timeout: %v (class %v), want retryable", err, c.Class)

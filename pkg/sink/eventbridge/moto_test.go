@@ -15,9 +15,9 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/switchyard-dev/switchyard/internal/emulators"
-	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/event"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
+	"github.com/switchyard-dev/switchyard/pkg/sink/eventbridge"
 )
 
 // routeToQueue creates an SQS queue and a rule on bus that sends every
@@ -81,7 +81,7 @@ func TestThroughMotoToSQS(t *testing.T) {
 	endpoint := emulators.Moto(t)
 	staticAWS(t)
 	q, url := routeToQueue(t, endpoint, "orders-bus", "com.example.switchyard")
-	d := newDriver(t, endpoint, func(c *config.EventBridge) { c.Bus = "orders-bus"; c.DetailType = "{{.Subject}}" })
+	d := newDriver(t, endpoint, func(c *eventbridge.Config) { c.Bus = "orders-bus"; c.DetailType = "{{.Subject}}" })
 
 	var batch []*event.Event
 	for i := 0; i < 12; i++ {

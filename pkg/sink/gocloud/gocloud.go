@@ -23,16 +23,9 @@ import (
 	_ "gocloud.dev/pubsub/natspubsub"
 	_ "gocloud.dev/pubsub/rabbitpubsub"
 
-	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/event"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
 )
-
-func init() {
-	sink.Register("gocloud", func(ctx context.Context, s config.Sink, _ sink.Env) (sink.Driver, error) {
-		return New(ctx, *s.GoCloud)
-	})
-}
 
 // MaxBatch is how many events one Send hands to the topic at once; the
 // gocloud driver batches them on the wire as its service allows.
@@ -40,7 +33,7 @@ const MaxBatch = 100
 
 // Driver sends to one gocloud topic.
 type Driver struct {
-	cfg   config.GoCloud
+	cfg   Config
 	topic *pubsub.Topic
 	life  *sink.Lifecycle
 }
@@ -51,7 +44,7 @@ var (
 )
 
 // New opens the topic URL with gocloud's default URL mux.
-func New(ctx context.Context, cfg config.GoCloud) (*Driver, error) {
+func New(ctx context.Context, cfg Config) (*Driver, error) {
 	topic, err := pubsub.OpenTopic(ctx, cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("gocloud: open %s: %w", cfg.URL, err)

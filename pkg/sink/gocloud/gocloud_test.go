@@ -24,7 +24,7 @@ import (
 
 func open(t *testing.T, u string) *gocloud.Driver {
 	t.Helper()
-	d, err := gocloud.New(context.Background(), config.GoCloud{URL: u, Timeout: config.Duration{D: 10 * time.Second}})
+	d, err := gocloud.New(context.Background(), gocloud.Config{URL: u, Timeout: config.Duration{D: 10 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,8 @@ import (
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 
 	"github.com/switchyard-dev/switchyard/internal/emulators"
-	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/event"
+	"github.com/switchyard-dev/switchyard/pkg/sink/pubsub"
 )
 
 // Against the real gcloud Pub/Sub emulator, reached through
@@ -43,7 +43,7 @@ func TestAgainstGcloudEmulator(t *testing.T) {
 	}
 
 	// No endpoint in the config: PUBSUB_EMULATOR_HOST alone routes it.
-	d := newDriver(t, "", func(c *config.PubSub) { c.OrderingKey = "{{.Subject}}" })
+	d := newDriver(t, "", func(c *pubsub.Config) { c.OrderingKey = "{{.Subject}}" })
 	const n = 60
 	var batch []*event.Event
 	for i := 0; i < n; i++ {

@@ -26,12 +26,6 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/sink"
 )
 
-func init() {
-	sink.Register("pubsub", func(ctx context.Context, s config.Sink, _ sink.Env) (sink.Driver, error) {
-		return New(ctx, *s.PubSub, s.Batch)
-	})
-}
-
 // MaxBatch is the most messages one Pub/Sub publish request takes.
 const MaxBatch = 1000
 
@@ -51,7 +45,7 @@ var (
 // New opens a publisher with Application Default Credentials (or
 // credentials_file). PUBSUB_EMULATOR_HOST, or endpoint, points it at an
 // emulator, without credentials.
-func New(ctx context.Context, cfg config.PubSub, batch config.Batch) (*Driver, error) {
+func New(ctx context.Context, cfg Config, batch config.Batch) (*Driver, error) {
 	var opts []option.ClientOption
 	if cfg.Endpoint != "" {
 		opts = append(opts, option.WithEndpoint(cfg.Endpoint), option.WithoutAuthentication(),

@@ -60,9 +60,9 @@ func newServer(t *testing.T) (*pstest.Server, *faults) {
 	return srv, f
 }
 
-func newDriver(t *testing.T, endpoint string, mod func(*config.PubSub)) *pubsub.Driver {
+func newDriver(t *testing.T, endpoint string, mod func(*pubsub.Config)) *pubsub.Driver {
 	t.Helper()
-	cfg := config.PubSub{Project: "proj", Topic: "events", Endpoint: endpoint, Timeout: config.Duration{D: 5 * time.Second}}
+	cfg := pubsub.Config{Project: "proj", Topic: "events", Endpoint: endpoint, Timeout: config.Duration{D: 5 * time.Second}}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -145,7 +145,7 @@ func TestAttributes(t *testing.T) {
 // is resumed, so its redelivery can publish.
 func TestOrderingKeysAndResume(t *testing.T) {
 	srv, f := newServer(t)
-	d := newDriver(t, srv.Addr, func(c *config.PubSub) { c.OrderingKey = "{{.Subject}}" })
+	d := newDriver(t, srv.Addr, func(c *pubsub.Config) { c.OrderingKey = "{{.Subject}}" })
 	var batch []*event.Event
 	for i := 0; i < 40; i++ {
 		batch = append(batch, &event.Event{ID: fmt.Sprintf("o%d", i), Type: "t", Subject: []string{"A", "B"}[i%2], Time: time.Now(), Data: []byte(fmt.Sprint(i))})

@@ -7,10 +7,10 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/event"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
 	"github.com/switchyard-dev/switchyard/pkg/sink/sinktest"
+	"github.com/switchyard-dev/switchyard/pkg/sink/webhook"
 )
 
 // harness is an HTTPS receiver that keeps what it accepted and answers
@@ -55,7 +55,7 @@ func newHarness(t *testing.T) *harness {
 }
 
 func (h *harness) Open(t *testing.T) sink.Driver {
-	return newDriver(t, h.url, h.ca, func(c *config.Webhook) {})
+	return newDriver(t, h.url, h.ca, func(c *webhook.Config) {})
 }
 
 func (h *harness) Received(*testing.T) []sinktest.Received {

@@ -38,7 +38,7 @@ func TestSSRFGuardRefusesZonedLoopback(t *testing.T) {
 		"http://[::1]:" + strconv.Itoa(port) + "/",
 		"http://[::ffff:127.0.0.1]:" + strconv.Itoa(port) + "/",
 	} {
-		d := newDriver(t, url, "", func(c *config.Webhook) { c.AllowPrivateNetworks = false; c.TLS = config.TLS{} })
+		d := newDriver(t, url, "", func(c *webhook.Config) { c.AllowPrivateNetworks = false; c.TLS = config.TLS{} })
 		err := d.Send(context.Background(), []*event.Event{testEvent(nil)})
 		var blocked *webhook.BlockedError
 		if c := sink.Classify(err); c.Class != sink.Permanent || !errors.As(err, &blocked) {

@@ -25,12 +25,6 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/sink"
 )
 
-func init() {
-	sink.Register("webhook", func(_ context.Context, s config.Sink, env sink.Env) (sink.Driver, error) {
-		return New(*s.Webhook, Options{UserAgent: env.UserAgent, MaxConns: s.Concurrency, OnDisable: env.Disable})
-	})
-}
-
 // maxResponseRead bounds what is read of a receiver's answer: enough to
 // keep the connection reusable and quote an error, never a memory risk.
 const maxResponseRead = 64 << 10
@@ -48,7 +42,7 @@ type Options struct {
 
 // Driver delivers one event per request.
 type Driver struct {
-	cfg       config.Webhook
+	cfg       Config
 	keys      *signing.Keys
 	client    *http.Client
 	ua        string
@@ -59,7 +53,7 @@ type Driver struct {
 var _ sink.Driver = (*Driver)(nil)
 
 // New builds a webhook driver from a validated sink config.
-func New(cfg config.Webhook, opts Options) (*Driver, error) {
+func New(cfg Config, opts Options) (*Driver, error) {
 	keys, err := signing.NewKeys(cfg.Secrets...)
 	if err != nil {
 		return nil, err

@@ -42,9 +42,9 @@ func tlsServer(t *testing.T, h http.HandlerFunc) (*httptest.Server, string) {
 	return srv, ca
 }
 
-func newDriver(t *testing.T, url, ca string, mod func(*config.Webhook)) *webhook.Driver {
+func newDriver(t *testing.T, url, ca string, mod func(*webhook.Config)) *webhook.Driver {
 	t.Helper()
-	cfg := config.Webhook{URL: url, Secrets: []string{secret}, Timeout: config.Duration{D: 2 * time.Second},
+	cfg := webhook.Config{URL: url, Secrets: []string{secret}, Timeout: config.Duration{D: 2 * time.Second},
 		TLS: config.TLS{CAFile: ca}, AllowPrivateNetworks: true, Body: "envelope"}
 	if mod != nil {
 		mod(&cfg)
@@ -74,7 +74,7 @@ func TestDeliveryIsSignedAndComplete(t *testing.T) {
 		got.h, got.body = r.Header.Clone(), b
 		got.Unlock()
 	})
-	d := newDriver(t, srv.URL, ca, func(c *config.Webhook) { c.Headers = map[string]string{"X-Api-Key": "k1"} })
+	d := newDriver(t, srv.URL, ca, func(c *webhook.Config) { c.Headers = map[string]string{"X-Api-Key": "k1"} })
 	if err := d.Send(context.Background(), []*event.Event{testEvent([]byte(`{"id":1}`))}); err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestRawBodyIsByteExact(t *testing.T) {
 				body, _ = io.ReadAll(r.Body)
 				mu.Unlock()
 			})
-			d := newDriver(t, srv.URL, ca, func(c *config.Webhook) { c.Body = mode })
+			d := newDriver(t, srv.URL, ca, func(c *webhook.Config) { c.Body = mode })
 			if err := d.Send(context.Background(), []*event.Event{testEvent(data)}); err != nil {
 				t.Fatal(err)
 			}
@@ -199,7 +199,7 @@ func TestTimeoutIsRetryable(t *testing.T) {
 		}
 	})
 	defer close(release)
-	d := newDriver(t, srv.URL, ca, func(c *config.Webhook) { c.Timeout.D = 200 * time.Millisecond })
+	d := newDriver(t, srv.URL, ca, func(c *webhook.Config) { c.Timeout.D = 200 * time.Millisecond })
 	err := d.Send(context.Background(), []*event.Event{testEvent(nil)})
 	if c := sink.Classify(err); c.Class != sink.Retryable {
 		t.Fatalf("timeout: %v, want retryable", err)
@@ -213,7 +213,7 @@ func TestCloseDuringSendCancelsPromptly(t *testing.T) {
 		case <-time.After(3 * time.Second):
 		}
 	})
-	d := newDriver(t, srv.URL, ca, func(c *config.Webhook) { c.Timeout.D = 30 * time.Second })
+	d := newDriver(t, srv.URL, ca, func(c *webhook.Config) { c.Timeout.D = 30 * time.Second })
 	done := make(chan error)
 	go func() { done <- d.Send(context.Background(), []*event.Event{testEvent(nil)}) }()
 	time.Sleep(100 * time.Millisecond)
@@ -237,7 +237,7 @@ func TestSSRFGuardRefusesLoopbackAtDialTime(t *testing.T) {
 	var hits atomic.Int32
 	srv, ca := tlsServer(t, func(http.ResponseWriter, *http.Request) { hits.Add(1) })
 	for _, url := range []string{srv.URL, "https://localhost:" + srv.URL[len("https://127.0.0.1:"):]} {
-		d := newDriver(t, url, ca, func(c *config.Webhook) { c.AllowPrivateNetworks = false })
+		d := newDriver(t, url, ca, func(c *webhook.Config) { c.AllowPrivateNetworks = false })
 		err := d.Send(context.Background(), []*event.Event{testEvent(nil)})
 		var blocked *webhook.BlockedError
 		if c := sink.Classify(err); c.Class != sink.Permanent || !errors.As(err, &blocked) {
@@ -279,7 +279,7 @@ func TestGuardSeesResolvedAddress(t *testing.T) {
 		mu.Unlock()
 		return errors.New("refused by test")
 	}
-	d, err := webhook.New(config.Webhook{URL: "https://localhost:1/", Secrets: []string{secret}, Timeout: config.Duration{D: time.Second}, Body: "envelope"},
+	d, err := webhook.New(webhook.Config{URL: "https://localhost:1/", Secrets: []string{secret}, Timeout: config.Duration{D: time.Second}, Body: "envelope"},
 		webhook.Options{Control: control})
 	if err != nil {
 		t.Fatal(err)

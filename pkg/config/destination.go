@@ -1,0 +1,226 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Kind is one destination kind as the loader sees it: how to decode,
+// default, validate and redact its block. Drivers do not implement it by
+// hand: each registers a spec with pkg/sink, whose registry provides them.
+type Kind interface {
+	// Name is the kind's key in a sink's YAML, such as "webhook".
+	Name() string
+	// ConfigType is the struct the block decodes into; its yaml tags name
+	// the fields (for lines, unknown-field checks and the schema).
+	ConfigType() reflect.Type
+	// Decode decodes the block into a new config of ConfigType (a
+	// pointer), with the kind's defaults applied. A *yaml.TypeError names
+	// the fields that did not decode; the rest are still set.
+	Decode(n *yaml.Node) (any, error)
+	// SinkDefaults sets the common fields this kind defaults differently
+	// (webhooks turn the breaker on). It runs before the common defaults.
+	SinkDefaults(s *Sink)
+	// Validate reports every problem of a decoded block, each on a field
+	// path relative to the block.
+	Validate(cfg any, c *Check)
+	// Timeout is how long one driver call may take.
+	Timeout(cfg any) time.Duration
+	// Redact returns a copy of the block with its secrets replaced by
+	// fingerprint(secret).
+	Redact(cfg any, fingerprint func(string) string) any
+}
+
+// Kinds is a set of destination kinds (pkg/sink's Registry).
+type Kinds interface {
+	// Kind returns the kind registered under name, or nil.
+	Kind(name string) Kind
+	// Names lists the registered kinds, sorted.
+	Names() []string
+}
+
+// DefaultKinds is the set Load and Parse use. pkg/sink sets it to its
+// default registry; a Loader can be given another.
+var DefaultKinds Kinds
+
+// Destination is a sink's destination block: its kind (the block's key in
+// the YAML) and its settings, decoded by that kind's spec. Node keeps the
+// block as written, with its lines.
+type Destination struct {
+	Kind   string
+	Node   *yaml.Node
+	Config any // a pointer to the kind's config type; a map when read from JSON
+
+	kind   Kind // set by the loader
+	blocks int  // destination blocks written in the sink
+}
+
+// Settings returns the sink's destination config as the driver's own type
+// (for example webhook.Config), or nil when it is of another type.
+func Settings[T any](s *Sink) *T {
+	c, _ := s.Dest.Config.(*T)
+	return c
+}
+
+// Map is the block as plain values under its YAML names: the form
+// /v1/config shows and Diff compares.
+func (d Destination) Map() map[string]any {
+	if m, ok := d.Config.(map[string]any); ok {
+		return m
+	}
+	if d.Config == nil {
+		return nil
+	}
+	b, err := yaml.Marshal(d.Config)
+	if err != nil {
+		return map[string]any{"error": err.Error()}
+	}
+	var y map[string]any
+	if err := yaml.Unmarshal(b, &y); err != nil {
+		return map[string]any{"error": err.Error()}
+	}
+	j, err := json.Marshal(y)
+	if err != nil {
+		return map[string]any{"error": err.Error()}
+	}
+	var out map[string]any
+	_ = json.Unmarshal(j, &out)
+	return out
+}
+
+// sinkJSON is Sink without its methods, for the JSON encoding.
+type sinkJSON Sink
+
+// MarshalJSON writes the common fields and the destination block under its
+// kind, as /v1/config shows it.
+func (s Sink) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(sinkJSON(s))
+	if err != nil || s.Dest.Kind == "" {
+		return b, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	m[s.Dest.Kind] = s.Dest.Map()
+	return json.Marshal(m)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes; the destination block is
+// kept as a map (a plan compares it as such).
+func (s *Sink) UnmarshalJSON(data []byte) error {
+	var plain sinkJSON
+	if err := json.Unmarshal(data, &plain); err != nil {
+		return err
+	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(data, &all); err != nil {
+		return err
+	}
+	known := map[string]bool{}
+	t := reflect.TypeOf(sinkJSON{})
+	for i := 0; i < t.NumField(); i++ {
+		known[strings.ToLower(t.Field(i).Name)] = true
+	}
+	*s = Sink(plain)
+	for k, raw := range all {
+		if known[strings.ToLower(k)] {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return fmt.Errorf("sink %s: %w", k, err)
+		}
+		s.Dest = Destination{Kind: k, Config: m, blocks: 1}
+	}
+	return nil
+}
+
+// Check collects the problems of one destination block: a driver's
+// Validate reports through it, with field paths relative to the block.
+type Check struct {
+	report func(field, msg string)
+}
+
+// NewCheck returns a Check that hands each problem to report.
+func NewCheck(report func(field, msg string)) *Check { return &Check{report: report} }
+
+// At reports a problem on field (relative to the block; "" is the block).
+func (c *Check) At(field, format string, args ...any) {
+	c.report(field, fmt.Sprintf(format, args...))
+}
+
+// File reports a path that does not exist; an empty path is fine.
+func (c *Check) File(field, path string) {
+	if msg := fileProblem(path); msg != "" {
+		c.At(field, "%s", msg)
+	}
+}
+
+// TLS checks a tls block's files.
+func (c *Check) TLS(field string, t TLS) {
+	for _, f := range []struct{ name, path string }{{"ca_file", t.CAFile}, {"cert_file", t.CertFile}, {"key_file", t.KeyFile}} {
+		c.File(joinPath(field, f.name), f.path)
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		c.At(field, "cert_file and key_file go together")
+	}
+}
+
+type destBlock struct {
+	kind Kind
+	node *yaml.Node
+}
+
+// decodeDests decodes each sink's destination block, which walk found,
+// with its kind's defaults.
+func (p *parser) decodeDests(cfg *Config) {
+	for i := range cfg.Sinks {
+		s := &cfg.Sinks[i]
+		blocks := p.dests[fmt.Sprintf("sinks[%d]", i)]
+		s.Dest = Destination{blocks: len(blocks)}
+		if len(blocks) != 1 {
+			continue
+		}
+		b := blocks[0]
+		s.Dest.Kind, s.Dest.Node, s.Dest.kind = b.kind.Name(), b.node, b.kind
+		v, err := b.kind.Decode(b.node)
+		if err != nil {
+			var te *yaml.TypeError
+			if errors.As(err, &te) {
+				for _, msg := range te.Errors {
+					p.problems = append(p.problems, p.fromYAMLMessage(msg))
+				}
+			} else {
+				p.problems = append(p.problems, p.fromYAMLMessage(err.Error()))
+			}
+		}
+		s.Dest.Config = v
+	}
+}
+
+func kindNames(k Kinds) []string {
+	if k == nil {
+		return nil
+	}
+	names := k.Names()
+	sort.Strings(names)
+	return names
+}
+
+func orList(names []string) string {
+	switch len(names) {
+	case 0:
+		return "none registered"
+	case 1:
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}

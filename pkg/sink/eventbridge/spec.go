@@ -1,0 +1,67 @@
+package eventbridge
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"text/template"
+
+	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/sink"
+)
+
+// Config is an eventbridge sink's block: an Amazon EventBridge bus,
+// written with PutEvents.
+type Config struct {
+	Bus    string `yaml:"bus"`
+	Region string `yaml:"region"`
+	// Source is the PutEvents Source; "aws." prefixes are AWS's own.
+	Source string `yaml:"source"`
+	// DetailType is a text/template over the event; default the event type.
+	DetailType string   `yaml:"detail_type"`
+	Resources  []string `yaml:"resources"`
+	// Endpoint overrides the service endpoint (an emulator); the standard
+	// AWS_ENDPOINT_URL(_EVENTBRIDGE) variables work too.
+	Endpoint string          `yaml:"endpoint"`
+	RoleARN  string          `yaml:"role_arn"`
+	Timeout  config.Duration `yaml:"timeout"`
+}
+
+func init() {
+	sink.Register(sink.Spec[Config]{
+		Kind:     "eventbridge",
+		Summary:  "Amazon EventBridge PutEvents, up to 10 entries and 256 KB a call",
+		MaxBatch: MaxEntries,
+		Defaults: func(c *Config) {
+			if c.Bus == "" {
+				c.Bus = "default"
+			}
+		},
+		Validate: validate,
+		Open: func(ctx context.Context, c *Config, _ config.Sink, _ sink.Env) (sink.Driver, error) {
+			return New(ctx, *c)
+		},
+	})
+}
+
+func validate(e *Config, chk *config.Check) {
+	switch {
+	case e.Source == "":
+		chk.At("source", "missing: the PutEvents Source, e.g. com.example.switchyard")
+	case strings.HasPrefix(e.Source, "aws."):
+		chk.At("source", "%q: sources starting with \"aws.\" are reserved for AWS services", e.Source)
+	}
+	if e.DetailType != "" {
+		if _, err := template.New("detail_type").Option("missingkey=error").Parse(e.DetailType); err != nil {
+			chk.At("detail_type", "bad template: %v", err)
+		}
+	}
+	if e.Endpoint != "" {
+		if u, err := url.Parse(e.Endpoint); err != nil || u.Host == "" {
+			chk.At("endpoint", "%q is not a URL such as http://127.0.0.1:5000", e.Endpoint)
+		}
+	}
+	if e.RoleARN != "" && !strings.HasPrefix(e.RoleARN, "arn:") {
+		chk.At("role_arn", "%q is not an ARN", e.RoleARN)
+	}
+}

@@ -1,0 +1,48 @@
+package pubsub
+
+import (
+	"context"
+	"text/template"
+
+	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/sink"
+)
+
+// Config is a pubsub sink's block: a Google Cloud Pub/Sub topic.
+type Config struct {
+	Project string `yaml:"project"`
+	Topic   string `yaml:"topic"`
+	// OrderingKey is a text/template over the event, e.g. "{{.Subject}}";
+	// set, it turns on ordered publishing.
+	OrderingKey     string          `yaml:"ordering_key"`
+	Endpoint        string          `yaml:"endpoint"`
+	CredentialsFile string          `yaml:"credentials_file"`
+	Timeout         config.Duration `yaml:"timeout"`
+}
+
+func init() {
+	sink.Register(sink.Spec[Config]{
+		Kind:     "pubsub",
+		Summary:  "Google Cloud Pub/Sub topic, batched on the client, optional ordering keys",
+		MaxBatch: MaxBatch,
+		Validate: validate,
+		Open: func(ctx context.Context, c *Config, s config.Sink, _ sink.Env) (sink.Driver, error) {
+			return New(ctx, *c, s.Batch)
+		},
+	})
+}
+
+func validate(ps *Config, chk *config.Check) {
+	if ps.Project == "" {
+		chk.At("project", "missing: the Google Cloud project id")
+	}
+	if ps.Topic == "" {
+		chk.At("topic", "missing: the topic id (or projects/P/topics/T)")
+	}
+	if ps.OrderingKey != "" {
+		if _, err := template.New("ordering_key").Parse(ps.OrderingKey); err != nil {
+			chk.At("ordering_key", "bad template: %v", err)
+		}
+	}
+	chk.File("credentials_file", ps.CredentialsFile)
+}

@@ -1,0 +1,89 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/redact"
+	"github.com/switchyard-dev/switchyard/pkg/signing"
+	"github.com/switchyard-dev/switchyard/pkg/sink"
+)
+
+// Config is a webhook sink's block: a signed HTTPS destination.
+type Config struct {
+	URL                  string            `yaml:"url"`
+	Secrets              []string          `yaml:"secrets"`
+	Timeout              config.Duration   `yaml:"timeout"`
+	Headers              map[string]string `yaml:"headers"`
+	TLS                  config.TLS        `yaml:"tls"`
+	AllowPrivateNetworks bool              `yaml:"allow_private_networks"`
+	// Body is "envelope" (JSON with id, type, timestamp, data) or "raw"
+	// (the producer's bytes unchanged).
+	Body string `yaml:"body"`
+}
+
+// DefaultBody is the body mode when none is set.
+const DefaultBody = "envelope"
+
+func init() {
+	sink.Register(sink.Spec[Config]{
+		Kind:       "webhook",
+		Summary:    "Signed HTTPS POSTs (Standard Webhooks), one event a request",
+		Secrets:    []string{"secrets", "headers"},
+		SecretURLs: []string{"url"},
+		MaxBatch:   1,
+		Defaults: func(c *Config) {
+			if c.Body == "" {
+				c.Body = DefaultBody
+			}
+		},
+		SinkDefaults: func(s *config.Sink) {
+			if s.Breaker.Enabled == nil {
+				on := true
+				s.Breaker.Enabled = &on
+			}
+		},
+		Validate: validate,
+		Open: func(_ context.Context, c *Config, s config.Sink, env sink.Env) (sink.Driver, error) {
+			return New(*c, Options{UserAgent: env.UserAgent, MaxConns: s.Concurrency, OnDisable: env.Disable})
+		},
+	})
+}
+
+func validate(w *Config, chk *config.Check) {
+	u, err := url.Parse(w.URL)
+	switch {
+	case w.URL == "":
+		chk.At("url", "missing: the HTTPS endpoint to deliver to")
+	case err != nil:
+		chk.At("url", "%v", err)
+	case u.Scheme != "https" && u.Scheme != "http":
+		chk.At("url", "%q: scheme must be https (or http)", redact.URL(w.URL))
+	case u.Host == "":
+		chk.At("url", "%q: no host", redact.URL(w.URL))
+	case strings.Contains(u.Hostname(), "%"):
+		// A zone picks a local interface (fe80::1%eth0): never a public
+		// receiver, and a way around address checks.
+		chk.At("url", "%q: the host names a network interface (IPv6 zone); use an address or name without %%zone", redact.URL(w.URL))
+	}
+	if len(w.Secrets) == 0 {
+		chk.At("secrets", "missing: at least one signing secret (whsec_…)")
+	}
+	for i, s := range w.Secrets {
+		if err := signing.ParseKey(s); err != nil {
+			chk.At(fmt.Sprintf("secrets[%d]", i), "%v", err)
+		}
+	}
+	if w.Body != "envelope" && w.Body != "raw" {
+		chk.At("body", "must be envelope or raw, got %q", w.Body)
+	}
+	for k := range w.Headers {
+		if strings.HasPrefix(strings.ToLower(k), "webhook-") {
+			chk.At("headers."+k, "webhook-* headers are set by the signer and cannot be overridden")
+		}
+	}
+	chk.TLS("tls", w.TLS)
+}
