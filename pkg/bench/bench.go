@@ -1,0 +1,442 @@
+// Package bench measures Switchyard's webhook delivery against a bare
+// consume → POST → ack loop on the same machine, in the same process,
+// against the same loopback receiver: the ceiling a gateway's overhead is
+// judged by. `switchyard bench` runs it.
+//
+// Each round runs both systems (their order alternates between rounds),
+// each on a fresh embedded nats-server:
+//
+//   - drain: a backlog of Events events is published first (not timed),
+//     then delivery starts; timed until the receiver has every event from
+//     every sink.
+//   - latency: events are published live at a fixed rate (half the bare
+//     loop's drain rate unless set), each body stamped with its publish
+//     time; the receiver records publish-to-receipt.
+//
+// CPU is the whole process's (getrusage user+sys): the publisher and the
+// receiver run in this process for both systems, so the ratio is fair,
+// though the absolute figures include them.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"runtime/metrics"
+	"slices"
+	"strconv"
+	"syscall"
+	"text/tabwriter"
+	"time"
+)
+
+// Options say what to run.
+type Options struct {
+	Events      int // backlog per drain phase
+	Size        int // event body bytes
+	Concurrency int // workers per sink (product: the sink's concurrency)
+	Sinks       int // webhook sinks (bare: consumers) receiving every event
+	Rounds      int
+	// Rate is the latency phase's publish rate in events/s; 0 means half
+	// the bare loop's drain rate in the first round.
+	Rate float64
+	// LatencyFor is how long the latency phase publishes; 0 skips it.
+	LatencyFor time.Duration
+	// Out, when set, gets each round's table as it finishes.
+	Out io.Writer
+	// Timed, when set, is called with true when a timed section starts
+	// and false when it ends (a benchmark's StartTimer and StopTimer).
+	Timed func(on bool)
+	// Logger gets the product's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Defaults are `switchyard bench`'s defaults.
+func Defaults() Options {
+	return Options{Events: 30000, Size: 1024, Concurrency: 64, Sinks: 1, Rounds: 3, LatencyFor: 5 * time.Second}
+}
+
+func (o *Options) check() error {
+	switch {
+	case o.Events < 1:
+		return errors.New("events must be at least 1")
+	case o.Concurrency < 1:
+		return errors.New("concurrency must be at least 1")
+	case o.Sinks < 1:
+		return errors.New("sinks must be at least 1")
+	case o.Rounds < 1:
+		return errors.New("rounds must be at least 1")
+	case o.Rate < 0 || o.LatencyFor < 0:
+		return errors.New("rate and latency duration must not be negative")
+	}
+	return nil
+}
+
+// Result is one phase of one system in one round.
+type Result struct {
+	Round  int
+	System string // "bare" or "product"
+	Phase  string // "drain" or "latency"
+	Events int    // events published (each goes to every sink)
+	Sinks  int
+	// Rate is the latency phase's target publish rate.
+	Rate    float64
+	Elapsed time.Duration
+	// EventsPerSec is Events/Elapsed: drained, or for the latency phase
+	// the rate achieved end to end.
+	EventsPerSec float64
+	// Per delivery (event × sink), over the timed section.
+	CPUMicros   float64 // process CPU, user+sys
+	Allocs      float64 // heap allocations
+	AllocBytes  float64
+	P50, P99    time.Duration // publish → receipt (latency phase)
+	HeapInuse   uint64        // after the phase, before any collection
+	PeakHeap    uint64        // heap objects (live and not yet swept), sampled
+	MaxRSSBytes int64         // the process's peak so far
+}
+
+// Deliveries is events × sinks.
+func (r Result) Deliveries() int { return r.Events * r.Sinks }
+
+// Report is a whole run.
+type Report struct {
+	Options Options
+	Results []Result
+}
+
+// Run runs every round and returns the results; each round's table goes
+// to o.Out as it finishes.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	rc, err := newReceiver()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.close()
+	rep := &Report{Options: o}
+	rate := o.Rate
+	for round := 1; round <= o.Rounds; round++ {
+		order := []string{"bare", "product"}
+		if round%2 == 0 {
+			order = []string{"product", "bare"}
+		}
+		var roundResults []Result
+		for _, sysName := range order {
+			res, err := runSystem(ctx, o, rc, sysName, round, &rate)
+			roundResults = append(roundResults, res...)
+			if err != nil {
+				return rep, fmt.Errorf("round %d, %s: %w", round, sysName, err)
+			}
+		}
+		slices.SortStableFunc(roundResults, func(a, b Result) int { return phaseOrder(a) - phaseOrder(b) })
+		rep.Results = append(rep.Results, roundResults...)
+		if o.Out != nil {
+			fmt.Fprintf(o.Out, "round %d of %d\n", round, o.Rounds)
+			writeTable(o.Out, roundResults)
+			fmt.Fprintln(o.Out)
+		}
+	}
+	return rep, nil
+}
+
+func phaseOrder(r Result) int {
+	n := 0
+	if r.Phase == "latency" {
+		n = 2
+	}
+	if r.System == "product" {
+		n++
+	}
+	return n
+}
+
+// runSystem sets one system up on a fresh store and runs its phases.
+func runSystem(ctx context.Context, o Options, rc *receiver, name string, round int, rate *float64) ([]Result, error) {
+	var sys system
+	var err error
+	if name == "bare" {
+		sys, err = newBare(ctx, o, rc)
+	} else {
+		sys, err = newProduct(ctx, o, rc)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer sys.close()
+	pub, err := newPublisher(sys.natsURL())
+	if err != nil {
+		return nil, err
+	}
+	defer pub.close()
+	prefix := fmt.Sprintf("r%d-%s-", round, name)
+
+	// Drain: the backlog first, untimed; then delivery from a standing start.
+	t := rc.expect(o.Events, o.Sinks)
+	if err := pub.backlog(ctx, prefix+"d", o.Events, o.Size); err != nil {
+		return nil, err
+	}
+	m := begin(o)
+	if err := sys.start(ctx); err != nil {
+		return nil, err
+	}
+	if err := waitAll(ctx, t, 2*time.Minute+time.Duration(o.Events*o.Sinks)*time.Millisecond); err != nil {
+		return nil, fmt.Errorf("drain: %w", err)
+	}
+	drain := m.end(Result{Round: round, System: name, Phase: "drain", Events: o.Events, Sinks: o.Sinks})
+	results := []Result{drain}
+	if name == "bare" && *rate == 0 {
+		*rate = drain.EventsPerSec / 2
+	}
+	if o.LatencyFor <= 0 {
+		return results, nil
+	}
+	if *rate <= 0 {
+		return results, errors.New("latency: no rate (set one, or run the bare loop first)")
+	}
+
+	// Latency: live, paced publishing to a caught-up system.
+	n := max(1, int(*rate*o.LatencyFor.Seconds()))
+	t = rc.expect(n, o.Sinks)
+	m = begin(o)
+	if err := pub.paced(ctx, prefix+"l", n, o.Size, *rate); err != nil {
+		return results, err
+	}
+	if err := waitAll(ctx, t, time.Minute+time.Duration(n*o.Sinks)*time.Millisecond); err != nil {
+		return results, fmt.Errorf("latency: %w", err)
+	}
+	lat := m.end(Result{Round: round, System: name, Phase: "latency", Events: n, Sinks: o.Sinks, Rate: *rate})
+	lat.P50, lat.P99 = percentiles(t.latency)
+	return append(results, lat), nil
+}
+
+func waitAll(ctx context.Context, t *tally, limit time.Duration) error {
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	select {
+	case <-t.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%d of %d deliveries: %w", t.count.Load(), len(t.seen), ctx.Err())
+	case <-timer.C:
+		return fmt.Errorf("%d of %d deliveries after %s", t.count.Load(), len(t.seen), limit)
+	}
+}
+
+func percentiles(ns []int64) (p50, p99 time.Duration) {
+	s := slices.Clone(ns)
+	slices.Sort(s)
+	return time.Duration(s[len(s)/2]), time.Duration(s[min(len(s)-1, len(s)*99/100)])
+}
+
+// meter measures one timed section.
+type meter struct {
+	o        Options
+	t0       time.Time
+	cpu0     time.Duration
+	ms0      runtime.MemStats
+	stop     chan struct{}
+	peakDone chan uint64
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func maxRSS() int64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Maxrss * 1024 // KiB on Linux
+}
+
+func begin(o Options) *meter {
+	runtime.GC() // both systems start from a collected heap
+	m := &meter{o: o, stop: make(chan struct{}), peakDone: make(chan uint64, 1)}
+	go m.samplePeak()
+	runtime.ReadMemStats(&m.ms0)
+	if o.Timed != nil {
+		o.Timed(true)
+	}
+	m.cpu0, m.t0 = cpuTime(), time.Now()
+	return m
+}
+
+// samplePeak reads the heap's object bytes every 20 ms (runtime/metrics,
+// no stop-the-world) until the section ends.
+func (m *meter) samplePeak() {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	var peak uint64
+	for {
+		metrics.Read(s)
+		if s[0].Value.Kind() == metrics.KindUint64 {
+			peak = max(peak, s[0].Value.Uint64())
+		}
+		select {
+		case <-m.stop:
+			m.peakDone <- peak
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (m *meter) end(r Result) Result {
+	r.Elapsed, r.CPUMicros = time.Since(m.t0), float64((cpuTime() - m.cpu0).Microseconds())
+	if m.o.Timed != nil {
+		m.o.Timed(false)
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	close(m.stop)
+	r.PeakHeap = <-m.peakDone
+	d := float64(r.Deliveries())
+	r.EventsPerSec = float64(r.Events) / r.Elapsed.Seconds()
+	r.CPUMicros /= d
+	r.Allocs = float64(ms.Mallocs-m.ms0.Mallocs) / d
+	r.AllocBytes = float64(ms.TotalAlloc-m.ms0.TotalAlloc) / d
+	r.HeapInuse = ms.HeapInuse
+	r.MaxRSSBytes = maxRSS()
+	return r
+}
+
+func mb(b uint64) string { return strconv.FormatFloat(float64(b)/(1<<20), 'f', 1, 64) }
+
+func ms(d time.Duration) string {
+	if d == 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 2, 64)
+}
+
+func writeTable(w io.Writer, rs []Result) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "phase\tsystem\tevents\tsinks\tseconds\tevents/s\tCPU µs/dlv\tallocs/dlv\tKB alloc/dlv\tp50 ms\tp99 ms\theap MB\tpeak heap MB\t")
+	for _, r := range rs {
+		phase := r.Phase
+		if r.Phase == "latency" {
+			phase = fmt.Sprintf("latency@%.0f/s", r.Rate)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.2f\t%.0f\t%.1f\t%.1f\t%.2f\t%s\t%s\t%s\t%s\t\n", phase, r.System, r.Events, r.Sinks,
+			r.Elapsed.Seconds(), r.EventsPerSec, r.CPUMicros, r.Allocs, r.AllocBytes/1024, ms(r.P50), ms(r.P99), mb(r.HeapInuse), mb(r.PeakHeap))
+	}
+	_ = tw.Flush()
+}
+
+// Median is the median of f over the results of one phase and system.
+func (rep *Report) Median(phase, system string, f func(Result) float64) float64 {
+	var v []float64
+	for _, r := range rep.Results {
+		if r.Phase == phase && r.System == system {
+			v = append(v, f(r))
+		}
+	}
+	return median(v)
+}
+
+// Ratios is product/bare of f, one per round, for a phase.
+func (rep *Report) Ratios(phase string, f func(Result) float64) []float64 {
+	byRound := map[int][2]float64{}
+	for _, r := range rep.Results {
+		if r.Phase != phase {
+			continue
+		}
+		p := byRound[r.Round]
+		if r.System == "bare" {
+			p[0] = f(r)
+		} else {
+			p[1] = f(r)
+		}
+		byRound[r.Round] = p
+	}
+	var out []float64
+	for _, p := range byRound {
+		if p[0] > 0 {
+			out = append(out, p[1]/p[0])
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	v = slices.Clone(v)
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// metricCols are the summary's columns.
+var metricCols = []struct {
+	name string
+	f    func(Result) float64
+	fmt  string
+}{
+	{"events/s", func(r Result) float64 { return r.EventsPerSec }, "%.0f"},
+	{"CPU µs/dlv", func(r Result) float64 { return r.CPUMicros }, "%.1f"},
+	{"allocs/dlv", func(r Result) float64 { return r.Allocs }, "%.1f"},
+	{"p50 ms", func(r Result) float64 { return float64(r.P50) / 1e6 }, "%.2f"},
+	{"p99 ms", func(r Result) float64 { return float64(r.P99) / 1e6 }, "%.2f"},
+	{"heap MB", func(r Result) float64 { return float64(r.HeapInuse) / (1 << 20) }, "%.1f"},
+	{"peak heap MB", func(r Result) float64 { return float64(r.PeakHeap) / (1 << 20) }, "%.1f"},
+}
+
+// WriteSummary prints the medians over rounds and, per metric, the
+// median of the rounds' product/bare ratios (each round's pair ran back
+// to back, so its ratio is the steadiest figure on a noisy machine) with
+// their range.
+func (rep *Report) WriteSummary(w io.Writer) {
+	o := rep.Options
+	fmt.Fprintf(w, "summary: %d round(s), %d events of %d bytes, %d sink(s), concurrency %d; medians over rounds; dlv = delivery (event × sink)\n",
+		o.Rounds, o.Events, o.Size, o.Sinks, o.Concurrency)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "phase\tsystem\t")
+	for _, c := range metricCols {
+		fmt.Fprintf(tw, "%s\t", c.name)
+	}
+	fmt.Fprintln(tw)
+	for _, phase := range []string{"drain", "latency"} {
+		if rep.Median(phase, "bare", func(Result) float64 { return 1 }) == 0 {
+			continue
+		}
+		for _, sys := range []string{"bare", "product"} {
+			fmt.Fprintf(tw, "%s\t%s\t", phase, sys)
+			for _, c := range metricCols {
+				v := rep.Median(phase, sys, c.f)
+				if v == 0 {
+					fmt.Fprint(tw, "-\t")
+				} else {
+					fmt.Fprintf(tw, c.fmt+"\t", v)
+				}
+			}
+			fmt.Fprintln(tw)
+		}
+		fmt.Fprintf(tw, "%s\tproduct/bare\t", phase)
+		for _, c := range metricCols {
+			r := rep.Ratios(phase, c.f)
+			switch {
+			case len(r) == 0 || median(r) == 0:
+				fmt.Fprint(tw, "-\t")
+			case len(r) == 1:
+				fmt.Fprintf(tw, "%.2f\t", r[0])
+			default:
+				fmt.Fprintf(tw, "%.2f (%.2f–%.2f)\t", median(r), r[0], r[len(r)-1])
+			}
+		}
+		fmt.Fprintln(tw)
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(w, "max RSS of the process: %s MB\n", mb(uint64(maxRSS())))
+}

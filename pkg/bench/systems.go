@@ -1,0 +1,318 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/gateway"
+)
+
+// subject is what the benchmark publishes to (type "bench.created").
+const subject = "events.bench.created"
+
+// benchSecret signs the product's webhooks (the Standard Webhooks test
+// vector's key). The receiver does not verify: the bare loop sends
+// unsigned, and signing is part of what the product costs.
+const benchSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+// system is one side of the comparison: a JetStream that the publisher
+// fills, and something that delivers from it to the receiver once started.
+type system interface {
+	name() string
+	natsURL() string
+	start(ctx context.Context) error
+	close()
+}
+
+// bareLoop is the ceiling: an embedded nats-server, one stream, and per
+// sink a durable pull consumer with C workers that POST the bytes with a
+// plain keep-alive net/http client and Ack after a 2xx. No envelope, no
+// signature, no metrics, no attempt log, no breaker.
+type bareLoop struct {
+	o       Options
+	rc      *receiver
+	dir     string
+	ns      *server.Server
+	nc      *nats.Conn
+	cons    []jetstream.Consumer
+	its     []jetstream.MessagesContext
+	clients []*http.Client
+	wg      sync.WaitGroup
+}
+
+func newBare(ctx context.Context, o Options, rc *receiver) (_ *bareLoop, err error) {
+	b := &bareLoop{o: o, rc: rc}
+	defer func() {
+		if err != nil {
+			b.close()
+		}
+	}()
+	if b.dir, err = os.MkdirTemp("", "switchyard-bench-bare-"); err != nil {
+		return nil, err
+	}
+	b.ns, err = server.NewServer(&server.Options{ServerName: "bench-bare", Host: "127.0.0.1", Port: server.RANDOM_PORT,
+		JetStream: true, StoreDir: b.dir, JetStreamMaxStore: 1 << 40, NoSigs: true, NoLog: true})
+	if err != nil {
+		return nil, err
+	}
+	go b.ns.Start()
+	if !b.ns.ReadyForConnections(15 * time.Second) {
+		return nil, errors.New("bare: nats-server not ready after 15s")
+	}
+	if b.nc, err = nats.Connect(b.ns.ClientURL(), nats.InProcessServer(b.ns)); err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(b.nc)
+	if err != nil {
+		return nil, err
+	}
+	if _, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "EVENTS", Subjects: []string{"events.>"},
+		Storage: jetstream.FileStorage, Duplicates: config.DefaultDupWindow, Discard: jetstream.DiscardNew}); err != nil {
+		return nil, err
+	}
+	for k := range o.Sinks {
+		// The same MaxAckPending as a product sink's default.
+		c, err := js.CreateOrUpdateConsumer(ctx, "EVENTS", jetstream.ConsumerConfig{Durable: "bare" + strconv.Itoa(k),
+			FilterSubject: "events.>", AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second,
+			MaxAckPending: max(1000, 100*o.Concurrency)})
+		if err != nil {
+			return nil, err
+		}
+		b.cons = append(b.cons, c)
+		b.clients = append(b.clients, &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{
+			MaxIdleConns: 2 * o.Concurrency, MaxIdleConnsPerHost: 2 * o.Concurrency, IdleConnTimeout: time.Minute}})
+	}
+	return b, nil
+}
+
+func (b *bareLoop) name() string    { return "bare" }
+func (b *bareLoop) natsURL() string { return b.ns.ClientURL() }
+
+func (b *bareLoop) start(ctx context.Context) error {
+	for k, c := range b.cons {
+		it, err := c.Messages(jetstream.PullMaxMessages(2 * b.o.Concurrency))
+		if err != nil {
+			return err
+		}
+		b.its = append(b.its, it)
+		url, client := b.rc.url(k), b.clients[k]
+		for range b.o.Concurrency {
+			b.wg.Add(1)
+			go func() {
+				defer b.wg.Done()
+				for {
+					m, err := it.Next()
+					if err != nil {
+						return // stopped
+					}
+					req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(m.Data()))
+					if err != nil {
+						_ = m.Nak()
+						continue
+					}
+					req.Header.Set("Content-Type", "application/json")
+					req.Header.Set("webhook-id", m.Headers().Get(nats.MsgIdHdr))
+					resp, err := client.Do(req)
+					if err != nil {
+						_ = m.Nak()
+						continue
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					_ = resp.Body.Close()
+					if resp.StatusCode/100 == 2 {
+						_ = m.Ack()
+					} else {
+						_ = m.Nak()
+					}
+				}
+			}()
+		}
+	}
+	return nil
+}
+
+func (b *bareLoop) close() {
+	for _, it := range b.its {
+		it.Stop()
+	}
+	b.wg.Wait()
+	for _, c := range b.clients {
+		c.CloseIdleConnections()
+	}
+	if b.nc != nil {
+		b.nc.Close()
+	}
+	if b.ns != nil {
+		b.ns.Shutdown()
+		b.ns.WaitForShutdown()
+	}
+	if b.dir != "" {
+		_ = os.RemoveAll(b.dir)
+	}
+}
+
+// product is the real gateway: embedded JetStream in a fresh directory,
+// K webhook sinks to the receiver, every other setting at its default
+// (breaker and attempt log on).
+type product struct {
+	dir    string
+	g      *gateway.Gateway
+	cancel context.CancelFunc
+	runErr chan error
+}
+
+// productConfig is the YAML the product runs with.
+func productConfig(o Options, dir string, rc *receiver) string {
+	src := fmt.Sprintf("nats: {embedded: {listen: \"127.0.0.1:0\", store_dir: %q}}\nadmin: {listen: \"127.0.0.1:0\"}\nsinks:\n", dir)
+	for k := range o.Sinks {
+		src += fmt.Sprintf("  - name: bench%d\n    events: [\">\"]\n    concurrency: %d\n    webhook: {url: %q, secrets: [%q], allow_private_networks: true}\n",
+			k, o.Concurrency, rc.url(k), benchSecret)
+	}
+	return src
+}
+
+func newProduct(ctx context.Context, o Options, rc *receiver) (_ *product, err error) {
+	p := &product{}
+	defer func() {
+		if err != nil {
+			p.close()
+		}
+	}()
+	if p.dir, err = os.MkdirTemp("", "switchyard-bench-product-"); err != nil {
+		return nil, err
+	}
+	cfg, err := config.Parse("bench.yaml", []byte(productConfig(o, p.dir, rc)), func(string) (string, bool) { return "", false })
+	if err != nil {
+		return nil, err
+	}
+	// New creates the sinks' consumers, which start at their creation
+	// time: the backlog is published after this.
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if p.g, err = gateway.New(ctx, cfg, gateway.Options{Logger: log, Version: "bench"}); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *product) name() string    { return "product" }
+func (p *product) natsURL() string { return p.g.Bus().ClientURL() }
+
+func (p *product) start(ctx context.Context) error {
+	ctx, p.cancel = context.WithCancel(ctx)
+	p.runErr = make(chan error, 1)
+	go func() { p.runErr <- p.g.Run(ctx) }()
+	return nil
+}
+
+func (p *product) close() {
+	if p.cancel != nil {
+		p.cancel()
+		select {
+		case <-p.runErr:
+		case <-time.After(time.Minute):
+		}
+	}
+	if p.dir != "" {
+		_ = os.RemoveAll(p.dir)
+	}
+}
+
+// publisher is a producer on its own connection over loopback TCP, the
+// same for both systems. Each event's id (Nats-Msg-Id) is prefix+seq.
+type publisher struct {
+	nc *nats.Conn
+	js jetstream.JetStream
+}
+
+func newPublisher(url string) (*publisher, error) {
+	nc, err := nats.Connect(url, nats.Name("switchyard-bench-publisher"))
+	if err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return &publisher{nc: nc, js: js}, nil
+}
+
+func (p *publisher) close() { p.nc.Close() }
+
+// publish sends events [from, to) asynchronously, each body stamped with
+// the time it is handed to the client.
+func (p *publisher) publish(prefix string, from, to, size int, futures []jetstream.PubAckFuture) ([]jetstream.PubAckFuture, error) {
+	for i := from; i < to; i++ {
+		m := &nats.Msg{Subject: subject, Header: nats.Header{}, Data: body(i, time.Now(), size)}
+		m.Header.Set(nats.MsgIdHdr, prefix+strconv.Itoa(i))
+		f, err := p.js.PublishMsgAsync(m)
+		if err != nil {
+			return futures, err
+		}
+		futures = append(futures, f)
+	}
+	return futures, nil
+}
+
+// wait returns when every publish was acknowledged by JetStream.
+func (p *publisher) wait(ctx context.Context, futures []jetstream.PubAckFuture) error {
+	select {
+	case <-p.js.PublishAsyncComplete():
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return fmt.Errorf("publish: %w", err)
+		}
+	}
+	return nil
+}
+
+// backlog publishes n events and waits until they are stored.
+func (p *publisher) backlog(ctx context.Context, prefix string, n, size int) error {
+	futures, err := p.publish(prefix, 0, n, size, make([]jetstream.PubAckFuture, 0, n))
+	if err != nil {
+		return err
+	}
+	return p.wait(ctx, futures)
+}
+
+// paced publishes n events at rate per second (in bursts of what is due
+// each millisecond) and waits until they are stored.
+func (p *publisher) paced(ctx context.Context, prefix string, n, size int, rate float64) error {
+	futures := make([]jetstream.PubAckFuture, 0, n)
+	start := time.Now()
+	var err error
+	for i := 0; i < n; {
+		due := min(n, int(time.Since(start).Seconds()*rate)+1)
+		if futures, err = p.publish(prefix, i, due, size, futures); err != nil {
+			return err
+		}
+		i = max(i, due)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return p.wait(ctx, futures)
+}
