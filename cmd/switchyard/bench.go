@@ -12,6 +12,7 @@ import (
 
 func benchCmd() *cobra.Command {
 	o := bench.Defaults()
+	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure webhook delivery against a bare consume → POST → ack loop on this machine",
@@ -31,12 +32,21 @@ Prints a table per round and a summary with medians and product/bare ratios.
 Everything runs on 127.0.0.1 and stops by itself.`,
 		Example: `  switchyard bench
   switchyard bench --events 300000 --rounds 1 --latency 0
-  switchyard bench --sinks 4 --events 10000`,
+  switchyard bench --sinks 4 --events 10000
+  switchyard bench --rounds 1 --latency 0 --cpuprofile product.pprof`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			o.Out = cmd.OutOrStdout()
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				o.CPUProfile = f
+			}
 			rep, err := bench.Run(ctx, o)
 			if err != nil {
 				return err
@@ -53,5 +63,6 @@ Everything runs on 127.0.0.1 and stops by itself.`,
 	f.IntVar(&o.Rounds, "rounds", o.Rounds, "rounds; the systems' order alternates between rounds")
 	f.Float64Var(&o.Rate, "rate", 0, "latency phase publish rate in events/s (0: half the bare loop's drain rate in round 1)")
 	f.DurationVar(&o.LatencyFor, "latency", o.LatencyFor, "how long the latency phase publishes (0: no latency phase)")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the product's first drain to this file (go tool pprof FILE)")
 	return cmd
 }

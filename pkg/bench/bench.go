@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"syscall"
@@ -52,6 +53,9 @@ type Options struct {
 	Timed func(on bool)
 	// Logger gets the product's logs; nil discards them.
 	Logger *slog.Logger
+	// CPUProfile, when set, gets a CPU profile of the product's drain in
+	// the first round.
+	CPUProfile io.Writer
 }
 
 // Defaults are `switchyard bench`'s defaults.
@@ -89,7 +93,10 @@ type Result struct {
 	// the rate achieved end to end.
 	EventsPerSec float64
 	// Per delivery (event × sink), over the timed section.
-	CPUMicros   float64 // process CPU, user+sys
+	CPUMicros float64 // process CPU, user+sys
+	// Cores is process CPU time over wall time: how much of the machine
+	// the phase used (below the core count: it waited on something).
+	Cores       float64
 	Allocs      float64 // heap allocations
 	AllocBytes  float64
 	P50, P99    time.Duration // publish → receipt (latency phase)
@@ -180,11 +187,21 @@ func runSystem(ctx context.Context, o Options, rc *receiver, name string, round 
 	if err := pub.backlog(ctx, prefix+"d", o.Events, o.Size); err != nil {
 		return nil, err
 	}
+	profile := o.CPUProfile != nil && round == 1 && name == "product"
 	m := begin(o)
+	if profile {
+		if err := pprof.StartCPUProfile(o.CPUProfile); err != nil {
+			return nil, err
+		}
+	}
 	if err := sys.start(ctx); err != nil {
 		return nil, err
 	}
-	if err := waitAll(ctx, t, 2*time.Minute+time.Duration(o.Events*o.Sinks)*time.Millisecond); err != nil {
+	err = waitAll(ctx, t, 2*time.Minute+time.Duration(o.Events*o.Sinks)*time.Millisecond)
+	if profile {
+		pprof.StopCPUProfile()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("drain: %w", err)
 	}
 	drain := m.end(Result{Round: round, System: name, Phase: "drain", Events: o.Events, Sinks: o.Sinks})
@@ -299,6 +316,7 @@ func (m *meter) end(r Result) Result {
 	r.PeakHeap = <-m.peakDone
 	d := float64(r.Deliveries())
 	r.EventsPerSec = float64(r.Events) / r.Elapsed.Seconds()
+	r.Cores = r.CPUMicros / 1e6 / r.Elapsed.Seconds()
 	r.CPUMicros /= d
 	r.Allocs = float64(ms.Mallocs-m.ms0.Mallocs) / d
 	r.AllocBytes = float64(ms.TotalAlloc-m.ms0.TotalAlloc) / d
@@ -318,14 +336,14 @@ func ms(d time.Duration) string {
 
 func writeTable(w io.Writer, rs []Result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\tsystem\tevents\tsinks\tseconds\tevents/s\tCPU µs/dlv\tallocs/dlv\tKB alloc/dlv\tp50 ms\tp99 ms\theap MB\tpeak heap MB\t")
+	fmt.Fprintln(tw, "phase\tsystem\tevents\tsinks\tseconds\tevents/s\tCPU µs/dlv\tcores\tallocs/dlv\tKB alloc/dlv\tp50 ms\tp99 ms\theap MB\tpeak heap MB\t")
 	for _, r := range rs {
 		phase := r.Phase
 		if r.Phase == "latency" {
 			phase = fmt.Sprintf("latency@%.0f/s", r.Rate)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.2f\t%.0f\t%.1f\t%.1f\t%.2f\t%s\t%s\t%s\t%s\t\n", phase, r.System, r.Events, r.Sinks,
-			r.Elapsed.Seconds(), r.EventsPerSec, r.CPUMicros, r.Allocs, r.AllocBytes/1024, ms(r.P50), ms(r.P99), mb(r.HeapInuse), mb(r.PeakHeap))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.2f\t%.0f\t%.1f\t%.2f\t%.1f\t%.2f\t%s\t%s\t%s\t%s\t\n", phase, r.System, r.Events, r.Sinks,
+			r.Elapsed.Seconds(), r.EventsPerSec, r.CPUMicros, r.Cores, r.Allocs, r.AllocBytes/1024, ms(r.P50), ms(r.P99), mb(r.HeapInuse), mb(r.PeakHeap))
 	}
 	_ = tw.Flush()
 }
@@ -386,6 +404,7 @@ var metricCols = []struct {
 }{
 	{"events/s", func(r Result) float64 { return r.EventsPerSec }, "%.0f"},
 	{"CPU µs/dlv", func(r Result) float64 { return r.CPUMicros }, "%.1f"},
+	{"cores", func(r Result) float64 { return r.Cores }, "%.2f"},
 	{"allocs/dlv", func(r Result) float64 { return r.Allocs }, "%.1f"},
 	{"p50 ms", func(r Result) float64 { return float64(r.P50) / 1e6 }, "%.2f"},
 	{"p99 ms", func(r Result) float64 { return float64(r.P99) / 1e6 }, "%.2f"},
