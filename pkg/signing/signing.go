@@ -112,20 +112,38 @@ func signedContent(id string, ts int64, body []byte) []byte {
 // Sign returns the webhook-signature header value: one space-separated
 // "v1,…" or "v1a,…" entry per signing key, in the configured order.
 func (k *Keys) Sign(id string, ts time.Time, body []byte) string {
-	msg := signedContent(id, ts.Unix(), body)
-	parts := make([]string, 0, len(k.keys))
+	var tsBuf [20]byte
+	tsBytes := strconv.AppendInt(tsBuf[:0], ts.Unix(), 10)
+	var msg []byte // the signed content in one piece, for ed25519 only
+	out := make([]byte, 0, len(k.keys)*(4+base64.StdEncoding.EncodedLen(ed25519.SignatureSize)))
 	for _, key := range k.keys {
+		if len(out) > 0 && (key.hmac != nil || key.priv != nil) {
+			out = append(out, ' ')
+		}
 		switch {
 		case key.hmac != nil:
+			// HMAC streams the parts: no copy of the body per attempt.
 			m := hmac.New(sha256.New, key.hmac)
-			m.Write(msg)
-			parts = append(parts, "v1,"+base64.StdEncoding.EncodeToString(m.Sum(nil)))
+			m.Write([]byte(id))
+			m.Write(dot)
+			m.Write(tsBytes)
+			m.Write(dot)
+			m.Write(body)
+			var sum [sha256.Size]byte
+			out = append(out, "v1,"...)
+			out = base64.StdEncoding.AppendEncode(out, m.Sum(sum[:0]))
 		case key.priv != nil:
-			parts = append(parts, "v1a,"+base64.StdEncoding.EncodeToString(ed25519.Sign(key.priv, msg)))
+			if msg == nil {
+				msg = signedContent(id, ts.Unix(), body)
+			}
+			out = append(out, "v1a,"...)
+			out = base64.StdEncoding.AppendEncode(out, ed25519.Sign(key.priv, msg))
 		}
 	}
-	return strings.Join(parts, " ")
+	return string(out)
 }
+
+var dot = []byte{'.'}
 
 // SetHeaders sets the three Standard Webhooks headers on h.
 func (k *Keys) SetHeaders(h http.Header, id string, ts time.Time, body []byte) {

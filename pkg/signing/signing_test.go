@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,10 +27,13 @@ func TestSignVectors(t *testing.T) {
 	}{
 		{"v1", vecV1, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="},
 		{"v1a", vecV1a, "v1a,hnO3f9T8Ytu9HwrXslvumlUpqtNVqkhqw/enGzPCXe5BdqzCInXqYXFymVJaA7AZdpXwVLPo3mNl8EM+m7TBAg=="},
+		// A verify-only public key signs nothing and leaves no gap.
+		{"v1, public key, v1a", vecV1 + "|whpk_ySiA4o9hyaTChJKC5V9HUakiieaACeqfZTInDBbOir4=|" + vecV1a,
+			"v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE= v1a,hnO3f9T8Ytu9HwrXslvumlUpqtNVqkhqw/enGzPCXe5BdqzCInXqYXFymVJaA7AZdpXwVLPo3mNl8EM+m7TBAg=="},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			k, err := signing.NewKeys(tt.secret)
+			k, err := signing.NewKeys(strings.Split(tt.secret, "|")...)
 			if err != nil {
 				t.Fatal(err)
 			}
