@@ -40,7 +40,7 @@ Each sink has its own durable consumer; JetStream redelivery is the retry engine
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(demoCmd(), runCmd(), validateCmd(), publishCmd(), listenCmd(), statusCmd(), sinksCmd(), dlqCmd(), attemptsCmd(), replayCmd(), benchCmd(), versionCmd())
+	root.AddCommand(demoCmd(), runCmd(), validateCmd(), publishCmd(), listenCmd(), statusCmd(), sinksCmd(), dlqCmd(), attemptsCmd(), replayCmd(), benchCmd(), schemaCmd(), versionCmd())
 	if err := root.Execute(); err != nil {
 		if e, ok := err.(exitError); ok {
 			os.Exit(e.code)

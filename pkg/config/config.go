@@ -216,6 +216,24 @@ const (
 	SubjectPrefix = subject.EventsPrefix
 )
 
+// Defaults returns the config an empty file gives: every default set.
+func Defaults() *Config {
+	c := &Config{}
+	c.applyDefaults()
+	return c
+}
+
+// SinkDefaults returns a sink with nothing set but the common defaults,
+// as a sink of kind k (nil: of no kind) takes them.
+func SinkDefaults(k Kind) Sink {
+	var s Sink
+	if k != nil {
+		s.Dest.Kind, s.Dest.kind = k.Name(), k
+	}
+	s.applyDefaults()
+	return s
+}
+
 func (c *Config) applyDefaults() {
 	e := &c.NATS.Embedded
 	if e.Listen == "" {

@@ -224,3 +224,20 @@ func orList(names []string) string {
 	}
 	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
+
+// FieldDoc documents one config field for the README's reference table and
+// the JSON Schema; the default itself comes from the code.
+type FieldDoc struct {
+	// Path is the field's YAML path: stream.max_age, sinks[].retry.jitter,
+	// or, in a sink kind's spec, relative to its block (url, tls.ca_file).
+	Path string
+	// Also are sibling fields documented in the same row.
+	Also []string
+	// Required fields have no default.
+	Required bool
+	// Default, when set, is shown instead of the value the code defaults
+	// to (for defaults that are computed, such as 2×timeout).
+	Default string
+	// Doc is the meaning, in Markdown.
+	Doc string
+}

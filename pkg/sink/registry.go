@@ -35,6 +35,10 @@ type Spec[C any] struct {
 	Kind string
 	// Summary is one line for the docs and the schema.
 	Summary string
+	// Fields documents the block's fields (paths relative to the block) for
+	// the README's reference table and the schema; a test fails when a
+	// field has no entry.
+	Fields []config.FieldDoc
 	// Defaults fills the block's unset fields after decoding. A zero
 	// timeout defaults to config.DefaultTimeout without it.
 	Defaults func(c *C)
@@ -130,6 +134,7 @@ func (r *Registry) Names() []string {
 type Info struct {
 	Kind       string
 	Summary    string
+	Fields     []config.FieldDoc
 	ConfigType reflect.Type
 	// Defaults is a block with every default applied to an empty one.
 	Defaults   any
@@ -148,7 +153,7 @@ func (r *Registry) Infos() []Info {
 		def, _ := k.Decode(&yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"})
 		var s config.Sink
 		k.SinkDefaults(&s)
-		out = append(out, Info{Kind: n, Summary: k.summary, ConfigType: k.typ, Defaults: def,
+		out = append(out, Info{Kind: n, Summary: k.summary, Fields: k.fields, ConfigType: k.typ, Defaults: def,
 			Secrets: k.secrets, SecretURLs: k.secretURLs, MaxBatch: k.maxBatch, SinkDefaults: s})
 	}
 	return out
@@ -177,6 +182,7 @@ func Open(ctx context.Context, s config.Sink, env Env) (Driver, error) {
 // kind is a Spec with its type erased: config.Kind for the loader.
 type kind struct {
 	name, summary       string
+	fields              []config.FieldDoc
 	typ                 reflect.Type
 	secrets, secretURLs []string
 	maxBatch            int
@@ -201,7 +207,7 @@ func newKind[C any](spec Spec[C]) *kind {
 			return d
 		}
 	}
-	k := &kind{name: spec.Kind, summary: spec.Summary, typ: reflect.TypeFor[C](),
+	k := &kind{name: spec.Kind, summary: spec.Summary, fields: spec.Fields, typ: reflect.TypeFor[C](),
 		secrets: spec.Secrets, secretURLs: spec.SecretURLs, maxBatch: max(spec.MaxBatch, 1)}
 	k.decode = func(n *yaml.Node) (any, error) {
 		c := new(C)

@@ -29,8 +29,26 @@ type Config struct {
 
 func init() {
 	sink.Register(sink.Spec[Config]{
-		Kind:     "eventbridge",
-		Summary:  "Amazon EventBridge PutEvents, up to 10 entries and 256 KB a call",
+		Kind:    "eventbridge",
+		Summary: "Amazon EventBridge PutEvents, up to 10 entries and 256 KB a call",
+		Fields: []config.FieldDoc{
+			{Path: "bus",
+				Doc: "event bus name or ARN"},
+			{Path: "region", Default: "from the AWS chain",
+				Doc: "AWS region"},
+			{Path: "source", Required: true,
+				Doc: "the entries' `Source`; must not start with `aws.`"},
+			{Path: "detail_type", Default: "the event type",
+				Doc: "template for `DetailType`"},
+			{Path: "resources",
+				Doc: "the entries' `Resources`"},
+			{Path: "endpoint",
+				Doc: "endpoint override (emulators)"},
+			{Path: "role_arn",
+				Doc: "a role to assume with STS"},
+			{Path: "timeout",
+				Doc: "per `PutEvents` call"},
+		},
 		MaxBatch: MaxEntries,
 		Defaults: func(c *Config) {
 			if c.Bus == "" {

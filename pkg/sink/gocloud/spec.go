@@ -20,8 +20,14 @@ type Config struct {
 
 func init() {
 	sink.Register(sink.Spec[Config]{
-		Kind:     "gocloud",
-		Summary:  "Any gocloud.dev/pubsub topic URL: awssqs, awssns, kafka, rabbit, azuresb, gcppubsubv2, nats, mem",
+		Kind:    "gocloud",
+		Summary: "Any gocloud.dev/pubsub topic URL: awssqs, awssns, kafka, rabbit, azuresb, gcppubsubv2, nats, mem",
+		Fields: []config.FieldDoc{
+			{Path: "url", Required: true,
+				Doc: "a gocloud.dev/pubsub topic URL"},
+			{Path: "timeout",
+				Doc: "per send"},
+		},
 		MaxBatch: MaxBatch,
 		Validate: validate,
 		Open: func(ctx context.Context, c *Config, _ config.Sink, _ sink.Env) (sink.Driver, error) {

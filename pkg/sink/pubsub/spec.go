@@ -22,8 +22,22 @@ type Config struct {
 
 func init() {
 	sink.Register(sink.Spec[Config]{
-		Kind:     "pubsub",
-		Summary:  "Google Cloud Pub/Sub topic, batched on the client, optional ordering keys",
+		Kind:    "pubsub",
+		Summary: "Google Cloud Pub/Sub topic, batched on the client, optional ordering keys",
+		Fields: []config.FieldDoc{
+			{Path: "project", Required: true,
+				Doc: "Google Cloud project id"},
+			{Path: "topic", Required: true,
+				Doc: "topic id, or `projects/P/topics/T`"},
+			{Path: "ordering_key",
+				Doc: "template for the ordering key; set, it turns on ordered publishing"},
+			{Path: "endpoint",
+				Doc: "emulator `host:port` (no TLS, no credentials)"},
+			{Path: "credentials_file",
+				Doc: "service account key file; default Application Default Credentials"},
+			{Path: "timeout",
+				Doc: "per publish"},
+		},
 		MaxBatch: MaxBatch,
 		Validate: validate,
 		Open: func(ctx context.Context, c *Config, s config.Sink, _ sink.Env) (sink.Driver, error) {

@@ -30,8 +30,26 @@ const DefaultBody = "envelope"
 
 func init() {
 	sink.Register(sink.Spec[Config]{
-		Kind:       "webhook",
-		Summary:    "Signed HTTPS POSTs (Standard Webhooks), one event a request",
+		Kind:    "webhook",
+		Summary: "Signed HTTPS POSTs (Standard Webhooks), one event a request",
+		Fields: []config.FieldDoc{
+			{Path: "url", Required: true,
+				Doc: "`https://…` (or `http://…`)"},
+			{Path: "secrets", Required: true,
+				Doc: "`whsec_…` (HMAC-SHA256) or `whsk_…` (ed25519); the first signs, all listed sign while rotating"},
+			{Path: "timeout",
+				Doc: "per request"},
+			{Path: "headers",
+				Doc: "extra request headers"},
+			{Path: "tls.ca_file",
+				Doc: "extra CA for the receiver's certificate (added to the system pool)"},
+			{Path: "tls.cert_file", Also: []string{"key_file"},
+				Doc: "client certificate (mTLS)"},
+			{Path: "allow_private_networks",
+				Doc: "let the SSRF guard pass loopback and private addresses"},
+			{Path: "body",
+				Doc: "`envelope` (JSON with id, type, timestamp, data) or `raw` (the producer's bytes)"},
+		},
 		Secrets:    []string{"secrets", "headers"},
 		SecretURLs: []string{"url"},
 		MaxBatch:   1,
