@@ -24,11 +24,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -96,7 +98,11 @@ type Result struct {
 	CPUMicros float64 // process CPU, user+sys
 	// Cores is process CPU time over wall time: how much of the machine
 	// the phase used (below the core count: it waited on something).
-	Cores       float64
+	Cores float64
+	// OtherCores is what every other process on the machine used over the
+	// phase, in cores (Linux /proc/stat; -1 where unknown): a busy
+	// neighbour makes a round's figures suspect.
+	OtherCores  float64
 	Allocs      float64 // heap allocations
 	AllocBytes  float64
 	P50, P99    time.Duration // publish → receipt (latency phase)
@@ -255,6 +261,7 @@ type meter struct {
 	o        Options
 	t0       time.Time
 	cpu0     time.Duration
+	busy0    time.Duration
 	ms0      runtime.MemStats
 	stop     chan struct{}
 	peakDone chan uint64
@@ -264,6 +271,29 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// machineBusy is the CPU time all processes used since boot (Linux
+// /proc/stat, in USER_HZ ticks taken as 1/100 s), or 0.
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0
+	}
+	var ticks int64
+	for i, v := range f[1:min(len(f), 9)] {
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		n, _ := strconv.ParseInt(v, 10, 64)
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
 func maxRSS() int64 {
@@ -280,7 +310,7 @@ func begin(o Options) *meter {
 	if o.Timed != nil {
 		o.Timed(true)
 	}
-	m.cpu0, m.t0 = cpuTime(), time.Now()
+	m.busy0, m.cpu0, m.t0 = machineBusy(), cpuTime(), time.Now()
 	return m
 }
 
@@ -307,6 +337,10 @@ func (m *meter) samplePeak() {
 
 func (m *meter) end(r Result) Result {
 	r.Elapsed, r.CPUMicros = time.Since(m.t0), float64((cpuTime() - m.cpu0).Microseconds())
+	r.OtherCores = -1
+	if busy := machineBusy(); busy > 0 && m.busy0 > 0 {
+		r.OtherCores = max(0, (busy-m.busy0).Seconds()-r.CPUMicros/1e6) / r.Elapsed.Seconds()
+	}
 	if m.o.Timed != nil {
 		m.o.Timed(false)
 	}
@@ -325,6 +359,13 @@ func (m *meter) end(r Result) Result {
 	return r
 }
 
+func others(c float64) string {
+	if c < 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(c, 'f', 2, 64)
+}
+
 func mb(b uint64) string { return strconv.FormatFloat(float64(b)/(1<<20), 'f', 1, 64) }
 
 func ms(d time.Duration) string {
@@ -336,14 +377,14 @@ func ms(d time.Duration) string {
 
 func writeTable(w io.Writer, rs []Result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\tsystem\tevents\tsinks\tseconds\tevents/s\tCPU µs/dlv\tcores\tallocs/dlv\tKB alloc/dlv\tp50 ms\tp99 ms\theap MB\tpeak heap MB\t")
+	fmt.Fprintln(tw, "phase\tsystem\tevents\tsinks\tseconds\tevents/s\tCPU µs/dlv\tcores\tothers\tallocs/dlv\tKB alloc/dlv\tp50 ms\tp99 ms\theap MB\tpeak heap MB\t")
 	for _, r := range rs {
 		phase := r.Phase
 		if r.Phase == "latency" {
 			phase = fmt.Sprintf("latency@%.0f/s", r.Rate)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.2f\t%.0f\t%.1f\t%.2f\t%.1f\t%.2f\t%s\t%s\t%s\t%s\t\n", phase, r.System, r.Events, r.Sinks,
-			r.Elapsed.Seconds(), r.EventsPerSec, r.CPUMicros, r.Cores, r.Allocs, r.AllocBytes/1024, ms(r.P50), ms(r.P99), mb(r.HeapInuse), mb(r.PeakHeap))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.2f\t%.0f\t%.1f\t%.2f\t%s\t%.1f\t%.2f\t%s\t%s\t%s\t%s\t\n", phase, r.System, r.Events, r.Sinks,
+			r.Elapsed.Seconds(), r.EventsPerSec, r.CPUMicros, r.Cores, others(r.OtherCores), r.Allocs, r.AllocBytes/1024, ms(r.P50), ms(r.P99), mb(r.HeapInuse), mb(r.PeakHeap))
 	}
 	_ = tw.Flush()
 }
@@ -405,6 +446,7 @@ var metricCols = []struct {
 	{"events/s", func(r Result) float64 { return r.EventsPerSec }, "%.0f"},
 	{"CPU µs/dlv", func(r Result) float64 { return r.CPUMicros }, "%.1f"},
 	{"cores", func(r Result) float64 { return r.Cores }, "%.2f"},
+	{"others", func(r Result) float64 { return r.OtherCores }, "%.2f"},
 	{"allocs/dlv", func(r Result) float64 { return r.Allocs }, "%.1f"},
 	{"p50 ms", func(r Result) float64 { return float64(r.P50) / 1e6 }, "%.2f"},
 	{"p99 ms", func(r Result) float64 { return float64(r.P99) / 1e6 }, "%.2f"},

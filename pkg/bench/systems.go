@@ -262,7 +262,11 @@ func (p *publisher) publish(prefix string, from, to, size int, futures []jetstre
 	for i := from; i < to; i++ {
 		m := &nats.Msg{Subject: subject, Header: nats.Header{}, Data: body(i, time.Now(), size)}
 		m.Header.Set(nats.MsgIdHdr, prefix+strconv.Itoa(i))
-		f, err := p.js.PublishMsgAsync(m)
+		f, err := p.js.PublishMsgAsync(m, jetstream.WithStallWait(time.Second))
+		for tries := 0; errors.Is(err, jetstream.ErrTooManyStalledMsgs) && tries < 60; tries++ {
+			// The server is behind (a busy machine): wait, do not fail.
+			f, err = p.js.PublishMsgAsync(m, jetstream.WithStallWait(time.Second))
+		}
 		if err != nil {
 			return futures, err
 		}
