@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"strings"
 	"sync"
 	"time"
@@ -42,10 +41,20 @@ var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 const Buckets = 16
 
 func bucket(eventID string) string {
-	h := fnv.New32a()
-	h.Write([]byte(eventID))
-	return fmt.Sprintf("%02x", h.Sum32()%Buckets)
+	// FNV-1a, inline: no hasher or string to allocate per record.
+	h := uint32(2166136261)
+	for i := 0; i < len(eventID); i++ {
+		h = (h ^ uint32(eventID[i])) * 16777619
+	}
+	return bucketNames[h%Buckets]
 }
+
+var bucketNames = func() (names [Buckets]string) {
+	for i := range names {
+		names[i] = fmt.Sprintf("%02x", i)
+	}
+	return names
+}()
 
 func subject(sink, eventID string) string {
 	return subjectPrefix + sink + "." + bucket(eventID)

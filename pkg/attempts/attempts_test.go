@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"testing"
 	"time"
 
@@ -120,5 +121,18 @@ func TestFullBatchGoesOutWithoutTheTimer(t *testing.T) {
 	got, err := l.Find(ctx, Query{EventID: "same"})
 	if err != nil || len(got) != 10 {
 		t.Fatalf("%d records (%v), want 10 without a flush", len(got), err)
+	}
+}
+
+// The bucket is FNV-1a of the id mod Buckets, as two hex digits (checked
+// against hash/fnv): the layout on disk must not change between versions,
+// or lookups miss older records.
+func TestBucketIsStable(t *testing.T) {
+	for _, id := range []string{"", "e7", "msg_p5jXN8AQM9LWM0D4loKWxJek", "ünï"} {
+		h := fnv.New32a()
+		h.Write([]byte(id))
+		if got, want := bucket(id), fmt.Sprintf("%02x", h.Sum32()%Buckets); got != want {
+			t.Errorf("bucket(%q) = %q, want %q", id, got, want)
+		}
 	}
 }

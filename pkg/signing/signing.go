@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"time"
@@ -147,10 +148,18 @@ var dot = []byte{'.'}
 
 // SetHeaders sets the three Standard Webhooks headers on h.
 func (k *Keys) SetHeaders(h http.Header, id string, ts time.Time, body []byte) {
-	h.Set(HeaderID, id)
-	h.Set(HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
-	h.Set(HeaderSignature, k.Sign(id, ts, body))
+	// Canonical keys, assigned directly: Set would canonicalize (and
+	// allocate) the lower-case names on every delivery.
+	h[canonID] = []string{id}
+	h[canonTimestamp] = []string{strconv.FormatInt(ts.Unix(), 10)}
+	h[canonSignature] = []string{k.Sign(id, ts, body)}
 }
+
+var (
+	canonID        = textproto.CanonicalMIMEHeaderKey(HeaderID)
+	canonTimestamp = textproto.CanonicalMIMEHeaderKey(HeaderTimestamp)
+	canonSignature = textproto.CanonicalMIMEHeaderKey(HeaderSignature)
+)
 
 // Verify checks a delivery as a receiver would: the timestamp must be within
 // tolerance of now, and at least one signature must match one key.

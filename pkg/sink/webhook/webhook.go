@@ -177,10 +177,12 @@ func (d *Driver) post(ctx context.Context, i int, e *event.Event) error {
 	for k, v := range d.cfg.Headers {
 		req.Header.Set(k, v)
 	}
-	req.Header.Set("Content-Type", ct)
-	req.Header.Set("User-Agent", d.ua)
+	// Canonical keys set directly: Set would canonicalize (and allocate)
+	// the same names on every request.
+	req.Header["Content-Type"] = []string{ct}
+	req.Header["User-Agent"] = []string{d.ua}
 	if e.TraceParent != "" {
-		req.Header.Set("traceparent", e.TraceParent)
+		req.Header["Traceparent"] = []string{e.TraceParent}
 	}
 	// The timestamp is this attempt's, so a retry a day later still passes
 	// the receiver's 5-minute tolerance; the id stays the event's.
@@ -191,7 +193,10 @@ func (d *Driver) post(ctx context.Context, i int, e *event.Event) error {
 		return classifyTransport(ctx, err)
 	}
 	defer resp.Body.Close()
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseRead))
+	var snippet []byte
+	if resp.ContentLength != 0 { // most receivers answer with an empty body
+		snippet, _ = io.ReadAll(io.LimitReader(resp.Body, maxResponseRead))
+	}
 	sink.Observe(ctx, i, resp.StatusCode, snippet)
 	// An extension some platforms offer receivers: "disable" pauses the
 	// sink (its backlog stays in the stream), "abort-message" dead-letters
