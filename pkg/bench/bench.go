@@ -488,7 +488,7 @@ func (rep *Report) WriteSummary(w io.Writer) {
 		for _, c := range metricCols {
 			r := rep.Ratios(phase, c.f)
 			switch {
-			case len(r) == 0 || median(r) == 0:
+			case c.name == "others" || len(r) == 0 || median(r) == 0: // others: context, not a cost
 				fmt.Fprint(tw, "-\t")
 			case len(r) == 1:
 				fmt.Fprintf(tw, "%.2f\t", r[0])
