@@ -147,10 +147,19 @@ func (s *Sink) UnmarshalJSON(data []byte) error {
 // Validate reports through it, with field paths relative to the block.
 type Check struct {
 	report func(field, msg string)
+	cfg    *Config
 }
 
-// NewCheck returns a Check that hands each problem to report.
-func NewCheck(report func(field, msg string)) *Check { return &Check{report: report} }
+// NewCheck returns a Check that hands each problem to report; cfg is the
+// whole config the block is part of (nil when checked alone).
+func NewCheck(report func(field, msg string), cfg *Config) *Check {
+	return &Check{report: report, cfg: cfg}
+}
+
+// Config is the whole config the block is part of, for checks across
+// sections (a NATS sink's subject against the events stream), or nil when
+// the block is checked alone.
+func (c *Check) Config() *Config { return c.cfg }
 
 // At reports a problem on field (relative to the block; "" is the block).
 func (c *Check) At(field, format string, args ...any) {

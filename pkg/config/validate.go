@@ -82,12 +82,12 @@ func (c *Config) validate(p *parser) {
 			p.at(field+".name", "duplicate sink name %q (also sinks[%d])", s.Name, prev)
 		}
 		seen[s.Name] = i
-		s.validate(p, field)
+		s.validate(p, field, c)
 	}
 	c.validateLimits(p)
 }
 
-func (s *Sink) validate(p *parser, field string) {
+func (s *Sink) validate(p *parser, field string, cfg *Config) {
 	switch {
 	case s.Name == "":
 		p.at(field+".name", "missing: every sink needs a unique name")
@@ -144,7 +144,7 @@ func (s *Sink) validate(p *parser, field string) {
 		p.at(field, "needs exactly one destination block (%s), has %d", orList(kindNames(p.kinds)), d.blocks)
 	default:
 		dest := field + "." + d.Kind
-		d.kind.Validate(d.Config, NewCheck(func(f, msg string) { p.at(joinPath(dest, f), "%s", msg) }))
+		d.kind.Validate(d.Config, NewCheck(func(f, msg string) { p.at(joinPath(dest, f), "%s", msg) }, cfg))
 		if s.AckWait.D <= s.Timeout() {
 			p.at(field+".ack_wait", "%s must be longer than the %s timeout (%s), or JetStream redelivers while a delivery is still running", s.AckWait, s.Kind(), s.Timeout())
 		}
@@ -152,7 +152,7 @@ func (s *Sink) validate(p *parser, field string) {
 }
 
 func (p *parser) tls(field string, t TLS) {
-	NewCheck(func(f, msg string) { p.at(f, "%s", msg) }).TLS(field, t)
+	NewCheck(func(f, msg string) { p.at(f, "%s", msg) }, nil).TLS(field, t)
 }
 
 func (p *parser) fileExists(field, path string) {

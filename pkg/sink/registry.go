@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"gopkg.in/yaml.v3"
 
 	"github.com/switchyard-dev/switchyard/pkg/config"
@@ -23,6 +24,9 @@ type Env struct {
 	// Disable pauses the sink; a driver calls it when the destination asks
 	// not to be sent anything more (webhooks: "webhook-delivery: disable").
 	Disable func(reason string)
+	// NATS is the gateway's own connection (nil in tests that have none):
+	// a driver that publishes to NATS may share it.
+	NATS *nats.Conn
 }
 
 // Spec is everything Switchyard knows about one sink kind, in the driver's
