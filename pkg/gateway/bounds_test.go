@@ -80,6 +80,13 @@ func fillDeadLetters(t *testing.T, g *gateway.Gateway, n int) {
 		if _, err := g.Bus().JS.PublishMsgAsync(m); err != nil {
 			t.Fatal(err)
 		}
+		if i%1000 == 999 { // stay under the client's limit of outstanding async publishes
+			select {
+			case <-g.Bus().JS.PublishAsyncComplete():
+			case <-time.After(30 * time.Second):
+				t.Fatal("dead letters not stored")
+			}
+		}
 	}
 	select {
 	case <-g.Bus().JS.PublishAsyncComplete():

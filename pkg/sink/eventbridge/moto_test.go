@@ -15,6 +15,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/switchyard-dev/switchyard/internal/emulators"
+	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/event"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
 	"github.com/switchyard-dev/switchyard/pkg/sink/eventbridge"
@@ -81,7 +82,10 @@ func TestThroughMotoToSQS(t *testing.T) {
 	endpoint := emulators.Moto(t)
 	staticAWS(t)
 	q, url := routeToQueue(t, endpoint, "orders-bus", "com.example.switchyard")
-	d := newDriver(t, endpoint, func(c *eventbridge.Config) { c.Bus = "orders-bus"; c.DetailType = "{{.Subject}}" })
+	d := newDriver(t, endpoint, func(c *eventbridge.Config) {
+		c.Bus, c.DetailType = "orders-bus", "{{.Subject}}"
+		c.Timeout = config.Duration{D: 30 * time.Second} // moto takes seconds a call on a loaded machine
+	})
 
 	var batch []*event.Event
 	for i := 0; i < 12; i++ {
