@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -236,9 +237,13 @@ func (p *product) close() {
 
 // publisher is a producer on its own connection over loopback TCP, the
 // same for both systems. Each event's id (Nats-Msg-Id) is prefix+seq.
+// Failed publishes are counted by the client's error handler, so nothing
+// is kept per message in flight.
 type publisher struct {
-	nc *nats.Conn
-	js jetstream.JetStream
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	failed atomic.Int64
+	first  atomic.Pointer[error]
 }
 
 func newPublisher(url string) (*publisher, error) {
@@ -246,70 +251,67 @@ func newPublisher(url string) (*publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	p := &publisher{nc: nc}
+	p.js, err = jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096),
+		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, _ *nats.Msg, err error) {
+			p.failed.Add(1)
+			p.first.CompareAndSwap(nil, &err)
+		}))
 	if err != nil {
 		nc.Close()
 		return nil, err
 	}
-	return &publisher{nc: nc, js: js}, nil
+	return p, nil
 }
 
 func (p *publisher) close() { p.nc.Close() }
 
 // publish sends events [from, to) asynchronously, each body stamped with
 // the time it is handed to the client.
-func (p *publisher) publish(prefix string, from, to, size int, futures []jetstream.PubAckFuture) ([]jetstream.PubAckFuture, error) {
+func (p *publisher) publish(prefix string, from, to, size int) error {
 	for i := from; i < to; i++ {
 		m := &nats.Msg{Subject: subject, Header: nats.Header{}, Data: body(i, time.Now(), size)}
 		m.Header.Set(nats.MsgIdHdr, prefix+strconv.Itoa(i))
-		f, err := p.js.PublishMsgAsync(m, jetstream.WithStallWait(time.Second))
+		_, err := p.js.PublishMsgAsync(m, jetstream.WithStallWait(time.Second))
 		for tries := 0; errors.Is(err, jetstream.ErrTooManyStalledMsgs) && tries < 60; tries++ {
 			// The server is behind (a busy machine): wait, do not fail.
-			f, err = p.js.PublishMsgAsync(m, jetstream.WithStallWait(time.Second))
+			_, err = p.js.PublishMsgAsync(m, jetstream.WithStallWait(time.Second))
 		}
 		if err != nil {
-			return futures, err
+			return err
 		}
-		futures = append(futures, f)
 	}
-	return futures, nil
+	return nil
 }
 
 // wait returns when every publish was acknowledged by JetStream.
-func (p *publisher) wait(ctx context.Context, futures []jetstream.PubAckFuture) error {
+func (p *publisher) wait(ctx context.Context) error {
 	select {
 	case <-p.js.PublishAsyncComplete():
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	for _, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return fmt.Errorf("publish: %w", err)
-		}
+	if n := p.failed.Load(); n > 0 {
+		return fmt.Errorf("%d publishes failed, the first: %w", n, *p.first.Load())
 	}
 	return nil
 }
 
 // backlog publishes n events and waits until they are stored.
 func (p *publisher) backlog(ctx context.Context, prefix string, n, size int) error {
-	futures, err := p.publish(prefix, 0, n, size, make([]jetstream.PubAckFuture, 0, n))
-	if err != nil {
+	if err := p.publish(prefix, 0, n, size); err != nil {
 		return err
 	}
-	return p.wait(ctx, futures)
+	return p.wait(ctx)
 }
 
 // paced publishes n events at rate per second (in bursts of what is due
 // each millisecond) and waits until they are stored.
 func (p *publisher) paced(ctx context.Context, prefix string, n, size int, rate float64) error {
-	futures := make([]jetstream.PubAckFuture, 0, n)
 	start := time.Now()
-	var err error
 	for i := 0; i < n; {
 		due := min(n, int(time.Since(start).Seconds()*rate)+1)
-		if futures, err = p.publish(prefix, i, due, size, futures); err != nil {
+		if err := p.publish(prefix, i, due, size); err != nil {
 			return err
 		}
 		i = max(i, due)
@@ -318,5 +320,5 @@ func (p *publisher) paced(ctx context.Context, prefix string, n, size int, rate 
 		}
 		time.Sleep(time.Millisecond)
 	}
-	return p.wait(ctx, futures)
+	return p.wait(ctx)
 }
