@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 )
 
 // ErrClosed is the cause of a Canceled error from a Send after Close.
@@ -37,6 +38,17 @@ func (l *Lifecycle) Enter(ctx context.Context) (_ context.Context, done func(), 
 	ctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(l.closed, cancel)
 	return ctx, func() { stop(); cancel(); l.mu.RUnlock() }, nil
+}
+
+// EnterTimeout is Enter with the Send also bounded by timeout (none when
+// timeout is not positive).
+func (l *Lifecycle) EnterTimeout(ctx context.Context, timeout time.Duration) (context.Context, func(), error) {
+	ctx, leave, err := l.Enter(ctx)
+	if err != nil || timeout <= 0 {
+		return ctx, leave, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	return ctx, func() { cancel(); leave() }, nil
 }
 
 // Close cancels sends in flight, waits for them, then runs release once.

@@ -6,7 +6,6 @@ package gocloud
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -58,16 +57,11 @@ func (d *Driver) Limits() sink.Limits { return sink.Limits{MaxBatch: MaxBatch} }
 // Send sends every event of the batch concurrently, so the topic can batch
 // them, and reports each failure by index.
 func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
-	ctx, done, err := d.life.Enter(ctx)
+	ctx, done, err := d.life.EnterTimeout(ctx, d.cfg.Timeout.D)
 	if err != nil {
 		return err
 	}
 	defer done()
-	if d.cfg.Timeout.D > 0 {
-		var tcancel context.CancelFunc
-		ctx, tcancel = context.WithTimeout(ctx, d.cfg.Timeout.D)
-		defer tcancel()
-	}
 
 	errs := make([]error, len(batch))
 	var wg sync.WaitGroup
@@ -81,24 +75,12 @@ func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
 		}()
 	}
 	wg.Wait()
-	be := sink.NewBatchError()
-	for i, err := range errs {
-		if err != nil {
-			be.Fail(i, err)
-		}
-	}
-	switch {
-	case len(be.Failed) == 0:
-		return nil
-	case len(batch) == 1:
-		return errs[0]
-	}
-	return be
+	return sink.BatchResult(errs)
 }
 
 func classify(ctx context.Context, err error) error {
-	if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return sink.CanceledError(err)
+	if c, ok := sink.CanceledBy(ctx, err); ok {
+		return c
 	}
 	switch gcerrors.Code(err) {
 	case gcerrors.Canceled:
