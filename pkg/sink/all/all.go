@@ -5,6 +5,7 @@ package all
 import (
 	_ "github.com/switchyard-dev/switchyard/pkg/sink/eventbridge" // eventbridge sinks
 	_ "github.com/switchyard-dev/switchyard/pkg/sink/gocloud"     // gocloud sinks
+	_ "github.com/switchyard-dev/switchyard/pkg/sink/nats"        // nats sinks
 	_ "github.com/switchyard-dev/switchyard/pkg/sink/pubsub"      // pubsub sinks
 	_ "github.com/switchyard-dev/switchyard/pkg/sink/webhook"     // webhook sinks
 )

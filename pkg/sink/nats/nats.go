@@ -1,0 +1,218 @@
+// Package nats is the sink driver that publishes events into a JetStream
+// stream: on the gateway's own NATS (another stream of the same account),
+// or on another server or account (bridging clusters). Each event keeps the
+// headers a producer would set (Nats-Msg-Id is the event id, so the target
+// stream drops a retried duplicate within its duplicate window) and its
+// bytes unchanged; the subject carries the type.
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/nats-io/nats-server/v2/server"
+	nc "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/event"
+	"github.com/switchyard-dev/switchyard/pkg/redact"
+	"github.com/switchyard-dev/switchyard/pkg/sink"
+	"github.com/switchyard-dev/switchyard/pkg/subject"
+)
+
+// errCodeStreamMismatch is JetStream's "expected stream does not match":
+// the subject is stored by another stream than Config.Stream.
+const errCodeStreamMismatch jetstream.ErrorCode = 10060
+
+// MaxBatch is how many events one Send publishes before waiting for the
+// stream's acknowledgements.
+const MaxBatch = 100
+
+// Config is a nats sink's block.
+type Config struct {
+	// URL is the NATS server(s) to publish to; empty: the gateway's own
+	// connection.
+	URL       string     `yaml:"url"`
+	CredsFile string     `yaml:"creds_file"`
+	TLS       config.TLS `yaml:"tls"`
+	// Subject is where events are published; a last token ">" stands for
+	// the event type (bridge.> publishes order.created on
+	// bridge.order.created).
+	Subject string `yaml:"subject"`
+	// Stream, when set, is the stream that must store the events: a
+	// publish that another stream captures fails instead.
+	Stream  string          `yaml:"stream"`
+	Timeout config.Duration `yaml:"timeout"`
+}
+
+func init() {
+	sink.Register(sink.Spec[Config]{
+		Kind:    "nats",
+		Summary: "Publish into a JetStream stream, on the gateway's NATS or another server or account",
+		Fields: []config.FieldDoc{
+			{Path: "url", Doc: "NATS URL(s) of another server or account; empty: the gateway's own connection"},
+			{Path: "creds_file", Doc: "`.creds` file for `url`"},
+			{Path: "tls.ca_file", Also: []string{"cert_file", "key_file"}, Doc: "CA and client certificate for `url`"},
+			{Path: "subject", Required: true, Doc: "where events are published; a last token `>` stands for the event type (`bridge.>`); on the gateway's own NATS it may not be a subject the events, dead-letter or redrive streams capture (a loop)"},
+			{Path: "stream", Doc: "the stream that must store the events (a publish another stream captures fails)"},
+			{Path: "timeout", Doc: "per batch, until every event is stored"},
+		},
+		SecretURLs: []string{"url"},
+		MaxBatch:   MaxBatch,
+		Validate:   validate,
+		Open: func(ctx context.Context, c *Config, _ config.Sink, env sink.Env) (sink.Driver, error) {
+			return New(ctx, *c, env.NATS)
+		},
+	})
+}
+
+func validate(c *Config, chk *config.Check) {
+	switch {
+	case c.Subject == "":
+		chk.At("subject", "missing: the subject to publish on, e.g. bridge.> (> stands for the event type)")
+	case !server.IsValidSubject(c.Subject) || strings.Contains(c.Subject, "*") || strings.Contains(strings.TrimSuffix(c.Subject, ">"), ">"):
+		chk.At("subject", "%q: a NATS subject without wildcards, but for a last token > that stands for the event type", c.Subject)
+	case c.URL == "" && chk.Config() != nil:
+		// The same server and account: a subject a Switchyard stream
+		// captures would feed the gateway its own deliveries.
+		cfg := chk.Config()
+		for _, s := range append(append([]string{}, cfg.Stream.Subjects...), subject.DeadLetters(), subject.Redrives()) {
+			if server.SubjectsCollide(c.Subject, s) {
+				chk.At("subject", "%q overlaps %q, which Switchyard's own streams capture on this NATS: its deliveries would come back to it (a loop); pick another subject, or set url for another server or account", c.Subject, s)
+				break
+			}
+		}
+	}
+	if c.URL != "" {
+		for _, u := range strings.Split(c.URL, ",") {
+			if !strings.Contains(u, "://") {
+				chk.At("url", "%q is not a NATS URL such as nats://host:4222", redact.URL(u))
+			}
+		}
+	}
+	chk.File("creds_file", c.CredsFile)
+	chk.TLS("tls", c.TLS)
+}
+
+// Driver publishes to one subject.
+type Driver struct {
+	cfg  Config
+	js   jetstream.JetStream
+	own  *nc.Conn // closed by Close; nil when shared
+	life *sink.Lifecycle
+}
+
+var (
+	_ sink.Driver  = (*Driver)(nil)
+	_ sink.Limited = (*Driver)(nil)
+)
+
+// New publishes on shared when cfg.URL is empty, or on a connection of its
+// own to cfg.URL.
+func New(ctx context.Context, cfg Config, shared *nc.Conn) (*Driver, error) {
+	conn := shared
+	var own *nc.Conn
+	if cfg.URL != "" {
+		opts := []nc.Option{nc.Name("switchyard nats sink"), nc.MaxReconnects(-1)}
+		if cfg.CredsFile != "" {
+			opts = append(opts, nc.UserCredentials(cfg.CredsFile))
+		}
+		if cfg.TLS.CAFile != "" {
+			opts = append(opts, nc.RootCAs(cfg.TLS.CAFile))
+		}
+		if cfg.TLS.CertFile != "" {
+			opts = append(opts, nc.ClientCert(cfg.TLS.CertFile, cfg.TLS.KeyFile))
+		}
+		var err error
+		if own, err = nc.Connect(cfg.URL, opts...); err != nil {
+			return nil, fmt.Errorf("nats sink: connect %s: %w", redact.URL(cfg.URL), redact.Error(err))
+		}
+		conn = own
+	}
+	if conn == nil {
+		return nil, errors.New("nats sink: no url and no gateway connection to share")
+	}
+	js, err := jetstream.New(conn)
+	if err != nil {
+		if own != nil {
+			own.Close()
+		}
+		return nil, fmt.Errorf("nats sink: %w", err)
+	}
+	return &Driver{cfg: cfg, js: js, own: own, life: sink.NewLifecycle()}, nil
+}
+
+// Limits implements sink.Limited.
+func (d *Driver) Limits() sink.Limits { return sink.Limits{MaxBatch: MaxBatch} }
+
+// Subject is where an event of this type is published.
+func (d *Driver) Subject(typ string) string {
+	if p, ok := strings.CutSuffix(d.cfg.Subject, ">"); ok {
+		return p + typ
+	}
+	return d.cfg.Subject
+}
+
+// Send publishes the batch and waits until the stream has stored each
+// event; the failures are named by index.
+func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
+	ctx, done, err := d.life.EnterTimeout(ctx, d.cfg.Timeout.D)
+	if err != nil {
+		return err
+	}
+	defer done()
+	var opts []jetstream.PublishOpt
+	if d.cfg.Stream != "" {
+		opts = append(opts, jetstream.WithExpectStream(d.cfg.Stream))
+	}
+	acks := make([]jetstream.PubAckFuture, len(batch))
+	errs := make([]error, len(batch))
+	for i, e := range batch {
+		m := &nc.Msg{Subject: d.Subject(e.Type), Header: nc.Header(e.PublishHeaders()), Data: e.Data}
+		if acks[i], err = d.js.PublishMsgAsync(m, opts...); err != nil {
+			errs[i] = classify(ctx, err)
+		}
+	}
+	for i, a := range acks {
+		if a == nil {
+			continue
+		}
+		select {
+		case <-a.Ok():
+		case err := <-a.Err():
+			errs[i] = classify(ctx, err)
+		case <-ctx.Done():
+			errs[i] = classify(ctx, ctx.Err())
+		}
+	}
+	return sink.BatchResult(errs)
+}
+
+func classify(ctx context.Context, err error) error {
+	if c, ok := sink.CanceledBy(ctx, err); ok {
+		return c
+	}
+	var api *jetstream.APIError
+	switch {
+	case errors.Is(err, nc.ErrMaxPayload),
+		errors.As(err, &api) && (api.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum || api.ErrorCode == errCodeStreamMismatch):
+		return sink.PermanentError(0, err)
+	case errors.Is(err, nc.ErrNoResponders), errors.Is(err, jetstream.ErrNoStreamResponse):
+		return sink.RetryableError(0, fmt.Errorf("no stream stores the subject (yet): %w", err))
+	}
+	return sink.RetryableError(0, err)
+}
+
+// Close cancels sends in flight, waits for them, and closes the connection
+// it opened (never the gateway's).
+func (d *Driver) Close(ctx context.Context) error {
+	return d.life.Close(func() error {
+		if d.own != nil {
+			return d.own.Drain()
+		}
+		return nil
+	})
+}
