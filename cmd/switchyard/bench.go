@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -33,19 +34,22 @@ Everything runs on 127.0.0.1 and stops by itself.`,
 		Example: `  switchyard bench
   switchyard bench --events 300000 --rounds 1 --latency 0
   switchyard bench --sinks 4 --events 10000
-  switchyard bench --rounds 1 --latency 0 --cpuprofile product.pprof`,
+  switchyard bench --rounds 1 --latency 0 --cpuprofile cpu   # cpu.bare.pprof, cpu.product.pprof`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			o.Out = cmd.OutOrStdout()
 			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
-				if err != nil {
-					return err
+				o.CPUProfile = map[string]io.Writer{}
+				for _, sys := range []string{"bare", "product"} {
+					f, err := os.Create(cpuProfile + "." + sys + ".pprof")
+					if err != nil {
+						return err
+					}
+					defer f.Close()
+					o.CPUProfile[sys] = f
 				}
-				defer f.Close()
-				o.CPUProfile = f
 			}
 			rep, err := bench.Run(ctx, o)
 			if err != nil {
@@ -63,6 +67,6 @@ Everything runs on 127.0.0.1 and stops by itself.`,
 	f.IntVar(&o.Rounds, "rounds", o.Rounds, "rounds; the systems' order alternates between rounds")
 	f.Float64Var(&o.Rate, "rate", 0, "latency phase publish rate in events/s (0: half the bare loop's drain rate in round 1)")
 	f.DurationVar(&o.LatencyFor, "latency", o.LatencyFor, "how long the latency phase publishes (0: no latency phase)")
-	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the product's first drain to this file (go tool pprof FILE)")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write CPU profiles of the first round's drains to PREFIX.bare.pprof and PREFIX.product.pprof (go tool pprof FILE)")
 	return cmd
 }

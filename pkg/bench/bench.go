@@ -55,9 +55,9 @@ type Options struct {
 	Timed func(on bool)
 	// Logger gets the product's logs; nil discards them.
 	Logger *slog.Logger
-	// CPUProfile, when set, gets a CPU profile of the product's drain in
-	// the first round.
-	CPUProfile io.Writer
+	// CPUProfile, when set, gets a CPU profile of each system's drain in
+	// the first round, keyed "bare" and "product".
+	CPUProfile map[string]io.Writer
 }
 
 // Defaults are `switchyard bench`'s defaults.
@@ -193,10 +193,10 @@ func runSystem(ctx context.Context, o Options, rc *receiver, name string, round 
 	if err := pub.backlog(ctx, prefix+"d", o.Events, o.Size); err != nil {
 		return nil, err
 	}
-	profile := o.CPUProfile != nil && round == 1 && name == "product"
+	profile := o.CPUProfile[name] != nil && round == 1
 	m := begin(o)
 	if profile {
-		if err := pprof.StartCPUProfile(o.CPUProfile); err != nil {
+		if err := pprof.StartCPUProfile(o.CPUProfile[name]); err != nil {
 			return nil, err
 		}
 	}
