@@ -126,23 +126,13 @@ func ErrorFor(err error, i int) error {
 	return err
 }
 
-// BatchResult is what Send returns for per-event outcomes (errs[i] for
-// batch[i]): nil when none failed, the error itself for a batch of one,
-// else a *BatchError naming the failed indexes.
-func BatchResult(errs []error) error {
-	be := NewBatchError()
+// FailEach records errs[i], where not nil, as the failure of index i.
+func (b *BatchError) FailEach(errs []error) {
 	for i, err := range errs {
 		if err != nil {
-			be.Fail(i, err)
+			b.Fail(i, err)
 		}
 	}
-	switch {
-	case len(be.Failed) == 0:
-		return nil
-	case len(errs) == 1:
-		return errs[0]
-	}
-	return be
 }
 
 // CanceledBy reports err as Canceled when the send's context was canceled

@@ -40,15 +40,30 @@ func (l *Lifecycle) Enter(ctx context.Context) (_ context.Context, done func(), 
 	return ctx, func() { stop(); cancel(); l.mu.RUnlock() }, nil
 }
 
-// EnterTimeout is Enter with the Send also bounded by timeout (none when
-// timeout is not positive).
-func (l *Lifecycle) EnterTimeout(ctx context.Context, timeout time.Duration) (context.Context, func(), error) {
-	ctx, leave, err := l.Enter(ctx)
-	if err != nil || timeout <= 0 {
-		return ctx, leave, err
+// Batch runs one Send of n events: it enters the lifecycle (the Send also
+// bounded by timeout when positive), lets send record each failed index in
+// be, and returns what Send returns: nil when none failed, the failure
+// itself for a batch of one, else the *BatchError.
+func (l *Lifecycle) Batch(ctx context.Context, timeout time.Duration, n int, send func(ctx context.Context, be *BatchError)) error {
+	ctx, done, err := l.Enter(ctx)
+	if err != nil {
+		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	return ctx, func() { cancel(); leave() }, nil
+	defer done()
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	be := NewBatchError()
+	send(ctx, be)
+	switch {
+	case len(be.Failed) == 0:
+		return nil
+	case n == 1:
+		return be.Failed[0]
+	}
+	return be
 }
 
 // Close cancels sends in flight, waits for them, then runs release once.
@@ -64,3 +79,18 @@ func (l *Lifecycle) Close(release func() error) error {
 	})
 	return err
 }
+
+// Base is what a batching driver embeds: Lifecycle's Send and Close
+// semantics, and Limits from its batch limit.
+type Base struct {
+	*Lifecycle
+	maxBatch int
+}
+
+var _ Limited = Base{}
+
+// NewBase returns an open Base for batches of up to maxBatch events.
+func NewBase(maxBatch int) Base { return Base{Lifecycle: NewLifecycle(), maxBatch: max(maxBatch, 1)} }
+
+// Limits implements Limited.
+func (b Base) Limits() Limits { return Limits{MaxBatch: b.maxBatch} }

@@ -37,16 +37,13 @@ type API interface {
 
 // Driver puts events on one bus.
 type Driver struct {
+	sink.Base
 	cfg        Config
 	api        API
 	detailType *template.Template
-	life       *sink.Lifecycle
 }
 
-var (
-	_ sink.Driver  = (*Driver)(nil)
-	_ sink.Limited = (*Driver)(nil)
-)
+var _ sink.Driver = (*Driver)(nil)
 
 // New builds a driver with credentials from the standard AWS chain
 // (environment, shared config, web identity/IRSA, instance role), assuming
@@ -78,7 +75,7 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 
 // NewWithAPI builds a driver around an existing client.
 func NewWithAPI(cfg Config, api API) (*Driver, error) {
-	d := &Driver{cfg: cfg, api: api, life: sink.NewLifecycle()}
+	d := &Driver{cfg: cfg, api: api, Base: sink.NewBase(MaxEntries)}
 	if cfg.DetailType != "" {
 		t, err := template.New("detail_type").Option("missingkey=error").Parse(cfg.DetailType)
 		if err != nil {
@@ -88,9 +85,6 @@ func NewWithAPI(cfg Config, api API) (*Driver, error) {
 	}
 	return d, nil
 }
-
-// Limits implements sink.Limited.
-func (d *Driver) Limits() sink.Limits { return sink.Limits{MaxBatch: MaxEntries} }
 
 // entrySize is the size AWS counts for an entry against the 256 KB limit:
 // 14 bytes for Time, then the UTF-8 bytes of Source, DetailType, Detail and
@@ -140,46 +134,34 @@ func (d *Driver) entry(e *event.Event) (types.PutEventsRequestEntry, error) {
 // Send puts the batch, in as many calls as the limits require. Entries AWS
 // refuses are named in a *sink.BatchError; the rest were put.
 func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
-	ctx, done, err := d.life.Enter(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-
-	be := sink.NewBatchError()
-	var chunk []types.PutEventsRequestEntry
-	var chunkIdx []int
-	chunkBytes := 0
-	flush := func() {
-		if len(chunk) > 0 {
-			d.put(ctx, chunk, chunkIdx, be)
+	return d.Batch(ctx, 0, len(batch), func(ctx context.Context, be *sink.BatchError) {
+		var chunk []types.PutEventsRequestEntry
+		var chunkIdx []int
+		chunkBytes := 0
+		flush := func() {
+			if len(chunk) > 0 {
+				d.put(ctx, chunk, chunkIdx, be)
+			}
+			chunk, chunkIdx, chunkBytes = nil, nil, 0
 		}
-		chunk, chunkIdx, chunkBytes = nil, nil, 0
-	}
-	for i, e := range batch {
-		en, err := d.entry(e)
-		if err != nil {
-			be.Fail(i, sink.PermanentError(0, err))
-			continue
+		for i, e := range batch {
+			en, err := d.entry(e)
+			if err != nil {
+				be.Fail(i, sink.PermanentError(0, err))
+				continue
+			}
+			size := entrySize(en)
+			if size > MaxRequestBytes {
+				be.Fail(i, sink.PermanentError(0, fmt.Errorf("entry is %d bytes; EventBridge takes at most %d per PutEvents", size, MaxRequestBytes)))
+				continue
+			}
+			if len(chunk) == MaxEntries || chunkBytes+size > MaxRequestBytes {
+				flush()
+			}
+			chunk, chunkIdx, chunkBytes = append(chunk, en), append(chunkIdx, i), chunkBytes+size
 		}
-		size := entrySize(en)
-		if size > MaxRequestBytes {
-			be.Fail(i, sink.PermanentError(0, fmt.Errorf("entry is %d bytes; EventBridge takes at most %d per PutEvents", size, MaxRequestBytes)))
-			continue
-		}
-		if len(chunk) == MaxEntries || chunkBytes+size > MaxRequestBytes {
-			flush()
-		}
-		chunk, chunkIdx, chunkBytes = append(chunk, en), append(chunkIdx, i), chunkBytes+size
-	}
-	flush()
-	if len(be.Failed) == 0 {
-		return nil
-	}
-	if len(be.Failed) == len(batch) && len(batch) == 1 {
-		return be.Failed[0]
-	}
-	return be
+		flush()
+	})
 }
 
 // put makes one PutEvents call and records each failed entry by its index
@@ -249,4 +231,4 @@ func classifyCall(ctx context.Context, err error) error {
 }
 
 // Close cancels sends in flight; later sends fail as canceled.
-func (d *Driver) Close(context.Context) error { return d.life.Close(nil) }
+func (d *Driver) Close(context.Context) error { return d.Lifecycle.Close(nil) }

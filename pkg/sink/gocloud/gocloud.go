@@ -32,15 +32,12 @@ const MaxBatch = 100
 
 // Driver sends to one gocloud topic.
 type Driver struct {
+	sink.Base
 	cfg   Config
 	topic *pubsub.Topic
-	life  *sink.Lifecycle
 }
 
-var (
-	_ sink.Driver  = (*Driver)(nil)
-	_ sink.Limited = (*Driver)(nil)
-)
+var _ sink.Driver = (*Driver)(nil)
 
 // New opens the topic URL with gocloud's default URL mux.
 func New(ctx context.Context, cfg Config) (*Driver, error) {
@@ -48,34 +45,25 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gocloud: open %s: %w", cfg.URL, err)
 	}
-	return &Driver{cfg: cfg, topic: topic, life: sink.NewLifecycle()}, nil
+	return &Driver{cfg: cfg, topic: topic, Base: sink.NewBase(MaxBatch)}, nil
 }
-
-// Limits implements sink.Limited.
-func (d *Driver) Limits() sink.Limits { return sink.Limits{MaxBatch: MaxBatch} }
 
 // Send sends every event of the batch concurrently, so the topic can batch
 // them, and reports each failure by index.
 func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
-	ctx, done, err := d.life.EnterTimeout(ctx, d.cfg.Timeout.D)
-	if err != nil {
-		return err
-	}
-	defer done()
-
-	errs := make([]error, len(batch))
-	var wg sync.WaitGroup
-	for i, e := range batch {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := d.topic.Send(ctx, &pubsub.Message{Body: e.Data, Metadata: e.Attributes()}); err != nil {
-				errs[i] = classify(ctx, err)
-			}
-		}()
-	}
-	wg.Wait()
-	return sink.BatchResult(errs)
+	return d.Batch(ctx, d.cfg.Timeout.D, len(batch), func(ctx context.Context, be *sink.BatchError) {
+		errs := make([]error, len(batch))
+		var wg sync.WaitGroup
+		for i, e := range batch {
+			wg.Go(func() {
+				if err := d.topic.Send(ctx, &pubsub.Message{Body: e.Data, Metadata: e.Attributes()}); err != nil {
+					errs[i] = classify(ctx, err)
+				}
+			})
+		}
+		wg.Wait()
+		be.FailEach(errs)
+	})
 }
 
 func classify(ctx context.Context, err error) error {
@@ -93,5 +81,5 @@ func classify(ctx context.Context, err error) error {
 
 // Close cancels sends in flight, waits for them, and shuts the topic down.
 func (d *Driver) Close(ctx context.Context) error {
-	return d.life.Close(func() error { return d.topic.Shutdown(ctx) })
+	return d.Lifecycle.Close(func() error { return d.topic.Shutdown(ctx) })
 }

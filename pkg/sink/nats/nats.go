@@ -99,16 +99,13 @@ func validate(c *Config, chk *config.Check) {
 
 // Driver publishes to one subject.
 type Driver struct {
-	cfg  Config
-	js   jetstream.JetStream
-	own  *nc.Conn // closed by Close; nil when shared
-	life *sink.Lifecycle
+	sink.Base
+	cfg Config
+	js  jetstream.JetStream
+	own *nc.Conn // closed by Close; nil when shared
 }
 
-var (
-	_ sink.Driver  = (*Driver)(nil)
-	_ sink.Limited = (*Driver)(nil)
-)
+var _ sink.Driver = (*Driver)(nil)
 
 // New publishes on shared when cfg.URL is empty, or on a connection of its
 // own to cfg.URL.
@@ -142,11 +139,8 @@ func New(ctx context.Context, cfg Config, shared *nc.Conn) (*Driver, error) {
 		}
 		return nil, fmt.Errorf("nats sink: %w", err)
 	}
-	return &Driver{cfg: cfg, js: js, own: own, life: sink.NewLifecycle()}, nil
+	return &Driver{cfg: cfg, js: js, own: own, Base: sink.NewBase(MaxBatch)}, nil
 }
-
-// Limits implements sink.Limited.
-func (d *Driver) Limits() sink.Limits { return sink.Limits{MaxBatch: MaxBatch} }
 
 // Subject is where an event of this type is published.
 func (d *Driver) Subject(typ string) string {
@@ -159,36 +153,33 @@ func (d *Driver) Subject(typ string) string {
 // Send publishes the batch and waits until the stream has stored each
 // event; the failures are named by index.
 func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
-	ctx, done, err := d.life.EnterTimeout(ctx, d.cfg.Timeout.D)
-	if err != nil {
-		return err
-	}
-	defer done()
-	var opts []jetstream.PublishOpt
-	if d.cfg.Stream != "" {
-		opts = append(opts, jetstream.WithExpectStream(d.cfg.Stream))
-	}
-	acks := make([]jetstream.PubAckFuture, len(batch))
-	errs := make([]error, len(batch))
-	for i, e := range batch {
-		m := &nc.Msg{Subject: d.Subject(e.Type), Header: nc.Header(e.PublishHeaders()), Data: e.Data}
-		if acks[i], err = d.js.PublishMsgAsync(m, opts...); err != nil {
-			errs[i] = classify(ctx, err)
+	return d.Batch(ctx, d.cfg.Timeout.D, len(batch), func(ctx context.Context, be *sink.BatchError) {
+		var opts []jetstream.PublishOpt
+		if d.cfg.Stream != "" {
+			opts = append(opts, jetstream.WithExpectStream(d.cfg.Stream))
 		}
-	}
-	for i, a := range acks {
-		if a == nil {
-			continue
+		acks := make([]jetstream.PubAckFuture, len(batch))
+		for i, e := range batch {
+			m := &nc.Msg{Subject: d.Subject(e.Type), Header: nc.Header(e.PublishHeaders()), Data: e.Data}
+			a, err := d.js.PublishMsgAsync(m, opts...)
+			if err != nil {
+				be.Fail(i, classify(ctx, err))
+			}
+			acks[i] = a
 		}
-		select {
-		case <-a.Ok():
-		case err := <-a.Err():
-			errs[i] = classify(ctx, err)
-		case <-ctx.Done():
-			errs[i] = classify(ctx, ctx.Err())
+		for i, a := range acks {
+			if a == nil {
+				continue
+			}
+			select {
+			case <-a.Ok():
+			case err := <-a.Err():
+				be.Fail(i, classify(ctx, err))
+			case <-ctx.Done():
+				be.Fail(i, classify(ctx, ctx.Err()))
+			}
 		}
-	}
-	return sink.BatchResult(errs)
+	})
 }
 
 func classify(ctx context.Context, err error) error {
@@ -209,7 +200,7 @@ func classify(ctx context.Context, err error) error {
 // Close cancels sends in flight, waits for them, and closes the connection
 // it opened (never the gateway's).
 func (d *Driver) Close(ctx context.Context) error {
-	return d.life.Close(func() error {
+	return d.Lifecycle.Close(func() error {
 		if d.own != nil {
 			return d.own.Drain()
 		}

@@ -31,16 +31,13 @@ const MaxBatch = 1000
 
 // Driver publishes to one topic.
 type Driver struct {
+	sink.Base
 	client   *gpubsub.Client
 	pub      *gpubsub.Publisher
 	ordering *template.Template
-	life     *sink.Lifecycle
 }
 
-var (
-	_ sink.Driver  = (*Driver)(nil)
-	_ sink.Limited = (*Driver)(nil)
-)
+var _ sink.Driver = (*Driver)(nil)
 
 // New opens a publisher with Application Default Credentials (or
 // credentials_file). PUBSUB_EMULATOR_HOST, or endpoint, points it at an
@@ -68,7 +65,7 @@ func New(ctx context.Context, cfg Config, batch config.Batch) (*Driver, error) {
 		pub.PublishSettings.CountThreshold = batch.MaxEvents
 	}
 	pub.PublishSettings.DelayThreshold = max(batch.MaxWait.D, time.Millisecond)
-	d := &Driver{client: client, pub: pub, life: sink.NewLifecycle()}
+	d := &Driver{client: client, pub: pub, Base: sink.NewBase(MaxBatch)}
 	if cfg.OrderingKey != "" {
 		t, err := template.New("ordering_key").Parse(cfg.OrderingKey)
 		if err != nil {
@@ -87,61 +84,46 @@ type never struct{}
 
 func (never) Retry(error) (time.Duration, bool) { return 0, false }
 
-// Limits implements sink.Limited.
-func (d *Driver) Limits() sink.Limits { return sink.Limits{MaxBatch: MaxBatch} }
-
 // Send publishes the batch and waits until the server confirms each
 // message: only then may the JetStream message be acked.
 func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
-	ctx, done, err := d.life.Enter(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-
-	be := sink.NewBatchError()
-	results := make([]*gpubsub.PublishResult, len(batch))
-	keys := make([]string, len(batch))
-	for i, e := range batch {
-		if d.ordering != nil {
-			var b bytes.Buffer
-			if err := d.ordering.Execute(&b, e); err != nil {
-				be.Fail(i, sink.PermanentError(0, fmt.Errorf("ordering_key: %w", err)))
+	return d.Batch(ctx, 0, len(batch), func(ctx context.Context, be *sink.BatchError) {
+		results := make([]*gpubsub.PublishResult, len(batch))
+		keys := make([]string, len(batch))
+		for i, e := range batch {
+			if d.ordering != nil {
+				var b bytes.Buffer
+				if err := d.ordering.Execute(&b, e); err != nil {
+					be.Fail(i, sink.PermanentError(0, fmt.Errorf("ordering_key: %w", err)))
+					continue
+				}
+				keys[i] = b.String()
+			}
+			msg := &gpubsub.Message{Data: e.Data, Attributes: e.Attributes(), OrderingKey: keys[i]}
+			if err := checkMessage(msg); err != nil {
+				be.Fail(i, sink.PermanentError(0, err))
 				continue
 			}
-			keys[i] = b.String()
+			results[i] = d.pub.Publish(ctx, msg)
 		}
-		msg := &gpubsub.Message{Data: e.Data, Attributes: e.Attributes(), OrderingKey: keys[i]}
-		if err := checkMessage(msg); err != nil {
-			be.Fail(i, sink.PermanentError(0, err))
-			continue
-		}
-		results[i] = d.pub.Publish(ctx, msg)
-	}
-	resume := map[string]bool{}
-	for i, r := range results {
-		if r == nil {
-			continue
-		}
-		if _, err := r.Get(ctx); err != nil {
-			be.Fail(i, classify(ctx, err))
-			if keys[i] != "" {
-				resume[keys[i]] = true
+		resume := map[string]bool{}
+		for i, r := range results {
+			if r == nil {
+				continue
+			}
+			if _, err := r.Get(ctx); err != nil {
+				be.Fail(i, classify(ctx, err))
+				if keys[i] != "" {
+					resume[keys[i]] = true
+				}
 			}
 		}
-	}
-	// A failed ordered publish pauses its key in the client; the retry
-	// comes through JetStream, so let the key publish again.
-	for k := range resume {
-		d.pub.ResumePublish(k)
-	}
-	if len(be.Failed) == 0 {
-		return nil
-	}
-	if len(batch) == 1 {
-		return be.Failed[0]
-	}
-	return be
+		// A failed ordered publish pauses its key in the client; the retry
+		// comes through JetStream, so let the key publish again.
+		for k := range resume {
+			d.pub.ResumePublish(k)
+		}
+	})
 }
 
 func classify(ctx context.Context, err error) error {
@@ -208,7 +190,7 @@ var _ sink.Ordered = (*Driver)(nil)
 // Close flushes and stops the publisher and closes the client. Sends in
 // flight are canceled first, so Close never waits on a slow server.
 func (d *Driver) Close(context.Context) error {
-	return d.life.Close(func() error {
+	return d.Lifecycle.Close(func() error {
 		d.pub.Stop()
 		return d.client.Close()
 	})
