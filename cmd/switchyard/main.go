@@ -3,8 +3,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
@@ -35,13 +38,20 @@ func main() {
 		Use:   "switchyard",
 		Short: "Switchyard fans events from NATS JetStream out to webhooks and cloud buses, reliably",
 		Long: `Switchyard reads events that services publish to NATS JetStream (subjects events.<type>)
-and delivers each to every sink whose filters match: signed HTTPS webhooks today.
+and delivers each to every sink whose filters match: signed HTTPS webhooks, Amazon
+EventBridge, Google Pub/Sub, gocloud.dev/pubsub URLs and other JetStream streams.
 Each sink has its own durable consumer; JetStream redelivery is the retry engine.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.AddCommand(demoCmd(), runCmd(), validateCmd(), publishCmd(), listenCmd(), statusCmd(), sinksCmd(), dlqCmd(), attemptsCmd(), replayCmd(), benchCmd(), schemaCmd(), versionCmd())
-	if err := root.Execute(); err != nil {
+	// Ctrl-C or SIGTERM cancels the command's context: replay cancels the
+	// replay on the server, status --watch and demo clean up. (run keeps
+	// its own handling: the first signal starts a graceful stop.)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := root.ExecuteContext(ctx)
+	stop()
+	if err != nil {
 		if e, ok := err.(exitError); ok {
 			os.Exit(e.code)
 		}

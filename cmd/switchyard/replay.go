@@ -49,19 +49,30 @@ Ctrl-C cancels it.`,
 			out := cmd.OutOrStdout()
 			live := isTerminal(os.Stdout)
 			fmt.Fprintf(out, "replay %s: %d events of %s since %s\n", st.ID, st.Total, sinkName, st.Since.Format(time.RFC3339))
+			cancelOnServer := func() error {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				cst, err := c.CancelReplay(ctx, st.ID)
+				if err != nil {
+					return fmt.Errorf("replay %s: cancel: %w", st.ID, err)
+				}
+				fmt.Fprintf(out, "\nreplay %s canceled after %d of %d events\n", cst.ID, cst.Done, cst.Total)
+				return nil
+			}
 			for st.State == "running" {
 				select {
 				case <-cmd.Context().Done():
-					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-					defer cancel()
-					st, _ = c.CancelReplay(ctx, st.ID)
-					fmt.Fprintf(out, "\nreplay %s canceled after %d of %d events\n", st.ID, st.Done, st.Total)
-					return nil
+					return cancelOnServer()
 				case <-time.After(500 * time.Millisecond):
 				}
-				if st, err = c.Replay(cmd.Context(), st.ID); err != nil {
+				next, err := c.Replay(cmd.Context(), st.ID)
+				if cmd.Context().Err() != nil {
+					return cancelOnServer()
+				}
+				if err != nil {
 					return err
 				}
+				st = next
 				line := replayLine(st)
 				if live {
 					fmt.Fprintf(out, "\r%s", line)
