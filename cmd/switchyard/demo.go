@@ -14,8 +14,9 @@ func demoCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "See Switchyard work end to end on this machine, nothing to install",
-		Long: `Start an embedded JetStream, the gateway with one webhook sink, and a local HTTPS
-receiver that verifies every signature (or, with --sink, an EventBridge or Pub/Sub fake). Publish sample events; the receiver fails some
+		Long: `Start an embedded JetStream, the gateway with one sink, and a local destination: an
+HTTPS receiver that verifies every signature (or, with --sink, an EventBridge or Pub/Sub
+fake). Publish sample events; the destination fails some
 first attempts (and answers 410 Gone to a few) on purpose so retries and dead letters
 show. Ends with a summary: published, delivered, verified, retried, dead-lettered,
 latency p50/p99. Everything runs on loopback and in a temporary directory.`,

@@ -108,7 +108,8 @@ type EventView struct {
 	Attempts []attempts.Record   `json:"attempts"`
 }
 
-// Errors a Backend returns that map to 404.
+// Errors a Backend returns: ErrUnknownSink and ErrNotFound answer 404,
+// ErrBadRequest 400.
 var (
 	ErrUnknownSink = errors.New("unknown sink")
 	ErrNotFound    = errors.New("not found")

@@ -154,7 +154,8 @@ func (b *Bus) ClientURL() string {
 // Connected reports whether the NATS connection is up.
 func (b *Bus) Connected() bool { return b.Conn != nil && b.Conn.IsConnected() }
 
-// Close drains the connection and stops the embedded server.
+// Close closes the connection (without draining it) and stops the
+// embedded server.
 func (b *Bus) Close() {
 	if b.Conn != nil {
 		b.Conn.Close()

@@ -1,6 +1,7 @@
 // Package demo runs Switchyard end to end on one machine: an embedded
-// JetStream, the gateway with one webhook sink, and a local HTTPS receiver
-// that verifies every signature and fails some attempts on purpose.
+// JetStream, the gateway with one sink, and a local destination (an HTTPS
+// receiver that verifies every signature, or an EventBridge or Pub/Sub
+// fake) that fails some attempts on purpose.
 package demo
 
 import (
