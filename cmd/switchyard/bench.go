@@ -3,8 +3,6 @@ package main
 import (
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -24,8 +22,8 @@ fresh temporary store.
 
 drain:   a backlog of --events events is published first, then timed until every sink
          delivered every event.
-latency: events are published live at --rate (default: half the bare loop's drain
-         rate) for --latency; publish-to-receipt p50/p99.
+latency: after the drain rounds, events are published live at --rate (default: half
+         the bare loop's best drain rate) for --latency; publish-to-receipt p50/p99.
 
 Per phase: events/s, process CPU µs per delivery (user+sys; the publisher and the
 receiver run in this process for both systems), allocations per delivery, heap.
@@ -37,8 +35,6 @@ Everything runs on 127.0.0.1 and stops by itself.`,
   switchyard bench --rounds 1 --latency 0 --cpuprofile cpu   # cpu.bare.pprof, cpu.product.pprof`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
 			o.Out = cmd.OutOrStdout()
 			if cpuProfile != "" {
 				o.CPUProfile = map[string]io.Writer{}
@@ -51,7 +47,7 @@ Everything runs on 127.0.0.1 and stops by itself.`,
 					o.CPUProfile[sys] = f
 				}
 			}
-			rep, err := bench.Run(ctx, o)
+			rep, err := bench.Run(cmd.Context(), o) // canceled by SIGINT/SIGTERM
 			if err != nil {
 				return err
 			}
@@ -65,7 +61,7 @@ Everything runs on 127.0.0.1 and stops by itself.`,
 	f.IntVarP(&o.Concurrency, "concurrency", "c", o.Concurrency, "workers per sink (the product sink's concurrency)")
 	f.IntVar(&o.Sinks, "sinks", o.Sinks, "webhook sinks receiving every event (the bare loop runs as many consumers)")
 	f.IntVar(&o.Rounds, "rounds", o.Rounds, "rounds; the systems' order alternates between rounds")
-	f.Float64Var(&o.Rate, "rate", 0, "latency phase publish rate in events/s (0: half the bare loop's drain rate in round 1)")
+	f.Float64Var(&o.Rate, "rate", 0, "latency phase publish rate in events/s (0: half the bare loop's best drain rate)")
 	f.DurationVar(&o.LatencyFor, "latency", o.LatencyFor, "how long the latency phase publishes (0: no latency phase)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write CPU profiles of the first round's drains to PREFIX.bare.pprof and PREFIX.product.pprof (go tool pprof FILE)")
 	return cmd

@@ -10,8 +10,9 @@
 //     then delivery starts; timed until the receiver has every event from
 //     every sink.
 //   - latency: events are published live at a fixed rate (half the bare
-//     loop's drain rate unless set), each body stamped with its publish
-//     time; the receiver records publish-to-receipt.
+//     loop's best drain rate unless set), each body stamped with its
+//     publish time; the receiver records publish-to-receipt. These rounds
+//     come after all the drain rounds.
 //
 // CPU is the whole process's (getrusage user+sys): the publisher and the
 // receiver run in this process for both systems, so the ratio is fair,
@@ -44,7 +45,7 @@ type Options struct {
 	Sinks       int // webhook sinks (bare: consumers) receiving every event
 	Rounds      int
 	// Rate is the latency phase's publish rate in events/s; 0 means half
-	// the bare loop's drain rate in the first round.
+	// the bare loop's best drain rate.
 	Rate float64
 	// LatencyFor is how long the latency phase publishes; 0 skips it.
 	LatencyFor time.Duration
@@ -121,7 +122,9 @@ type Report struct {
 }
 
 // Run runs every round and returns the results; each round's table goes
-// to o.Out as it finishes.
+// to o.Out as it finishes. The drain rounds come first, then the latency
+// rounds, whose rate (unless o.Rate) is half the best bare drain rate: the
+// bare loop's maximum, least disturbed by whatever else the machine ran.
 func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := o.check(); err != nil {
 		return nil, err
@@ -132,44 +135,50 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	defer rc.close()
 	rep := &Report{Options: o}
-	rate := o.Rate
-	for round := 1; round <= o.Rounds; round++ {
-		order := []string{"bare", "product"}
-		if round%2 == 0 {
-			order = []string{"product", "bare"}
-		}
-		var roundResults []Result
-		for _, sysName := range order {
-			res, err := runSystem(ctx, o, rc, sysName, round, &rate)
-			roundResults = append(roundResults, res...)
-			if err != nil {
-				return rep, fmt.Errorf("round %d, %s: %w", round, sysName, err)
+	phases := []string{"drain"}
+	if o.LatencyFor > 0 {
+		phases = append(phases, "latency")
+	}
+	for _, phase := range phases {
+		rate := o.Rate
+		if phase == "latency" && rate == 0 {
+			for _, r := range rep.Results {
+				if r.System == "bare" {
+					rate = max(rate, r.EventsPerSec/2)
+				}
 			}
 		}
-		slices.SortStableFunc(roundResults, func(a, b Result) int { return phaseOrder(a) - phaseOrder(b) })
-		rep.Results = append(rep.Results, roundResults...)
-		if o.Out != nil {
-			fmt.Fprintf(o.Out, "round %d of %d\n", round, o.Rounds)
-			writeTable(o.Out, roundResults)
-			fmt.Fprintln(o.Out)
+		for round := 1; round <= o.Rounds; round++ {
+			order := []string{"bare", "product"}
+			if round%2 == 0 {
+				order = []string{"product", "bare"}
+			}
+			var roundResults []Result
+			for _, name := range order {
+				r, err := runPhase(ctx, o, rc, phase, name, round, rate)
+				if err != nil {
+					return rep, fmt.Errorf("%s round %d, %s: %w", phase, round, name, err)
+				}
+				roundResults = append(roundResults, r)
+			}
+			slices.SortStableFunc(roundResults, func(a, b Result) int { return strings.Compare(a.System, b.System) })
+			rep.Results = append(rep.Results, roundResults...)
+			if o.Out != nil {
+				fmt.Fprintf(o.Out, "%s, round %d of %d\n", phase, round, o.Rounds)
+				writeTable(o.Out, roundResults)
+				fmt.Fprintln(o.Out)
+			}
 		}
 	}
 	return rep, nil
 }
 
-func phaseOrder(r Result) int {
-	n := 0
-	if r.Phase == "latency" {
-		n = 2
-	}
-	if r.System == "product" {
-		n++
-	}
-	return n
-}
-
-// runSystem sets one system up on a fresh store and runs its phases.
-func runSystem(ctx context.Context, o Options, rc *receiver, name string, round int, rate *float64) ([]Result, error) {
+// runPhase sets one system up on a fresh store and runs one phase:
+//
+//   - drain: the backlog is published first, untimed; then delivery
+//     starts from a standing start, timed until the receiver has it all.
+//   - latency: live publishing at rate to a running, idle system.
+func runPhase(ctx context.Context, o Options, rc *receiver, phase, name string, round int, rate float64) (Result, error) {
 	var sys system
 	var err error
 	if name == "bare" {
@@ -178,63 +187,60 @@ func runSystem(ctx context.Context, o Options, rc *receiver, name string, round 
 		sys, err = newProduct(ctx, o, rc)
 	}
 	if err != nil {
-		return nil, err
+		return Result{}, err
 	}
 	defer sys.close()
 	pub, err := newPublisher(sys.natsURL())
 	if err != nil {
-		return nil, err
+		return Result{}, err
 	}
 	defer pub.close()
 	prefix := fmt.Sprintf("r%d-%s-", round, name)
+	res := Result{Round: round, System: name, Phase: phase, Events: o.Events, Sinks: o.Sinks}
 
-	// Drain: the backlog first, untimed; then delivery from a standing start.
+	if phase == "latency" {
+		if rate <= 0 {
+			return Result{}, errors.New("no rate (set one, or run the drain first)")
+		}
+		if err := sys.start(ctx); err != nil {
+			return Result{}, err
+		}
+		time.Sleep(time.Second) // started and idle, connections not yet open
+		res.Rate, res.Events = rate, max(1, int(rate*o.LatencyFor.Seconds()))
+		t := rc.expect(res.Events, o.Sinks)
+		m := begin(o)
+		if err := pub.paced(ctx, prefix+"l", res.Events, o.Size, rate); err != nil {
+			return Result{}, err
+		}
+		if err := waitAll(ctx, t, time.Minute+time.Duration(res.Events*o.Sinks)*time.Millisecond); err != nil {
+			return Result{}, err
+		}
+		res = m.end(res)
+		res.P50, res.P99 = percentiles(t.latency)
+		return res, nil
+	}
+
 	t := rc.expect(o.Events, o.Sinks)
 	if err := pub.backlog(ctx, prefix+"d", o.Events, o.Size); err != nil {
-		return nil, err
+		return Result{}, err
 	}
 	profile := o.CPUProfile[name] != nil && round == 1
 	m := begin(o)
 	if profile {
 		if err := pprof.StartCPUProfile(o.CPUProfile[name]); err != nil {
-			return nil, err
+			return Result{}, err
 		}
 	}
-	if err := sys.start(ctx); err != nil {
-		return nil, err
+	if err = sys.start(ctx); err == nil {
+		err = waitAll(ctx, t, 2*time.Minute+time.Duration(o.Events*o.Sinks)*time.Millisecond)
 	}
-	err = waitAll(ctx, t, 2*time.Minute+time.Duration(o.Events*o.Sinks)*time.Millisecond)
 	if profile {
 		pprof.StopCPUProfile()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("drain: %w", err)
+		return Result{}, err
 	}
-	drain := m.end(Result{Round: round, System: name, Phase: "drain", Events: o.Events, Sinks: o.Sinks})
-	results := []Result{drain}
-	if name == "bare" && *rate == 0 {
-		*rate = drain.EventsPerSec / 2
-	}
-	if o.LatencyFor <= 0 {
-		return results, nil
-	}
-	if *rate <= 0 {
-		return results, errors.New("latency: no rate (set one, or run the bare loop first)")
-	}
-
-	// Latency: live, paced publishing to a caught-up system.
-	n := max(1, int(*rate*o.LatencyFor.Seconds()))
-	t = rc.expect(n, o.Sinks)
-	m = begin(o)
-	if err := pub.paced(ctx, prefix+"l", n, o.Size, *rate); err != nil {
-		return results, err
-	}
-	if err := waitAll(ctx, t, time.Minute+time.Duration(n*o.Sinks)*time.Millisecond); err != nil {
-		return results, fmt.Errorf("latency: %w", err)
-	}
-	lat := m.end(Result{Round: round, System: name, Phase: "latency", Events: n, Sinks: o.Sinks, Rate: *rate})
-	lat.P50, lat.P99 = percentiles(t.latency)
-	return append(results, lat), nil
+	return m.end(res), nil
 }
 
 func waitAll(ctx context.Context, t *tally, limit time.Duration) error {
@@ -476,7 +482,7 @@ func (rep *Report) WriteSummary(w io.Writer) {
 			fmt.Fprintf(tw, "%s\t%s\t", phase, sys)
 			for _, c := range metricCols {
 				v := rep.Median(phase, sys, c.f)
-				if v == 0 {
+				if v == 0 && strings.HasSuffix(c.name, " ms") { // not measured in this phase
 					fmt.Fprint(tw, "-\t")
 				} else {
 					fmt.Fprintf(tw, c.fmt+"\t", v)
