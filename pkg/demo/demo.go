@@ -24,6 +24,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 	"github.com/switchyard-dev/switchyard/pkg/event"
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
+	"github.com/switchyard-dev/switchyard/pkg/sink"
 	_ "github.com/switchyard-dev/switchyard/pkg/sink/all" // the demo's sinks
 )
 
@@ -120,13 +121,17 @@ sinks:
     retry: {schedule: [250ms, 500ms, 1s]}
     breaker: {cool_down: 1s}   # the scripted failures can trip it; keep the demo short
 %s`, filepath.Join(dir, "jetstream"), dest.sinkYAML)
-	cfg, err := config.Parse("demo.yaml", []byte(src), os.LookupEnv)
+	kinds := sink.Default.Clone()
+	if dest.kinds != nil {
+		dest.kinds(kinds)
+	}
+	cfg, err := config.Loader{Kinds: kinds}.Parse("demo.yaml", []byte(src), os.LookupEnv)
 	if err != nil {
 		return nil, err
 	}
 	gctx, stop := context.WithCancel(ctx)
 	defer stop()
-	g, err := gateway.New(gctx, cfg, gateway.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: opts.Version})
+	g, err := gateway.New(gctx, cfg, gateway.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: opts.Version, Sinks: kinds})
 	if err != nil {
 		return nil, err
 	}

@@ -13,12 +13,16 @@ import (
 
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/switchyard-dev/switchyard/internal/fakeeb"
 	"github.com/switchyard-dev/switchyard/pkg/event"
 	"github.com/switchyard-dev/switchyard/pkg/receiver"
+	"github.com/switchyard-dev/switchyard/pkg/sink"
+	"github.com/switchyard-dev/switchyard/pkg/sink/eventbridge"
 )
 
 // destination is where the demo's sink delivers, on this machine.
@@ -26,6 +30,8 @@ type destination struct {
 	sinkYAML string // the sink's destination block, indented as a list item's
 	describe string
 	close    func()
+	// kinds, when set, changes how the demo's sink kinds open drivers.
+	kinds func(*sink.Registry)
 }
 
 func openDestination(kind string, t *tally, dir string) (*destination, error) {
@@ -103,13 +109,13 @@ func eventBridgeDestination(t *tally) (*destination, error) {
 		t.mu.Unlock()
 	}
 	countFailures(eb, t)
-	// The fake needs no credentials, but the SDK signs every request.
-	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo"} {
-		if os.Getenv(k) == "" {
-			os.Setenv(k, v)
-		}
-	}
 	return &destination{
+		// The fake needs no credentials, but the SDK signs every request:
+		// the demo's eventbridge kind signs with static ones (the process
+		// environment is left alone).
+		kinds: func(r *sink.Registry) {
+			sink.Set(r, eventbridge.Spec(awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("demo", "demo", ""))))
+		},
 		sinkYAML: fmt.Sprintf(`    batch: {max_events: 10, max_wait: 20ms}
     eventbridge: {bus: default, region: us-east-1, source: com.example.switchyard, endpoint: %q}
 `, eb.URL),

@@ -30,11 +30,15 @@ import (
 type Options struct {
 	Logger  *slog.Logger
 	Version string
+	// Sinks opens the sinks' drivers; nil: sink.Default. The config must
+	// have been loaded with the same kinds.
+	Sinks *sink.Registry
 }
 
 // Gateway is one running Switchyard.
 type Gateway struct {
 	cfg       *config.Config
+	kinds     *sink.Registry // opens drivers
 	log       *slog.Logger
 	bus       *bus.Bus
 	dlq       *deadletter.Store
@@ -102,6 +106,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		}
 	}
 	g.version = opts.Version
+	g.kinds = opts.Sinks
+	if g.kinds == nil {
+		g.kinds = sink.Default
+	}
 	for _, sc := range cfg.Sinks {
 		rs, err := g.openSink(ctx, sc)
 		if err != nil {
@@ -130,7 +138,7 @@ func (g *Gateway) openSink(ctx context.Context, sc config.Sink) (*runningSink, e
 			g.log.Error("pause on the receiver's request", "sink", sc.Name, "err", err)
 		}
 	}, NATS: g.bus.Conn}
-	drv, err := sink.Open(ctx, sc, env)
+	drv, err := g.kinds.Open(ctx, sc, env)
 	if err != nil {
 		return nil, err
 	}

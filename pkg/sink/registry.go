@@ -108,6 +108,27 @@ func Add[C any](r *Registry, spec Spec[C]) {
 	r.kinds[spec.Kind] = newKind(spec)
 }
 
+// Set adds a kind to r or replaces the one of the same name: a program
+// that needs a kind opened otherwise (the demo's EventBridge fake with
+// static credentials) sets it on a Clone of Default.
+func Set[C any](r *Registry, spec Spec[C]) {
+	r.mu.Lock()
+	delete(r.kinds, spec.Kind)
+	r.mu.Unlock()
+	Add(r, spec)
+}
+
+// Clone returns a registry with r's kinds, to change without touching r.
+func (r *Registry) Clone() *Registry {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	c := NewRegistry()
+	for n, k := range r.kinds {
+		c.kinds[n] = k
+	}
+	return c
+}
+
 // Kind implements config.Kinds.
 func (r *Registry) Kind(name string) config.Kind {
 	if k := r.get(name); k != nil {

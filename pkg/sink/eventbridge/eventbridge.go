@@ -48,8 +48,8 @@ var _ sink.Driver = (*Driver)(nil)
 // New builds a driver with credentials from the standard AWS chain
 // (environment, shared config, web identity/IRSA, instance role), assuming
 // role_arn when set. AWS_ENDPOINT_URL(_EVENTBRIDGE) and endpoint point it at
-// an emulator.
-func New(ctx context.Context, cfg Config) (*Driver, error) {
+// an emulator. extra options are added last (static credentials, say).
+func New(ctx context.Context, cfg Config, extra ...func(*awsconfig.LoadOptions) error) (*Driver, error) {
 	opts := []func(*awsconfig.LoadOptions) error{
 		// One SDK attempt per Send: retries are JetStream redeliveries, so
 		// the schedule and the dead letters' attempt counts stay true.
@@ -58,7 +58,7 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 	if cfg.Region != "" {
 		opts = append(opts, awsconfig.WithRegion(cfg.Region))
 	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, append(opts, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("eventbridge: aws config: %w", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/template"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
 )
@@ -27,8 +29,12 @@ type Config struct {
 	Timeout  config.Duration `yaml:"timeout"`
 }
 
-func init() {
-	sink.Register(sink.Spec[Config]{
+func init() { sink.Register(Spec()) }
+
+// Spec is the eventbridge kind; opts are added to the AWS config of every
+// driver it opens (the default: none, the standard credential chain).
+func Spec(opts ...func(*awsconfig.LoadOptions) error) sink.Spec[Config] {
+	return sink.Spec[Config]{
 		Kind:    "eventbridge",
 		Summary: "Amazon EventBridge PutEvents, up to 10 entries and 256 KB a call",
 		Fields: []config.FieldDoc{
@@ -57,9 +63,9 @@ func init() {
 		},
 		Validate: validate,
 		Open: func(ctx context.Context, c *Config, _ config.Sink, _ sink.Env) (sink.Driver, error) {
-			return New(ctx, *c)
+			return New(ctx, *c, opts...)
 		},
-	})
+	}
 }
 
 func validate(e *Config, chk *config.Check) {
