@@ -1,0 +1,53 @@
+package subject_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/switchyard-dev/switchyard/pkg/subject"
+)
+
+func TestNames(t *testing.T) {
+	for _, tt := range []struct{ got, want string }{
+		{subject.Event("order.created"), "events.order.created"},
+		{subject.Type("events.order.created"), "order.created"},
+		{subject.Type("dlq.orders"), ""},
+		{subject.Events(), "events.>"},
+		{subject.DeadLetter("orders"), "dlq.orders"},
+		{subject.DeadLetters(), "dlq.>"},
+		{subject.Redrive("orders"), "switchyard.redrive.orders"},
+		{subject.Redrives(), "switchyard.redrive.>"},
+		{subject.RedriveConsumer("orders"), "orders_redrive"},
+		{strings.Join(subject.Filters([]string{"order.*", ">"}), ","), "events.order.*,events.>"},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+}
+
+func TestFilters(t *testing.T) {
+	for _, tt := range []struct {
+		filter, problem string // "" is valid
+	}{
+		{"order.*", ""}, {">", ""}, {"order.created", ""}, {"a.*.c.>", ""},
+		{"", "empty"}, {"order. x", "white space"}, {"order..x", "empty token"}, {".order", "empty token"},
+		{">.x", "last token"}, {"order.*x", "whole tokens"}, {"order>", "whole tokens"},
+	} {
+		err := subject.ValidFilter(tt.filter)
+		if (err == nil) != (tt.problem == "") || (err != nil && !strings.Contains(err.Error(), tt.problem)) {
+			t.Errorf("ValidFilter(%q) = %v, want %q", tt.filter, err, tt.problem)
+		}
+	}
+	for _, tt := range []struct {
+		a, b string
+		want bool
+	}{
+		{"order.*", "order.>", true}, {"order.*", "invoice.*", false}, {">", "x", true},
+		{"order.created", "order.*", true}, {"order.*", "order.a.b", false}, {"a.*.c", "a.b.*", true},
+	} {
+		if got := subject.Overlap(tt.a, tt.b); got != tt.want {
+			t.Errorf("Overlap(%q, %q) = %v", tt.a, tt.b, got)
+		}
+	}
+}
