@@ -23,10 +23,8 @@ func init() {
 		Kind:    "gocloud",
 		Summary: "Any gocloud.dev/pubsub topic URL: awssqs, awssns, kafka, rabbit, azuresb, gcppubsubv2, nats, mem",
 		Fields: []config.FieldDoc{
-			{Path: "url", Required: true,
-				Doc: "a gocloud.dev/pubsub topic URL"},
-			{Path: "timeout",
-				Doc: "per send"},
+			{Path: "url", Required: true, Doc: "a gocloud.dev/pubsub topic URL"},
+			{Path: "timeout", Doc: "per send"},
 		},
 		MaxBatch: MaxBatch,
 		Validate: validate,
