@@ -100,6 +100,9 @@ func Add[C any](r *Registry, spec Spec[C]) {
 	if reflect.TypeFor[C]().Kind() != reflect.Struct {
 		panic("sink: spec " + spec.Kind + ": config type must be a struct")
 	}
+	if fieldByYAML(reflect.ValueOf(config.Sink{}), spec.Kind).IsValid() {
+		panic("sink: kind " + spec.Kind + " has the name of a common sink field")
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, dup := r.kinds[spec.Kind]; dup {

@@ -120,3 +120,12 @@ func TestOwnRegistryDrivesTheLoader(t *testing.T) {
 		t.Errorf("a kind of another registry: %v", err)
 	}
 }
+
+func TestAddRefusesAKindNamedLikeACommonField(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("a kind named batch was registered")
+		}
+	}()
+	sink.Add(sink.NewRegistry(), sink.Spec[probe]{Kind: "batch", Open: func(context.Context, *probe, config.Sink, sink.Env) (sink.Driver, error) { return nopDriver{}, nil }})
+}
