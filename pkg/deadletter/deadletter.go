@@ -17,6 +17,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/event"
+	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
 // Headers a dead letter carries beside the original message's own.
@@ -160,7 +161,7 @@ type Record struct {
 func recordOf(m jetstream.Msg, seq uint64) Record {
 	h := m.Headers()
 	r := Record{Seq: seq, ID: h.Get(event.HeaderEventID), Sink: h.Get(HeaderSink), Reason: h.Get(HeaderReason)}
-	r.Type, _ = strings.CutPrefix(h.Get(event.HeaderOrigSubject), "events.")
+	r.Type, _ = strings.CutPrefix(h.Get(event.HeaderOrigSubject), subject.EventsPrefix)
 	r.Status, _ = strconv.Atoi(h.Get(HeaderStatus))
 	r.Attempts, _ = strconv.Atoi(h.Get(HeaderAttempts))
 	r.Time, _ = time.Parse(time.RFC3339Nano, h.Get(HeaderFailedAt))

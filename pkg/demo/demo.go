@@ -25,6 +25,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/event"
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
+	"github.com/switchyard-dev/switchyard/pkg/subject"
 	_ "github.com/switchyard-dev/switchyard/pkg/sink/all" // the demo's sinks
 )
 
@@ -144,7 +145,7 @@ sinks:
 	start := time.Now()
 	types := []string{"order.created", "order.completed", "invoice.paid", "user.signup"}
 	for i := 0; i < opts.Events; i++ {
-		m := nats.NewMsg("events." + types[i%len(types)])
+		m := nats.NewMsg(subject.Event(types[i%len(types)]))
 		m.Header.Set(event.HeaderMsgID, fmt.Sprintf("demo_%04d", i))
 		m.Header.Set(event.HeaderTime, time.Now().UTC().Format(time.RFC3339Nano))
 		m.Header.Set(event.HeaderSource, "switchyard-demo")
