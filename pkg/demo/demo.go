@@ -25,8 +25,8 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/event"
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
-	"github.com/switchyard-dev/switchyard/pkg/subject"
 	_ "github.com/switchyard-dev/switchyard/pkg/sink/all" // the demo's sinks
+	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
 // Options for one demo run.
