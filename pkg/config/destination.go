@@ -195,23 +195,38 @@ func (p *parser) decodeDests(cfg *Config) {
 		s := &cfg.Sinks[i]
 		blocks := p.dests[fmt.Sprintf("sinks[%d]", i)]
 		s.Dest = Destination{blocks: len(blocks)}
-		if len(blocks) != 1 {
-			continue
-		}
-		b := blocks[0]
-		s.Dest.Kind, s.Dest.Node, s.Dest.kind = b.kind.Name(), b.node, b.kind
-		v, err := b.kind.Decode(b.node)
-		if err != nil {
-			var te *yaml.TypeError
-			if errors.As(err, &te) {
-				for _, msg := range te.Errors {
-					p.problems = append(p.problems, p.fromYAMLMessage(msg))
+		for _, b := range blocks {
+			v, err := b.kind.Decode(b.node)
+			if err != nil {
+				var te *yaml.TypeError
+				if errors.As(err, &te) {
+					for _, msg := range te.Errors {
+						p.problems = append(p.problems, p.fromYAMLMessage(msg))
+					}
+				} else {
+					p.problems = append(p.problems, p.fromYAMLMessage(err.Error()))
 				}
-			} else {
-				p.problems = append(p.problems, p.fromYAMLMessage(err.Error()))
 			}
+			if len(blocks) == 1 {
+				s.Dest.Kind, s.Dest.Node, s.Dest.kind, s.Dest.Config = b.kind.Name(), b.node, b.kind, v
+				continue
+			}
+			// One block too many: still judged, so every problem shows at once.
+			p.strays = append(p.strays, stray{field: fmt.Sprintf("sinks[%d].%s", i, b.kind.Name()), kind: b.kind, cfg: v})
 		}
-		s.Dest.Config = v
+	}
+}
+
+// stray is a destination block of a sink that has several.
+type stray struct {
+	field string
+	kind  Kind
+	cfg   any
+}
+
+func (p *parser) validateStrays(c *Config) {
+	for _, s := range p.strays {
+		s.kind.Validate(s.cfg, NewCheck(func(f, msg string) { p.at(joinPath(s.field, f), "%s", msg) }, c))
 	}
 }
 

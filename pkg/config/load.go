@@ -112,6 +112,7 @@ type parser struct {
 	problems Problems
 	kinds    Kinds
 	dests    map[string][]destBlock // sink path → its destination blocks
+	strays   []stray                // blocks of sinks with more than one
 }
 
 func (p *parser) sorted() Problems {

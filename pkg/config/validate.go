@@ -84,6 +84,7 @@ func (c *Config) validate(p *parser) {
 		seen[s.Name] = i
 		s.validate(p, field, c)
 	}
+	p.validateStrays(c)
 	c.validateLimits(p)
 }
 
