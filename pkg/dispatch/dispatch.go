@@ -20,6 +20,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 	"github.com/switchyard-dev/switchyard/pkg/event"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
+	"github.com/switchyard-dev/switchyard/pkg/subject"
 	"github.com/switchyard-dev/switchyard/pkg/telemetry"
 )
 
@@ -66,6 +67,9 @@ type Dispatcher struct {
 	hardCtx    context.Context
 	degradedMu sync.Mutex
 	degraded   map[string]string // cause → reason
+
+	timerMu  sync.Mutex
+	coolDown *time.Timer // the breaker's pending "cool-down over" announcement
 
 	// Ordered drivers: one event per key in flight, in stream order.
 	ordered sink.Ordered
@@ -123,6 +127,7 @@ func (d *Dispatcher) InFlight() int64 { return d.inFlight.Load() }
 func (d *Dispatcher) Run(ctx context.Context, grace time.Duration) error {
 	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelHard()
+	defer d.setCoolDownTimer(nil) // nothing announced after the dispatcher stopped
 
 	d.hardCtx = hard
 	go d.keep.run(hard, max(d.opts.Sink.AckWait.D/3, 50*time.Millisecond))
@@ -284,7 +289,8 @@ type delivery struct {
 // deliver attempts one batch. soft ends with shutdown: a batch still
 // waiting at the gate then goes back unattempted; hard ends after the
 // grace period and interrupts sends.
-func (d *Dispatcher) deliver(soft, ctx context.Context, b []jetstream.Msg) {
+func (d *Dispatcher) deliver(soft, hard context.Context, b []jetstream.Msg) {
+	ctx := hard // settling and sending end only after the grace period
 	ds := make([]delivery, 0, len(b))
 	for _, m := range b {
 		meta, err := m.Metadata()
@@ -297,7 +303,7 @@ func (d *Dispatcher) deliver(soft, ctx context.Context, b []jetstream.Msg) {
 		ev, err := event.FromMessage(event.Message{
 			Subject: m.Subject(), Header: m.Headers(), Data: m.Data(),
 			Stream: meta.Stream, Sequence: meta.Sequence.Stream, Published: meta.Timestamp,
-		}, config.SubjectPrefix)
+		}, subject.EventsPrefix)
 		if err != nil {
 			d.deadLetter(ctx, delivery{msg: m, meta: meta, attempt: int(meta.NumDelivered)}, err.Error(), 0, "malformed")
 			continue
@@ -337,21 +343,21 @@ func (d *Dispatcher) deliver(soft, ctx context.Context, b []jetstream.Msg) {
 	d.hot.inFlight.Add(float64(len(ds)))
 	answers := make([]answer, len(ds))
 	var amu sync.Mutex
-	sendCtx := sink.WithObserver(ctx, func(i, status int, body []byte) {
+	observe := func(i, status int, body []byte) {
 		amu.Lock()
 		defer amu.Unlock()
 		if i >= 0 && i < len(answers) {
 			answers[i] = answer{status: status, body: body}
 		}
-	})
+	}
 	spans := make([]trace.Span, len(ds))
 	for i, x := range ds {
 		spans[i] = d.startSpan(x)
 	}
 	start := time.Now()
-	err = d.opts.Driver.Send(sendCtx, events)
+	err = sink.SendObserved(ctx, d.opts.Driver, events, observe)
 	elapsed := time.Since(start)
-	d.gate.record(probe, outcomeOf(err, len(ds)))
+	d.gate.record(probe, verdictOf(err, len(ds)))
 	d.inFlight.Add(-int64(len(ds)))
 	d.hot.inFlight.Sub(float64(len(ds)))
 	d.hot.sendDuration.Observe(elapsed.Seconds())
@@ -390,17 +396,17 @@ func (d *Dispatcher) recordAttempt(x delivery, start time.Time, took time.Durati
 	}
 }
 
-// outcomeOf sums up a Send for the gate: any delivered event means the
+// verdictOf sums up a Send for the gate: any delivered event means the
 // destination works; otherwise the first failure's class decides.
-func outcomeOf(err error, n int) outcome {
+func verdictOf(err error, n int) verdict {
 	if err == nil {
-		return outcomeSuccess
+		return verdictHealthy
 	}
 	var first error
 	for i := 0; i < n; i++ {
 		e := sink.ErrorFor(err, i)
 		if e == nil {
-			return outcomeSuccess
+			return verdictHealthy
 		}
 		if first == nil {
 			first = e
@@ -408,9 +414,9 @@ func outcomeOf(err error, n int) outcome {
 	}
 	switch sink.Classify(first).Class {
 	case sink.Retryable:
-		return outcomeFailure
+		return verdictFailing
 	case sink.RateLimited:
-		return outcomeRateLimited
+		return verdictRateLimited
 	}
-	return outcomeNeutral
+	return verdictNeutral
 }

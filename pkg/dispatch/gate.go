@@ -21,14 +21,17 @@ const (
 	StateHalfOpen State = "half_open" // the breaker lets single probes through
 )
 
-// outcome is what one delivery attempt tells the gate.
-type outcome int
+// verdict is what one delivery attempt says about the destination's
+// health, for the breaker and the limiter. (The attempt's outcome — as the
+// metrics and the attempt log name it — is another thing: a 410 is a
+// dead-letter outcome and a neutral verdict.)
+type verdict int
 
 const (
-	outcomeSuccess     outcome = iota
-	outcomeFailure             // the destination is unwell: counts for the breaker
-	outcomeRateLimited         // the destination asked us to slow down
-	outcomeNeutral             // says nothing about the destination's health
+	verdictHealthy     verdict = iota
+	verdictFailing             // the destination is unwell: counts for the breaker
+	verdictRateLimited         // the destination asked us to slow down
+	verdictNeutral             // says nothing about the destination's health
 )
 
 // gate decides when a delivery may start: not while the sink is paused or
@@ -137,7 +140,7 @@ func (g *gate) wait(ctx context.Context, n int) (probe bool, err error) {
 	if g.limiter != nil {
 		if err := g.limiter.wait(ctx, n); err != nil {
 			if probe {
-				g.record(true, outcomeNeutral)
+				g.record(true, verdictNeutral)
 			}
 			return false, err
 		}
@@ -145,13 +148,13 @@ func (g *gate) wait(ctx context.Context, n int) (probe bool, err error) {
 	return probe, nil
 }
 
-// record feeds an attempt's outcome to the breaker and the limiter.
-func (g *gate) record(probe bool, o outcome) {
+// record feeds an attempt's verdict to the breaker and the limiter.
+func (g *gate) record(probe bool, o verdict) {
 	if g.limiter != nil {
 		switch o {
-		case outcomeRateLimited:
+		case verdictRateLimited:
 			g.limiter.slowDown()
-		case outcomeSuccess:
+		case verdictHealthy:
 			g.limiter.recover()
 		}
 	}
@@ -234,11 +237,11 @@ func (b *breaker) state(now time.Time) State {
 }
 
 // record returns why the breaker opened, if it did.
-func (b *breaker) record(now time.Time, probe bool, o outcome, st State) string {
-	if o == outcomeNeutral || o == outcomeRateLimited {
+func (b *breaker) record(now time.Time, probe bool, o verdict, st State) string {
+	if o == verdictNeutral || o == verdictRateLimited {
 		return ""
 	}
-	failed := o == outcomeFailure
+	failed := o == verdictFailing
 	b.window.add(now, b.cfg.Window.D, failed)
 	if !failed {
 		b.consecutive = 0
@@ -301,6 +304,3 @@ func (a *adaptiveLimiter) recover() {
 		a.lastRaise = time.Now()
 	}
 }
-
-// Limit is the current rate, for status.
-func (a *adaptiveLimiter) Limit() float64 { return float64(a.lim.Limit()) }

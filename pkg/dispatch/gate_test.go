@@ -21,17 +21,17 @@ func TestBreakerTransitions(t *testing.T) {
 	g := newGate(breakerSink(3, 0.9, 100), 1, func(from, to State, _ string, _ time.Time) { changes = append(changes, to) })
 	g.now = func() time.Time { return now }
 
-	g.record(false, outcomeFailure)
-	g.record(false, outcomeFailure)
-	g.record(false, outcomeSuccess) // resets the run
-	g.record(false, outcomeNeutral) // 410s say nothing about health
-	g.record(false, outcomeRateLimited)
-	g.record(false, outcomeFailure)
-	g.record(false, outcomeFailure)
+	g.record(false, verdictFailing)
+	g.record(false, verdictFailing)
+	g.record(false, verdictHealthy) // resets the run
+	g.record(false, verdictNeutral) // 410s say nothing about health
+	g.record(false, verdictRateLimited)
+	g.record(false, verdictFailing)
+	g.record(false, verdictFailing)
 	if g.State() != StateRunning {
 		t.Fatalf("state %s after 2 failures in a row", g.State())
 	}
-	g.record(false, outcomeFailure)
+	g.record(false, verdictFailing)
 	if g.State() != StateOpen {
 		t.Fatalf("state %s after 3 failures in a row, want open", g.State())
 	}
@@ -54,13 +54,13 @@ func TestBreakerTransitions(t *testing.T) {
 		t.Fatal("a second delivery passed while the probe was out")
 	}
 	cancel()
-	g.record(true, outcomeFailure)
+	g.record(true, verdictFailing)
 	if g.State() != StateOpen {
 		t.Fatalf("state %s after a failed probe, want open", g.State())
 	}
 	now = now.Add(11 * time.Second)
 	probe, _ = g.wait(context.Background(), 1)
-	g.record(probe, outcomeSuccess)
+	g.record(probe, verdictHealthy)
 	if g.State() != StateRunning {
 		t.Fatalf("state %s after a good probe, want running", g.State())
 	}
@@ -78,16 +78,16 @@ func TestBreakerTransitions(t *testing.T) {
 func TestBreakerFailureRate(t *testing.T) {
 	g := newGate(breakerSink(1000, 0.5, 10), 1, nil)
 	for i := 0; i < 9; i++ {
-		o := outcomeSuccess
+		o := verdictHealthy
 		if i%2 == 0 {
-			o = outcomeFailure
+			o = verdictFailing
 		}
 		g.record(false, o)
 	}
 	if g.State() != StateRunning {
 		t.Fatal("opened before min_requests")
 	}
-	g.record(false, outcomeFailure) // 6 of 10 failed
+	g.record(false, verdictFailing) // 6 of 10 failed
 	if g.State() != StateOpen {
 		t.Fatalf("state %s at 60%% failures, want open", g.State())
 	}
@@ -118,31 +118,31 @@ func TestAdaptiveLimiterSlowsAndRecovers(t *testing.T) {
 	a := newAdaptiveLimiter(100, 1)
 	a.slowDown()
 	a.slowDown()
-	if got := a.Limit(); got != 25 {
+	if got := float64(a.lim.Limit()); got != 25 {
 		t.Fatalf("after two 429s: %v/s, want 25", got)
 	}
 	for i := 0; i < 10; i++ {
 		a.slowDown()
 	}
-	if got := a.Limit(); got != 5 {
+	if got := float64(a.lim.Limit()); got != 5 {
 		t.Fatalf("floor: %v/s, want 5 (1/20 of the setting)", got)
 	}
 	a.lastRaise = time.Now().Add(-2 * time.Second)
 	a.recover()
-	if got := a.Limit(); got <= 5 || got > 100 {
+	if got := float64(a.lim.Limit()); got <= 5 || got > 100 {
 		t.Fatalf("after a second of successes: %v/s", got)
 	}
 	a.recover() // within the same second: no change
-	before := a.Limit()
+	before := float64(a.lim.Limit())
 	a.recover()
-	if a.Limit() != before {
+	if float64(a.lim.Limit()) != before {
 		t.Error("recovered twice within a second")
 	}
 	for i := 0; i < 50; i++ {
 		a.lastRaise = time.Now().Add(-2 * time.Second)
 		a.recover()
 	}
-	if got := a.Limit(); got != 100 {
+	if got := float64(a.lim.Limit()); got != 100 {
 		t.Errorf("recovered to %v/s, want the configured 100", got)
 	}
 }

@@ -6,8 +6,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/event"
+	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
 // lanes keep the events of one ordering key in stream order for drivers
@@ -107,7 +107,7 @@ func (d *Dispatcher) admit(m jetstream.Msg) bool {
 	ev, err := event.FromMessage(event.Message{
 		Subject: m.Subject(), Header: m.Headers(), Data: m.Data(),
 		Stream: meta.Stream, Sequence: meta.Sequence.Stream, Published: meta.Timestamp,
-	}, config.SubjectPrefix)
+	}, subject.EventsPrefix)
 	if err != nil {
 		return true
 	}

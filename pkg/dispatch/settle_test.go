@@ -41,7 +41,7 @@ func TestResumeDuringCoolDownKeepsTheBreakerOpen(t *testing.T) {
 		changes = append(changes, change{to, until})
 	})
 	g.now = func() time.Time { return now }
-	g.record(false, outcomeFailure) // opens for 10 s
+	g.record(false, verdictFailing) // opens for 10 s
 	g.setPaused(true, "operator")
 	g.setPaused(false, "")
 	last := changes[len(changes)-1]

@@ -43,11 +43,12 @@ func (d *Dispatcher) stateChanged(from, to State, reason string, until time.Time
 	case StateOpen:
 		d.pauseConsumers(ctx, until)
 		// JetStream resumes the consumers when the cool-down ends; say so.
-		time.AfterFunc(time.Until(until), func() {
+		t := time.AfterFunc(time.Until(until), func() {
 			if d.gate.State() == StateHalfOpen {
 				d.announce(StateOpen, StateHalfOpen, "cool-down over: probing", time.Time{})
 			}
 		})
+		d.setCoolDownTimer(t)
 	case StateRunning, StateHalfOpen:
 		if from == StatePaused {
 			d.resumeConsumers(ctx)
@@ -100,4 +101,15 @@ func (d *Dispatcher) resumeConsumers(ctx context.Context) {
 			d.log.Warn("resume consumer", "consumer", info.Name, "err", err)
 		}
 	}
+}
+
+// setCoolDownTimer keeps the one pending cool-down announcement, so that a
+// newer one replaces it and Run's end stops it.
+func (d *Dispatcher) setCoolDownTimer(t *time.Timer) {
+	d.timerMu.Lock()
+	defer d.timerMu.Unlock()
+	if d.coolDown != nil {
+		d.coolDown.Stop()
+	}
+	d.coolDown = t
 }

@@ -34,6 +34,6 @@ func BenchmarkGateRecord(b *testing.B) {
 	g := newGate(breakerSink(1<<30, 0.99, 1<<30), 1, nil)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		g.record(false, outcomeSuccess)
+		g.record(false, verdictHealthy)
 	}
 }

@@ -50,6 +50,7 @@ type Driver struct {
 	onDisable func(reason string)
 }
 
+var _ sink.ObservedSender = (*Driver)(nil)
 var _ sink.Driver = (*Driver)(nil)
 
 // New builds a webhook driver from a validated sink config.
@@ -130,17 +131,23 @@ func tlsConfig(t config.TLS) (*tls.Config, error) {
 
 // Send delivers each event of the batch in its own signed request.
 func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
+	return d.SendObserved(ctx, batch, nil)
+}
+
+// SendObserved implements sink.ObservedSender: Send, reporting each
+// receiver's status and the start of its answer to observe.
+func (d *Driver) SendObserved(ctx context.Context, batch []*event.Event, observe sink.Observer) error {
 	ctx, done, err := d.life.Enter(ctx)
 	if err != nil {
 		return err
 	}
 	defer done()
 	if len(batch) == 1 {
-		return d.post(ctx, 0, batch[0])
+		return d.post(ctx, 0, batch[0], observe)
 	}
 	var be *sink.BatchError
 	for i, e := range batch {
-		if err := d.post(ctx, i, e); err != nil {
+		if err := d.post(ctx, i, e, observe); err != nil {
 			if be == nil {
 				be = sink.NewBatchError()
 			}
@@ -165,7 +172,7 @@ func (d *Driver) body(e *event.Event) (body []byte, contentType string, err erro
 	return b, "application/json", err
 }
 
-func (d *Driver) post(ctx context.Context, i int, e *event.Event) error {
+func (d *Driver) post(ctx context.Context, i int, e *event.Event, observe sink.Observer) error {
 	body, ct, err := d.body(e)
 	if err != nil {
 		return sink.PermanentError(0, fmt.Errorf("render body: %w", err))
@@ -197,7 +204,9 @@ func (d *Driver) post(ctx context.Context, i int, e *event.Event) error {
 	if resp.ContentLength != 0 { // most receivers answer with an empty body
 		snippet, _ = io.ReadAll(io.LimitReader(resp.Body, maxResponseRead))
 	}
-	sink.Observe(ctx, i, resp.StatusCode, snippet)
+	if observe != nil {
+		observe(i, resp.StatusCode, snippet)
+	}
 	// An extension some platforms offer receivers: "disable" pauses the
 	// sink (its backlog stays in the stream), "abort-message" dead-letters
 	// this one event.
