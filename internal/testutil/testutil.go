@@ -1,0 +1,112 @@
+// Package testutil holds the helpers the package tests share: an embedded
+// JetStream server (real NATS, never a mock), WaitFor, and a pstest fault
+// reactor. Only tests import it.
+package testutil
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// JetStream is an in-process nats-server with JetStream, on a loopback
+// port and a temporary store, and a connection to it.
+type JetStream struct {
+	Server *server.Server
+	Conn   *nats.Conn
+	JS     jetstream.JetStream
+}
+
+// URL is where a client reaches the server.
+func (j *JetStream) URL() string { return j.Server.ClientURL() }
+
+// StartJetStream starts an embedded JetStream server for the test and
+// stops it at cleanup. configure, when not nil, may change the server
+// options first (e.g. MaxPayload).
+func StartJetStream(t testing.TB, configure func(*server.Options)) *JetStream {
+	t.Helper()
+	opts := &server.Options{
+		Host: "127.0.0.1", Port: server.RANDOM_PORT,
+		JetStream: true, StoreDir: t.TempDir(),
+		NoLog: true, NoSigs: true,
+	}
+	if configure != nil {
+		configure(opts)
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		ns.Shutdown()
+		t.Fatal("embedded nats-server not ready after 10s")
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &JetStream{Server: ns, Conn: nc, JS: js}
+}
+
+// WaitFor polls cond every 20ms until it holds, and fails the test with
+// what after d.
+func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// FailFirstPublish is a pstest reactor (for pstest.ServerReactorOption
+// with FuncName "Publish") that refuses, with UNAVAILABLE, the first
+// publish request carrying one of the given event ids (the "id"
+// attribute), once per id.
+type FailFirstPublish struct {
+	mu     sync.Mutex
+	failed map[string]bool
+}
+
+// NewFailFirstPublish fails the first publish of each of ids.
+func NewFailFirstPublish(ids ...string) *FailFirstPublish {
+	f := &FailFirstPublish{failed: map[string]bool{}}
+	for _, id := range ids {
+		f.failed[id] = false
+	}
+	return f
+}
+
+// React implements pstest.Reactor.
+func (f *FailFirstPublish) React(req any) (bool, any, error) {
+	r, ok := req.(*pubsubpb.PublishRequest)
+	if !ok {
+		return false, nil, nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, m := range r.Messages {
+		id := m.Attributes["id"]
+		if done, want := f.failed[id]; want && !done {
+			f.failed[id] = true
+			return true, nil, status.Error(codes.Unavailable, "injected: first publish of "+id)
+		}
+	}
+	return false, nil, nil
+}
