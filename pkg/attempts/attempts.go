@@ -127,10 +127,6 @@ func (l *Log) Record(r Record) error {
 	if len(r.Response) > MaxResponse {
 		r.Response = r.Response[:MaxResponse]
 	}
-	line, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
 	subj := subject(r.Sink, r.EventID)
 	l.mu.Lock()
 	if l.closed {
@@ -142,7 +138,7 @@ func (l *Log) Record(r Record) error {
 		b = &batch{}
 		l.pending[subj] = b
 	}
-	b.buf = append(append(b.buf, line...), '\n')
+	b.buf = append(r.appendJSON(b.buf), '\n')
 	b.n++
 	var full []byte
 	if b.n >= l.MaxBatch || len(b.buf) >= maxBatchBytes {

@@ -245,6 +245,11 @@ func validJSON(b []byte) bool {
 
 const maxNesting = 10000
 
+// AppendJSONString appends s to out as a JSON string, as encoding/json
+// writes it with HTML escaping off; for hand-written encoders on the
+// delivery path.
+func AppendJSONString(out []byte, s string) []byte { return appendJSONString(out, s) }
+
 // appendJSONString appends s as a JSON string the way encoding/json does
 // with HTML escaping off: quotes, backslashes and control characters
 // escaped, invalid UTF-8 replaced by U+FFFD, U+2028 and U+2029 escaped.
