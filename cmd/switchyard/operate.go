@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -11,7 +10,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/switchyard-dev/switchyard/pkg/admin"
+	"github.com/switchyard-dev/switchyard/pkg/attempts"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
+	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 )
 
 // adminFlags are the flags every command that talks to a running gateway shares.
@@ -103,7 +104,7 @@ between refreshes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c := af.client()
-			var prev []admin.SinkStatus
+			var prev []gatewayapi.SinkStatus
 			var prevAt time.Time
 			for {
 				sinks, err := c.Sinks(cmd.Context())
@@ -132,10 +133,10 @@ between refreshes.`,
 	return cmd
 }
 
-func printStatus(cmd *cobra.Command, sinks, prev []admin.SinkStatus, elapsed time.Duration) {
+func printStatus(cmd *cobra.Command, sinks, prev []gatewayapi.SinkStatus, elapsed time.Duration) {
 	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SINK\tKIND\tSTATE\tEVENTS/S\tPENDING\tACK PENDING\tOLDEST\tREDELIVERED\tIN FLIGHT\tSUCCESS\tP99\tDEAD LETTERS\tLAST ERROR")
-	before := map[string]admin.SinkStatus{}
+	before := map[string]gatewayapi.SinkStatus{}
 	for _, p := range prev {
 		before[p.Name] = p
 	}
@@ -261,26 +262,20 @@ func attemptsCmd() *cobra.Command {
   switchyard attempts --sink orders --status 500 --since 1h`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			q := url.Values{}
-			for k, v := range map[string]string{"sink": sinkName, "event_id": eventID, "type": typ, "outcome": outcome} {
-				if v != "" {
-					q.Set(k, v)
-				}
-			}
-			for k, v := range map[string]string{"since": since, "until": until} {
-				if v == "" {
+			q := attempts.Query{Sink: sinkName, EventID: eventID, Type: typ, Outcome: outcome, Status: status, Limit: limit}
+			for _, w := range []struct {
+				v   string
+				dst *time.Time
+			}{{since, &q.Since}, {until, &q.Until}} {
+				if w.v == "" {
 					continue
 				}
-				t, err := parseWhen(v)
+				t, err := parseWhen(w.v)
 				if err != nil {
 					return err
 				}
-				q.Set(k, t.UTC().Format(time.RFC3339))
+				*w.dst = t
 			}
-			if status != 0 {
-				q.Set("status", fmt.Sprint(status))
-			}
-			q.Set("limit", fmt.Sprint(limit))
 			recs, err := af.client().Attempts(cmd.Context(), q)
 			if err != nil {
 				return err

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/switchyard-dev/switchyard/pkg/admin"
+	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 )
 
 func replayCmd() *cobra.Command {
@@ -30,7 +30,7 @@ Ctrl-C cancels it.`,
 			if sinkName == "" || since == "" {
 				return fmt.Errorf("--sink and --since are required")
 			}
-			var req admin.ReplayRequest
+			var req gatewayapi.ReplayRequest
 			var err error
 			if req.Since, err = parseWhen(since); err != nil {
 				return err
@@ -96,7 +96,7 @@ Ctrl-C cancels it.`,
 	return cmd
 }
 
-func replayLine(st admin.ReplayStatus) string {
+func replayLine(st gatewayapi.ReplayStatus) string {
 	const width = 30
 	filled := width
 	if st.Total > 0 {

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net"
 	"net/http"
@@ -24,97 +23,27 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/attempts"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
+	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 )
 
-// SinkStatus is one sink as GET /v1/sinks shows it.
-type SinkStatus struct {
-	Name   string   `json:"name"`
-	Kind   string   `json:"kind"`
-	Events []string `json:"events"`
-	State  string   `json:"state"`
-	// StateReason says why the sink is not running: the pause reason, the
-	// breaker's cause, or what degrades it (a dead-letter store outage, a
-	// lost consumer being recreated).
-	StateReason string `json:"state_reason,omitempty"`
-	Pending     uint64 `json:"pending"`
-	AckPending  int    `json:"ack_pending"`
-	Redelivered int    `json:"redelivered"`
-	InFlight    int64  `json:"in_flight"`
-	DeadLetters uint64 `json:"dead_letters"`
-	Delivered   uint64 `json:"delivered"` // attempts that succeeded since this gateway started
-	Failed      uint64 `json:"failed"`    // attempts that failed since this gateway started
-	// OldestPendingSeconds is the age of the oldest event not yet settled.
-	OldestPendingSeconds float64 `json:"oldest_pending_seconds"`
-	// LatencyP99Seconds is the p99 of stream arrival → delivery since start.
-	LatencyP99Seconds float64    `json:"latency_p99_seconds"`
-	LastSuccess       *time.Time `json:"last_success,omitempty"`
-	LastError         string     `json:"last_error,omitempty"`
-	LastErrorTime     *time.Time `json:"last_error_time,omitempty"`
-	// Warnings name what will lose events if nothing changes, such as the
-	// oldest pending event nearing stream.max_age.
-	Warnings []string `json:"warnings,omitempty"`
-}
-
-// Backend is what the API reads and acts on; the gateway implements it.
+// Backend is what the API reads and acts on; the gateway provides one.
+// Its types and errors live in pkg/gatewayapi.
 type Backend interface {
 	Ready(ctx context.Context) error
-	Sinks(ctx context.Context) ([]SinkStatus, error)
+	Sinks(ctx context.Context) ([]gatewayapi.SinkStatus, error)
 	DeadLetters(ctx context.Context, sink string, f deadletter.Filter) ([]deadletter.Record, error)
 	Redrive(ctx context.Context, sink string, f deadletter.Filter) (int, error)
 	PurgeDeadLetters(ctx context.Context, sink string, f deadletter.Filter) (int, error)
 	Pause(ctx context.Context, sink, reason string) error
 	Resume(ctx context.Context, sink string) error
 	Attempts(ctx context.Context, q attempts.Query) ([]attempts.Record, error)
-	Event(ctx context.Context, id string) (*EventView, error)
-	StartReplay(ctx context.Context, sink string, req ReplayRequest) (ReplayStatus, error)
-	Replays() []ReplayStatus
-	Replay(id string) (ReplayStatus, error)
-	CancelReplay(id string) (ReplayStatus, error)
+	Event(ctx context.Context, id string) (*gatewayapi.EventView, error)
+	StartReplay(ctx context.Context, sink string, req gatewayapi.ReplayRequest) (gatewayapi.ReplayStatus, error)
+	Replays() []gatewayapi.ReplayStatus
+	Replay(id string) (gatewayapi.ReplayStatus, error)
+	CancelReplay(id string) (gatewayapi.ReplayStatus, error)
 	RunningConfig() *config.Config
 }
-
-// ReplayRequest asks to re-deliver a time range of the stream to one sink.
-type ReplayRequest struct {
-	Since time.Time `json:"since"`
-	Until time.Time `json:"until,omitempty"` // default: now
-	Types []string  `json:"types,omitempty"` // default: all the sink's types
-}
-
-// ReplayStatus is a replay's progress.
-type ReplayStatus struct {
-	ID         string     `json:"id"`
-	Sink       string     `json:"sink"`
-	Since      time.Time  `json:"since"`
-	Until      *time.Time `json:"until,omitempty"`
-	Types      []string   `json:"types,omitempty"`
-	State      string     `json:"state"` // running, done, canceled, failed
-	Total      uint64     `json:"total"`
-	Done       uint64     `json:"done"`
-	Rate       float64    `json:"rate_per_second"`
-	ETASeconds float64    `json:"eta_seconds,omitempty"`
-	Started    time.Time  `json:"started"`
-	Finished   *time.Time `json:"finished,omitempty"`
-	Error      string     `json:"error,omitempty"`
-}
-
-// EventView is an event with every attempt to deliver it, across sinks.
-type EventView struct {
-	ID       string              `json:"id"`
-	Type     string              `json:"type"`
-	Subject  string              `json:"subject,omitempty"`
-	Time     time.Time           `json:"time,omitempty"`
-	Headers  map[string][]string `json:"headers,omitempty"`
-	Data     []byte              `json:"data,omitempty"` // base64 in JSON
-	Attempts []attempts.Record   `json:"attempts"`
-}
-
-// Errors a Backend returns: ErrUnknownSink and ErrNotFound answer 404,
-// ErrBadRequest 400.
-var (
-	ErrUnknownSink = errors.New("unknown sink")
-	ErrNotFound    = errors.New("not found")
-	ErrBadRequest  = errors.New("bad request")
-)
 
 // Options secure the API.
 type Options struct {
@@ -152,132 +81,9 @@ func HandlerWith(b Backend, o Options, metrics prometheus.Gatherer) http.Handler
 	})
 	protected := http.NewServeMux()
 	protected.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
-	protected.HandleFunc("GET /v1/sinks", func(w http.ResponseWriter, r *http.Request) {
-		sinks, err := b.Sinks(r.Context())
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, sinks)
-	})
-	protected.HandleFunc("GET /v1/sinks/{name}/dead-letters", func(w http.ResponseWriter, r *http.Request) {
-		f, err := filterOf(r, 100)
-		if err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
-			return
-		}
-		recs, err := b.DeadLetters(r.Context(), r.PathValue("name"), f)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, recs)
-	})
-	protected.HandleFunc("POST /v1/sinks/{name}/dead-letters/redrive", func(w http.ResponseWriter, r *http.Request) {
-		f, err := filterOf(r, 0)
-		if err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
-			return
-		}
-		n, err := b.Redrive(r.Context(), r.PathValue("name"), f)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]int{"redriven": n})
-	})
-	protected.HandleFunc("DELETE /v1/sinks/{name}/dead-letters", func(w http.ResponseWriter, r *http.Request) {
-		f, err := filterOf(r, 0)
-		if err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
-			return
-		}
-		n, err := b.PurgeDeadLetters(r.Context(), r.PathValue("name"), f)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]int{"deleted": n})
-	})
-	protected.HandleFunc("POST /v1/sinks/{name}/pause", func(w http.ResponseWriter, r *http.Request) {
-		var body struct {
-			Reason string `json:"reason"`
-		}
-		if r.ContentLength != 0 {
-			if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&body); err != nil {
-				writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body must be {\"reason\": \"…\"} or empty"})
-				return
-			}
-		}
-		if err := b.Pause(r.Context(), r.PathValue("name"), body.Reason); err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"sink": r.PathValue("name"), "state": "paused"})
-	})
-	protected.HandleFunc("POST /v1/sinks/{name}/resume", func(w http.ResponseWriter, r *http.Request) {
-		if err := b.Resume(r.Context(), r.PathValue("name")); err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"sink": r.PathValue("name"), "state": "resumed"})
-	})
-	protected.HandleFunc("GET /v1/attempts", func(w http.ResponseWriter, r *http.Request) {
-		q, err := attemptQueryOf(r)
-		if err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
-			return
-		}
-		recs, err := b.Attempts(r.Context(), q)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, recs)
-	})
-	protected.HandleFunc("GET /v1/events/{id}", func(w http.ResponseWriter, r *http.Request) {
-		v, err := b.Event(r.Context(), r.PathValue("id"))
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, v)
-	})
-	protected.HandleFunc("POST /v1/sinks/{name}/replay", func(w http.ResponseWriter, r *http.Request) {
-		var req ReplayRequest
-		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": `body must be {"since": RFC 3339, "until": RFC 3339, "types": [...]}`})
-			return
-		}
-		st, err := b.StartReplay(r.Context(), r.PathValue("name"), req)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusAccepted, st)
-	})
-	protected.HandleFunc("GET /v1/config", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, b.RunningConfig())
-	})
-	protected.HandleFunc("GET /v1/replays", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, b.Replays())
-	})
-	protected.HandleFunc("GET /v1/replays/{id}", func(w http.ResponseWriter, r *http.Request) {
-		st, err := b.Replay(r.PathValue("id"))
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, st)
-	})
-	protected.HandleFunc("DELETE /v1/replays/{id}", func(w http.ResponseWriter, r *http.Request) {
-		st, err := b.CancelReplay(r.PathValue("id"))
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, st)
-	})
+	for _, rt := range routes {
+		protected.HandleFunc(rt.pattern, rt.handler(b))
+	}
 	// Go's profiler, behind the token like the API; registered here, not
 	// through net/http/pprof's DefaultServeMux side effect.
 	protected.HandleFunc("GET /debug/pprof/", pprof.Index) // and the named profiles: heap, goroutine, allocs, …
@@ -378,11 +184,11 @@ func requireToken(token string, next http.Handler) http.Handler {
 }
 
 func writeError(w http.ResponseWriter, err error) {
-	if errors.Is(err, ErrBadRequest) {
+	if errors.Is(err, gatewayapi.ErrBadRequest) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}
-	if errors.Is(err, ErrUnknownSink) || errors.Is(err, ErrNotFound) {
+	if errors.Is(err, gatewayapi.ErrUnknownSink) || errors.Is(err, gatewayapi.ErrNotFound) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
 		return
 	}

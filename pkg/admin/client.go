@@ -14,6 +14,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/attempts"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
+	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 )
 
 // Client calls a running gateway's admin API; the CLI's operator commands
@@ -74,8 +75,8 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 }
 
 // Sinks lists the sinks with their state.
-func (c *Client) Sinks(ctx context.Context) ([]SinkStatus, error) {
-	var out []SinkStatus
+func (c *Client) Sinks(ctx context.Context) ([]gatewayapi.SinkStatus, error) {
+	var out []gatewayapi.SinkStatus
 	return out, c.do(ctx, "GET", "/v1/sinks", nil, nil, &out)
 }
 
@@ -89,29 +90,40 @@ func (c *Client) Resume(ctx context.Context, sink string) error {
 	return c.do(ctx, "POST", "/v1/sinks/"+url.PathEscape(sink)+"/resume", nil, nil, nil)
 }
 
-// FilterQuery renders a dead-letter filter as the API's query string.
-func FilterQuery(f deadletter.Filter) url.Values {
+// encode renders an API query string from its text, time and number
+// parameters, leaving out empty strings and zero times and numbers.
+func encode(strs map[string]string, times map[string]time.Time, nums map[string]int) url.Values {
 	q := url.Values{}
-	set := func(k, v string) {
+	for k, v := range strs {
 		if v != "" {
 			q.Set(k, v)
 		}
 	}
-	set("type", f.Type)
-	set("reason", f.Reason)
-	if !f.Since.IsZero() {
-		set("since", f.Since.UTC().Format(time.RFC3339))
+	for k, t := range times {
+		if !t.IsZero() {
+			q.Set(k, t.UTC().Format(time.RFC3339))
+		}
 	}
-	if !f.Until.IsZero() {
-		set("until", f.Until.UTC().Format(time.RFC3339))
-	}
-	if f.Offset > 0 {
-		set("offset", fmt.Sprint(f.Offset))
-	}
-	if f.Limit > 0 {
-		set("limit", fmt.Sprint(f.Limit))
+	for k, n := range nums {
+		if n > 0 {
+			q.Set(k, fmt.Sprint(n))
+		}
 	}
 	return q
+}
+
+// FilterQuery renders a dead-letter filter as the API's query string.
+func FilterQuery(f deadletter.Filter) url.Values {
+	return encode(map[string]string{"type": f.Type, "reason": f.Reason},
+		map[string]time.Time{"since": f.Since, "until": f.Until},
+		map[string]int{"offset": f.Offset, "limit": f.Limit})
+}
+
+// AttemptQuery renders an attempt-log query as the API's query string.
+func AttemptQuery(a attempts.Query) url.Values {
+	return encode(map[string]string{"sink": a.Sink, "event_id": a.EventID, "type": a.Type, "outcome": a.Outcome},
+		map[string]time.Time{"since": a.Since, "until": a.Until},
+		map[string]int{"status": a.Status, "limit": a.Limit})
 }
 
 // DeadLetters lists a sink's dead letters.
@@ -134,28 +146,40 @@ func (c *Client) Purge(ctx context.Context, sink string, f deadletter.Filter) (i
 	return out["deleted"], err
 }
 
-// Attempts queries the attempt log; q holds the API's query parameters
-// (sink, event_id, type, status, outcome, since, until, limit).
-func (c *Client) Attempts(ctx context.Context, q url.Values) ([]attempts.Record, error) {
+// Attempts queries the attempt log.
+func (c *Client) Attempts(ctx context.Context, q attempts.Query) ([]attempts.Record, error) {
 	var out []attempts.Record
-	return out, c.do(ctx, "GET", "/v1/attempts", q, nil, &out)
+	return out, c.do(ctx, "GET", "/v1/attempts", AttemptQuery(q), nil, &out)
+}
+
+// Event reads an event as the stream holds it, with every attempt to
+// deliver it.
+func (c *Client) Event(ctx context.Context, id string) (*gatewayapi.EventView, error) {
+	var out gatewayapi.EventView
+	return &out, c.do(ctx, "GET", "/v1/events/"+url.PathEscape(id), nil, nil, &out)
 }
 
 // StartReplay starts a replay of a time range to one sink.
-func (c *Client) StartReplay(ctx context.Context, sink string, req ReplayRequest) (ReplayStatus, error) {
-	var out ReplayStatus
+func (c *Client) StartReplay(ctx context.Context, sink string, req gatewayapi.ReplayRequest) (gatewayapi.ReplayStatus, error) {
+	var out gatewayapi.ReplayStatus
 	return out, c.do(ctx, "POST", "/v1/sinks/"+url.PathEscape(sink)+"/replay", nil, req, &out)
 }
 
+// Replays lists the running replays and the recently finished ones.
+func (c *Client) Replays(ctx context.Context) ([]gatewayapi.ReplayStatus, error) {
+	var out []gatewayapi.ReplayStatus
+	return out, c.do(ctx, "GET", "/v1/replays", nil, nil, &out)
+}
+
 // Replay reads a replay's progress.
-func (c *Client) Replay(ctx context.Context, id string) (ReplayStatus, error) {
-	var out ReplayStatus
+func (c *Client) Replay(ctx context.Context, id string) (gatewayapi.ReplayStatus, error) {
+	var out gatewayapi.ReplayStatus
 	return out, c.do(ctx, "GET", "/v1/replays/"+url.PathEscape(id), nil, nil, &out)
 }
 
 // CancelReplay cancels a replay.
-func (c *Client) CancelReplay(ctx context.Context, id string) (ReplayStatus, error) {
-	var out ReplayStatus
+func (c *Client) CancelReplay(ctx context.Context, id string) (gatewayapi.ReplayStatus, error) {
+	var out gatewayapi.ReplayStatus
 	return out, c.do(ctx, "DELETE", "/v1/replays/"+url.PathEscape(id), nil, nil, &out)
 }
 

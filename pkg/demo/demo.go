@@ -161,7 +161,7 @@ sinks:
 	lastLine := time.Time{}
 	var dead int
 	for {
-		recs, err := g.DeadLetters(ctx, "demo", deadletter.Filter{})
+		recs, err := g.Admin().DeadLetters(ctx, "demo", deadletter.Filter{})
 		if err == nil {
 			dead = len(recs)
 		}

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchyard-dev/switchyard/pkg/admin"
 	"github.com/switchyard-dev/switchyard/pkg/attempts"
+	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 )
 
 func TestAttemptLogAnswersEachQueryKind(t *testing.T) {
@@ -51,7 +51,7 @@ func TestAttemptLogAnswersEachQueryKind(t *testing.T) {
 			t.Errorf("%s: %d records, want %d", q, len(recs), want)
 		}
 	}
-	var ev admin.EventView
+	var ev gatewayapi.EventView
 	if code := adminDo(t, g, "GET", "/v1/events/x1", &ev); code != 200 {
 		t.Fatalf("/v1/events/x1: %d", code)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 	"github.com/switchyard-dev/switchyard/pkg/dispatch"
+	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
 	"github.com/switchyard-dev/switchyard/pkg/telemetry"
 )
@@ -37,25 +38,24 @@ type Options struct {
 
 // Gateway is one running Switchyard.
 type Gateway struct {
-	cfg       *config.Config
-	kinds     *sink.Registry // opens drivers
-	log       *slog.Logger
-	bus       *bus.Bus
-	dlq       *deadletter.Store
-	state     jetstream.KeyValue
-	attempts  *attempts.Log // nil when the attempt log is off
-	runCtx    context.Context
-	replaysMu sync.Mutex
-	replays   map[string]*replay
-	metrics   *telemetry.Metrics
-	version   string
-	mu        sync.RWMutex // guards sinks, byName and cfg.Sinks across reloads
-	sinks     []*runningSink
-	byName    map[string]*runningSink
-	reloadMu  sync.Mutex
-	adminLn   net.Listener
-	running   atomic.Bool
-	stopOnce  sync.Once
+	cfg      *config.Config
+	kinds    *sink.Registry // opens drivers
+	log      *slog.Logger
+	bus      *bus.Bus
+	dlq      *deadletter.Store
+	state    jetstream.KeyValue
+	attempts *attempts.Log   // nil when the attempt log is off
+	runCtx   context.Context // set by Run under reloadMu; nil before
+	replays  *replayManager
+	metrics  *telemetry.Metrics
+	version  string
+	mu       sync.RWMutex // guards sinks, byName and cfg.Sinks across reloads
+	sinks    []*runningSink
+	byName   map[string]*runningSink
+	reloadMu sync.Mutex
+	adminLn  net.Listener
+	running  atomic.Bool
+	stopOnce sync.Once
 }
 
 // sinkConfig is what recreating a sink's consumers needs to know.
@@ -82,8 +82,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
-	g := &Gateway{cfg: cfg, log: opts.Logger, metrics: telemetry.NewMetrics(), byName: map[string]*runningSink{},
-		replays: map[string]*replay{}}
+	g := &Gateway{cfg: cfg, log: opts.Logger, metrics: telemetry.NewMetrics(), byName: map[string]*runningSink{}}
 	defer func() {
 		if err != nil {
 			g.close(context.Background())
@@ -96,6 +95,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		return nil, err
 	}
 	g.dlq = &deadletter.Store{JS: g.bus.JS, Stream: cfg.DeadLetters.Stream}
+	g.replays = newReplayManager(g.bus.JS, cfg.Stream.Name, g.log)
 	if g.state, err = g.bus.StateKV(ctx); err != nil {
 		return nil, err
 	}
@@ -210,8 +210,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 	// the sinks, the watchers and the replays through this context.
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	g.runCtx = ctx
-	srv := &http.Server{Handler: admin.HandlerWith(g, admin.Options{Token: g.cfg.Admin.Token, InsecureNoAuth: g.cfg.Admin.InsecureNoAuth}, g.metrics.Registry), ReadHeaderTimeout: 10 * time.Second}
+	g.replays.begin(ctx)
+	srv := &http.Server{Handler: admin.HandlerWith(g.Admin(), admin.Options{Token: g.cfg.Admin.Token, InsecureNoAuth: g.cfg.Admin.InsecureNoAuth}, g.metrics.Registry), ReadHeaderTimeout: 10 * time.Second}
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(g.adminLn) }()
 
@@ -223,6 +223,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() { defer wg.Done(); g.recordAckFloors(ctx) }()
 	g.reloadMu.Lock()
+	g.runCtx = ctx
 	for _, rs := range g.sinkList() {
 		g.startSink(ctx, rs)
 	}
@@ -245,6 +246,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	g.reloadMu.Unlock()
 	wg.Wait()
+	g.replays.wait() // each replay deletes its consumer as it ends
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shutCtx)
@@ -273,7 +275,12 @@ func (g *Gateway) close(ctx context.Context) {
 	})
 }
 
-// Ready implements admin.Backend: NATS connected and every consumer bound.
+// ErrNotRunning is returned by what needs a running gateway (a reload, a
+// replay) when called before Run or once it is stopping.
+var ErrNotRunning = errors.New("gateway not running")
+
+// Ready says whether this replica can serve: running, NATS connected and
+// every consumer bound. The admin API's /readyz answers it.
 func (g *Gateway) Ready(ctx context.Context) error {
 	if !g.running.Load() {
 		return errors.New("not running")
@@ -289,114 +296,12 @@ func (g *Gateway) Ready(ctx context.Context) error {
 	return nil
 }
 
-// Sinks implements admin.Backend.
-func (g *Gateway) Sinks(ctx context.Context) ([]admin.SinkStatus, error) {
-	sinks := g.sinkList()
-	out := make([]admin.SinkStatus, 0, len(sinks))
-	for _, rs := range sinks {
-		st := admin.SinkStatus{Name: rs.cfg.Name, Kind: rs.cfg.Kind(), Events: rs.cfg.Events,
-			State: string(rs.dispatcher.State()), StateReason: rs.dispatcher.StateReason(), InFlight: rs.dispatcher.InFlight()}
-		st.Delivered, st.Failed = rs.dispatcher.Counts()
-		st.LatencyP99Seconds = quantile(g.metrics.EventLatency.WithLabelValues(rs.cfg.Name), 0.99).Seconds()
-		// One sink's trouble (a lost consumer, a failing dead-letter
-		// store) shows in its own status; it never fails the whole list.
-		if info, err := rs.consumer.Info(ctx); err != nil {
-			st.State, st.StateReason = string(dispatch.StateDegraded), joinReason(st.StateReason, "consumer: "+err.Error())
-		} else {
-			st.Pending, st.AckPending, st.Redelivered = info.NumPending, info.NumAckPending, info.NumRedelivered
-			age := g.oldestUnsettled(ctx, rs, info)
-			st.OldestPendingSeconds = age.Seconds()
-			if w, _ := g.ageWarning(age); w != "" {
-				st.Warnings = append(st.Warnings, w)
-			}
-		}
-		if n, err := g.dlq.Count(ctx, rs.cfg.Name); err != nil {
-			st.State, st.StateReason = string(dispatch.StateDegraded), joinReason(st.StateReason, "dead letters: "+err.Error())
-		} else {
-			st.DeadLetters = n
-		}
-		ok, lastErr, lastErrAt := rs.dispatcher.Snapshot()
-		if !ok.IsZero() {
-			st.LastSuccess = &ok
-		}
-		if lastErr != "" {
-			st.LastError, st.LastErrorTime = lastErr, &lastErrAt
-		}
-		out = append(out, st)
-	}
-	return out, nil
-}
-
-func joinReason(a, b string) string {
-	if a == "" {
-		return b
-	}
-	return a + "; " + b
-}
-
 func (g *Gateway) sink(name string) (*runningSink, error) {
 	g.mu.RLock()
 	rs, ok := g.byName[name]
 	g.mu.RUnlock()
 	if !ok {
-		return nil, fmt.Errorf("%w %q", admin.ErrUnknownSink, name)
+		return nil, fmt.Errorf("%w %q", gatewayapi.ErrUnknownSink, name)
 	}
 	return rs, nil
-}
-
-// DeadLetters implements admin.Backend.
-func (g *Gateway) DeadLetters(ctx context.Context, name string, f deadletter.Filter) ([]deadletter.Record, error) {
-	if _, err := g.sink(name); err != nil {
-		return nil, err
-	}
-	return g.dlq.List(ctx, name, f)
-}
-
-// Redrive implements admin.Backend.
-func (g *Gateway) Redrive(ctx context.Context, name string, f deadletter.Filter) (int, error) {
-	if _, err := g.sink(name); err != nil {
-		return 0, err
-	}
-	return g.dlq.Redrive(ctx, name, f)
-}
-
-// PurgeDeadLetters implements admin.Backend.
-func (g *Gateway) PurgeDeadLetters(ctx context.Context, name string, f deadletter.Filter) (int, error) {
-	if _, err := g.sink(name); err != nil {
-		return 0, err
-	}
-	return g.dlq.Purge(ctx, name, f)
-}
-
-// ErrAttemptLogOff is returned by attempt queries when the log is disabled.
-var ErrAttemptLogOff = errors.New("the attempt log is off (attempts.enabled: false)")
-
-// Attempts implements admin.Backend.
-func (g *Gateway) Attempts(ctx context.Context, q attempts.Query) ([]attempts.Record, error) {
-	if g.attempts == nil {
-		return nil, ErrAttemptLogOff
-	}
-	return g.attempts.Find(ctx, q)
-}
-
-// Event implements admin.Backend: the event as the stream holds it, and
-// every attempt to deliver it, across sinks.
-func (g *Gateway) Event(ctx context.Context, id string) (*admin.EventView, error) {
-	if g.attempts == nil {
-		return nil, ErrAttemptLogOff
-	}
-	recs, err := g.attempts.Find(ctx, attempts.Query{EventID: id})
-	if err != nil {
-		return nil, err
-	}
-	if len(recs) == 0 {
-		return nil, fmt.Errorf("%w: no attempt logged for event %q", admin.ErrNotFound, id)
-	}
-	v := &admin.EventView{ID: id, Type: recs[0].Type, Attempts: recs}
-	if stream, err := g.bus.JS.Stream(ctx, recs[0].Stream); err == nil {
-		if m, err := stream.GetMsg(ctx, recs[0].StreamSeq); err == nil {
-			v.Subject, v.Data, v.Headers, v.Time = m.Subject, m.Data, m.Header, m.Time
-		}
-	}
-	return v, nil
 }

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchyard-dev/switchyard/pkg/admin"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
+	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 )
 
 func TestFanOutToOverlappingSinks(t *testing.T) {
@@ -286,7 +286,7 @@ func TestAdminAPI(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	var sinks []admin.SinkStatus
+	var sinks []gatewayapi.SinkStatus
 	waitFor(t, 5*time.Second, "ack recorded", func() bool {
 		adminDo(t, g, "GET", "/v1/sinks", &sinks)
 		return len(sinks) == 1 && sinks[0].AckPending == 0 && sinks[0].LastSuccess != nil

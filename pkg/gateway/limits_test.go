@@ -13,9 +13,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/switchyard-dev/switchyard/pkg/admin"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
+	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 )
 
 // syncBuffer is a log sink tests read while the gateway writes.
@@ -85,7 +85,7 @@ func TestWarningsBeforeEventsAgeOutOrTheStreamFills(t *testing.T) {
 		t.Errorf("stream bytes ratio %v, want in [0.8, 1)", r)
 	}
 
-	var sinks []admin.SinkStatus
+	var sinks []gatewayapi.SinkStatus
 	waitFor(t, 15*time.Second, "the sink's warning", func() bool {
 		adminDo(t, g, "GET", "/v1/sinks", &sinks)
 		return len(sinks) == 1 && len(sinks[0].Warnings) > 0

@@ -14,16 +14,16 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/switchyard-dev/switchyard/pkg/admin"
 	"github.com/switchyard-dev/switchyard/pkg/attempts"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
+	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 )
 
-func sinkStatus(t *testing.T, g *gateway.Gateway, name string) admin.SinkStatus {
+func sinkStatus(t *testing.T, g *gateway.Gateway, name string) gatewayapi.SinkStatus {
 	t.Helper()
-	var all []admin.SinkStatus
+	var all []gatewayapi.SinkStatus
 	if code := adminDo(t, g, "GET", "/v1/sinks", &all); code != 200 {
 		t.Fatalf("GET /v1/sinks: %d", code)
 	}
@@ -33,7 +33,7 @@ func sinkStatus(t *testing.T, g *gateway.Gateway, name string) admin.SinkStatus 
 		}
 	}
 	t.Fatalf("sink %s not in /v1/sinks", name)
-	return admin.SinkStatus{}
+	return gatewayapi.SinkStatus{}
 }
 
 func deadLetters(t *testing.T, g *gateway.Gateway, sink string) []deadletter.Record {

@@ -12,13 +12,13 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/switchyard-dev/switchyard/pkg/admin"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 	"github.com/switchyard-dev/switchyard/pkg/dispatch"
+	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 )
 
 func sinkState(t *testing.T, adminDoer func(string, string, any) int) string {
-	var sinks []admin.SinkStatus
+	var sinks []gatewayapi.SinkStatus
 	adminDoer("GET", "/v1/sinks", &sinks)
 	return sinks[0].State
 }
@@ -62,7 +62,7 @@ func TestPauseSurvivesRestartAndResumeDrains(t *testing.T) {
 	if n := len(rc.hitsFor("s")); n != 0 {
 		t.Fatalf("%d deliveries while paused after restart", n)
 	}
-	var status []admin.SinkStatus
+	var status []gatewayapi.SinkStatus
 	do("GET", "/v1/sinks", &status)
 	if status[0].Pending != 5 || status[0].OldestPendingSeconds < 0.5 {
 		t.Errorf("while paused: pending %d, oldest %.2fs; want 5 and at least 0.5s", status[0].Pending, status[0].OldestPendingSeconds)

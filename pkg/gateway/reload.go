@@ -25,8 +25,8 @@ import (
 func (g *Gateway) Reload(ctx context.Context, next *config.Config, prune bool) (config.Plan, error) {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
-	if !g.running.Load() {
-		return config.Plan{}, errors.New("gateway not running")
+	if g.runCtx == nil || !g.running.Load() {
+		return config.Plan{}, ErrNotRunning
 	}
 	g.mu.RLock()
 	plan := config.Diff(g.cfg, next)
@@ -82,7 +82,7 @@ func (g *Gateway) Reload(ctx context.Context, next *config.Config, prune bool) (
 	for _, rs := range fresh {
 		g.startSink(g.runCtx, rs)
 	}
-	g.handOffReplays(fresh, plan.Removed)
+	g.replays.handOff(fresh, plan.Removed)
 	for _, rs := range stopping {
 		g.stopSink(ctx, rs)
 	}
@@ -105,11 +105,4 @@ func changedNames(p config.Plan) []string {
 		out = append(out, n)
 	}
 	return out
-}
-
-// RunningConfig implements admin.Backend: the config in force, redacted.
-func (g *Gateway) RunningConfig() *config.Config {
-	g.mu.RLock()
-	defer g.mu.RUnlock()
-	return config.Redacted(g.cfg)
 }

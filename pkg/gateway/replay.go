@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sort"
 	"sync"
@@ -12,13 +13,63 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/switchyard-dev/switchyard/pkg/admin"
 	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/dispatch"
 	"github.com/switchyard-dev/switchyard/pkg/event"
+	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
+
+// replayManager runs the gateway's replays: it starts them on a sink's
+// dispatcher, hands them over when a reload rebuilds the sink, keeps the
+// finished ones for a while (see pruneLocked), and joins their watchers
+// when the gateway stops.
+type replayManager struct {
+	js     jetstream.JetStream
+	stream string // the events stream; a reload never changes it
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	ctx     context.Context // the gateway's run; nil until Run
+	stopped bool            // Run is ending: no new replay
+	replays map[string]*replay
+	wg      sync.WaitGroup // the watchers
+}
+
+func newReplayManager(js jetstream.JetStream, stream string, log *slog.Logger) *replayManager {
+	return &replayManager{js: js, stream: stream, log: log, replays: map[string]*replay{}}
+}
+
+// begin lets replays start; they end with ctx.
+func (m *replayManager) begin(ctx context.Context) {
+	m.mu.Lock()
+	m.ctx = ctx
+	m.mu.Unlock()
+}
+
+// wait refuses new replays and waits for the watchers, which end (and
+// delete their consumers) once the context given to begin is done.
+func (m *replayManager) wait() {
+	m.mu.Lock()
+	m.stopped = true
+	m.mu.Unlock()
+	m.wg.Wait()
+}
+
+// running is nil when replays may start, else ErrNotRunning.
+func (m *replayManager) running() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.runningLocked()
+}
+
+func (m *replayManager) runningLocked() error {
+	if m.ctx == nil || m.stopped {
+		return ErrNotRunning
+	}
+	return nil
+}
 
 // replay re-delivers a time range of the stream to one sink through a
 // temporary consumer of its own, which the sink's dispatcher pulls like
@@ -26,7 +77,7 @@ import (
 // see it. Receivers get the original ids and can de-duplicate.
 type replay struct {
 	mu     sync.Mutex
-	st     admin.ReplayStatus
+	st     gatewayapi.ReplayStatus
 	cancel context.CancelFunc
 	// The replay's consumer is a source of the sink's dispatcher of the
 	// moment; a reload that rebuilds the sink hands it to the new one.
@@ -83,22 +134,22 @@ var (
 	maxFinishedReplays = 100
 )
 
-// pruneReplays drops finished replays past their retention, and the
-// oldest beyond the maximum. The caller holds replaysMu.
-func (g *Gateway) pruneReplays(now time.Time) {
+// pruneLocked drops finished replays past their retention, and the
+// oldest beyond the maximum. The caller holds m.mu.
+func (m *replayManager) pruneLocked(now time.Time) {
 	type fin struct {
 		id string
 		at time.Time
 	}
 	var finished []fin
-	for id, r := range g.replays {
+	for id, r := range m.replays {
 		r.mu.Lock()
 		f := r.st.Finished
 		r.mu.Unlock()
 		switch {
 		case f == nil:
 		case now.Sub(*f) > replayRetention:
-			delete(g.replays, id)
+			delete(m.replays, id)
 		default:
 			finished = append(finished, fin{id, *f})
 		}
@@ -106,12 +157,12 @@ func (g *Gateway) pruneReplays(now time.Time) {
 	if len(finished) > maxFinishedReplays {
 		sort.Slice(finished, func(i, j int) bool { return finished[i].at.Before(finished[j].at) })
 		for _, f := range finished[:len(finished)-maxFinishedReplays] {
-			delete(g.replays, f.id)
+			delete(m.replays, f.id)
 		}
 	}
 }
 
-func (r *replay) status() admin.ReplayStatus {
+func (r *replay) status() gatewayapi.ReplayStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st := r.st
@@ -128,18 +179,17 @@ func (r *replay) status() admin.ReplayStatus {
 	return st
 }
 
-// StartReplay implements admin.Backend.
-func (g *Gateway) StartReplay(ctx context.Context, name string, req admin.ReplayRequest) (admin.ReplayStatus, error) {
-	// No reload may swap the sink between finding its dispatcher and
-	// registering the replay: the reload hands registered replays over.
-	g.reloadMu.Lock()
-	defer g.reloadMu.Unlock()
-	rs, err := g.sink(name)
-	if err != nil {
-		return admin.ReplayStatus{}, err
+// start starts a replay of req on a sink's dispatcher. The caller holds
+// the gateway's reloadMu, so that no reload swaps the sink between finding
+// its dispatcher and registering the replay: a reload hands registered
+// replays over.
+func (m *replayManager) start(ctx context.Context, sc config.Sink, d *dispatch.Dispatcher, req gatewayapi.ReplayRequest) (gatewayapi.ReplayStatus, error) {
+	if err := m.running(); err != nil {
+		return gatewayapi.ReplayStatus{}, fmt.Errorf("replay of sink %s: %w", sc.Name, err)
 	}
+	name := sc.Name
 	if req.Since.IsZero() {
-		return admin.ReplayStatus{}, fmt.Errorf("%w: since is required", admin.ErrBadRequest)
+		return gatewayapi.ReplayStatus{}, fmt.Errorf("%w: since is required", gatewayapi.ErrBadRequest)
 	}
 	if req.Until.IsZero() {
 		// "Since T" means up to now: live traffic keeps flowing through the
@@ -147,21 +197,21 @@ func (g *Gateway) StartReplay(ctx context.Context, name string, req admin.Replay
 		req.Until = time.Now()
 	}
 	if !req.Until.After(req.Since) {
-		return admin.ReplayStatus{}, fmt.Errorf("%w: until must be after since", admin.ErrBadRequest)
+		return gatewayapi.ReplayStatus{}, fmt.Errorf("%w: until must be after since", gatewayapi.ErrBadRequest)
 	}
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	id := hex.EncodeToString(b)
-	cc := replayConsumer(rs.cfg, id, req.Since, g.cfg.Stream.Name)
-	cons, err := g.bus.JS.CreateConsumer(ctx, g.cfg.Stream.Name, cc)
+	cc := replayConsumer(sc, id, req.Since, m.stream)
+	cons, err := m.js.CreateConsumer(ctx, m.stream, cc)
 	if err != nil {
-		return admin.ReplayStatus{}, fmt.Errorf("replay consumer: %w", err)
+		return gatewayapi.ReplayStatus{}, fmt.Errorf("replay consumer: %w", err)
 	}
 	info, err := cons.Info(ctx)
 	if err != nil {
-		return admin.ReplayStatus{}, err
+		return gatewayapi.ReplayStatus{}, err
 	}
-	r := &replay{st: admin.ReplayStatus{ID: id, Sink: name, Since: req.Since, Types: req.Types, State: "running",
+	r := &replay{st: gatewayapi.ReplayStatus{ID: id, Sink: name, Since: req.Since, Types: req.Types, State: "running",
 		Total: info.NumPending, Started: time.Now().UTC()}}
 	until := req.Until
 	r.st.Until = &until
@@ -183,20 +233,30 @@ func (g *Gateway) StartReplay(ctx context.Context, name string, req admin.Replay
 		}
 		return false
 	}
-	stop, err := attachSource(rs.dispatcher, cons, accept)
+	stop, err := attachSource(d, cons, accept)
 	if err != nil {
-		_ = g.bus.JS.DeleteConsumer(ctx, g.cfg.Stream.Name, cc.Name)
-		return admin.ReplayStatus{}, err
+		_ = m.js.DeleteConsumer(ctx, m.stream, cc.Name)
+		return gatewayapi.ReplayStatus{}, err
 	}
 	r.cons, r.accept, r.stop = cons, accept, stop
-	rctx, cancel := context.WithCancel(g.runCtx)
+	m.mu.Lock()
+	if err := m.runningLocked(); err != nil { // the gateway began to stop meanwhile
+		m.mu.Unlock()
+		stop()
+		_ = m.js.DeleteConsumer(ctx, m.stream, cc.Name)
+		return gatewayapi.ReplayStatus{}, fmt.Errorf("replay of sink %s: %w", name, err)
+	}
+	rctx, cancel := context.WithCancel(m.ctx)
 	r.cancel = cancel
-	g.replaysMu.Lock()
-	g.pruneReplays(time.Now())
-	g.replays[id] = r
-	g.replaysMu.Unlock()
-	go g.watchReplay(rctx, r, cons, cc.Name, past)
-	g.log.Info("replay started", "replay", id, "sink", name, "since", req.Since, "until", req.Until, "types", req.Types, "events", info.NumPending)
+	m.pruneLocked(time.Now())
+	m.replays[id] = r
+	m.wg.Add(1)
+	m.mu.Unlock()
+	go func() {
+		defer m.wg.Done()
+		m.watch(rctx, r, cons, cc.Name, past)
+	}()
+	m.log.Info("replay started", "replay", id, "sink", name, "since", req.Since, "until", req.Until, "types", req.Types, "events", info.NumPending)
 	return r.status(), nil
 }
 
@@ -220,7 +280,7 @@ func replayConsumer(s config.Sink, id string, since time.Time, stream string) je
 
 // watchReplay tracks progress and ends the replay when every event of the
 // range is settled (delivered or dead-lettered), or when it is canceled.
-func (g *Gateway) watchReplay(ctx context.Context, r *replay, cons jetstream.Consumer, name string, past <-chan struct{}) {
+func (m *replayManager) watch(ctx context.Context, r *replay, cons jetstream.Consumer, name string, past <-chan struct{}) {
 	finish := func(state, errMsg string) {
 		now := time.Now().UTC()
 		r.mu.Lock()
@@ -236,8 +296,8 @@ func (g *Gateway) watchReplay(ctx context.Context, r *replay, cons jetstream.Con
 		stop()
 		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = g.bus.JS.DeleteConsumer(dctx, g.cfg.Stream.Name, name)
-		g.log.Info("replay ended", "replay", r.st.ID, "sink", r.st.Sink, "state", state, "events", r.st.Done)
+		_ = m.js.DeleteConsumer(dctx, m.stream, name)
+		m.log.Info("replay ended", "replay", r.st.ID, "sink", r.st.Sink, "state", state, "events", r.st.Done)
 	}
 	r.mu.Lock()
 	total0 := r.st.Total
@@ -288,15 +348,15 @@ func (g *Gateway) watchReplay(ctx context.Context, r *replay, cons jetstream.Con
 // their new dispatchers (the old ones are about to stop, and with them the
 // sources they pull), and ends the replays of sinks it removed. The
 // caller holds reloadMu and has started the new dispatchers.
-func (g *Gateway) handOffReplays(fresh map[string]*runningSink, removed []string) {
-	g.replaysMu.Lock()
+func (m *replayManager) handOff(fresh map[string]*runningSink, removed []string) {
+	m.mu.Lock()
 	var running []*replay
-	for _, r := range g.replays {
+	for _, r := range m.replays {
 		if r.status().State == "running" {
 			running = append(running, r)
 		}
 	}
-	g.replaysMu.Unlock()
+	m.mu.Unlock()
 	for _, r := range running {
 		name := r.status().Sink
 		if slices.Contains(removed, name) {
@@ -309,46 +369,46 @@ func (g *Gateway) handOffReplays(fresh map[string]*runningSink, removed []string
 		}
 		stop, err := attachSource(rs.dispatcher, r.cons, r.accept)
 		if err != nil {
-			g.log.Error("reload: replay not handed to the new dispatcher", "replay", r.status().ID, "sink", name, "err", err)
+			m.log.Error("reload: replay not handed to the new dispatcher", "replay", r.status().ID, "sink", name, "err", err)
 			r.end("reload: " + err.Error())
 			continue
 		}
 		r.setSource(stop)
-		g.log.Info("reload: replay handed to the new dispatcher", "replay", r.status().ID, "sink", name)
+		m.log.Info("reload: replay handed to the new dispatcher", "replay", r.status().ID, "sink", name)
 	}
 }
 
-// Replays implements admin.Backend.
-func (g *Gateway) Replays() []admin.ReplayStatus {
-	g.replaysMu.Lock()
-	defer g.replaysMu.Unlock()
-	g.pruneReplays(time.Now())
-	out := make([]admin.ReplayStatus, 0, len(g.replays))
-	for _, r := range g.replays {
+// list is every replay the manager still keeps.
+func (m *replayManager) list() []gatewayapi.ReplayStatus {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pruneLocked(time.Now())
+	out := make([]gatewayapi.ReplayStatus, 0, len(m.replays))
+	for _, r := range m.replays {
 		out = append(out, r.status())
 	}
 	return out
 }
 
-// Replay implements admin.Backend.
-func (g *Gateway) Replay(id string) (admin.ReplayStatus, error) {
-	g.replaysMu.Lock()
-	g.pruneReplays(time.Now())
-	r, ok := g.replays[id]
-	g.replaysMu.Unlock()
+// get is a replay's progress.
+func (m *replayManager) get(id string) (gatewayapi.ReplayStatus, error) {
+	m.mu.Lock()
+	m.pruneLocked(time.Now())
+	r, ok := m.replays[id]
+	m.mu.Unlock()
 	if !ok {
-		return admin.ReplayStatus{}, fmt.Errorf("%w: replay %q", admin.ErrNotFound, id)
+		return gatewayapi.ReplayStatus{}, fmt.Errorf("%w: replay %q", gatewayapi.ErrNotFound, id)
 	}
 	return r.status(), nil
 }
 
-// CancelReplay implements admin.Backend.
-func (g *Gateway) CancelReplay(id string) (admin.ReplayStatus, error) {
-	g.replaysMu.Lock()
-	r, ok := g.replays[id]
-	g.replaysMu.Unlock()
+// cancel ends a replay and waits briefly for it to stop.
+func (m *replayManager) cancel(id string) (gatewayapi.ReplayStatus, error) {
+	m.mu.Lock()
+	r, ok := m.replays[id]
+	m.mu.Unlock()
 	if !ok {
-		return admin.ReplayStatus{}, fmt.Errorf("%w: replay %q", admin.ErrNotFound, id)
+		return gatewayapi.ReplayStatus{}, fmt.Errorf("%w: replay %q", gatewayapi.ErrNotFound, id)
 	}
 	r.cancel()
 	deadline := time.Now().Add(5 * time.Second)

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchyard-dev/switchyard/pkg/admin"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
+	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 )
 
 // A reload that rebuilds a sink hands its running replay to the new
@@ -31,8 +31,8 @@ func TestReloadMidReplayHandsTheReplayOver(t *testing.T) {
 	}
 	waitFor(t, 30*time.Second, "first deliveries", func() bool { return len(rc.hitsFor("a")) == n })
 
-	var st admin.ReplayStatus
-	if code := postJSON(t, "http://"+g.AdminAddr()+"/v1/sinks/a/replay", admin.ReplayRequest{Since: since}, &st); code != 202 || st.Total != n {
+	var st gatewayapi.ReplayStatus
+	if code := postJSON(t, "http://"+g.AdminAddr()+"/v1/sinks/a/replay", gatewayapi.ReplayRequest{Since: since}, &st); code != 202 || st.Total != n {
 		t.Fatalf("start replay: %d %+v", code, st)
 	}
 	waitFor(t, 10*time.Second, "the replay under way", func() bool { return len(rc.hitsFor("a")) >= n+30 })
@@ -76,8 +76,8 @@ func TestReloadRemovingTheSinkEndsItsReplay(t *testing.T) {
 		publish(t, g, "order.created", fmt.Sprintf("e%d", i), []byte(`{}`), nil)
 	}
 	waitFor(t, 30*time.Second, "first deliveries", func() bool { return len(rc.hitsFor("a")) == 200 })
-	var st admin.ReplayStatus
-	postJSON(t, "http://"+g.AdminAddr()+"/v1/sinks/a/replay", admin.ReplayRequest{Since: since}, &st)
+	var st gatewayapi.ReplayStatus
+	postJSON(t, "http://"+g.AdminAddr()+"/v1/sinks/a/replay", gatewayapi.ReplayRequest{Since: since}, &st)
 	base := fmt.Sprintf("nats:\n  embedded: {listen: \"127.0.0.1:0\", store_dir: %q}\nadmin: {listen: \"127.0.0.1:0\", token: \"s3cret\"}\nshutdown_grace: 2s\nsinks:", dir)
 	cfg, err := config.Parse("reload.yaml", []byte(base+rc.sinkYAML("b", `[">"]`, "")), os.LookupEnv)
 	if err != nil {
@@ -108,8 +108,8 @@ func TestFinishedReplaysArePruned(t *testing.T) {
 	waitFor(t, 10*time.Second, "first deliveries", func() bool { return len(rc.hitsFor("a")) == 5 })
 	var ids []string
 	for i := 0; i < 3; i++ {
-		var st admin.ReplayStatus
-		postJSON(t, "http://"+g.AdminAddr()+"/v1/sinks/a/replay", admin.ReplayRequest{Since: since}, &st)
+		var st gatewayapi.ReplayStatus
+		postJSON(t, "http://"+g.AdminAddr()+"/v1/sinks/a/replay", gatewayapi.ReplayRequest{Since: since}, &st)
 		waitFor(t, 10*time.Second, "a replay to finish", func() bool {
 			adminDo(t, g, "GET", "/v1/replays/"+st.ID, &st)
 			return st.State != "running"
@@ -117,7 +117,7 @@ func TestFinishedReplaysArePruned(t *testing.T) {
 		ids = append(ids, st.ID)
 		time.Sleep(10 * time.Millisecond)
 	}
-	var list []admin.ReplayStatus
+	var list []gatewayapi.ReplayStatus
 	adminDo(t, g, "GET", "/v1/replays", &list)
 	if len(list) != 2 {
 		t.Errorf("%d finished replays listed, want the newest 2: %+v", len(list), list)

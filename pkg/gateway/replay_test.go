@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchyard-dev/switchyard/pkg/admin"
+	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 )
 
 func postJSON(t *testing.T, url string, body any, out any) int {
@@ -50,8 +50,8 @@ func TestReplayDeliversTheRangeToOneSinkDuringLiveTraffic(t *testing.T) {
 	batch("after", 10, "order.created")
 	waitFor(t, 10*time.Second, "first deliveries", func() bool { return len(rc.hitsFor("a")) == 35 && len(rc.hitsFor("b")) == 35 })
 
-	var st admin.ReplayStatus
-	code := postJSON(t, "http://"+g.AdminAddr()+"/v1/sinks/a/replay", admin.ReplayRequest{Since: since, Until: until, Types: []string{"order.*"}}, &st)
+	var st gatewayapi.ReplayStatus
+	code := postJSON(t, "http://"+g.AdminAddr()+"/v1/sinks/a/replay", gatewayapi.ReplayRequest{Since: since, Until: until, Types: []string{"order.*"}}, &st)
 	if code != 202 || st.ID == "" || st.Total == 0 {
 		t.Fatalf("start replay: %d %+v", code, st)
 	}
@@ -102,8 +102,8 @@ func TestReplayCancel(t *testing.T) {
 		publish(t, g, "order.created", fmt.Sprintf("c%d", i), []byte(`{}`), nil)
 	}
 	waitFor(t, 10*time.Second, "first deliveries", func() bool { return len(rc.hitsFor("a")) == 40 })
-	var st admin.ReplayStatus
-	postJSON(t, "http://"+g.AdminAddr()+"/v1/sinks/a/replay", admin.ReplayRequest{Since: since}, &st)
+	var st gatewayapi.ReplayStatus
+	postJSON(t, "http://"+g.AdminAddr()+"/v1/sinks/a/replay", gatewayapi.ReplayRequest{Since: since}, &st)
 	time.Sleep(200 * time.Millisecond)
 	if code := adminDo(t, g, "DELETE", "/v1/replays/"+st.ID, &st); code != 200 || st.State != "canceled" {
 		t.Fatalf("cancel: %d %+v", code, st)

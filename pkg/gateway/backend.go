@@ -1,0 +1,178 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/switchyard-dev/switchyard/pkg/admin"
+	"github.com/switchyard-dev/switchyard/pkg/attempts"
+	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/deadletter"
+	"github.com/switchyard-dev/switchyard/pkg/dispatch"
+	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
+)
+
+// adminBackend is the gateway as the admin API sees it: it reads the
+// running sinks, the dead-letter store, the attempt log and the replays,
+// and acts on them through the gateway.
+type adminBackend struct{ g *Gateway }
+
+var _ admin.Backend = adminBackend{}
+
+// Admin is the gateway's backend for the admin API (what Run serves);
+// in-process callers such as the demo query the gateway through it too.
+func (g *Gateway) Admin() admin.Backend { return adminBackend{g} }
+
+// Ready answers the admin API: see Gateway.Ready.
+func (a adminBackend) Ready(ctx context.Context) error { return a.g.Ready(ctx) }
+
+// Pause answers the admin API: see Gateway.Pause.
+func (a adminBackend) Pause(ctx context.Context, sink, reason string) error {
+	return a.g.Pause(ctx, sink, reason)
+}
+
+// Resume answers the admin API: see Gateway.Resume.
+func (a adminBackend) Resume(ctx context.Context, sink string) error { return a.g.Resume(ctx, sink) }
+
+// RunningConfig answers the admin API: the config in force, redacted.
+func (a adminBackend) RunningConfig() *config.Config {
+	a.g.mu.RLock()
+	defer a.g.mu.RUnlock()
+	return config.Redacted(a.g.cfg)
+}
+
+// StartReplay answers the admin API: it starts a replay of a time range
+// of the stream to one sink (see replayManager.start). Before Run, or
+// once Run is stopping, it returns ErrNotRunning.
+func (a adminBackend) StartReplay(ctx context.Context, name string, req gatewayapi.ReplayRequest) (gatewayapi.ReplayStatus, error) {
+	g := a.g
+	// No reload may swap the sink between finding its dispatcher and
+	// registering the replay: the reload hands registered replays over.
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
+	rs, err := g.sink(name)
+	if err != nil {
+		return gatewayapi.ReplayStatus{}, err
+	}
+	return g.replays.start(ctx, rs.cfg, rs.dispatcher, req)
+}
+
+// Replays answers the admin API.
+func (a adminBackend) Replays() []gatewayapi.ReplayStatus { return a.g.replays.list() }
+
+// Replay answers the admin API.
+func (a adminBackend) Replay(id string) (gatewayapi.ReplayStatus, error) { return a.g.replays.get(id) }
+
+// CancelReplay answers the admin API.
+func (a adminBackend) CancelReplay(id string) (gatewayapi.ReplayStatus, error) {
+	return a.g.replays.cancel(id)
+}
+
+// Sinks answers the admin API.
+func (a adminBackend) Sinks(ctx context.Context) ([]gatewayapi.SinkStatus, error) {
+	g := a.g
+	sinks := g.sinkList()
+	out := make([]gatewayapi.SinkStatus, 0, len(sinks))
+	for _, rs := range sinks {
+		st := gatewayapi.SinkStatus{Name: rs.cfg.Name, Kind: rs.cfg.Kind(), Events: rs.cfg.Events,
+			State: string(rs.dispatcher.State()), StateReason: rs.dispatcher.StateReason(), InFlight: rs.dispatcher.InFlight()}
+		st.Delivered, st.Failed = rs.dispatcher.Counts()
+		st.LatencyP99Seconds = quantile(g.metrics.EventLatency.WithLabelValues(rs.cfg.Name), 0.99).Seconds()
+		// One sink's trouble (a lost consumer, a failing dead-letter
+		// store) shows in its own status; it never fails the whole list.
+		if info, err := rs.consumer.Info(ctx); err != nil {
+			st.State, st.StateReason = string(dispatch.StateDegraded), joinReason(st.StateReason, "consumer: "+err.Error())
+		} else {
+			st.Pending, st.AckPending, st.Redelivered = info.NumPending, info.NumAckPending, info.NumRedelivered
+			age := g.oldestUnsettled(ctx, rs, info)
+			st.OldestPendingSeconds = age.Seconds()
+			if w, _ := g.ageWarning(age); w != "" {
+				st.Warnings = append(st.Warnings, w)
+			}
+		}
+		if n, err := g.dlq.Count(ctx, rs.cfg.Name); err != nil {
+			st.State, st.StateReason = string(dispatch.StateDegraded), joinReason(st.StateReason, "dead letters: "+err.Error())
+		} else {
+			st.DeadLetters = n
+		}
+		ok, lastErr, lastErrAt := rs.dispatcher.Snapshot()
+		if !ok.IsZero() {
+			st.LastSuccess = &ok
+		}
+		if lastErr != "" {
+			st.LastError, st.LastErrorTime = lastErr, &lastErrAt
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+func joinReason(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
+
+// DeadLetters answers the admin API.
+func (a adminBackend) DeadLetters(ctx context.Context, name string, f deadletter.Filter) ([]deadletter.Record, error) {
+	g := a.g
+	if _, err := g.sink(name); err != nil {
+		return nil, err
+	}
+	return g.dlq.List(ctx, name, f)
+}
+
+// Redrive answers the admin API.
+func (a adminBackend) Redrive(ctx context.Context, name string, f deadletter.Filter) (int, error) {
+	g := a.g
+	if _, err := g.sink(name); err != nil {
+		return 0, err
+	}
+	return g.dlq.Redrive(ctx, name, f)
+}
+
+// PurgeDeadLetters answers the admin API.
+func (a adminBackend) PurgeDeadLetters(ctx context.Context, name string, f deadletter.Filter) (int, error) {
+	g := a.g
+	if _, err := g.sink(name); err != nil {
+		return 0, err
+	}
+	return g.dlq.Purge(ctx, name, f)
+}
+
+// ErrAttemptLogOff is returned by attempt queries when the log is disabled.
+var ErrAttemptLogOff = errors.New("the attempt log is off (attempts.enabled: false)")
+
+// Attempts answers the admin API.
+func (a adminBackend) Attempts(ctx context.Context, q attempts.Query) ([]attempts.Record, error) {
+	g := a.g
+	if g.attempts == nil {
+		return nil, ErrAttemptLogOff
+	}
+	return g.attempts.Find(ctx, q)
+}
+
+// Event answers the admin API: the event as the stream holds it, and
+// every attempt to deliver it, across sinks.
+func (a adminBackend) Event(ctx context.Context, id string) (*gatewayapi.EventView, error) {
+	g := a.g
+	if g.attempts == nil {
+		return nil, ErrAttemptLogOff
+	}
+	recs, err := g.attempts.Find(ctx, attempts.Query{EventID: id})
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 {
+		return nil, fmt.Errorf("%w: no attempt logged for event %q", gatewayapi.ErrNotFound, id)
+	}
+	v := &gatewayapi.EventView{ID: id, Type: recs[0].Type, Attempts: recs}
+	if stream, err := g.bus.JS.Stream(ctx, recs[0].Stream); err == nil {
+		if m, err := stream.GetMsg(ctx, recs[0].StreamSeq); err == nil {
+			v.Subject, v.Data, v.Headers, v.Time = m.Subject, m.Data, m.Header, m.Time
+		}
+	}
+	return v, nil
+}
