@@ -25,13 +25,21 @@ drain:   a backlog of --events events is published first, then timed until every
 latency: after the drain rounds, events are published live at --rate (default: half
          the bare loop's best drain rate) for --latency; publish-to-receipt p50/p99.
 
+--sink eventbridge|pubsub: the same against an in-process emulator (the PutEvents fake,
+or pstest); the bare loop sends with the SDK's own batch call (PutEvents of up to 10
+entries; the Pub/Sub Publisher's batching, 100 per request) and acks once it returns;
+the product runs an eventbridge or pubsub sink (batch 10 or 100, max_wait 5ms).
+
 Per phase: events/s, process CPU µs per delivery (user+sys; the publisher and the
-receiver run in this process for both systems), allocations per delivery, heap.
+receiver run in this process for both systems), allocations per delivery, heap (and
+heap in use after a collection at the start and end of the phase: a soak's growth).
 Prints a table per round and a summary with medians and product/bare ratios.
 Everything runs on 127.0.0.1 and stops by itself.`,
 		Example: `  switchyard bench
   switchyard bench --events 300000 --rounds 1 --latency 0
   switchyard bench --sinks 4 --events 10000
+  switchyard bench --sink eventbridge --rounds 2 --latency 0
+  switchyard bench --rounds 1 --events 20000 --latency 5m   # a soak at half the bare rate
   switchyard bench --rounds 1 --latency 0 --cpuprofile cpu   # cpu.bare.pprof, cpu.product.pprof`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -60,6 +68,7 @@ Everything runs on 127.0.0.1 and stops by itself.`,
 	f.IntVar(&o.Size, "size", o.Size, "event body size in bytes (JSON)")
 	f.IntVarP(&o.Concurrency, "concurrency", "c", o.Concurrency, "workers per sink (the product sink's concurrency)")
 	f.IntVar(&o.Sinks, "sinks", o.Sinks, "webhook sinks receiving every event (the bare loop runs as many consumers)")
+	f.StringVar(&o.Sink, "sink", o.Sink, "destination: webhook, eventbridge (the PutEvents fake) or pubsub (pstest)")
 	f.IntVar(&o.Rounds, "rounds", o.Rounds, "rounds; the systems' order alternates between rounds")
 	f.Float64Var(&o.Rate, "rate", 0, "latency phase publish rate in events/s (0: half the bare loop's best drain rate)")
 	f.DurationVar(&o.LatencyFor, "latency", o.LatencyFor, "how long the latency phase publishes (0: no latency phase)")

@@ -42,8 +42,14 @@ type Options struct {
 	Events      int // backlog per drain phase
 	Size        int // event body bytes
 	Concurrency int // workers per sink (product: the sink's concurrency)
-	Sinks       int // webhook sinks (bare: consumers) receiving every event
-	Rounds      int
+	Sinks       int // sinks (bare: consumers) receiving every event
+	// Sink is the destination: "webhook" (the default, a loopback HTTP
+	// receiver), "eventbridge" (the PutEvents fake, internal/fakeeb) or
+	// "pubsub" (pstest). In a cloud mode the bare loop sends with the
+	// SDK's own batch publish (PutEvents of up to 10; the Pub/Sub
+	// Publisher's batching) and the product runs that sink type.
+	Sink   string
+	Rounds int
 	// Rate is the latency phase's publish rate in events/s; 0 means half
 	// the bare loop's best drain rate.
 	Rate float64
@@ -63,7 +69,7 @@ type Options struct {
 
 // Defaults are `switchyard bench`'s defaults.
 func Defaults() Options {
-	return Options{Events: 30000, Size: 1024, Concurrency: 64, Sinks: 1, Rounds: 3, LatencyFor: 5 * time.Second}
+	return Options{Events: 30000, Size: 1024, Concurrency: 64, Sinks: 1, Rounds: 3, LatencyFor: 5 * time.Second, Sink: "webhook"}
 }
 
 func (o *Options) check() error {
@@ -78,6 +84,8 @@ func (o *Options) check() error {
 		return errors.New("rounds must be at least 1")
 	case o.Rate < 0 || o.LatencyFor < 0:
 		return errors.New("rate and latency duration must not be negative")
+	case o.Sink != "" && o.Sink != "webhook" && o.Sink != "eventbridge" && o.Sink != "pubsub":
+		return fmt.Errorf("sink %q: want webhook, eventbridge or pubsub", o.Sink)
 	}
 	return nil
 }
@@ -103,13 +111,17 @@ type Result struct {
 	// OtherCores is what every other process on the machine used over the
 	// phase, in cores (Linux /proc/stat; -1 where unknown): a busy
 	// neighbour makes a round's figures suspect.
-	OtherCores  float64
-	Allocs      float64 // heap allocations
-	AllocBytes  float64
-	P50, P99    time.Duration // publish → receipt (latency phase)
-	HeapInuse   uint64        // after the phase, before any collection
-	PeakHeap    uint64        // heap objects (live and not yet swept), sampled
-	MaxRSSBytes int64         // the process's peak so far
+	OtherCores float64
+	Allocs     float64 // heap allocations
+	AllocBytes float64
+	P50, P99   time.Duration // publish → receipt (latency phase)
+	HeapInuse  uint64        // after the phase, before any collection
+	// HeapStart and HeapEnd are the heap in use after a collection at the
+	// start of the phase and at its end (the system still running): what
+	// the phase left behind; a soak's growth.
+	HeapStart, HeapEnd uint64
+	PeakHeap           uint64 // heap objects (live and not yet swept), sampled
+	MaxRSSBytes        int64  // the process's peak so far
 }
 
 // Deliveries is events × sinks.
@@ -134,6 +146,16 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	defer rc.close()
+	var dest *cloudDest
+	if o.Sink == "eventbridge" || o.Sink == "pubsub" {
+		if o.Sink == "eventbridge" {
+			awsEnv()
+		}
+		if dest, err = newCloudDest(ctx, o, rc); err != nil {
+			return nil, err
+		}
+		defer dest.close()
+	}
 	rep := &Report{Options: o}
 	phases := []string{"drain"}
 	if o.LatencyFor > 0 {
@@ -155,7 +177,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			}
 			var roundResults []Result
 			for _, name := range order {
-				r, err := runPhase(ctx, o, rc, phase, name, round, rate)
+				r, err := runPhase(ctx, o, rc, dest, phase, name, round, rate)
 				if err != nil {
 					return rep, fmt.Errorf("%s round %d, %s: %w", phase, round, name, err)
 				}
@@ -178,13 +200,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 //   - drain: the backlog is published first, untimed; then delivery
 //     starts from a standing start, timed until the receiver has it all.
 //   - latency: live publishing at rate to a running, idle system.
-func runPhase(ctx context.Context, o Options, rc *receiver, phase, name string, round int, rate float64) (Result, error) {
+func runPhase(ctx context.Context, o Options, rc *receiver, dest *cloudDest, phase, name string, round int, rate float64) (Result, error) {
 	var sys system
 	var err error
+	dest.reset()
 	if name == "bare" {
-		sys, err = newBare(ctx, o, rc)
+		sys, err = newBare(ctx, o, rc, dest)
 	} else {
-		sys, err = newProduct(ctx, o, rc)
+		sys, err = newProduct(ctx, o, rc, dest)
 	}
 	if err != nil {
 		return Result{}, err
@@ -311,8 +334,8 @@ func maxRSS() int64 {
 func begin(o Options) *meter {
 	runtime.GC() // both systems start from a collected heap
 	m := &meter{o: o, stop: make(chan struct{}), peakDone: make(chan uint64, 1)}
-	go m.samplePeak()
 	runtime.ReadMemStats(&m.ms0)
+	go m.samplePeak()
 	if o.Timed != nil {
 		o.Timed(true)
 	}
@@ -362,6 +385,9 @@ func (m *meter) end(r Result) Result {
 	r.AllocBytes = float64(ms.TotalAlloc-m.ms0.TotalAlloc) / d
 	r.HeapInuse = ms.HeapInuse
 	r.MaxRSSBytes = maxRSS()
+	runtime.GC() // outside the timed section
+	runtime.ReadMemStats(&ms)
+	r.HeapStart, r.HeapEnd = m.ms0.HeapInuse, ms.HeapInuse
 	return r
 }
 
@@ -383,14 +409,15 @@ func ms(d time.Duration) string {
 
 func writeTable(w io.Writer, rs []Result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\tsystem\tevents\tsinks\tseconds\tevents/s\tCPU µs/dlv\tcores\tothers\tallocs/dlv\tKB alloc/dlv\tp50 ms\tp99 ms\theap MB\tpeak heap MB\t")
+	fmt.Fprintln(tw, "phase\tsystem\tevents\tsinks\tseconds\tevents/s\tCPU µs/dlv\tcores\tothers\tallocs/dlv\tKB alloc/dlv\tp50 ms\tp99 ms\theap MB\tpeak heap MB\theap start/end MB\t")
 	for _, r := range rs {
 		phase := r.Phase
 		if r.Phase == "latency" {
 			phase = fmt.Sprintf("latency@%.0f/s", r.Rate)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.2f\t%.0f\t%.1f\t%.2f\t%s\t%.1f\t%.2f\t%s\t%s\t%s\t%s\t\n", phase, r.System, r.Events, r.Sinks,
-			r.Elapsed.Seconds(), r.EventsPerSec, r.CPUMicros, r.Cores, others(r.OtherCores), r.Allocs, r.AllocBytes/1024, ms(r.P50), ms(r.P99), mb(r.HeapInuse), mb(r.PeakHeap))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.2f\t%.0f\t%.1f\t%.2f\t%s\t%.1f\t%.2f\t%s\t%s\t%s\t%s\t%s/%s\t\n", phase, r.System, r.Events, r.Sinks,
+			r.Elapsed.Seconds(), r.EventsPerSec, r.CPUMicros, r.Cores, others(r.OtherCores), r.Allocs, r.AllocBytes/1024, ms(r.P50), ms(r.P99), mb(r.HeapInuse), mb(r.PeakHeap),
+			mb(r.HeapStart), mb(r.HeapEnd))
 	}
 	_ = tw.Flush()
 }
@@ -458,6 +485,8 @@ var metricCols = []struct {
 	{"p99 ms", func(r Result) float64 { return float64(r.P99) / 1e6 }, "%.2f"},
 	{"heap MB", func(r Result) float64 { return float64(r.HeapInuse) / (1 << 20) }, "%.1f"},
 	{"peak heap MB", func(r Result) float64 { return float64(r.PeakHeap) / (1 << 20) }, "%.1f"},
+	{"heap start MB", func(r Result) float64 { return float64(r.HeapStart) / (1 << 20) }, "%.1f"},
+	{"heap end MB", func(r Result) float64 { return float64(r.HeapEnd) / (1 << 20) }, "%.1f"},
 }
 
 // WriteSummary prints the medians over rounds and, per metric, the
@@ -466,8 +495,12 @@ var metricCols = []struct {
 // their range.
 func (rep *Report) WriteSummary(w io.Writer) {
 	o := rep.Options
-	fmt.Fprintf(w, "summary: %d round(s), %d events of %d bytes, %d sink(s), concurrency %d; medians over rounds; dlv = delivery (event × sink)\n",
-		o.Rounds, o.Events, o.Size, o.Sinks, o.Concurrency)
+	sink := o.Sink
+	if sink == "" {
+		sink = "webhook"
+	}
+	fmt.Fprintf(w, "summary: %s, %d round(s), %d events of %d bytes, %d sink(s), concurrency %d; medians over rounds; dlv = delivery (event × sink)\n",
+		sink, o.Rounds, o.Events, o.Size, o.Sinks, o.Concurrency)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "phase\tsystem\t")
 	for _, c := range metricCols {

@@ -64,8 +64,41 @@ func TestBenchTiny(t *testing.T) {
 	}
 }
 
+// The cloud modes: both systems deliver every event to both sinks of the
+// in-process emulator in both phases.
+func TestBenchTinyCloud(t *testing.T) {
+	for _, sink := range []string{"eventbridge", "pubsub"} {
+		t.Run(sink, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			var out bytes.Buffer
+			o := bench.Options{Events: 300, Size: 300, Concurrency: 4, Sinks: 2, Rounds: 1, Rate: 1000, LatencyFor: 200 * time.Millisecond, Out: &out, Sink: sink}
+			rep, err := bench.Run(ctx, o)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out.String())
+			}
+			rep.WriteSummary(&out)
+			t.Log("\n" + out.String())
+			if len(rep.Results) != 4 {
+				t.Fatalf("%d results, want drain and latency for bare and product", len(rep.Results))
+			}
+			for _, r := range rep.Results {
+				if r.EventsPerSec <= 0 || r.CPUMicros <= 0 || r.HeapStart == 0 || r.HeapEnd == 0 || r.Deliveries() != 2*r.Events {
+					t.Errorf("%s/%s: not a measurement: %+v", r.Phase, r.System, r)
+				}
+				if r.Phase == "latency" && (r.P50 <= 0 || r.P99 < r.P50) {
+					t.Errorf("%s/%s: p50 %s, p99 %s", r.Phase, r.System, r.P50, r.P99)
+				}
+			}
+			if !strings.Contains(out.String(), "summary: "+sink) || !strings.Contains(out.String(), "heap start/end MB") {
+				t.Errorf("output lacks the mode or heap start/end")
+			}
+		})
+	}
+}
+
 func TestBenchRejectsNonsense(t *testing.T) {
-	for _, o := range []bench.Options{{Events: 0, Concurrency: 1, Sinks: 1, Rounds: 1}, {Events: 1, Concurrency: 1, Sinks: 0, Rounds: 1}} {
+	for _, o := range []bench.Options{{Events: 0, Concurrency: 1, Sinks: 1, Rounds: 1}, {Events: 1, Concurrency: 1, Sinks: 0, Rounds: 1}, {Events: 1, Concurrency: 1, Sinks: 1, Rounds: 1, Sink: "kafka"}} {
 		if _, err := bench.Run(context.Background(), o); err == nil {
 			t.Errorf("%+v: no error", o)
 		}

@@ -138,10 +138,18 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
-	k, kerr := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/s/"))
-	seq, sent, ok := parseBody(buf.Bytes())
+	if k, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/s/")); err == nil {
+		rc.hit(k, buf.Bytes(), now)
+	}
 	rc.pool.Put(buf)
-	if t := rc.cur.Load(); t != nil && ok && kerr == nil && k >= 0 && k < t.sinks && seq >= 0 && seq < t.events {
+	w.WriteHeader(http.StatusOK)
+}
+
+// hit counts body as received by sink k at now (ns), once per (sink, seq);
+// the cloud modes' emulators call it for each accepted entry or message.
+func (rc *receiver) hit(k int, b []byte, now int64) {
+	seq, sent, ok := parseBody(b)
+	if t := rc.cur.Load(); t != nil && ok && k >= 0 && k < t.sinks && seq >= 0 && seq < t.events {
 		i := k*t.events + seq
 		if t.seen[i].CompareAndSwap(false, true) {
 			t.latency[i] = now - sent
@@ -150,7 +158,6 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	w.WriteHeader(http.StatusOK)
 }
 
 func (rc *receiver) close() {

@@ -52,11 +52,13 @@ type bareLoop struct {
 	cons    []jetstream.Consumer
 	its     []jetstream.MessagesContext
 	clients []*http.Client
+	dest    *cloudDest    // cloud modes
+	senders []cloudSender // cloud modes, per sink
 	wg      sync.WaitGroup
 }
 
-func newBare(ctx context.Context, o Options, rc *receiver) (_ *bareLoop, err error) {
-	b := &bareLoop{o: o, rc: rc}
+func newBare(ctx context.Context, o Options, rc *receiver, dest *cloudDest) (_ *bareLoop, err error) {
+	b := &bareLoop{o: o, rc: rc, dest: dest}
 	defer func() {
 		if err != nil {
 			b.close()
@@ -94,6 +96,18 @@ func newBare(ctx context.Context, o Options, rc *receiver) (_ *bareLoop, err err
 			return nil, err
 		}
 		b.cons = append(b.cons, c)
+		switch o.Sink {
+		case "eventbridge":
+			b.senders = append(b.senders, newEBSender(dest, k))
+			continue
+		case "pubsub":
+			s, err := newPSSender(ctx, dest, k)
+			if err != nil {
+				return nil, err
+			}
+			b.senders = append(b.senders, s)
+			continue
+		}
 		b.clients = append(b.clients, &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{
 			MaxIdleConns: 2 * o.Concurrency, MaxIdleConnsPerHost: 2 * o.Concurrency, IdleConnTimeout: time.Minute}})
 	}
@@ -110,6 +124,14 @@ func (b *bareLoop) start(ctx context.Context) error {
 			return err
 		}
 		b.its = append(b.its, it)
+		if b.dest != nil {
+			batch := ebBatch
+			if b.o.Sink == "pubsub" {
+				batch = psBatch
+			}
+			b.runCloudWorkers(ctx, it, b.senders[k], batch)
+			continue
+		}
 		url, client := b.rc.url(k), b.clients[k]
 		for range b.o.Concurrency {
 			b.wg.Add(1)
@@ -154,6 +176,9 @@ func (b *bareLoop) close() {
 	for _, c := range b.clients {
 		c.CloseIdleConnections()
 	}
+	for _, s := range b.senders {
+		s.close()
+	}
 	if b.nc != nil {
 		b.nc.Close()
 	}
@@ -167,7 +192,7 @@ func (b *bareLoop) close() {
 }
 
 // product is the real gateway: embedded JetStream in a fresh directory,
-// K webhook sinks to the receiver, every other setting at its default
+// K webhook sinks to the receiver (or K cloud sinks to the emulator), every other setting at its default
 // (breaker and attempt log on).
 type product struct {
 	dir    string
@@ -177,16 +202,20 @@ type product struct {
 }
 
 // productConfig is the YAML the product runs with.
-func productConfig(o Options, dir string, rc *receiver) string {
+func productConfig(o Options, dir string, rc *receiver, dest *cloudDest) string {
 	src := fmt.Sprintf("nats: {embedded: {listen: \"127.0.0.1:0\", store_dir: %q}}\nadmin: {listen: \"127.0.0.1:0\"}\nsinks:\n", dir)
 	for k := range o.Sinks {
+		if dest != nil {
+			src += dest.sinkYAML(o, k)
+			continue
+		}
 		src += fmt.Sprintf("  - name: bench%d\n    events: [\">\"]\n    concurrency: %d\n    webhook: {url: %q, secrets: [%q], allow_private_networks: true}\n",
 			k, o.Concurrency, rc.url(k), benchSecret)
 	}
 	return src
 }
 
-func newProduct(ctx context.Context, o Options, rc *receiver) (_ *product, err error) {
+func newProduct(ctx context.Context, o Options, rc *receiver, dest *cloudDest) (_ *product, err error) {
 	p := &product{}
 	defer func() {
 		if err != nil {
@@ -196,7 +225,7 @@ func newProduct(ctx context.Context, o Options, rc *receiver) (_ *product, err e
 	if p.dir, err = os.MkdirTemp("", "switchyard-bench-product-"); err != nil {
 		return nil, err
 	}
-	cfg, err := config.Parse("bench.yaml", []byte(productConfig(o, p.dir, rc)), func(string) (string, bool) { return "", false })
+	cfg, err := config.Parse("bench.yaml", []byte(productConfig(o, p.dir, rc, dest)), func(string) (string, bool) { return "", false })
 	if err != nil {
 		return nil, err
 	}
