@@ -131,7 +131,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 // openSink opens a sink's driver, creates or updates its consumers and
 // builds its dispatcher. Nothing is delivered until startSink.
 func (g *Gateway) openSink(ctx context.Context, sc config.Sink) (*runningSink, error) {
-	env := sink.Env{UserAgent: "switchyard/" + g.version, Logger: g.log, Disable: func(reason string) {
+	env := sink.Env{UserAgent: "switchyard/" + g.version, Disable: func(reason string) {
 		pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := g.Pause(pctx, sc.Name, reason); err != nil {

@@ -3,7 +3,6 @@ package sink
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"reflect"
 	"sort"
 	"strings"
@@ -20,7 +19,6 @@ import (
 // Env is what the gateway hands every driver it opens.
 type Env struct {
 	UserAgent string
-	Logger    *slog.Logger
 	// Disable pauses the sink; a driver calls it when the destination asks
 	// not to be sent anything more (webhooks: "webhook-delivery: disable").
 	Disable func(reason string)
@@ -192,9 +190,6 @@ func (r *Registry) Open(ctx context.Context, s config.Sink, env Env) (Driver, er
 	k := r.get(s.Kind())
 	if k == nil {
 		return nil, fmt.Errorf("sink %q: no driver for kind %q (registered: %v)", s.Name, s.Kind(), r.Names())
-	}
-	if env.Logger == nil {
-		env.Logger = slog.Default()
 	}
 	return k.open(ctx, s, env)
 }
