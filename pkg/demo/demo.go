@@ -51,7 +51,7 @@ type Summary struct {
 // event in eight fails its first attempt (503 + Retry-After or 500), one in
 // twenty-five fails twice, and one in a hundred is answered 410 Gone, which
 // dead-letters it at once.
-var script = func(id string, n int) int {
+func script(id string, n int) int {
 	var h uint32
 	for i := 0; i < len(id); i++ {
 		h = h*31 + uint32(id[i])
