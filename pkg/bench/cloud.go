@@ -220,8 +220,9 @@ func (s *psSender) close() {
 
 // runCloudWorkers is the bare loop's per-sink delivery for a cloud mode:
 // one goroutine takes messages off the pull consumer, and C workers each
-// gather what is ready (up to batch), send it, and ack each message (or
-// nak them all).
+// gather a batch (up to batch messages, waiting at most cloudWait after the
+// first: the product's max_events and max_wait), send it, and ack each
+// message (or nak them all).
 func (b *bareLoop) runCloudWorkers(ctx context.Context, it jetstream.MessagesContext, s cloudSender, batch int) {
 	ch := make(chan jetstream.Msg, 2*b.o.Concurrency)
 	b.wg.Add(1)
@@ -241,8 +242,11 @@ func (b *bareLoop) runCloudWorkers(ctx context.Context, it jetstream.MessagesCon
 		go func() {
 			defer b.wg.Done()
 			msgs := make([]jetstream.Msg, 0, batch)
+			timer := time.NewTimer(time.Hour)
+			timer.Stop()
 			for m := range ch {
 				msgs = append(msgs[:0], m)
+				timer.Reset(cloudWait)
 			gather:
 				for len(msgs) < batch {
 					select {
@@ -251,10 +255,11 @@ func (b *bareLoop) runCloudWorkers(ctx context.Context, it jetstream.MessagesCon
 							break gather
 						}
 						msgs = append(msgs, m)
-					default:
+					case <-timer.C:
 						break gather
 					}
 				}
+				timer.Stop()
 				if err := s.send(ctx, msgs); err != nil {
 					for _, m := range msgs {
 						_ = m.Nak()
