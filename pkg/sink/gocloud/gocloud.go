@@ -6,8 +6,11 @@ package gocloud
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/url"
 	"sync"
+	"sync/atomic"
 
 	"gocloud.dev/gcerrors"
 	"gocloud.dev/pubsub"
@@ -31,10 +34,27 @@ import (
 const MaxBatch = 100
 
 // Driver sends to one gocloud topic.
+//
+// gocloud's portable Topic retries a failed send itself, in the
+// background, with backoff, until the topic shuts down, whenever the
+// provider's driver calls the error retryable (rabbit and azuresb do;
+// awssqs, awssns, gcppubsubv2, kafka, nats and mem never do, their SDKs
+// retry inside one send instead). No option turns that off, so the driver
+// sees every send through the message's BeforeSend hook: it counts them,
+// refuses the topic's own retries (the dispatcher retries, on the sink's
+// schedule), and refuses a send the caller has already given up on (a
+// message still queued in the topic when Send timed out). A send already
+// on the wire when Send times out can still land later: a duplicate of
+// the dispatcher's retry, with the same id. azuresb's driver takes any
+// unknown error as retryable, so refusing would only spin; there the hook
+// just counts, and the topic's retries stand.
 type Driver struct {
 	sink.Base
 	cfg   Config
 	topic *pubsub.Topic
+	// refuse is false where a refused send would itself be retried.
+	refuse bool
+	sends  atomic.Int64
 }
 
 var _ sink.Driver = (*Driver)(nil)
@@ -45,7 +65,43 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gocloud: open %s: %w", cfg.URL, err)
 	}
-	return &Driver{cfg: cfg, topic: topic, Base: sink.NewBase(MaxBatch)}, nil
+	u, _ := url.Parse(cfg.URL)
+	refuse := u == nil || u.Scheme != "azuresb"
+	return &Driver{cfg: cfg, topic: topic, Base: sink.NewBase(MaxBatch), refuse: refuse}, nil
+}
+
+// Sends is how many times the topic handed a message of this driver to
+// its provider: more than the events sent when the topic retried.
+func (d *Driver) Sends() int64 { return d.sends.Load() }
+
+var (
+	errTopicRetry = errors.New("gocloud: the topic retried a failed send on its own; refused, the dispatcher retries on the sink's schedule")
+	errAbandoned  = errors.New("gocloud: the send was given up before the topic got to it; refused, so it cannot land late")
+)
+
+// sendHook is one message's BeforeSend: the topic calls it each time it
+// hands the message to its provider, retries included.
+type sendHook struct {
+	ctx    context.Context
+	refuse bool
+	d      *Driver
+	n      atomic.Int32 // calls, refused ones included
+	sent   atomic.Int32 // sends let through
+}
+
+func (h *sendHook) before(func(any) bool) error {
+	n := h.n.Add(1)
+	if h.refuse {
+		if h.ctx.Err() != nil {
+			return errAbandoned
+		}
+		if n > 1 {
+			return errTopicRetry
+		}
+	}
+	h.sent.Add(1)
+	h.d.sends.Add(1)
+	return nil
 }
 
 // Send sends every event of the batch concurrently, so the topic can batch
@@ -56,7 +112,11 @@ func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
 		var wg sync.WaitGroup
 		for i, e := range batch {
 			wg.Go(func() {
-				if err := d.topic.Send(ctx, &pubsub.Message{Body: e.Data, Metadata: e.Attributes()}); err != nil {
+				h := &sendHook{ctx: ctx, refuse: d.refuse, d: d}
+				if err := d.topic.Send(ctx, &pubsub.Message{Body: e.Data, Metadata: e.Attributes(), BeforeSend: h.before}); err != nil {
+					if n := h.sent.Load(); n > 1 {
+						err = fmt.Errorf("%w (the topic sent it %d times)", err, n)
+					}
 					errs[i] = classify(ctx, err)
 				}
 			})
