@@ -6,46 +6,21 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 )
-
-// failFirstPublish makes pstest refuse the first publish request that
-// carries one of the given event ids, once per id.
-type failFirstPublish struct {
-	mu     sync.Mutex
-	failed map[string]bool
-}
-
-func (f *failFirstPublish) React(req any) (bool, any, error) {
-	r, ok := req.(*pubsubpb.PublishRequest)
-	if !ok {
-		return false, nil, nil
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, m := range r.Messages {
-		id := m.Attributes["id"]
-		if done, want := f.failed[id]; want && !done {
-			f.failed[id] = true
-			return true, nil, status.Error(codes.Unavailable, "injected: first publish of "+id)
-		}
-	}
-	return false, nil, nil
-}
 
 // Item 8: with ordering keys, events of one key reach Pub/Sub in stream
 // order even with 16 workers and a failing first attempt: a retried event
 // goes out before the later events of its key.
 func TestPubSubOrderingKeysStayInOrderAcrossRetries(t *testing.T) {
 	cloudEnv(t)
-	faults := &failFirstPublish{failed: map[string]bool{"e0": false, "e4": false, "e10": false}}
+	faults := testutil.NewFailFirstPublish("e0", "e4", "e10")
 	ps := pstest.NewServer(pstest.ServerReactorOption{FuncName: "Publish", Reactor: faults})
 	t.Cleanup(func() { ps.Close() })
 	if _, err := ps.GServer.CreateTopic(t.Context(), &pubsubpb.Topic{Name: "projects/proj/topics/ordered"}); err != nil {
