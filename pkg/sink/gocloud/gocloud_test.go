@@ -41,7 +41,8 @@ type memHarness struct {
 }
 
 func (h *memHarness) Open(t *testing.T) sink.Driver {
-	name := fmt.Sprintf("mem://conformance-%d", h.next.Add(1))
+	// mempubsub topics are process-wide by name: unique across -count runs.
+	name := fmt.Sprintf("mem://conformance-%d-%d", time.Now().UnixNano(), h.next.Add(1))
 	d := open(t, name)
 	subscription, err := pubsub.OpenSubscription(context.Background(), name)
 	if err != nil {
