@@ -375,3 +375,45 @@ func TestStateKVAndConnected(t *testing.T) {
 		t.Error("connected after Close")
 	}
 }
+
+// With no URL, Open embeds a server: listen and sync_interval are checked,
+// and Close stops it.
+func TestOpenEmbedded(t *testing.T) {
+	tests := []struct {
+		name, listen, sync string
+		wantErr            bool
+	}{
+		{"defaults", "127.0.0.1:0", "", false},
+		{"sync always", "127.0.0.1:0", "always", false},
+		{"sync interval", "127.0.0.1:0", "1s", false},
+		{"bad sync interval", "127.0.0.1:0", "often", true},
+		{"bad listen", "localhost", "", true},
+		{"bad port", "127.0.0.1:http", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := config.Defaults()
+			cfg.NATS.Embedded.Listen, cfg.NATS.Embedded.SyncInterval = tt.listen, tt.sync
+			cfg.NATS.Embedded.StoreDir = t.TempDir()
+			cfg.Stream.MaxBytes.N, cfg.DeadLetters.MaxBytes.N = 1<<20, 1<<20
+			b, err := bus.Open(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if tt.wantErr {
+				if err == nil {
+					b.Close()
+					t.Fatal("Open succeeded")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			if !b.Connected() || !strings.HasPrefix(b.ClientURL(), "nats://127.0.0.1:") {
+				t.Errorf("connected %v at %s", b.Connected(), b.ClientURL())
+			}
+			if err := b.EnsureStreams(t.Context()); err != nil {
+				t.Errorf("EnsureStreams on the embedded server: %v", err)
+			}
+		})
+	}
+}
