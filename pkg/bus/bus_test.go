@@ -21,20 +21,10 @@ import (
 // stream limits so the server can reserve them.
 func open(t *testing.T) (*bus.Bus, *config.Config) {
 	t.Helper()
-	js := testutil.StartJetStream(t, nil)
-	cfg := config.Defaults()
-	cfg.NATS.URL = js.URL()
-	cfg.Stream.MaxBytes.N = 8 << 20
-	cfg.DeadLetters.MaxBytes.N = 4 << 20
-	b, err := bus.Open(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	if err := b.EnsureStreams(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	return b, cfg
+	return testutil.OpenBus(t, testutil.StartJetStream(t, nil), func(cfg *config.Config) {
+		cfg.Stream.MaxBytes.N = 8 << 20
+		cfg.DeadLetters.MaxBytes.N = 4 << 20
+	})
 }
 
 func sinkCfg(name string, events ...string) config.Sink {
@@ -87,19 +77,10 @@ func TestEnsureStreamsLimitsAndDiscard(t *testing.T) {
 
 // A full events stream refuses the publish; the stored events stay.
 func TestEventsStreamFullRefusesNew(t *testing.T) {
-	js := testutil.StartJetStream(t, nil)
-	cfg := config.Defaults()
-	cfg.NATS.URL = js.URL()
-	cfg.Stream.MaxBytes.N = 4 << 10
-	cfg.DeadLetters.MaxBytes.N = 4 << 10
-	b, err := bus.Open(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	if err := b.EnsureStreams(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	b, cfg := testutil.OpenBus(t, testutil.StartJetStream(t, nil), func(cfg *config.Config) {
+		cfg.Stream.MaxBytes.N = 4 << 10
+		cfg.DeadLetters.MaxBytes.N = 4 << 10
+	})
 	body := make([]byte, 1000)
 	var refused error
 	stored := 0

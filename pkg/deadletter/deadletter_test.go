@@ -3,8 +3,6 @@ package deadletter_test
 import (
 	"bytes"
 	"context"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -36,18 +34,10 @@ type fixture struct {
 func setup(t *testing.T) *fixture {
 	t.Helper()
 	js := testutil.StartJetStream(t, func(o *server.Options) { o.MaxPayload = maxPayload })
-	cfg := config.Defaults()
-	cfg.NATS.URL = js.URL()
-	cfg.Stream.MaxBytes.N = 8 << 20
-	cfg.DeadLetters.MaxBytes.N = 8 << 20
-	b, err := bus.Open(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	if err := b.EnsureStreams(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	b, cfg := testutil.OpenBus(t, js, func(cfg *config.Config) {
+		cfg.Stream.MaxBytes.N = 8 << 20
+		cfg.DeadLetters.MaxBytes.N = 8 << 20
+	})
 	cc := bus.ConsumerConfig(config.Sink{Name: "sink", Events: []string{">"}, Concurrency: 1, AckWait: config.Duration{D: time.Minute}}, 100)
 	cc.DeliverPolicy, cc.OptStartTime = jetstream.DeliverAllPolicy, nil
 	cons, err := b.JS.CreateConsumer(t.Context(), cfg.Stream.Name, cc)

@@ -157,10 +157,7 @@ func TestGoneDeadLettersAtOnceAndRedriveDeliversToThatSinkOnly(t *testing.T) {
 	rc.mu.Lock()
 	gone = false
 	rc.mu.Unlock()
-	var res map[string]int
-	if code := adminDo(t, g, "POST", "/v1/sinks/s/dead-letters/redrive", &res); code != 200 || res["redriven"] != 1 {
-		t.Fatalf("redrive: %d %v", code, res)
-	}
+	redriveOne(t, g, "s")
 	waitFor(t, 10*time.Second, "redriven delivery", func() bool { return len(rc.hitsFor("s")) == 2 })
 	if h := rc.hitsFor("s")[1]; h.id != "g1" || !h.valid {
 		t.Errorf("redriven delivery: id %q valid %v", h.id, h.valid)

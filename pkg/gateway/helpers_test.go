@@ -206,3 +206,13 @@ func adminDo(t *testing.T, g *gateway.Gateway, method, path string, out any) int
 	}
 	return resp.StatusCode
 }
+
+// redriveOne redrives sink's dead letters through the admin API and
+// fails the test unless exactly one was sent back.
+func redriveOne(t *testing.T, g *gateway.Gateway, sink string) {
+	t.Helper()
+	var res map[string]int
+	if code := adminDo(t, g, "POST", "/v1/sinks/"+sink+"/dead-letters/redrive", &res); code != 200 || res["redriven"] != 1 {
+		t.Fatalf("redrive: %d %v", code, res)
+	}
+}

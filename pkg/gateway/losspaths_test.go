@@ -106,10 +106,7 @@ func TestEventNearMaxPayloadCanBeDeadLetteredAndRedriven(t *testing.T) {
 	rc.mu.Lock()
 	gone = false
 	rc.mu.Unlock()
-	var res map[string]int
-	if code := adminDo(t, g, "POST", "/v1/sinks/s/dead-letters/redrive", &res); code != 200 || res["redriven"] != 1 {
-		t.Fatalf("redrive: %d %v", code, res)
-	}
+	redriveOne(t, g, "s")
 	waitFor(t, 10*time.Second, "redriven delivery", func() bool { return len(rc.hitsFor("s")) == 2 })
 	h := rc.hitsFor("s")[1]
 	if h.id != "big1" || !h.valid || !strings.Contains(string(h.body), string(body)) {
