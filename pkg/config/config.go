@@ -108,8 +108,19 @@ type Log struct {
 
 // Sink is one destination with its own durable consumer.
 type Sink struct {
-	Name        string   `yaml:"name"`
-	Events      []string `yaml:"events"`
+	Name   string   `yaml:"name"`
+	Events []string `yaml:"events"`
+	// Tenant scopes the sink: "" takes unscoped events (events.<type>), a
+	// tenant id only that tenant's (tenants.<tenant>.<type>), "*" both.
+	Tenant      string            `yaml:"tenant"`
+	Description string            `yaml:"description"`
+	Metadata    map[string]string `yaml:"metadata"`
+	// Disabled keeps the sink's consumer and backlog but delivers nothing,
+	// like a pause that lives in the sink's definition.
+	Disabled bool `yaml:"disabled"`
+	// DisableAfter, when set, disables a sink whose deliveries have all
+	// failed for this long (no success since the first failure).
+	DisableAfter Duration `yaml:"disable_after"`
 	Concurrency int      `yaml:"concurrency"`
 	Retry       Retry    `yaml:"retry"`
 	// AckWait is how long JetStream waits for a settle before it assumes the
@@ -247,7 +258,7 @@ func (c *Config) applyDefaults() {
 		s.Name = DefaultStreamName
 	}
 	if len(s.Subjects) == 0 {
-		s.Subjects = []string{subject.Events()}
+		s.Subjects = subject.StreamDefaults()
 	}
 	if s.MaxAge.D == 0 {
 		s.MaxAge.D = DefaultMaxAge

@@ -52,8 +52,9 @@ func (c *Config) validate(p *parser) {
 		p.at("stream.replicas", "must be 1 to 5, got %d", c.Stream.Replicas)
 	}
 	for i, s := range c.Stream.Subjects {
-		if typ := subject.Type(s); typ == "" || subject.ValidFilter(typ) != nil {
-			p.at(fmt.Sprintf("stream.subjects[%d]", i), "%q: subjects must be under %q (the rest is the event type)", s, subject.Events())
+		tenant, typ, ok := subject.Split(s)
+		if !ok || subject.ValidFilter(typ) != nil || (tenant != "" && tenant != subject.AnyTenant && subject.ValidTenant(tenant) != nil) {
+			p.at(fmt.Sprintf("stream.subjects[%d]", i), "%q: subjects must be under %q or %q (the rest is the event type)", s, subject.EventsPrefix, subject.TenantsPrefix+"<tenant>.")
 		}
 	}
 	if !nameRE.MatchString(c.DeadLetters.Stream) || strings.EqualFold(c.DeadLetters.Stream, c.Stream.Name) {
@@ -94,6 +95,19 @@ func (s *Sink) validate(p *parser, field string, cfg *Config) {
 		p.at(field+".name", "missing: every sink needs a unique name")
 	case !nameRE.MatchString(s.Name):
 		p.at(field+".name", "%q: use 1 to 64 letters, digits, - and _ (it names the durable consumer)", s.Name)
+	}
+	if s.Tenant != "" && s.Tenant != subject.AnyTenant {
+		if err := subject.ValidTenant(s.Tenant); err != nil {
+			p.at(field+".tenant", "%v, or \"*\" for every tenant", err)
+		}
+	}
+	for k := range s.Metadata {
+		if k == "" || len(k) > 256 {
+			p.at(field+".metadata", "keys must be 1 to 256 characters")
+		}
+	}
+	if s.DisableAfter.D < 0 {
+		p.at(field+".disable_after", "must not be negative")
 	}
 	if len(s.Events) == 0 {
 		p.at(field+".events", "missing: list the event types this sink receives, e.g. [\"order.*\"] or [\">\"]")
@@ -173,7 +187,7 @@ func fileProblem(path string) string {
 }
 
 // FilterSubjects maps a sink's event filters to stream subjects.
-func (s *Sink) FilterSubjects() []string { return subject.Filters(s.Events) }
+func (s *Sink) FilterSubjects() []string { return subject.TenantFilters(s.Tenant, s.Events) }
 
 // ParseRate reads "200/s", "6000/m" or "100000/h" as events per second.
 func ParseRate(s string) (float64, error) {

@@ -12,7 +12,7 @@ import (
 // implementation MarshalEnvelope replaced): the hand-written one must give
 // the same bytes.
 func referenceEnvelope(e *Event) []byte {
-	env := Envelope{ID: e.ID, Type: e.Type, Timestamp: e.Time, Source: e.Source, Subject: e.Subject}
+	env := Envelope{ID: e.ID, Type: e.Type, Timestamp: e.Time, Tenant: e.Tenant, Source: e.Source, Subject: e.Subject}
 	raw := len(e.Data) > 0 && json.Valid(e.Data)
 	switch {
 	case len(e.Data) == 0:
@@ -37,6 +37,7 @@ func TestEnvelopeMatchesEncodingJSON(t *testing.T) {
 	at := time.Date(2026, 11, 30, 21, 0, 0, 123456789, time.UTC)
 	cases := []*Event{
 		{ID: "evt_1", Type: "order.completed", Time: at, Data: []byte(`{"a": 1}`)},
+		{ID: "evt_2", Type: "order.completed", Tenant: "acme", Time: at, Data: []byte(`{}`)},
 		{ID: "q\"uote\\back", Type: "t", Time: at.Truncate(time.Second), Source: "<svc>&", Subject: "tab\tnl\ncr\rbs\bff\f\x00\x1f", Data: []byte("\xff\x00raw")},
 		{ID: "bad\xffutf8\xc3", Type: "line\u2028sep\u2029", Time: at.In(time.FixedZone("x", 3600)), Data: nil},
 		{ID: "ünïcødé ✓ 😀", Type: "x", Time: at, Data: []byte(`"just a string"`)},

@@ -33,6 +33,11 @@ const (
 	HeaderOrigSubject = "Switchyard-Subject"
 )
 
+// TenantsPrefix starts the subjects of tenant-scoped events:
+// tenants.<tenant>.<type>. Unscoped events are on the prefix FromMessage is
+// given ("events.").
+const TenantsPrefix = "tenants."
+
 // RedriveStream is the stream Switchyard writes redriven dead letters to
 // (bus.RedriveStream is this name). Only messages read from it carry
 // HeaderEventID and HeaderOrigSubject that Switchyard wrote itself; on any
@@ -41,8 +46,11 @@ const RedriveStream = "SWITCHYARD_REDRIVE"
 
 // Event is one thing that happened, as a sink sees it.
 type Event struct {
-	ID          string
-	Type        string
+	ID   string
+	Type string
+	// Tenant is the tenant the event was published for
+	// (tenants.<tenant>.<type>), "" for an unscoped event.
+	Tenant      string
 	Source      string
 	Subject     string
 	Time        time.Time
@@ -96,13 +104,14 @@ func FromMessage(m Message, prefix string) (*Event, error) {
 	if s := get(HeaderOrigSubject); s != "" {
 		subject = s
 	}
-	typ, ok := strings.CutPrefix(subject, prefix)
-	if !ok || typ == "" {
-		return nil, fmt.Errorf("%w: subject %q does not start with %q followed by a type", ErrMalformed, subject, prefix)
+	tenant, typ, ok := SplitSubject(subject, prefix)
+	if !ok {
+		return nil, fmt.Errorf("%w: subject %q is neither %q nor %q followed by a type", ErrMalformed, subject, prefix, TenantsPrefix+"<tenant>.")
 	}
 	e := &Event{
 		ID:          get(HeaderEventID),
 		Type:        typ,
+		Tenant:      tenant,
 		Source:      get(HeaderSource),
 		Subject:     get(HeaderSubject),
 		ContentType: get(HeaderContentType),
@@ -130,6 +139,23 @@ func FromMessage(m Message, prefix string) (*Event, error) {
 		e.Time = time.Now().UTC()
 	}
 	return e, nil
+}
+
+// SplitSubject reads an event subject: prefix+type (no tenant) or
+// tenants.<tenant>.<type>.
+func SplitSubject(subject, prefix string) (tenant, typ string, ok bool) {
+	if typ, ok = strings.CutPrefix(subject, prefix); ok && typ != "" {
+		return "", typ, true
+	}
+	rest, ok := strings.CutPrefix(subject, TenantsPrefix)
+	if !ok {
+		return "", "", false
+	}
+	tenant, typ, ok = strings.Cut(rest, ".")
+	if !ok || tenant == "" || typ == "" {
+		return "", "", false
+	}
+	return tenant, typ, true
 }
 
 // untrusted returns h without the identity headers only Switchyard may
@@ -180,6 +206,7 @@ type Envelope struct {
 	ID           string          `json:"id"`
 	Type         string          `json:"type"`
 	Timestamp    time.Time       `json:"timestamp"`
+	Tenant       string          `json:"tenant,omitempty"`
 	Source       string          `json:"source,omitempty"`
 	Subject      string          `json:"subject,omitempty"`
 	Data         json.RawMessage `json:"data,omitempty"`
@@ -198,7 +225,7 @@ func (e *Event) MarshalEnvelope() ([]byte, error) {
 		return nil, fmt.Errorf("event: time %s is outside the years JSON can carry", e.Time)
 	}
 	raw := len(e.Data) > 0 && validJSON(e.Data)
-	n := 96 + len(e.ID) + len(e.Type) + len(e.Source) + len(e.Subject) + len(e.Data)
+	n := 96 + len(e.ID) + len(e.Type) + len(e.Tenant) + len(e.Source) + len(e.Subject) + len(e.Data)
 	if !raw {
 		n += base64.StdEncoding.EncodedLen(len(e.Data))
 	}
@@ -210,6 +237,10 @@ func (e *Event) MarshalEnvelope() ([]byte, error) {
 	out = append(out, `,"timestamp":"`...)
 	out = e.Time.AppendFormat(out, time.RFC3339Nano)
 	out = append(out, '"')
+	if e.Tenant != "" {
+		out = append(out, `,"tenant":`...)
+		out = appendJSONString(out, e.Tenant)
+	}
 	if e.Source != "" {
 		out = append(out, `,"source":`...)
 		out = appendJSONString(out, e.Source)
@@ -319,6 +350,7 @@ func (env *Envelope) DecodeData() []byte {
 const (
 	AttrID          = "id"
 	AttrType        = "type"
+	AttrTenant      = "tenant"
 	AttrSource      = "source"
 	AttrTime        = "time"
 	AttrSubject     = "subject"
@@ -330,7 +362,7 @@ const (
 // fields are left out.
 func (e *Event) Attributes() map[string]string {
 	a := map[string]string{AttrID: e.ID, AttrType: e.Type, AttrTime: e.Time.UTC().Format(time.RFC3339Nano)}
-	for k, v := range map[string]string{AttrSource: e.Source, AttrSubject: e.Subject, AttrContentType: e.ContentType, AttrTraceParent: e.TraceParent} {
+	for k, v := range map[string]string{AttrTenant: e.Tenant, AttrSource: e.Source, AttrSubject: e.Subject, AttrContentType: e.ContentType, AttrTraceParent: e.TraceParent} {
 		if v != "" {
 			a[k] = v
 		}

@@ -102,3 +102,34 @@ func TestMatchType(t *testing.T) {
 		}
 	}
 }
+
+func TestTenantComesFromTheSubject(t *testing.T) {
+	for _, c := range []struct {
+		subject, tenant, typ string
+		ok                   bool
+	}{
+		{"events.order.completed", "", "order.completed", true},
+		{"tenants.acme.order.completed", "acme", "order.completed", true},
+		{"tenants.acme", "", "", false},
+		{"tenants..x", "", "", false},
+		{"other.x", "", "", false},
+		{"events.", "", "", false},
+	} {
+		e, err := event.FromMessage(event.Message{Subject: c.subject, Stream: "EVENTS", Sequence: 1}, "events.")
+		if (err == nil) != c.ok {
+			t.Fatalf("%s: err %v, want ok=%v", c.subject, err, c.ok)
+		}
+		if err != nil {
+			if !errors.Is(err, event.ErrMalformed) {
+				t.Fatalf("%s: %v is not ErrMalformed", c.subject, err)
+			}
+			continue
+		}
+		if e.Tenant != c.tenant || e.Type != c.typ {
+			t.Fatalf("%s: tenant %q type %q, want %q %q", c.subject, e.Tenant, e.Type, c.tenant, c.typ)
+		}
+		if got := e.Attributes()[event.AttrTenant]; got != c.tenant {
+			t.Fatalf("%s: tenant attribute %q", c.subject, got)
+		}
+	}
+}

@@ -7,14 +7,23 @@ package subject
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/switchyard-dev/switchyard/pkg/event"
 )
 
 const (
-	// EventsPrefix is where producers publish: events.<type>.
+	// EventsPrefix is where producers publish unscoped events: events.<type>.
 	EventsPrefix = "events."
+	// TenantsPrefix is where producers publish a tenant's events:
+	// tenants.<tenant>.<type>.
+	TenantsPrefix = event.TenantsPrefix
+	// AnyTenant, as a sink's tenant, takes unscoped events and every
+	// tenant's.
+	AnyTenant = "*"
 	// DeadLetterPrefix is the dead-letter stream's subjects: dlq.<sink>.
 	DeadLetterPrefix = "dlq."
 	// RedrivePrefix is the redrive stream's subjects: switchyard.redrive.<sink>.
@@ -26,24 +35,67 @@ const (
 // Event is the subject an event of this type is published on.
 func Event(typ string) string { return EventsPrefix + typ }
 
-// Type is the event type of an events subject ("" when it is not one).
-func Type(subj string) string {
-	t, ok := strings.CutPrefix(subj, EventsPrefix)
-	if !ok {
-		return ""
+// TenantEvent is the subject a tenant's event of this type is published
+// on; an empty tenant is an unscoped event.
+func TenantEvent(tenant, typ string) string {
+	if tenant == "" {
+		return Event(typ)
 	}
+	return TenantsPrefix + tenant + "." + typ
+}
+
+// Type is the event type of an event subject, scoped to a tenant or not
+// ("" when it is not one).
+func Type(subj string) string {
+	_, t, _ := event.SplitSubject(subj, EventsPrefix)
 	return t
 }
 
-// Events is the events stream's default subjects: every event.
+// Split reads an event subject into its tenant ("" when unscoped, "*"
+// for a stream subject that takes every tenant) and type.
+func Split(subj string) (tenant, typ string, ok bool) {
+	return event.SplitSubject(subj, EventsPrefix)
+}
+
+// Events is the events stream's subjects for unscoped events.
 func Events() string { return EventsPrefix + ">" }
 
+// Tenants is the events stream's subjects for every tenant's events.
+func Tenants() string { return TenantsPrefix + AnyTenant + ".>" }
+
+// StreamDefaults is the events stream's default subjects: every event,
+// scoped to a tenant or not.
+func StreamDefaults() []string { return []string{Events(), Tenants()} }
+
+var tenantRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// ValidTenant checks a tenant id: one NATS token of 1 to 64 letters,
+// digits, - and _.
+func ValidTenant(t string) error {
+	if !tenantRE.MatchString(t) {
+		return fmt.Errorf("%q: a tenant is 1 to 64 letters, digits, - and _", t)
+	}
+	return nil
+}
+
 // Filters maps a sink's event filters to the stream subjects its consumer
-// filters on.
-func Filters(events []string) []string {
-	out := make([]string, len(events))
-	for i, f := range events {
-		out[i] = Event(f)
+// filters on, for unscoped events only.
+func Filters(events []string) []string { return TenantFilters("", events) }
+
+// TenantFilters maps a sink's tenant and event filters to its consumer's
+// filter subjects, so the server does the filtering: no tenant takes
+// unscoped events, a tenant takes only its own, AnyTenant takes both.
+func TenantFilters(tenant string, events []string) []string {
+	out := make([]string, 0, len(events))
+	for _, f := range events {
+		switch tenant {
+		case "":
+			out = append(out, Event(f))
+		case AnyTenant:
+			out = append(out, Event(f), TenantsPrefix+AnyTenant+"."+f)
+		default:
+			out = append(out, TenantsPrefix+tenant+"."+f)
+		}
 	}
 	return out
 }

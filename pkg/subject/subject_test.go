@@ -51,3 +51,26 @@ func TestFilters(t *testing.T) {
 		}
 	}
 }
+
+func TestTenantFilters(t *testing.T) {
+	for _, c := range []struct {
+		tenant string
+		want   []string
+	}{
+		{"", []string{"events.order.*"}},
+		{"acme", []string{"tenants.acme.order.*"}},
+		{"*", []string{"events.order.*", "tenants.*.order.*"}},
+	} {
+		if got := subject.TenantFilters(c.tenant, []string{"order.*"}); strings.Join(got, " ") != strings.Join(c.want, " ") {
+			t.Errorf("tenant %q: %v, want %v", c.tenant, got, c.want)
+		}
+	}
+	if subject.Type("tenants.acme.order.created") != "order.created" || subject.TenantEvent("acme", "a.b") != "tenants.acme.a.b" {
+		t.Fatal("tenant subjects")
+	}
+	for _, bad := range []string{"", "a.b", "a*", strings.Repeat("x", 65)} {
+		if subject.ValidTenant(bad) == nil {
+			t.Errorf("tenant %q accepted", bad)
+		}
+	}
+}
