@@ -41,6 +41,9 @@ func (b *Bus) EnsureStreams(ctx context.Context) error {
 			Replicas:   s.Replicas,
 			Duplicates: s.DuplicateWindow.D,
 			Storage:    jetstream.FileStorage,
+			// One consumer per sink and per running replay; set here, not
+			// left to the server's default, which caps it at 1,000.
+			MaxConsumers: s.MaxConsumers,
 		},
 		{
 			Name:        b.cfg.DeadLetters.Stream,
@@ -97,6 +100,30 @@ func (b *Bus) StateKV(ctx context.Context) (jetstream.KeyValue, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bus: kv %s: %w", StateBucket, err)
+	}
+	return kv, nil
+}
+
+// SinksBucket is the KV bucket of sinks created through the admin API:
+// one key per sink name, with history as the audit trail of its changes.
+const SinksBucket = "SWITCHYARD_SINKS"
+
+// SinksHistory is how many revisions of each API sink the bucket keeps
+// (JetStream's KV allows at most 64).
+const SinksHistory = 64
+
+// SinksMaxBytes bounds the sinks bucket: thousands of sinks of a few KB
+// each, with their history.
+const SinksMaxBytes = 256 << 20
+
+// SinksKV creates or opens the API sinks bucket.
+func (b *Bus) SinksKV(ctx context.Context) (jetstream.KeyValue, error) {
+	kv, err := b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: SinksBucket, Description: "Switchyard sinks created through the admin API", History: SinksHistory,
+		Replicas: b.cfg.Stream.Replicas, MaxBytes: SinksMaxBytes,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bus: kv %s: %w", SinksBucket, err)
 	}
 	return kv, nil
 }

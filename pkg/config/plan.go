@@ -152,13 +152,18 @@ func Redacted(c *Config) *Config {
 	r.NATS.URL = redact.URLWith(c.NATS.URL, fingerprint)
 	r.Sinks = make([]Sink, len(c.Sinks))
 	for i, s := range c.Sinks {
-		s.Dest.Node = nil // the block as written holds the secrets
-		if s.Dest.kind != nil && s.Dest.Config != nil {
-			s.Dest.Config = s.Dest.kind.Redact(s.Dest.Config, fingerprint)
-		}
-		r.Sinks[i] = s
+		r.Sinks[i] = RedactedSink(s)
 	}
 	return &r
+}
+
+// RedactedSink is one sink as Redacted shows it.
+func RedactedSink(s Sink) Sink {
+	s.Dest.Node = nil // the block as written holds the secrets
+	if s.Dest.kind != nil && s.Dest.Config != nil {
+		s.Dest.Config = s.Dest.kind.Redact(s.Dest.Config, fingerprint)
+	}
+	return s
 }
 
 // Fingerprint is what Redacted shows for a secret: a short hash, the same

@@ -87,6 +87,10 @@ func (c *Config) validate(p *parser) {
 	}
 	p.validateStrays(c)
 	c.validateLimits(p)
+	c.validateAPI(p)
+	if c.Stream.MaxConsumers < len(c.Sinks)+1 {
+		p.at("stream.max_consumers", "%d is below the number of sinks (%d) plus room for a replay", c.Stream.MaxConsumers, len(c.Sinks))
+	}
 }
 
 func (s *Sink) validate(p *parser, field string, cfg *Config) {

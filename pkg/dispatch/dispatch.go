@@ -86,6 +86,9 @@ type Status struct {
 	LastSuccess time.Time
 	LastError   string
 	LastErrorAt time.Time
+	// FailingSince is the first failure since the last success (zero
+	// while deliveries succeed): how long the destination has been down.
+	FailingSince time.Time
 }
 
 // New builds a dispatcher; Run starts it.
@@ -115,6 +118,14 @@ func (d *Dispatcher) Snapshot() (lastSuccess time.Time, lastErr string, lastErrA
 	d.status.mu.Lock()
 	defer d.status.mu.Unlock()
 	return d.status.LastSuccess, d.status.LastError, d.status.LastErrorAt
+}
+
+// FailingSince is when the current run of failures began, with no
+// success since; zero while the sink delivers.
+func (d *Dispatcher) FailingSince() time.Time {
+	d.status.mu.Lock()
+	defer d.status.mu.Unlock()
+	return d.status.FailingSince
 }
 
 // InFlight is how many events are being delivered now.

@@ -44,18 +44,25 @@ type Gateway struct {
 	bus      *bus.Bus
 	dlq      *deadletter.Store
 	state    jetstream.KeyValue
-	attempts *attempts.Log   // nil when the attempt log is off
-	runCtx   context.Context // set by Run under reloadMu; nil before
+	sinksKV  jetstream.KeyValue // sinks created through the API
+	sealer   *sealer            // nil: API sink specs are stored plain
+	attempts *attempts.Log      // nil when the attempt log is off
+	runCtx   context.Context    // set by Run under reloadMu; nil before
 	replays  *replayManager
 	metrics  *telemetry.Metrics
 	version  string
-	mu       sync.RWMutex // guards sinks, byName and cfg.Sinks across reloads
+	mu       sync.RWMutex // guards sinks, byName, cfg.Sinks, fileCfg and api across reloads
 	sinks    []*runningSink
 	byName   map[string]*runningSink
-	reloadMu sync.Mutex
-	adminLn  net.Listener
-	running  atomic.Bool
-	stopOnce sync.Once
+	// fileCfg is the config file's; cfg is what runs: its sinks and the
+	// API's (api) that may run.
+	fileCfg     *config.Config
+	api         map[string]*apiSink
+	expiryTimer *time.Timer
+	reloadMu    sync.Mutex
+	adminLn     net.Listener
+	running     atomic.Bool
+	stopOnce    sync.Once
 }
 
 // sinkConfig is what recreating a sink's consumers needs to know.
@@ -82,7 +89,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
-	g := &Gateway{cfg: cfg, log: opts.Logger, metrics: telemetry.NewMetrics(), byName: map[string]*runningSink{}}
+	g := &Gateway{cfg: cfg, fileCfg: cfg, api: map[string]*apiSink{}, log: opts.Logger, metrics: telemetry.NewMetrics(), byName: map[string]*runningSink{}}
 	defer func() {
 		if err != nil {
 			g.close(context.Background())
@@ -110,7 +117,20 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	if g.kinds == nil {
 		g.kinds = sink.Default
 	}
-	for _, sc := range cfg.Sinks {
+	if g.sinksKV, err = g.bus.SinksKV(ctx); err != nil {
+		return nil, err
+	}
+	if g.sealer, err = newSealer(cfg.Admin.SecretsKeyFile); err != nil {
+		return nil, err
+	}
+	if g.sealer == nil {
+		g.log.Warn("admin.secrets_key_file is not set: sinks created through the API are stored with their secrets in plain text in the " + bus.SinksBucket + " bucket")
+	}
+	if err = g.loadAPISinks(ctx); err != nil {
+		return nil, err
+	}
+	g.cfg = g.effective(cfg, g.api)
+	for _, sc := range g.cfg.Sinks {
 		rs, err := g.openSink(ctx, sc)
 		if err != nil {
 			return nil, err
@@ -147,13 +167,24 @@ func (g *Gateway) openSink(ctx context.Context, sc config.Sink) (*runningSink, e
 		_ = drv.Close(ctx)
 		return nil, err
 	}
-	return &runningSink{cfg: sc, driver: drv, consumer: events, done: make(chan struct{}),
+	rs := &runningSink{cfg: sc, driver: drv, consumer: events, done: make(chan struct{}),
 		dispatcher: dispatch.New(dispatch.Options{
 			Sink: sc, Driver: drv, JS: g.bus.JS, Consumers: []jetstream.Consumer{events, redrive},
 			DLQ: g.dlq, Attempts: g.attempts, Metrics: g.metrics, Logger: g.log,
 			Recreate: g.recreate(sinkConfig{cfg: sc, driver: drv}),
-		})}, nil
+		})}
+	if sc.Disabled {
+		// Held like a pause (the consumers are paused in JetStream, so no
+		// replica pulls), but only a change of the definition lifts it.
+		rs.dispatcher.Pause(disabledReason)
+	}
+	return rs, nil
 }
+
+const (
+	stateDisabled  = "disabled"
+	disabledReason = "disabled in the sink's definition"
+)
 
 // startSink runs a sink's dispatcher until stopSink or the end of ctx.
 func (g *Gateway) startSink(ctx context.Context, rs *runningSink) {
@@ -222,6 +253,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); g.watchLimits(ctx) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); g.recordAckFloors(ctx) }()
+
 	g.reloadMu.Lock()
 	g.runCtx = ctx
 	for _, rs := range g.sinkList() {
@@ -229,6 +261,12 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	g.reloadMu.Unlock()
 	g.running.Store(true)
+	g.apiChanged()
+	// After running: the changes they apply go through the reload path.
+	wg.Add(1)
+	go func() { defer wg.Done(); g.watchAPISinks(ctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); g.watchFailures(ctx) }()
 	g.log.Info("switchyard running", "nats", g.bus.ClientURL(), "admin", g.AdminAddr(), "sinks", len(g.sinkList()))
 
 	var err error

@@ -42,6 +42,9 @@ func (g *Gateway) Resume(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	if rs.cfg.Disabled {
+		return conflict("sink %q is disabled in its definition: set disabled: false (PATCH for API sinks, the config file otherwise)", name)
+	}
 	if err := g.state.Delete(ctx, pauseKey(name)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return err
 	}
@@ -96,7 +99,7 @@ func (g *Gateway) watchPauses(ctx context.Context) {
 			var rec pauseRecord
 			_ = json.Unmarshal(e.Value(), &rec)
 			rs.dispatcher.Pause(rec.Reason)
-		} else {
+		} else if !rs.cfg.Disabled {
 			rs.dispatcher.Resume()
 		}
 	}
