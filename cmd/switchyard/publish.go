@@ -20,6 +20,7 @@ import (
 func publishCmd() *cobra.Command {
 	var (
 		url, typ, data, id, source, subject, contentType string
+		tenant                                           string
 		count                                            int
 	)
 	cmd := &cobra.Command{
@@ -31,6 +32,11 @@ func publishCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if typ == "" {
 				return fmt.Errorf("--type is required (the event type, e.g. order.completed)")
+			}
+			if tenant != "" {
+				if err := subj.ValidTenant(tenant); err != nil {
+					return fmt.Errorf("--tenant %w", err)
+				}
 			}
 			body := []byte(data)
 			if file, ok := strings.CutPrefix(data, "@"); ok {
@@ -59,7 +65,7 @@ func publishCmd() *cobra.Command {
 				case count > 1:
 					e.ID = fmt.Sprintf("%s-%d", id, i+1)
 				}
-				m := &nats.Msg{Subject: subj.Event(typ), Header: nats.Header(e.PublishHeaders()), Data: body}
+				m := &nats.Msg{Subject: subj.TenantEvent(tenant, typ), Header: nats.Header(e.PublishHeaders()), Data: body}
 				ack, err := js.PublishMsg(ctx, m)
 				if err != nil {
 					return fmt.Errorf("publish %s: %w", m.Subject, err)
@@ -73,7 +79,7 @@ func publishCmd() *cobra.Command {
 				}
 			}
 			if count > 10 {
-				fmt.Fprintf(cmd.OutOrStdout(), "published %d events to %s\n", count, subj.Event(typ))
+				fmt.Fprintf(cmd.OutOrStdout(), "published %d events to %s\n", count, subj.TenantEvent(tenant, typ))
 			}
 			return nil
 		},
@@ -81,6 +87,7 @@ func publishCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&url, "url", "nats://"+config.DefaultListen, "NATS URL")
 	f.StringVarP(&typ, "type", "t", "", "event type; the subject is events.<type>")
+	f.StringVar(&tenant, "tenant", "", "publish for this tenant: the subject is tenants.<tenant>.<type>")
 	f.StringVarP(&data, "data", "d", "{}", "event data, or @file to read it from a file")
 	f.StringVar(&id, "id", "", "event id (Nats-Msg-Id); default a fresh one per event; with --count, suffixed -1, -2, …")
 	f.StringVar(&source, "source", "switchyard-cli", "event source (ce-source)")

@@ -219,11 +219,24 @@ func (b *Bus) RecreateConsumer(ctx context.Context, stream string, cc jetstream.
 // at creation (JetStream refuses to change it), so an update keeps the
 // existing start.
 func (b *Bus) ensureConsumer(ctx context.Context, stream string, cc jetstream.ConsumerConfig) (jetstream.Consumer, error) {
-	if existing, err := b.JS.Consumer(ctx, stream, cc.Durable); err == nil {
-		cur := existing.CachedInfo().Config
-		cc.DeliverPolicy, cc.OptStartTime, cc.OptStartSeq = cur.DeliverPolicy, cur.OptStartTime, cur.OptStartSeq
+	var err error
+	// Replicas starting a sink at once race to create its consumer: the
+	// loser's start differs from the winner's, which the server refuses
+	// to change. Read the winner's start and update again.
+	for try := 0; try < 3; try++ {
+		if existing, gerr := b.JS.Consumer(ctx, stream, cc.Durable); gerr == nil {
+			cur := existing.CachedInfo().Config
+			cc.DeliverPolicy, cc.OptStartTime, cc.OptStartSeq = cur.DeliverPolicy, cur.OptStartTime, cur.OptStartSeq
+		}
+		var c jetstream.Consumer
+		if c, err = b.JS.CreateOrUpdateConsumer(ctx, stream, cc); err == nil {
+			return c, nil
+		}
+		if !strings.Contains(err.Error(), "can not be updated") {
+			return nil, err
+		}
 	}
-	return b.JS.CreateOrUpdateConsumer(ctx, stream, cc)
+	return nil, err
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -244,9 +244,15 @@ func (g *Gateway) applyAPIChange(ctx context.Context, name string, value []byte,
 	var next *apiSink
 	if value != nil {
 		rec, err := g.decodeRecord(name, value)
-		if err != nil {
+		switch {
+		case err != nil:
 			next = &apiSink{rev: rev, err: err}
-		} else {
+		case rec.Op == "delete":
+			// The revision before a tombstone, saying who deleted it.
+			if !had {
+				return
+			}
+		default:
 			next = g.buildAPISink(name, rec, rev, g.fileCfg)
 		}
 	}

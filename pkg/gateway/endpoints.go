@@ -89,7 +89,7 @@ func (g *Gateway) CreateSink(ctx context.Context, body []byte, actor string) (ga
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := doc["name"]; !ok {
+	if v, ok := doc["name"]; !ok || v == nil || v == "" {
 		doc["name"] = newSinkName()
 	}
 	name, _ := doc["name"].(string)
@@ -508,7 +508,7 @@ func (g *Gateway) sinkView(ctx context.Context, name string) (gatewayapi.SinkVie
 	var v gatewayapi.SinkView
 	var st gatewayapi.SinkStatus
 	switch {
-	case isAPI && a.err != nil:
+	case isAPI && a.err != nil && !(rs != nil && errors.Is(a.err, errConflict)):
 		// Not running: show what is stored, and why.
 		var doc map[string]any
 		_ = json.Unmarshal(a.rec.Spec, &doc)
@@ -536,6 +536,11 @@ func (g *Gateway) sinkView(ctx context.Context, name string) (gatewayapi.SinkVie
 	case rs != nil:
 		v = config.RedactedSink(rs.cfg).Map()
 		st = g.sinkStatus(ctx, rs)
+		if isAPI && errors.Is(a.err, errConflict) {
+			// The file's sink runs under the name; the API's waits.
+			st.Warnings = append(st.Warnings, "an API sink of this name is not started: the config file's sink wins (rename or delete one of them)")
+			isAPI = false
+		}
 	default:
 		return nil, fmt.Errorf("%w %q", gatewayapi.ErrUnknownSink, name)
 	}

@@ -67,6 +67,7 @@ func (g *Gateway) applyPauses(ctx context.Context) error {
 func (g *Gateway) applyPause(ctx context.Context, rs *runningSink) error {
 	e, err := g.state.Get(ctx, pauseKey(rs.cfg.Name))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		rs.dispatcher.LiftIndefinitePause(ctx)
 		return nil
 	}
 	if err != nil {
