@@ -282,20 +282,30 @@ func (g *Gateway) swapAPISinkLocked(ctx context.Context, name string, next *apiS
 	if g.runCtx == nil || !g.running.Load() {
 		return ErrNotRunning
 	}
+	// The record is in place before the sinks swap, so a read never
+	// pairs a new sink with its old record.
+	g.mu.Lock()
+	prev := g.api
+	g.api = api
+	g.mu.Unlock()
+	restore := func() {
+		g.mu.Lock()
+		g.api = prev
+		g.mu.Unlock()
+	}
 	_, err := g.applyLocked(ctx, g.effective(file, api), false)
 	if err != nil && next != nil && next.err == nil {
 		// It could not start (its consumer could not be made): it shows
 		// as failed, and the rest of the sinks stay as they are.
 		next.err = err
 		if _, err2 := g.applyLocked(ctx, g.effective(file, api), false); err2 != nil {
+			restore()
 			return err2
 		}
 	} else if err != nil {
+		restore()
 		return err
 	}
-	g.mu.Lock()
-	g.api = api
-	g.mu.Unlock()
 	g.apiChanged()
 	return err
 }
