@@ -298,7 +298,7 @@ func pageSize(limit int) int {
 // outcome, since, until (RFC 3339), limit (default 100).
 func attemptQueryOf(r *http.Request) (attempts.Query, error) {
 	v := r.URL.Query()
-	q := attempts.Query{Sink: v.Get("sink"), EventID: v.Get("event_id"), Type: v.Get("type"), Outcome: v.Get("outcome"), Limit: 100}
+	q := attempts.Query{Sink: v.Get("sink"), EventID: v.Get("event_id"), Type: v.Get("type"), Tenant: v.Get("tenant"), Outcome: v.Get("outcome"), Limit: 100}
 	f, err := filterOf(r, 100)
 	if err != nil {
 		return q, err

@@ -63,6 +63,8 @@ func (b *Bus) EnsureStreams(ctx context.Context) error {
 			Description: "Switchyard redrives: dead letters sent back to one sink",
 			Subjects:    []string{subject.Redrives()},
 			Retention:   jetstream.WorkQueuePolicy,
+			// One redrive consumer per sink, like the events stream.
+			MaxConsumers: s.MaxConsumers,
 			// It holds at most what the dead-letter stream held; full, a
 			// redrive stops and the rest stay dead letters.
 			MaxBytes:   b.cfg.DeadLetters.MaxBytes.N,

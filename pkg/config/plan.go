@@ -78,7 +78,11 @@ func Diff(old, new *Config) Plan {
 			p.Added = append(p.Added, s.Name)
 			continue
 		}
-		if fields := append(sinkDiff(reflect.ValueOf(o), reflect.ValueOf(s), ""), destDiff(o.Dest, s.Dest)...); len(fields) > 0 {
+		fields := sinkDiff(reflect.ValueOf(o), reflect.ValueOf(s), "")
+		if !sameConfig(o.Dest, s.Dest) {
+			fields = append(fields, destDiff(o.Dest, s.Dest)...)
+		}
+		if len(fields) > 0 {
 			p.Changed[s.Name] = fields
 		}
 	}
@@ -91,6 +95,14 @@ func Diff(old, new *Config) Plan {
 		p.Changed = nil
 	}
 	return p
+}
+
+// sameConfig reports whether two blocks are the very same decoded value:
+// a sink carried over unchanged (thousands of API sinks, one of which
+// changes) costs no comparison of its block.
+func sameConfig(a, b Destination) bool {
+	va, vb := reflect.ValueOf(a.Config), reflect.ValueOf(b.Config)
+	return a.Kind == b.Kind && va.Kind() == reflect.Pointer && vb.Kind() == reflect.Pointer && va.Pointer() == vb.Pointer()
 }
 
 // sinkDiff names the common fields that differ.

@@ -352,6 +352,17 @@ func TestTenantIsolation(t *testing.T) {
 			t.Fatalf("sink %s: %d deliveries, want %d", c.sink, got, n/3)
 		}
 	}
+	// The attempt log is filtered by tenant too.
+	var recs []map[string]any
+	waitFor(t, 5*time.Second, "globex's attempts at the * sink", func() bool {
+		apiJSON(t, g, "GET", "/v1/attempts?sink=everyone&tenant=globex&limit=10", "", &recs)
+		return len(recs) == 10
+	})
+	for _, r := range recs {
+		if r["tenant"] != "globex" {
+			t.Fatalf("attempt of tenant %v", r["tenant"])
+		}
+	}
 	var page []map[string]any
 	if code := apiJSON(t, g, "GET", "/v1/sinks?tenant=acme", "", &page); code != 200 || len(page) != 1 || page[0]["name"] != "acme" {
 		t.Fatalf("tenant filter: %v", page)
