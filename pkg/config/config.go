@@ -19,6 +19,8 @@ type Config struct {
 	Log           Log      `yaml:"log"`
 	ShutdownGrace Duration `yaml:"shutdown_grace"`
 	Sinks         []Sink   `yaml:"sinks"`
+	Ingest        Ingest   `yaml:"ingest"`
+	Sources       []Source `yaml:"sources"`
 
 	// File is the path the config was read from, for messages.
 	File string `yaml:"-"`
@@ -121,8 +123,8 @@ type Sink struct {
 	// DisableAfter, when set, disables a sink whose deliveries have all
 	// failed for this long (no success since the first failure).
 	DisableAfter Duration `yaml:"disable_after"`
-	Concurrency int      `yaml:"concurrency"`
-	Retry       Retry    `yaml:"retry"`
+	Concurrency  int      `yaml:"concurrency"`
+	Retry        Retry    `yaml:"retry"`
 	// AckWait is how long JetStream waits for a settle before it assumes the
 	// gateway died and redelivers. It must outlast one delivery.
 	AckWait Duration `yaml:"ack_wait"`
@@ -301,6 +303,7 @@ func (c *Config) applyDefaults() {
 	for i := range c.Sinks {
 		c.Sinks[i].applyDefaults()
 	}
+	c.applyIngestDefaults()
 }
 
 func (s *Sink) applyDefaults() {
