@@ -270,4 +270,3 @@ func counter(t *testing.T, reg *prometheus.Registry, name string, want map[strin
 	}
 	return sum
 }
-
