@@ -5,6 +5,7 @@ import (
 	"net"
 	"strings"
 
+	"github.com/switchyard-dev/switchyard/pkg/signing"
 	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
@@ -176,7 +177,16 @@ func (c *Config) validateIngest(p *parser) {
 		}
 		hmacOnly := s.Header != "" || s.Prefix != "" || s.IDHeader != "" || s.TypeHeader != ""
 		switch s.Verify {
-		case VerifyStripe, VerifyGitHub, VerifyShopify, VerifyStandardWebhooks:
+		case VerifyStandardWebhooks:
+			for j, sec := range s.Secrets {
+				if err := signing.ParseKey(sec); err != nil && sec != "" {
+					p.at(fmt.Sprintf("%s.secrets[%d]", field, j), "%v (whpk_ for a v1a public key)", err)
+				}
+			}
+			if hmacOnly {
+				p.at(field, "header, prefix, id_header and type_header are for verify: hmac-sha256 only")
+			}
+		case VerifyStripe, VerifyGitHub, VerifyShopify:
 			if hmacOnly {
 				p.at(field, "header, prefix, id_header and type_header are for verify: hmac-sha256 only")
 			}
