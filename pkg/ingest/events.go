@@ -172,10 +172,27 @@ func decodeEvents(body []byte) ([]Event, *fieldError) {
 		}
 		return []Event{e}, nil
 	}
+	// The whole array in one call; only a failure pays for the walk below,
+	// which names the event at fault.
+	var events []Event
+	if err := dec.Decode(&events); err == nil {
+		if err := trailing(dec); err != nil {
+			return nil, err
+		}
+		switch {
+		case len(events) == 0:
+			return nil, &fieldError{status: http.StatusBadRequest, index: -1, msg: "empty array: nothing to publish"}
+		case len(events) > config.MaxIngestBatch:
+			return nil, &fieldError{status: http.StatusBadRequest, index: config.MaxIngestBatch, msg: fmt.Sprintf("more than %d events in one request", config.MaxIngestBatch)}
+		}
+		return events, nil
+	}
+	dec = json.NewDecoder(bytes.NewReader(trimmed))
+	dec.DisallowUnknownFields()
 	if _, err := dec.Token(); err != nil {
 		return nil, jsonProblem(-1, err)
 	}
-	events := make([]Event, 0, 16)
+	events = make([]Event, 0, 16)
 	for dec.More() {
 		if len(events) == config.MaxIngestBatch {
 			return nil, &fieldError{status: http.StatusBadRequest, index: len(events), msg: fmt.Sprintf("more than %d events in one request", config.MaxIngestBatch)}
@@ -273,16 +290,29 @@ func checkEvents(events []Event, tenant string) *fieldError {
 	return nil
 }
 
-// validType checks that a type is a subject suffix: dot-separated tokens,
-// no wildcards, no white space.
+// validType checks that a type is a subject suffix: dot-separated
+// non-empty tokens, no wildcards, no white space or control characters
+// (nats-server's rule for a literal subject), in one pass.
 func validType(t string) error {
 	if len(t) > 255 {
 		return errors.New("longer than 255 characters")
 	}
-	if strings.ContainsAny(t, "*>") {
-		return errors.New("wildcards (* and >) are for filters, not types")
+	prev := byte('.')
+	for i := 0; i < len(t); i++ {
+		switch c := t[i]; {
+		case c == '.' && prev == '.':
+			return errors.New("empty token (leading, trailing or double dot)")
+		case c == '*' || c == '>':
+			return errors.New("wildcards (* and >) are for filters, not types")
+		case c <= ' ' || c == 0x7f:
+			return errors.New("white space and control characters are not allowed")
+		}
+		prev = t[i]
 	}
-	return subject.ValidFilter(t)
+	if prev == '.' {
+		return errors.New("empty token (leading, trailing or double dot)")
+	}
+	return nil
 }
 
 // validHeaderValue refuses what cannot travel in a NATS header.

@@ -34,11 +34,10 @@ func (h *Handler) publish(ctx context.Context, msgs []*nats.Msg, ids []string) (
 	}
 	futures := make([]jetstream.PubAckFuture, len(msgs))
 	var firstErr error
+	// A full async window waits, at most until the request's deadline.
+	deadline, _ := ctx.Deadline()
+	opts := append(h.pubOpts[:len(h.pubOpts):len(h.pubOpts)], jetstream.WithStallWait(max(time.Until(deadline), time.Millisecond)))
 	for i, m := range msgs {
-		opts := h.pubOpts
-		if deadline, ok := ctx.Deadline(); ok {
-			opts = append(opts[:len(opts):len(opts)], jetstream.WithStallWait(max(time.Until(deadline), time.Millisecond)))
-		}
 		f, err := h.js.PublishMsgAsync(m, opts...)
 		if err != nil {
 			firstErr = fmt.Errorf("publish %s: %w", m.Subject, err)
