@@ -44,6 +44,24 @@ func TestPublishCommandOverHTTP(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "401") {
 		t.Errorf("wrong token: %v %s", err, out)
 	}
+	// `status` shows the ingest counts beside the sinks.
+	out, err = exec.Command(binary, "status", "--admin", h.admin).CombinedOutput()
+	if err != nil {
+		t.Fatalf("status: %v: %s", err, out)
+	}
+	var cliRow, unknownRow []string
+	for _, line := range strings.Split(string(out), "\n") {
+		switch f := strings.Fields(line); {
+		case len(f) > 2 && f[0] == "token" && f[1] == "cli":
+			cliRow = f
+		case len(f) > 2 && f[0] == "token" && f[1] == "unknown":
+			unknownRow = f
+		}
+	}
+	// INGEST NAME REQUESTS EVENTS-STORED DUPLICATES UNAVAILABLE UNAUTHORIZED …
+	if !strings.Contains(string(out), "INGEST") || len(cliRow) < 7 || cliRow[2] != "1" || cliRow[3] != "3" || len(unknownRow) < 7 || unknownRow[6] != "1" {
+		t.Errorf("status output lacks the ingest counts (cli: 1 request, 3 events; unknown: 1 unauthorized):\n%s", out)
+	}
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	for _, id := range []string{"http-1", "http-2", "http-3"} {
