@@ -125,16 +125,22 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 // answer writes 202/200 when every event was stored, else 503 with
 // Retry-After and which were stored, and counts the outcome.
 func (h *Handler) answer(w http.ResponseWriter, lm *labelMetrics, start time.Time, ids []string, results []Result, perr error, okStatus int) {
-	dups := 0
+	dups, lost := 0, 0
 	for _, res := range results {
 		switch {
 		case !res.Stored:
-			lm.events[OutcomeUnavailable].Inc()
+			lost++
 		case res.Duplicate:
 			dups++
-			lm.events[OutcomeDuplicate].Inc()
-		default:
-			lm.events[OutcomeAccepted].Inc()
+		}
+	}
+	// One Add per outcome and request, not one per event.
+	for _, c := range [...]struct {
+		outcome string
+		n       int
+	}{{OutcomeUnavailable, lost}, {OutcomeDuplicate, dups}, {OutcomeAccepted, len(results) - lost - dups}} {
+		if c.n > 0 {
+			lm.events[c.outcome].Add(float64(c.n))
 		}
 	}
 	if perr != nil {

@@ -44,7 +44,10 @@ type Options struct {
 	// JS publishes. Give the handler a JetStream context of its own, so
 	// its async publish window is not shared with other publishers.
 	JS jetstream.JetStream
-	// Stream, when set, is the stream every publish must land in.
+	// Stream, when set, is the stream every publish must land in: a
+	// PubAck from another stream is treated as a failure. (Checked on the
+	// PubAck rather than with Nats-Expected-Stream, which costs the server
+	// a header check per message.)
 	Stream  string
 	Tokens  []config.IngestToken
 	Sources []config.Source
@@ -62,7 +65,7 @@ type Options struct {
 // Handler serves the ingest API. It is safe for concurrent use.
 type Handler struct {
 	js       jetstream.JetStream
-	pubOpts  []jetstream.PublishOpt
+	stream   string
 	tokens   tokenSet
 	sources  map[string]*source
 	maxBody  int64
@@ -80,7 +83,7 @@ func New(o Options) (*Handler, error) {
 	if o.JS == nil {
 		return nil, errors.New("ingest: no JetStream")
 	}
-	h := &Handler{js: o.JS, maxBody: o.MaxBody, log: o.Logger, timeout: o.PublishTimeout, now: o.Now, metrics: newMetrics()}
+	h := &Handler{js: o.JS, stream: o.Stream, maxBody: o.MaxBody, log: o.Logger, timeout: o.PublishTimeout, now: o.Now, metrics: newMetrics()}
 	if h.maxBody <= 0 {
 		h.maxBody = config.DefaultIngestMaxBody
 	}
@@ -92,9 +95,6 @@ func New(o Options) (*Handler, error) {
 	}
 	if h.now == nil {
 		h.now = time.Now
-	}
-	if o.Stream != "" {
-		h.pubOpts = append(h.pubOpts, jetstream.WithExpectStream(o.Stream))
 	}
 	if o.Registerer != nil {
 		if err := h.metrics.register(o.Registerer); err != nil {

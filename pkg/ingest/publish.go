@@ -25,7 +25,10 @@ func (h *Handler) publish(ctx context.Context, msgs []*nats.Msg, ids []string) (
 		results[i].ID = ids[i]
 	}
 	if len(msgs) == 1 {
-		ack, err := h.js.PublishMsg(ctx, msgs[0], h.pubOpts...)
+		ack, err := h.js.PublishMsg(ctx, msgs[0])
+		if err == nil {
+			err = h.checkAck(ack)
+		}
 		if err != nil {
 			return results, fmt.Errorf("publish %s: %w", msgs[0].Subject, err)
 		}
@@ -36,9 +39,9 @@ func (h *Handler) publish(ctx context.Context, msgs []*nats.Msg, ids []string) (
 	var firstErr error
 	// A full async window waits, at most until the request's deadline.
 	deadline, _ := ctx.Deadline()
-	opts := append(h.pubOpts[:len(h.pubOpts):len(h.pubOpts)], jetstream.WithStallWait(max(time.Until(deadline), time.Millisecond)))
+	stall := jetstream.WithStallWait(max(time.Until(deadline), time.Millisecond))
 	for i, m := range msgs {
-		f, err := h.js.PublishMsgAsync(m, opts...)
+		f, err := h.js.PublishMsgAsync(m, stall)
 		if err != nil {
 			firstErr = fmt.Errorf("publish %s: %w", m.Subject, err)
 			break
@@ -51,6 +54,12 @@ func (h *Handler) publish(ctx context.Context, msgs []*nats.Msg, ids []string) (
 		}
 		select {
 		case ack := <-f.Ok():
+			if err := h.checkAck(ack); err != nil {
+				if firstErr == nil {
+					firstErr = fmt.Errorf("publish %s: %w", msgs[i].Subject, err)
+				}
+				continue
+			}
 			results[i].Stored, results[i].Duplicate = true, ack.Duplicate
 		case err := <-f.Err():
 			if firstErr == nil {
@@ -64,7 +73,7 @@ func (h *Handler) publish(ctx context.Context, msgs []*nats.Msg, ids []string) (
 			for j := i; j < len(futures) && futures[j] != nil; j++ {
 				select {
 				case ack := <-futures[j].Ok():
-					results[j].Stored, results[j].Duplicate = true, ack.Duplicate
+					results[j].Stored, results[j].Duplicate = h.checkAck(ack) == nil, ack.Duplicate
 				default:
 				}
 			}
@@ -72,4 +81,16 @@ func (h *Handler) publish(ctx context.Context, msgs []*nats.Msg, ids []string) (
 		}
 	}
 	return results, firstErr
+}
+
+// errWrongStream: a PubAck from a stream other than the events stream
+// (a stream whose subjects overlap the events stream's): sinks would
+// never see the event.
+var errWrongStream = errors.New("stored in a stream other than the events stream")
+
+func (h *Handler) checkAck(ack *jetstream.PubAck) error {
+	if h.stream != "" && ack.Stream != h.stream {
+		return fmt.Errorf("%w: %s", errWrongStream, ack.Stream)
+	}
+	return nil
 }
