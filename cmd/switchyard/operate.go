@@ -117,6 +117,7 @@ between refreshes.`,
 					fmt.Fprint(cmd.OutOrStdout(), "\033[H\033[2J")
 				}
 				printStatus(cmd, sinks, prev, now.Sub(prevAt))
+				_ = printIngest(cmd.Context(), cmd.OutOrStdout(), c) // best effort: the sinks are what status is for
 				if watch <= 0 {
 					return nil
 				}

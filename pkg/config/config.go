@@ -20,6 +20,8 @@ type Config struct {
 	ShutdownGrace Duration `yaml:"shutdown_grace"`
 	API           API      `yaml:"api"`
 	Sinks         []Sink   `yaml:"sinks"`
+	Ingest        Ingest   `yaml:"ingest"`
+	Sources       []Source `yaml:"sources"`
 
 	// File is the path the config was read from, for messages.
 	File string `yaml:"-"`
@@ -312,6 +314,7 @@ func (c *Config) applyDefaults() {
 	for i := range c.Sinks {
 		c.Sinks[i].applyDefaults()
 	}
+	c.applyIngestDefaults()
 }
 
 func (s *Sink) applyDefaults() {

@@ -61,6 +61,7 @@ func Diff(old, new *Config) Plan {
 	}{
 		{"nats", old.NATS, new.NATS}, {"stream", old.Stream, new.Stream}, {"dead_letters", old.DeadLetters, new.DeadLetters},
 		{"attempts", old.Attempts, new.Attempts}, {"admin", old.Admin, new.Admin}, {"log", old.Log, new.Log},
+		{"ingest", old.Ingest, new.Ingest}, {"sources", old.Sources, new.Sources},
 	} {
 		if !reflect.DeepEqual(f.old, f.new) {
 			p.Restart = append(p.Restart, f.name)
@@ -166,6 +167,7 @@ func Redacted(c *Config) *Config {
 	for i, s := range c.Sinks {
 		r.Sinks[i] = RedactedSink(s)
 	}
+	redactIngest(&r, c)
 	return &r
 }
 

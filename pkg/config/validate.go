@@ -85,6 +85,7 @@ func (c *Config) validate(p *parser) {
 		seen[s.Name] = i
 		s.validate(p, field, c)
 	}
+	c.validateIngest(p)
 	p.validateStrays(c)
 	c.validateLimits(p)
 	c.validateAPI(p)

@@ -61,6 +61,7 @@ type Gateway struct {
 	expiryTimer *time.Timer
 	reloadMu    sync.Mutex
 	adminLn     net.Listener
+	ingest      *ingestServer // nil when ingest.listen is empty
 	running     atomic.Bool
 	stopOnce    sync.Once
 }
@@ -144,6 +145,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	g.metrics.Registry.MustRegister(newConsumerCollector(g))
 	if g.adminLn, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
 		return nil, fmt.Errorf("admin listen: %w", err)
+	}
+	if err = g.openIngest(); err != nil {
+		return nil, err
 	}
 	return g, nil
 }
@@ -245,6 +249,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	srv := &http.Server{Handler: admin.HandlerWith(g.Admin(), admin.Options{Token: g.cfg.Admin.Token, InsecureNoAuth: g.cfg.Admin.InsecureNoAuth}, g.metrics.Registry), ReadHeaderTimeout: 10 * time.Second}
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(g.adminLn) }()
+	ingestErr := g.serveIngest()
 
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -274,6 +279,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case err = <-srvErr:
 		err = fmt.Errorf("admin server: %w", err)
+	case err = <-ingestErr:
 	}
 	stop()
 	g.running.Store(false)
@@ -288,6 +294,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shutCtx)
+	g.shutdownIngest(shutCtx)
 	g.close(shutCtx)
 	g.log.Info("stopped")
 	return err
@@ -307,6 +314,7 @@ func (g *Gateway) close(ctx context.Context) {
 		if g.adminLn != nil {
 			_ = g.adminLn.Close()
 		}
+		g.closeIngest()
 		if g.bus != nil {
 			g.bus.Close()
 		}

@@ -197,7 +197,7 @@ func (g *gen) secret(path string) bool {
 			}
 		}
 	}
-	return path == "admin.token"
+	return path == "admin.token" || path == "ingest.tokens[].token" || path == "sources[].secrets"
 }
 
 // plain is a default as a JSON value; ok is false for zero values, which
@@ -393,8 +393,8 @@ func Fields(r *sink.Registry) []string {
 		for t.Kind() == reflect.Pointer {
 			t = t.Elem()
 		}
-		if t.Kind() == reflect.Slice && t.Elem() == sinkType {
-			t, path = sinkType, path+"[]"
+		if t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct && t.Elem() != durationType && t.Elem() != sizeType {
+			t, path = t.Elem(), path+"[]" // sinks[], ingest.tokens[], sources[]
 		}
 		if t.Kind() != reflect.Struct || t == durationType || t == sizeType {
 			out = append(out, path)
