@@ -22,7 +22,7 @@ func TestChartRefuses(t *testing.T) {
 		{"NATS URL in config", "config: {nats: {url: nats://x:4222}}", "config.nats.url is set by the chart"},
 		{"embedded server in config", "config: {nats: {embedded: {listen: 0.0.0.0:4222}}}", "config.nats.embedded is set by the chart"},
 		{"admin token in config", "config: {admin: {token: plain}}", "config.admin.token is set by the chart"},
-		{"both PDB fields", "podDisruptionBudget: {minAvailable: 1, maxUnavailable: 1}", "not both"},
+		{"PDB without a bound", "podDisruptionBudget: {maxUnavailable: null}", "set minAvailable or maxUnavailable"},
 		{"half a client certificate", "nats: {tlsSecret: {name: ca, certKey: tls.crt}}", "set both certKey and keyKey"},
 		{"bad env name", "secret: {env: {bad-name: x}}", "is not an environment variable name"},
 		{"HPA min above max", "autoscaling: {enabled: true, minReplicas: 5, maxReplicas: 3}", "minReplicas is above maxReplicas"},
