@@ -26,6 +26,9 @@ func TestChartRefuses(t *testing.T) {
 		{"half a client certificate", "nats: {tlsSecret: {name: ca, certKey: tls.crt}}", "set both certKey and keyKey"},
 		{"bad env name", "secret: {env: {bad-name: x}}", "is not an environment variable name"},
 		{"HPA min above max", "autoscaling: {enabled: true, minReplicas: 5, maxReplicas: 3}", "minReplicas is above maxReplicas"},
+		{"misspelt value", "shutdownGrace: 30", "shutdownGrace"},
+		{"grace as a duration", "shutdownGraceSeconds: 25s", "shutdownGraceSeconds"},
+		{"misspelt nested value", "networkPolicy: {webhooks: {clusterCIDR: [198.18.0.0/15]}}", "clusterCIDR"},
 		{"IPv6 except", "networkPolicy: {webhooks: {clusterCIDRs: [\"fd00::/8\"]}}", "is IPv6"},
 	}
 	for _, tt := range tests {
