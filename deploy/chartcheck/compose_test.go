@@ -141,10 +141,17 @@ func TestComposeFile(t *testing.T) {
 
 	// The sink delivers to the receiver, which verifies with the secret the
 	// gateway signs with.
-	rcv := svc("receiver")
-	if rcv.Build == nil || rcv.Image != "switchyard:dev" {
-		t.Errorf("receiver: want it to build switchyard:dev from the Dockerfile")
+	for _, n := range []string{"switchyard-1", "switchyard-2", "receiver", "publish"} {
+		s := svc(n)
+		if s.Image != "switchyard:dev" || s.Build == nil {
+			t.Errorf("%s: want it to build switchyard:dev", n)
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(s.Build.Context, s.Build.Dockerfile)); err != nil {
+			t.Errorf("%s: builds from %s: %v", n, filepath.Join(s.Build.Context, s.Build.Dockerfile), err)
+		}
 	}
+	rcv := svc("receiver")
 	if len(cfg.Sinks) != 1 {
 		t.Fatalf("%d sinks, want 1", len(cfg.Sinks))
 	}
