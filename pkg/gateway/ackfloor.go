@@ -35,14 +35,28 @@ func (g *Gateway) ackFloor(ctx context.Context, sinkName string) uint64 {
 // values is a floor, so the race is harmless.
 func (g *Gateway) recordAckFloors(ctx context.Context) {
 	last := map[string]uint64{}
+	// A sink this replica settled nothing for since the last round has
+	// nothing new to record: skipping it keeps thousands of idle sinks
+	// from costing a request each every round. (Another replica's settles
+	// are that replica's to record.)
+	counted := map[string]uint64{}
 	record := func(ctx context.Context) {
 		for _, rs := range g.sinkList() {
+			ok, failed := rs.dispatcher.Counts()
+			n := ok + failed
+			if c, seen := counted[rs.cfg.Name]; seen && c == n {
+				continue
+			}
 			info, err := rs.consumer.Info(ctx)
 			if err != nil {
 				continue
 			}
 			floor := info.AckFloor.Stream
 			if floor == 0 || floor == last[rs.cfg.Name] {
+				// Settled: skip the sink until it settles more. A floor
+				// that moved is read once more next round (acks land
+				// after the settles that counted them).
+				counted[rs.cfg.Name] = n
 				continue
 			}
 			if _, err := g.state.Put(ctx, ackFloorKey(rs.cfg.Name), []byte(strconv.FormatUint(floor, 10))); err != nil {

@@ -113,6 +113,9 @@ func (rc *receiver) sinkYAML(name, events, extra string) string {
 `, name, events, extra, rc.srv.URL, name, secret, rc.caFile)
 }
 
+// stopTimeout bounds a test gateway's graceful stop.
+var stopTimeout = 15 * time.Second
+
 // startGateway runs a gateway on an embedded JetStream in dir.
 func startGateway(t *testing.T, dir, sinks string) (*gateway.Gateway, func() error) {
 	t.Helper()
@@ -158,8 +161,8 @@ func startGatewayYAML(t *testing.T, src string) (*gateway.Gateway, func() error)
 			cancel()
 			select {
 			case runErr = <-done:
-			case <-time.After(15 * time.Second):
-				runErr = fmt.Errorf("gateway did not stop within 15s")
+			case <-time.After(stopTimeout):
+				runErr = fmt.Errorf("gateway did not stop within %s", stopTimeout)
 			}
 		})
 		return runErr

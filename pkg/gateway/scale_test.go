@@ -60,7 +60,9 @@ func TestScaleManyAPISinks(t *testing.T) {
 		mu.Unlock()
 		w.WriteHeader(204)
 	})
-	g, _ := startGatewayWith(t, t.TempDir(), apiTop+"log: {level: warn}\n", "")
+	defer func(d time.Duration) { stopTimeout = d }(stopTimeout)
+	stopTimeout = 5 * time.Minute
+	g, stop := startGatewayWith(t, t.TempDir(), apiTop+"log: {level: warn}\n", "")
 
 	start := time.Now()
 	for i := 0; i < n; i++ {
@@ -123,8 +125,13 @@ func TestScaleManyAPISinks(t *testing.T) {
 	mu.Unlock()
 	t.Logf("at %d events/s over %d tenants: p50 %s, p99 %s publish-to-receipt; %.1f%% of one core; RSS %d MiB",
 		rate, tenants, p50.Round(100*time.Microsecond), p99.Round(100*time.Microsecond), busy*100, rssMiB())
-	fmt.Printf("scale: sinks=%d tenants=%d create=%s idle_cpu=%.1f%% rss=%dMiB rate=%d/s p50=%s p99=%s busy_cpu=%.1f%%\n",
-		n, tenants, created.Round(time.Millisecond), idle*100, rssMiB(), rate, p50.Round(100*time.Microsecond), p99.Round(100*time.Microsecond), busy*100)
+	stopStart := time.Now()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Since(stopStart)
+	fmt.Printf("scale: sinks=%d tenants=%d create=%s idle_cpu=%.1f%% rss=%dMiB rate=%d/s p50=%s p99=%s busy_cpu=%.1f%% stop=%s\n",
+		n, tenants, created.Round(time.Millisecond), idle*100, rssMiB(), rate, p50.Round(100*time.Microsecond), p99.Round(100*time.Microsecond), busy*100, stopped.Round(time.Millisecond))
 }
 
 func cpuTime() time.Duration {
