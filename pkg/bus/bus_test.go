@@ -398,3 +398,33 @@ func TestOpenEmbedded(t *testing.T) {
 		})
 	}
 }
+
+// A stream made before tenants existed (subjects events.>) takes the
+// tenant subjects when the gateway starts with the default config, in
+// place, keeping its events; so does the redrive stream's consumer limit.
+func TestExistingStreamTakesTenantSubjects(t *testing.T) {
+	js := testutil.StartJetStream(t, nil)
+	_, _ = testutil.OpenBus(t, js, func(c *config.Config) {
+		c.Stream.Subjects = []string{"events.>"}
+		c.Stream.MaxBytes.N, c.DeadLetters.MaxBytes.N, c.Attempts.MaxBytes.N = 1<<20, 1<<20, 1<<20
+	})
+	b, _ := testutil.OpenBus(t, js, func(c *config.Config) {
+		c.Stream.MaxBytes.N, c.DeadLetters.MaxBytes.N, c.Attempts.MaxBytes.N = 1<<20, 1<<20, 1<<20
+	})
+	for _, name := range []string{config.DefaultStreamName, bus.RedriveStream} {
+		s, err := b.JS.Stream(t.Context(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info := s.CachedInfo()
+		if info.Config.MaxConsumers != config.DefaultMaxConsumers {
+			t.Errorf("%s max_consumers %d", name, info.Config.MaxConsumers)
+		}
+		if name == config.DefaultStreamName && strings.Join(info.Config.Subjects, " ") != "events.> tenants.*.>" {
+			t.Errorf("subjects %v", info.Config.Subjects)
+		}
+	}
+	if _, err := b.JS.Publish(t.Context(), "tenants.acme.order.created", []byte(`{}`)); err != nil {
+		t.Fatalf("a tenant's event: %v", err)
+	}
+}
