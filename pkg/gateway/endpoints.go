@@ -189,22 +189,30 @@ func (g *Gateway) PatchSink(ctx context.Context, name string, patch []byte, acto
 	return g.sinkView(ctx, name)
 }
 
+// storedAPISink reads the latest revision of an API sink to change it; a
+// sink of the config file is a conflict (inFile says what to do instead).
+// reloadMu is held.
+func (g *Gateway) storedAPISink(ctx context.Context, name, inFile string) (jetstream.KeyValueEntry, error) {
+	if !g.running.Load() {
+		return nil, ErrNotRunning
+	}
+	if g.inFile(name) {
+		return nil, conflict("sink %q is defined in the config file: %s", name, inFile)
+	}
+	e, err := g.sinksKV.Get(ctx, name)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, fmt.Errorf("%w %q", gatewayapi.ErrUnknownSink, name)
+	}
+	return e, err
+}
+
 // updateAPISink reads an API sink, lets change edit its spec and record,
 // judges the result, stores it (only over the revision it read) and
 // applies it.
 func (g *Gateway) updateAPISink(ctx context.Context, name, op, actor, reason string, change func(doc map[string]any, rec *sinkRecord) error) error {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
-	if !g.running.Load() {
-		return ErrNotRunning
-	}
-	if g.inFile(name) {
-		return conflict("sink %q is defined in the config file: change it there (YAML sinks rotate secrets by listing two)", name)
-	}
-	e, err := g.sinksKV.Get(ctx, name)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return fmt.Errorf("%w %q", gatewayapi.ErrUnknownSink, name)
-	}
+	e, err := g.storedAPISink(ctx, name, "change it there (YAML sinks rotate secrets by listing two)")
 	if err != nil {
 		return err
 	}
@@ -321,16 +329,7 @@ func withoutSink(c *config.Config, name string) *config.Config {
 func (g *Gateway) DeleteSink(ctx context.Context, name, actor string) error {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
-	if !g.running.Load() {
-		return ErrNotRunning
-	}
-	if g.inFile(name) {
-		return conflict("sink %q is defined in the config file: remove it there", name)
-	}
-	e, err := g.sinksKV.Get(ctx, name)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return fmt.Errorf("%w %q", gatewayapi.ErrUnknownSink, name)
-	}
+	e, err := g.storedAPISink(ctx, name, "remove it there")
 	if err != nil {
 		return err
 	}
