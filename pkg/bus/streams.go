@@ -70,7 +70,11 @@ func (b *Bus) EnsureStreams(ctx context.Context) error {
 		},
 	}
 	for _, sc := range streams {
-		if _, err := b.JS.CreateOrUpdateStream(ctx, sc); err != nil {
+		err := b.Retry.Do(ctx, "stream "+sc.Name, func(ctx context.Context) error {
+			_, err := b.JS.CreateOrUpdateStream(ctx, sc)
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("bus: stream %s: %w%s", sc.Name, err, storageHint(err))
 		}
 	}
@@ -91,9 +95,13 @@ const StateBucket = "SWITCHYARD_STATE"
 
 // StateKV creates or opens the state bucket.
 func (b *Bus) StateKV(ctx context.Context) (jetstream.KeyValue, error) {
-	kv, err := b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: StateBucket, Description: "Switchyard runtime state", History: 5, Replicas: b.cfg.Stream.Replicas,
-		MaxBytes: config.StateMaxBytes,
+	var kv jetstream.KeyValue
+	err := b.Retry.Do(ctx, "kv "+StateBucket, func(ctx context.Context) (err error) {
+		kv, err = b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: StateBucket, Description: "Switchyard runtime state", History: 5, Replicas: b.cfg.Stream.Replicas,
+			MaxBytes: config.StateMaxBytes,
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bus: kv %s: %w", StateBucket, err)
@@ -191,12 +199,22 @@ func (b *Bus) RecreateConsumer(ctx context.Context, stream string, cc jetstream.
 // ensureConsumer creates a consumer or updates it. Where it starts is fixed
 // at creation (JetStream refuses to change it), so an update keeps the
 // existing start.
-func (b *Bus) ensureConsumer(ctx context.Context, stream string, cc jetstream.ConsumerConfig) (jetstream.Consumer, error) {
-	if existing, err := b.JS.Consumer(ctx, stream, cc.Durable); err == nil {
-		cur := existing.CachedInfo().Config
-		cc.DeliverPolicy, cc.OptStartTime, cc.OptStartSeq = cur.DeliverPolicy, cur.OptStartTime, cur.OptStartSeq
-	}
-	return b.JS.CreateOrUpdateConsumer(ctx, stream, cc)
+func (b *Bus) ensureConsumer(ctx context.Context, stream string, cc jetstream.ConsumerConfig) (c jetstream.Consumer, err error) {
+	err = b.Retry.Do(ctx, "consumer "+stream+"/"+cc.Durable, func(ctx context.Context) error {
+		existing, err := b.JS.Consumer(ctx, stream, cc.Durable)
+		switch {
+		case err == nil:
+			cur := existing.CachedInfo().Config
+			cc.DeliverPolicy, cc.OptStartTime, cc.OptStartSeq = cur.DeliverPolicy, cur.OptStartTime, cur.OptStartSeq
+		case !errors.Is(err, jetstream.ErrConsumerNotFound):
+			// Not knowing whether it exists (an election, a timeout),
+			// an update could move its start: ask again.
+			return err
+		}
+		c, err = b.JS.CreateOrUpdateConsumer(ctx, stream, cc)
+		return err
+	})
+	return c, err
 }
 
 func ptr[T any](v T) *T { return &v }

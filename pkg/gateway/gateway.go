@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,6 +53,8 @@ type Gateway struct {
 	byName   map[string]*runningSink
 	reloadMu sync.Mutex
 	adminLn  net.Listener
+	admin    *adminServer // serves adminLn from New on (startup.go)
+	retry    *bus.Retrier // waits out cluster elections; says what for
 	running  atomic.Bool
 	stopOnce sync.Once
 }
@@ -83,12 +84,18 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		opts.Version = "dev"
 	}
 	g := &Gateway{cfg: cfg, log: opts.Logger, metrics: telemetry.NewMetrics(), byName: map[string]*runningSink{}}
+	g.retry = &bus.Retrier{Log: g.log}
 	defer func() {
 		if err != nil {
 			g.close(context.Background())
 		}
 	}()
-	if g.bus, err = bus.Open(ctx, cfg, g.log); err != nil {
+	// Listening first: /readyz says what start-up waits for.
+	if g.adminLn, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
+		return nil, fmt.Errorf("admin listen: %w", err)
+	}
+	g.serveStarting()
+	if g.bus, err = bus.OpenWith(ctx, cfg, g.log, g.retry); err != nil {
 		return nil, err
 	}
 	if err = g.bus.EnsureStreams(ctx); err != nil {
@@ -101,7 +108,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	}
 	if cfg.Attempts.On() {
 		g.attempts = &attempts.Log{JS: g.bus.JS}
-		if err = g.attempts.Ensure(ctx, cfg.Attempts.MaxAge.D, cfg.Attempts.MaxBytes.N, cfg.Stream.Replicas); err != nil {
+		if err = g.retry.Do(ctx, "stream "+attempts.StreamName, func(ctx context.Context) error {
+			return g.attempts.Ensure(ctx, cfg.Attempts.MaxAge.D, cfg.Attempts.MaxBytes.N, cfg.Stream.Replicas)
+		}); err != nil {
 			return nil, err
 		}
 	}
@@ -122,9 +131,6 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		return nil, err
 	}
 	g.metrics.Registry.MustRegister(newConsumerCollector(g))
-	if g.adminLn, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
-		return nil, fmt.Errorf("admin listen: %w", err)
-	}
 	return g, nil
 }
 
@@ -211,9 +217,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	g.replays.begin(ctx)
-	srv := &http.Server{Handler: admin.HandlerWith(g.Admin(), admin.Options{Token: g.cfg.Admin.Token, InsecureNoAuth: g.cfg.Admin.InsecureNoAuth}, g.metrics.Registry), ReadHeaderTimeout: 10 * time.Second}
-	srvErr := make(chan error, 1)
-	go func() { srvErr <- srv.Serve(g.adminLn) }()
+	srv, srvErr := g.admin.serve(admin.HandlerWith(g.Admin(), admin.Options{Token: g.cfg.Admin.Token, InsecureNoAuth: g.cfg.Admin.InsecureNoAuth}, g.metrics.Registry))
 
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -283,7 +287,7 @@ var ErrNotRunning = errors.New("gateway not running")
 // every consumer bound. The admin API's /readyz answers it.
 func (g *Gateway) Ready(ctx context.Context) error {
 	if !g.running.Load() {
-		return errors.New("not running")
+		return g.notRunning()
 	}
 	if !g.bus.Connected() {
 		return errors.New("nats not connected")
