@@ -63,6 +63,10 @@ func buildBinaries(tmp string) error {
 	if err != nil {
 		cache = tmp
 	}
+	if bin := os.Getenv("CLUSTERTEST_SWITCHYARD_BIN"); bin != "" {
+		// A given build, such as an earlier release to compare with.
+		switchyardBin = bin
+	}
 	natsServerBin = filepath.Join(cache, "switchyard-test", "nats-server-"+strings.TrimSpace(string(ver)))
 	if _, err := os.Stat(natsServerBin); err != nil {
 		cmd := exec.Command("go", "build", "-o", natsServerBin, "github.com/nats-io/nats-server/v2")
@@ -70,6 +74,9 @@ func buildBinaries(tmp string) error {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("nats-server: %w\n%s", err, out)
 		}
+	}
+	if switchyardBin != "" {
+		return nil
 	}
 	switchyardBin = filepath.Join(tmp, "switchyard")
 	cmd := exec.Command("go", "build", "-o", switchyardBin, "./cmd/switchyard")
@@ -176,6 +183,13 @@ func (p *proc) kill() {
 	}
 	_ = cmd.Process.Signal(syscall.SIGKILL)
 	<-exited
+}
+
+// logCount is how many lines of the process's log (all its lives)
+// contain s.
+func (p *proc) logCount(s string) int {
+	b, _ := os.ReadFile(p.logPath)
+	return strings.Count(string(b), s)
 }
 
 func (p *proc) exits() []string {
@@ -317,7 +331,7 @@ sinks:%s`, natsURL, adminPort, top, sinks)
 	}
 	r := &replica{admin: fmt.Sprintf("http://127.0.0.1:%d", adminPort),
 		proc: &proc{t: t, name: fmt.Sprintf("replica %d", id), args: []string{switchyardBin, "run", "--config", path, "--watch=false"},
-			env: env, logPath: filepath.Join(dir, "switchyard.log")}}
+			env: append([]string{fmt.Sprintf("SWITCHYARD_REPLICA=%d", id)}, env...), logPath: filepath.Join(dir, "switchyard.log")}}
 	r.start()
 	t.Cleanup(r.kill)
 	return r
@@ -343,6 +357,9 @@ func (r *replica) waitReady(d time.Duration) {
 		code, body := r.readyz()
 		if code == http.StatusOK {
 			return
+		}
+		if ex := r.exits(); len(ex) > 0 {
+			r.t.Fatalf("%s", ex[len(ex)-1])
 		}
 		if time.Now().After(deadline) {
 			r.t.Fatalf("%s not ready after %s: %d %s\n%s", r.name, d, code, body, tail(r.logPath, 20))
@@ -412,6 +429,11 @@ func eventID(i int) string { return fmt.Sprintf("evt-%05d", i) }
 // run publishes n events at about rate per second with workers in
 // parallel, and returns when all are acked or ctx ends.
 func (p *publisher) run(ctx context.Context, n, rate, workers int) error {
+	return p.runFrom(ctx, 0, n, rate, workers)
+}
+
+// runFrom is run for the ids from, from+1, …
+func (p *publisher) runFrom(ctx context.Context, from, n, rate, workers int) error {
 	ids := make(chan int)
 	var wg sync.WaitGroup
 	for range workers {
@@ -443,7 +465,7 @@ func (p *publisher) run(ctx context.Context, n, rate, workers int) error {
 	}
 	tick := time.NewTicker(time.Second / time.Duration(rate))
 	defer tick.Stop()
-	for i := 0; i < n && ctx.Err() == nil; i++ {
+	for i := from; i < from+n && ctx.Err() == nil; i++ {
 		select {
 		case ids <- i:
 		case <-ctx.Done():

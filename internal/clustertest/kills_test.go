@@ -103,7 +103,7 @@ func TestRotatingKillsLoseNothing(t *testing.T) {
 	pctx, cancelPub := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancelPub()
 	pubStart := time.Now()
-	if err := pub.run(pctx, n, rate, 8); err != nil {
+	if err := pub.run(pctx, n, rate, 32); err != nil {
 		t.Fatalf("publishing: %v", err)
 	}
 	pubTook := time.Since(pubStart)
@@ -163,10 +163,11 @@ func TestRotatingKillsLoseNothing(t *testing.T) {
 	if dl := streamMsgs(js, "DLQ"); dl != 0 {
 		t.Errorf("dead letters: %d, want 0", dl)
 	}
-	shares := ""
-	for _, r := range reps {
+	shares, waits := "", 0
+	for i, r := range reps {
+		waits += r.logCount("waiting for the NATS cluster")
 		d := r.delivered()
-		shares += fmt.Sprintf(" %s=%.0f", r.name[len("replica "):], d)
+		shares += fmt.Sprintf(" %s=%.0f (webhook %d)", r.name[len("replica "):], d, s.hookByReplica(i+1))
 		if d < float64(n)/20 {
 			t.Errorf("%s delivered %.0f of %d events × 3 sinks: no share", r.name, d, n)
 		}
@@ -175,6 +176,6 @@ func TestRotatingKillsLoseNothing(t *testing.T) {
 		t.Errorf("only %d node kills and %d replica kills: the run was too short to rotate", nodeKills, replicaKills)
 	}
 	t.Logf("published=%d delivered=%d lost=0 duplicates=%d node_kills=%d replica_kills=%d", published, delivered, dups, nodeKills, replicaKills)
-	t.Logf("3 sinks × %d events; publishing took %s (%d publish retries); whole test %s; deliveries per replica (metrics, summed over restarts):%s",
-		n, pubTook.Round(time.Second), retries, took.Round(time.Second), shares)
+	t.Logf("3 sinks × %d events; publishing took %s (%d publish retries); whole test %s; deliveries per replica (metrics, summed over restarts):%s; JetStream calls retried while the cluster elected: %d",
+		n, pubTook.Round(time.Second), retries, took.Round(time.Second), shares, waits)
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -86,16 +87,19 @@ type sinks struct {
 	// hookStatus, when set, answers the webhook instead of 200.
 	hookMu     sync.Mutex
 	hookStatus func(id string) int
+	hookBy     map[string]int // webhook deliveries by replica (its URL's last segment)
 }
 
 func startSinks(t *testing.T) *sinks {
 	t.Helper()
 	s := &sinks{hook: newCounter(), bus: newCounter(), topic: newCounter(),
-		env: []string{"AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "AWS_EC2_METADATA_DISABLED=true"}}
+		hookBy: map[string]int{},
+		env:    []string{"AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "AWS_EC2_METADATA_DISABLED=true"}}
 	s.hookSrv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("webhook-id")
 		s.hookMu.Lock()
 		status := s.hookStatus
+		s.hookBy[path.Base(r.URL.Path)]++
 		s.hookMu.Unlock()
 		if status != nil {
 			if code := status(id); code != http.StatusOK {
@@ -137,8 +141,10 @@ func (s *sinks) pollTopic() {
 // attempts and be dead-lettered.
 const retrySchedule = "[200ms, 500ms, 1s, 1s, 2s, 2s, 2s, 2s, 2s, 2s, 2s, 2s, 2s, 2s, 2s, 2s, 2s, 2s, 2s, 2s, 2s, 2s, 2s, 2s, 2s]"
 
-// yaml is the three sinks' config, the same for every replica.
-func (s *sinks) yaml(ackWait string) string {
+// hookYAML is the webhook sink. Its URL ends in the replica's id (from
+// the environment, so the config file is the same for all), which tells
+// the receiver who delivered.
+func (s *sinks) hookYAML(ackWait string) string {
 	return fmt.Sprintf(`
   - name: hook
     events: [">"]
@@ -146,26 +152,39 @@ func (s *sinks) yaml(ackWait string) string {
     ack_wait: %[1]s
     retry: {schedule: %[2]s}
     webhook:
-      url: %[3]s/hook
+      url: %[3]s/hook/${SWITCHYARD_REPLICA}
       secrets: [%[4]q]
-      timeout: 3s
+      timeout: 2s
       allow_private_networks: true
       tls: {ca_file: %[5]q}
+`, ackWait, retrySchedule, s.hookSrv.URL, secret, s.caFile)
+}
+
+// hookBy is how many webhook deliveries replica id made.
+func (s *sinks) hookByReplica(id int) int {
+	s.hookMu.Lock()
+	defer s.hookMu.Unlock()
+	return s.hookBy[fmt.Sprint(id)]
+}
+
+// yaml is the three sinks' config, the same for every replica.
+func (s *sinks) yaml(ackWait string) string {
+	return s.hookYAML(ackWait) + fmt.Sprintf(`
   - name: bus
     events: [">"]
     concurrency: 4
     ack_wait: %[1]s
     batch: {max_events: 10, max_wait: 20ms}
     retry: {schedule: %[2]s}
-    eventbridge: {bus: default, region: us-east-1, source: com.example.switchyard, endpoint: %[6]q, timeout: 3s}
+    eventbridge: {bus: default, region: us-east-1, source: com.example.switchyard, endpoint: %[3]q, timeout: 2s}
   - name: topic
     events: [">"]
     concurrency: 4
     ack_wait: %[1]s
     batch: {max_events: 50, max_wait: 20ms}
     retry: {schedule: %[2]s}
-    pubsub: {project: proj, topic: events, endpoint: %[7]q, timeout: 3s}
-`, ackWait, retrySchedule, s.hookSrv.URL, secret, s.caFile, s.eb.URL, s.ps.Addr)
+    pubsub: {project: proj, topic: events, endpoint: %[4]q, timeout: 2s}
+`, ackWait, retrySchedule, s.eb.URL, s.ps.Addr)
 }
 
 // windows is how many events one replica may hold unsettled per sink
@@ -181,6 +200,12 @@ func (s *sinks) all(n int) bool {
 		}
 	}
 	return true
+}
+
+// hookDone reports whether the webhook has every one of n events.
+func (s *sinks) hookDone(n int) bool {
+	u, _ := s.hook.counts()
+	return u >= n
 }
 
 func (s *sinks) progress(n int) string {
