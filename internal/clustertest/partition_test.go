@@ -16,7 +16,7 @@ import (
 // delivers its share; nothing is lost.
 func TestReplicaCutOffStopsAndRejoins(t *testing.T) {
 	skipShort(t)
-	const n, rate, ackWait = 4000, 200, 3 * time.Second
+	const n, rate, ackWait = 2500, 200, 3 * time.Second
 	c := startCluster(t)
 	s := startSinks(t)
 	// A receiver that takes a while, so the replica holds deliveries in
