@@ -55,6 +55,7 @@ type Gateway struct {
 	adminLn  net.Listener
 	admin    *adminServer // serves adminLn from New on (startup.go)
 	retry    *bus.Retrier // waits out cluster elections; says what for
+	peers    peers        // the replicas delivering with this one (replicas.go)
 	running  atomic.Bool
 	stopOnce sync.Once
 }
@@ -157,7 +158,7 @@ func (g *Gateway) openSink(ctx context.Context, sc config.Sink) (*runningSink, e
 		dispatcher: dispatch.New(dispatch.Options{
 			Sink: sc, Driver: drv, JS: g.bus.JS, Consumers: []jetstream.Consumer{events, redrive},
 			DLQ: g.dlq, Attempts: g.attempts, Metrics: g.metrics, Logger: g.log,
-			Recreate: g.recreate(sinkConfig{cfg: sc, driver: drv}),
+			Recreate: g.recreate(sinkConfig{cfg: sc, driver: drv}), Share: g.peers.count,
 		})}, nil
 }
 
@@ -226,6 +227,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); g.watchLimits(ctx) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); g.recordAckFloors(ctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); g.heartbeat(ctx) }()
 	g.reloadMu.Lock()
 	g.runCtx = ctx
 	for _, rs := range g.sinkList() {
