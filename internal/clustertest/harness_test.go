@@ -445,7 +445,9 @@ func (p *publisher) runFrom(ctx context.Context, from, n, rate, workers int) err
 				m.Header.Set("Nats-Msg-Id", eventID(i))
 				m.Data = []byte(fmt.Sprintf(`{"n":%d}`, i))
 				for ctx.Err() == nil {
-					pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+					// Short: a publish lost with a dying node is retried
+					// sooner (the stream drops the duplicate if it was stored).
+					pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 					_, err := p.js.PublishMsg(pctx, m)
 					cancel()
 					p.mu.Lock()
@@ -458,7 +460,7 @@ func (p *publisher) runFrom(ctx context.Context, from, n, rate, workers int) err
 					if err == nil {
 						break
 					}
-					time.Sleep(100 * time.Millisecond)
+					time.Sleep(50 * time.Millisecond)
 				}
 			}
 		}()

@@ -27,6 +27,7 @@ func envInt(name string, def int) int {
 // own, and each replica delivered a share.
 func TestRotatingKillsLoseNothing(t *testing.T) {
 	skipShort(t)
+	t.Parallel() // the fault tests wait on clocks more than CPU: ~3 min together
 	n, rate := envInt("CLUSTERTEST_EVENTS", 20000), envInt("CLUSTERTEST_RATE", 400)
 	began := time.Now()
 	c := startCluster(t)

@@ -16,6 +16,7 @@ import (
 // delivers its share; nothing is lost.
 func TestReplicaCutOffStopsAndRejoins(t *testing.T) {
 	skipShort(t)
+	t.Parallel() // the fault tests wait on clocks more than CPU: ~3 min together
 	const n, rate, ackWait = 2500, 200, 3 * time.Second
 	c := startCluster(t)
 	s := startSinks(t)

@@ -13,6 +13,7 @@ import (
 // nothing is dead-lettered, no replica exits.
 func TestLeaderStepDownLosesNothing(t *testing.T) {
 	skipShort(t)
+	t.Parallel() // the fault tests wait on clocks more than CPU: ~3 min together
 	const n, rate = 3000, 300
 	c := startCluster(t)
 	s := startSinks(t)
