@@ -295,6 +295,10 @@ func (g *Gateway) Ready(ctx context.Context) error {
 	if !g.bus.Connected() {
 		return errors.New("nats not connected")
 	}
+	// A probe's answer within its timeout: a link that drops everything
+	// would otherwise hold each Info for JetStream's default 5 s.
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
 	for _, rs := range g.sinkList() {
 		if _, err := rs.consumer.Info(ctx); err != nil {
 			return fmt.Errorf("sink %s: consumer: %w", rs.cfg.Name, err)

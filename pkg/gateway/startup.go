@@ -56,6 +56,9 @@ func (g *Gateway) startingHandler() http.Handler {
 	return mux
 }
 
+// readyTimeout bounds Ready's JetStream calls (all sinks together).
+const readyTimeout = 2 * time.Second
+
 // notRunning is Ready's answer before Run: what start-up waits for, if
 // anything.
 func (g *Gateway) notRunning() error {
