@@ -118,7 +118,7 @@ func TestRotatingKillsLoseNothing(t *testing.T) {
 	for !s.all(n) {
 		if p := s.progress(n); p != progress {
 			progress = p
-			t.Log(progress)
+			t.Logf("%s after publishing: %s", time.Since(pubStart.Add(pubTook)).Round(100*time.Millisecond), progress)
 		}
 		if time.Now().After(deadline) {
 			for name, ctr := range s.byName() {
