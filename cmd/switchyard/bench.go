@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -12,6 +13,8 @@ import (
 func benchCmd() *cobra.Command {
 	o := bench.Defaults()
 	var cpuProfile string
+	var ingestMode bool
+	var ingestFor time.Duration
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure webhook delivery against a bare consume → POST → ack loop on this machine",
@@ -34,16 +37,31 @@ Per phase: events/s, process CPU µs per delivery (user+sys; the publisher and t
 receiver run in this process for both systems), allocations per delivery, heap (and
 heap in use after a collection at the start and end of the phase: a soak's growth).
 Prints a table per round and a summary with medians and product/bare ratios.
+--ingest: the ingest API instead. HTTP clients (--concurrency) post single events and
+arrays of 100 for --ingest-for per phase to the product's handler (POST /v1/events, a
+token, validation, metrics, 202 after every PubAck) and to a bare handler (decode →
+JetStream publish → PubAck → 202), on one embedded nats-server; events/s and p50/p99
+time to 202, and the product/bare ratios.
 Everything runs on 127.0.0.1 and stops by itself.`,
 		Example: `  switchyard bench
   switchyard bench --events 300000 --rounds 1 --latency 0
   switchyard bench --sinks 4 --events 10000
   switchyard bench --sink eventbridge --rounds 2 --latency 0
   switchyard bench --rounds 1 --events 20000 --latency 5m   # a soak at half the bare rate
-  switchyard bench --rounds 1 --latency 0 --cpuprofile cpu   # cpu.bare.pprof, cpu.product.pprof`,
+  switchyard bench --rounds 1 --latency 0 --cpuprofile cpu   # cpu.bare.pprof, cpu.product.pprof
+  switchyard bench --ingest --concurrency 16 --rounds 3`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Out = cmd.OutOrStdout()
+			if ingestMode {
+				rep, err := bench.RunIngest(cmd.Context(), bench.IngestOptions{For: ingestFor, Concurrency: o.Concurrency,
+					Size: o.Size, Batches: []int{1, 100}, Rounds: o.Rounds, Out: o.Out})
+				if err != nil {
+					return err
+				}
+				rep.WriteSummary(o.Out)
+				return nil
+			}
 			if cpuProfile != "" {
 				o.CPUProfile = map[string]io.Writer{}
 				for _, sys := range []string{"bare", "product"} {
@@ -72,6 +90,8 @@ Everything runs on 127.0.0.1 and stops by itself.`,
 	f.IntVar(&o.Rounds, "rounds", o.Rounds, "rounds; the systems' order alternates between rounds")
 	f.Float64Var(&o.Rate, "rate", 0, "latency phase publish rate in events/s (0: half the bare loop's best drain rate)")
 	f.DurationVar(&o.LatencyFor, "latency", o.LatencyFor, "how long the latency phase publishes (0: no latency phase)")
+	f.BoolVar(&ingestMode, "ingest", false, "measure the ingest API (POST /v1/events) against a bare decode → publish → PubAck handler")
+	f.DurationVar(&ingestFor, "ingest-for", 3*time.Second, "with --ingest: how long each phase posts")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write CPU profiles of the first round's drains to PREFIX.bare.pprof and PREFIX.product.pprof (go tool pprof FILE)")
 	return cmd
 }

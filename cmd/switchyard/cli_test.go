@@ -139,6 +139,35 @@ func TestOperatorCommands(t *testing.T) {
 	if _, err := exec.Command(binary, "dlq", "purge", "crash", "--admin", h.admin).CombinedOutput(); err == nil {
 		t.Error("purge without --yes succeeded")
 	}
+
+	// The endpoints API from the CLI: create from YAML, test, patch,
+	// rotate, history, delete.
+	dir := t.TempDir()
+	def := filepath.Join(dir, "sink.yaml")
+	_ = os.WriteFile(def, []byte(fmt.Sprintf("name: cli\nevents: [\"cli.*\"]\ntenant: acme\nwebhook:\n  url: %s/cli\n  secrets: [%q]\n  allow_private_networks: true\n  tls: {ca_file: %q}\n", rc.srv.URL, secret, rc.caFile)), 0o600)
+	if out := run("sinks", "create", "-f", def); strings.Contains(out, "whsec_") || !strings.Contains(out, `"source": "api"`) || !strings.Contains(out, `"tenant": "acme"`) {
+		t.Errorf("sinks create:\n%s", out)
+	}
+	if out := run("sinks", "test", "cli"); !strings.Contains(out, `"ok": true`) {
+		t.Errorf("sinks test:\n%s", out)
+	}
+	patch := filepath.Join(dir, "patch.json")
+	_ = os.WriteFile(patch, []byte(`{"description": "patched from the CLI"}`), 0o600)
+	if out := run("sinks", "update", "cli", "-f", patch); !strings.Contains(out, "patched from the CLI") || strings.Contains(out, "whsec_") {
+		t.Errorf("sinks update:\n%s", out)
+	}
+	if out := run("sinks", "rotate-secret", "cli", "--grace", "1h"); !strings.Contains(out, "new secret: whsec_") {
+		t.Errorf("rotate-secret:\n%s", out)
+	}
+	if out := run("sinks", "history", "cli"); !strings.Contains(out, `"op": "rotate"`) || strings.Contains(out, "whsec_") {
+		t.Errorf("history:\n%s", out)
+	}
+	if out := run("sinks", "delete", "cli"); !strings.Contains(out, "deleted") {
+		t.Errorf("delete: %s", out)
+	}
+	if out, err := exec.Command(binary, "sinks", "delete", "crash", "--admin", h.admin).CombinedOutput(); err == nil || !strings.Contains(string(out), "409") {
+		t.Errorf("deleting a YAML sink: %v %s", err, out)
+	}
 }
 
 // SIGHUP reloads the file; `validate --against` shows the plan first; a

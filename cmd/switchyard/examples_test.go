@@ -17,6 +17,10 @@ var exampleEnv = map[string]string{
 	"SWITCHYARD_ADMIN_TOKEN": "token",
 	"BILLING_SECRET_NEW":     "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
 	"BILLING_SECRET_OLD":     "whsec_c2Vjb25kLXNlY3JldC1mb3Itcm90YXRpb24=",
+	"BILLING_INGEST_TOKEN":   "billing-ingest-token-0123",
+	"OPS_INGEST_TOKEN":       "ops-ingest-token-0123456",
+	"STRIPE_WEBHOOK_SECRET":  "whsec_stripe_example",
+	"GITHUB_WEBHOOK_SECRET":  "github-example-secret",
 }
 
 // Every example config passes `switchyard validate`, run as a user runs it.

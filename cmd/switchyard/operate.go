@@ -46,7 +46,7 @@ func envToken(flag string) string {
 
 func sinksCmd() *cobra.Command {
 	var af adminFlags
-	cmd := &cobra.Command{Use: "sinks", Short: "List, pause and resume sinks of a running gateway"}
+	cmd := &cobra.Command{Use: "sinks", Short: "List, create, change, test, pause and resume sinks of a running gateway"}
 	af.register(cmd)
 	var reason string
 	pause := &cobra.Command{
@@ -88,6 +88,7 @@ func sinksCmd() *cobra.Command {
 		},
 	}
 	cmd.AddCommand(list, pause, resume)
+	cmd.AddCommand(endpointCmds(&af)...)
 	return cmd
 }
 
@@ -116,6 +117,7 @@ between refreshes.`,
 					fmt.Fprint(cmd.OutOrStdout(), "\033[H\033[2J")
 				}
 				printStatus(cmd, sinks, prev, now.Sub(prevAt))
+				_ = printIngest(cmd.Context(), cmd.OutOrStdout(), c) // best effort: the sinks are what status is for
 				if watch <= 0 {
 					return nil
 				}

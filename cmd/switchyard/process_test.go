@@ -111,6 +111,7 @@ nats:
 admin: {listen: "127.0.0.1:%d"}
 shutdown_grace: %s
 log: {level: info, format: json}
+api: {allow: [tls_files, private_networks]}
 sinks:
   - name: crash
     events: [">"]

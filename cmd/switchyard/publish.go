@@ -19,14 +19,18 @@ import (
 
 func publishCmd() *cobra.Command {
 	var (
-		url, typ, data, id, source, subject, contentType string
-		count                                            int
+		url, typ, data, id, source, subject, contentType, tenant, token string
+		count                                                           int
 	)
 	cmd := &cobra.Command{
 		Use:   "publish",
-		Short: "Publish test events to JetStream",
+		Short: "Publish test events to JetStream, or through the ingest API",
+		Long: `Publish events to JetStream over NATS, or, when --url is an http(s) URL, through
+a gateway's ingest API (POST /v1/events with a bearer token), which answers only
+once JetStream has stored every event.`,
 		Example: `  switchyard publish --type order.completed --data '{"id":1}'
-  switchyard publish --type order.completed --data @order.json --count 100`,
+  switchyard publish --type order.completed --data @order.json --count 100
+  switchyard publish --url http://127.0.0.1:8090/v1/events --token "$TOKEN" --type order.completed --tenant acme`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if typ == "" {
@@ -39,6 +43,18 @@ func publishCmd() *cobra.Command {
 					return err
 				}
 				body = b
+			}
+			if strings.HasPrefix(url, "http://") || strings.HasPrefix(url, "https://") {
+				return publishHTTP(cmd, httpPublish{url: url, token: envIngestToken(token), typ: typ, tenant: tenant, id: id,
+					source: source, subject: subject, contentType: contentType, count: count, data: body})
+			}
+			if token != "" {
+				return fmt.Errorf("--token is for the ingest API: give an http(s) --url")
+			}
+			if tenant != "" {
+				if err := subj.ValidTenant(tenant); err != nil {
+					return fmt.Errorf("--tenant: %w", err)
+				}
 			}
 			nc, err := nats.Connect(url, nats.Name("switchyard-publish"), nats.Timeout(5*time.Second))
 			if err != nil {
@@ -59,7 +75,7 @@ func publishCmd() *cobra.Command {
 				case count > 1:
 					e.ID = fmt.Sprintf("%s-%d", id, i+1)
 				}
-				m := &nats.Msg{Subject: subj.Event(typ), Header: nats.Header(e.PublishHeaders()), Data: body}
+				m := &nats.Msg{Subject: subj.TenantEvent(tenant, typ), Header: nats.Header(e.PublishHeaders()), Data: body}
 				ack, err := js.PublishMsg(ctx, m)
 				if err != nil {
 					return fmt.Errorf("publish %s: %w", m.Subject, err)
@@ -73,13 +89,15 @@ func publishCmd() *cobra.Command {
 				}
 			}
 			if count > 10 {
-				fmt.Fprintf(cmd.OutOrStdout(), "published %d events to %s\n", count, subj.Event(typ))
+				fmt.Fprintf(cmd.OutOrStdout(), "published %d events to %s\n", count, subj.TenantEvent(tenant, typ))
 			}
 			return nil
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&url, "url", "nats://"+config.DefaultListen, "NATS URL")
+	f.StringVar(&url, "url", "nats://"+config.DefaultListen, "NATS URL, or the ingest API's http(s)://…/v1/events")
+	f.StringVar(&token, "token", "", "ingest API bearer token (default $SWITCHYARD_INGEST_TOKEN)")
+	f.StringVar(&tenant, "tenant", "", "publish for this tenant: tenants.<tenant>.<type>")
 	f.StringVarP(&typ, "type", "t", "", "event type; the subject is events.<type>")
 	f.StringVarP(&data, "data", "d", "{}", "event data, or @file to read it from a file")
 	f.StringVar(&id, "id", "", "event id (Nats-Msg-Id); default a fresh one per event; with --count, suffixed -1, -2, …")

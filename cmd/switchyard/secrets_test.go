@@ -47,7 +47,8 @@ func TestAdminTokenFromEnvIsNotShownInHelp(t *testing.T) {
 	run("status", "--token", "flagtoken")
 	mu.Lock()
 	defer mu.Unlock()
-	if len(auth) != 2 || auth[0] != "Bearer "+envToken || auth[1] != "Bearer flagtoken" {
-		t.Errorf("Authorization headers %q, want the env token, then the flag's", auth)
+	// Each status reads /v1/sinks, then /metrics for the ingest counts.
+	if len(auth) != 4 || auth[0] != "Bearer "+envToken || auth[1] != "Bearer "+envToken || auth[2] != "Bearer flagtoken" || auth[3] != "Bearer flagtoken" {
+		t.Errorf("Authorization headers %q, want the env token twice, then the flag's twice", auth)
 	}
 }

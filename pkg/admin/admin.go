@@ -43,6 +43,16 @@ type Backend interface {
 	Replay(id string) (gatewayapi.ReplayStatus, error)
 	CancelReplay(id string) (gatewayapi.ReplayStatus, error)
 	RunningConfig() *config.Config
+
+	// The endpoints API: sinks created, changed and deleted at run time.
+	ListSinks(ctx context.Context, q gatewayapi.SinkQuery) (gatewayapi.SinkPage, error)
+	GetSink(ctx context.Context, name string) (gatewayapi.SinkView, error)
+	CreateSink(ctx context.Context, body []byte, actor string) (gatewayapi.SinkView, error)
+	PatchSink(ctx context.Context, name string, patch []byte, actor string) (gatewayapi.SinkView, error)
+	DeleteSink(ctx context.Context, name, actor string) error
+	RotateSecret(ctx context.Context, name string, grace time.Duration, actor string) (gatewayapi.RotateResult, error)
+	TestSink(ctx context.Context, name string, req gatewayapi.TestRequest) (gatewayapi.TestResult, error)
+	SinkHistory(ctx context.Context, name string) ([]gatewayapi.SinkRevision, error)
 }
 
 // Options secure the API.
@@ -67,8 +77,16 @@ func Handler(b Backend, token string, metrics prometheus.Gatherer) http.Handler 
 // refuseCrossSite); without a token, only loopback Host headers are
 // answered unless o.InsecureNoAuth.
 func HandlerWith(b Backend, o Options, metrics prometheus.Gatherer) http.Handler {
+	h, _ := build(b, o, metrics)
+	return h
+}
+
+// build builds the API and lists the patterns it serves (the OpenAPI
+// document must name each one).
+func build(b Backend, o Options, metrics prometheus.Gatherer) (http.Handler, []string) {
 	token := o.Token
-	mux := http.NewServeMux()
+	var patterns []string
+	mux := recordingMux{http.NewServeMux(), &patterns}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -79,7 +97,7 @@ func HandlerWith(b Backend, o Options, metrics prometheus.Gatherer) http.Handler
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
-	protected := http.NewServeMux()
+	protected := recordingMux{http.NewServeMux(), &patterns}
 	protected.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
 	for _, rt := range routes {
 		protected.HandleFunc(rt.pattern, rt.handler(b))
@@ -92,12 +110,27 @@ func HandlerWith(b Backend, o Options, metrics prometheus.Gatherer) http.Handler
 	protected.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 	protected.HandleFunc("POST /debug/pprof/symbol", pprof.Symbol)
 	protected.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
-	mux.Handle("/", requireToken(token, protected))
+	mux.ServeMux.Handle("/", requireToken(token, protected))
 	var h http.Handler = refuseCrossSite(mux)
 	if token == "" && !o.InsecureNoAuth {
 		h = requireLoopbackHost(h)
 	}
-	return h
+	return h, patterns
+}
+
+// recordingMux is a ServeMux that lists the patterns registered on it.
+type recordingMux struct {
+	*http.ServeMux
+	patterns *[]string
+}
+
+func (m recordingMux) Handle(pattern string, h http.Handler) {
+	*m.patterns = append(*m.patterns, pattern)
+	m.ServeMux.Handle(pattern, h)
+}
+
+func (m recordingMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.Handle(pattern, http.HandlerFunc(h))
 }
 
 // refuseCrossSite refuses the state changes (any method but GET, HEAD and
@@ -184,6 +217,15 @@ func requireToken(token string, next http.Handler) http.Handler {
 }
 
 func writeError(w http.ResponseWriter, err error) {
+	var fe config.FieldErrors
+	if errors.As(err, &fe) {
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": "invalid sink", "errors": fe})
+		return
+	}
+	if errors.Is(err, gatewayapi.ErrConflict) {
+		writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
+		return
+	}
 	if errors.Is(err, gatewayapi.ErrBadRequest) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
@@ -256,7 +298,7 @@ func pageSize(limit int) int {
 // outcome, since, until (RFC 3339), limit (default 100).
 func attemptQueryOf(r *http.Request) (attempts.Query, error) {
 	v := r.URL.Query()
-	q := attempts.Query{Sink: v.Get("sink"), EventID: v.Get("event_id"), Type: v.Get("type"), Outcome: v.Get("outcome"), Limit: 100}
+	q := attempts.Query{Sink: v.Get("sink"), EventID: v.Get("event_id"), Type: v.Get("type"), Tenant: v.Get("tenant"), Outcome: v.Get("outcome"), Limit: 100}
 	f, err := filterOf(r, 100)
 	if err != nil {
 		return q, err

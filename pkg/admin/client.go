@@ -61,10 +61,16 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if resp.StatusCode >= 300 {
-		var e struct{ Error string }
+		var e struct {
+			Error  string
+			Errors config.FieldErrors
+		}
 		_ = json.Unmarshal(data, &e)
 		if e.Error == "" {
 			e.Error = strings.TrimSpace(string(data))
+		}
+		for _, fe := range e.Errors {
+			e.Error += "\n  " + fe.Field + ": " + fe.Message
 		}
 		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, e.Error)
 	}
@@ -187,4 +193,47 @@ func (c *Client) CancelReplay(ctx context.Context, id string) (gatewayapi.Replay
 func (c *Client) RunningConfig(ctx context.Context) (*config.Config, error) {
 	var out config.Config
 	return &out, c.do(ctx, "GET", "/v1/config", nil, nil, &out)
+}
+
+// CreateSink creates a sink from its JSON definition; the answer holds the
+// generated secret, if any, under "secret" (shown this once).
+func (c *Client) CreateSink(ctx context.Context, def json.RawMessage) (gatewayapi.SinkView, error) {
+	var out gatewayapi.SinkView
+	return out, c.do(ctx, "POST", "/v1/sinks", nil, def, &out)
+}
+
+// GetSink reads one sink with its live state.
+func (c *Client) GetSink(ctx context.Context, name string) (gatewayapi.SinkView, error) {
+	var out gatewayapi.SinkView
+	return out, c.do(ctx, "GET", "/v1/sinks/"+url.PathEscape(name), nil, nil, &out)
+}
+
+// UpdateSink applies a JSON merge patch to an API sink.
+func (c *Client) UpdateSink(ctx context.Context, name string, patch json.RawMessage) (gatewayapi.SinkView, error) {
+	var out gatewayapi.SinkView
+	return out, c.do(ctx, "PATCH", "/v1/sinks/"+url.PathEscape(name), nil, patch, &out)
+}
+
+// DeleteSink deletes an API sink with its consumer and dead letters.
+func (c *Client) DeleteSink(ctx context.Context, name string) error {
+	return c.do(ctx, "DELETE", "/v1/sinks/"+url.PathEscape(name), nil, nil, nil)
+}
+
+// RotateSecret gives an API webhook sink a new secret; the old one signs
+// too until grace has passed.
+func (c *Client) RotateSecret(ctx context.Context, name string, grace time.Duration) (gatewayapi.RotateResult, error) {
+	var out gatewayapi.RotateResult
+	return out, c.do(ctx, "POST", "/v1/sinks/"+url.PathEscape(name)+"/secrets/rotate", nil, map[string]string{"grace": grace.String()}, &out)
+}
+
+// TestSink sends one test event straight to a sink's destination.
+func (c *Client) TestSink(ctx context.Context, name string, req gatewayapi.TestRequest) (gatewayapi.TestResult, error) {
+	var out gatewayapi.TestResult
+	return out, c.do(ctx, "POST", "/v1/sinks/"+url.PathEscape(name)+"/test", nil, req, &out)
+}
+
+// SinkHistory lists an API sink's changes, oldest first.
+func (c *Client) SinkHistory(ctx context.Context, name string) ([]gatewayapi.SinkRevision, error) {
+	var out []gatewayapi.SinkRevision
+	return out, c.do(ctx, "GET", "/v1/sinks/"+url.PathEscape(name)+"/history", nil, nil, &out)
 }

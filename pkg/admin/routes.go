@@ -1,10 +1,15 @@
 package admin
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
@@ -34,10 +39,69 @@ func (rt route) handler(b Backend) http.HandlerFunc {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": bad.msg})
 		case err != nil:
 			writeError(w, err)
+		case rt.code == http.StatusNoContent:
+			w.WriteHeader(rt.code)
 		default:
+			if raw, ok := v.(rawBody); ok {
+				w.Header().Set("Content-Type", raw.contentType)
+				w.WriteHeader(rt.code)
+				_, _ = w.Write(raw.data)
+				return
+			}
+			if wh, ok := v.(withHeaders); ok {
+				for k, vs := range wh.header {
+					w.Header()[k] = vs
+				}
+				v = wh.body
+			}
 			writeJSON(w, rt.code, v)
 		}
 	}
+}
+
+// withHeaders is an answer with headers of its own (a page's next link).
+type withHeaders struct {
+	body   any
+	header http.Header
+}
+
+// rawBody is an answer that is not JSON.
+type rawBody struct {
+	contentType string
+	data        []byte
+}
+
+// gatewayDefaultGrace is how long a rotated-out secret keeps signing when
+// the request says nothing (the gateway's DefaultRotationGrace).
+const gatewayDefaultGrace = 24 * time.Hour
+
+// maxSinkBody bounds a sink definition or a patch.
+const maxSinkBody = 1 << 20
+
+// readBody reads a JSON request body, or nothing when there is none.
+func readBody(r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxSinkBody+1))
+	if err != nil {
+		return nil, &badInput{"reading the body: " + err.Error()}
+	}
+	if len(b) > maxSinkBody {
+		return nil, &badInput{"body larger than 1 MiB"}
+	}
+	return b, nil
+}
+
+// actor names who made a change, for a sink's history: the
+// X-Switchyard-Actor header a client may set (the console and the CLI
+// say who runs them), and the address it came from.
+func actor(r *http.Request) string {
+	a := strings.TrimSpace(r.Header.Get("X-Switchyard-Actor"))
+	if len(a) > 128 {
+		a = a[:128]
+	}
+	if a == "" {
+		a = "admin API"
+	}
+	return a + " from " + r.RemoteAddr
 }
 
 // deadLetterRoute serves a dead-letter endpoint: a filter from the query
@@ -66,7 +130,89 @@ func count(key string) func(n int, err error) (any, error) {
 // routes is the API behind the token, but for /metrics and the profiler.
 var routes = []route{
 	{"GET /v1/sinks", http.StatusOK, func(b Backend, r *http.Request) (any, error) {
-		return b.Sinks(r.Context())
+		q := r.URL.Query()
+		sq := gatewayapi.SinkQuery{Tenant: q.Get("tenant"), Cursor: q.Get("cursor")}
+		if l := q.Get("limit"); l != "" {
+			n, err := strconv.Atoi(l)
+			if err != nil || n < 1 || n > 1000 {
+				return nil, &badInput{"limit must be 1 to 1000"}
+			}
+			sq.Limit = n
+		}
+		page, err := b.ListSinks(r.Context(), sq)
+		if err != nil {
+			return nil, err
+		}
+		h := http.Header{}
+		if page.Next != "" {
+			next := url.Values{"cursor": {page.Next}, "limit": {strconv.Itoa(sq.Limit)}}
+			if sq.Tenant != "" {
+				next.Set("tenant", sq.Tenant)
+			}
+			h.Set("X-Next-Cursor", page.Next)
+			h.Set("Link", "</v1/sinks?"+next.Encode()+`>; rel="next"`)
+		}
+		return withHeaders{page.Sinks, h}, nil
+	}},
+	{"POST /v1/sinks", http.StatusCreated, func(b Backend, r *http.Request) (any, error) {
+		body, err := readBody(r)
+		if err != nil {
+			return nil, err
+		}
+		return b.CreateSink(r.Context(), body, actor(r))
+	}},
+	{"GET /v1/sinks/{name}", http.StatusOK, func(b Backend, r *http.Request) (any, error) {
+		return b.GetSink(r.Context(), r.PathValue("name"))
+	}},
+	{"PATCH /v1/sinks/{name}", http.StatusOK, func(b Backend, r *http.Request) (any, error) {
+		body, err := readBody(r)
+		if err != nil {
+			return nil, err
+		}
+		return b.PatchSink(r.Context(), r.PathValue("name"), body, actor(r))
+	}},
+	{"DELETE /v1/sinks/{name}", http.StatusNoContent, func(b Backend, r *http.Request) (any, error) {
+		return nil, b.DeleteSink(r.Context(), r.PathValue("name"), actor(r))
+	}},
+	{"GET /v1/sinks/{name}/history", http.StatusOK, func(b Backend, r *http.Request) (any, error) {
+		return b.SinkHistory(r.Context(), r.PathValue("name"))
+	}},
+	{"POST /v1/sinks/{name}/secrets/rotate", http.StatusOK, func(b Backend, r *http.Request) (any, error) {
+		body, err := readBody(r)
+		if err != nil {
+			return nil, err
+		}
+		grace := gatewayDefaultGrace
+		if len(bytes.TrimSpace(body)) > 0 {
+			var req struct {
+				Grace string `json:"grace"`
+			}
+			if err := json.Unmarshal(body, &req); err != nil {
+				return nil, &badInput{`body must be {"grace": "24h"} or empty`}
+			}
+			if req.Grace != "" {
+				if grace, err = time.ParseDuration(req.Grace); err != nil {
+					return nil, &badInput{"grace: " + err.Error()}
+				}
+			}
+		}
+		return b.RotateSecret(r.Context(), r.PathValue("name"), grace, actor(r))
+	}},
+	{"POST /v1/sinks/{name}/test", http.StatusOK, func(b Backend, r *http.Request) (any, error) {
+		body, err := readBody(r)
+		if err != nil {
+			return nil, err
+		}
+		var req gatewayapi.TestRequest
+		if len(bytes.TrimSpace(body)) > 0 {
+			if err := json.Unmarshal(body, &req); err != nil {
+				return nil, &badInput{`body must be {"type": "…", "data": {…}} or empty`}
+			}
+		}
+		return b.TestSink(r.Context(), r.PathValue("name"), req)
+	}},
+	{"GET /v1/openapi.yaml", http.StatusOK, func(b Backend, r *http.Request) (any, error) {
+		return rawBody{contentType: "application/yaml", data: OpenAPI()}, nil
 	}},
 	deadLetterRoute("GET /v1/sinks/{name}/dead-letters", DefaultPageSize, func(b Backend, r *http.Request, sink string, f deadletter.Filter) (any, error) {
 		return b.DeadLetters(r.Context(), sink, f)

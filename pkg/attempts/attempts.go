@@ -70,6 +70,7 @@ type Record struct {
 	EventID    string    `json:"event_id"`
 	Sink       string    `json:"sink"`
 	Type       string    `json:"type"`
+	Tenant     string    `json:"tenant,omitempty"`
 	Attempt    int       `json:"attempt"`
 	Time       time.Time `json:"time"`
 	DurationMS float64   `json:"duration_ms"`
@@ -221,6 +222,7 @@ type Query struct {
 	Sink    string
 	EventID string
 	Type    string // wildcards allowed
+	Tenant  string
 	Status  int
 	Outcome string
 	Since   time.Time
@@ -297,6 +299,7 @@ func (q Query) match(r Record) bool {
 		(q.Since.IsZero() || !r.Time.Before(q.Since)) &&
 		(q.Until.IsZero() || r.Time.Before(q.Until)) &&
 		(q.Type == "" || event.MatchType(q.Type, r.Type)) &&
+		(q.Tenant == "" || q.Tenant == r.Tenant) &&
 		(q.Status == 0 || q.Status == r.Status) &&
 		(q.Outcome == "" || strings.EqualFold(q.Outcome, r.Outcome))
 }

@@ -19,6 +19,10 @@ func (r *Record) appendJSON(b []byte) []byte {
 	b = event.AppendJSONString(b, r.Sink)
 	b = append(b, `,"type":`...)
 	b = event.AppendJSONString(b, r.Type)
+	if r.Tenant != "" {
+		b = append(b, `,"tenant":`...)
+		b = event.AppendJSONString(b, r.Tenant)
+	}
 	b = append(b, `,"attempt":`...)
 	b = strconv.AppendInt(b, int64(r.Attempt), 10)
 	b = append(b, `,"time":"`...)

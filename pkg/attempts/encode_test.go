@@ -27,7 +27,7 @@ func TestRecordJSONRoundTrips(t *testing.T) {
 		{DurationMS: 3e21, Time: time.Unix(1, 0).UTC()},
 	}
 	for i := 0; i < 500; i++ {
-		recs = append(recs, Record{EventID: str(), Sink: str(), Type: str(), Attempt: r.IntN(20), Time: time.Unix(r.Int64N(1<<33), r.Int64N(1e9)).UTC(),
+		recs = append(recs, Record{EventID: str(), Sink: str(), Type: str(), Tenant: str(), Attempt: r.IntN(20), Time: time.Unix(r.Int64N(1<<33), r.Int64N(1e9)).UTC(),
 			DurationMS: r.Float64() * 1e4, Outcome: str(), Status: r.IntN(600), Error: str(), Response: str(), Stream: str(), StreamSeq: r.Uint64()})
 	}
 	for _, want := range recs {

@@ -41,6 +41,9 @@ func (b *Bus) EnsureStreams(ctx context.Context) error {
 			Replicas:   s.Replicas,
 			Duplicates: s.DuplicateWindow.D,
 			Storage:    jetstream.FileStorage,
+			// One consumer per sink and per running replay; set here, not
+			// left to the server's default, which caps it at 1,000.
+			MaxConsumers: s.MaxConsumers,
 		},
 		{
 			Name:        b.cfg.DeadLetters.Stream,
@@ -60,6 +63,8 @@ func (b *Bus) EnsureStreams(ctx context.Context) error {
 			Description: "Switchyard redrives: dead letters sent back to one sink",
 			Subjects:    []string{subject.Redrives()},
 			Retention:   jetstream.WorkQueuePolicy,
+			// One redrive consumer per sink, like the events stream.
+			MaxConsumers: s.MaxConsumers,
 			// It holds at most what the dead-letter stream held; full, a
 			// redrive stops and the rest stay dead letters.
 			MaxBytes:   b.cfg.DeadLetters.MaxBytes.N,
@@ -105,6 +110,34 @@ func (b *Bus) StateKV(ctx context.Context) (jetstream.KeyValue, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bus: kv %s: %w", StateBucket, err)
+	}
+	return kv, nil
+}
+
+// SinksBucket is the KV bucket of sinks created through the admin API:
+// one key per sink name, with history as the audit trail of its changes.
+const SinksBucket = "SWITCHYARD_SINKS"
+
+// SinksHistory is how many revisions of each API sink the bucket keeps
+// (JetStream's KV allows at most 64).
+const SinksHistory = 64
+
+// SinksMaxBytes bounds the sinks bucket: thousands of sinks of a few KB
+// each, with their history.
+const SinksMaxBytes = 256 << 20
+
+// SinksKV creates or opens the API sinks bucket.
+func (b *Bus) SinksKV(ctx context.Context) (jetstream.KeyValue, error) {
+	var kv jetstream.KeyValue
+	err := b.Retry.Do(ctx, "kv "+SinksBucket, func(ctx context.Context) (err error) {
+		kv, err = b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: SinksBucket, Description: "Switchyard sinks created through the admin API", History: SinksHistory,
+			Replicas: b.cfg.Stream.Replicas, MaxBytes: SinksMaxBytes,
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bus: kv %s: %w", SinksBucket, err)
 	}
 	return kv, nil
 }
@@ -201,17 +234,28 @@ func (b *Bus) RecreateConsumer(ctx context.Context, stream string, cc jetstream.
 // existing start.
 func (b *Bus) ensureConsumer(ctx context.Context, stream string, cc jetstream.ConsumerConfig) (c jetstream.Consumer, err error) {
 	err = b.Retry.Do(ctx, "consumer "+stream+"/"+cc.Durable, func(ctx context.Context) error {
-		existing, err := b.JS.Consumer(ctx, stream, cc.Durable)
-		switch {
-		case err == nil:
-			cur := existing.CachedInfo().Config
-			cc.DeliverPolicy, cc.OptStartTime, cc.OptStartSeq = cur.DeliverPolicy, cur.OptStartTime, cur.OptStartSeq
-		case !errors.Is(err, jetstream.ErrConsumerNotFound):
-			// Not knowing whether it exists (an election, a timeout),
-			// an update could move its start: ask again.
-			return err
+		var err error
+		// Replicas starting a sink at once race to create its consumer:
+		// the loser's start differs from the winner's, which the server
+		// refuses to change. Read the winner's start and update again.
+		for try := 0; try < 3; try++ {
+			existing, gerr := b.JS.Consumer(ctx, stream, cc.Durable)
+			switch {
+			case gerr == nil:
+				cur := existing.CachedInfo().Config
+				cc.DeliverPolicy, cc.OptStartTime, cc.OptStartSeq = cur.DeliverPolicy, cur.OptStartTime, cur.OptStartSeq
+			case !errors.Is(gerr, jetstream.ErrConsumerNotFound):
+				// Not knowing whether it exists (an election, a
+				// timeout), an update could move its start: ask again.
+				return gerr
+			}
+			if c, err = b.JS.CreateOrUpdateConsumer(ctx, stream, cc); err == nil {
+				return nil
+			}
+			if !strings.Contains(err.Error(), "can not be updated") {
+				return err
+			}
 		}
-		c, err = b.JS.CreateOrUpdateConsumer(ctx, stream, cc)
 		return err
 	})
 	return c, err

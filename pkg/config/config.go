@@ -18,7 +18,10 @@ type Config struct {
 	Admin         Admin    `yaml:"admin"`
 	Log           Log      `yaml:"log"`
 	ShutdownGrace Duration `yaml:"shutdown_grace"`
+	API           API      `yaml:"api"`
 	Sinks         []Sink   `yaml:"sinks"`
+	Ingest        Ingest   `yaml:"ingest"`
+	Sources       []Source `yaml:"sources"`
 
 	// File is the path the config was read from, for messages.
 	File string `yaml:"-"`
@@ -69,6 +72,9 @@ type Stream struct {
 	// MaxBytes bounds the stream. When it is full, publishes are refused
 	// (discard new): events already stored are never dropped for room.
 	MaxBytes ByteSize `yaml:"max_bytes"`
+	// MaxConsumers caps the consumers on the events stream: one per sink,
+	// plus one per running replay. nats-server's own default is 1,000.
+	MaxConsumers int `yaml:"max_consumers"`
 }
 
 // DLQ is the stream that keeps dead letters.
@@ -98,6 +104,9 @@ type Admin struct {
 	// InsecureNoAuth allows Listen on a non-loopback address without a
 	// Token, and then answers any Host header.
 	InsecureNoAuth bool `yaml:"insecure_no_auth"`
+	// SecretsKeyFile holds 32 random bytes; when set, the secrets of
+	// API-created sinks are sealed with AES-GCM in the sinks bucket.
+	SecretsKeyFile string `yaml:"secrets_key_file"`
 }
 
 // Log sets up log/slog.
@@ -121,8 +130,8 @@ type Sink struct {
 	// DisableAfter, when set, disables a sink whose deliveries have all
 	// failed for this long (no success since the first failure).
 	DisableAfter Duration `yaml:"disable_after"`
-	Concurrency int      `yaml:"concurrency"`
-	Retry       Retry    `yaml:"retry"`
+	Concurrency  int      `yaml:"concurrency"`
+	Retry        Retry    `yaml:"retry"`
 	// AckWait is how long JetStream waits for a settle before it assumes the
 	// gateway died and redelivers. It must outlast one delivery.
 	AckWait Duration `yaml:"ack_wait"`
@@ -205,6 +214,7 @@ const (
 	DefaultStreamName       = "EVENTS"
 	DefaultMaxAge           = 168 * time.Hour
 	DefaultDupWindow        = 2 * time.Minute
+	DefaultMaxConsumers     = 10000
 	DefaultEmbeddedMaxStore = 1 << 40 // 1 TiB: the disk is the limit
 	DefaultDLQStream        = "DLQ"
 	DefaultDLQMaxAge        = 30 * 24 * time.Hour
@@ -266,6 +276,9 @@ func (c *Config) applyDefaults() {
 	if s.Replicas == 0 {
 		s.Replicas = 1
 	}
+	if s.MaxConsumers == 0 {
+		s.MaxConsumers = DefaultMaxConsumers
+	}
 	if s.DuplicateWindow.D == 0 {
 		s.DuplicateWindow.D = DefaultDupWindow
 	}
@@ -301,6 +314,7 @@ func (c *Config) applyDefaults() {
 	for i := range c.Sinks {
 		c.Sinks[i].applyDefaults()
 	}
+	c.applyIngestDefaults()
 }
 
 func (s *Sink) applyDefaults() {

@@ -98,26 +98,34 @@ func (d Destination) Map() map[string]any {
 // sinkJSON is Sink without its methods, for the JSON encoding.
 type sinkJSON Sink
 
-// MarshalJSON writes the common fields and the destination block under its
-// kind, as /v1/config shows it.
-func (s Sink) MarshalJSON() ([]byte, error) {
-	b, err := json.Marshal(sinkJSON(s))
-	if err != nil || s.Dest.Kind == "" {
-		return b, err
+// Map is the sink as plain values under its YAML names, the destination
+// block under its kind: the JSON form the API and /v1/config show.
+func (s Sink) Map() map[string]any {
+	b, err := yaml.Marshal(sinkJSON(s))
+	if err != nil {
+		return map[string]any{"name": s.Name, "error": err.Error()}
 	}
 	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, err
+	if err := yaml.Unmarshal(b, &m); err != nil {
+		return map[string]any{"name": s.Name, "error": err.Error()}
 	}
-	m[s.Dest.Kind] = s.Dest.Map()
-	return json.Marshal(m)
+	if s.Dest.Kind != "" {
+		m[s.Dest.Kind] = s.Dest.Map()
+	}
+	return m
 }
+
+// MarshalJSON writes the sink in its YAML field names, with the
+// destination block under its kind (see Map).
+func (s Sink) MarshalJSON() ([]byte, error) { return json.Marshal(s.Map()) }
 
 // UnmarshalJSON reads what MarshalJSON writes; the destination block is
 // kept as a map (a plan compares it as such).
 func (s *Sink) UnmarshalJSON(data []byte) error {
 	var plain sinkJSON
-	if err := json.Unmarshal(data, &plain); err != nil {
+	// JSON is YAML: the yaml tags name the fields, and durations read as
+	// they are written ("30s").
+	if err := yaml.Unmarshal(data, &plain); err != nil {
 		return err
 	}
 	var all map[string]json.RawMessage
@@ -127,11 +135,13 @@ func (s *Sink) UnmarshalJSON(data []byte) error {
 	known := map[string]bool{}
 	t := reflect.TypeOf(sinkJSON{})
 	for i := 0; i < t.NumField(); i++ {
-		known[strings.ToLower(t.Field(i).Name)] = true
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); name != "" && name != "-" {
+			known[name] = true
+		}
 	}
 	*s = Sink(plain)
 	for k, raw := range all {
-		if known[strings.ToLower(k)] {
+		if known[k] {
 			continue
 		}
 		var m map[string]any
@@ -192,7 +202,13 @@ type destBlock struct {
 // with its kind's defaults.
 func (p *parser) decodeDests(cfg *Config) {
 	for i := range cfg.Sinks {
-		s := &cfg.Sinks[i]
+		p.decodeDest(i, &cfg.Sinks[i])
+	}
+}
+
+// decodeDest decodes the destination block of the sink at index i.
+func (p *parser) decodeDest(i int, s *Sink) {
+	{
 		blocks := p.dests[fmt.Sprintf("sinks[%d]", i)]
 		s.Dest = Destination{blocks: len(blocks)}
 		for _, b := range blocks {

@@ -61,6 +61,7 @@ func Diff(old, new *Config) Plan {
 	}{
 		{"nats", old.NATS, new.NATS}, {"stream", old.Stream, new.Stream}, {"dead_letters", old.DeadLetters, new.DeadLetters},
 		{"attempts", old.Attempts, new.Attempts}, {"admin", old.Admin, new.Admin}, {"log", old.Log, new.Log},
+		{"ingest", old.Ingest, new.Ingest}, {"sources", old.Sources, new.Sources},
 	} {
 		if !reflect.DeepEqual(f.old, f.new) {
 			p.Restart = append(p.Restart, f.name)
@@ -78,7 +79,11 @@ func Diff(old, new *Config) Plan {
 			p.Added = append(p.Added, s.Name)
 			continue
 		}
-		if fields := append(sinkDiff(reflect.ValueOf(o), reflect.ValueOf(s), ""), destDiff(o.Dest, s.Dest)...); len(fields) > 0 {
+		fields := sinkDiff(reflect.ValueOf(o), reflect.ValueOf(s), "")
+		if !sameConfig(o.Dest, s.Dest) {
+			fields = append(fields, destDiff(o.Dest, s.Dest)...)
+		}
+		if len(fields) > 0 {
 			p.Changed[s.Name] = fields
 		}
 	}
@@ -91,6 +96,14 @@ func Diff(old, new *Config) Plan {
 		p.Changed = nil
 	}
 	return p
+}
+
+// sameConfig reports whether two blocks are the very same decoded value:
+// a sink carried over unchanged (thousands of API sinks, one of which
+// changes) costs no comparison of its block.
+func sameConfig(a, b Destination) bool {
+	va, vb := reflect.ValueOf(a.Config), reflect.ValueOf(b.Config)
+	return a.Kind == b.Kind && va.Kind() == reflect.Pointer && vb.Kind() == reflect.Pointer && va.Pointer() == vb.Pointer()
 }
 
 // sinkDiff names the common fields that differ.
@@ -152,13 +165,19 @@ func Redacted(c *Config) *Config {
 	r.NATS.URL = redact.URLWith(c.NATS.URL, fingerprint)
 	r.Sinks = make([]Sink, len(c.Sinks))
 	for i, s := range c.Sinks {
-		s.Dest.Node = nil // the block as written holds the secrets
-		if s.Dest.kind != nil && s.Dest.Config != nil {
-			s.Dest.Config = s.Dest.kind.Redact(s.Dest.Config, fingerprint)
-		}
-		r.Sinks[i] = s
+		r.Sinks[i] = RedactedSink(s)
 	}
+	redactIngest(&r, c)
 	return &r
+}
+
+// RedactedSink is one sink as Redacted shows it.
+func RedactedSink(s Sink) Sink {
+	s.Dest.Node = nil // the block as written holds the secrets
+	if s.Dest.kind != nil && s.Dest.Config != nil {
+		s.Dest.Config = s.Dest.kind.Redact(s.Dest.Config, fingerprint)
+	}
+	return s
 }
 
 // Fingerprint is what Redacted shows for a secret: a short hash, the same

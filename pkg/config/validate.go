@@ -85,8 +85,13 @@ func (c *Config) validate(p *parser) {
 		seen[s.Name] = i
 		s.validate(p, field, c)
 	}
+	c.validateIngest(p)
 	p.validateStrays(c)
 	c.validateLimits(p)
+	c.validateAPI(p)
+	if c.Stream.MaxConsumers < len(c.Sinks)+1 {
+		p.at("stream.max_consumers", "%d is below the number of sinks (%d) plus room for a replay", c.Stream.MaxConsumers, len(c.Sinks))
+	}
 }
 
 func (s *Sink) validate(p *parser, field string, cfg *Config) {

@@ -347,3 +347,19 @@ func (s *Store) Count(ctx context.Context, sink string) (uint64, error) {
 	}
 	return info.State.Subjects[bus.DeadLetterSubject(sink)], nil
 }
+
+// PurgeSink removes every dead letter of sink, and every redrive of them
+// not yet delivered, in one request per stream: a deleted sink's records
+// must never reach a later sink of the same name.
+func (s *Store) PurgeSink(ctx context.Context, sink string) error {
+	for _, p := range []struct{ stream, subject string }{{s.Stream, bus.DeadLetterSubject(sink)}, {bus.RedriveStream, bus.RedriveSubject(sink)}} {
+		st, err := s.JS.Stream(ctx, p.stream)
+		if err != nil {
+			return fmt.Errorf("deadletter: purge sink %s: %w", sink, err)
+		}
+		if err := st.Purge(ctx, jetstream.WithPurgeSubject(p.subject)); err != nil {
+			return fmt.Errorf("deadletter: purge sink %s: %w", sink, err)
+		}
+	}
+	return nil
+}

@@ -90,6 +90,9 @@ type Status struct {
 	LastSuccess time.Time
 	LastError   string
 	LastErrorAt time.Time
+	// FailingSince is the first failure since the last success (zero
+	// while deliveries succeed): how long the destination has been down.
+	FailingSince time.Time
 }
 
 // New builds a dispatcher; Run starts it.
@@ -122,6 +125,14 @@ func (d *Dispatcher) Snapshot() (lastSuccess time.Time, lastErr string, lastErrA
 	d.status.mu.Lock()
 	defer d.status.mu.Unlock()
 	return d.status.LastSuccess, d.status.LastError, d.status.LastErrorAt
+}
+
+// FailingSince is when the current run of failures began, with no
+// success since; zero while the sink delivers.
+func (d *Dispatcher) FailingSince() time.Time {
+	d.status.mu.Lock()
+	defer d.status.mu.Unlock()
+	return d.status.FailingSince
 }
 
 // InFlight is how many events are being delivered now.
@@ -389,7 +400,7 @@ func (d *Dispatcher) recordAttempt(x delivery, start time.Time, took time.Durati
 	if d.opts.Attempts == nil {
 		return
 	}
-	r := attempts.Record{EventID: x.ev.ID, Sink: d.opts.Sink.Name, Type: x.ev.Type, Attempt: x.attempt, Time: start.UTC(),
+	r := attempts.Record{EventID: x.ev.ID, Sink: d.opts.Sink.Name, Type: x.ev.Type, Tenant: x.ev.Tenant, Attempt: x.attempt, Time: start.UTC(),
 		DurationMS: float64(took.Microseconds()) / 1000, Outcome: outcome, Status: a.status, Response: string(a.body),
 		Stream: x.meta.Stream, StreamSeq: x.meta.Sequence.Stream}
 	if err != nil {

@@ -33,6 +33,7 @@ func (d *Dispatcher) settle(ctx context.Context, x delivery, err error) string {
 		d.hot.latency.Observe(time.Since(x.meta.Timestamp).Seconds())
 		d.status.mu.Lock()
 		d.status.LastSuccess = time.Now()
+		d.status.FailingSince = time.Time{}
 		d.status.mu.Unlock()
 		return telemetry.OutcomeDelivered
 	}
@@ -44,6 +45,9 @@ func (d *Dispatcher) settle(ctx context.Context, x delivery, err error) string {
 		d.failed.Add(1)
 		d.status.mu.Lock()
 		d.status.LastError, d.status.LastErrorAt = err.Error(), time.Now()
+		if d.status.FailingSince.IsZero() {
+			d.status.FailingSince = d.status.LastErrorAt
+		}
 		d.status.mu.Unlock()
 	}
 	last := x.attempt >= d.opts.Sink.Retry.Attempts()

@@ -10,10 +10,28 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// pullWait bounds one pull request. Messages stream out of a pull as they
-// arrive, so it costs no latency; it is how long a stopped source may
-// take to notice, and how often an idle source asks again.
-const pullWait = time.Second
+// pullWait bounds one pull request of a busy source. Messages stream out
+// of a pull as they arrive, so the wait costs no latency: it is how often
+// a source asks again. An idle source doubles it, up to idlePullWait, so
+// that thousands of idle sinks do not cost thousands of requests a second;
+// a stop cancels the pull in progress rather than wait for it to run out.
+const (
+	pullWait     = time.Second
+	idlePullWait = 30 * time.Second
+)
+
+// pullOpts are a pull's options: a context that ends with its wait or
+// with the source's stop (the client then drops its interest, and the
+// server sends the request nothing more), and for long waits a heartbeat
+// (a third of the wait: a lost connection or server shows within two,
+// rather than at the end of the wait).
+func pullOpts(ctx context.Context, wait time.Duration) []jetstream.FetchOpt {
+	opts := []jetstream.FetchOpt{jetstream.FetchContext(ctx)}
+	if wait >= 10*time.Second {
+		opts = append(opts, jetstream.FetchHeartbeat(wait/3))
+	}
+	return opts
+}
 
 // Recreate brings back a consumer that JetStream lost (deleted by an
 // operator, or gone with a server's state), from a position the gateway
@@ -27,6 +45,8 @@ type Recreate func(ctx context.Context, lost jetstream.Consumer) (jetstream.Cons
 // while its AckWait runs out.
 type source struct {
 	consumer jetstream.Consumer // only the puller goroutine replaces it
+	ctx      context.Context    // ends with halt: cancels the pull in progress
+	cancel   context.CancelFunc
 	accept   Accept
 	recreate Recreate // nil: a lost consumer ends the source
 	credits  chan struct{}
@@ -37,6 +57,7 @@ type source struct {
 func newSource(c jetstream.Consumer, accept Accept, recreate Recreate, window int) *source {
 	s := &source{consumer: c, accept: accept, recreate: recreate,
 		credits: make(chan struct{}, window), stop: make(chan struct{})}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for i := 0; i < window; i++ {
 		s.credits <- struct{}{}
 	}
@@ -81,7 +102,12 @@ func (s *source) release(n int) {
 	}
 }
 
-func (s *source) halt() { s.stopOnce.Do(func() { close(s.stop) }) }
+func (s *source) halt() {
+	s.stopOnce.Do(func() {
+		close(s.stop)
+		s.cancel()
+	})
+}
 
 func (s *source) stopped() bool {
 	select {
@@ -92,24 +118,32 @@ func (s *source) stopped() bool {
 	}
 }
 
-// pull feeds out from src until the source is stopped. A stop lets the
-// pull request in progress run out (at most pullWait): what it brings is
-// handed out, and the workers give it straight back with a Nak rather
-// than leave it to wait out AckWait.
+// pull feeds out from src until the source is stopped. A stop cancels the
+// pull request in progress: what it brought is handed out, and the
+// workers give it straight back with a Nak rather than leave it to wait
+// out AckWait.
 func (d *Dispatcher) pull(ctx context.Context, src *source, out chan<- jetstream.Msg) {
+	wait := pullWait
 	for !src.stopped() {
 		n, ok := src.acquire(ctx)
 		if !ok {
 			return
 		}
-		batch, err := src.consumer.Fetch(n, jetstream.FetchMaxWait(pullWait))
+		pctx, cancel := context.WithTimeout(src.ctx, wait)
+		batch, err := src.consumer.Fetch(n, pullOpts(pctx, wait)...)
 		got := 0
 		if err == nil {
 			got = d.take(src, batch, out)
 			err = batch.Error()
 		}
+		cancel()
 		src.release(n - got)
-		if err == nil || errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
+		if got > 0 {
+			wait = pullWait
+		} else {
+			wait = min(2*wait, idlePullWait)
+		}
+		if err == nil || errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 			continue
 		}
 		if d.consumerLost(ctx, src, err) {

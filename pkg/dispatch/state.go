@@ -118,6 +118,31 @@ func (d *Dispatcher) resumeConsumers(ctx context.Context) {
 	}
 }
 
+// LiftIndefinitePause resumes the consumers that a previous dispatcher
+// paused "until resumed" (a pause or a disabled definition since lifted
+// while no dispatcher of this sink ran, or a swap from a disabled
+// definition): such a pause outlives the dispatcher that set it. A
+// breaker's cool-down pause, which ends on its own, is left alone.
+func (d *Dispatcher) LiftIndefinitePause(ctx context.Context) {
+	if d.gate.State() == StatePaused {
+		return
+	}
+	horizon := time.Now().AddDate(100, 0, 0)
+	for _, c := range d.opts.Consumers {
+		info, err := c.Info(ctx)
+		if err != nil {
+			d.log.Warn("consumer info", "err", err)
+			continue
+		}
+		if info.Config.PauseUntil == nil || info.Config.PauseUntil.Before(horizon) {
+			continue
+		}
+		if _, err := d.opts.JS.PauseConsumer(ctx, info.Stream, info.Name, time.Now().Add(20*time.Millisecond)); err != nil {
+			d.log.Warn("resume consumer", "consumer", info.Name, "err", err)
+		}
+	}
+}
+
 // setCoolDownTimer keeps the one pending cool-down announcement, so that a
 // newer one replaces it and Run's end stops it.
 func (d *Dispatcher) setCoolDownTimer(t *time.Timer) {

@@ -31,6 +31,13 @@ const (
 	// spent on JetStream's own de-duplication of the republish.
 	HeaderEventID     = "Switchyard-Event-Id"
 	HeaderOrigSubject = "Switchyard-Subject"
+
+	// HeaderIDScope is the prefix the ingest API put before the producer's
+	// id in Nats-Msg-Id, so that JetStream de-duplicates per tenant and
+	// source; FromMessage strips it and receivers see the producer's id.
+	// Trusting it on any stream is safe: it can only shorten the
+	// Nats-Msg-Id, which a NATS producer chooses anyway.
+	HeaderIDScope = "Switchyard-Id-Scope"
 )
 
 // TenantsPrefix starts the subjects of tenant-scoped events:
@@ -121,7 +128,7 @@ func FromMessage(m Message, prefix string) (*Event, error) {
 		Time:        m.Published.UTC(),
 	}
 	if e.ID == "" {
-		e.ID = get(HeaderMsgID)
+		e.ID = unscoped(get(HeaderMsgID), get(HeaderIDScope))
 	}
 	if e.ID == "" {
 		// Derived from the stream position so that every redelivery of the
@@ -173,6 +180,15 @@ func untrusted(h map[string][]string) map[string][]string {
 		}
 	}
 	return out
+}
+
+// unscoped is a Nats-Msg-Id without its scope prefix; an id that does not
+// start with the scope, or would be empty without it, is kept whole.
+func unscoped(id, scope string) string {
+	if rest, ok := strings.CutPrefix(id, scope); ok && scope != "" && rest != "" {
+		return rest
+	}
+	return id
 }
 
 // DerivedID is the id of an event whose producer gave none.

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -78,6 +79,11 @@ func (g *Gateway) recordAckFloors(ctx context.Context) {
 func (g *Gateway) recreate(sc sinkConfig) func(ctx context.Context, lost jetstream.Consumer) (jetstream.Consumer, error) {
 	return func(ctx context.Context, lost jetstream.Consumer) (jetstream.Consumer, error) {
 		info := lost.CachedInfo()
+		if g.deletedAPISink(ctx, sc.cfg.Name) {
+			// Deleted through the API by another replica, whose delete
+			// removed the consumer: recovering it would resurrect the sink.
+			return nil, fmt.Errorf("sink %s was deleted through the API", sc.cfg.Name)
+		}
 		maxBatch := sink.BatchSize(sc.driver, sc.cfg.Batch.MaxEvents)
 		switch info.Name {
 		case sc.cfg.Name:

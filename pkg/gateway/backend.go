@@ -2,8 +2,10 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/admin"
 	"github.com/switchyard-dev/switchyard/pkg/attempts"
@@ -69,43 +71,78 @@ func (a adminBackend) CancelReplay(id string) (gatewayapi.ReplayStatus, error) {
 	return a.g.replays.cancel(id)
 }
 
-// Sinks answers the admin API.
+// Sinks answers the admin API: every running sink's status, by name,
+// and the API sinks that do not run (in conflict with the file, or failed).
 func (a adminBackend) Sinks(ctx context.Context) ([]gatewayapi.SinkStatus, error) {
 	g := a.g
-	sinks := g.sinkList()
-	out := make([]gatewayapi.SinkStatus, 0, len(sinks))
-	for _, rs := range sinks {
-		st := gatewayapi.SinkStatus{Name: rs.cfg.Name, Kind: rs.cfg.Kind(), Events: rs.cfg.Events,
-			State: string(rs.dispatcher.State()), StateReason: rs.dispatcher.StateReason(), InFlight: rs.dispatcher.InFlight()}
-		st.Delivered, st.Failed = rs.dispatcher.Counts()
-		st.LatencyP99Seconds = quantile(g.metrics.EventLatency.WithLabelValues(rs.cfg.Name), 0.99).Seconds()
-		// One sink's trouble (a lost consumer, a failing dead-letter
-		// store) shows in its own status; it never fails the whole list.
-		if info, err := rs.consumer.Info(ctx); err != nil {
-			st.State, st.StateReason = string(dispatch.StateDegraded), joinReason(st.StateReason, "consumer: "+err.Error())
-		} else {
-			st.Pending, st.AckPending, st.Redelivered = info.NumPending, info.NumAckPending, info.NumRedelivered
-			age := g.oldestUnsettled(ctx, rs, info)
-			st.OldestPendingSeconds = age.Seconds()
-			if w, _ := g.ageWarning(age); w != "" {
-				st.Warnings = append(st.Warnings, w)
+	out := []gatewayapi.SinkStatus{}
+	for _, name := range g.sinkNames("") {
+		g.mu.RLock()
+		rs := g.byName[name]
+		api, isAPI := g.api[name]
+		g.mu.RUnlock()
+		switch {
+		case rs != nil:
+			out = append(out, g.sinkStatus(ctx, rs))
+		case isAPI && api.err != nil:
+			v, err := g.sinkView(ctx, name)
+			if err != nil {
+				continue
 			}
+			b, _ := json.Marshal(v)
+			var st gatewayapi.SinkStatus
+			_ = json.Unmarshal(b, &st)
+			out = append(out, st)
 		}
-		if n, err := g.dlq.Count(ctx, rs.cfg.Name); err != nil {
-			st.State, st.StateReason = string(dispatch.StateDegraded), joinReason(st.StateReason, "dead letters: "+err.Error())
-		} else {
-			st.DeadLetters = n
-		}
-		ok, lastErr, lastErrAt := rs.dispatcher.Snapshot()
-		if !ok.IsZero() {
-			st.LastSuccess = &ok
-		}
-		if lastErr != "" {
-			st.LastError, st.LastErrorTime = lastErr, &lastErrAt
-		}
-		out = append(out, st)
 	}
 	return out, nil
+}
+
+// sinkStatus is a running sink's live state.
+func (g *Gateway) sinkStatus(ctx context.Context, rs *runningSink) gatewayapi.SinkStatus {
+	st := gatewayapi.SinkStatus{Name: rs.cfg.Name, Kind: rs.cfg.Kind(), Events: rs.cfg.Events, Tenant: rs.cfg.Tenant, Source: gatewayapi.SourceConfig,
+		State: string(rs.dispatcher.State()), StateReason: rs.dispatcher.StateReason(), InFlight: rs.dispatcher.InFlight()}
+	g.mu.RLock()
+	if a, ok := g.api[rs.cfg.Name]; ok && a.err == nil {
+		st.Source = gatewayapi.SourceAPI
+		if rs.cfg.Disabled && a.rec.Reason != "" {
+			st.StateReason = a.rec.Reason
+		}
+	}
+	g.mu.RUnlock()
+	if rs.cfg.Disabled {
+		st.State = stateDisabled
+		if st.StateReason == "" || st.StateReason == disabledReason {
+			st.StateReason = disabledReason
+		}
+	}
+	st.Delivered, st.Failed = rs.dispatcher.Counts()
+	st.LatencyP99Seconds = quantile(g.metrics.EventLatency.WithLabelValues(rs.cfg.Name), 0.99).Seconds()
+	// One sink's trouble (a lost consumer, a failing dead-letter
+	// store) shows in its own status; it never fails the whole list.
+	if info, err := rs.consumer.Info(ctx); err != nil {
+		st.State, st.StateReason = string(dispatch.StateDegraded), joinReason(st.StateReason, "consumer: "+err.Error())
+	} else {
+		st.Pending, st.AckPending, st.Redelivered = info.NumPending, info.NumAckPending, info.NumRedelivered
+		age := g.oldestUnsettled(ctx, rs, info)
+		st.OldestPendingSeconds = age.Seconds()
+		if w, _ := g.ageWarning(age); w != "" {
+			st.Warnings = append(st.Warnings, w)
+		}
+	}
+	if n, err := g.dlq.Count(ctx, rs.cfg.Name); err != nil {
+		st.State, st.StateReason = string(dispatch.StateDegraded), joinReason(st.StateReason, "dead letters: "+err.Error())
+	} else {
+		st.DeadLetters = n
+	}
+	ok, lastErr, lastErrAt := rs.dispatcher.Snapshot()
+	if !ok.IsZero() {
+		st.LastSuccess = &ok
+	}
+	if lastErr != "" {
+		st.LastError, st.LastErrorTime = lastErr, &lastErrAt
+	}
+	return st
 }
 
 func joinReason(a, b string) string {
@@ -175,4 +212,44 @@ func (a adminBackend) Event(ctx context.Context, id string) (*gatewayapi.EventVi
 		}
 	}
 	return v, nil
+}
+
+// ListSinks answers the admin API.
+func (a adminBackend) ListSinks(ctx context.Context, q gatewayapi.SinkQuery) (gatewayapi.SinkPage, error) {
+	return a.g.ListSinks(ctx, q)
+}
+
+// GetSink answers the admin API.
+func (a adminBackend) GetSink(ctx context.Context, name string) (gatewayapi.SinkView, error) {
+	return a.g.GetSink(ctx, name)
+}
+
+// CreateSink answers the admin API.
+func (a adminBackend) CreateSink(ctx context.Context, body []byte, actor string) (gatewayapi.SinkView, error) {
+	return a.g.CreateSink(ctx, body, actor)
+}
+
+// PatchSink answers the admin API.
+func (a adminBackend) PatchSink(ctx context.Context, name string, patch []byte, actor string) (gatewayapi.SinkView, error) {
+	return a.g.PatchSink(ctx, name, patch, actor)
+}
+
+// DeleteSink answers the admin API.
+func (a adminBackend) DeleteSink(ctx context.Context, name, actor string) error {
+	return a.g.DeleteSink(ctx, name, actor)
+}
+
+// RotateSecret answers the admin API.
+func (a adminBackend) RotateSecret(ctx context.Context, name string, grace time.Duration, actor string) (gatewayapi.RotateResult, error) {
+	return a.g.RotateSecret(ctx, name, grace, actor)
+}
+
+// TestSink answers the admin API.
+func (a adminBackend) TestSink(ctx context.Context, name string, req gatewayapi.TestRequest) (gatewayapi.TestResult, error) {
+	return a.g.TestSink(ctx, name, req)
+}
+
+// SinkHistory answers the admin API.
+func (a adminBackend) SinkHistory(ctx context.Context, name string) ([]gatewayapi.SinkRevision, error) {
+	return a.g.SinkHistory(ctx, name)
 }

@@ -22,3 +22,10 @@ func SetLimitsInterval(d time.Duration) (restore func()) {
 
 // CloseForTest closes a gateway that was built but never run.
 func CloseForTest(g *Gateway) { g.close(context.Background()) }
+
+// SetFailureCheckInterval changes how often disable_after is checked.
+func SetFailureCheckInterval(d time.Duration) (restore func()) {
+	old := failureCheckInterval
+	failureCheckInterval = d
+	return func() { failureCheckInterval = old }
+}

@@ -43,21 +43,29 @@ type Gateway struct {
 	bus      *bus.Bus
 	dlq      *deadletter.Store
 	state    jetstream.KeyValue
-	attempts *attempts.Log   // nil when the attempt log is off
-	runCtx   context.Context // set by Run under reloadMu; nil before
+	sinksKV  jetstream.KeyValue // sinks created through the API
+	sealer   *sealer            // nil: API sink specs are stored plain
+	attempts *attempts.Log      // nil when the attempt log is off
+	runCtx   context.Context    // set by Run under reloadMu; nil before
 	replays  *replayManager
 	metrics  *telemetry.Metrics
 	version  string
-	mu       sync.RWMutex // guards sinks, byName and cfg.Sinks across reloads
+	mu       sync.RWMutex // guards sinks, byName, cfg.Sinks, fileCfg and api across reloads
 	sinks    []*runningSink
 	byName   map[string]*runningSink
-	reloadMu sync.Mutex
-	adminLn  net.Listener
-	admin    *adminServer // serves adminLn from New on (startup.go)
-	retry    *bus.Retrier // waits out cluster elections; says what for
-	peers    peers        // the replicas delivering with this one (replicas.go)
-	running  atomic.Bool
-	stopOnce sync.Once
+	// fileCfg is the config file's; cfg is what runs: its sinks and the
+	// API's (api) that may run.
+	fileCfg     *config.Config
+	api         map[string]*apiSink
+	expiryTimer *time.Timer
+	reloadMu    sync.Mutex
+	adminLn     net.Listener
+	ingest      *ingestServer // nil when ingest.listen is empty
+	admin       *adminServer  // serves adminLn from New on (startup.go)
+	retry       *bus.Retrier  // waits out cluster elections; says what for
+	peers       peers         // the replicas delivering with this one (replicas.go)
+	running     atomic.Bool
+	stopOnce    sync.Once
 }
 
 // sinkConfig is what recreating a sink's consumers needs to know.
@@ -84,7 +92,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
-	g := &Gateway{cfg: cfg, log: opts.Logger, metrics: telemetry.NewMetrics(), byName: map[string]*runningSink{}}
+	g := &Gateway{cfg: cfg, fileCfg: cfg, api: map[string]*apiSink{}, log: opts.Logger, metrics: telemetry.NewMetrics(), byName: map[string]*runningSink{}}
 	g.retry = &bus.Retrier{Log: g.log}
 	defer func() {
 		if err != nil {
@@ -120,7 +128,20 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	if g.kinds == nil {
 		g.kinds = sink.Default
 	}
-	for _, sc := range cfg.Sinks {
+	if g.sinksKV, err = g.bus.SinksKV(ctx); err != nil {
+		return nil, err
+	}
+	if g.sealer, err = newSealer(cfg.Admin.SecretsKeyFile); err != nil {
+		return nil, err
+	}
+	if g.sealer == nil {
+		g.log.Warn("admin.secrets_key_file is not set: sinks created through the API are stored with their secrets in plain text in the " + bus.SinksBucket + " bucket")
+	}
+	if err = g.retry.Do(ctx, "kv "+bus.SinksBucket, g.loadAPISinks); err != nil {
+		return nil, err
+	}
+	g.cfg = g.effective(cfg, g.api)
+	for _, sc := range g.cfg.Sinks {
 		rs, err := g.openSink(ctx, sc)
 		if err != nil {
 			return nil, err
@@ -132,6 +153,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		return nil, err
 	}
 	g.metrics.Registry.MustRegister(newConsumerCollector(g))
+	if err = g.openIngest(); err != nil {
+		return nil, err
+	}
 	return g, nil
 }
 
@@ -154,13 +178,24 @@ func (g *Gateway) openSink(ctx context.Context, sc config.Sink) (*runningSink, e
 		_ = drv.Close(ctx)
 		return nil, err
 	}
-	return &runningSink{cfg: sc, driver: drv, consumer: events, done: make(chan struct{}),
+	rs := &runningSink{cfg: sc, driver: drv, consumer: events, done: make(chan struct{}),
 		dispatcher: dispatch.New(dispatch.Options{
 			Sink: sc, Driver: drv, JS: g.bus.JS, Consumers: []jetstream.Consumer{events, redrive},
 			DLQ: g.dlq, Attempts: g.attempts, Metrics: g.metrics, Logger: g.log,
 			Recreate: g.recreate(sinkConfig{cfg: sc, driver: drv}), Share: g.peers.count,
-		})}, nil
+		})}
+	if sc.Disabled {
+		// Held like a pause (the consumers are paused in JetStream, so no
+		// replica pulls), but only a change of the definition lifts it.
+		rs.dispatcher.Pause(disabledReason)
+	}
+	return rs, nil
 }
+
+const (
+	stateDisabled  = "disabled"
+	disabledReason = "disabled in the sink's definition"
+)
 
 // startSink runs a sink's dispatcher until stopSink or the end of ctx.
 func (g *Gateway) startSink(ctx context.Context, rs *runningSink) {
@@ -219,6 +254,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	defer stop()
 	g.replays.begin(ctx)
 	srv, srvErr := g.admin.serve(admin.HandlerWith(g.Admin(), admin.Options{Token: g.cfg.Admin.Token, InsecureNoAuth: g.cfg.Admin.InsecureNoAuth}, g.metrics.Registry))
+	ingestErr := g.serveIngest()
 
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -229,6 +265,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); g.recordAckFloors(ctx) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); g.heartbeat(ctx) }()
+
 	g.reloadMu.Lock()
 	g.runCtx = ctx
 	for _, rs := range g.sinkList() {
@@ -236,6 +273,12 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	g.reloadMu.Unlock()
 	g.running.Store(true)
+	g.apiChanged()
+	// After running: the changes they apply go through the reload path.
+	wg.Add(1)
+	go func() { defer wg.Done(); g.watchAPISinks(ctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); g.watchFailures(ctx) }()
 	g.log.Info("switchyard running", "nats", g.bus.ClientURL(), "admin", g.AdminAddr(), "sinks", len(g.sinkList()))
 
 	var err error
@@ -243,6 +286,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case err = <-srvErr:
 		err = fmt.Errorf("admin server: %w", err)
+	case err = <-ingestErr:
 	}
 	stop()
 	g.running.Store(false)
@@ -257,6 +301,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shutCtx)
+	g.shutdownIngest(shutCtx)
 	g.close(shutCtx)
 	g.log.Info("stopped")
 	return err
@@ -276,6 +321,7 @@ func (g *Gateway) close(ctx context.Context) {
 		if g.adminLn != nil {
 			_ = g.adminLn.Close()
 		}
+		g.closeIngest()
 		if g.bus != nil {
 			g.bus.Close()
 		}

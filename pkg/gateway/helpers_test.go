@@ -129,6 +129,12 @@ admin: {listen: "127.0.0.1:0", token: "s3cret"}
 shutdown_grace: 2s
 %s
 sinks:%s`, dir, top, sinks)
+	return startGatewayYAML(t, src)
+}
+
+// startGatewayYAML runs a gateway on a whole config file.
+func startGatewayYAML(t *testing.T, src string) (*gateway.Gateway, func() error) {
+	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(src), os.LookupEnv)
 	if err != nil {
 		t.Fatalf("config:\n%v\n%s", err, src)

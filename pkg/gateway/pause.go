@@ -44,6 +44,9 @@ func (g *Gateway) Resume(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	if rs.cfg.Disabled {
+		return conflict("sink %q is disabled in its definition: set disabled: false (PATCH for API sinks, the config file otherwise)", name)
+	}
 	if err := g.state.Delete(ctx, pauseKey(name)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return err
 	}
@@ -70,6 +73,7 @@ func (g *Gateway) applyPause(ctx context.Context, rs *runningSink) error {
 		return err
 	})
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		rs.dispatcher.LiftIndefinitePause(ctx)
 		return nil
 	}
 	if err != nil {
@@ -134,7 +138,7 @@ func (g *Gateway) applyPauseUpdates(w jetstream.KeyWatcher) {
 			var rec pauseRecord
 			_ = json.Unmarshal(e.Value(), &rec)
 			rs.dispatcher.Pause(rec.Reason)
-		} else {
+		} else if !rs.cfg.Disabled {
 			rs.dispatcher.Resume()
 		}
 	}

@@ -28,6 +28,24 @@ func (g *Gateway) Reload(ctx context.Context, next *config.Config, prune bool) (
 	if g.runCtx == nil || !g.running.Load() {
 		return config.Plan{}, ErrNotRunning
 	}
+	// The API sinks are judged again against the new file: a name the
+	// file now takes puts the API sink in conflict, and a name it gave
+	// up lets it run.
+	api := g.rebuildAPISinks(next)
+	plan, err := g.applyLocked(ctx, g.effective(next, api), prune)
+	if err == nil {
+		g.mu.Lock()
+		g.fileCfg, g.api = next, api
+		g.mu.Unlock()
+		g.apiChanged()
+	}
+	return plan, err
+}
+
+// applyLocked swaps the running sinks for those of next (the file's sinks
+// and the API's), building new ones before stopping old ones. reloadMu
+// is held.
+func (g *Gateway) applyLocked(ctx context.Context, next *config.Config, prune bool) (config.Plan, error) {
 	g.mu.RLock()
 	plan := config.Diff(g.cfg, next)
 	g.mu.RUnlock()
@@ -77,6 +95,7 @@ func (g *Gateway) Reload(ctx context.Context, next *config.Config, prune bool) (
 	g.sinks, g.byName = sinks, byName
 	g.cfg.Sinks = next.Sinks
 	g.cfg.ShutdownGrace = next.ShutdownGrace
+	g.cfg.API = next.API
 	g.mu.Unlock()
 
 	for _, rs := range fresh {
@@ -87,7 +106,16 @@ func (g *Gateway) Reload(ctx context.Context, next *config.Config, prune bool) (
 		g.stopSink(ctx, rs)
 	}
 	if prune {
-		for _, name := range plan.Removed {
+		g.pruneConsumers(ctx, plan.Removed)
+	}
+	g.log.Info("config reloaded", "added", plan.Added, "removed", plan.Removed, "changed", plan.Changed, "needs_restart", plan.Restart)
+	return plan, nil
+}
+
+// pruneConsumers deletes the consumers of sinks that no longer run.
+func (g *Gateway) pruneConsumers(ctx context.Context, names []string) {
+	{
+		for _, name := range names {
 			for _, c := range []struct{ stream, name string }{{g.cfg.Stream.Name, name}, {bus.RedriveStream, subject.RedriveConsumer(name)}} {
 				if err := g.bus.JS.DeleteConsumer(ctx, c.stream, c.name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 					g.log.Warn("reload: prune consumer", "consumer", c.name, "err", err)
@@ -95,8 +123,6 @@ func (g *Gateway) Reload(ctx context.Context, next *config.Config, prune bool) (
 			}
 		}
 	}
-	g.log.Info("config reloaded", "added", plan.Added, "removed", plan.Removed, "changed", plan.Changed, "needs_restart", plan.Restart)
-	return plan, nil
 }
 
 func changedNames(p config.Plan) []string {

@@ -6,6 +6,7 @@
 package gatewayapi
 
 import (
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -17,7 +18,14 @@ type SinkStatus struct {
 	Name   string   `json:"name"`
 	Kind   string   `json:"kind"`
 	Events []string `json:"events"`
-	State  string   `json:"state"`
+	Tenant string   `json:"tenant,omitempty"`
+	// Source is where the sink is defined: "config" (the YAML file) or
+	// "api" (created through the endpoints API).
+	Source string `json:"source"`
+	// State is running, paused, open, half_open, degraded, disabled, or,
+	// for an API sink that does not run, conflict (its name is taken by
+	// the config file) or failed (see StateReason).
+	State string `json:"state"`
 	// StateReason says why the sink is not running: the pause reason, the
 	// breaker's cause, or what degrades it (a dead-letter store outage, a
 	// lost consumer being recreated).
@@ -76,10 +84,71 @@ type EventView struct {
 	Attempts []attempts.Record   `json:"attempts"`
 }
 
+// Where a sink is defined (SinkStatus.Source).
+const (
+	SourceConfig = "config"
+	SourceAPI    = "api"
+)
+
+// SinkView is a sink as the endpoints API shows it: its definition in the
+// config's field names (secrets as sha256: fingerprints), "source", and
+// the live fields of SinkStatus.
+type SinkView = map[string]any
+
+// SinkQuery selects a page of sinks: those of Tenant (all when empty),
+// by name, after Cursor, at most Limit (all when 0).
+type SinkQuery struct {
+	Tenant string
+	Limit  int
+	Cursor string
+}
+
+// SinkPage is a page of sinks; Next is the cursor of the next page, ""
+// on the last.
+type SinkPage struct {
+	Sinks []SinkView
+	Next  string
+}
+
+// TestRequest is an optional test event for POST /v1/sinks/{name}/test.
+type TestRequest struct {
+	Type string          `json:"type,omitempty"`
+	Data json.RawMessage `json:"data,omitempty"`
+}
+
+// TestResult is what the destination answered to a test send.
+type TestResult struct {
+	OK         bool   `json:"ok"`
+	EventID    string `json:"event_id"`
+	Status     int    `json:"status"`
+	DurationMS int64  `json:"duration_ms"`
+	Response   string `json:"response"`
+	Error      string `json:"error"`
+}
+
+// RotateResult is a new signing secret, shown once, and when the one it
+// replaces stops signing.
+type RotateResult struct {
+	Secret            string    `json:"secret"`
+	PreviousExpiresAt time.Time `json:"previous_expires_at"`
+}
+
+// SinkRevision is one change in an API sink's history.
+type SinkRevision struct {
+	Revision uint64    `json:"revision"`
+	Op       string    `json:"op"` // create, update, rotate, auto-disable, delete
+	At       time.Time `json:"at"`
+	Actor    string    `json:"actor,omitempty"`
+	Reason   string    `json:"reason,omitempty"`
+	Sink     SinkView  `json:"sink,omitempty"` // the definition then, redacted
+}
+
 // Errors the gateway's operations return; the admin API answers
-// ErrUnknownSink and ErrNotFound with 404, ErrBadRequest with 400.
+// ErrUnknownSink and ErrNotFound with 404, ErrBadRequest with 400,
+// ErrConflict with 409.
 var (
 	ErrUnknownSink = errors.New("unknown sink")
 	ErrNotFound    = errors.New("not found")
 	ErrBadRequest  = errors.New("bad request")
+	ErrConflict    = errors.New("conflict")
 )

@@ -36,7 +36,17 @@ func JSON(r *sink.Registry) ([]byte, error) {
 	root["$id"] = ID
 	root["title"] = "Switchyard configuration"
 	root["description"] = "Generated from the code by `switchyard schema`; do not edit."
-	root["$defs"] = map[string]any{
+	root["$defs"] = defs()
+	b, err := json.MarshalIndent(root, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// defs are the shared definitions the schemas refer to.
+func defs() map[string]any {
+	return map[string]any{
 		"duration": map[string]any{"type": "string", "pattern": `^(\$\{.*\}|[0-9.]+(ns|us|µs|ms|s|m|h))+$`,
 			"description": "Go duration syntax: 500ms, 5s, 2h30m"},
 		"size": map[string]any{"anyOf": []any{
@@ -46,11 +56,12 @@ func JSON(r *sink.Registry) ([]byte, error) {
 		"env": map[string]any{"type": "string", "pattern": `\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}`,
 			"description": "${VAR} or ${VAR:-default}, replaced from the environment"},
 	}
-	b, err := json.MarshalIndent(root, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	return append(b, '\n'), nil
+}
+
+// Sink is the JSON Schema of one sink (the endpoints API's request body)
+// and the definitions it refers to (under #/$defs/).
+func Sink(r *sink.Registry) (schema, definitions map[string]any) {
+	return newGen(r).sink(), defs()
 }
 
 type gen struct {
@@ -186,7 +197,7 @@ func (g *gen) secret(path string) bool {
 			}
 		}
 	}
-	return path == "admin.token"
+	return path == "admin.token" || path == "ingest.tokens[].token" || path == "sources[].secrets"
 }
 
 // plain is a default as a JSON value; ok is false for zero values, which
@@ -382,8 +393,8 @@ func Fields(r *sink.Registry) []string {
 		for t.Kind() == reflect.Pointer {
 			t = t.Elem()
 		}
-		if t.Kind() == reflect.Slice && t.Elem() == sinkType {
-			t, path = sinkType, path+"[]"
+		if t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct && t.Elem() != durationType && t.Elem() != sizeType {
+			t, path = t.Elem(), path+"[]" // sinks[], ingest.tokens[], sources[]
 		}
 		if t.Kind() != reflect.Struct || t == durationType || t == sizeType {
 			out = append(out, path)

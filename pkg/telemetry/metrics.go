@@ -44,6 +44,11 @@ type Metrics struct {
 	// StreamBytesRatio is a stream's size as a fraction of its max_bytes:
 	// at 1 the stream refuses writes. The gateway warns from 0.8.
 	StreamBytesRatio *prometheus.GaugeVec // stream
+	// AutoDisabled counts sinks disabled after failing for disable_after.
+	AutoDisabled *prometheus.CounterVec // sink
+	// APISinksNotRunning is the number of API sinks that do not run, by
+	// reason: conflict (the config file has a sink of that name), failed.
+	APISinksNotRunning *prometheus.GaugeVec // reason
 }
 
 // NewMetrics registers the metrics on a fresh registry.
@@ -93,6 +98,12 @@ func NewMetrics() *Metrics {
 	m.StreamBytesRatio = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "switchyard_stream_bytes_ratio", Help: "Stream size as a fraction of its max_bytes (at 1 the stream refuses writes).",
 	}, []string{"stream"})
-	r.MustRegister(m.OldestPendingRatio, m.StreamBytesRatio)
+	m.AutoDisabled = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchyard_sinks_auto_disabled_total", Help: "Sinks disabled (API) or paused (config file) after failing continuously for disable_after.",
+	}, []string{"sink"})
+	m.APISinksNotRunning = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "switchyard_api_sinks_not_running", Help: "API sinks that do not run, by reason: conflict (a config-file sink has the name) or failed.",
+	}, []string{"reason"})
+	r.MustRegister(m.OldestPendingRatio, m.StreamBytesRatio, m.AutoDisabled, m.APISinksNotRunning)
 	return m
 }

@@ -160,7 +160,17 @@ func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
 		}
 		acks := make([]jetstream.PubAckFuture, len(batch))
 		for i, e := range batch {
-			m := &nc.Msg{Subject: d.Subject(e.Type), Header: nc.Header(e.PublishHeaders()), Data: e.Data}
+			h := nc.Header(e.PublishHeaders())
+			if e.Tenant != "" {
+				// Ids are the producers', unique per tenant at most: two
+				// tenants' events of one id must both be stored. The scope
+				// header lets a reader (another Switchyard) strip it again.
+				scope := "tenant/" + e.Tenant + "/"
+				h.Set(event.HeaderMsgID, scope+e.ID)
+				h.Set(event.HeaderIDScope, scope)
+				h.Set("Switchyard-Tenant", e.Tenant)
+			}
+			m := &nc.Msg{Subject: d.Subject(e.Type), Header: h, Data: e.Data}
 			a, err := d.js.PublishMsgAsync(m, opts...)
 			if err != nil {
 				be.Fail(i, classify(ctx, err))

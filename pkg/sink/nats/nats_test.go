@@ -137,6 +137,30 @@ func TestRetryStoredOnce(t *testing.T) {
 	}
 }
 
+// Two tenants' events of one id are both stored (the target de-duplicates
+// per tenant), and a reader sees the producer's id again.
+func TestTenantsDoNotDeduplicateEachOther(t *testing.T) {
+	_, conn, js := embedded(t)
+	d := newHarness(t, conn, "").Open(t)
+	defer d.Close(context.Background())
+	for _, tenant := range []string{"acme", "globex", "acme"} {
+		e := &event.Event{ID: "1", Type: "order.created", Tenant: tenant, Time: time.Now().UTC(), Data: []byte(`{}`)}
+		if err := d.Send(context.Background(), []*event.Event{e}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := stored(t, js)
+	if len(got) != 2 {
+		t.Fatalf("stored %d messages, want one per tenant", len(got))
+	}
+	for _, m := range got {
+		ev, err := event.FromMessage(event.Message{Subject: "events.x", Header: m.Header, Stream: "BRIDGE", Sequence: m.Sequence}, "events.")
+		if err != nil || ev.ID != "1" {
+			t.Fatalf("read back id %q (%v) from %v", ev.ID, err, m.Header)
+		}
+	}
+}
+
 // No stream stores the subject: retryable, so the events wait for it; a
 // publish that another stream than the configured one stores: permanent.
 func TestErrors(t *testing.T) {

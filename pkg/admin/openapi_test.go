@@ -1,0 +1,78 @@
+package admin
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"gopkg.in/yaml.v3"
+)
+
+// The OpenAPI document names every route the server registers, and
+// nothing else.
+func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
+	_, patterns := build(nil, Options{Token: "t"}, prometheus.NewRegistry())
+	served := map[string]bool{}
+	for _, p := range patterns {
+		// The profiler's index serves every named profile below it.
+		p = strings.Replace(p, "GET /debug/pprof/", "GET /debug/pprof/{profile}", 1)
+		p = strings.Replace(p, "{profile}cmdline", "cmdline", 1)
+		p = strings.Replace(p, "{profile}profile", "profile", 1)
+		p = strings.Replace(p, "{profile}symbol", "symbol", 1)
+		p = strings.Replace(p, "{profile}trace", "trace", 1)
+		served[p] = true
+	}
+	var doc struct {
+		Paths map[string]map[string]any `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			if method == "parameters" {
+				continue
+			}
+			documented[strings.ToUpper(method)+" "+path] = true
+		}
+	}
+	var missing, extra []string
+	for p := range served {
+		if !documented[p] {
+			missing = append(missing, p)
+		}
+	}
+	for p := range documented {
+		if !served[p] {
+			extra = append(extra, p)
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(extra)
+	if len(missing)+len(extra) > 0 {
+		t.Fatalf("openapi.yaml is out of step with the server:\nserved, not documented: %v\ndocumented, not served: %v", missing, extra)
+	}
+	if len(served) < 25 {
+		t.Fatalf("only %d routes found: %v", len(served), patterns)
+	}
+}
+
+// The document is served behind the token, as YAML.
+func TestOpenAPIIsServed(t *testing.T) {
+	srv := httptest.NewServer(HandlerWith(nil, Options{Token: "t"}, prometheus.NewRegistry()))
+	defer srv.Close()
+	req, _ := http.NewRequest("GET", srv.URL+"/v1/openapi.yaml", nil)
+	req.Header.Set("Authorization", "Bearer t")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/yaml" {
+		t.Fatalf("%s %s", resp.Status, resp.Header.Get("Content-Type"))
+	}
+}

@@ -1,0 +1,55 @@
+package config_test
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/switchyard-dev/switchyard/pkg/config"
+)
+
+// A sink sent to the API is judged by the file's validator: every problem
+// at once, each on its field path inside the sink.
+func TestParseSinkReportsEveryFieldProblem(t *testing.T) {
+	cfg := config.Defaults()
+	for _, c := range []struct {
+		name string
+		doc  string
+		want []string // fields with a problem
+	}{
+		{"valid", `{"name":"a","events":["order.*"],"tenant":"acme","webhook":{"url":"https://example.com/h","secrets":["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]}}`, nil},
+		{"several", `{"name":"bad name","events":["a..b"],"concurrency":"lots","tenant":"a.b","webhook":{"url":"ftp://x","secrets":["nope"]}}`,
+			[]string{"name", "events[0]", "concurrency", "tenant", "webhook.url", "webhook.secrets[0]"}},
+		{"unknown field", `{"name":"a","events":[">"],"colour":"red","webhook":{"url":"https://example.com","secrets":["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]}}`, []string{"colour"}},
+		{"no destination", `{"name":"a","events":[">"]}`, []string{""}},
+		{"not an object", `[1,2]`, []string{""}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := config.Loader{}.ParseSink([]byte(c.doc), cfg)
+			if c.want == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s.Kind() != "webhook" || s.Tenant != "acme" || s.Concurrency != config.DefaultConcurrency {
+					t.Fatalf("sink %+v", s)
+				}
+				return
+			}
+			var fe config.FieldErrors
+			if !errors.As(err, &fe) {
+				t.Fatalf("err %v, want FieldErrors", err)
+			}
+			got := map[string]bool{}
+			for _, e := range fe {
+				got[e.Field] = true
+			}
+			want := map[string]bool{}
+			for _, f := range c.want {
+				want[f] = true
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("fields %v, want %v\n%v", got, want, fe)
+			}
+		})
+	}
+}

@@ -1,0 +1,363 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard-dev/switchyard/pkg/config"
+)
+
+// sinkRecord is one revision of an API sink in the sinks bucket. The
+// bucket's history of a key is the sink's audit trail.
+type sinkRecord struct {
+	// Spec is the sink as its creator wrote it and later patches changed
+	// it (secrets included, defaults not applied: a later default applies
+	// to it too). Empty when Sealed holds it.
+	Spec json.RawMessage `json:"spec,omitempty"`
+	// Sealed is Spec sealed with admin.secrets_key_file.
+	Sealed []byte `json:"sealed,omitempty"`
+	// Expiring maps the fingerprint of a signing secret replaced by a
+	// rotation to the moment it stops signing.
+	Expiring map[string]time.Time `json:"expiring_secrets,omitempty"`
+	// Op is what this revision did: create, update, rotate, auto-disable.
+	Op        string    `json:"op"`
+	Actor     string    `json:"actor,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+	At        time.Time `json:"at"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// apiSink is an API sink as this replica knows it.
+type apiSink struct {
+	rec  sinkRecord // Spec unsealed
+	rev  uint64
+	sink config.Sink // as it runs: validated, expired secrets dropped
+	// err says why the sink does not run: its name is taken by the config
+	// file (errConflict), or it is invalid against the running config.
+	err error
+}
+
+// errConflict marks an API sink whose name a config-file sink took.
+var errConflict = errors.New("a sink of the same name is defined in the config file, which wins")
+
+// loader judges sinks with the kinds the gateway opens.
+func (g *Gateway) loader() config.Loader { return config.Loader{Kinds: g.kinds} }
+
+// encodeRecord seals the spec when a key is set.
+func (g *Gateway) encodeRecord(name string, rec sinkRecord) ([]byte, error) {
+	if g.sealer != nil {
+		rec.Sealed, rec.Spec = g.sealer.seal(name, rec.Spec), nil
+	}
+	return json.Marshal(rec)
+}
+
+// decodeRecord reads a revision and unseals its spec.
+func (g *Gateway) decodeRecord(name string, data []byte) (sinkRecord, error) {
+	var rec sinkRecord
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return rec, fmt.Errorf("sink %s: record: %w", name, err)
+	}
+	if len(rec.Sealed) > 0 {
+		plain, err := g.sealer.open(name, rec.Sealed)
+		if err != nil {
+			return rec, fmt.Errorf("sink %s: %w", name, err)
+		}
+		rec.Spec, rec.Sealed = plain, nil
+	}
+	return rec, nil
+}
+
+// buildAPISink judges a stored sink against the file config, as the
+// file's own sinks are judged.
+func (g *Gateway) buildAPISink(name string, rec sinkRecord, rev uint64, file *config.Config) *apiSink {
+	a := &apiSink{rec: rec, rev: rev}
+	for _, s := range file.Sinks {
+		if s.Name == name {
+			a.err = errConflict
+			return a
+		}
+	}
+	spec, err := withoutExpiredSecrets(rec.Spec, rec.Expiring, time.Now())
+	if err != nil {
+		a.err = err
+		return a
+	}
+	s, err := g.loader().ParseSink(spec, file)
+	if err != nil {
+		a.err = fmt.Errorf("invalid against the running config: %w", err)
+		return a
+	}
+	a.sink = s
+	return a
+}
+
+// rebuildAPISinks judges every API sink again against a new file config.
+func (g *Gateway) rebuildAPISinks(file *config.Config) map[string]*apiSink {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	out := make(map[string]*apiSink, len(g.api))
+	for name, a := range g.api {
+		out[name] = g.buildAPISink(name, a.rec, a.rev, file)
+	}
+	return out
+}
+
+// effective is the config the gateway runs: the file's sinks, then the
+// API sinks that may run, by name.
+func (g *Gateway) effective(file *config.Config, api map[string]*apiSink) *config.Config {
+	next := *file
+	next.Sinks = append(make([]config.Sink, 0, len(file.Sinks)+len(api)), file.Sinks...)
+	names := make([]string, 0, len(api))
+	for name, a := range api {
+		if a.err == nil {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		next.Sinks = append(next.Sinks, api[name].sink)
+	}
+	return &next
+}
+
+// loadAPISinks reads every API sink at start.
+func (g *Gateway) loadAPISinks(ctx context.Context) error {
+	keys, err := g.sinksKV.ListKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("api sinks: %w", err)
+	}
+	defer keys.Stop()
+	for name := range keys.Keys() {
+		e, err := g.sinksKV.Get(ctx, name)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("api sink %s: %w", name, err)
+		}
+		g.api[name] = g.entryToSink(e)
+	}
+	for name, a := range g.api {
+		if a.err != nil {
+			g.reportUnstarted(name, a)
+		}
+	}
+	return nil
+}
+
+func (g *Gateway) entryToSink(e jetstream.KeyValueEntry) *apiSink {
+	rec, err := g.decodeRecord(e.Key(), e.Value())
+	if err != nil {
+		return &apiSink{rev: e.Revision(), err: err}
+	}
+	return g.buildAPISink(e.Key(), rec, e.Revision(), g.fileCfg)
+}
+
+// reportUnstarted says once, loudly, why an API sink does not run.
+func (g *Gateway) reportUnstarted(name string, a *apiSink) {
+	if errors.Is(a.err, errConflict) {
+		g.log.Error("API sink not started: its name is taken by a sink in the config file", "sink", name)
+		return
+	}
+	g.log.Error("API sink not started", "sink", name, "err", a.err)
+}
+
+// watchAPISinks applies the changes any replica makes to the sinks bucket.
+// The watch starts with every current value, so a change made between
+// start-up and this watch is not missed; revisions already applied are
+// skipped.
+func (g *Gateway) watchAPISinks(ctx context.Context) {
+	for ctx.Err() == nil {
+		if err := g.watchAPISinksOnce(ctx); err != nil && ctx.Err() == nil {
+			g.log.Error("watch API sinks; retrying", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}
+}
+
+func (g *Gateway) watchAPISinksOnce(ctx context.Context) error {
+	w, err := g.sinksKV.WatchAll(ctx)
+	if err != nil {
+		return err
+	}
+	defer w.Stop()
+	initial, seen := true, map[string]bool{}
+	for {
+		var e jetstream.KeyValueEntry
+		select {
+		case <-ctx.Done():
+			return nil
+		case e0, ok := <-w.Updates():
+			if !ok {
+				return errors.New("watch ended")
+			}
+			e = e0
+		}
+		if e == nil { // the current values are all in: anything not seen was deleted meanwhile
+			initial = false
+			g.mu.RLock()
+			var gone []string
+			for name := range g.api {
+				if !seen[name] {
+					gone = append(gone, name)
+				}
+			}
+			g.mu.RUnlock()
+			for _, name := range gone {
+				g.applyAPIChange(ctx, name, nil, 0)
+			}
+			continue
+		}
+		name := e.Key()
+		if initial {
+			seen[name] = true
+		}
+		switch e.Operation() {
+		case jetstream.KeyValuePut:
+			g.applyAPIChange(ctx, name, e.Value(), e.Revision())
+		default:
+			g.applyAPIChange(ctx, name, nil, e.Revision())
+		}
+	}
+}
+
+// applyAPIChange runs revision rev of an API sink (value nil: deleted)
+// through the reload path, unless this replica already has it.
+func (g *Gateway) applyAPIChange(ctx context.Context, name string, value []byte, rev uint64) {
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
+	g.mu.RLock()
+	cur, had := g.api[name]
+	g.mu.RUnlock()
+	if had && rev != 0 && cur.rev >= rev || !had && value == nil {
+		return
+	}
+	var next *apiSink
+	if value != nil {
+		rec, err := g.decodeRecord(name, value)
+		switch {
+		case err != nil:
+			next = &apiSink{rev: rev, err: err}
+		case rec.Op == "delete":
+			// The revision before a tombstone, saying who deleted it.
+			if !had {
+				return
+			}
+		default:
+			next = g.buildAPISink(name, rec, rev, g.fileCfg)
+		}
+	}
+	if err := g.swapAPISinkLocked(ctx, name, next); err != nil {
+		g.log.Error("apply API sink", "sink", name, "err", err)
+	}
+}
+
+// swapAPISinkLocked makes next (nil: none) the API sink called name and
+// applies the result through the reload path. reloadMu is held.
+func (g *Gateway) swapAPISinkLocked(ctx context.Context, name string, next *apiSink) error {
+	g.mu.RLock()
+	api := make(map[string]*apiSink, len(g.api)+1)
+	for n, a := range g.api {
+		api[n] = a
+	}
+	file := g.fileCfg
+	g.mu.RUnlock()
+	if next == nil {
+		delete(api, name)
+	} else {
+		api[name] = next
+		if next.err != nil {
+			g.reportUnstarted(name, next)
+		}
+	}
+	if g.runCtx == nil || !g.running.Load() {
+		return ErrNotRunning
+	}
+	// The record is in place before the sinks swap, so a read never
+	// pairs a new sink with its old record.
+	g.mu.Lock()
+	prev := g.api
+	g.api = api
+	g.mu.Unlock()
+	restore := func() {
+		g.mu.Lock()
+		g.api = prev
+		g.mu.Unlock()
+	}
+	_, err := g.applyLocked(ctx, g.effective(file, api), false)
+	if err != nil && next != nil && next.err == nil {
+		// It could not start (its consumer could not be made): it shows
+		// as failed, and the rest of the sinks stay as they are.
+		next.err = err
+		if _, err2 := g.applyLocked(ctx, g.effective(file, api), false); err2 != nil {
+			restore()
+			return err2
+		}
+	} else if err != nil {
+		restore()
+		return err
+	}
+	g.apiChanged()
+	return err
+}
+
+// apiChanged follows a change of the API sinks: it counts those that do
+// not run, and re-applies the API sinks when the earliest rotated-out
+// secret expires, so deliveries stop being signed with it.
+func (g *Gateway) apiChanged() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var first time.Time
+	now := time.Now()
+	conflicts, failed := 0, 0
+	for _, a := range g.api {
+		switch {
+		case errors.Is(a.err, errConflict):
+			conflicts++
+		case a.err != nil:
+			failed++
+		}
+		for _, at := range a.rec.Expiring {
+			if at.After(now) && (first.IsZero() || at.Before(first)) {
+				first = at
+			}
+		}
+	}
+	g.metrics.APISinksNotRunning.WithLabelValues("conflict").Set(float64(conflicts))
+	g.metrics.APISinksNotRunning.WithLabelValues("failed").Set(float64(failed))
+	if g.expiryTimer != nil {
+		g.expiryTimer.Stop()
+		g.expiryTimer = nil
+	}
+	if first.IsZero() {
+		return
+	}
+	g.expiryTimer = time.AfterFunc(time.Until(first)+10*time.Millisecond, func() {
+		g.reloadMu.Lock()
+		defer g.reloadMu.Unlock()
+		if g.runCtx == nil || !g.running.Load() {
+			return
+		}
+		g.mu.RLock()
+		file := g.fileCfg
+		g.mu.RUnlock()
+		api := g.rebuildAPISinks(file)
+		if _, err := g.applyLocked(g.runCtx, g.effective(file, api), false); err != nil {
+			g.log.Error("apply expired secrets", "err", err)
+			return
+		}
+		g.mu.Lock()
+		g.api = api
+		g.mu.Unlock()
+		go g.apiChanged()
+	})
+}

@@ -1,0 +1,562 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"sort"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard-dev/switchyard/pkg/bus"
+	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
+	"github.com/switchyard-dev/switchyard/pkg/subject"
+)
+
+// The endpoints API: sinks created, changed and deleted at run time. They
+// live in the sinks bucket; every replica watches it and applies each
+// change through the same build-swap-drain path as a reload, so an API
+// sink runs exactly like one from the file.
+
+// newSinkName is "ep_" and 22 base62 characters (131 bits), as generated
+// endpoint ids look elsewhere.
+func newSinkName() string {
+	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	b := make([]byte, 3, 25)
+	copy(b, "ep_")
+	for i := 0; i < 22; i++ {
+		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
+		if err != nil {
+			panic(err)
+		}
+		b = append(b, alphabet[n.Int64()])
+	}
+	return string(b)
+}
+
+func conflict(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{gatewayapi.ErrConflict}, args...)...)
+}
+
+func (g *Gateway) inFile(name string) bool {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	for _, s := range g.fileCfg.Sinks {
+		if s.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func decodeObject(body []byte, what string) (map[string]any, error) {
+	var doc map[string]any
+	if err := json.Unmarshal(body, &doc); err != nil || doc == nil {
+		msg := "must be a JSON object"
+		if err != nil {
+			msg += ": " + err.Error()
+		}
+		return nil, config.FieldErrors{{Message: what + " " + msg}}
+	}
+	return doc, nil
+}
+
+// judge validates a spec as the file's sinks are validated, plus the
+// limits on what API sinks may use.
+func (g *Gateway) judge(spec []byte) (config.Sink, error) {
+	g.mu.RLock()
+	file, allow := g.fileCfg, g.cfg.API
+	g.mu.RUnlock()
+	s, err := g.loader().ParseSink(spec, file)
+	if err != nil {
+		return s, err
+	}
+	if fe := allow.APIRestrictions(s); len(fe) > 0 {
+		return s, fe
+	}
+	return s, nil
+}
+
+// CreateSink stores a new API sink and starts it. A webhook sink given no
+// secret gets one, returned in the view under "secret" this once.
+func (g *Gateway) CreateSink(ctx context.Context, body []byte, actor string) (gatewayapi.SinkView, error) {
+	doc, err := decodeObject(body, "a sink")
+	if err != nil {
+		return nil, err
+	}
+	if v, ok := doc["name"]; !ok || v == nil || v == "" {
+		doc["name"] = newSinkName()
+	}
+	name, _ := doc["name"].(string)
+	var secret string
+	if wh, secrets := webhookSecrets(doc); wh != nil && len(secrets) == 0 {
+		secret = newWebhookSecret()
+		wh["secrets"] = []any{secret}
+	}
+	spec, err := json.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
+	if !g.running.Load() {
+		return nil, ErrNotRunning
+	}
+	if name != "" && g.inFile(name) {
+		return nil, conflict("sink %q is defined in the config file", name)
+	}
+	g.mu.RLock()
+	_, taken := g.api[name]
+	g.mu.RUnlock()
+	if taken {
+		return nil, conflict("sink %q exists", name)
+	}
+	s, err := g.judge(spec)
+	if err != nil {
+		return nil, err
+	}
+	// Whatever a sink of this name left behind (a consumer, dead letters,
+	// a pause, an ack floor) belongs to another endpoint.
+	g.cleanSinkState(ctx, name)
+	now := time.Now().UTC()
+	rec := sinkRecord{Spec: spec, Op: "create", Actor: actor, At: now, CreatedAt: now}
+	data, err := g.encodeRecord(name, rec)
+	if err != nil {
+		return nil, err
+	}
+	rev, err := g.sinksKV.Create(ctx, name, data)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return nil, conflict("sink %q exists", name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store sink %s: %w", name, err)
+	}
+	if err := g.swapAPISinkLocked(ctx, name, &apiSink{rec: rec, rev: rev, sink: s}); err != nil {
+		// It could not start: take it back, so the caller can retry.
+		_ = g.sinksKV.Delete(ctx, name, jetstream.LastRevision(rev))
+		_ = g.swapAPISinkLocked(ctx, name, nil)
+		return nil, fmt.Errorf("start sink %s: %w", name, err)
+	}
+	g.log.Info("sink created through the API", "sink", name, "actor", actor)
+	v, err := g.sinkView(ctx, name)
+	if err == nil && secret != "" {
+		v["secret"] = secret
+	}
+	return v, err
+}
+
+// PatchSink applies a JSON merge patch (RFC 7396) to an API sink. A
+// fingerprint sent back where a secret was means that secret, unchanged;
+// name and tenant cannot change.
+func (g *Gateway) PatchSink(ctx context.Context, name string, patch []byte, actor string) (gatewayapi.SinkView, error) {
+	p, err := decodeObject(patch, "a merge patch")
+	if err != nil {
+		return nil, err
+	}
+	err = g.updateAPISink(ctx, name, "update", actor, "", func(doc map[string]any, _ *sinkRecord) error {
+		var fe config.FieldErrors
+		if v, ok := p["name"]; ok && v != name {
+			fe = append(fe, config.FieldError{Field: "name", Message: "cannot be changed: create a new sink and delete this one"})
+		}
+		if v, ok := p["tenant"]; ok && v != doc["tenant"] && !(v == "" && doc["tenant"] == nil) {
+			fe = append(fe, config.FieldError{Field: "tenant", Message: "cannot be changed: a sink belongs to one tenant"})
+		}
+		if len(fe) > 0 {
+			return fe
+		}
+		redacted, err := g.redactedSpec(doc)
+		if err != nil {
+			return err
+		}
+		merged, _ := mergePatch(doc, p).(map[string]any)
+		restoreSecrets(merged, doc, redacted)
+		for k := range doc {
+			delete(doc, k)
+		}
+		for k, v := range merged {
+			doc[k] = v
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return g.sinkView(ctx, name)
+}
+
+// updateAPISink reads an API sink, lets change edit its spec and record,
+// judges the result, stores it (only over the revision it read) and
+// applies it.
+func (g *Gateway) updateAPISink(ctx context.Context, name, op, actor, reason string, change func(doc map[string]any, rec *sinkRecord) error) error {
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
+	if !g.running.Load() {
+		return ErrNotRunning
+	}
+	if g.inFile(name) {
+		return conflict("sink %q is defined in the config file: change it there (YAML sinks rotate secrets by listing two)", name)
+	}
+	e, err := g.sinksKV.Get(ctx, name)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("%w %q", gatewayapi.ErrUnknownSink, name)
+	}
+	if err != nil {
+		return err
+	}
+	rec, err := g.decodeRecord(name, e.Value())
+	if err != nil {
+		return err
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(rec.Spec, &doc); err != nil {
+		return fmt.Errorf("sink %s: stored spec: %w", name, err)
+	}
+	if err := change(doc, &rec); err != nil {
+		return err
+	}
+	if rec.Spec, err = json.Marshal(doc); err != nil {
+		return err
+	}
+	if op != "auto-disable" || reason == "" {
+		if _, err := g.judge(rec.Spec); err != nil {
+			return err
+		}
+	}
+	rec.Op, rec.Actor, rec.Reason, rec.At = op, actor, reason, time.Now().UTC()
+	data, err := g.encodeRecord(name, rec)
+	if err != nil {
+		return err
+	}
+	rev, err := g.sinksKV.Update(ctx, name, data, e.Revision())
+	if err != nil {
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			return conflict("sink %q changed meanwhile: read it again and retry", name)
+		}
+		return fmt.Errorf("store sink %s: %w", name, err)
+	}
+	g.mu.RLock()
+	file := g.fileCfg
+	g.mu.RUnlock()
+	if err := g.swapAPISinkLocked(ctx, name, g.buildAPISink(name, rec, rev, file)); err != nil {
+		return err
+	}
+	g.log.Info("API sink changed", "sink", name, "op", op, "actor", actor)
+	return nil
+}
+
+// redactedSpec is a stored spec as reads show it: parsed with defaults,
+// secrets as fingerprints.
+func (g *Gateway) redactedSpec(doc map[string]any) (map[string]any, error) {
+	spec, err := json.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	g.mu.RLock()
+	file := g.fileCfg
+	g.mu.RUnlock()
+	s, err := g.loader().ParseSink(spec, withoutSink(file, ""))
+	if err != nil {
+		return map[string]any{}, nil // nothing to match fingerprints against
+	}
+	return config.RedactedSink(s).Map(), nil
+}
+
+// restoreSecrets puts back, in a patched spec, the secrets whose
+// fingerprints the client sent back: a value equal to the redacted value
+// at the same place (or, in a list, anywhere in the list) means the
+// stored value there.
+func restoreSecrets(patched, raw, redacted map[string]any) {
+	for k, v := range patched {
+		switch pv := v.(type) {
+		case map[string]any:
+			rm, _ := raw[k].(map[string]any)
+			dm, _ := redacted[k].(map[string]any)
+			if rm != nil && dm != nil {
+				restoreSecrets(pv, rm, dm)
+			}
+		case []any:
+			rl, _ := raw[k].([]any)
+			dl, _ := redacted[k].([]any)
+			for i, item := range pv {
+				s, ok := item.(string)
+				if !ok {
+					continue
+				}
+				for j := range dl {
+					if j < len(rl) && dl[j] == s && rl[j] != s {
+						pv[i] = rl[j]
+						break
+					}
+				}
+			}
+		case string:
+			if dv, ok := redacted[k].(string); ok && dv == pv {
+				if rv, ok := raw[k].(string); ok {
+					patched[k] = rv
+				}
+			}
+		}
+	}
+}
+
+func withoutSink(c *config.Config, name string) *config.Config {
+	out := *c
+	out.Sinks = nil
+	for _, s := range c.Sinks {
+		if s.Name != name {
+			out.Sinks = append(out.Sinks, s)
+		}
+	}
+	return &out
+}
+
+// DeleteSink stops an API sink and removes it with everything it left:
+// its consumers, its dead letters, its pause and ack floor. The
+// tombstone is written first, so no replica brings it back.
+func (g *Gateway) DeleteSink(ctx context.Context, name, actor string) error {
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
+	if !g.running.Load() {
+		return ErrNotRunning
+	}
+	if g.inFile(name) {
+		return conflict("sink %q is defined in the config file: remove it there", name)
+	}
+	e, err := g.sinksKV.Get(ctx, name)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("%w %q", gatewayapi.ErrUnknownSink, name)
+	}
+	if err != nil {
+		return err
+	}
+	// The last revision says who deleted it; the delete marker after it
+	// is the tombstone every replica's watch and recovery respect.
+	rec, err := g.decodeRecord(name, e.Value())
+	if err == nil {
+		rec.Op, rec.Actor, rec.Reason, rec.At = "delete", actor, "", time.Now().UTC()
+		if data, err := g.encodeRecord(name, rec); err == nil {
+			if rev, err := g.sinksKV.Update(ctx, name, data, e.Revision()); err == nil {
+				e = revEntry{e, rev}
+			}
+		}
+	}
+	if err := g.sinksKV.Delete(ctx, name, jetstream.LastRevision(e.Revision())); err != nil {
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			return conflict("sink %q changed meanwhile: retry", name)
+		}
+		return fmt.Errorf("delete sink %s: %w", name, err)
+	}
+	if err := g.swapAPISinkLocked(ctx, name, nil); err != nil {
+		return err
+	}
+	g.cleanSinkState(ctx, name)
+	g.log.Info("sink deleted through the API", "sink", name, "actor", actor)
+	return nil
+}
+
+// revEntry is a KV entry with the revision of a later write.
+type revEntry struct {
+	jetstream.KeyValueEntry
+	rev uint64
+}
+
+func (r revEntry) Revision() uint64 { return r.rev }
+
+// cleanSinkState removes what a sink of this name leaves in JetStream, so
+// a later sink of the same name starts clean and can never redrive or
+// resume another endpoint's events.
+func (g *Gateway) cleanSinkState(ctx context.Context, name string) {
+	for _, c := range []struct{ stream, name string }{{g.cfg.Stream.Name, name}, {bus.RedriveStream, subject.RedriveConsumer(name)}} {
+		if err := g.bus.JS.DeleteConsumer(ctx, c.stream, c.name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			g.log.Warn("delete sink: consumer", "consumer", c.name, "err", err)
+		}
+	}
+	if err := g.dlq.PurgeSink(ctx, name); err != nil {
+		g.log.Warn("delete sink: dead letters", "sink", name, "err", err)
+	}
+	for _, k := range []string{pauseKey(name), ackFloorKey(name)} {
+		if err := g.state.Purge(ctx, k); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			g.log.Warn("delete sink: state", "key", k, "err", err)
+		}
+	}
+}
+
+// deletedAPISink reports whether name is an API sink whose tombstone is
+// in the bucket: its consumer must not be recreated, even by a replica
+// that has not seen the delete yet.
+func (g *Gateway) deletedAPISink(ctx context.Context, name string) bool {
+	g.mu.RLock()
+	_, isAPI := g.api[name]
+	g.mu.RUnlock()
+	if !isAPI {
+		return false
+	}
+	_, err := g.sinksKV.Get(ctx, name)
+	return errors.Is(err, jetstream.ErrKeyNotFound)
+}
+
+// SinkHistory is an API sink's audit trail, oldest first.
+func (g *Gateway) SinkHistory(ctx context.Context, name string) ([]gatewayapi.SinkRevision, error) {
+	entries, err := g.sinksKV.History(ctx, name)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		if g.inFile(name) {
+			return nil, conflict("sink %q is defined in the config file, which has no history here", name)
+		}
+		return nil, fmt.Errorf("%w %q", gatewayapi.ErrUnknownSink, name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]gatewayapi.SinkRevision, 0, len(entries))
+	for _, e := range entries {
+		r := gatewayapi.SinkRevision{Revision: e.Revision(), At: e.Created().UTC(), Op: "delete"}
+		if e.Operation() == jetstream.KeyValuePut {
+			rec, err := g.decodeRecord(name, e.Value())
+			if err != nil {
+				r.Op, r.Reason = "unreadable", err.Error()
+			} else {
+				r.Op, r.Actor, r.Reason = rec.Op, rec.Actor, rec.Reason
+				var doc map[string]any
+				if json.Unmarshal(rec.Spec, &doc) == nil {
+					r.Sink, _ = g.redactedSpec(doc)
+				}
+			}
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// GetSink is one sink, from the file or the API, with its live state.
+func (g *Gateway) GetSink(ctx context.Context, name string) (gatewayapi.SinkView, error) {
+	return g.sinkView(ctx, name)
+}
+
+// ListSinks is a page of sinks by name, from the file and the API.
+func (g *Gateway) ListSinks(ctx context.Context, q gatewayapi.SinkQuery) (gatewayapi.SinkPage, error) {
+	names := g.sinkNames(q.Tenant)
+	var page gatewayapi.SinkPage
+	i := sort.SearchStrings(names, q.Cursor)
+	if i < len(names) && names[i] == q.Cursor {
+		i++
+	}
+	if q.Cursor == "" {
+		i = 0
+	}
+	for ; i < len(names); i++ {
+		if q.Limit > 0 && len(page.Sinks) == q.Limit {
+			page.Next = names[i-1]
+			break
+		}
+		v, err := g.sinkView(ctx, names[i])
+		if errors.Is(err, gatewayapi.ErrUnknownSink) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return page, err
+		}
+		page.Sinks = append(page.Sinks, v)
+	}
+	if page.Sinks == nil {
+		page.Sinks = []gatewayapi.SinkView{}
+	}
+	return page, nil
+}
+
+// sinkNames lists, sorted, every sink running or defined through the API,
+// of one tenant when tenant is set.
+func (g *Gateway) sinkNames(tenant string) []string {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	seen := map[string]bool{}
+	var names []string
+	add := func(name, t string) {
+		if !seen[name] && (tenant == "" || t == tenant) {
+			seen[name] = true
+			names = append(names, name)
+		}
+	}
+	for _, rs := range g.sinks {
+		add(rs.cfg.Name, rs.cfg.Tenant)
+	}
+	for name, a := range g.api {
+		t := a.sink.Tenant
+		if a.err != nil {
+			var doc struct {
+				Tenant string `json:"tenant"`
+			}
+			_ = json.Unmarshal(a.rec.Spec, &doc)
+			t = doc.Tenant
+		}
+		add(name, t)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// sinkView is the definition (redacted) and live state of one sink.
+func (g *Gateway) sinkView(ctx context.Context, name string) (gatewayapi.SinkView, error) {
+	g.mu.RLock()
+	rs := g.byName[name]
+	a, isAPI := g.api[name]
+	g.mu.RUnlock()
+	var v gatewayapi.SinkView
+	var st gatewayapi.SinkStatus
+	switch {
+	case isAPI && a.err != nil && !(rs != nil && errors.Is(a.err, errConflict)):
+		// Not running: show what is stored, and why.
+		var doc map[string]any
+		_ = json.Unmarshal(a.rec.Spec, &doc)
+		if v, _ = g.redactedSpec(doc); len(v) == 0 {
+			v = gatewayapi.SinkView{"name": name}
+		}
+		st = gatewayapi.SinkStatus{Name: name, Source: gatewayapi.SourceAPI, State: "failed", StateReason: a.err.Error()}
+		if errors.Is(a.err, errConflict) {
+			st.State = "conflict"
+		}
+		if t, ok := v["tenant"].(string); ok {
+			st.Tenant = t
+		}
+		if e, ok := v["events"].([]any); ok {
+			for _, x := range e {
+				s, _ := x.(string)
+				st.Events = append(st.Events, s)
+			}
+		}
+		for _, k := range g.kinds.Names() {
+			if _, ok := v[k]; ok {
+				st.Kind = k
+			}
+		}
+	case rs != nil:
+		v = config.RedactedSink(rs.cfg).Map()
+		st = g.sinkStatus(ctx, rs)
+		if isAPI && errors.Is(a.err, errConflict) {
+			// The file's sink runs under the name; the API's waits.
+			st.Warnings = append(st.Warnings, "an API sink of this name is not started: the config file's sink wins (rename or delete one of them)")
+			isAPI = false
+		}
+	default:
+		return nil, fmt.Errorf("%w %q", gatewayapi.ErrUnknownSink, name)
+	}
+	if isAPI {
+		v["created_at"], v["updated_at"] = a.rec.CreatedAt, a.rec.At
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	var live map[string]any
+	if err := json.Unmarshal(b, &live); err != nil {
+		return nil, err
+	}
+	for k, x := range live {
+		v[k] = x
+	}
+	return v, nil
+}
