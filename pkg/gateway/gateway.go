@@ -318,6 +318,9 @@ func (g *Gateway) close(ctx context.Context) {
 			// The last batches of attempt records, before the connection goes.
 			g.attempts.Close()
 		}
+		if g.admin != nil {
+			_ = g.admin.srv.Close() // the start-up answers' connections too
+		}
 		if g.adminLn != nil {
 			_ = g.adminLn.Close()
 		}

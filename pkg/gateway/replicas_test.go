@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,8 +22,15 @@ import (
 // same sink "s" except that replica i posts to /r<i>, so the receiver
 // knows who delivered. sinkExtra is more of the sink's YAML.
 func startReplicas(t *testing.T, js *testutil.JetStream, rc *receiver, n int, sinkExtra string) []*gateway.Gateway {
+	gs, _ := startReplicasStoppable(t, js, rc, n, sinkExtra)
+	return gs
+}
+
+// startReplicasStoppable is startReplicas with a stop for each replica.
+func startReplicasStoppable(t *testing.T, js *testutil.JetStream, rc *receiver, n int, sinkExtra string) ([]*gateway.Gateway, []func()) {
 	t.Helper()
 	var gs []*gateway.Gateway
+	var stops []func()
 	for i := 1; i <= n; i++ {
 		cfg, err := config.Parse(fmt.Sprintf("r%d.yaml", i), []byte(fmt.Sprintf(`
 nats: {url: %q}
@@ -51,10 +59,37 @@ sinks:
 		}
 		done := make(chan error, 1)
 		go func() { done <- g.Run(ctx) }()
-		t.Cleanup(func() { cancel(); <-done })
+		var once sync.Once
+		stop := func() { once.Do(func() { cancel(); <-done }) }
+		t.Cleanup(stop)
 		gs = append(gs, g)
+		stops = append(stops, stop)
 	}
-	return gs
+	return gs, stops
+}
+
+// Replicas count each other through their heartbeats, and a replica that
+// stops takes its key away, so the others take its share of the rate.
+func TestReplicaCountFollowsStops(t *testing.T) {
+	old := gateway.HeartbeatEvery
+	gateway.HeartbeatEvery = 200 * time.Millisecond
+	t.Cleanup(func() { gateway.HeartbeatEvery = old })
+	js := testutil.StartJetStream(t, nil)
+	rc := newReceiver(t)
+	gs, stops := startReplicasStoppable(t, js, rc, 3, "    rate_limit: 30/s\n")
+	counts := func(want int, gs ...*gateway.Gateway) func() bool {
+		return func() bool {
+			for _, g := range gs {
+				if gateway.Replicas(g) != want {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	waitFor(t, 10*time.Second, "each replica counting three", counts(3, gs...))
+	stops[2]()
+	waitFor(t, 2*time.Second, "the other two counting two after a stop", counts(2, gs[:2]...))
 }
 
 func publishN(t *testing.T, js *testutil.JetStream, from, n int) {
