@@ -25,11 +25,21 @@ type Bus struct {
 	JS       jetstream.JetStream
 	embedded *server.Server
 	cfg      *config.Config
+	// Retry waits out what a cluster recovers from (an election, a node
+	// not up yet) in Open and the Ensure calls.
+	Retry *Retrier
 }
 
 // Open connects as cfg says: to nats.url, or to a server embedded here.
 func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Bus, error) {
-	b := &Bus{cfg: cfg}
+	return OpenWith(ctx, cfg, log, &Retrier{Log: log})
+}
+
+// OpenWith is Open with the caller's Retrier, whose Waiting says what the
+// bus is waiting for. Until nats.url answers, it retries the connection
+// (the cluster may still be starting); an auth or TLS error ends it.
+func OpenWith(ctx context.Context, cfg *config.Config, log *slog.Logger, r *Retrier) (*Bus, error) {
+	b := &Bus{cfg: cfg, Retry: r}
 	opts := []nats.Option{
 		nats.Name("switchyard"),
 		nats.MaxReconnects(-1),
@@ -57,7 +67,11 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Bus, erro
 		}
 		opts = append(opts, auth...)
 	}
-	nc, err := nats.Connect(url, opts...)
+	var nc *nats.Conn
+	err := r.Do(ctx, "nats connect "+redact.URL(url), func(context.Context) (err error) {
+		nc, err = nats.Connect(url, opts...)
+		return err
+	})
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("bus: connect %s: %w", redact.URL(url), err)

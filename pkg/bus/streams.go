@@ -75,7 +75,11 @@ func (b *Bus) EnsureStreams(ctx context.Context) error {
 		},
 	}
 	for _, sc := range streams {
-		if _, err := b.JS.CreateOrUpdateStream(ctx, sc); err != nil {
+		err := b.Retry.Do(ctx, "stream "+sc.Name, func(ctx context.Context) error {
+			_, err := b.JS.CreateOrUpdateStream(ctx, sc)
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("bus: stream %s: %w%s", sc.Name, err, storageHint(err))
 		}
 	}
@@ -96,9 +100,13 @@ const StateBucket = "SWITCHYARD_STATE"
 
 // StateKV creates or opens the state bucket.
 func (b *Bus) StateKV(ctx context.Context) (jetstream.KeyValue, error) {
-	kv, err := b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: StateBucket, Description: "Switchyard runtime state", History: 5, Replicas: b.cfg.Stream.Replicas,
-		MaxBytes: config.StateMaxBytes,
+	var kv jetstream.KeyValue
+	err := b.Retry.Do(ctx, "kv "+StateBucket, func(ctx context.Context) (err error) {
+		kv, err = b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: StateBucket, Description: "Switchyard runtime state", History: 5, Replicas: b.cfg.Stream.Replicas,
+			MaxBytes: config.StateMaxBytes,
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bus: kv %s: %w", StateBucket, err)
@@ -120,9 +128,13 @@ const SinksMaxBytes = 256 << 20
 
 // SinksKV creates or opens the API sinks bucket.
 func (b *Bus) SinksKV(ctx context.Context) (jetstream.KeyValue, error) {
-	kv, err := b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: SinksBucket, Description: "Switchyard sinks created through the admin API", History: SinksHistory,
-		Replicas: b.cfg.Stream.Replicas, MaxBytes: SinksMaxBytes,
+	var kv jetstream.KeyValue
+	err := b.Retry.Do(ctx, "kv "+SinksBucket, func(ctx context.Context) (err error) {
+		kv, err = b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: SinksBucket, Description: "Switchyard sinks created through the admin API", History: SinksHistory,
+			Replicas: b.cfg.Stream.Replicas, MaxBytes: SinksMaxBytes,
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bus: kv %s: %w", SinksBucket, err)
@@ -220,25 +232,33 @@ func (b *Bus) RecreateConsumer(ctx context.Context, stream string, cc jetstream.
 // ensureConsumer creates a consumer or updates it. Where it starts is fixed
 // at creation (JetStream refuses to change it), so an update keeps the
 // existing start.
-func (b *Bus) ensureConsumer(ctx context.Context, stream string, cc jetstream.ConsumerConfig) (jetstream.Consumer, error) {
-	var err error
-	// Replicas starting a sink at once race to create its consumer: the
-	// loser's start differs from the winner's, which the server refuses
-	// to change. Read the winner's start and update again.
-	for try := 0; try < 3; try++ {
-		if existing, gerr := b.JS.Consumer(ctx, stream, cc.Durable); gerr == nil {
-			cur := existing.CachedInfo().Config
-			cc.DeliverPolicy, cc.OptStartTime, cc.OptStartSeq = cur.DeliverPolicy, cur.OptStartTime, cur.OptStartSeq
+func (b *Bus) ensureConsumer(ctx context.Context, stream string, cc jetstream.ConsumerConfig) (c jetstream.Consumer, err error) {
+	err = b.Retry.Do(ctx, "consumer "+stream+"/"+cc.Durable, func(ctx context.Context) error {
+		var err error
+		// Replicas starting a sink at once race to create its consumer:
+		// the loser's start differs from the winner's, which the server
+		// refuses to change. Read the winner's start and update again.
+		for try := 0; try < 3; try++ {
+			existing, gerr := b.JS.Consumer(ctx, stream, cc.Durable)
+			switch {
+			case gerr == nil:
+				cur := existing.CachedInfo().Config
+				cc.DeliverPolicy, cc.OptStartTime, cc.OptStartSeq = cur.DeliverPolicy, cur.OptStartTime, cur.OptStartSeq
+			case !errors.Is(gerr, jetstream.ErrConsumerNotFound):
+				// Not knowing whether it exists (an election, a
+				// timeout), an update could move its start: ask again.
+				return gerr
+			}
+			if c, err = b.JS.CreateOrUpdateConsumer(ctx, stream, cc); err == nil {
+				return nil
+			}
+			if !strings.Contains(err.Error(), "can not be updated") {
+				return err
+			}
 		}
-		var c jetstream.Consumer
-		if c, err = b.JS.CreateOrUpdateConsumer(ctx, stream, cc); err == nil {
-			return c, nil
-		}
-		if !strings.Contains(err.Error(), "can not be updated") {
-			return nil, err
-		}
-	}
-	return nil, err
+		return err
+	})
+	return c, err
 }
 
 func ptr[T any](v T) *T { return &v }

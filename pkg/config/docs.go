@@ -55,7 +55,7 @@ var Docs = []FieldDoc{
 	{Path: "sinks[].breaker.window", Doc: "the window for `failure_rate`"},
 	{Path: "sinks[].breaker.min_requests", Doc: "attempts in the window before `failure_rate` counts"},
 	{Path: "sinks[].breaker.cool_down", Doc: "how long it stays open before probing"},
-	{Path: "sinks[].rate_limit", Default: "`\"\"` (none)", Doc: "`N/s`, `N/m` or `N/h`, per replica; N positive and finite (`NaN`, `Inf`, `0` are refused)"},
+	{Path: "sinks[].rate_limit", Default: "`\"\"` (none)", Doc: "`N/s`, `N/m` or `N/h`, for the sink as a whole: with N replicas alive (heartbeats in the state bucket), each keeps to rate/N; N positive and finite (`NaN`, `Inf`, `0` are refused)"},
 	{Path: "sinks[].rate_limit_burst", Default: "the rate per second, at least the batch size", Doc: "token bucket size"},
 	{Path: "sinks[].batch.max_events", Doc: "events per driver call; capped at the driver's limit"},
 	{Path: "sinks[].batch.max_wait", Doc: "how long a partial batch waits for more events"},

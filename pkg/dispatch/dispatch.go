@@ -37,6 +37,10 @@ type Options struct {
 	// Recreate brings back the sink's own consumers if JetStream loses
 	// them; nil: a lost consumer ends its source.
 	Recreate Recreate
+	// Share is how many replicas deliver for the sink now: its rate_limit
+	// is for the sink as a whole, so each keeps to rate/Share(). Called
+	// once per delivery, so it must be cheap (an atomic load). nil: 1.
+	Share func() int
 }
 
 // Dispatcher delivers one sink's events.
@@ -106,6 +110,9 @@ func New(opts Options) *Dispatcher {
 		degraded: map[string]string{},
 	}
 	d.gate = newGate(opts.Sink, d.maxBatch, d.stateChanged)
+	if d.gate.limiter != nil {
+		d.gate.limiter.share = opts.Share
+	}
 	if o, ok := opts.Driver.(sink.Ordered); ok && o.Ordering() {
 		d.ordered, d.lanes = o, newLanes()
 		d.ready = make(chan jetstream.Msg, max(opts.Sink.MaxAckPending, 1024))

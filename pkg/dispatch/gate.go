@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -63,6 +64,7 @@ func newGate(s config.Sink, maxBatch int, onChange func(from, to State, reason s
 			burst = int(math.Ceil(r))
 		}
 		g.limiter = newAdaptiveLimiter(r, max(burst, maxBatch))
+		g.limiter.minBurst = maxBatch
 	}
 	return g
 }
@@ -273,20 +275,51 @@ func (b *breaker) record(now time.Time, probe bool, o verdict, st State) string 
 
 // adaptiveLimiter is a token bucket that halves its rate when the receiver
 // answers 429/503 and climbs back towards the configured rate while
-// deliveries succeed.
+// deliveries succeed. The configured rate is the sink's as a whole: with
+// share saying N replicas deliver for it, this one keeps to rate/N.
 type adaptiveLimiter struct {
 	mu        sync.Mutex
-	base      rate.Limit
+	full      rate.Limit // the configured rate
+	fullBurst int
+	minBurst  int        // a batch must fit
+	base      rate.Limit // this replica's part of full
 	lim       *rate.Limiter
 	lastRaise time.Time
+	share     func() int // replicas sharing the rate; nil: 1
+	n         atomic.Int64
 }
 
 func newAdaptiveLimiter(perSecond float64, burst int) *adaptiveLimiter {
-	return &adaptiveLimiter{base: rate.Limit(perSecond), lim: rate.NewLimiter(rate.Limit(perSecond), burst)}
+	a := &adaptiveLimiter{full: rate.Limit(perSecond), fullBurst: burst, minBurst: burst,
+		base: rate.Limit(perSecond), lim: rate.NewLimiter(rate.Limit(perSecond), burst)}
+	a.n.Store(1)
+	return a
 }
 
 func (a *adaptiveLimiter) wait(ctx context.Context, n int) error {
+	if a.share != nil {
+		// One atomic load per delivery; the replica count itself is kept
+		// by a heartbeat, off the delivery path.
+		if k := int64(max(1, a.share())); k != a.n.Load() {
+			a.setShare(k)
+		}
+	}
 	return a.lim.WaitN(ctx, min(n, a.lim.Burst()))
+}
+
+// setShare makes this limiter one of k: rate and burst divided by k, and
+// a slow-down in progress kept in proportion.
+func (a *adaptiveLimiter) setShare(k int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	old := a.n.Load()
+	if k == old {
+		return
+	}
+	a.base = a.full / rate.Limit(k)
+	a.lim.SetLimit(a.lim.Limit() * rate.Limit(old) / rate.Limit(k))
+	a.lim.SetBurst(max(int(math.Ceil(float64(a.fullBurst)/float64(k))), a.minBurst))
+	a.n.Store(k)
 }
 
 func (a *adaptiveLimiter) slowDown() {

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -144,5 +145,41 @@ func TestAdaptiveLimiterSlowsAndRecovers(t *testing.T) {
 	}
 	if got := float64(a.lim.Limit()); got != 100 {
 		t.Errorf("recovered to %v/s, want the configured 100", got)
+	}
+}
+
+// With share saying three replicas deliver, each keeps to a third of the
+// sink's rate and burst (never below a batch), a slow-down in progress
+// stays in proportion, and back to one replica the full rate returns.
+func TestAdaptiveLimiterShare(t *testing.T) {
+	var n atomic.Int64
+	n.Store(3)
+	a := newAdaptiveLimiter(30, 30)
+	a.minBurst = 4
+	a.share = func() int { return int(n.Load()) }
+	tests := []struct {
+		name      string
+		replicas  int64
+		slowDown  bool
+		wantLimit float64
+		wantBurst int
+	}{
+		{"three replicas", 3, false, 10, 10},
+		{"slowed down among three", 3, true, 5, 10},
+		{"one left keeps the slow-down's proportion", 1, false, 15, 30},
+		{"ten: burst no smaller than a batch", 10, false, 1.5, 4},
+		{"a share of 0 counts as 1", 0, false, 15, 30},
+	}
+	for _, tt := range tests {
+		n.Store(tt.replicas)
+		if tt.slowDown {
+			a.slowDown()
+		}
+		if err := a.wait(context.Background(), 1); err != nil {
+			t.Fatal(err)
+		}
+		if got := float64(a.lim.Limit()); got != tt.wantLimit || a.lim.Burst() != tt.wantBurst {
+			t.Errorf("%s: %v/s burst %d, want %v/s burst %d", tt.name, got, a.lim.Burst(), tt.wantLimit, tt.wantBurst)
+		}
 	}
 }

@@ -3,7 +3,10 @@ package dispatch
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
+
+	"github.com/nats-io/nats.go"
 )
 
 // StateSubject is where a sink's state changes are published, for
@@ -83,8 +86,20 @@ func (d *Dispatcher) announce(from, to State, reason string, until time.Time) {
 func (d *Dispatcher) pauseConsumers(ctx context.Context, until time.Time) {
 	for _, c := range d.opts.Consumers {
 		info := c.CachedInfo()
-		if _, err := d.opts.JS.PauseConsumer(ctx, info.Stream, info.Name, until); err != nil {
-			d.log.Warn("pause consumer", "consumer", info.Name, "err", err)
+		// Tried again within ctx: a consumer leader being elected answers
+		// with a timeout, and a pause that does not reach JetStream holds
+		// back only this replica, not the sink.
+		for {
+			_, err := d.opts.JS.PauseConsumer(ctx, info.Stream, info.Name, until)
+			if err == nil {
+				break
+			}
+			passing := errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded)
+			if ctx.Err() != nil || !passing {
+				d.log.Warn("pause consumer", "consumer", info.Name, "err", err)
+				break
+			}
+			sleep(ctx, nil, 250*time.Millisecond)
 		}
 	}
 }

@@ -22,7 +22,13 @@ func ackFloorKey(sinkName string) string { return "ackfloor." + sinkName }
 // ackFloor is the last recorded ack floor of a sink's events consumer: the
 // stream sequence up to which every event was settled. 0: none recorded.
 func (g *Gateway) ackFloor(ctx context.Context, sinkName string) uint64 {
-	e, err := g.state.Get(ctx, ackFloorKey(sinkName))
+	// Waits out an election: a floor not read while a consumer must be
+	// created would start it at the sink's creation time (redeliveries).
+	var e jetstream.KeyValueEntry
+	err := g.retry.Do(ctx, "ack floor of "+sinkName, func(ctx context.Context) (err error) {
+		e, err = g.state.Get(ctx, ackFloorKey(sinkName))
+		return err
+	})
 	if err != nil {
 		return 0
 	}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,6 +61,9 @@ type Gateway struct {
 	reloadMu    sync.Mutex
 	adminLn     net.Listener
 	ingest      *ingestServer // nil when ingest.listen is empty
+	admin       *adminServer  // serves adminLn from New on (startup.go)
+	retry       *bus.Retrier  // waits out cluster elections; says what for
+	peers       peers         // the replicas delivering with this one (replicas.go)
 	running     atomic.Bool
 	stopOnce    sync.Once
 }
@@ -91,12 +93,18 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		opts.Version = "dev"
 	}
 	g := &Gateway{cfg: cfg, fileCfg: cfg, api: map[string]*apiSink{}, log: opts.Logger, metrics: telemetry.NewMetrics(), byName: map[string]*runningSink{}}
+	g.retry = &bus.Retrier{Log: g.log}
 	defer func() {
 		if err != nil {
 			g.close(context.Background())
 		}
 	}()
-	if g.bus, err = bus.Open(ctx, cfg, g.log); err != nil {
+	// Listening first: /readyz says what start-up waits for.
+	if g.adminLn, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
+		return nil, fmt.Errorf("admin listen: %w", err)
+	}
+	g.serveStarting()
+	if g.bus, err = bus.OpenWith(ctx, cfg, g.log, g.retry); err != nil {
 		return nil, err
 	}
 	if err = g.bus.EnsureStreams(ctx); err != nil {
@@ -109,7 +117,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	}
 	if cfg.Attempts.On() {
 		g.attempts = &attempts.Log{JS: g.bus.JS}
-		if err = g.attempts.Ensure(ctx, cfg.Attempts.MaxAge.D, cfg.Attempts.MaxBytes.N, cfg.Stream.Replicas); err != nil {
+		if err = g.retry.Do(ctx, "stream "+attempts.StreamName, func(ctx context.Context) error {
+			return g.attempts.Ensure(ctx, cfg.Attempts.MaxAge.D, cfg.Attempts.MaxBytes.N, cfg.Stream.Replicas)
+		}); err != nil {
 			return nil, err
 		}
 	}
@@ -127,7 +137,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	if g.sealer == nil {
 		g.log.Warn("admin.secrets_key_file is not set: sinks created through the API are stored with their secrets in plain text in the " + bus.SinksBucket + " bucket")
 	}
-	if err = g.loadAPISinks(ctx); err != nil {
+	if err = g.retry.Do(ctx, "kv "+bus.SinksBucket, g.loadAPISinks); err != nil {
 		return nil, err
 	}
 	g.cfg = g.effective(cfg, g.api)
@@ -143,9 +153,6 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		return nil, err
 	}
 	g.metrics.Registry.MustRegister(newConsumerCollector(g))
-	if g.adminLn, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
-		return nil, fmt.Errorf("admin listen: %w", err)
-	}
 	if err = g.openIngest(); err != nil {
 		return nil, err
 	}
@@ -175,7 +182,7 @@ func (g *Gateway) openSink(ctx context.Context, sc config.Sink) (*runningSink, e
 		dispatcher: dispatch.New(dispatch.Options{
 			Sink: sc, Driver: drv, JS: g.bus.JS, Consumers: []jetstream.Consumer{events, redrive},
 			DLQ: g.dlq, Attempts: g.attempts, Metrics: g.metrics, Logger: g.log,
-			Recreate: g.recreate(sinkConfig{cfg: sc, driver: drv}),
+			Recreate: g.recreate(sinkConfig{cfg: sc, driver: drv}), Share: g.peers.count,
 		})}
 	if sc.Disabled {
 		// Held like a pause (the consumers are paused in JetStream, so no
@@ -246,9 +253,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	g.replays.begin(ctx)
-	srv := &http.Server{Handler: admin.HandlerWith(g.Admin(), admin.Options{Token: g.cfg.Admin.Token, InsecureNoAuth: g.cfg.Admin.InsecureNoAuth}, g.metrics.Registry), ReadHeaderTimeout: 10 * time.Second}
-	srvErr := make(chan error, 1)
-	go func() { srvErr <- srv.Serve(g.adminLn) }()
+	srv, srvErr := g.admin.serve(admin.HandlerWith(g.Admin(), admin.Options{Token: g.cfg.Admin.Token, InsecureNoAuth: g.cfg.Admin.InsecureNoAuth}, g.metrics.Registry))
 	ingestErr := g.serveIngest()
 
 	var wg sync.WaitGroup
@@ -258,6 +263,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); g.watchLimits(ctx) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); g.recordAckFloors(ctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); g.heartbeat(ctx) }()
 
 	g.reloadMu.Lock()
 	g.runCtx = ctx
@@ -311,6 +318,9 @@ func (g *Gateway) close(ctx context.Context) {
 			// The last batches of attempt records, before the connection goes.
 			g.attempts.Close()
 		}
+		if g.admin != nil {
+			_ = g.admin.srv.Close() // the start-up answers' connections too
+		}
 		if g.adminLn != nil {
 			_ = g.adminLn.Close()
 		}
@@ -329,11 +339,15 @@ var ErrNotRunning = errors.New("gateway not running")
 // every consumer bound. The admin API's /readyz answers it.
 func (g *Gateway) Ready(ctx context.Context) error {
 	if !g.running.Load() {
-		return errors.New("not running")
+		return g.notRunning()
 	}
 	if !g.bus.Connected() {
 		return errors.New("nats not connected")
 	}
+	// A probe's answer within its timeout: a link that drops everything
+	// would otherwise hold each Info for JetStream's default 5 s.
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
 	for _, rs := range g.sinkList() {
 		if _, err := rs.consumer.Info(ctx); err != nil {
 			return fmt.Errorf("sink %s: consumer: %w", rs.cfg.Name, err)

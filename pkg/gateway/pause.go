@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard-dev/switchyard/pkg/bus"
 )
 
 // pauseRecord is a paused sink's entry in the state bucket.
@@ -65,7 +67,11 @@ func (g *Gateway) applyPauses(ctx context.Context) error {
 
 // applyPause pauses one sink if the bucket says so.
 func (g *Gateway) applyPause(ctx context.Context, rs *runningSink) error {
-	e, err := g.state.Get(ctx, pauseKey(rs.cfg.Name))
+	var e jetstream.KeyValueEntry
+	err := g.retry.Do(ctx, "pause state of "+rs.cfg.Name, func(ctx context.Context) (err error) {
+		e, err = g.state.Get(ctx, pauseKey(rs.cfg.Name))
+		return err
+	})
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		rs.dispatcher.LiftIndefinitePause(ctx)
 		return nil
@@ -79,14 +85,46 @@ func (g *Gateway) applyPause(ctx context.Context, rs *runningSink) error {
 	return nil
 }
 
-// watchPauses applies pauses and resumes made through any replica.
+// watchPauses applies pauses and resumes made through any replica, until
+// ctx ends. A watch that cannot start yet (the cluster electing) or that
+// ends is started again: a replica that stopped watching would deliver
+// for a sink the others hold paused.
 func (g *Gateway) watchPauses(ctx context.Context) {
-	w, err := g.state.Watch(ctx, "sinks.*.paused", jetstream.UpdatesOnly())
-	if err != nil {
-		g.log.Error("watch pause state", "err", err)
-		return
+	// The first watch needs only updates: New applied the bucket. A watch
+	// started again takes the bucket's entries too (delete markers
+	// included), which covers what changed while none ran.
+	opts := []jetstream.WatchOpt{jetstream.UpdatesOnly()}
+	for ctx.Err() == nil {
+		var w jetstream.KeyWatcher
+		err := g.retry.Do(ctx, "watch pause state", func(context.Context) (err error) {
+			// The watch lives on ctx, not the attempt's context.
+			w, err = g.state.Watch(ctx, "sinks.*.paused", opts...)
+			return err
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				g.log.Error("watch pause state", "err", err)
+				sleepCtx(ctx, bus.RetryCap)
+			}
+			continue
+		}
+		opts = nil
+		g.applyPauseUpdates(w)
+		_ = w.Stop()
 	}
-	defer w.Stop()
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(bus.Jitter(d))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// applyPauseUpdates applies a watch's updates until it ends.
+func (g *Gateway) applyPauseUpdates(w jetstream.KeyWatcher) {
 	for e := range w.Updates() {
 		if e == nil {
 			continue

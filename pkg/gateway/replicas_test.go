@@ -1,0 +1,212 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/switchyard-dev/switchyard/internal/testutil"
+	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/gateway"
+)
+
+// startReplicas runs n gateways against one JetStream server, with the
+// same sink "s" except that replica i posts to /r<i>, so the receiver
+// knows who delivered. sinkExtra is more of the sink's YAML.
+func startReplicas(t *testing.T, js *testutil.JetStream, rc *receiver, n int, sinkExtra string) []*gateway.Gateway {
+	gs, _ := startReplicasStoppable(t, js, rc, n, sinkExtra)
+	return gs
+}
+
+// startReplicasStoppable is startReplicas with a stop for each replica.
+func startReplicasStoppable(t *testing.T, js *testutil.JetStream, rc *receiver, n int, sinkExtra string) ([]*gateway.Gateway, []func()) {
+	t.Helper()
+	var gs []*gateway.Gateway
+	var stops []func()
+	for i := 1; i <= n; i++ {
+		cfg, err := config.Parse(fmt.Sprintf("r%d.yaml", i), []byte(fmt.Sprintf(`
+nats: {url: %q}
+admin: {listen: "127.0.0.1:0"}
+shutdown_grace: 1s
+stream: {max_bytes: 8MB}
+dead_letters: {max_bytes: 4MB}
+sinks:
+  - name: s
+    events: [">"]
+%s    webhook:
+      url: %s/r%d
+      secrets: [%q]
+      timeout: 2s
+      allow_private_networks: true
+      tls: {ca_file: %s}
+`, js.URL(), sinkExtra, rc.srv.URL, i, secret, rc.caFile)), os.LookupEnv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		g, err := gateway.New(ctx, cfg, gateway.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- g.Run(ctx) }()
+		var once sync.Once
+		stop := func() { once.Do(func() { cancel(); <-done }) }
+		t.Cleanup(stop)
+		gs = append(gs, g)
+		stops = append(stops, stop)
+	}
+	return gs, stops
+}
+
+// Replicas count each other through their heartbeats, and a replica that
+// stops takes its key away, so the others take its share of the rate.
+func TestReplicaCountFollowsStops(t *testing.T) {
+	old := gateway.HeartbeatEvery
+	gateway.HeartbeatEvery = 200 * time.Millisecond
+	t.Cleanup(func() { gateway.HeartbeatEvery = old })
+	js := testutil.StartJetStream(t, nil)
+	rc := newReceiver(t)
+	gs, stops := startReplicasStoppable(t, js, rc, 3, "    rate_limit: 30/s\n")
+	counts := func(want int, gs ...*gateway.Gateway) func() bool {
+		return func() bool {
+			for _, g := range gs {
+				if gateway.Replicas(g) != want {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	waitFor(t, 10*time.Second, "each replica counting three", counts(3, gs...))
+	stops[2]()
+	waitFor(t, 2*time.Second, "the other two counting two after a stop", counts(2, gs[:2]...))
+}
+
+func publishN(t *testing.T, js *testutil.JetStream, from, n int) {
+	t.Helper()
+	for i := from; i < from+n; i++ {
+		m := nats.NewMsg("events.order.completed")
+		m.Header.Set("Nats-Msg-Id", fmt.Sprintf("r-%05d", i))
+		m.Data = []byte(`{}`)
+		if _, err := js.JS.PublishMsg(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// hitsBetween counts the receiver's requests per path in [from, to).
+func (rc *receiver) hitsBetween(from, to time.Time) map[string]int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	out := map[string]int{}
+	for _, h := range rc.hits {
+		if !h.at.Before(from) && h.at.Before(to) {
+			out[h.sink]++
+		}
+	}
+	return out
+}
+
+// A rate_limit is for the sink as a whole: three replicas of a 30/s sink
+// deliver about 30/s together (each keeps to 10/s once the heartbeats in
+// the state bucket have told it of the other two), not 90.
+func TestRateLimitSharedByReplicas(t *testing.T) {
+	js := testutil.StartJetStream(t, nil)
+	rc := newReceiver(t)
+	gs := startReplicas(t, js, rc, 3, "    concurrency: 4\n    rate_limit: 30/s\n")
+	waitFor(t, 15*time.Second, "each replica counting three", func() bool {
+		for _, g := range gs {
+			if gateway.Replicas(g) != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	publishN(t, js, 0, 900)
+	time.Sleep(2 * time.Second) // past the buckets' first bursts
+	from := time.Now()
+	const window = 10 * time.Second
+	time.Sleep(window)
+	got := rc.hitsBetween(from, from.Add(window))
+	total := got["r1"] + got["r2"] + got["r3"]
+	rate := float64(total) / window.Seconds()
+	t.Logf("three replicas of a 30/s sink: %.1f/s together (by replica: %v)", rate, got)
+	if rate < 24 || rate > 36 {
+		t.Errorf("%.1f/s, want about 30", rate)
+	}
+	for _, r := range []string{"r1", "r2", "r3"} {
+		if got[r] == 0 {
+			t.Errorf("replica %s delivered nothing", r)
+		}
+	}
+}
+
+// When one replica's breaker opens, the sink's consumer is paused in
+// JetStream, so the other replicas stop getting its events too, though
+// their own deliveries succeed; after the cool-down they deliver again.
+func TestBreakerOpensForTheSink(t *testing.T) {
+	js := testutil.StartJetStream(t, nil)
+	rc := newReceiver(t)
+	rc.setAnswer(func(w http.ResponseWriter, path, _ string, _ int) {
+		if path == "r1" {
+			w.WriteHeader(http.StatusInternalServerError) // only replica 1's endpoint fails
+		}
+	})
+	gs := startReplicas(t, js, rc, 3, `    concurrency: 2
+    retry: {schedule: [200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms]}
+    breaker: {consecutive_failures: 3, cool_down: 6s}
+`)
+	stop := make(chan struct{})
+	published := make(chan struct{})
+	go func() { // a steady flow
+		defer close(published)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			m := nats.NewMsg("events.order.completed")
+			m.Header.Set("Nats-Msg-Id", fmt.Sprintf("b-%05d", i))
+			_, _ = js.JS.PublishMsg(context.Background(), m)
+		}
+	}()
+	defer func() { close(stop); <-published }()
+
+	var opened time.Time
+	waitFor(t, 20*time.Second, "replica 1's breaker open", func() bool {
+		st, err := gs[0].Admin().Sinks(context.Background())
+		if err == nil && len(st) == 1 && st[0].State == "open" {
+			opened = time.Now()
+			return true
+		}
+		return false
+	})
+	// What the others had pulled before the pause may still go out (their
+	// windows: 2 × concurrency); then nothing until the cool-down ends.
+	time.Sleep(time.Until(opened.Add(5 * time.Second)))
+	held := rc.hitsBetween(opened.Add(time.Second), opened.Add(5*time.Second))
+	for _, r := range []string{"r2", "r3"} {
+		if held[r] > 0 {
+			t.Errorf("replica %s delivered %d events while replica 1's breaker was open", r, held[r])
+		}
+	}
+	for _, g := range gs[1:] {
+		st, _ := g.Admin().Sinks(context.Background())
+		t.Logf("another replica's view of the sink while open: %s %s", st[0].State, st[0].StateReason)
+	}
+	waitFor(t, 20*time.Second, "the others delivering after the cool-down", func() bool {
+		after := rc.hitsBetween(opened.Add(6*time.Second), time.Now())
+		return after["r2"]+after["r3"] > 0
+	})
+}

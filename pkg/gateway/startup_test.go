@@ -1,0 +1,148 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/gateway"
+)
+
+func loopbackPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startNATSWithPassword runs a JetStream server with user gw, password pw.
+func startNATSWithPassword(t *testing.T, port int) {
+	t.Helper()
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: t.TempDir(),
+		Username: "gw", Password: "pw", NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+}
+
+// get returns an admin path's status and body ("" and 0 when it does not
+// answer).
+func get(url string) (int, string) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// A gateway started before its NATS server is up does not exit: /healthz
+// answers, /readyz says what it waits for, and once the server is up it
+// becomes ready and delivers.
+func TestStartWaitsForNATS(t *testing.T) {
+	natsPort, adminPort := loopbackPort(t), loopbackPort(t)
+	rc := newReceiver(t)
+	cfg, err := config.Parse("wait.yaml", []byte(fmt.Sprintf(`
+nats: {url: "nats://gw:pw@127.0.0.1:%d"}
+admin: {listen: "127.0.0.1:%d"}
+stream: {max_bytes: 8MB}
+dead_letters: {max_bytes: 4MB}
+sinks:%s`, natsPort, adminPort, rc.sinkYAML("s", `[">"]`, ""))), os.LookupEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type made struct {
+		g   *gateway.Gateway
+		err error
+	}
+	newDone := make(chan made, 1)
+	go func() {
+		g, err := gateway.New(ctx, cfg, gateway.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		newDone <- made{g, err}
+	}()
+	admin := fmt.Sprintf("http://127.0.0.1:%d", adminPort)
+	var body string
+	waitFor(t, 10*time.Second, "/readyz saying what start-up waits for", func() bool {
+		var code int
+		code, body = get(admin + "/readyz")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "waiting for nats connect")
+	})
+	if strings.Contains(body, "pw@") {
+		t.Errorf("/readyz shows the password: %s", body)
+	}
+	if code, _ := get(admin + "/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz while waiting: %d", code)
+	}
+	if code, _ := get(admin + "/v1/sinks"); code != http.StatusServiceUnavailable {
+		t.Errorf("/v1/sinks while waiting: %d, want 503", code)
+	}
+	time.Sleep(1500 * time.Millisecond) // several retries: still waiting, not exited
+	select {
+	case m := <-newDone:
+		t.Fatalf("New returned before the server was up: %v", m.err)
+	default:
+	}
+
+	startNATSWithPassword(t, natsPort)
+	var g *gateway.Gateway
+	select {
+	case m := <-newDone:
+		if m.err != nil {
+			t.Fatal(m.err)
+		}
+		g = m.g
+	case <-time.After(20 * time.Second):
+		t.Fatal("New did not return once the server was up")
+	}
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, 10*time.Second, "ready", func() bool { code, _ := get(admin + "/readyz"); return code == http.StatusOK })
+	publish(t, g, "order.completed", "late1", []byte(`{}`), nil)
+	waitFor(t, 10*time.Second, "delivery", func() bool { return len(rc.hitsFor("s")) == 1 })
+}
+
+// A wrong password is no condition a cluster recovers from: New fails at
+// once, saying so.
+func TestStartFailsFastOnAuth(t *testing.T) {
+	port := loopbackPort(t)
+	startNATSWithPassword(t, port)
+	cfg, err := config.Parse("auth.yaml", []byte(fmt.Sprintf("nats: {url: \"nats://gw:wrong@127.0.0.1:%d\"}\nadmin: {listen: \"127.0.0.1:0\"}\nsinks: []\n", port)), os.LookupEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = gateway.New(ctx, cfg, gateway.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err == nil || !strings.Contains(strings.ToLower(err.Error()), "authorization") {
+		t.Fatalf("err = %v, want an authorization error", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %s to fail", d)
+	}
+	if strings.Contains(err.Error(), "wrong") {
+		t.Errorf("error shows the password: %v", err)
+	}
+}
