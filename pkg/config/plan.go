@@ -106,6 +106,15 @@ func sameConfig(a, b Destination) bool {
 	return a.Kind == b.Kind && va.Kind() == reflect.Pointer && vb.Kind() == reflect.Pointer && va.Pointer() == vb.Pointer()
 }
 
+// sameValue is DeepEqual that takes an empty map or list for a missing
+// one: a config read back from JSON has {} where the file had nothing.
+func sameValue(a, b reflect.Value) bool {
+	if k := a.Kind(); (k == reflect.Map || k == reflect.Slice) && a.Len() == 0 && b.Len() == 0 {
+		return true
+	}
+	return reflect.DeepEqual(a.Interface(), b.Interface())
+}
+
 // sinkDiff names the common fields that differ.
 func sinkDiff(a, b reflect.Value, prefix string) []string {
 	var out []string
@@ -115,7 +124,7 @@ func sinkDiff(a, b reflect.Value, prefix string) []string {
 		if name == "" || name == "-" {
 			continue
 		}
-		if !reflect.DeepEqual(a.Field(i).Interface(), b.Field(i).Interface()) {
+		if !sameValue(a.Field(i), b.Field(i)) {
 			out = append(out, prefix+name)
 		}
 	}
