@@ -124,6 +124,13 @@ func (g *Gateway) sinkStatus(ctx context.Context, rs *runningSink) gatewayapi.Si
 		st.State, st.StateReason = string(dispatch.StateDegraded), joinReason(st.StateReason, "consumer: "+err.Error())
 	} else {
 		st.Pending, st.AckPending, st.Redelivered = info.NumPending, info.NumAckPending, info.NumRedelivered
+		if info.Paused && st.State == string(dispatch.StateRunning) && info.Config.PauseUntil != nil {
+			// Paused in JetStream, not here: pauses and disabling reach
+			// every replica through the state, so this is another
+			// replica's breaker, open for the sink as a whole.
+			st.State = string(dispatch.StateOpen)
+			st.StateReason = "another replica's breaker holds the sink until " + info.Config.PauseUntil.UTC().Format(time.RFC3339)
+		}
 		age := g.oldestUnsettled(ctx, rs, info)
 		st.OldestPendingSeconds = age.Seconds()
 		if w, _ := g.ageWarning(age); w != "" {

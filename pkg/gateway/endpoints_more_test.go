@@ -145,3 +145,19 @@ func jsonDecode(resp *http.Response, out any) error {
 	defer resp.Body.Close()
 	return json.NewDecoder(resp.Body).Decode(out)
 }
+
+// A replica shows a sink whose consumer another replica's breaker paused
+// in JetStream as open, with until when, rather than running.
+func TestStatusShowsAnotherReplicasBreaker(t *testing.T) {
+	rc := newReceiver(t)
+	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("s", `[">"]`, ""))
+	until := time.Now().Add(time.Minute).UTC().Truncate(time.Second)
+	if _, err := g.Bus().JS.PauseConsumer(context.Background(), "EVENTS", "s", until); err != nil {
+		t.Fatal(err)
+	}
+	var v map[string]any
+	if code := apiJSON(t, g, "GET", "/v1/sinks/s", "", &v); code != 200 || v["state"] != "open" ||
+		!strings.Contains(fmt.Sprint(v["state_reason"]), until.Format(time.RFC3339)) {
+		t.Fatalf("status: %d %v %v", code, v["state"], v["state_reason"])
+	}
+}
