@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
 )
@@ -159,5 +160,40 @@ func TestStatusShowsAnotherReplicasBreaker(t *testing.T) {
 	if code := apiJSON(t, g, "GET", "/v1/sinks/s", "", &v); code != 200 || v["state"] != "open" ||
 		!strings.Contains(fmt.Sprint(v["state_reason"]), until.Format(time.RFC3339)) {
 		t.Fatalf("status: %d %v %v", code, v["state"], v["state_reason"])
+	}
+}
+
+// A replay started on one replica shows its progress on another, which
+// can cancel it: the state bucket carries both.
+func TestReplayProgressAndCancelFromAnotherReplica(t *testing.T) {
+	rc := newReceiver(t)
+	js := testutil.StartJetStream(t, nil)
+	replica := fmt.Sprintf("nats: {url: %q}\nadmin: {listen: \"127.0.0.1:0\", token: \"s3cret\"}\nshutdown_grace: 2s\nsinks:%s", js.URL(), rc.sinkYAML("s", `[">"]`, ""))
+	g1, _ := startGatewayYAML(t, replica)
+	g2, _ := startGatewayYAML(t, replica)
+	const n = 200
+	for i := 0; i < n; i++ {
+		publish(t, g1, "order.created", fmt.Sprintf("r%d", i), []byte(`{}`), nil)
+	}
+	waitFor(t, 20*time.Second, "the first deliveries", func() bool { return len(rc.hitsFor("s")) >= n })
+	rc.setAnswer(func(w http.ResponseWriter, _, _ string, _ int) { time.Sleep(100 * time.Millisecond) })
+	var started map[string]any
+	if code := apiJSON(t, g1, "POST", "/v1/sinks/s/replay", fmt.Sprintf(`{"since":%q}`, time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)), &started); code != 202 {
+		t.Fatalf("replay: %d %v", code, started)
+	}
+	id := started["id"].(string)
+	var st map[string]any
+	waitFor(t, 10*time.Second, "progress on the other replica", func() bool {
+		return apiJSON(t, g2, "GET", "/v1/replays/"+id, "", &st) == 200 && st["state"] == "running" && st["done"].(float64) > 0
+	})
+	var list []map[string]any
+	if apiJSON(t, g2, "GET", "/v1/replays", "", &list); len(list) != 1 || list[0]["id"] != id {
+		t.Fatalf("the other replica lists %v", list)
+	}
+	if code := apiJSON(t, g2, "DELETE", "/v1/replays/"+id, "", &st); code != 200 || st["state"] != "canceled" {
+		t.Fatalf("cancel from the other replica: %d %v", code, st)
+	}
+	if apiJSON(t, g1, "GET", "/v1/replays/"+id, "", &st); st["state"] != "canceled" || st["done"].(float64) >= n {
+		t.Fatalf("on the replica running it: %v", st)
 	}
 }

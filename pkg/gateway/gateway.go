@@ -115,6 +115,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	if g.state, err = g.bus.StateKV(ctx); err != nil {
 		return nil, err
 	}
+	g.replays.kv = g.state
 	if cfg.Attempts.On() {
 		g.attempts = &attempts.Log{JS: g.bus.JS}
 		if err = g.retry.Do(ctx, "stream "+attempts.StreamName, func(ctx context.Context) error {
@@ -265,6 +266,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); g.recordAckFloors(ctx) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); g.heartbeat(ctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); g.replays.watchCancels(ctx) }()
 
 	g.reloadMu.Lock()
 	g.runCtx = ctx

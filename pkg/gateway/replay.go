@@ -27,7 +27,8 @@ import (
 // when the gateway stops.
 type replayManager struct {
 	js     jetstream.JetStream
-	stream string // the events stream; a reload never changes it
+	kv     jetstream.KeyValue // the state bucket: progress shared with the other replicas
+	stream string             // the events stream; a reload never changes it
 	log    *slog.Logger
 
 	mu      sync.Mutex
@@ -150,6 +151,7 @@ func (m *replayManager) pruneLocked(now time.Time) {
 		case f == nil:
 		case now.Sub(*f) > replayRetention:
 			delete(m.replays, id)
+			go m.unshare(id)
 		default:
 			finished = append(finished, fin{id, *f})
 		}
@@ -158,6 +160,7 @@ func (m *replayManager) pruneLocked(now time.Time) {
 		sort.Slice(finished, func(i, j int) bool { return finished[i].at.Before(finished[j].at) })
 		for _, f := range finished[:len(finished)-maxFinishedReplays] {
 			delete(m.replays, f.id)
+			go m.unshare(f.id)
 		}
 	}
 }
@@ -297,6 +300,7 @@ func (m *replayManager) watch(ctx context.Context, r *replay, cons jetstream.Con
 		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = m.js.DeleteConsumer(dctx, m.stream, name)
+		m.share(r.status())
 		m.log.Info("replay ended", "replay", r.st.ID, "sink", r.st.Sink, "state", state, "events", r.st.Done)
 	}
 	r.mu.Lock()
@@ -304,12 +308,18 @@ func (m *replayManager) watch(ctx context.Context, r *replay, cons jetstream.Con
 	r.mu.Unlock()
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
+	m.share(r.status())
+	lastShared := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			finish("canceled", "")
 			return
 		case <-tick.C:
+		}
+		if time.Since(lastShared) >= replayShareEvery {
+			m.share(r.status())
+			lastShared = time.Now()
 		}
 		info, err := cons.Info(ctx)
 		if err != nil {
@@ -378,16 +388,21 @@ func (m *replayManager) handOff(fresh map[string]*runningSink, removed []string)
 	}
 }
 
-// list is every replay the manager still keeps.
+// list is every replay this replica keeps, and those the other replicas
+// share.
 func (m *replayManager) list() []gatewayapi.ReplayStatus {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	m.pruneLocked(time.Now())
 	out := make([]gatewayapi.ReplayStatus, 0, len(m.replays))
-	for _, r := range m.replays {
+	local := map[string]bool{}
+	for id, r := range m.replays {
 		out = append(out, r.status())
+		local[id] = true
 	}
-	return out
+	m.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return append(out, m.sharedList(ctx, local)...)
 }
 
 // get is a replay's progress.
@@ -397,7 +412,9 @@ func (m *replayManager) get(id string) (gatewayapi.ReplayStatus, error) {
 	r, ok := m.replays[id]
 	m.mu.Unlock()
 	if !ok {
-		return gatewayapi.ReplayStatus{}, fmt.Errorf("%w: replay %q", gatewayapi.ErrNotFound, id)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return m.shared(ctx, id) // another replica's
 	}
 	return r.status(), nil
 }
@@ -408,7 +425,7 @@ func (m *replayManager) cancel(id string) (gatewayapi.ReplayStatus, error) {
 	r, ok := m.replays[id]
 	m.mu.Unlock()
 	if !ok {
-		return gatewayapi.ReplayStatus{}, fmt.Errorf("%w: replay %q", gatewayapi.ErrNotFound, id)
+		return m.requestCancel(id) // another replica runs it
 	}
 	r.cancel()
 	deadline := time.Now().Add(5 * time.Second)

@@ -1,0 +1,143 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
+)
+
+// Replays run on the replica that started them; their progress is shared
+// through the state bucket so that any replica (a console behind a load
+// balancer) can show it and cancel it: replays.<id> holds the status, and
+// a put to replays.<id>.cancel asks the replica running it to stop.
+
+func replayKey(id string) string       { return "replays." + id }
+func replayCancelKey(id string) string { return "replays." + id + ".cancel" }
+
+// replayShareEvery is how often a running replay's progress is shared.
+var replayShareEvery = time.Second
+
+// share writes a replay's status for the other replicas; best effort.
+func (m *replayManager) share(st gatewayapi.ReplayStatus) {
+	if m.kv == nil {
+		return
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := m.kv.Put(ctx, replayKey(st.ID), b); err != nil {
+		m.log.Warn("replay progress not shared", "replay", st.ID, "err", err)
+	}
+}
+
+// unshare forgets a replay dropped from this replica.
+func (m *replayManager) unshare(id string) {
+	if m.kv == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, k := range []string{replayKey(id), replayCancelKey(id)} {
+		_ = m.kv.Purge(ctx, k)
+	}
+}
+
+// shared reads a replay another replica runs (or ran).
+func (m *replayManager) shared(ctx context.Context, id string) (gatewayapi.ReplayStatus, error) {
+	var st gatewayapi.ReplayStatus
+	if m.kv == nil {
+		return st, fmt.Errorf("%w: replay %q", gatewayapi.ErrNotFound, id)
+	}
+	e, err := m.kv.Get(ctx, replayKey(id))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return st, fmt.Errorf("%w: replay %q", gatewayapi.ErrNotFound, id)
+	}
+	if err != nil {
+		return st, err
+	}
+	return st, json.Unmarshal(e.Value(), &st)
+}
+
+// sharedList is every replay the bucket knows of that this replica does
+// not run.
+func (m *replayManager) sharedList(ctx context.Context, local map[string]bool) []gatewayapi.ReplayStatus {
+	var out []gatewayapi.ReplayStatus
+	if m.kv == nil {
+		return out
+	}
+	keys, err := m.kv.ListKeysFiltered(ctx, "replays.*")
+	if err != nil {
+		return out
+	}
+	defer func() { _ = keys.Stop() }()
+	for k := range keys.Keys() {
+		id := strings.TrimPrefix(k, "replays.")
+		if local[id] {
+			continue
+		}
+		if st, err := m.shared(ctx, id); err == nil {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// requestCancel asks the replica running a replay to cancel it, and waits
+// briefly for the shared status to say it ended.
+func (m *replayManager) requestCancel(id string) (gatewayapi.ReplayStatus, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Second)
+	defer cancel()
+	st, err := m.shared(ctx, id)
+	if err != nil || st.State != "running" {
+		return st, err
+	}
+	if _, err := m.kv.Put(ctx, replayCancelKey(id), []byte(time.Now().UTC().Format(time.RFC3339Nano))); err != nil {
+		return st, err
+	}
+	for st.State == "running" && ctx.Err() == nil {
+		time.Sleep(50 * time.Millisecond)
+		if s, err := m.shared(ctx, id); err == nil {
+			st = s
+		}
+	}
+	return st, nil
+}
+
+// watchCancels cancels this replica's replays that another replica was
+// asked to cancel, until ctx ends.
+func (m *replayManager) watchCancels(ctx context.Context) {
+	if m.kv == nil {
+		return
+	}
+	for ctx.Err() == nil {
+		w, err := m.kv.Watch(ctx, "replays.*.cancel", jetstream.UpdatesOnly())
+		if err != nil {
+			m.log.Warn("watch replay cancels; retrying", "err", err)
+			sleepCtx(ctx, time.Second)
+			continue
+		}
+		for e := range w.Updates() {
+			if e == nil || e.Operation() != jetstream.KeyValuePut {
+				continue
+			}
+			id := strings.TrimSuffix(strings.TrimPrefix(e.Key(), "replays."), ".cancel")
+			m.mu.Lock()
+			r, ok := m.replays[id]
+			m.mu.Unlock()
+			if ok {
+				r.end("canceled through another replica")
+			}
+		}
+		_ = w.Stop()
+	}
+}
