@@ -428,3 +428,32 @@ func TestExistingStreamTakesTenantSubjects(t *testing.T) {
 		t.Fatalf("a tenant's event: %v", err)
 	}
 }
+
+// Updating a paused consumer (a replica starting, a reload) keeps it
+// paused: no window in which a start-up lifts an operator's pause or
+// another replica's open breaker before the state is read.
+func TestEnsureConsumersKeepsAPause(t *testing.T) {
+	b, _ := open(t)
+	ctx := t.Context()
+	s := sinkCfg("paused", "order.*")
+	ev, _, err := b.EnsureConsumers(ctx, s, 10, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	until := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	if _, err := b.JS.PauseConsumer(ctx, ev.CachedInfo().Stream, "paused", until); err != nil {
+		t.Fatal(err)
+	}
+	s.AckWait.D = time.Minute
+	ev2, _, err := b.EnsureConsumers(ctx, s, 10, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := ev2.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.Paused || info.Config.PauseUntil == nil || !info.Config.PauseUntil.Equal(until) || info.Config.AckWait != time.Minute {
+		t.Fatalf("after an update: paused %v until %v, ack wait %s", info.Paused, info.Config.PauseUntil, info.Config.AckWait)
+	}
+}
