@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"reflect"
 	"sort"
 	"time"
 
@@ -160,10 +161,11 @@ func (g *Gateway) PatchSink(ctx context.Context, name string, patch []byte, acto
 	}
 	err = g.updateAPISink(ctx, name, "update", actor, "", func(doc map[string]any, _ *sinkRecord) error {
 		var fe config.FieldErrors
-		if v, ok := p["name"]; ok && v != name {
+		if v, ok := p["name"]; ok && !reflect.DeepEqual(v, name) {
 			fe = append(fe, config.FieldError{Field: "name", Message: "cannot be changed: create a new sink and delete this one"})
 		}
-		if v, ok := p["tenant"]; ok && v != doc["tenant"] && !(v == "" && doc["tenant"] == nil) {
+		cur, _ := doc["tenant"].(string)
+		if v, ok := p["tenant"]; ok && !reflect.DeepEqual(v, cur) && !(v == nil && cur == "") {
 			fe = append(fe, config.FieldError{Field: "tenant", Message: "cannot be changed: a sink belongs to one tenant"})
 		}
 		if len(fe) > 0 {

@@ -201,6 +201,9 @@ func TestEndpointLifecycle(t *testing.T) {
 	if code := apiJSON(t, g, "PATCH", "/v1/sinks/"+name, `{"name":"other","tenant":"acme"}`, &bad); code != 422 || len(bad.Errors) != 2 {
 		t.Fatalf("rename: %d %+v", code, bad)
 	}
+	if code := apiJSON(t, g, "PATCH", "/v1/sinks/"+name, `{"name":{"x":1},"tenant":[1]}`, &bad); code != 422 || len(bad.Errors) != 2 {
+		t.Fatalf("a name and tenant of the wrong type: %d %+v", code, bad)
+	}
 
 	var hist []map[string]any
 	if code := apiJSON(t, g, "DELETE", "/v1/sinks/"+name, "", nil); code != 204 {
