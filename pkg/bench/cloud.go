@@ -223,6 +223,9 @@ func (s *psSender) close() {
 // gather a batch (up to batch messages, waiting at most cloudWait after the
 // first: the product's max_events and max_wait), send it, and ack each
 // message (or nak them all).
+// cloudSendTimeout bounds one bare-loop send, as a sink's timeout does.
+const cloudSendTimeout = 10 * time.Second
+
 func (b *bareLoop) runCloudWorkers(ctx context.Context, it jetstream.MessagesContext, s cloudSender, batch int) {
 	ch := make(chan jetstream.Msg, 2*b.o.Concurrency)
 	b.wg.Add(1)
@@ -260,7 +263,12 @@ func (b *bareLoop) runCloudWorkers(ctx context.Context, it jetstream.MessagesCon
 					}
 				}
 				timer.Stop()
-				if err := s.send(ctx, msgs); err != nil {
+				// Bounded like the product's sends: a call stuck on a busy
+				// machine is retried, not left to hold the worker.
+				sctx, cancel := context.WithTimeout(ctx, cloudSendTimeout)
+				err := s.send(sctx, msgs)
+				cancel()
+				if err != nil {
 					for _, m := range msgs {
 						_ = m.Nak()
 					}
