@@ -15,7 +15,7 @@ async function api(method, path, body) {
     init.body = JSON.stringify(body);
   }
   const resp = await fetch(path, init);
-  if (resp.status === 401) {
+  if (resp.status === 401 && path !== "/v1/session") { // the session ended: log in again
     location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
   }
   let data = null;
