@@ -31,6 +31,9 @@ type browser struct {
 func newBrowser(t *testing.T, base string) *browser {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
+	if err != nil && os.Getenv("SWITCHYARD_REQUIRE_BROWSER") != "" {
+		t.Fatal("chromium is not on PATH and SWITCHYARD_REQUIRE_BROWSER is set: install Debian's chromium package (apt-get install -y chromium)")
+	}
 	if err != nil {
 		t.Skip("chromium is not on PATH: install Debian's chromium package (apt-get install -y chromium) to run the browser tests")
 	}
@@ -42,8 +45,14 @@ func newBrowser(t *testing.T, base string) *browser {
 	ctx, cancelTab := chromedp.NewContext(actx)
 	ctx, cancelTime := context.WithTimeout(ctx, 90*time.Second)
 	t.Cleanup(func() { cancelTime(); cancelTab(); cancelAlloc() })
-	dir := filepath.Join(t.TempDir(), "screenshots")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// Screenshots are artefacts to look at after the run, so they outlive
+	// the test: under $SWITCHYARD_SCREENSHOTS, or a fresh temp directory.
+	dir := os.Getenv("SWITCHYARD_SCREENSHOTS")
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "switchyard-console-screenshots-"); err != nil {
+			t.Fatal(err)
+		}
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("screenshots: %s", dir)
@@ -95,7 +104,7 @@ func (b *browser) until(what, expr string) {
 	var err error
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		var ok bool
-		if ok, err = chromedp.Run(b.ctx, chromedp.Evaluate[bool]("!!(" + expr + ")")); err == nil && ok {
+		if ok, err = chromedp.Run(b.ctx, chromedp.Evaluate[bool]("!!("+expr+")")); err == nil && ok {
 			return
 		}
 	}
