@@ -214,6 +214,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	b.shot("sink")
 
+	// Rotate: confirmed, then the new secret shown once.
+	b.click(`button[data-action="rotate"]`)
+	b.until("the rotation's confirmation", `document.querySelector("#confirm").open`)
+	b.click("#confirm-ok")
+	b.until("the new secret", `!document.querySelector("#rotate-result").hidden && document.querySelector("#rotate-secret").textContent.startsWith("whsec_")`)
+
 	// Pause and resume through the buttons.
 	b.click(`button[data-action="pause"]`)
 	b.until("paused", `document.querySelector("#sink-state").textContent === "paused" && !!document.querySelector('button[data-action="resume"]')`)
