@@ -78,9 +78,6 @@ if (rows) {
       }
     } finally { busy = false; }
   }, 2000);
-  for (const sel of $$("#sink-filters select")) {
-    sel.addEventListener("change", () => sel.form.submit());
-  }
 }
 
 // Field errors from the validator (422 {errors: [{field, message}]}),
