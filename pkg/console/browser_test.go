@@ -72,6 +72,16 @@ func (b *browser) open(path string) { b.t.Helper(); b.do(chromedp.Navigate(b.bas
 
 func (b *browser) click(sel string) { b.t.Helper(); b.do(chromedp.Click(chromedp.CSS(sel))) }
 
+// clickReload clicks a button whose action reloads the page, and waits
+// for the new page (a fresh window, fully loaded) to meet cond, so the
+// next step never acts on the page being replaced.
+func (b *browser) clickReload(sel, what, cond string) {
+	b.t.Helper()
+	b.eval(`(window.beforeReload = true)`)
+	b.click(sel)
+	b.until(what, `!window.beforeReload && document.readyState === "complete" && (`+cond+`)`)
+}
+
 // fill replaces an input's value with v, typed as a user would.
 func (b *browser) fill(sel, v string) {
 	b.t.Helper()
@@ -221,10 +231,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.until("the new secret", `!document.querySelector("#rotate-result").hidden && document.querySelector("#rotate-secret").textContent.startsWith("whsec_")`)
 
 	// Pause and resume through the buttons.
-	b.click(`button[data-action="pause"]`)
-	b.until("paused", `document.querySelector("#sink-state").textContent === "paused" && !!document.querySelector('button[data-action="resume"]')`)
-	b.click(`button[data-action="resume"]`)
-	b.until("running again", `document.querySelector("#sink-state").textContent === "running"`)
+	b.clickReload(`button[data-action="pause"]`, "paused", `document.querySelector("#sink-state").textContent === "paused" && !!document.querySelector('button[data-action="resume"]')`)
+	b.clickReload(`button[data-action="resume"]`, "running again", `document.querySelector("#sink-state").textContent === "running"`)
 
 	// Edit: a bad URL is refused next to its field; a description is saved.
 	b.fill("#e-url", "http://")
@@ -232,8 +240,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.until("the edit's URL error", `document.getElementById("err-webhook.url").textContent !== ""`)
 	b.fill("#e-url", rc.srv.URL+"/created")
 	b.fill("#e-description", "edited in the console")
-	b.click(`#edit-form button[type="submit"]`)
-	b.until("saved", `document.querySelector("#sink-config") && document.querySelector("#sink-config").textContent.includes("edited in the console")`)
+	b.clickReload(`#edit-form button[type="submit"]`, "saved", `document.querySelector("#sink-config").textContent.includes("edited in the console")`)
 
 	// Find the event by id: its payload and attempts show as text.
 	b.open("/events")
