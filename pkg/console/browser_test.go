@@ -89,9 +89,12 @@ func (b *browser) fill(sel, v string) {
 	b.do(chromedp.SendKeys(chromedp.CSS(sel), v))
 }
 
+// text is an element's textContent, read in one evaluation once the page
+// has loaded (a node id could outlive its page).
 func (b *browser) text(sel string) string {
 	b.t.Helper()
-	s, err := chromedp.Run(b.ctx, chromedp.TextContent(chromedp.CSS(sel)))
+	b.until(sel, `document.querySelector(`+js(sel)+`)`)
+	s, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.querySelector(`+js(sel)+`).textContent`))
 	if err != nil {
 		b.t.Fatalf("%s: %v", sel, err)
 	}
