@@ -142,9 +142,17 @@ sinks:%s`, t.TempDir(), token, sinks)
 
 func publish(t *testing.T, g *gateway.Gateway, typ, id string, data []byte) {
 	t.Helper()
+	publishWith(t, g, typ, id, data, nil)
+}
+
+func publishWith(t *testing.T, g *gateway.Gateway, typ, id string, data []byte, hdr map[string]string) {
+	t.Helper()
 	m := nats.NewMsg("events." + typ)
 	m.Data = data
 	m.Header.Set(event.HeaderMsgID, id)
+	for k, v := range hdr {
+		m.Header.Set(k, v)
+	}
 	if _, err := g.Bus().JS.PublishMsg(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}

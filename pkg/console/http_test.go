@@ -52,7 +52,8 @@ func TestConsoleOverHTTP(t *testing.T) {
 	jar, _ := cookiejar.New(nil)
 	c := &client{t: t, base: "http://" + g.AdminAddr(), c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 
-	publish(t, g, "order.created", "evt-xss", []byte(`{"note":"<script>window.pwned=1</script>"}`))
+	publishWith(t, g, "order.created", "evt-xss", []byte(`{"note":"<script>window.pwned=1</script>"}`),
+		map[string]string{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"})
 	publish(t, g, "order.created", "evt-bin", []byte("\x00\x01<script>\xff"))
 	testutil.WaitFor(t, 10*time.Second, "both delivered and logged", func() bool {
 		recs, _ := g.Admin().Attempts(t.Context(), attempts.Query{Sink: "orders"})
@@ -132,6 +133,10 @@ func TestConsoleOverHTTP(t *testing.T) {
 			if !strings.Contains(page, esc) {
 				t.Errorf("%q is not in the page", esc)
 			}
+		}
+		// The attempt's trace id (tracing off: the producer's trace).
+		if !strings.Contains(page, `<code class="trace">4bf92f3577b34da6a3ce929d0e0e4736</code>`) {
+			t.Errorf("no trace id in the attempts:\n%s", page)
 		}
 		if n := strings.Count(page, "<script"); n != 1 {
 			t.Errorf("%d script elements, want only app.js", n)
