@@ -22,6 +22,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/pkg/attempts"
 	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/console"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 )
@@ -110,7 +111,21 @@ func build(b Backend, o Options, metrics prometheus.Gatherer) (http.Handler, []s
 	protected.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 	protected.HandleFunc("POST /debug/pprof/symbol", pprof.Symbol)
 	protected.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
-	mux.ServeMux.Handle("/", requireToken(token, protected))
+	// The console's login: a session cookie the API then accepts with the
+	// CSRF header its pages send (see session.go).
+	sessions := console.NewSessions(token)
+	mux.HandleFunc("POST /v1/session", login(token, sessions))
+	mux.HandleFunc("DELETE /v1/session", func(w http.ResponseWriter, r *http.Request) {
+		sessions.Clear(w, r)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	api := requireToken(token, sessions, protected)
+	for _, prefix := range []string{"/v1/", "/metrics", "/debug/"} {
+		mux.ServeMux.Handle(prefix, api)
+	}
+	// Everything else is the web console: pages that read through the
+	// same Backend and change state only by calling this API.
+	mux.ServeMux.Handle("/", console.Handler(b, sessions))
 	var h http.Handler = refuseCrossSite(mux)
 	if token == "" && !o.InsecureNoAuth {
 		h = requireLoopbackHost(h)
@@ -201,13 +216,15 @@ func requireLoopbackHost(next http.Handler) http.Handler {
 	})
 }
 
-func requireToken(token string, next http.Handler) http.Handler {
+// requireToken lets through the bearer token, or a console session: its
+// cookie plus the CSRF header that goes with it.
+func requireToken(token string, sessions *console.Sessions, next http.Handler) http.Handler {
 	if token == "" {
 		return next
 	}
 	want := []byte("Bearer " + token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 && !sessions.Authorized(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="switchyard"`)
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
 			return

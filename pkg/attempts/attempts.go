@@ -78,8 +78,11 @@ type Record struct {
 	Status     int       `json:"status,omitempty"`
 	Error      string    `json:"error,omitempty"`
 	Response   string    `json:"response,omitempty"` // first 1 KiB of the response body
-	Stream     string    `json:"stream"`
-	StreamSeq  uint64    `json:"stream_seq"`
+	// TraceID is the W3C trace id of the attempt's traceparent (the one
+	// the destination received), so a log line leads to its trace.
+	TraceID   string `json:"trace_id,omitempty"`
+	Stream    string `json:"stream"`
+	StreamSeq uint64 `json:"stream_seq"`
 }
 
 // Log writes and reads the attempt log.

@@ -43,6 +43,10 @@ func (r *Record) appendJSON(b []byte) []byte {
 		b = append(b, `,"response":`...)
 		b = event.AppendJSONString(b, r.Response)
 	}
+	if r.TraceID != "" {
+		b = append(b, `,"trace_id":`...)
+		b = event.AppendJSONString(b, r.TraceID)
+	}
 	b = append(b, `,"stream":`...)
 	b = event.AppendJSONString(b, r.Stream)
 	b = append(b, `,"stream_seq":`...)

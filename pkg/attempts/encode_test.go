@@ -22,13 +22,13 @@ func TestRecordJSONRoundTrips(t *testing.T) {
 	recs := []Record{
 		{},
 		{EventID: "evt_1", Sink: "s", Type: "order.created", Attempt: 3, Time: time.Date(2026, 11, 30, 22, 0, 0, 5, time.UTC),
-			DurationMS: 12.345, Outcome: "retried", Status: 503, Error: `"quoted" <html> & \ back`, Response: "line\nnext\u2028", Stream: "EVENTS", StreamSeq: 1 << 40},
+			DurationMS: 12.345, Outcome: "retried", Status: 503, Error: `"quoted" <html> & \ back`, Response: "line\nnext\u2028", TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", Stream: "EVENTS", StreamSeq: 1 << 40},
 		{DurationMS: 1e-7, Time: time.Unix(0, 0).UTC()},
 		{DurationMS: 3e21, Time: time.Unix(1, 0).UTC()},
 	}
 	for i := 0; i < 500; i++ {
 		recs = append(recs, Record{EventID: str(), Sink: str(), Type: str(), Tenant: str(), Attempt: r.IntN(20), Time: time.Unix(r.Int64N(1<<33), r.Int64N(1e9)).UTC(),
-			DurationMS: r.Float64() * 1e4, Outcome: str(), Status: r.IntN(600), Error: str(), Response: str(), Stream: str(), StreamSeq: r.Uint64()})
+			DurationMS: r.Float64() * 1e4, Outcome: str(), Status: r.IntN(600), Error: str(), Response: str(), TraceID: str(), Stream: str(), StreamSeq: r.Uint64()})
 	}
 	for _, want := range recs {
 		b := want.appendJSON(nil)

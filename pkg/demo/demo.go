@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
@@ -38,6 +39,9 @@ type Options struct {
 	Live    bool // redraw one progress line instead of printing a line a second
 	Version string
 	Timeout time.Duration
+	// Keep leaves the demo running after the summary, publishing an event
+	// a second, until ctx ends (Ctrl-C), so the console shows a live system.
+	Keep bool
 }
 
 // Summary is what the demo measured.
@@ -140,7 +144,7 @@ sinks:
 	go func() { done <- g.Run(gctx) }()
 	defer func() { stop(); <-done }()
 
-	fmt.Fprintf(out, "Switchyard demo (%s sink)\n  JetStream (embedded): %s\n  %s\n  admin API: http://%s\n\n", opts.Sink, g.Bus().ClientURL(), dest.describe, g.AdminAddr())
+	fmt.Fprintf(out, "Switchyard demo (%s sink)\n  JetStream (embedded): %s\n  %s\n  admin API: http://%s\n  console: http://%s/\n\n", opts.Sink, g.Bus().ClientURL(), dest.describe, g.AdminAddr(), g.AdminAddr())
 
 	start := time.Now()
 	types := []string{"order.created", "order.completed", "invoice.paid", "user.signup"}
@@ -191,7 +195,6 @@ sinks:
 	}
 
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	lat := make([]time.Duration, 0, len(t.delivered))
 	for _, l := range t.delivered {
 		lat = append(lat, l)
@@ -200,6 +203,7 @@ sinks:
 	s := &Summary{Published: opts.Events, Delivered: len(t.delivered), Verified: t.verified, Invalid: t.invalid,
 		Retried: t.failed - dead, DeadLettered: dead, Duplicates: t.duplicates,
 		P50: percentile(lat, 0.50), P99: percentile(lat, 0.99), Elapsed: time.Since(start)}
+	t.mu.Unlock() // the receiver still counts while a kept demo runs
 	fmt.Fprintf(out, "\nSummary\n  published      %d\n  delivered      %d (each once: %d duplicates)\n", s.Published, s.Delivered, s.Duplicates)
 	if opts.Sink == "webhook" {
 		fmt.Fprintf(out, "  verified       %d signatures valid, %d invalid\n", s.Verified, s.Invalid)
@@ -208,7 +212,30 @@ sinks:
 	fmt.Fprintf(out, "  dead-lettered  %d (refused permanently on purpose; see GET /v1/sinks/demo/dead-letters)\n", s.DeadLettered)
 	fmt.Fprintf(out, "  latency        p50 %s, p99 %s (publish to receipt, retries included)\n  took           %s\n",
 		s.P50.Round(time.Millisecond), s.P99.Round(time.Millisecond), s.Elapsed.Round(time.Millisecond))
+	if opts.Keep {
+		fmt.Fprintf(out, "\nConsole: http://%s/\nThe demo keeps running, publishing an event a second; Ctrl-C stops it.\n", g.AdminAddr())
+		keepPublishing(ctx, g.Bus().JS, types, opts.Events)
+	}
 	return s, nil
+}
+
+// keepPublishing publishes one event a second, ids after the scripted
+// ones, until ctx ends.
+func keepPublishing(ctx context.Context, js jetstream.JetStream, types []string, from int) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for i := from; ; i++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		m := nats.NewMsg(subject.Event(types[i%len(types)]))
+		m.Header.Set(event.HeaderMsgID, fmt.Sprintf("demo_%04d", i))
+		m.Header.Set(event.HeaderTime, time.Now().UTC().Format(time.RFC3339Nano))
+		m.Data = []byte(fmt.Sprintf(`{"n":%d,"live":true}`, i))
+		_, _ = js.PublishMsg(ctx, m) // a failed publish during Ctrl-C is of no interest
+	}
 }
 
 func progress(total, delivered, failed, dead int, elapsed time.Duration) string {

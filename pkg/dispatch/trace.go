@@ -60,3 +60,12 @@ func endSpan(span trace.Span, outcome string, status int, err error) {
 	}
 	span.End()
 }
+
+// traceID is the trace id of a W3C traceparent (version-traceid-spanid-
+// flags), "" when there is none.
+func traceID(traceparent string) string {
+	if len(traceparent) == 55 && traceparent[2] == '-' && traceparent[35] == '-' {
+		return traceparent[3:35]
+	}
+	return ""
+}

@@ -1,0 +1,35 @@
+package admin
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"io"
+	"net/http"
+
+	"github.com/switchyard-dev/switchyard/pkg/console"
+)
+
+// login answers POST /v1/session: {"token": "…"} with the admin token sets
+// the console's session cookie. Without a token configured there is no
+// login (the API answers loopback only), so any request succeeds.
+func login(token string, sessions *console.Sessions) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if token == "" {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		var body struct {
+			Token string `json:"token"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&body); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": `body must be {"token": "…"}`})
+			return
+		}
+		if subtle.ConstantTimeCompare([]byte(body.Token), []byte(token)) != 1 {
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "wrong admin token"})
+			return
+		}
+		sessions.Issue(w, r)
+		w.WriteHeader(http.StatusNoContent)
+	}
+}

@@ -1,0 +1,187 @@
+// Package console is Switchyard's web console: server-rendered pages that
+// read through the admin Backend's read methods and change nothing
+// themselves. Every state change (pause, test, rotate, edit, redrive,
+// purge, replay) is the page's JavaScript calling the /v1 admin API with
+// the session cookie and CSRF header, so the API stays the one path to
+// state. Assets are embedded: nothing is loaded from another host.
+package console
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/attempts"
+	"github.com/switchyard-dev/switchyard/pkg/deadletter"
+	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
+)
+
+// Reader is what the pages read: the admin Backend's read-only methods.
+// The console has no handle on a method that changes state.
+type Reader interface {
+	Sinks(ctx context.Context) ([]gatewayapi.SinkStatus, error)
+	GetSink(ctx context.Context, name string) (gatewayapi.SinkView, error)
+	DeadLetters(ctx context.Context, sink string, f deadletter.Filter) ([]deadletter.Record, error)
+	Attempts(ctx context.Context, q attempts.Query) ([]attempts.Record, error)
+	Event(ctx context.Context, id string) (*gatewayapi.EventView, error)
+	Replays() []gatewayapi.ReplayStatus
+}
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed assets
+var assetFS embed.FS
+
+// contentSecurityPolicy allows only this origin's scripts and styles (no
+// inline script or style), no framing, no plugins.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+type server struct {
+	b        Reader
+	sessions *Sessions
+	pages    map[string]*template.Template
+	rates    rateTracker
+}
+
+// Handler serves the console. b may be nil only in tests that never ask
+// for a page.
+func Handler(b Reader, sessions *Sessions) http.Handler {
+	s := &server{b: b, sessions: sessions, pages: parsePages(), rates: rateTracker{last: map[string]sample{}}}
+	mux := http.NewServeMux()
+	assets, _ := fs.Sub(assetFS, "assets")
+	mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(assets)))
+	mux.HandleFunc("GET /login", s.login)
+	mux.HandleFunc("GET /{$}", s.auth(s.sinksPage))
+	mux.HandleFunc("GET /sinks/rows", s.auth(s.sinkRows))
+	mux.HandleFunc("GET /sinks/new", s.auth(s.newSinkPage))
+	mux.HandleFunc("GET /sinks/{name}", s.auth(s.sinkPage))
+	mux.HandleFunc("GET /sinks/{name}/dead-letters", s.auth(s.deadLettersPage))
+	mux.HandleFunc("GET /events", s.auth(s.eventsPage))
+	mux.HandleFunc("GET /events/{id}", s.auth(s.eventPage))
+	mux.HandleFunc("GET /logs", s.auth(s.logsPage))
+	mux.HandleFunc("GET /replay", s.auth(s.replayPage))
+	mux.HandleFunc("/", s.auth(func(w http.ResponseWriter, r *http.Request) {
+		s.render(w, r, http.StatusNotFound, "error", page{Title: "Not found", Error: "No page at " + r.URL.Path + "."})
+	}))
+	return securityHeaders(mux)
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// auth sends a browser without a session to the login page (when a token
+// is configured; without one the admin listener answers loopback only).
+func (s *server) auth(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.sessions.Enabled() && !s.sessions.LoggedIn(r) {
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		next(w, r)
+	}
+}
+
+func (s *server) login(w http.ResponseWriter, r *http.Request) {
+	next := r.URL.Query().Get("next")
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		next = "/"
+	}
+	if !s.sessions.Enabled() || s.sessions.LoggedIn(r) {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, http.StatusOK, "login", page{Title: "Log in", Data: next})
+}
+
+// page is what every template gets.
+type page struct {
+	Title string
+	Nav   string // the nav entry to mark current
+	CSRF  string
+	Auth  bool // a login exists (show "Log out")
+	Error string
+	Data  any
+}
+
+func (s *server) render(w http.ResponseWriter, r *http.Request, code int, name string, p page) {
+	t := s.pages[name]
+	p.CSRF = s.sessions.CSRF(r)
+	p.Auth = s.sessions.Enabled()
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+		slog.Error("console: rendering a page", "page", name, "err", err)
+		http.Error(w, "rendering the page failed: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// fail renders an error page for a backend error.
+func (s *server) fail(w http.ResponseWriter, r *http.Request, title string, err error) {
+	s.render(w, r, http.StatusInternalServerError, "error", page{Title: title, Error: err.Error()})
+}
+
+func parsePages() map[string]*template.Template {
+	base := template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/attempts.html"))
+	out := map[string]*template.Template{}
+	names, _ := fs.Glob(templateFS, "templates/*.html")
+	for _, n := range names {
+		name := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+		if name == "layout" || name == "attempts" {
+			continue
+		}
+		out[name] = template.Must(template.Must(base.Clone()).ParseFS(templateFS, n))
+	}
+	return out
+}
+
+// rateTracker turns each sink's attempt counters into attempts a second
+// between two looks at the list (the list polls every 2 s). It is display
+// state only, kept per process.
+type rateTracker struct {
+	mu   sync.Mutex
+	last map[string]sample
+}
+
+type sample struct {
+	count uint64
+	at    time.Time
+	rate  float64
+}
+
+func (rt *rateTracker) rate(name string, count uint64, now time.Time) float64 {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	prev, ok := rt.last[name]
+	if !ok || count < prev.count {
+		rt.last[name] = sample{count: count, at: now}
+		return 0
+	}
+	dt := now.Sub(prev.at).Seconds()
+	if dt < 1 {
+		return prev.rate
+	}
+	r := float64(count-prev.count) / dt
+	rt.last[name] = sample{count: count, at: now, rate: r}
+	return r
+}
