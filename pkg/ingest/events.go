@@ -76,16 +76,8 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	lm := tk.metrics
-	body, tooLarge, err := readBody(w, r, h.maxBody)
-	lm.bytes.Add(float64(len(body)))
-	switch {
-	case tooLarge:
-		lm.requests[OutcomeTooLarge].Inc()
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than ingest.max_body (%d bytes)", h.maxBody))
-		return
-	case err != nil:
-		lm.requests[OutcomeInvalid].Inc()
-		writeError(w, http.StatusBadRequest, "reading the body: "+err.Error())
+	body, ok := h.readCounted(w, r, lm, true)
+	if !ok {
 		return
 	}
 	events, ferr := decodeEvents(body)

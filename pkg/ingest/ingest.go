@@ -152,6 +152,30 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // readBody reads at most max bytes; tooLarge says the body was longer.
+// readCounted reads a request's body within ingest.max_body and counts its
+// bytes; a body too large (413) or unreadable (400) is answered and
+// counted here, and ok is false. showErr puts the read error in the
+// answer (the publish API); provider webhooks get no detail.
+func (h *Handler) readCounted(w http.ResponseWriter, r *http.Request, lm *labelMetrics, showErr bool) (body []byte, ok bool) {
+	body, tooLarge, err := readBody(w, r, h.maxBody)
+	lm.bytes.Add(float64(len(body)))
+	switch {
+	case tooLarge:
+		lm.requests[OutcomeTooLarge].Inc()
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than ingest.max_body (%d bytes)", h.maxBody))
+		return nil, false
+	case err != nil:
+		lm.requests[OutcomeInvalid].Inc()
+		msg := "reading the body failed"
+		if showErr {
+			msg = "reading the body: " + err.Error()
+		}
+		writeError(w, http.StatusBadRequest, msg)
+		return nil, false
+	}
+	return body, true
+}
+
 func readBody(w http.ResponseWriter, r *http.Request, max int64) (body []byte, tooLarge bool, err error) {
 	if r.ContentLength > max {
 		return nil, true, nil

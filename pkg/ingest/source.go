@@ -55,16 +55,8 @@ func newSource(c config.Source, m *Metrics) (*source, error) {
 func (h *Handler) serveSource(w http.ResponseWriter, r *http.Request, s *source) {
 	start := time.Now()
 	lm := s.metrics
-	body, tooLarge, err := readBody(w, r, h.maxBody)
-	lm.bytes.Add(float64(len(body)))
-	switch {
-	case tooLarge:
-		lm.requests[OutcomeTooLarge].Inc()
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than ingest.max_body (%d bytes)", h.maxBody))
-		return
-	case err != nil:
-		lm.requests[OutcomeInvalid].Inc()
-		writeError(w, http.StatusBadRequest, "reading the body failed")
+	body, ok := h.readCounted(w, r, lm, false)
+	if !ok {
 		return
 	}
 	if ref := s.verify(r.Header, body, h.now()); ref != nil {
