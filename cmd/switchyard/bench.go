@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,7 +13,7 @@ import (
 
 func benchCmd() *cobra.Command {
 	o := bench.Defaults()
-	var cpuProfile string
+	var cpuProfile, allocProfile string
 	var ingestMode bool
 	var ingestFor time.Duration
 	cmd := &cobra.Command{
@@ -49,6 +50,7 @@ Everything runs on 127.0.0.1 and stops by itself.`,
   switchyard bench --sink eventbridge --rounds 2 --latency 0
   switchyard bench --rounds 1 --events 20000 --latency 5m   # a soak at half the bare rate
   switchyard bench --rounds 1 --latency 0 --cpuprofile cpu   # cpu.bare.pprof, cpu.product.pprof
+  switchyard bench --rounds 1 --latency 0 --allocprofile mem # mem.product.before.pprof, mem.product.after.pprof, …
   switchyard bench --ingest --concurrency 16 --rounds 3`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -73,6 +75,20 @@ Everything runs on 127.0.0.1 and stops by itself.`,
 					o.CPUProfile[sys] = f
 				}
 			}
+			if allocProfile != "" {
+				// Sample every 4 KB allocated rather than every 512 KB, so
+				// that a drain's few hundred MB give a usable profile.
+				runtime.MemProfileRate = 4096
+				o.AllocProfile = map[string]io.Writer{}
+				for _, key := range []string{"bare.before", "bare.after", "product.before", "product.after"} {
+					f, err := os.Create(allocProfile + "." + key + ".pprof")
+					if err != nil {
+						return err
+					}
+					defer f.Close()
+					o.AllocProfile[key] = f
+				}
+			}
 			rep, err := bench.Run(cmd.Context(), o) // canceled by SIGINT/SIGTERM
 			if err != nil {
 				return err
@@ -93,5 +109,6 @@ Everything runs on 127.0.0.1 and stops by itself.`,
 	f.BoolVar(&ingestMode, "ingest", false, "measure the ingest API (POST /v1/events) against a bare decode → publish → PubAck handler")
 	f.DurationVar(&ingestFor, "ingest-for", 3*time.Second, "with --ingest: how long each phase posts")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write CPU profiles of the first round's drains to PREFIX.bare.pprof and PREFIX.product.pprof (go tool pprof FILE)")
+	f.StringVar(&allocProfile, "allocprofile", "", "write heap profiles before and after the first round's drains to PREFIX.{bare,product}.{before,after}.pprof (go tool pprof -sample_index=alloc_space -diff_base BEFORE AFTER)")
 	return cmd
 }

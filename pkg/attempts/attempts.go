@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -40,13 +41,15 @@ var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 // Buckets is how many buckets a sink's records are spread over.
 const Buckets = 16
 
-func bucket(eventID string) string {
+func bucket(eventID string) string { return bucketNames[bucketOf(eventID)] }
+
+func bucketOf(eventID string) uint32 {
 	// FNV-1a, inline: no hasher or string to allocate per record.
 	h := uint32(2166136261)
 	for i := 0; i < len(eventID); i++ {
 		h = (h ^ uint32(eventID[i])) * 16777619
 	}
-	return bucketNames[h%Buckets]
+	return h % Buckets
 }
 
 var bucketNames = func() (names [Buckets]string) {
@@ -57,7 +60,11 @@ var bucketNames = func() (names [Buckets]string) {
 }()
 
 func subject(sink, eventID string) string {
-	return subjectPrefix + sink + "." + bucket(eventID)
+	return bucketSubject(sink, bucketOf(eventID))
+}
+
+func bucketSubject(sink string, bucket uint32) string {
+	return subjectPrefix + sink + "." + bucketNames[bucket]
 }
 
 // legacySubject is where a record was kept before batching.
@@ -93,12 +100,21 @@ type Log struct {
 	FlushEvery time.Duration
 	MaxBatch   int
 
-	once    sync.Once
+	once sync.Once
+	// One shard per bucket: the workers of every sink record at once,
+	// and one lock for all of them was where they queued.
+	shards [Buckets]shard
+	stop   chan struct{}
+	done   chan struct{}
+	closed atomic.Bool
+}
+
+type shard struct {
 	mu      sync.Mutex
-	pending map[string]*batch // subject → records waiting
-	stop    chan struct{}
-	done    chan struct{}
-	closed  bool
+	pending map[string]*batch // sink → records waiting
+	// sizes is each sink's last batch size: the next batch starts with
+	// that capacity rather than growing to it again.
+	sizes map[string]int
 }
 
 type batch struct {
@@ -131,27 +147,31 @@ func (l *Log) Record(r Record) error {
 	if len(r.Response) > MaxResponse {
 		r.Response = r.Response[:MaxResponse]
 	}
-	subj := subject(r.Sink, r.EventID)
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
+	i := bucketOf(r.EventID)
+	sh := &l.shards[i]
+	sh.mu.Lock()
+	// Checked under the shard's lock: Close sets closed and then flushes
+	// every shard under its lock, so a record is either flushed or refused.
+	if l.closed.Load() {
+		sh.mu.Unlock()
 		return errors.New("attempts: log closed")
 	}
-	b := l.pending[subj]
+	b := sh.pending[r.Sink]
 	if b == nil {
-		b = &batch{}
-		l.pending[subj] = b
+		b = &batch{buf: make([]byte, 0, sh.sizes[r.Sink]+512)}
+		sh.pending[r.Sink] = b
 	}
 	b.buf = append(r.appendJSON(b.buf), '\n')
 	b.n++
 	var full []byte
 	if b.n >= l.MaxBatch || len(b.buf) >= maxBatchBytes {
 		full = b.buf
-		delete(l.pending, subj)
+		delete(sh.pending, r.Sink)
+		sh.sizes[r.Sink] = min(len(full), maxBatchBytes)
 	}
-	l.mu.Unlock()
+	sh.mu.Unlock()
 	if full != nil {
-		return l.publish(subj, full)
+		return l.publish(bucketSubject(r.Sink, i), full)
 	}
 	return nil
 }
@@ -166,7 +186,10 @@ func (l *Log) start() {
 	if l.MaxBatch <= 0 {
 		l.MaxBatch = 256
 	}
-	l.pending = map[string]*batch{}
+	for i := range l.shards {
+		l.shards[i].pending = map[string]*batch{}
+		l.shards[i].sizes = map[string]int{}
+	}
 	l.stop, l.done = make(chan struct{}), make(chan struct{})
 	go l.flushLoop()
 }
@@ -188,12 +211,19 @@ func (l *Log) flushLoop() {
 
 // flush publishes every batch waiting.
 func (l *Log) flush() {
-	l.mu.Lock()
-	pending := l.pending
-	l.pending = make(map[string]*batch, len(pending))
-	l.mu.Unlock()
-	for subj, b := range pending {
-		_ = l.publish(subj, b.buf)
+	for i := range l.shards {
+		sh := &l.shards[i]
+		sh.mu.Lock()
+		pending := sh.pending
+		sh.pending = make(map[string]*batch, len(pending))
+		sh.sizes = make(map[string]int, len(pending))
+		for sink, b := range pending {
+			sh.sizes[sink] = min(len(b.buf), maxBatchBytes)
+		}
+		sh.mu.Unlock()
+		for sink, b := range pending {
+			_ = l.publish(bucketSubject(sink, uint32(i)), b.buf)
+		}
 	}
 }
 
@@ -209,13 +239,9 @@ func (l *Log) publish(subj string, data []byte) error {
 // records are refused.
 func (l *Log) Close() {
 	l.once.Do(l.start)
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
+	if l.closed.Swap(true) {
 		return
 	}
-	l.closed = true
-	l.mu.Unlock()
 	close(l.stop)
 	<-l.done
 }

@@ -136,3 +136,45 @@ func TestBucketIsStable(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkLogRecord is the attempt log's cost per delivery: a record
+// appended to its bucket's batch, and its share of the batch's publish.
+func BenchmarkLogRecord(b *testing.B) {
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: b.TempDir(), NoLog: true, NoSigs: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		b.Fatal("nats-server not ready")
+	}
+	defer s.Shutdown()
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	l := &Log{JS: js}
+	if err := l.Ensure(context.Background(), time.Hour, 256<<20, 1); err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	ids := make([]string, 1024)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("evt_%d", i)
+	}
+	rec := Record{Sink: "orders", Type: "order.created", Attempt: 1, Time: time.Now().UTC(), DurationMS: 1.25, Outcome: "delivered", Status: 200, Stream: "EVENTS", StreamSeq: 42}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		rec.EventID = ids[i%len(ids)]
+		i++
+		if err := l.Record(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -65,6 +65,12 @@ type Options struct {
 	// CPUProfile, when set, gets a CPU profile of each system's drain in
 	// the first round, keyed "bare" and "product".
 	CPUProfile map[string]io.Writer
+	// AllocProfile, when set, gets heap profiles taken just before and just
+	// after each system's drain in the first round, keyed "bare.before",
+	// "bare.after", "product.before" and "product.after": the allocations of
+	// the drain are the difference (go tool pprof -sample_index=alloc_space
+	// -diff_base BEFORE AFTER).
+	AllocProfile map[string]io.Writer
 }
 
 // Defaults are `switchyard bench`'s defaults.
@@ -248,6 +254,12 @@ func runPhase(ctx context.Context, o Options, rc *receiver, dest *cloudDest, pha
 		return Result{}, err
 	}
 	profile := o.CPUProfile[name] != nil && round == 1
+	allocs := o.AllocProfile[name+".before"] != nil && round == 1
+	if allocs {
+		if err := writeHeapProfile(o.AllocProfile[name+".before"]); err != nil {
+			return Result{}, err
+		}
+	}
 	m := begin(o)
 	if profile {
 		if err := pprof.StartCPUProfile(o.CPUProfile[name]); err != nil {
@@ -263,7 +275,20 @@ func runPhase(ctx context.Context, o Options, rc *receiver, dest *cloudDest, pha
 	if err != nil {
 		return Result{}, err
 	}
-	return m.end(res), nil
+	res = m.end(res)
+	if allocs {
+		if err := writeHeapProfile(o.AllocProfile[name+".after"]); err != nil {
+			return Result{}, err
+		}
+	}
+	return res, nil
+}
+
+// writeHeapProfile writes the allocations up to the last collection; the
+// collection first makes that "now".
+func writeHeapProfile(w io.Writer) error {
+	runtime.GC()
+	return pprof.Lookup("allocs").WriteTo(w, 0)
 }
 
 func waitAll(ctx context.Context, t *tally, limit time.Duration) error {

@@ -12,10 +12,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"net/http"
 	"net/textproto"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -44,9 +46,25 @@ var (
 )
 
 type key struct {
-	hmac []byte             // v1
-	priv ed25519.PrivateKey // v1a, signing
-	pub  ed25519.PublicKey  // v1a, verifying
+	hmac    []byte             // v1
+	hashers *sync.Pool         // of *hasher keyed with hmac
+	priv    ed25519.PrivateKey // v1a, signing
+	pub     ed25519.PublicKey  // v1a, verifying
+}
+
+// hasher is a keyed HMAC-SHA256 kept between signatures: Reset restores
+// the keyed state, where hmac.New would allocate two hashes and rehash
+// the key for every delivery. prefix holds "id.timestamp." so that the
+// signed content goes in with one Write besides the body's.
+type hasher struct {
+	mac    hash.Hash
+	prefix []byte
+}
+
+func newHMACKey(secret []byte) key {
+	return key{hmac: secret, hashers: &sync.Pool{New: func() any {
+		return &hasher{mac: hmac.New(sha256.New, secret), prefix: make([]byte, 0, 64)}
+	}}}
 }
 
 // Keys is an ordered set of signing or verifying keys.
@@ -66,7 +84,7 @@ func parseKey(s string) (key, error) {
 		if err != nil || len(b) == 0 {
 			return key{}, fmt.Errorf("secret: after %q it must be base64", prefixSymmetric)
 		}
-		return key{hmac: b}, nil
+		return newHMACKey(b), nil
 	case strings.HasPrefix(s, prefixSecretKey):
 		b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(s, prefixSecretKey))
 		if err != nil || len(b) != ed25519.PrivateKeySize {
@@ -124,15 +142,15 @@ func (k *Keys) Sign(id string, ts time.Time, body []byte) string {
 		switch {
 		case key.hmac != nil:
 			// HMAC streams the parts: no copy of the body per attempt.
-			m := hmac.New(sha256.New, key.hmac)
-			m.Write([]byte(id))
-			m.Write(dot)
-			m.Write(tsBytes)
-			m.Write(dot)
-			m.Write(body)
+			h := key.hashers.Get().(*hasher)
+			h.mac.Reset()
+			h.prefix = append(append(append(append(h.prefix[:0], id...), '.'), tsBytes...), '.')
+			h.mac.Write(h.prefix)
+			h.mac.Write(body)
 			var sum [sha256.Size]byte
 			out = append(out, "v1,"...)
-			out = base64.StdEncoding.AppendEncode(out, m.Sum(sum[:0]))
+			out = base64.StdEncoding.AppendEncode(out, h.mac.Sum(sum[:0]))
+			key.hashers.Put(h)
 		case key.priv != nil:
 			if msg == nil {
 				msg = signedContent(id, ts.Unix(), body)
@@ -144,15 +162,13 @@ func (k *Keys) Sign(id string, ts time.Time, body []byte) string {
 	return string(out)
 }
 
-var dot = []byte{'.'}
-
 // SetHeaders sets the three Standard Webhooks headers on h.
 func (k *Keys) SetHeaders(h http.Header, id string, ts time.Time, body []byte) {
 	// Canonical keys, assigned directly: Set would canonicalize (and
 	// allocate) the lower-case names on every delivery.
-	h[canonID] = []string{id}
-	h[canonTimestamp] = []string{strconv.FormatInt(ts.Unix(), 10)}
-	h[canonSignature] = []string{k.Sign(id, ts, body)}
+	v := make([]string, 3) // one allocation for the three values
+	v[0], v[1], v[2] = id, strconv.FormatInt(ts.Unix(), 10), k.Sign(id, ts, body)
+	h[canonID], h[canonTimestamp], h[canonSignature] = v[0:1:1], v[1:2:2], v[2:3:3]
 }
 
 var (

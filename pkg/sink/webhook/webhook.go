@@ -177,6 +177,11 @@ func (d *Driver) post(ctx context.Context, i int, e *event.Event, observe sink.O
 	if err != nil {
 		return sink.PermanentError(0, fmt.Errorf("render body: %w", err))
 	}
+	// The body is a fresh *bytes.Reader, not a pooled buffer behind a
+	// reader of our own: net/http writes the headers and a body it does
+	// not know to be in memory in two writes (two packets, and two reads
+	// for the receiver), which cost more than the allocation saved
+	// (measured: CPU per delivery 1.26–1.37× the bare loop became 1.50×).
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.cfg.URL, bytes.NewReader(body))
 	if err != nil {
 		return sink.PermanentError(0, redact.Error(err))
