@@ -49,6 +49,7 @@ Everything runs on 127.0.0.1 and stops by itself.`,
   switchyard bench --sinks 4 --events 10000
   switchyard bench --sink eventbridge --rounds 2 --latency 0
   switchyard bench --rounds 1 --events 20000 --latency 5m   # a soak at half the bare rate
+  switchyard bench --systems product --events 0 --rounds 1 --rate 6000 --latency 10m --allocprofile soak
   switchyard bench --rounds 1 --latency 0 --cpuprofile cpu   # cpu.bare.pprof, cpu.product.pprof
   switchyard bench --rounds 1 --latency 0 --allocprofile mem # mem.product.before.pprof, mem.product.after.pprof, …
   switchyard bench --ingest --concurrency 16 --rounds 3`,
@@ -80,12 +81,19 @@ Everything runs on 127.0.0.1 and stops by itself.`,
 				// that a drain's few hundred MB give a usable profile.
 				runtime.MemProfileRate = 4096
 				o.AllocProfile = map[string]io.Writer{}
-				for _, key := range []string{"bare.before", "bare.after", "product.before", "product.after"} {
+				for _, key := range []string{"bare.before", "bare.after", "product.before", "product.after",
+					"bare.latency.warm", "bare.latency.end", "product.latency.warm", "product.latency.end"} {
 					f, err := os.Create(allocProfile + "." + key + ".pprof")
 					if err != nil {
 						return err
 					}
-					defer f.Close()
+					defer func() {
+						// Keys of phases or systems that did not run leave no file.
+						if info, err := f.Stat(); err == nil && info.Size() == 0 {
+							_ = os.Remove(f.Name())
+						}
+						f.Close()
+					}()
 					o.AllocProfile[key] = f
 				}
 			}
@@ -98,7 +106,7 @@ Everything runs on 127.0.0.1 and stops by itself.`,
 		},
 	}
 	f := cmd.Flags()
-	f.IntVarP(&o.Events, "events", "n", o.Events, "backlog of events per drain phase")
+	f.IntVarP(&o.Events, "events", "n", o.Events, "backlog of events per drain phase (0: no drain phase)")
 	f.IntVar(&o.Size, "size", o.Size, "event body size in bytes (JSON)")
 	f.IntVarP(&o.Concurrency, "concurrency", "c", o.Concurrency, "workers per sink (the product sink's concurrency)")
 	f.IntVar(&o.Sinks, "sinks", o.Sinks, "webhook sinks receiving every event (the bare loop runs as many consumers)")
@@ -109,6 +117,7 @@ Everything runs on 127.0.0.1 and stops by itself.`,
 	f.BoolVar(&ingestMode, "ingest", false, "measure the ingest API (POST /v1/events) against a bare decode → publish → PubAck handler")
 	f.DurationVar(&ingestFor, "ingest-for", 3*time.Second, "with --ingest: how long each phase posts")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write CPU profiles of the first round's drains to PREFIX.bare.pprof and PREFIX.product.pprof (go tool pprof FILE)")
-	f.StringVar(&allocProfile, "allocprofile", "", "write heap profiles before and after the first round's drains to PREFIX.{bare,product}.{before,after}.pprof (go tool pprof -sample_index=alloc_space -diff_base BEFORE AFTER)")
+	f.StringVar(&allocProfile, "allocprofile", "", "write heap profiles before and after the first round's drains to PREFIX.{bare,product}.{before,after}.pprof (go tool pprof -sample_index=alloc_space -diff_base BEFORE AFTER), and a quarter of the way into the latency phase and at its end to PREFIX.{bare,product}.latency.{warm,end}.pprof (-sample_index=inuse_space)")
+	f.StringSliceVar(&o.Systems, "systems", nil, "systems to run: bare, product or both (default both; a latency phase without bare needs --rate)")
 	return cmd
 }

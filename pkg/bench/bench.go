@@ -69,8 +69,14 @@ type Options struct {
 	// after each system's drain in the first round, keyed "bare.before",
 	// "bare.after", "product.before" and "product.after": the allocations of
 	// the drain are the difference (go tool pprof -sample_index=alloc_space
-	// -diff_base BEFORE AFTER).
+	// -diff_base BEFORE AFTER); and of the latency phase (a soak), keyed
+	// "bare.latency.warm", "bare.latency.end" and the same for "product",
+	// a quarter of the way in and at the end: what stayed in use is the
+	// difference (-sample_index=inuse_space).
 	AllocProfile map[string]io.Writer
+	// Systems are the systems run, in the first round's order; nil means
+	// both ("bare", "product"). A soak of the product alone needs Rate.
+	Systems []string
 }
 
 // Defaults are `switchyard bench`'s defaults.
@@ -80,8 +86,12 @@ func Defaults() Options {
 
 func (o *Options) check() error {
 	switch {
-	case o.Events < 1:
-		return errors.New("events must be at least 1")
+	case o.Events < 0:
+		return errors.New("events must not be negative")
+	case o.Events == 0 && o.LatencyFor == 0:
+		return errors.New("nothing to run: no events to drain and no latency phase")
+	case o.LatencyFor > 0 && o.Rate == 0 && (o.Events == 0 || (len(o.Systems) > 0 && !slices.Contains(o.Systems, "bare"))):
+		return errors.New("the latency phase needs a rate: set one, or drain with the bare loop first")
 	case o.Concurrency < 1:
 		return errors.New("concurrency must be at least 1")
 	case o.Sinks < 1:
@@ -90,6 +100,8 @@ func (o *Options) check() error {
 		return errors.New("rounds must be at least 1")
 	case o.Rate < 0 || o.LatencyFor < 0:
 		return errors.New("rate and latency duration must not be negative")
+	case slices.ContainsFunc(o.Systems, func(s string) bool { return s != "bare" && s != "product" }):
+		return fmt.Errorf("systems %q: each is bare or product", o.Systems)
 	case o.Sink != "" && o.Sink != "webhook" && o.Sink != "eventbridge" && o.Sink != "pubsub":
 		return fmt.Errorf("sink %q: want webhook, eventbridge or pubsub", o.Sink)
 	}
@@ -163,7 +175,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		defer dest.close()
 	}
 	rep := &Report{Options: o}
-	phases := []string{"drain"}
+	var phases []string
+	if o.Events > 0 {
+		phases = append(phases, "drain")
+	}
 	if o.LatencyFor > 0 {
 		phases = append(phases, "latency")
 	}
@@ -177,9 +192,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			}
 		}
 		for round := 1; round <= o.Rounds; round++ {
-			order := []string{"bare", "product"}
+			order := slices.Clone(o.Systems)
+			if len(order) == 0 {
+				order = []string{"bare", "product"}
+			}
 			if round%2 == 0 {
-				order = []string{"product", "bare"}
+				slices.Reverse(order)
 			}
 			var roundResults []Result
 			for _, name := range order {
@@ -238,14 +256,34 @@ func runPhase(ctx context.Context, o Options, rc *receiver, dest *cloudDest, pha
 		res.Rate, res.Events = rate, max(1, int(rate*o.LatencyFor.Seconds()))
 		t := rc.expect(res.Events, o.Sinks)
 		m := begin(o)
+		// A soak's heap profiles: "warm" a quarter of the way in (JetStream's
+		// duplicate window and the pools have filled by then in a long
+		// run), "end" when the last event is in.
+		warm, end := o.AllocProfile[name+".latency.warm"], o.AllocProfile[name+".latency.end"]
+		var warmErr chan error
+		if warm != nil && round == 1 {
+			warmErr = make(chan error, 1)
+			timer := time.AfterFunc(o.LatencyFor/4, func() { warmErr <- writeInUseProfile(warm) })
+			defer timer.Stop()
+		}
 		if err := pub.paced(ctx, prefix+"l", res.Events, o.Size, rate); err != nil {
 			return Result{}, err
+		}
+		if warmErr != nil {
+			if err := <-warmErr; err != nil {
+				return Result{}, err
+			}
 		}
 		if err := waitAll(ctx, t, time.Minute+time.Duration(res.Events*o.Sinks)*time.Millisecond); err != nil {
 			return Result{}, err
 		}
 		res = m.end(res)
 		res.P50, res.P99 = percentiles(t.latency)
+		if end != nil && round == 1 {
+			if err := writeInUseProfile(end); err != nil {
+				return Result{}, err
+			}
+		}
 		return res, nil
 	}
 
@@ -282,6 +320,13 @@ func runPhase(ctx context.Context, o Options, rc *receiver, dest *cloudDest, pha
 		}
 	}
 	return res, nil
+}
+
+// writeInUseProfile writes the heap in use after a collection (go tool
+// pprof -sample_index=inuse_space).
+func writeInUseProfile(w io.Writer) error {
+	runtime.GC()
+	return pprof.Lookup("heap").WriteTo(w, 0)
 }
 
 // writeHeapProfile writes the allocations up to the last collection; the
@@ -532,11 +577,12 @@ func (rep *Report) WriteSummary(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t", c.name)
 	}
 	fmt.Fprintln(tw)
+	ran := func(phase, sys string) bool { return rep.Median(phase, sys, func(Result) float64 { return 1 }) != 0 }
 	for _, phase := range []string{"drain", "latency"} {
-		if rep.Median(phase, "bare", func(Result) float64 { return 1 }) == 0 {
-			continue
-		}
 		for _, sys := range []string{"bare", "product"} {
+			if !ran(phase, sys) {
+				continue
+			}
 			fmt.Fprintf(tw, "%s\t%s\t", phase, sys)
 			for _, c := range metricCols {
 				v := rep.Median(phase, sys, c.f)
@@ -547,6 +593,9 @@ func (rep *Report) WriteSummary(w io.Writer) {
 				}
 			}
 			fmt.Fprintln(tw)
+		}
+		if !ran(phase, "bare") || !ran(phase, "product") {
+			continue
 		}
 		fmt.Fprintf(tw, "%s\tproduct/bare\t", phase)
 		for _, c := range metricCols {

@@ -159,29 +159,53 @@ func (d *Dispatcher) Run(ctx context.Context, grace time.Duration) error {
 			return err
 		}
 	}
+	msgsClosed := make(chan struct{})
 	go func() {
 		<-ctx.Done()
 		d.stopSources()
 		close(msgs)
+		close(msgsClosed)
 	}()
 
-	batches := make(chan []jetstream.Msg)
 	var workers sync.WaitGroup
-	for i := 0; i < d.opts.Sink.Concurrency; i++ {
-		workers.Add(1)
-		go func() {
-			defer workers.Done()
-			for b := range batches {
-				if ctx.Err() != nil {
-					d.release(b)
-					continue
+	if d.maxBatch > 1 {
+		batches := make(chan []jetstream.Msg)
+		for i := 0; i < d.opts.Sink.Concurrency; i++ {
+			workers.Add(1)
+			go func() {
+				defer workers.Done()
+				for b := range batches {
+					d.work(ctx, hard, b)
 				}
-				d.deliver(ctx, hard, b)
-			}
-		}()
+			}()
+		}
+		d.batch(msgs, batches)
+		close(batches)
+	} else {
+		// Events go one at a time: each worker takes its next event itself
+		// (a batcher in between would cost a channel hop and a goroutine
+		// switch per event).
+		for i := 0; i < d.opts.Sink.Concurrency; i++ {
+			workers.Add(1)
+			go func() {
+				defer workers.Done()
+				for {
+					var one [1]jetstream.Msg
+					select {
+					case m, ok := <-msgs:
+						if !ok {
+							return
+						}
+						one[0] = m
+					case m := <-d.ready: // nil, never ready, unless the driver orders
+						one[0] = m
+					}
+					d.work(ctx, hard, one[:])
+				}
+			}()
+		}
+		<-msgsClosed // what the batcher waits for; the grace below bounds the workers
 	}
-	d.batch(msgs, batches)
-	close(batches)
 	defer d.releaseLanes()
 
 	done := make(chan struct{})
@@ -286,6 +310,15 @@ func (d *Dispatcher) batch(in <-chan jetstream.Msg, out chan<- []jetstream.Msg) 
 	}
 }
 
+// work delivers one batch, or hands it back unattempted once ctx ended.
+func (d *Dispatcher) work(ctx, hard context.Context, b []jetstream.Msg) {
+	if ctx.Err() != nil {
+		d.release(b)
+		return
+	}
+	d.deliver(ctx, hard, b)
+}
+
 // release hands messages back unattempted during shutdown.
 func (d *Dispatcher) release(b []jetstream.Msg) {
 	for _, m := range b {
@@ -309,10 +342,11 @@ type delivery struct {
 // grace period and interrupts sends.
 func (d *Dispatcher) deliver(soft, hard context.Context, b []jetstream.Msg) {
 	ctx := hard // settling and sending end only after the grace period
-	ds := make([]delivery, 0, len(b))
-	for _, m := range b {
-		meta, err := m.Metadata()
-		if err != nil {
+	st := newSendState(len(b))
+	ds := st.ds
+	for i, m := range b {
+		meta := &st.metas[i]
+		if err := metadataInto(m, meta); err != nil {
 			// Not a JetStream message: nothing to settle against.
 			d.log.Error("message without metadata", "err", err, "subject", m.Subject())
 			d.keep.done(m)
@@ -341,7 +375,7 @@ func (d *Dispatcher) deliver(soft, hard context.Context, b []jetstream.Msg) {
 	if len(ds) == 0 {
 		return
 	}
-	events := make([]*event.Event, len(ds))
+	events := st.events[:len(ds)]
 	for i, x := range ds {
 		events[i] = x.ev
 	}
@@ -359,34 +393,66 @@ func (d *Dispatcher) deliver(soft, hard context.Context, b []jetstream.Msg) {
 	}
 	d.inFlight.Add(int64(len(ds)))
 	d.hot.inFlight.Add(float64(len(ds)))
-	answers := make([]answer, len(ds))
-	var amu sync.Mutex
-	observe := func(i, status int, body []byte) {
-		amu.Lock()
-		defer amu.Unlock()
-		if i >= 0 && i < len(answers) {
-			answers[i] = answer{status: status, body: body}
-		}
-	}
-	spans := make([]trace.Span, len(ds))
+	st.answers = st.answers[:len(ds)]
+	answers := st.answers
+	spans := st.spans[:len(ds)]
 	for i, x := range ds {
 		spans[i] = d.startSpan(x)
 	}
 	start := time.Now()
-	err = sink.SendObserved(ctx, d.opts.Driver, events, observe)
+	err = sink.SendObserved(ctx, d.opts.Driver, events, st.observe)
 	elapsed := time.Since(start)
 	d.gate.record(probe, verdictOf(err, len(ds)))
 	d.inFlight.Add(-int64(len(ds)))
 	d.hot.inFlight.Sub(float64(len(ds)))
 	d.hot.sendDuration.Observe(elapsed.Seconds())
 
-	amu.Lock()
-	defer amu.Unlock()
+	st.mu.Lock()
+	defer st.mu.Unlock()
 	for i, x := range ds {
 		ierr := sink.ErrorFor(err, i)
 		outcome := d.settle(ctx, x, ierr)
 		d.recordAttempt(x, start, elapsed, outcome, ierr, answers[i])
 		endSpan(spans[i], outcome, answers[i].status, ierr)
+	}
+}
+
+// sendState is what one Send of a batch needs beside the messages. A batch
+// of one (every webhook delivery) gets it in one allocation rather than
+// six: it lives as long as its event is in flight.
+type sendState struct {
+	mu      sync.Mutex // the driver may answer from its own goroutines
+	ds      []delivery
+	events  []*event.Event
+	answers []answer
+	spans   []trace.Span
+	metas   []jetstream.MsgMetadata // the deliveries' meta point here
+	one     struct {
+		d [1]delivery
+		e [1]*event.Event
+		a [1]answer
+		s [1]trace.Span
+		m [1]jetstream.MsgMetadata
+	}
+}
+
+func newSendState(n int) *sendState {
+	st := &sendState{}
+	if n == 1 {
+		st.ds, st.events, st.answers, st.spans, st.metas = st.one.d[:0], st.one.e[:], st.one.a[:], st.one.s[:], st.one.m[:]
+		return st
+	}
+	st.ds, st.events, st.answers, st.spans = make([]delivery, 0, n), make([]*event.Event, n), make([]answer, n), make([]trace.Span, n)
+	st.metas = make([]jetstream.MsgMetadata, n)
+	return st
+}
+
+// observe records what the destination answered to event i.
+func (st *sendState) observe(i, status int, body []byte) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if i >= 0 && i < len(st.answers) {
+		st.answers[i] = answer{status: status, body: body}
 	}
 }
 

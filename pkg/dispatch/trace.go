@@ -12,11 +12,22 @@ import (
 
 var tracer = otel.Tracer("github.com/switchyard-dev/switchyard/pkg/dispatch")
 
+// untraced is the process's tracer provider before one is installed: while
+// it still is, every span would be a non-recording one, so none is started
+// (a span and a context a delivery, for nothing).
+var untraced = otel.GetTracerProvider()
+
+// noSpan is the span of a delivery with tracing off.
+var noSpan = trace.SpanFromContext(context.Background())
+
 // startSpan opens the span of one delivery attempt, a child of the
 // producer's traceparent when the event has one, and makes it the
 // traceparent the destination receives: the receiver's work then hangs
 // under this attempt. With tracing off the traceparent passes unchanged.
 func (d *Dispatcher) startSpan(x delivery) trace.Span {
+	if otel.GetTracerProvider() == untraced {
+		return noSpan
+	}
 	parent := context.Background()
 	if x.ev.TraceParent != "" {
 		// W3C trace context is the contract (the traceparent header),

@@ -3,7 +3,9 @@ package sink
 import (
 	"context"
 	"errors"
+	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -18,12 +20,22 @@ type Lifecycle struct {
 	cancel context.CancelFunc
 	once   sync.Once
 	mu     sync.RWMutex // sends hold it for reading, Close for writing
+	shared atomic.Pointer[sharedCtx]
+	exit   func() // mu.RUnlock, bound once rather than per send
+}
+
+// sharedCtx is the context EnterShared hands to every send from one
+// parent: the parent's, canceled by Close as well.
+type sharedCtx struct {
+	parent context.Context
+	ctx    context.Context
 }
 
 // NewLifecycle returns an open Lifecycle.
 func NewLifecycle() *Lifecycle {
 	l := &Lifecycle{}
 	l.closed, l.cancel = context.WithCancel(context.Background())
+	l.exit = l.mu.RUnlock
 	return l
 }
 
@@ -38,6 +50,35 @@ func (l *Lifecycle) Enter(ctx context.Context) (_ context.Context, done func(), 
 	ctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(l.closed, cancel)
 	return ctx, func() { stop(); cancel(); l.mu.RUnlock() }, nil
+}
+
+// EnterShared is Enter for a driver whose sends use their context only for
+// calls that end when the send does (an HTTP round trip): the context is
+// derived once per parent and shared by the sends, where Enter derives one
+// per send — two registrations on contexts all workers share, which cost
+// them a lock each per event. A dispatcher passes the same parent to every
+// send, so the first parent seen is the one kept; another gets Enter's.
+func (l *Lifecycle) EnterShared(ctx context.Context) (_ context.Context, done func(), err error) {
+	s := l.shared.Load()
+	if s == nil || s.parent != ctx {
+		if s != nil || reflect.TypeOf(ctx).Kind() != reflect.Pointer {
+			return l.Enter(ctx)
+		}
+		// Comparable by pointer, so the parent check above cannot panic.
+		merged, cancel := context.WithCancel(ctx)
+		context.AfterFunc(l.closed, cancel)
+		if !l.shared.CompareAndSwap(nil, &sharedCtx{parent: ctx, ctx: merged}) {
+			cancel()
+			return l.Enter(ctx)
+		}
+		s = l.shared.Load()
+	}
+	l.mu.RLock()
+	if l.closed.Err() != nil {
+		l.mu.RUnlock()
+		return nil, nil, CanceledError(ErrClosed)
+	}
+	return s.ctx, l.exit, nil
 }
 
 // Batch runs one Send of n events: it enters the lifecycle (the Send also

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -204,6 +205,32 @@ func TestTimeoutIsRetryable(t *testing.T) {
 	if c := sink.Classify(err); c.Class != sink.Retryable {
 		t.Fatalf("timeout: %v, want retryable", err)
 	}
+	if msg := err.Error(); !strings.Contains(msg, "no answer within the timeout of 200ms") || !strings.Contains(msg, `Post "https://127.0.0.1:`) {
+		t.Errorf("timeout error %q: want the method, the endpoint and the timeout", msg)
+	}
+}
+
+// The timeout also bounds reading the answer: a receiver that sends its
+// status and then stalls in the body does not hold the worker.
+func TestTimeoutBoundsTheAnswersBody(t *testing.T) {
+	release := make(chan struct{})
+	srv, ca := tlsServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		w.WriteHeader(http.StatusOK)
+		w.Write([]byte("partial"))
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	defer close(release)
+	d := newDriver(t, srv.URL, ca, func(c *webhook.Config) { c.Timeout.D = 300 * time.Millisecond })
+	start := time.Now()
+	_ = d.Send(context.Background(), []*event.Event{testEvent(nil)})
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("Send took %s with a timeout of 300ms", took)
+	}
 }
 
 func TestCloseDuringSendCancelsPromptly(t *testing.T) {
@@ -312,5 +339,26 @@ func TestBatchNamesFailedIndexes(t *testing.T) {
 		if failed := sink.ErrorFor(err, i) != nil; failed != (i == 1) {
 			t.Errorf("index %d failed=%v", i, failed)
 		}
+	}
+}
+
+// The transport's read buffer is small (256 bytes): an answer with long
+// headers and a chunked body longer than it is still read whole.
+func TestLongAnswersAreRead(t *testing.T) {
+	long := strings.Repeat("v", 3000)
+	srv, ca := tlsServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Long", long)
+		w.WriteHeader(http.StatusBadRequest)
+		for range 4 {
+			w.Write([]byte(strings.Repeat("b", 500)))
+			w.(http.Flusher).Flush() // chunked
+		}
+	})
+	d := newDriver(t, srv.URL, ca, nil)
+	var status int
+	var body []byte
+	err := d.SendObserved(context.Background(), []*event.Event{testEvent(nil)}, func(i, s int, b []byte) { status, body = s, b })
+	if status != http.StatusBadRequest || len(body) < 1024 || err == nil {
+		t.Fatalf("answer: status %d, %d bytes of body, err %v; want 400, at least 1 KiB, an error", status, len(body), err)
 	}
 }

@@ -1,0 +1,85 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// A shared context is canceled by Close and by its parent, like Enter's;
+// a send from another parent gets a context of its own; after Close a
+// send is refused.
+func TestEnterSharedEndsWithCloseAndParent(t *testing.T) {
+	l := NewLifecycle()
+	parent, cancelParent := context.WithCancel(context.Background())
+	ctx1, done1, err := l.EnterShared(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx2, done2, err := l.EnterShared(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctx1 != ctx2 {
+		t.Fatal("two sends from one parent got two contexts")
+	}
+	done1()
+	done2()
+	if ctx1.Err() != nil {
+		t.Fatal("a send's end canceled the shared context")
+	}
+
+	other, cancelOther := context.WithCancel(context.Background())
+	ctx3, done3, err := l.EnterShared(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelOther()
+	if ctx3.Err() == nil || ctx1.Err() != nil {
+		t.Fatalf("another parent's cancel: its send %v, the shared one %v", ctx3.Err(), ctx1.Err())
+	}
+	done3()
+
+	ctx4, done4, err := l.EnterShared(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- l.Close(nil) }()
+	select {
+	case <-ctx4.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not cancel the shared context of a send in flight")
+	}
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a send was in flight")
+	case <-time.After(20 * time.Millisecond):
+	}
+	done4()
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := l.EnterShared(parent); !errors.Is(err, ErrClosed) {
+		t.Fatalf("a send after Close: %v, want ErrClosed", err)
+	}
+	cancelParent()
+}
+
+// A canceled parent cancels the shared context.
+func TestEnterSharedEndsWithParent(t *testing.T) {
+	l := NewLifecycle()
+	parent, cancel := context.WithCancel(context.Background())
+	ctx, done, err := l.EnterShared(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done()
+	cancel()
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the parent's cancel did not reach the shared context")
+	}
+}
