@@ -67,13 +67,13 @@ Everything runs on 127.0.0.1 and stops by itself.`,
 			}
 			if cpuProfile != "" {
 				o.CPUProfile = map[string]io.Writer{}
-				for _, sys := range []string{"bare", "product"} {
-					f, err := os.Create(cpuProfile + "." + sys + ".pprof")
+				for _, key := range []string{"bare", "product", "bare.latency", "product.latency"} {
+					f, err := os.Create(cpuProfile + "." + key + ".pprof")
 					if err != nil {
 						return err
 					}
-					defer f.Close()
-					o.CPUProfile[sys] = f
+					defer removeIfEmpty(f)
+					o.CPUProfile[key] = f
 				}
 			}
 			if allocProfile != "" {
@@ -87,13 +87,7 @@ Everything runs on 127.0.0.1 and stops by itself.`,
 					if err != nil {
 						return err
 					}
-					defer func() {
-						// Keys of phases or systems that did not run leave no file.
-						if info, err := f.Stat(); err == nil && info.Size() == 0 {
-							_ = os.Remove(f.Name())
-						}
-						f.Close()
-					}()
+					defer removeIfEmpty(f)
 					o.AllocProfile[key] = f
 				}
 			}
@@ -116,8 +110,17 @@ Everything runs on 127.0.0.1 and stops by itself.`,
 	f.DurationVar(&o.LatencyFor, "latency", o.LatencyFor, "how long the latency phase publishes (0: no latency phase)")
 	f.BoolVar(&ingestMode, "ingest", false, "measure the ingest API (POST /v1/events) against a bare decode → publish → PubAck handler")
 	f.DurationVar(&ingestFor, "ingest-for", 3*time.Second, "with --ingest: how long each phase posts")
-	f.StringVar(&cpuProfile, "cpuprofile", "", "write CPU profiles of the first round's drains to PREFIX.bare.pprof and PREFIX.product.pprof (go tool pprof FILE)")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write CPU profiles of the first round's drains to PREFIX.bare.pprof and PREFIX.product.pprof, and of its latency phases to PREFIX.{bare,product}.latency.pprof (go tool pprof FILE)")
 	f.StringVar(&allocProfile, "allocprofile", "", "write heap profiles before and after the first round's drains to PREFIX.{bare,product}.{before,after}.pprof (go tool pprof -sample_index=alloc_space -diff_base BEFORE AFTER), and a quarter of the way into the latency phase and at its end to PREFIX.{bare,product}.latency.{warm,end}.pprof (-sample_index=inuse_space)")
 	f.StringSliceVar(&o.Systems, "systems", nil, "systems to run: bare, product or both (default both; a latency phase without bare needs --rate)")
 	return cmd
+}
+
+// removeIfEmpty closes a profile file, and removes it when the phase or
+// system it was for did not run.
+func removeIfEmpty(f *os.File) {
+	if info, err := f.Stat(); err == nil && info.Size() == 0 {
+		_ = os.Remove(f.Name())
+	}
+	f.Close()
 }

@@ -63,7 +63,8 @@ type Options struct {
 	// Logger gets the product's logs; nil discards them.
 	Logger *slog.Logger
 	// CPUProfile, when set, gets a CPU profile of each system's drain in
-	// the first round, keyed "bare" and "product".
+	// the first round, keyed "bare" and "product", and of its latency
+	// phase, keyed "bare.latency" and "product.latency".
 	CPUProfile map[string]io.Writer
 	// AllocProfile, when set, gets heap profiles taken just before and just
 	// after each system's drain in the first round, keyed "bare.before",
@@ -153,8 +154,10 @@ type Report struct {
 
 // Run runs every round and returns the results; each round's table goes
 // to o.Out as it finishes. The drain rounds come first, then the latency
-// rounds, whose rate (unless o.Rate) is half the best bare drain rate: the
-// bare loop's maximum, least disturbed by whatever else the machine ran.
+// rounds, whose rate (unless o.Rate) is half the bare loop's median drain
+// rate: its maximum, as measured here (the best round would be the one
+// least disturbed by whatever else the machine ran, and on a noisy machine
+// an outlier).
 func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := o.check(); err != nil {
 		return nil, err
@@ -185,11 +188,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	for _, phase := range phases {
 		rate := o.Rate
 		if phase == "latency" && rate == 0 {
-			for _, r := range rep.Results {
-				if r.System == "bare" {
-					rate = max(rate, r.EventsPerSec/2)
-				}
-			}
+			rate = rep.Median("drain", "bare", func(r Result) float64 { return r.EventsPerSec }) / 2
 		}
 		for round := 1; round <= o.Rounds; round++ {
 			order := slices.Clone(o.Systems)
@@ -260,6 +259,12 @@ func runPhase(ctx context.Context, o Options, rc *receiver, dest *cloudDest, pha
 		// duplicate window and the pools have filled by then in a long
 		// run), "end" when the last event is in.
 		warm, end := o.AllocProfile[name+".latency.warm"], o.AllocProfile[name+".latency.end"]
+		if w := o.CPUProfile[name+".latency"]; w != nil && round == 1 {
+			if err := pprof.StartCPUProfile(w); err != nil {
+				return Result{}, err
+			}
+			defer pprof.StopCPUProfile()
+		}
 		var warmErr chan error
 		if warm != nil && round == 1 {
 			warmErr = make(chan error, 1)
