@@ -241,8 +241,10 @@ func (e *Event) MarshalEnvelope() ([]byte, error) {
 		return nil, fmt.Errorf("event: time %s is outside the years JSON can carry", e.Time)
 	}
 	raw := len(e.Data) > 0 && validJSON(e.Data)
-	n := 96 + len(e.ID) + len(e.Type) + len(e.Tenant) + len(e.Source) + len(e.Subject) + len(e.Data)
-	if !raw {
+	n := 160 + len(e.ID) + len(e.Type) + len(e.Tenant) + len(e.Source) + len(e.Subject) // the keys, the time and quotes
+	if raw {
+		n += len(e.Data)
+	} else {
 		n += base64.StdEncoding.EncodedLen(len(e.Data))
 	}
 	out := make([]byte, 0, n)
