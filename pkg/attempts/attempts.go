@@ -118,9 +118,23 @@ type shard struct {
 }
 
 type batch struct {
-	buf []byte // JSON lines
-	n   int
+	buf   []byte // JSON lines
+	n     int
+	since time.Time // its first record
 }
+
+// A busy log (at least busyBatches batches waiting at a flush: many sinks
+// delivering at once) lets a batch of fewer than busyMinRecords records
+// wait for more, up to busyMaxWait: the server's cost is mostly per
+// message, and with many sinks each flush would otherwise publish a
+// message of a few records per sink and bucket (at 16 sinks this was a
+// fifth of the delivery path's CPU). A quiet log publishes every batch at
+// every flush, so its records show within FlushEvery.
+const (
+	busyBatches    = 32
+	busyMinRecords = 64
+	busyMaxWait    = time.Second
+)
 
 // Ensure creates or updates the ATTEMPTS stream with the given retention.
 // When it reaches maxBytes the oldest records go: the log is a window on
@@ -158,7 +172,7 @@ func (l *Log) Record(r Record) error {
 	}
 	b := sh.pending[r.Sink]
 	if b == nil {
-		b = &batch{buf: make([]byte, 0, sh.sizes[r.Sink]+512)}
+		b = &batch{buf: make([]byte, 0, sh.sizes[r.Sink]+512), since: time.Now()}
 		sh.pending[r.Sink] = b
 	}
 	b.buf = append(r.appendJSON(b.buf), '\n')
@@ -201,28 +215,49 @@ func (l *Log) flushLoop() {
 	for {
 		select {
 		case <-l.stop:
-			l.flush()
+			l.flush(true)
 			return
 		case <-t.C:
-			l.flush()
+			l.flush(false)
 		}
 	}
 }
 
-// flush publishes every batch waiting.
-func (l *Log) flush() {
+// flush publishes the batches waiting: all of them when all is set (at
+// Close) or the log is quiet, else those a busy log lets go.
+func (l *Log) flush(all bool) {
+	waiting := 0
 	for i := range l.shards {
 		sh := &l.shards[i]
 		sh.mu.Lock()
-		pending := sh.pending
-		sh.pending = make(map[string]*batch, len(pending))
-		sh.sizes = make(map[string]int, len(pending))
-		for sink, b := range pending {
+		waiting += len(sh.pending)
+		sh.mu.Unlock()
+	}
+	busy := !all && waiting >= busyBatches
+	now := time.Now()
+	type out struct {
+		sink string
+		buf  []byte
+	}
+	var ready []out
+	for i := range l.shards {
+		sh := &l.shards[i]
+		ready = ready[:0]
+		sh.mu.Lock()
+		for sink, b := range sh.pending {
+			if busy && b.n < busyMinRecords && now.Sub(b.since) < busyMaxWait {
+				continue
+			}
+			ready = append(ready, out{sink, b.buf})
+			delete(sh.pending, sink)
 			sh.sizes[sink] = min(len(b.buf), maxBatchBytes)
 		}
+		if len(sh.sizes) > 4*len(sh.pending)+1024 {
+			sh.sizes = map[string]int{} // sinks long gone; hints come back with the next batches
+		}
 		sh.mu.Unlock()
-		for sink, b := range pending {
-			_ = l.publish(bucketSubject(sink, uint32(i)), b.buf)
+		for _, o := range ready {
+			_ = l.publish(bucketSubject(o.sink, uint32(i)), o.buf)
 		}
 	}
 }

@@ -178,3 +178,56 @@ func BenchmarkLogRecord(b *testing.B) {
 		}
 	}
 }
+
+// A busy log (many batches waiting) holds small batches for more records,
+// up to busyMaxWait; a quiet one publishes every batch at the next flush.
+func TestBusyLogHoldsSmallBatches(t *testing.T) {
+	js := embedded(t)
+	ctx := context.Background()
+	l := &Log{JS: js, FlushEvery: 20 * time.Millisecond}
+	if err := l.Ensure(ctx, time.Hour, 64<<20, 1); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	messages := func() uint64 {
+		s, err := js.Stream(ctx, StreamName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.State.Msgs
+	}
+	record := func(sink string) {
+		if err := l.Record(Record{EventID: "e-" + sink, Sink: sink, Type: "t", Attempt: 1, Time: time.Now().UTC(), Outcome: "delivered"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		record(fmt.Sprintf("quiet%d", i))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for messages() < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("a quiet log's 3 records: %d messages after 5s", messages())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	start := time.Now()
+	for i := range busyBatches + 8 {
+		record(fmt.Sprintf("busy%d", i))
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := messages(); n != 3 && time.Since(start) < busyMaxWait {
+		t.Fatalf("a busy log published %d small batches within 200ms", n-3)
+	}
+	for messages() < 3+busyBatches+8 {
+		if time.Since(start) > busyMaxWait+5*time.Second {
+			t.Fatalf("a busy log's small batches: %d of %d published after %s", messages()-3, busyBatches+8, time.Since(start))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
