@@ -57,21 +57,23 @@ func (l *Lifecycle) Enter(ctx context.Context) (_ context.Context, done func(), 
 // derived once per parent and shared by the sends, where Enter derives one
 // per send — two registrations on contexts all workers share, which cost
 // them a lock each per event. A dispatcher passes the same parent to every
-// send, so the first parent seen is the one kept; another gets Enter's.
+// send, so the parent kept is the first seen, until it ends (a test send's
+// request, a dispatcher stopped by a reload); another gets Enter's.
 func (l *Lifecycle) EnterShared(ctx context.Context) (_ context.Context, done func(), err error) {
 	s := l.shared.Load()
 	if s == nil || s.parent != ctx {
-		if s != nil || reflect.TypeOf(ctx).Kind() != reflect.Pointer {
+		if (s != nil && s.ctx.Err() == nil) || reflect.TypeOf(ctx).Kind() != reflect.Pointer {
 			return l.Enter(ctx)
 		}
 		// Comparable by pointer, so the parent check above cannot panic.
 		merged, cancel := context.WithCancel(ctx)
 		context.AfterFunc(l.closed, cancel)
-		if !l.shared.CompareAndSwap(nil, &sharedCtx{parent: ctx, ctx: merged}) {
+		next := &sharedCtx{parent: ctx, ctx: merged}
+		if !l.shared.CompareAndSwap(s, next) {
 			cancel()
 			return l.Enter(ctx)
 		}
-		s = l.shared.Load()
+		s = next
 	}
 	l.mu.RLock()
 	if l.closed.Err() != nil {

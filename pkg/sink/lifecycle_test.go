@@ -67,6 +67,29 @@ func TestEnterSharedEndsWithCloseAndParent(t *testing.T) {
 	cancelParent()
 }
 
+// Once the parent kept has ended (a test send's request before the
+// dispatcher's first send), the next parent is shared instead.
+func TestEnterSharedReplacesAnEndedParent(t *testing.T) {
+	l := NewLifecycle()
+	first, cancelFirst := context.WithCancel(context.Background())
+	_, done, err := l.EnterShared(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done()
+	cancelFirst()
+	next := context.WithValue(context.Background(), struct{}{}, "dispatcher")
+	nextCtx, cancelNext := context.WithCancel(next)
+	defer cancelNext()
+	a, doneA, _ := l.EnterShared(nextCtx)
+	b, doneB, _ := l.EnterShared(nextCtx)
+	doneA()
+	doneB()
+	if a != b || a.Err() != nil {
+		t.Fatalf("after the first parent ended, two sends from the next got %p and %p (err %v)", a, b, a.Err())
+	}
+}
+
 // A canceled parent cancels the shared context.
 func TestEnterSharedEndsWithParent(t *testing.T) {
 	l := NewLifecycle()
