@@ -16,11 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard-dev/switchyard/internal/emulators"
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 )
 
 // heapBudgetPerInFlight is issue 8's budget: the gateway's heap per event
@@ -38,16 +37,7 @@ func TestHeapPerInFlightEvent(t *testing.T) {
 		t.Skip("runs the gateway as a child process")
 	}
 	const inFlight = 400
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(ns.Shutdown)
+	ns := testutil.StartJetStream(t, nil)
 
 	var held atomic.Int64
 	release := make(chan struct{})
@@ -70,7 +60,7 @@ sinks:
     concurrency: %d
     ack_wait: 2m
     webhook: {url: %q, secrets: [%q], timeout: 90s, allow_private_networks: true}
-`, ns.ClientURL(), admin, inFlight, rc.URL+"/hook", secret)
+`, ns.URL(), admin, inFlight, rc.URL+"/hook", secret)
 	path := filepath.Join(dir, "switchyard.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -100,12 +90,7 @@ sinks:
 
 	idle := liveHeap(t, admin)
 	saveHeapProfile(t, admin, "idle")
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := ns.JS
 	pad := strings.Repeat("x", 1024-len(`{"n":10000,"pad":""}`))
 	for i := range inFlight {
 		m := nats.NewMsg("events.order.created")

@@ -13,7 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-func embedded(t *testing.T) jetstream.JetStream {
+func embedded(t testing.TB) jetstream.JetStream {
 	t.Helper()
 	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
 	if err != nil {
@@ -140,24 +140,7 @@ func TestBucketIsStable(t *testing.T) {
 // BenchmarkLogRecord is the attempt log's cost per delivery: a record
 // appended to its bucket's batch, and its share of the batch's publish.
 func BenchmarkLogRecord(b *testing.B) {
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: b.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		b.Fatal("nats-server not ready")
-	}
-	defer s.Shutdown()
-	nc, err := nats.Connect(s.ClientURL())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		b.Fatal(err)
-	}
+	js := embedded(b)
 	l := &Log{JS: js}
 	if err := l.Ensure(context.Background(), time.Hour, 256<<20, 1); err != nil {
 		b.Fatal(err)
