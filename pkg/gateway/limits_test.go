@@ -1,43 +1,24 @@
 package gateway_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 )
 
-// syncBuffer is a log sink tests read while the gateway writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) count(substr string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Count(s.b.String(), substr)
-}
-
 // startGatewayLogged is startGatewayWith with the log kept in logs.
-func startGatewayLogged(t *testing.T, dir, top, sinks string, logs *syncBuffer) *gateway.Gateway {
+func startGatewayLogged(t *testing.T, dir, top, sinks string, logs *testutil.SyncBuffer) *gateway.Gateway {
 	t.Helper()
 	src := fmt.Sprintf("nats:\n  embedded: {listen: \"127.0.0.1:0\", store_dir: %q}\nadmin: {listen: \"127.0.0.1:0\", token: \"s3cret\"}\nshutdown_grace: 2s\n%s\nsinks:%s", dir, top, sinks)
 	cfg, err := config.Parse("test.yaml", []byte(src), os.LookupEnv)
@@ -70,7 +51,7 @@ func startGatewayLogged(t *testing.T, dir, top, sinks string, logs *syncBuffer) 
 func TestWarningsBeforeEventsAgeOutOrTheStreamFills(t *testing.T) {
 	defer gateway.SetLimitsInterval(200 * time.Millisecond)()
 	rc := newReceiver(t)
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	g := startGatewayLogged(t, t.TempDir(), "stream: {max_age: 10s, duplicate_window: 1s, max_bytes: 64KiB}",
 		rc.sinkYAML("a", `[">"]`, "    ack_wait: 3s\n    retry: {schedule: [100ms], jitter: 0, max_retry_after: 100ms}\n"), logs)
 	if err := g.Pause(context.Background(), "a", "test"); err != nil {
@@ -80,8 +61,8 @@ func TestWarningsBeforeEventsAgeOutOrTheStreamFills(t *testing.T) {
 	for i := 0; i < 55; i++ {
 		publish(t, g, "order.created", fmt.Sprintf("e%d", i), body, nil)
 	}
-	waitFor(t, 5*time.Second, "the stream-size warning", func() bool { return logs.count("events stream is") == 1 })
-	if r := testutil.ToFloat64(g.Metrics().StreamBytesRatio.WithLabelValues("EVENTS")); r < 0.8 || r >= 1 {
+	waitFor(t, 5*time.Second, "the stream-size warning", func() bool { return strings.Count(logs.String(), "events stream is") == 1 })
+	if r := promtest.ToFloat64(g.Metrics().StreamBytesRatio.WithLabelValues("EVENTS")); r < 0.8 || r >= 1 {
 		t.Errorf("stream bytes ratio %v, want in [0.8, 1)", r)
 	}
 
@@ -94,14 +75,14 @@ func TestWarningsBeforeEventsAgeOutOrTheStreamFills(t *testing.T) {
 		t.Errorf("warning %q", w)
 	}
 	waitFor(t, 2*time.Second, "the oldest-pending gauge past 0.8", func() bool {
-		return testutil.ToFloat64(g.Metrics().OldestPendingRatio.WithLabelValues("a")) >= 0.8
+		return promtest.ToFloat64(g.Metrics().OldestPendingRatio.WithLabelValues("a")) >= 0.8
 	})
-	waitFor(t, 2*time.Second, "the WARN line", func() bool { return logs.count("sink falling behind stream.max_age") >= 1 })
+	waitFor(t, 2*time.Second, "the WARN line", func() bool { return strings.Count(logs.String(), "sink falling behind stream.max_age") >= 1 })
 	time.Sleep(time.Second) // five more checks
-	if n, m := logs.count("sink falling behind stream.max_age"), logs.count("events stream is"); n != 1 || m != 1 {
+	if n, m := strings.Count(logs.String(), "sink falling behind stream.max_age"), strings.Count(logs.String(), "events stream is"); n != 1 || m != 1 {
 		t.Errorf("warnings logged %d and %d times, want once per crossing", n, m)
 	}
-	if !strings.Contains(logs.b.String(), "level=WARN") {
+	if !strings.Contains(logs.String(), "level=WARN") {
 		t.Error("no WARN level line")
 	}
 }
