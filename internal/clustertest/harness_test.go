@@ -350,6 +350,20 @@ func (r *replica) readyz() (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// startReplicas starts n replicas on c, delivering to s's sinks with an
+// AckWait of 4s, and waits until each is ready.
+func startReplicas(t *testing.T, c *cluster, s *sinks, n int) []*replica {
+	t.Helper()
+	var reps []*replica
+	for i := range n {
+		reps = append(reps, startReplica(t, i+1, c.URL(), "", s.yaml("4s"), s.env))
+	}
+	for _, r := range reps {
+		r.waitReady(60 * time.Second)
+	}
+	return reps
+}
+
 func (r *replica) waitReady(d time.Duration) {
 	r.t.Helper()
 	deadline := time.Now().Add(d)

@@ -32,13 +32,7 @@ func TestRotatingKillsLoseNothing(t *testing.T) {
 	began := time.Now()
 	c := startCluster(t)
 	s := startSinks(t)
-	var reps []*replica
-	for i := range 3 {
-		reps = append(reps, startReplica(t, i+1, c.URL(), "", s.yaml("4s"), s.env))
-	}
-	for _, r := range reps {
-		r.waitReady(60 * time.Second)
-	}
+	reps := startReplicas(t, c, s, 3)
 	_, js := c.connect()
 	defer func() {
 		if t.Failed() {

@@ -17,13 +17,7 @@ func TestLeaderStepDownLosesNothing(t *testing.T) {
 	const n, rate = 3000, 300
 	c := startCluster(t)
 	s := startSinks(t)
-	var reps []*replica
-	for i := range 3 {
-		reps = append(reps, startReplica(t, i+1, c.URL(), "", s.yaml("4s"), s.env))
-	}
-	for _, r := range reps {
-		r.waitReady(60 * time.Second)
-	}
+	reps := startReplicas(t, c, s, 3)
 	nc, js := c.connect()
 
 	ctx, stop := context.WithCancel(context.Background())
