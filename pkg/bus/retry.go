@@ -22,13 +22,30 @@ import (
 // CreateOrUpdateStream can take 5–10 s). The gateway waits these out with
 // backoff instead of exiting; a config or auth error fails at once.
 
-// Backoff bounds for Retrier: the first wait, the cap, and how long one
-// attempt may take.
+// Backoff bounds for Retrier: the first wait, the cap, and how long an
+// attempt may take: RetryAttemptFirst for the first, doubling up to
+// RetryAttempt. A JetStream API call answers in milliseconds; one that has
+// not answered within a second is usually one whose answer will never
+// come: nats-server answers only the first of equal stream creates that
+// race (replicas deployed together on a fresh cluster), so the others would
+// wait out the whole attempt for nothing, once per stream. Their retry
+// finds the stream made and returns at once. A cluster that is merely slow
+// gets longer attempts as they go on.
 var (
-	RetryFirst   = 200 * time.Millisecond
-	RetryCap     = 5 * time.Second
-	RetryAttempt = 10 * time.Second
+	RetryFirst        = 200 * time.Millisecond
+	RetryCap          = 5 * time.Second
+	RetryAttemptFirst = time.Second
+	RetryAttempt      = 10 * time.Second
 )
+
+// attemptTimeout is how long attempt n (from 1) may take.
+func attemptTimeout(n int) time.Duration {
+	d := RetryAttemptFirst
+	for i := 1; i < n && d < RetryAttempt; i++ {
+		d *= 2
+	}
+	return min(d, RetryAttempt)
+}
 
 // retryableCodes are the JetStream API errors a cluster recovers from on
 // its own: no meta leader yet, a stream or consumer whose Raft group is
@@ -134,7 +151,7 @@ func (r *Retrier) Retries() int64 {
 
 // Do calls op until it returns nil or an error that is not Retryable, or
 // ctx ends (then the last error is returned with ctx's). Each attempt gets
-// RetryAttempt at most. what names the call in logs and in Waiting.
+// attemptTimeout at most. what names the call in logs and in Waiting.
 func (r *Retrier) Do(ctx context.Context, what string, op func(ctx context.Context) error) error {
 	log := slog.Default()
 	if r != nil && r.Log != nil {
@@ -142,7 +159,7 @@ func (r *Retrier) Do(ctx context.Context, what string, op func(ctx context.Conte
 	}
 	wait := RetryFirst
 	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, RetryAttempt)
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout(attempt))
 		err := op(actx)
 		cancel()
 		if err == nil {

@@ -100,6 +100,30 @@ func TestRetrierDo(t *testing.T) {
 			t.Errorf("after success: waiting %q, retries %d", r.Waiting(), r.Retries())
 		}
 	})
+	t.Run("attempts get longer up to the cap", func(t *testing.T) {
+		attemptFirst, attempt := bus.RetryAttemptFirst, bus.RetryAttempt
+		bus.RetryAttemptFirst, bus.RetryAttempt = 100*time.Millisecond, 400*time.Millisecond
+		t.Cleanup(func() { bus.RetryAttemptFirst, bus.RetryAttempt = attemptFirst, attempt })
+		var given []time.Duration
+		err := (&bus.Retrier{Log: quiet()}).Do(t.Context(), "x", func(ctx context.Context) error {
+			d, _ := ctx.Deadline()
+			given = append(given, time.Until(d))
+			if len(given) < 5 {
+				return nats.ErrTimeout
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []time.Duration{100, 200, 400, 400, 400}
+		for i, d := range given {
+			w := want[i] * time.Millisecond
+			if d > w || d < w-50*time.Millisecond {
+				t.Errorf("attempt %d had %s, want %s", i+1, d, w)
+			}
+		}
+	})
 	t.Run("permanent fails at once", func(t *testing.T) {
 		r := &bus.Retrier{Log: quiet()}
 		n := 0
