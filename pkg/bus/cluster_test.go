@@ -12,10 +12,10 @@ import (
 )
 
 // Replicas deployed together on a fresh cluster create the same streams at
-// the same moment. nats-server answers only the first of equal creates
-// that race (the later assignment inherits the first one's "responded"
-// mark: nats.go issue 949), so the others hear nothing and wait out a whole
-// attempt. Found as a replica that needed over a minute to get ready (five
+// the same moment. nats-server leaves equal creates that race unanswered
+// (a later assignment inherits an earlier one's "responded" mark; nats.go
+// issue 949), often all but one and at times all three, so they hear
+// nothing and wait out a whole attempt. Found as a replica that needed over a minute to get ready (five
 // creates × 10 s); each wait must cost a short first attempt, not the
 // longest one.
 func TestReplicasCreatingStreamsTogether(t *testing.T) {

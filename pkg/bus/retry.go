@@ -26,9 +26,10 @@ import (
 // attempt may take: RetryAttemptFirst for the first, doubling up to
 // RetryAttempt. A JetStream API call answers in milliseconds; one that has
 // not answered within a second is usually one whose answer will never
-// come: nats-server answers only the first of equal stream creates that
-// race (replicas deployed together on a fresh cluster), so the others would
-// wait out the whole attempt for nothing, once per stream. Their retry
+// come: nats-server leaves equal stream creates that race (replicas
+// deployed together on a fresh cluster) unanswered, often all but one and
+// at times every one, so they would wait out the whole attempt for nothing,
+// once per stream. Their retry
 // finds the stream made and returns at once. A cluster that is merely slow
 // gets longer attempts as they go on.
 var (
