@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchyard-dev/switchyard/internal/emulators"
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/signing"
 )
 
@@ -49,7 +49,7 @@ func TestPublishCommandReachesSinks(t *testing.T) {
 
 // `listen` verifies what it receives and says so, one line per request.
 func TestListenCommandVerifies(t *testing.T) {
-	port := emulators.FreePort(t)
+	port := testutil.FreePort(t)
 	cmd := exec.Command(binary, "listen", "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--secret", secret)
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchyard-dev/switchyard/internal/emulators"
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 )
 
 const cliIngestToken = "cli-ingest-token-0123456789"
@@ -20,7 +20,7 @@ const cliIngestToken = "cli-ingest-token-0123456789"
 // newIngestHarness is a harness whose gateway also serves the ingest API;
 // it returns the API's /v1/events URL.
 func newIngestHarness(t *testing.T, rc *countingReceiver) (*harness, string) {
-	port := emulators.FreePort(t)
+	port := testutil.FreePort(t)
 	// The ingest block follows the sink list as a top-level key.
 	h := newHarnessWith(t, rc, "2s", fmt.Sprintf("ingest:\n  listen: \"127.0.0.1:%d\"\n  tokens: [{name: cli, token: %q}]\n", port, cliIngestToken))
 	return h, fmt.Sprintf("http://127.0.0.1:%d/v1/events", port)

@@ -18,7 +18,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/switchyard-dev/switchyard/internal/emulators"
 	"github.com/switchyard-dev/switchyard/internal/testutil"
 )
 
@@ -49,7 +48,7 @@ func TestHeapPerInFlightEvent(t *testing.T) {
 	defer close(release) // before rc.Close: the handlers must return
 
 	dir := t.TempDir()
-	admin := fmt.Sprintf("127.0.0.1:%d", emulators.FreePort(t))
+	admin := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	cfg := fmt.Sprintf(`
 nats: {url: %q}
 admin: {listen: %q}

@@ -20,7 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
-	"github.com/switchyard-dev/switchyard/internal/emulators"
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 )
 
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -104,7 +104,7 @@ func newHarness(t *testing.T, rc *countingReceiver, grace string) *harness {
 // newHarnessWith adds more sinks (YAML list items) beside the webhook one.
 func newHarnessWith(t *testing.T, rc *countingReceiver, grace, moreSinks string) *harness {
 	dir := t.TempDir()
-	port, adminPort := emulators.FreePort(t), emulators.FreePort(t)
+	port, adminPort := testutil.FreePort(t), testutil.FreePort(t)
 	cfg := fmt.Sprintf(`
 nats:
   embedded: {listen: "127.0.0.1:%d", store_dir: %q}

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,6 +21,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 )
 
 // Binaries built once per test run.
@@ -91,16 +92,6 @@ func skipShort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault tests against a 3-node NATS cluster run the built binaries; skipped with -short")
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // storeDir is a directory on tmpfs when the machine has one: kill -9
@@ -213,8 +204,8 @@ func startCluster(t *testing.T) *cluster {
 	var routes []string
 	clusterPorts := make([]int, 3)
 	for i := range clusterPorts {
-		clusterPorts[i] = freePort(t)
-		c.ports = append(c.ports, freePort(t))
+		clusterPorts[i] = testutil.FreePort(t)
+		c.ports = append(c.ports, testutil.FreePort(t))
 		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", clusterPorts[i]))
 	}
 	for i := range 3 {
@@ -315,7 +306,7 @@ type replica struct {
 func startReplica(t *testing.T, id int, natsURL, top, sinks string, env []string) *replica {
 	t.Helper()
 	dir := t.TempDir()
-	adminPort := freePort(t)
+	adminPort := testutil.FreePort(t)
 	cfg := fmt.Sprintf(`nats: {url: %q}
 admin: {listen: "127.0.0.1:%d"}
 shutdown_grace: 2s

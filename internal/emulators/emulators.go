@@ -4,7 +4,6 @@ package emulators
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,18 +12,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// FreePort returns a loopback port that was free a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+	"github.com/switchyard-dev/switchyard/internal/testutil"
+)
 
 // startGroup runs cmd in its own process group and kills the whole group
 // at cleanup: emulators leave children (moto's reloader, the JVM).
@@ -82,7 +72,7 @@ func Moto(t testing.TB) string {
 	if err != nil {
 		t.Skip("moto_server not on PATH (it ships in the machine image's Python)")
 	}
-	port := FreePort(t)
+	port := testutil.FreePort(t)
 	startGroup(t, exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port)), "moto.log")
 	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
 	waitHTTP(t, endpoint+"/moto-api/", 30*time.Second)
@@ -103,7 +93,7 @@ func PubSubEmulator(t testing.TB) string {
 	if _, err := os.Stat(launcher); err != nil {
 		t.Skipf("pubsub emulator not installed at %s", launcher)
 	}
-	port := FreePort(t)
+	port := testutil.FreePort(t)
 	cmd := exec.Command(launcher, "--host=127.0.0.1", fmt.Sprintf("--port=%d", port))
 	cmd.Dir = t.TempDir()
 	startGroup(t, cmd, "pubsub-emulator.log")

@@ -36,7 +36,7 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	ports := make([]int, n)
 	routes := make([]string, n)
 	for i := range ports {
-		ports[i] = freePort(t)
+		ports[i] = FreePort(t)
 		routes[i] = fmt.Sprintf("nats://127.0.0.1:%d", ports[i])
 	}
 	c := &Cluster{}
@@ -81,7 +81,8 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	return c
 }
 
-func freePort(t testing.TB) int {
+// FreePort returns a loopback port that was free a moment ago.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -160,7 +160,7 @@ func TestJitter(t *testing.T) {
 // A Bus opened while nothing listens at nats.url waits for the server,
 // then ensures the streams once it is up.
 func TestOpenWaitsForTheServer(t *testing.T) {
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	cfg := config.Defaults()
 	cfg.NATS.URL = fmt.Sprintf("nats://127.0.0.1:%d", port)
 	cfg.Stream.MaxBytes.N, cfg.DeadLetters.MaxBytes.N = 8<<20, 4<<20
@@ -196,13 +196,4 @@ func TestOpenWaitsForTheServer(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("Open did not return after the server came up")
 	}
-}
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -14,19 +13,10 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
 )
-
-func loopbackPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // startNATSWithPassword runs a JetStream server with user gw, password pw.
 func startNATSWithPassword(t *testing.T, port int) {
@@ -59,7 +49,7 @@ func get(url string) (int, string) {
 // answers, /readyz says what it waits for, and once the server is up it
 // becomes ready and delivers.
 func TestStartWaitsForNATS(t *testing.T) {
-	natsPort, adminPort := loopbackPort(t), loopbackPort(t)
+	natsPort, adminPort := testutil.FreePort(t), testutil.FreePort(t)
 	rc := newReceiver(t)
 	cfg, err := config.Parse("wait.yaml", []byte(fmt.Sprintf(`
 nats: {url: "nats://gw:pw@127.0.0.1:%d"}
@@ -126,7 +116,7 @@ sinks:%s`, natsPort, adminPort, rc.sinkYAML("s", `[">"]`, ""))), os.LookupEnv)
 // A wrong password is no condition a cluster recovers from: New fails at
 // once, saying so.
 func TestStartFailsFastOnAuth(t *testing.T) {
-	port := loopbackPort(t)
+	port := testutil.FreePort(t)
 	startNATSWithPassword(t, port)
 	cfg, err := config.Parse("auth.yaml", []byte(fmt.Sprintf("nats: {url: \"nats://gw:wrong@127.0.0.1:%d\"}\nadmin: {listen: \"127.0.0.1:0\"}\nsinks: []\n", port)), os.LookupEnv)
 	if err != nil {
