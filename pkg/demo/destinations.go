@@ -175,6 +175,7 @@ func (r *psReactor) React(req any) (bool, any, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var fail codes.Code
+	pastScript := false
 	for _, m := range pr.Messages {
 		id := m.Attributes[event.AttrID]
 		r.attempts[id]++
@@ -184,8 +185,12 @@ func (r *psReactor) React(req any) (bool, any, error) {
 		case 500, 503:
 			fail = codes.Unavailable
 		}
+		pastScript = pastScript || r.attempts[id] > 2
 	}
-	if fail == codes.OK {
+	// The script fails nothing past a second attempt; an event on its
+	// third was refused for its bundle mates, and refusing it again could
+	// take it to the schedule's last attempt and a dead letter.
+	if fail == codes.OK || pastScript {
 		return false, nil, nil
 	}
 	r.t.mu.Lock()
