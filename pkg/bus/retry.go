@@ -29,9 +29,8 @@ import (
 // come: nats-server leaves equal stream creates that race (replicas
 // deployed together on a fresh cluster) unanswered, often all but one and
 // at times every one, so they would wait out the whole attempt for nothing,
-// once per stream. Their retry
-// finds the stream made and returns at once. A cluster that is merely slow
-// gets longer attempts as they go on.
+// once per stream. Their retry finds the stream made and returns at once.
+// A cluster that is merely slow gets longer attempts as they go on.
 var (
 	RetryFirst        = 200 * time.Millisecond
 	RetryCap          = 5 * time.Second
