@@ -379,10 +379,23 @@ const (
 // Attributes returns the event's metadata as message attributes; empty
 // fields are left out.
 func (e *Event) Attributes() map[string]string {
-	a := map[string]string{AttrID: e.ID, AttrType: e.Type, AttrTime: e.Time.UTC().Format(time.RFC3339Nano)}
-	for k, v := range map[string]string{AttrTenant: e.Tenant, AttrSource: e.Source, AttrSubject: e.Subject, AttrContentType: e.ContentType, AttrTraceParent: e.TraceParent} {
-		if v != "" {
-			a[k] = v
+	// Once per event and sink on the Pub/Sub and gocloud paths: sized
+	// exactly, with no map of the optional fields built to range over.
+	optional := [...]struct{ k, v string }{
+		{AttrTenant, e.Tenant}, {AttrSource, e.Source}, {AttrSubject, e.Subject},
+		{AttrContentType, e.ContentType}, {AttrTraceParent, e.TraceParent},
+	}
+	n := 3
+	for _, o := range optional {
+		if o.v != "" {
+			n++
+		}
+	}
+	a := make(map[string]string, n)
+	a[AttrID], a[AttrType], a[AttrTime] = e.ID, e.Type, e.Time.UTC().Format(time.RFC3339Nano)
+	for _, o := range optional {
+		if o.v != "" {
+			a[o.k] = o.v
 		}
 	}
 	return a

@@ -133,3 +133,11 @@ func TestTenantComesFromTheSubject(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkAttributes(b *testing.B) {
+	e := &event.Event{ID: "evt-1", Type: "order.created", Time: time.Now(), Subject: "events.order.created", ContentType: "application/json"}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = e.Attributes()
+	}
+}
