@@ -1,11 +1,9 @@
 package console_test
 
 import (
-	"context"
 	"encoding/pem"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,11 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
-	"github.com/switchyard-dev/switchyard/internal/testutil"
-	"github.com/switchyard-dev/switchyard/pkg/config"
-	"github.com/switchyard-dev/switchyard/pkg/event"
+	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
 	_ "github.com/switchyard-dev/switchyard/pkg/sink/all"
 )
@@ -113,30 +107,7 @@ admin: {listen: "127.0.0.1:0", token: %q}
 api: {allow: [tls_files, private_networks]}
 shutdown_grace: 2s
 sinks:%s`, t.TempDir(), token, sinks)
-	cfg, err := config.Parse("test.yaml", []byte(src), os.LookupEnv)
-	if err != nil {
-		t.Fatalf("config:\n%v\n%s", err, src)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "test"})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Error(err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("gateway did not stop within 15s")
-		}
-	})
-	testutil.WaitFor(t, 10*time.Second, "gateway ready", func() bool { return g.Ready(context.Background()) == nil })
+	g, _ := gatewaytest.Start(t, src, 15*time.Second)
 	return g
 }
 
@@ -147,13 +118,5 @@ func publish(t *testing.T, g *gateway.Gateway, typ, id string, data []byte) {
 
 func publishWith(t *testing.T, g *gateway.Gateway, typ, id string, data []byte, hdr map[string]string) {
 	t.Helper()
-	m := nats.NewMsg("events." + typ)
-	m.Data = data
-	m.Header.Set(event.HeaderMsgID, id)
-	for k, v := range hdr {
-		m.Header.Set(k, v)
-	}
-	if _, err := g.Bus().JS.PublishMsg(context.Background(), m); err != nil {
-		t.Fatal(err)
-	}
+	gatewaytest.Publish(t, g, typ, id, data, hdr)
 }

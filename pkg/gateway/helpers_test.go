@@ -1,12 +1,10 @@
 package gateway_test
 
 import (
-	"context"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,12 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
 	"github.com/switchyard-dev/switchyard/internal/testutil"
-	"github.com/switchyard-dev/switchyard/pkg/config"
-	"github.com/switchyard-dev/switchyard/pkg/event"
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
 	_ "github.com/switchyard-dev/switchyard/pkg/sink/all"
 )
@@ -138,59 +134,12 @@ sinks:%s`, dir, top, sinks)
 // startGatewayYAML runs a gateway on a whole config file.
 func startGatewayYAML(t *testing.T, src string) (*gateway.Gateway, func() error) {
 	t.Helper()
-	cfg, err := config.Parse("test.yaml", []byte(src), os.LookupEnv)
-	if err != nil {
-		t.Fatalf("config:\n%v\n%s", err, src)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: log, Version: "test"})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
-	var once sync.Once
-	var runErr error
-	stop := func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case runErr = <-done:
-			case <-time.After(stopTimeout):
-				runErr = fmt.Errorf("gateway did not stop within %s", stopTimeout)
-			}
-		})
-		return runErr
-	}
-	t.Cleanup(func() {
-		if err := stop(); err != nil {
-			t.Error(err)
-		}
-	})
-	waitFor(t, 10*time.Second, "gateway ready", func() bool {
-		return g.Ready(context.Background()) == nil
-	})
-	return g, stop
+	return gatewaytest.Start(t, src, stopTimeout)
 }
 
 func publish(t *testing.T, g *gateway.Gateway, typ, id string, data []byte, hdr map[string]string) {
 	t.Helper()
-	m := nats.NewMsg("events." + typ)
-	m.Data = data
-	if id != "" {
-		m.Header.Set(event.HeaderMsgID, id)
-	}
-	for k, v := range hdr {
-		m.Header.Set(k, v)
-	}
-	if _, err := g.Bus().JS.PublishMsg(context.Background(), m); err != nil {
-		t.Fatal(err)
-	}
+	gatewaytest.Publish(t, g, typ, id, data, hdr)
 }
 
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
