@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,33 +9,15 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
 )
-
-// leakLog is a log destination the gateway's goroutines share.
-type leakLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *leakLog) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *leakLog) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // adminRaw GETs an admin path with the test token and returns the body.
 func adminRaw(t *testing.T, g *gateway.Gateway, token, path string) string {
@@ -67,7 +48,7 @@ func TestWebhookURLSecretsStayOutOfErrorsAndAPI(t *testing.T) {
 	}
 	closed := ln.Addr().String()
 	ln.Close()
-	logs := &leakLog{}
+	logs := &testutil.SyncBuffer{}
 	rc := newReceiver(t)
 	sinkYAML := strings.Replace(rc.sinkYAML("s", `[">"]`, "    retry: {schedule: [50ms], jitter: 0}\n"),
 		rc.srv.URL+"/s", "https://"+closed+"/hooks/PATHTOKEN?token=QUERYTOKEN", 1)
@@ -124,7 +105,7 @@ func TestNATSPasswordStaysOutOfLogsAndAPI(t *testing.T) {
 	t.Cleanup(func() { ns.Shutdown() })
 	url := fmt.Sprintf("nats://gw:%s@127.0.0.1:%d", password, port)
 
-	logs := &leakLog{}
+	logs := &testutil.SyncBuffer{}
 	cfg, err := config.Parse("ext.yaml", []byte(fmt.Sprintf("nats: {url: %q}\nadmin: {listen: \"127.0.0.1:0\"}\nsinks: []\n", url)), os.LookupEnv)
 	if err != nil {
 		t.Fatal(err)
