@@ -29,6 +29,10 @@ type Lifecycle struct {
 type sharedCtx struct {
 	parent context.Context
 	ctx    context.Context
+	// unhook takes the context's cancel off the lifecycle's: once it is
+	// replaced, Close need not reach it, and each replacement (every
+	// reload's new dispatcher) would otherwise stay registered for good.
+	unhook func() bool
 }
 
 // NewLifecycle returns an open Lifecycle.
@@ -67,11 +71,14 @@ func (l *Lifecycle) EnterShared(ctx context.Context) (_ context.Context, done fu
 		}
 		// Comparable by pointer, so the parent check above cannot panic.
 		merged, cancel := context.WithCancel(ctx)
-		context.AfterFunc(l.closed, cancel)
-		next := &sharedCtx{parent: ctx, ctx: merged}
+		next := &sharedCtx{parent: ctx, ctx: merged, unhook: context.AfterFunc(l.closed, cancel)}
 		if !l.shared.CompareAndSwap(s, next) {
+			next.unhook()
 			cancel()
 			return l.Enter(ctx)
+		}
+		if s != nil {
+			s.unhook() // its parent has ended, so its context has too
 		}
 		s = next
 	}

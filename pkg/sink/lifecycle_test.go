@@ -77,6 +77,7 @@ func TestEnterSharedReplacesAnEndedParent(t *testing.T) {
 		t.Fatal(err)
 	}
 	done()
+	replaced := l.shared.Load()
 	cancelFirst()
 	next := context.WithValue(context.Background(), struct{}{}, "dispatcher")
 	nextCtx, cancelNext := context.WithCancel(next)
@@ -87,6 +88,11 @@ func TestEnterSharedReplacesAnEndedParent(t *testing.T) {
 	doneB()
 	if a != b || a.Err() != nil {
 		t.Fatalf("after the first parent ended, two sends from the next got %p and %p (err %v)", a, b, a.Err())
+	}
+	// The replaced context no longer hangs on the lifecycle's: a reload
+	// each hour would otherwise add one registration for good.
+	if replaced.unhook() {
+		t.Error("the replaced shared context was still registered with the lifecycle")
 	}
 }
 
