@@ -141,6 +141,10 @@ type Result struct {
 	HeapStart, HeapEnd uint64
 	PeakHeap           uint64 // heap objects (live and not yet swept), sampled
 	MaxRSSBytes        int64  // the process's peak so far
+	// PullStalls counts the bare loop's pulls that went unanswered until
+	// its heartbeat check asked again (nextMsg): each slowed the phase by
+	// up to two heartbeats, so a round with any is not a clean ceiling.
+	PullStalls int64
 }
 
 // Deliveries is events × sinks.
@@ -211,6 +215,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			if o.Out != nil {
 				fmt.Fprintf(o.Out, "%s, round %d of %d\n", phase, round, o.Rounds)
 				writeTable(o.Out, roundResults)
+				for _, r := range roundResults {
+					if r.PullStalls > 0 {
+						fmt.Fprintf(o.Out, "%s: %d pull(s) went unanswered until the heartbeat check (up to %s each): this round's figures are low\n",
+							r.System, r.PullStalls, 2*bareHeartbeat)
+					}
+				}
 				fmt.Fprintln(o.Out)
 			}
 		}
@@ -280,9 +290,10 @@ func runPhase(ctx context.Context, o Options, rc *receiver, dest *cloudDest, pha
 			}
 		}
 		if err := waitAll(ctx, t, time.Minute+time.Duration(res.Events*o.Sinks)*time.Millisecond); err != nil {
-			return Result{}, err
+			return Result{}, stalled(err, sys)
 		}
 		res = m.end(res)
+		res.PullStalls = sys.pullStalls()
 		res.P50, res.P99 = percentiles(t.latency)
 		if end != nil && round == 1 {
 			if err := writeInUseProfile(end); err != nil {
@@ -316,9 +327,10 @@ func runPhase(ctx context.Context, o Options, rc *receiver, dest *cloudDest, pha
 		pprof.StopCPUProfile()
 	}
 	if err != nil {
-		return Result{}, err
+		return Result{}, stalled(err, sys)
 	}
 	res = m.end(res)
+	res.PullStalls = sys.pullStalls()
 	if allocs {
 		if err := writeHeapProfile(o.AllocProfile[name+".after"]); err != nil {
 			return Result{}, err
@@ -339,6 +351,15 @@ func writeInUseProfile(w io.Writer) error {
 func writeHeapProfile(w io.Writer) error {
 	runtime.GC()
 	return pprof.Lookup("allocs").WriteTo(w, 0)
+}
+
+// stalled adds to a phase's failure how many of the system's pulls went
+// unanswered, which is where a stall would come from.
+func stalled(err error, sys system) error {
+	if n := sys.pullStalls(); n > 0 {
+		return fmt.Errorf("%w (%d pull(s) went unanswered)", err, n)
+	}
+	return err
 }
 
 func waitAll(ctx context.Context, t *tally, limit time.Duration) error {
@@ -617,5 +638,17 @@ func (rep *Report) WriteSummary(w io.Writer) {
 		fmt.Fprintln(tw)
 	}
 	_ = tw.Flush()
+	if n := rep.stalledRounds(); n > 0 {
+		fmt.Fprintf(w, "%d phase(s) of the bare loop had pulls that went unanswered (see the rounds above): the ratios in their rounds are high\n", n)
+	}
 	fmt.Fprintf(w, "max RSS of the process: %s MB\n", mb(uint64(maxRSS())))
+}
+
+func (rep *Report) stalledRounds() (n int) {
+	for _, r := range rep.Results {
+		if r.PullStalls > 0 {
+			n++
+		}
+	}
+	return n
 }

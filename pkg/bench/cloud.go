@@ -233,9 +233,9 @@ func (b *bareLoop) runCloudWorkers(ctx context.Context, it jetstream.MessagesCon
 		defer b.wg.Done()
 		defer close(ch)
 		for {
-			m, err := it.Next()
-			if err != nil {
-				return // stopped
+			m, ok := nextMsg(it, &b.stalls)
+			if !ok {
+				return
 			}
 			ch <- m
 		}

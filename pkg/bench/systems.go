@@ -36,6 +36,8 @@ type system interface {
 	name() string
 	natsURL() string
 	start(ctx context.Context) error
+	// pullStalls counts the pulls that went unanswered so far (nextMsg).
+	pullStalls() int64
 	close()
 }
 
@@ -54,6 +56,7 @@ type bareLoop struct {
 	clients []*http.Client
 	dest    *cloudDest    // cloud modes
 	senders []cloudSender // cloud modes, per sink
+	stalls  atomic.Int64  // pulls that went unanswered (nextMsg)
 	wg      sync.WaitGroup
 }
 
@@ -114,12 +117,13 @@ func newBare(ctx context.Context, o Options, rc *receiver, dest *cloudDest) (_ *
 	return b, nil
 }
 
-func (b *bareLoop) name() string    { return "bare" }
-func (b *bareLoop) natsURL() string { return b.ns.ClientURL() }
+func (b *bareLoop) name() string      { return "bare" }
+func (b *bareLoop) pullStalls() int64 { return b.stalls.Load() }
+func (b *bareLoop) natsURL() string   { return b.ns.ClientURL() }
 
 func (b *bareLoop) start(ctx context.Context) error {
 	for k, c := range b.cons {
-		it, err := c.Messages(jetstream.PullMaxMessages(2 * b.o.Concurrency))
+		it, err := c.Messages(jetstream.PullMaxMessages(2*b.o.Concurrency), jetstream.PullHeartbeat(bareHeartbeat))
 		if err != nil {
 			return err
 		}
@@ -138,9 +142,9 @@ func (b *bareLoop) start(ctx context.Context) error {
 			go func() {
 				defer b.wg.Done()
 				for {
-					m, err := it.Next()
-					if err != nil {
-						return // stopped
+					m, ok := nextMsg(it, &b.stalls)
+					if !ok {
+						return
 					}
 					req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(m.Data()))
 					if err != nil {
@@ -241,8 +245,9 @@ func newProduct(ctx context.Context, o Options, rc *receiver, dest *cloudDest) (
 	return p, nil
 }
 
-func (p *product) name() string    { return "product" }
-func (p *product) natsURL() string { return p.g.Bus().ClientURL() }
+func (p *product) name() string      { return "product" }
+func (p *product) pullStalls() int64 { return 0 } // it pulls with Fetch, each bounded by its own wait
+func (p *product) natsURL() string   { return p.g.Bus().ClientURL() }
 
 func (p *product) start(ctx context.Context) error {
 	ctx, p.cancel = context.WithCancel(ctx)
