@@ -3,18 +3,14 @@ package gateway_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"os"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
 	"github.com/switchyard-dev/switchyard/internal/testutil"
-	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
 )
 
@@ -27,12 +23,13 @@ func startReplicas(t *testing.T, js *testutil.JetStream, rc *receiver, n int, si
 }
 
 // startReplicasStoppable is startReplicas with a stop for each replica.
-func startReplicasStoppable(t *testing.T, js *testutil.JetStream, rc *receiver, n int, sinkExtra string) ([]*gateway.Gateway, []func()) {
+// Each replica is ready before the next starts.
+func startReplicasStoppable(t *testing.T, js *testutil.JetStream, rc *receiver, n int, sinkExtra string) ([]*gateway.Gateway, []func() error) {
 	t.Helper()
 	var gs []*gateway.Gateway
-	var stops []func()
+	var stops []func() error
 	for i := 1; i <= n; i++ {
-		cfg, err := config.Parse(fmt.Sprintf("r%d.yaml", i), []byte(fmt.Sprintf(`
+		g, stop := gatewaytest.Start(t, fmt.Sprintf(`
 nats: {url: %q}
 admin: {listen: "127.0.0.1:0"}
 shutdown_grace: 1s
@@ -47,21 +44,7 @@ sinks:
       timeout: 2s
       allow_private_networks: true
       tls: {ca_file: %s}
-`, js.URL(), sinkExtra, rc.srv.URL, i, secret, rc.caFile)), os.LookupEnv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		g, err := gateway.New(ctx, cfg, gateway.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		if err != nil {
-			cancel()
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- g.Run(ctx) }()
-		var once sync.Once
-		stop := func() { once.Do(func() { cancel(); <-done }) }
-		t.Cleanup(stop)
+`, js.URL(), sinkExtra, rc.srv.URL, i, secret, rc.caFile), 30*time.Second)
 		gs = append(gs, g)
 		stops = append(stops, stop)
 	}
