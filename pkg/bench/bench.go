@@ -638,13 +638,13 @@ func (rep *Report) WriteSummary(w io.Writer) {
 		fmt.Fprintln(tw)
 	}
 	_ = tw.Flush()
-	if n := rep.stalledRounds(); n > 0 {
+	if n := rep.stalledPhases(); n > 0 {
 		fmt.Fprintf(w, "%d phase(s) of the bare loop had pulls that went unanswered (see the rounds above): the ratios in their rounds are high\n", n)
 	}
 	fmt.Fprintf(w, "max RSS of the process: %s MB\n", mb(uint64(maxRSS())))
 }
 
-func (rep *Report) stalledRounds() (n int) {
+func (rep *Report) stalledPhases() (n int) {
 	for _, r := range rep.Results {
 		if r.PullStalls > 0 {
 			n++
