@@ -136,8 +136,11 @@ var (
 )
 
 // pruneLocked drops finished replays past their retention, and the
-// oldest beyond the maximum. The caller holds m.mu.
-func (m *replayManager) pruneLocked(now time.Time) {
+// oldest beyond the maximum, and returns their ids: the caller forgets
+// them in the shared bucket (unshareAll) once it has let go of m.mu, and
+// before it reads the bucket, or a replay just dropped would come back
+// from it as another replica's. The caller holds m.mu.
+func (m *replayManager) pruneLocked(now time.Time) (dropped []string) {
 	type fin struct {
 		id string
 		at time.Time
@@ -151,7 +154,7 @@ func (m *replayManager) pruneLocked(now time.Time) {
 		case f == nil:
 		case now.Sub(*f) > replayRetention:
 			delete(m.replays, id)
-			go m.unshare(id)
+			dropped = append(dropped, id)
 		default:
 			finished = append(finished, fin{id, *f})
 		}
@@ -160,9 +163,10 @@ func (m *replayManager) pruneLocked(now time.Time) {
 		sort.Slice(finished, func(i, j int) bool { return finished[i].at.Before(finished[j].at) })
 		for _, f := range finished[:len(finished)-maxFinishedReplays] {
 			delete(m.replays, f.id)
-			go m.unshare(f.id)
+			dropped = append(dropped, f.id)
 		}
 	}
+	return dropped
 }
 
 func (r *replay) status() gatewayapi.ReplayStatus {
@@ -251,10 +255,11 @@ func (m *replayManager) start(ctx context.Context, sc config.Sink, d *dispatch.D
 	}
 	rctx, cancel := context.WithCancel(m.ctx)
 	r.cancel = cancel
-	m.pruneLocked(time.Now())
+	dropped := m.pruneLocked(time.Now())
 	m.replays[id] = r
 	m.wg.Add(1)
 	m.mu.Unlock()
+	go m.unshareAll(dropped)
 	go func() {
 		defer m.wg.Done()
 		m.watch(rctx, r, cons, cc.Name, past)
@@ -392,7 +397,7 @@ func (m *replayManager) handOff(fresh map[string]*runningSink, removed []string)
 // share.
 func (m *replayManager) list() []gatewayapi.ReplayStatus {
 	m.mu.Lock()
-	m.pruneLocked(time.Now())
+	dropped := m.pruneLocked(time.Now())
 	out := make([]gatewayapi.ReplayStatus, 0, len(m.replays))
 	local := map[string]bool{}
 	for id, r := range m.replays {
@@ -400,6 +405,7 @@ func (m *replayManager) list() []gatewayapi.ReplayStatus {
 		local[id] = true
 	}
 	m.mu.Unlock()
+	m.unshareAll(dropped)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return append(out, m.sharedList(ctx, local)...)
@@ -408,9 +414,10 @@ func (m *replayManager) list() []gatewayapi.ReplayStatus {
 // get is a replay's progress.
 func (m *replayManager) get(id string) (gatewayapi.ReplayStatus, error) {
 	m.mu.Lock()
-	m.pruneLocked(time.Now())
+	dropped := m.pruneLocked(time.Now())
 	r, ok := m.replays[id]
 	m.mu.Unlock()
+	m.unshareAll(dropped)
 	if !ok {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -40,15 +40,17 @@ func (m *replayManager) share(st gatewayapi.ReplayStatus) {
 	}
 }
 
-// unshare forgets a replay dropped from this replica.
-func (m *replayManager) unshare(id string) {
-	if m.kv == nil {
+// unshareAll forgets replays dropped from this replica.
+func (m *replayManager) unshareAll(ids []string) {
+	if m.kv == nil || len(ids) == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	for _, k := range []string{replayKey(id), replayCancelKey(id)} {
-		_ = m.kv.Purge(ctx, k)
+	for _, id := range ids {
+		for _, k := range []string{replayKey(id), replayCancelKey(id)} {
+			_ = m.kv.Purge(ctx, k)
+		}
 	}
 }
 
