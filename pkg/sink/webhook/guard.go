@@ -1,78 +1,17 @@
 package webhook
 
 import (
-	"fmt"
-	"net"
 	"net/netip"
-	"syscall"
+
+	"github.com/switchyard-dev/switchyard/pkg/sink/netguard"
 )
 
-// blockedPrefixes are the destinations a webhook may not reach unless the
-// sink sets allow_private_networks: loopback, private, link-local (cloud
-// metadata at 169.254.169.254 and fd00:ec2::254 among them), carrier-grade
-// NAT, and the special ranges that never belong to a public receiver. The
-// IPv6 transition ranges that carry an IPv4 address are refused whole
-// (::/96 IPv4-compatible, ::ffff:0:0:0/96 SIIT, 64:ff9b:1::/48 local-use
-// NAT64, 2002::/16 6to4, 2001::/32 Teredo), except the NAT64 well-known
-// prefix 64:ff9b::/96 that DNS64 networks hand out for IPv4-only hosts:
-// there the embedded IPv4 address is judged (see CheckAddr).
-var blockedPrefixes = func() []netip.Prefix {
-	var out []netip.Prefix
-	for _, s := range []string{
-		"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-		"172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15",
-		"198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
-		"::/96", "::1/128", "::ffff:0:0:0/96", "64:ff9b:1::/48", "100::/64", "2001::/32", "2001:db8::/32",
-		"2002::/16", "fc00::/7", "fe80::/10", "ff00::/8",
-	} {
-		out = append(out, netip.MustParsePrefix(s))
-	}
-	return out
-}()
-
-// nat64 is the NAT64 well-known prefix (RFC 6052): its last 32 bits are an
-// IPv4 address, and that address decides.
-var nat64 = netip.MustParsePrefix("64:ff9b::/96")
-
-// BlockedError is the guard's refusal; it names the address it refused.
-type BlockedError struct {
-	Addr netip.Addr
-}
-
-func (e *BlockedError) Error() string {
-	return fmt.Sprintf("ssrf guard: refused to connect to %s (private or reserved address; set allow_private_networks to permit it)", e.Addr)
-}
+// The SSRF guard lives in netguard, shared by every driver that dials on
+// an API sink's behalf; these names stay for the webhook's callers.
+type BlockedError = netguard.BlockedError
 
 // CheckAddr says whether the guard lets a connection to ip through.
-func CheckAddr(ip netip.Addr) error {
-	// A zone (fe80::1%eth0, ::1%lo) picks an interface, not a destination,
-	// and netip.Prefix.Contains is false for any zoned address: judge the
-	// address without it.
-	orig := ip
-	ip = ip.WithZone("").Unmap() // ::ffff:10.0.0.1 is 10.0.0.1
-	if nat64.Contains(ip) {
-		b := ip.As16()
-		ip = netip.AddrFrom4([4]byte(b[12:]))
-	}
-	for _, p := range blockedPrefixes {
-		if p.Contains(ip) {
-			return &BlockedError{Addr: orig}
-		}
-	}
-	return nil
-}
+func CheckAddr(ip netip.Addr) error { return netguard.CheckAddr(ip) }
 
-// guardControl runs after DNS resolution and before connect, on the address
-// actually dialed, so a hostname that resolves (or re-resolves) to a private
-// address is refused too.
-func guardControl(_, address string, _ syscall.RawConn) error {
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		return err
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return fmt.Errorf("ssrf guard: %q is not an IP address: %w", host, err)
-	}
-	return CheckAddr(ip)
-}
+// guardControl is the dialer's Control of a guarded webhook.
+var guardControl = netguard.Control

@@ -97,3 +97,70 @@ func TestGuardDecisionsIPv6Special(t *testing.T) {
 		}
 	}
 }
+
+// Every block of the IANA IPv4 and IPv6 special-purpose address registries
+// that is not globally reachable, plus the deprecated ranges that a public
+// receiver never has: fec0::/10 (site-local) and 192.88.99.0/24 (6to4
+// relay anycast) once went through.
+func TestGuardSpecialPurposeRegistries(t *testing.T) {
+	tests := []struct {
+		addr    string
+		blocked bool
+	}{
+		// IPv4 (RFC 6890 and its updates)
+		{"0.0.0.0", true},
+		{"10.1.2.3", true},
+		{"100.64.0.1", true}, // shared address space (carrier-grade NAT)
+		{"100.127.255.254", true},
+		{"100.128.0.1", false},
+		{"127.0.0.1", true},
+		{"169.254.169.254", true},
+		{"172.16.0.1", true},
+		{"172.31.255.254", true},
+		{"172.32.0.1", false},
+		{"192.0.0.9", true}, // IETF protocol assignments
+		{"192.0.2.1", true},
+		{"192.88.99.1", true}, // 6to4 relay anycast (deprecated)
+		{"192.168.1.1", true},
+		{"198.18.0.1", true}, // benchmarking
+		{"198.19.255.254", true},
+		{"198.20.0.1", false},
+		{"198.51.100.1", true},
+		{"203.0.113.1", true},
+		{"224.0.0.1", true},
+		{"240.0.0.1", true},
+		{"255.255.255.255", true},
+		{"8.8.8.8", false},
+		{"1.1.1.1", false},
+		// IPv6
+		{"::", true},
+		{"::1", true},
+		{"::ffff:127.0.0.1", true},      // IPv4-mapped: the IPv4 address decides
+		{"::ffff:100.64.0.1", true},     // IPv4-mapped carrier-grade NAT
+		{"::ffff:192.88.99.1", true},    // IPv4-mapped 6to4 relay
+		{"64:ff9b::c058:6301", true},    // NAT64 of 192.88.99.1
+		{"64:ff9b::6440:1", true},       // NAT64 of 100.64.0.1
+		{"64:ff9b::c612:1", true},       // NAT64 of 198.18.0.1
+		{"100::1", true},                // discard-only
+		{"2001:2::1", true},             // benchmarking
+		{"2001:10::1", true},            // ORCHID (deprecated)
+		{"2001:20::1", true},            // ORCHIDv2
+		{"2001:db8::1", true},           // documentation
+		{"3fff::1", true},               // documentation (RFC 9637)
+		{"5f00::1", true},               // SRv6 SIDs (RFC 9602)
+		{"fc00::1", true},               // unique local
+		{"fd00::1", true},               // unique local
+		{"fe80::1", true},               // link-local
+		{"fec0::1", true},               // site-local (deprecated)
+		{"feff:ffff::1", true},          // the top of fec0::/10
+		{"ff02::1", true},               // multicast
+		{"2001:4860:4860::8888", false}, // a public resolver
+		{"2a00:1450:4001::1", false},
+	}
+	for _, tt := range tests {
+		err := webhook.CheckAddr(netip.MustParseAddr(tt.addr))
+		if (err != nil) != tt.blocked {
+			t.Errorf("CheckAddr(%s) = %v, want blocked=%v", tt.addr, err, tt.blocked)
+		}
+	}
+}
