@@ -100,10 +100,7 @@ func (s *server) auth(next http.HandlerFunc) http.HandlerFunc {
 }
 
 func (s *server) login(w http.ResponseWriter, r *http.Request) {
-	next := r.URL.Query().Get("next")
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		next = "/"
-	}
+	next := safeNext(r.URL.Query().Get("next"))
 	if !s.sessions.Enabled() || s.sessions.LoggedIn(r) {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
