@@ -156,8 +156,9 @@ func (s *Sink) UnmarshalJSON(data []byte) error {
 // Check collects the problems of one destination block: a driver's
 // Validate reports through it, with field paths relative to the block.
 type Check struct {
-	report func(field, msg string)
-	cfg    *Config
+	report  func(field, msg string)
+	cfg     *Config
+	fromAPI bool
 }
 
 // NewCheck returns a Check that hands each problem to report; cfg is the
@@ -170,6 +171,12 @@ func NewCheck(report func(field, msg string), cfg *Config) *Check {
 // sections (a NATS sink's subject against the events stream), or nil when
 // the block is checked alone.
 func (c *Check) Config() *Config { return c.cfg }
+
+// FromAPI reports whether the block was written through the admin API
+// (ParseSink) rather than by the operator in the config file: what runs
+// per event on API input is held to tighter rules (templates that may not
+// loop, say).
+func (c *Check) FromAPI() bool { return c.fromAPI }
 
 // At reports a problem on field (relative to the block; "" is the block).
 func (c *Check) At(field, format string, args ...any) {
@@ -242,7 +249,9 @@ type stray struct {
 
 func (p *parser) validateStrays(c *Config) {
 	for _, s := range p.strays {
-		s.kind.Validate(s.cfg, NewCheck(func(f, msg string) { p.at(joinPath(s.field, f), "%s", msg) }, c))
+		chk := NewCheck(func(f, msg string) { p.at(joinPath(s.field, f), "%s", msg) }, c)
+		chk.fromAPI = p.api != "" && strings.HasPrefix(s.field, p.api+".")
+		s.kind.Validate(s.cfg, chk)
 	}
 }
 

@@ -113,6 +113,7 @@ type parser struct {
 	kinds    Kinds
 	dests    map[string][]destBlock // sink path → its destination blocks
 	strays   []stray                // blocks of sinks with more than one
+	api      string                 // the path of the sink ParseSink judges (written through the API), or ""
 }
 
 func (p *parser) sorted() Problems {

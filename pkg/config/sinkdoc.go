@@ -62,7 +62,7 @@ func (l Loader) ParseSink(data []byte, cfg *Config) (Sink, error) {
 
 	i := len(cfg.Sinks)
 	path := fmt.Sprintf("sinks[%d]", i)
-	p := &parser{file: "sink", lines: map[string]int{}, kinds: kinds, dests: map[string][]destBlock{}}
+	p := &parser{file: "sink", lines: map[string]int{}, kinds: kinds, dests: map[string][]destBlock{}, api: path}
 	p.lines[""] = doc.Line
 	p.walk(doc, sinkType, path)
 	var s Sink

@@ -164,7 +164,9 @@ func (s *Sink) validate(p *parser, field string, cfg *Config) {
 		p.at(field, "needs exactly one destination block (%s), has %d", orList(kindNames(p.kinds)), d.blocks)
 	default:
 		dest := field + "." + d.Kind
-		d.kind.Validate(d.Config, NewCheck(func(f, msg string) { p.at(joinPath(dest, f), "%s", msg) }, cfg))
+		chk := NewCheck(func(f, msg string) { p.at(joinPath(dest, f), "%s", msg) }, cfg)
+		chk.fromAPI = p.api != "" && field == p.api
+		d.kind.Validate(d.Config, chk)
 		if s.AckWait.D <= s.Timeout() {
 			p.at(field+".ack_wait", "%s must be longer than the %s timeout (%s), or JetStream redelivers while a delivery is still running", s.AckWait, s.Kind(), s.Timeout())
 		}

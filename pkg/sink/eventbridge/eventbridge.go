@@ -5,11 +5,9 @@
 package eventbridge
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"text/template"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -40,8 +38,14 @@ type Driver struct {
 	sink.Base
 	cfg        Config
 	api        API
-	detailType *template.Template
+	detailType *sink.Template
 }
+
+// MaxDetailType is the most characters EventBridge takes in a DetailType;
+// it refuses the whole PutEvents call over a longer one.
+const MaxDetailType = 128
+
+const detailTypeOption = "missingkey=error"
 
 var _ sink.Driver = (*Driver)(nil)
 
@@ -77,7 +81,7 @@ func New(ctx context.Context, cfg Config, extra ...func(*awsconfig.LoadOptions) 
 func NewWithAPI(cfg Config, api API) (*Driver, error) {
 	d := &Driver{cfg: cfg, api: api, Base: sink.NewBase(MaxEntries)}
 	if cfg.DetailType != "" {
-		t, err := template.New("detail_type").Option("missingkey=error").Parse(cfg.DetailType)
+		t, err := sink.ParseTemplate("detail_type", cfg.DetailType, sink.OutputLimit{Chars: MaxDetailType}, detailTypeOption)
 		if err != nil {
 			return nil, fmt.Errorf("eventbridge: detail_type: %w", err)
 		}
@@ -108,11 +112,12 @@ func (d *Driver) entry(e *event.Event) (types.PutEventsRequestEntry, error) {
 	}
 	detailType := e.Type
 	if d.detailType != nil {
-		var b bytes.Buffer
-		if err := d.detailType.Execute(&b, e); err != nil {
+		// Too long is refused here, per event: the destination would
+		// refuse the whole call, and a cut DetailType would match other
+		// rules than the one the template meant.
+		if detailType, err = d.detailType.Execute(e); err != nil {
 			return types.PutEventsRequestEntry{}, fmt.Errorf("detail_type: %w", err)
 		}
-		detailType = b.String()
 	}
 	en := types.PutEventsRequestEntry{
 		EventBusName: aws.String(d.cfg.Bus),

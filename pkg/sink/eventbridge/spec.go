@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/url"
 	"strings"
-	"text/template"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
@@ -67,11 +66,7 @@ func validate(e *Config, chk *config.Check) {
 	case strings.HasPrefix(e.Source, "aws."):
 		chk.At("source", "%q: sources starting with \"aws.\" are reserved for AWS services", e.Source)
 	}
-	if e.DetailType != "" {
-		if _, err := template.New("detail_type").Option("missingkey=error").Parse(e.DetailType); err != nil {
-			chk.At("detail_type", "bad template: %v", err)
-		}
-	}
+	sink.CheckTemplate(chk, "detail_type", e.DetailType, detailTypeOption)
 	if e.Endpoint != "" {
 		if u, err := url.Parse(e.Endpoint); err != nil || u.Host == "" {
 			chk.At("endpoint", "%q is not a URL such as http://127.0.0.1:5000", e.Endpoint)

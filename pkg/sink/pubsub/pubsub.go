@@ -5,11 +5,9 @@
 package pubsub
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"text/template"
 	"time"
 
 	gpubsub "cloud.google.com/go/pubsub/v2"
@@ -34,8 +32,11 @@ type Driver struct {
 	sink.Base
 	client   *gpubsub.Client
 	pub      *gpubsub.Publisher
-	ordering *template.Template
+	ordering *sink.Template
 }
+
+// MaxOrderingKey is the most bytes Pub/Sub takes in an ordering key.
+const MaxOrderingKey = 1024
 
 var _ sink.Driver = (*Driver)(nil)
 
@@ -67,7 +68,7 @@ func New(ctx context.Context, cfg Config, batch config.Batch) (*Driver, error) {
 	pub.PublishSettings.DelayThreshold = max(batch.MaxWait.D, time.Millisecond)
 	d := &Driver{client: client, pub: pub, Base: sink.NewBase(MaxBatch)}
 	if cfg.OrderingKey != "" {
-		t, err := template.New("ordering_key").Parse(cfg.OrderingKey)
+		t, err := sink.ParseTemplate("ordering_key", cfg.OrderingKey, sink.OutputLimit{Bytes: MaxOrderingKey})
 		if err != nil {
 			client.Close()
 			return nil, fmt.Errorf("pubsub: ordering_key: %w", err)
@@ -92,12 +93,14 @@ func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
 		keys := make([]string, len(batch))
 		for i, e := range batch {
 			if d.ordering != nil {
-				var b bytes.Buffer
-				if err := d.ordering.Execute(&b, e); err != nil {
+				// Too long is refused, not cut: a cut key would order the
+				// event with other keys' events.
+				key, err := d.ordering.Execute(e)
+				if err != nil {
 					be.Fail(i, sink.PermanentError(0, fmt.Errorf("ordering_key: %w", err)))
 					continue
 				}
-				keys[i] = b.String()
+				keys[i] = key
 			}
 			msg := &gpubsub.Message{Data: e.Data, Attributes: e.Attributes(), OrderingKey: keys[i]}
 			if err := checkMessage(msg); err != nil {
@@ -178,11 +181,11 @@ func (d *Driver) OrderingKey(e *event.Event) string {
 	if d.ordering == nil {
 		return ""
 	}
-	var b bytes.Buffer
-	if err := d.ordering.Execute(&b, e); err != nil {
+	key, err := d.ordering.Execute(e)
+	if err != nil {
 		return ""
 	}
-	return b.String()
+	return key
 }
 
 var _ sink.Ordered = (*Driver)(nil)

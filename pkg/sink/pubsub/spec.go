@@ -2,7 +2,6 @@ package pubsub
 
 import (
 	"context"
-	"text/template"
 
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
@@ -47,10 +46,6 @@ func validate(ps *Config, chk *config.Check) {
 	if ps.Topic == "" {
 		chk.At("topic", "missing: the topic id (or projects/P/topics/T)")
 	}
-	if ps.OrderingKey != "" {
-		if _, err := template.New("ordering_key").Parse(ps.OrderingKey); err != nil {
-			chk.At("ordering_key", "bad template: %v", err)
-		}
-	}
+	sink.CheckTemplate(chk, "ordering_key", ps.OrderingKey)
 	chk.File("credentials_file", ps.CredentialsFile)
 }
