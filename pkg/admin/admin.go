@@ -11,7 +11,6 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"net/url"
 	"strconv"
 	"strings"
@@ -103,14 +102,7 @@ func build(b Backend, o Options, metrics prometheus.Gatherer) (http.Handler, []s
 	for _, rt := range routes {
 		protected.HandleFunc(rt.pattern, rt.handler(b))
 	}
-	// Go's profiler, behind the token like the API; registered here, not
-	// through net/http/pprof's DefaultServeMux side effect.
-	protected.HandleFunc("GET /debug/pprof/", pprof.Index) // and the named profiles: heap, goroutine, allocs, …
-	protected.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
-	protected.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-	protected.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
-	protected.HandleFunc("POST /debug/pprof/symbol", pprof.Symbol)
-	protected.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	handleProfiler(protected, token)
 	// The console's login: a session cookie the API then accepts with the
 	// CSRF header its pages send (see session.go).
 	sessions := console.NewSessions(token)

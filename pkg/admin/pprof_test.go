@@ -52,3 +52,44 @@ func TestPprofBehindToken(t *testing.T) {
 		t.Errorf("GET /debug/pprof/goroutine?debug=1 with the token: %d %.200q", code, body)
 	}
 }
+
+// Without a token, the profiler answers only callers on this machine
+// (the peer's address, not the Host header a DNS-rebinding page sets)
+// and only requests a browser did not send for another site: a page
+// elsewhere could otherwise make an operator's browser run a CPU
+// profile or read the command line.
+func TestPprofWithoutTokenLoopbackOnly(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		opts   admin.Options
+		remote string
+		hdr    map[string]string
+		want   int
+	}{
+		{"loopback caller", admin.Options{}, "127.0.0.1:5000", nil, http.StatusOK},
+		{"loopback caller over IPv6", admin.Options{}, "[::1]:5000", nil, http.StatusOK},
+		{"loopback caller, same origin", admin.Options{}, "127.0.0.1:5000", map[string]string{"Sec-Fetch-Site": "same-origin"}, http.StatusOK},
+		{"loopback caller, cross-site fetch", admin.Options{}, "127.0.0.1:5000", map[string]string{"Sec-Fetch-Site": "cross-site"}, http.StatusForbidden},
+		{"loopback caller, same-site fetch", admin.Options{}, "127.0.0.1:5000", map[string]string{"Sec-Fetch-Site": "same-site"}, http.StatusForbidden},
+		{"loopback caller, other Origin", admin.Options{}, "127.0.0.1:5000", map[string]string{"Origin": "https://evil.example"}, http.StatusForbidden},
+		{"loopback caller, other Referer", admin.Options{}, "127.0.0.1:5000", map[string]string{"Referer": "https://evil.example/page"}, http.StatusForbidden},
+		{"remote caller, insecure_no_auth", admin.Options{InsecureNoAuth: true}, "192.0.2.7:5000", nil, http.StatusForbidden},
+		{"remote caller, loopback Host", admin.Options{}, "192.0.2.7:5000", nil, http.StatusForbidden},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := admin.HandlerWith(nil, tt.opts, prometheus.NewRegistry())
+			for _, path := range []string{"/debug/pprof/", "/debug/pprof/cmdline"} {
+				r := httptest.NewRequest("GET", "http://127.0.0.1:9090"+path, nil)
+				r.RemoteAddr = tt.remote
+				for k, v := range tt.hdr {
+					r.Header.Set(k, v)
+				}
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				if w.Code != tt.want {
+					t.Errorf("GET %s from %s %v: %d, want %d (%.100q)", path, tt.remote, tt.hdr, w.Code, tt.want, w.Body.String())
+				}
+			}
+		})
+	}
+}
