@@ -154,6 +154,12 @@ type Sink struct {
 	// Dest is the destination block: exactly one key named after a
 	// registered kind (webhook: {...}), decoded and validated by its spec.
 	Dest Destination `yaml:"-" json:"-"`
+
+	// Incarnation tells this sink from an earlier or later sink of the
+	// same name: set by the gateway (random for a sink created through the
+	// API, derived from the name for a file sink), never written by hand.
+	// Its consumers carry it in their metadata and belong to it alone.
+	Incarnation string `yaml:"-" json:"-"`
 }
 
 // Breaker is a sink's circuit breaker. It opens after ConsecutiveFailures

@@ -83,6 +83,11 @@ func Diff(old, new *Config) Plan {
 		if !sameConfig(o.Dest, s.Dest) {
 			fields = append(fields, destDiff(o.Dest, s.Dest)...)
 		}
+		if o.Incarnation != s.Incarnation {
+			// Deleted and created again under the same name: another
+			// sink, whatever its definition.
+			fields = append(fields, "incarnation")
+		}
 		if len(fields) > 0 {
 			p.Changed[s.Name] = fields
 		}

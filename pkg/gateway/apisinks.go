@@ -31,6 +31,10 @@ type sinkRecord struct {
 	Reason    string    `json:"reason,omitempty"`
 	At        time.Time `json:"at"`
 	CreatedAt time.Time `json:"created_at"`
+	// Incarnation is this sink's id apart from its name, drawn at create
+	// and kept by every later revision (see incarnation.go). Records
+	// written before it existed have none: Incarnation() derives one.
+	IncarnationID string `json:"incarnation,omitempty"`
 }
 
 // apiSink is an API sink as this replica knows it.
@@ -93,6 +97,7 @@ func (g *Gateway) buildAPISink(name string, rec sinkRecord, rev uint64, file *co
 		a.err = fmt.Errorf("invalid against the running config: %w", err)
 		return a
 	}
+	s.Incarnation = rec.Incarnation(name)
 	a.sink = s
 	return a
 }
@@ -112,7 +117,11 @@ func (g *Gateway) rebuildAPISinks(file *config.Config) map[string]*apiSink {
 // API sinks that may run, by name.
 func (g *Gateway) effective(file *config.Config, api map[string]*apiSink) *config.Config {
 	next := *file
-	next.Sinks = append(make([]config.Sink, 0, len(file.Sinks)+len(api)), file.Sinks...)
+	next.Sinks = make([]config.Sink, 0, len(file.Sinks)+len(api))
+	for _, s := range file.Sinks {
+		s.Incarnation = fileIncarnation(s.Name)
+		next.Sinks = append(next.Sinks, s)
+	}
 	names := make([]string, 0, len(api))
 	for name, a := range api {
 		if a.err == nil {

@@ -125,7 +125,8 @@ func (g *Gateway) CreateSink(ctx context.Context, body []byte, actor string) (ga
 	// a pause, an ack floor) belongs to another endpoint.
 	g.cleanSinkState(ctx, name)
 	now := time.Now().UTC()
-	rec := sinkRecord{Spec: spec, Op: "create", Actor: actor, At: now, CreatedAt: now}
+	rec := sinkRecord{Spec: spec, Op: "create", Actor: actor, At: now, CreatedAt: now, IncarnationID: newIncarnation()}
+	s.Incarnation = rec.Incarnation(name)
 	data, err := g.encodeRecord(name, rec)
 	if err != nil {
 		return nil, err
