@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"net"
 	"os"
@@ -33,14 +34,19 @@ func (p *peers) count() int { return int(max(1, p.live.Load())) }
 
 var keyUnsafe = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
 
-// replicaID names this replica stably across its restarts, so a restarted
-// replica takes its own key back: the host (a pod's name) and the admin
-// port (which tells replicas on one machine apart).
+// replicaID names this replica for this process's life: the host (a
+// pod's name) and the admin port as a readable label, and a random part
+// drawn at start. Host and port alone do not tell replicas apart (two
+// containers in one pod network, two hosts named alike, listeners on two
+// addresses of one host), and replicas sharing a key count as one, so each
+// would take the whole of a shared rate_limit. A replica that dies without
+// removing its key is counted for three beats more: its share is given
+// out late, never twice.
 func replicaID(adminAddr string) string {
 	host, _ := os.Hostname()
 	_, port, _ := net.SplitHostPort(adminAddr)
-	id := keyUnsafe.ReplaceAllString(strings.ToLower(host), "_") + "-" + port
-	return strings.Trim(id, "_-")
+	label := strings.Trim(keyUnsafe.ReplaceAllString(strings.ToLower(host), "_")+"-"+port, "_-")
+	return label + "-" + strings.ToLower(rand.Text()[:12])
 }
 
 // heartbeat records this replica and counts the live ones until ctx ends,

@@ -193,3 +193,41 @@ func TestBreakerOpensForTheSink(t *testing.T) {
 		return after["r2"]+after["r3"] > 0
 	})
 }
+
+// Two replicas on one host (one hostname) whose admin listeners share a
+// port (on two loopback addresses here; in production, two containers in
+// one pod network or two hosts named alike) are two replicas: each keeps
+// its own heartbeat key, so a shared rate_limit is split in two, not
+// taken twice.
+func TestReplicasSharingHostAndAdminPortCountTwo(t *testing.T) {
+	old := gateway.HeartbeatEvery
+	gateway.HeartbeatEvery = 200 * time.Millisecond
+	t.Cleanup(func() { gateway.HeartbeatEvery = old })
+	js := testutil.StartJetStream(t, nil)
+	rc := newReceiver(t)
+	port := testutil.FreePort(t)
+	var gs []*gateway.Gateway
+	for i, ip := range []string{"127.0.0.1", "127.0.0.2"} {
+		g, _ := gatewaytest.Start(t, fmt.Sprintf(`
+nats: {url: %q}
+admin: {listen: "%s:%d"}
+shutdown_grace: 1s
+stream: {max_bytes: 8MB}
+dead_letters: {max_bytes: 4MB}
+sinks:
+  - name: s
+    events: [">"]
+    rate_limit: 30/s
+    webhook:
+      url: %s/r%d
+      secrets: [%q]
+      timeout: 2s
+      allow_private_networks: true
+      tls: {ca_file: %s}
+`, js.URL(), ip, port, rc.srv.URL, i+1, secret, rc.caFile), 30*time.Second)
+		gs = append(gs, g)
+	}
+	waitFor(t, 5*time.Second, "each replica counting two", func() bool {
+		return gateway.Replicas(gs[0]) == 2 && gateway.Replicas(gs[1]) == 2
+	})
+}
