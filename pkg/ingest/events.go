@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/event"
+	"github.com/switchyard-dev/switchyard/pkg/jsonlimit"
 	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
@@ -76,6 +76,14 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	lm := tk.metrics
+	// A token out of credit is refused before its body is read: a
+	// throttled client cannot make the gateway buffer and parse it.
+	if tk.limit != nil {
+		if ok, wait := tk.limit.ready(); !ok {
+			h.rateLimited(w, lm, wait)
+			return
+		}
+	}
 	body, ok := h.readCounted(w, r, lm, true)
 	if !ok {
 		return
@@ -99,9 +107,7 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	if tk.limit != nil {
 		if ok, wait := tk.limit.allow(len(events)); !ok {
-			lm.requests[OutcomeRateLimited].Inc()
-			w.Header().Set("Retry-After", retryAfter(wait))
-			writeError(w, http.StatusTooManyRequests, "rate limit of this token exceeded")
+			h.rateLimited(w, lm, wait)
 			return
 		}
 	}
@@ -112,6 +118,12 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	results, perr := h.publish(r.Context(), msgs, ids)
 	h.answer(w, lm, start, ids, results, perr, http.StatusAccepted)
+}
+
+func (h *Handler) rateLimited(w http.ResponseWriter, lm *labelMetrics, wait time.Duration) {
+	lm.requests[OutcomeRateLimited].Inc()
+	w.Header().Set("Retry-After", retryAfter(wait))
+	writeError(w, http.StatusTooManyRequests, "rate limit of this token exceeded")
 }
 
 // answer writes 202/200 when every event was stored, else 503 with
@@ -151,14 +163,23 @@ func (h *Handler) answer(w http.ResponseWriter, lm *labelMetrics, start time.Tim
 	writeAccepted(w, okStatus, ids, results)
 }
 
+// maxDepth bounds the nesting of a request: an event's data may nest
+// jsonlimit.MaxDepth deep inside the array and the event around it.
+const maxDepth = jsonlimit.MaxDepth + 2
+
 // decodeEvents reads one event or an array of events, naming the index
-// and field of the first problem.
+// and field of the first problem. An array is decoded one event at a
+// time and refused as soon as it passes config.MaxIngestBatch, so a body
+// of many tiny elements never becomes a slice of them.
 func decodeEvents(body []byte) ([]Event, *fieldError) {
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) == 0 {
 		return nil, &fieldError{status: http.StatusBadRequest, index: -1, msg: "empty body: send one event or an array of events"}
 	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	dec, err := jsonlimit.NewDecoder(trimmed, maxDepth)
+	if err != nil {
+		return nil, &fieldError{status: http.StatusBadRequest, index: -1, msg: fmt.Sprintf("invalid JSON: %v (an event's data may nest %d levels)", err, jsonlimit.MaxDepth)}
+	}
 	dec.DisallowUnknownFields()
 	if trimmed[0] != '[' {
 		var e Event
@@ -170,27 +191,10 @@ func decodeEvents(body []byte) ([]Event, *fieldError) {
 		}
 		return []Event{e}, nil
 	}
-	// The whole array in one call; only a failure pays for the walk below,
-	// which names the event at fault.
-	var events []Event
-	if err := dec.Decode(&events); err == nil {
-		if err := trailing(dec); err != nil {
-			return nil, err
-		}
-		switch {
-		case len(events) == 0:
-			return nil, &fieldError{status: http.StatusBadRequest, index: -1, msg: "empty array: nothing to publish"}
-		case len(events) > config.MaxIngestBatch:
-			return nil, &fieldError{status: http.StatusBadRequest, index: config.MaxIngestBatch, msg: fmt.Sprintf("more than %d events in one request", config.MaxIngestBatch)}
-		}
-		return events, nil
-	}
-	dec = json.NewDecoder(bytes.NewReader(trimmed))
-	dec.DisallowUnknownFields()
 	if _, err := dec.Token(); err != nil {
 		return nil, jsonProblem(-1, err)
 	}
-	events = make([]Event, 0, 16)
+	events := make([]Event, 0, 16)
 	for dec.More() {
 		if len(events) == config.MaxIngestBatch {
 			return nil, &fieldError{status: http.StatusBadRequest, index: len(events), msg: fmt.Sprintf("more than %d events in one request", config.MaxIngestBatch)}
@@ -214,7 +218,7 @@ func decodeEvents(body []byte) ([]Event, *fieldError) {
 }
 
 func trailing(dec *json.Decoder) *fieldError {
-	if _, err := dec.Token(); err != io.EOF {
+	if jsonlimit.End(dec) != nil {
 		return &fieldError{status: http.StatusBadRequest, index: -1, msg: "invalid JSON: data after the end of the value"}
 	}
 	return nil

@@ -44,3 +44,14 @@ func (l *limiter) allow(n int) (ok bool, wait time.Duration) {
 	}
 	return false, time.Duration(l.interval)
 }
+
+// ready reports whether the bucket holds at least one event, taking
+// nothing, or how long until it does: checked before a request's body is
+// read, which allow then charges by its events.
+func (l *limiter) ready() (ok bool, wait time.Duration) {
+	now := int64(time.Since(l.start))
+	if over := max(l.tat.Load(), now) + l.interval - now - l.burst; over > 0 {
+		return false, time.Duration(over)
+	}
+	return true, 0
+}
