@@ -169,7 +169,7 @@ func (g *Gateway) openSink(ctx context.Context, sc config.Sink) (*runningSink, e
 		if err := g.Pause(pctx, sc.Name, reason); err != nil {
 			g.log.Error("pause on the receiver's request", "sink", sc.Name, "err", err)
 		}
-	}, NATS: g.bus.Conn}
+	}, NATS: g.bus.Conn, Reserved: g.bus.Reserved()}
 	drv, err := g.kinds.Open(ctx, sc, env)
 	if err != nil {
 		return nil, err

@@ -25,6 +25,10 @@ type Env struct {
 	// NATS is the gateway's own connection (nil in tests that have none):
 	// a driver that publishes to NATS may share it.
 	NATS *nats.Conn
+	// Reserved are the subjects a driver never publishes on over NATS
+	// (subject.Reserved of the running config: NATS's own, and those of
+	// Switchyard's streams, buckets and notices). Nil: subject.Reserved(nil).
+	Reserved []string
 }
 
 // Spec is everything Switchyard knows about one sink kind, in the driver's

@@ -64,7 +64,7 @@ func init() {
 		MaxBatch:   MaxBatch,
 		Validate:   validate,
 		Open: func(ctx context.Context, c *Config, _ config.Sink, env sink.Env) (sink.Driver, error) {
-			return New(ctx, *c, env.NATS)
+			return Open(ctx, *c, Options{Shared: env.NATS, Reserved: env.Reserved})
 		},
 	})
 }
@@ -75,15 +75,17 @@ func validate(c *Config, chk *config.Check) {
 		chk.At("subject", "missing: the subject to publish on, e.g. bridge.> (> stands for the event type)")
 	case !server.IsValidSubject(c.Subject) || strings.Contains(c.Subject, "*") || strings.Contains(strings.TrimSuffix(c.Subject, ">"), ">"):
 		chk.At("subject", "%q: a NATS subject without wildcards, but for a last token > that stands for the event type", c.Subject)
-	case c.URL == "" && chk.Config() != nil:
+	case c.URL == "":
 		// The same server and account: a subject a Switchyard stream
-		// captures would feed the gateway its own deliveries.
-		cfg := chk.Config()
-		for _, s := range append(append([]string{}, cfg.Stream.Subjects...), subject.DeadLetters(), subject.Redrives()) {
-			if server.SubjectsCollide(c.Subject, s) {
-				chk.At("subject", "%q overlaps %q, which Switchyard's own streams capture on this NATS: its deliveries would come back to it (a loop); pick another subject, or set url for another server or account", c.Subject, s)
-				break
-			}
+		// captures would feed the gateway its own deliveries, and one of
+		// NATS's own would drive the server with the gateway's rights
+		// ($JS.API.STREAM.PURGE.EVENTS purges the events stream).
+		var streams []string
+		if cfg := chk.Config(); cfg != nil {
+			streams = cfg.Stream.Subjects
+		}
+		if r := subject.ReservedBy(c.Subject, subject.Reserved(streams)); r != "" {
+			chk.At("subject", "%s; pick another subject, or set url for another server or account", reservedWhy(c.Subject, r))
 		}
 	}
 	if c.URL != "" {
@@ -97,20 +99,49 @@ func validate(c *Config, chk *config.Check) {
 	chk.TLS("tls", c.TLS)
 }
 
+// reservedWhy says why subj may not be published on: it overlaps r, a
+// subject of NATS's or of Switchyard's.
+func reservedWhy(subj, r string) string {
+	if strings.HasPrefix(r, "$") || strings.HasPrefix(r, "_INBOX.") {
+		return fmt.Sprintf("%q overlaps %q, which NATS itself serves on the gateway's connection (the JetStream API, KV buckets, object stores, the system account, replies): a sink may never publish there", subj, r)
+	}
+	return fmt.Sprintf("%q overlaps %q, which Switchyard's own streams capture on this NATS: its deliveries would come back to it (a loop)", subj, r)
+}
+
 // Driver publishes to one subject.
 type Driver struct {
 	sink.Base
 	cfg Config
 	js  jetstream.JetStream
 	own *nc.Conn // closed by Close; nil when shared
+	// reserved, on the shared connection, are the subjects never
+	// published on, checked again on every publish: the event type
+	// completes the subject, and a stored sink may predate the rule.
+	reserved []string
 }
 
 var _ sink.Driver = (*Driver)(nil)
 
+// Options are what the gateway hands the driver besides its block.
+type Options struct {
+	// Shared is the gateway's own connection, used when the block has no
+	// url.
+	Shared *nc.Conn
+	// Reserved are the subjects never published on over Shared (nil:
+	// subject.Reserved(nil)).
+	Reserved []string
+}
+
 // New publishes on shared when cfg.URL is empty, or on a connection of its
 // own to cfg.URL.
 func New(ctx context.Context, cfg Config, shared *nc.Conn) (*Driver, error) {
-	conn := shared
+	return Open(ctx, cfg, Options{Shared: shared})
+}
+
+// Open publishes on o.Shared when cfg.URL is empty, or on a connection of
+// its own to cfg.URL.
+func Open(ctx context.Context, cfg Config, o Options) (*Driver, error) {
+	conn := o.Shared
 	var own *nc.Conn
 	if cfg.URL != "" {
 		opts := []nc.Option{nc.Name("switchyard nats sink"), nc.MaxReconnects(-1)}
@@ -139,7 +170,14 @@ func New(ctx context.Context, cfg Config, shared *nc.Conn) (*Driver, error) {
 		}
 		return nil, fmt.Errorf("nats sink: %w", err)
 	}
-	return &Driver{cfg: cfg, js: js, own: own, Base: sink.NewBase(MaxBatch)}, nil
+	d := &Driver{cfg: cfg, js: js, own: own, Base: sink.NewBase(MaxBatch)}
+	if own == nil {
+		d.reserved = o.Reserved
+		if d.reserved == nil {
+			d.reserved = subject.Reserved(nil)
+		}
+	}
+	return d, nil
 }
 
 // Subject is where an event of this type is published.
@@ -170,7 +208,12 @@ func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
 				h.Set(event.HeaderIDScope, scope)
 				h.Set("Switchyard-Tenant", e.Tenant)
 			}
-			m := &nc.Msg{Subject: d.Subject(e.Type), Header: h, Data: e.Data}
+			subj := d.Subject(e.Type)
+			if r := subject.ReservedBy(subj, d.reserved); d.reserved != nil && r != "" {
+				be.Fail(i, sink.PermanentError(0, errors.New("nats sink: refused to publish: "+reservedWhy(subj, r))))
+				continue
+			}
+			m := &nc.Msg{Subject: subj, Header: h, Data: e.Data}
 			a, err := d.js.PublishMsgAsync(m, opts...)
 			if err != nil {
 				be.Fail(i, classify(ctx, err))
