@@ -4,7 +4,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // handleProfiler registers Go's profiler on mux (behind the token, like
@@ -20,10 +22,10 @@ func handleProfiler(mux recordingMux, token string) {
 	}
 	mux.HandleFunc("GET /debug/pprof/", guard(pprof.Index)) // and the named profiles: heap, goroutine, allocs, …
 	mux.HandleFunc("GET /debug/pprof/cmdline", guard(pprof.Cmdline))
-	mux.HandleFunc("GET /debug/pprof/profile", guard(pprof.Profile))
+	mux.HandleFunc("GET /debug/pprof/profile", guard(lasting(30, pprof.Profile)))
 	mux.HandleFunc("GET /debug/pprof/symbol", guard(pprof.Symbol))
 	mux.HandleFunc("POST /debug/pprof/symbol", guard(pprof.Symbol))
-	mux.HandleFunc("GET /debug/pprof/trace", guard(pprof.Trace))
+	mux.HandleFunc("GET /debug/pprof/trace", guard(lasting(1, pprof.Trace)))
 }
 
 // localCaller answers only a peer on a loopback address whose request a
@@ -51,5 +53,24 @@ func localCaller(next http.HandlerFunc) http.HandlerFunc {
 			}
 		}
 		next(w, r)
+	}
+}
+
+// lastingMargin is what a profile's answer may take beyond its seconds.
+const lastingMargin = time.Minute
+
+// lasting exempts a profiler route that runs for ?seconds= (def when
+// absent) from the listener's write timeout: its write deadline becomes
+// the profile's length plus a margin.
+func lasting(def float64, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sec, err := strconv.ParseFloat(r.URL.Query().Get("seconds"), 64)
+		if err != nil || sec <= 0 || sec > 24*3600 {
+			sec = def // pprof itself reads a bad value as its default
+		}
+		deadline := time.Now().Add(time.Duration(sec*float64(time.Second)) + lastingMargin)
+		// An error is "not supported": no deadline to lift.
+		_ = http.NewResponseController(w).SetWriteDeadline(deadline)
+		h(w, r)
 	}
 }

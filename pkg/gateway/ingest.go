@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -45,8 +44,7 @@ func (g *Gateway) openIngest() error {
 	if err != nil {
 		return fmt.Errorf("ingest listen: %w", err)
 	}
-	g.ingest = &ingestServer{ln: ln, srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}}
+	g.ingest = &ingestServer{ln: ln, srv: newHTTPServer(h, ingestTimeouts)}
 	return nil
 }
 

@@ -25,10 +25,7 @@ func (g *Gateway) serveStarting() {
 	a := &adminServer{errc: make(chan error, 1)}
 	starting := g.startingHandler()
 	a.h.Store(&starting)
-	a.srv = &http.Server{
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*a.h.Load()).ServeHTTP(w, r) }),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
+	a.srv = newHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*a.h.Load()).ServeHTTP(w, r) }), adminTimeouts)
 	go func() { a.errc <- a.srv.Serve(g.adminLn) }()
 	g.admin = a
 }
