@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
+	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
 // route is one API endpoint behind the token: serve reads the request,
@@ -247,6 +248,13 @@ var routes = []route{
 		q, err := attemptQueryOf(r)
 		if err != nil {
 			return nil, &badInput{err.Error()}
+		}
+		// A sink or tenant is a name, never a wildcard over all of them.
+		if q.Sink != "" && subject.ValidName(q.Sink) != nil {
+			return nil, &badInput{"sink: " + subject.ValidName(q.Sink).Error()}
+		}
+		if q.Tenant != "" && subject.ValidTenant(q.Tenant) != nil {
+			return nil, &badInput{"tenant: " + subject.ValidTenant(q.Tenant).Error()}
 		}
 		return b.Attempts(r.Context(), q)
 	}},

@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard-dev/switchyard/pkg/event"
+	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
 // Stream and subject layout: switchyard.attempts.<sink>.<bucket>, where
@@ -59,17 +60,13 @@ var bucketNames = func() (names [Buckets]string) {
 	return names
 }()
 
-func subject(sink, eventID string) string {
-	return bucketSubject(sink, bucketOf(eventID))
-}
-
 func bucketSubject(sink string, bucket uint32) string {
-	return subjectPrefix + sink + "." + bucketNames[bucket]
+	return subjectPrefix + subject.Token(sink) + "." + bucketNames[bucket]
 }
 
 // legacySubject is where a record was kept before batching.
 func legacySubject(sink, eventID string) string {
-	return subjectPrefix + sink + "." + idEncoding.EncodeToString([]byte(eventID))
+	return subjectPrefix + subject.Token(sink) + "." + idEncoding.EncodeToString([]byte(eventID))
 }
 
 // Record is one delivery attempt.
@@ -296,13 +293,17 @@ type Query struct {
 
 // Find returns the records q selects, oldest first, at most q.Limit.
 func (l *Log) Find(ctx context.Context, q Query) ([]Record, error) {
-	sinkTok := "*"
+	// Every sink's records, or one sink's: its name is a token, never
+	// a wildcard (subject.Token).
+	filters := []string{subjectPrefix + "*.>"}
 	if q.Sink != "" {
-		sinkTok = q.Sink
+		filters = []string{subjectPrefix + subject.Token(q.Sink) + ".>"}
 	}
-	filters := []string{subjectPrefix + sinkTok + ".>"}
 	if q.EventID != "" {
-		filters = []string{subject(sinkTok, q.EventID), legacySubject(sinkTok, q.EventID)}
+		filters = []string{bucketSubject(q.Sink, bucketOf(q.EventID)), legacySubject(q.Sink, q.EventID)}
+		if q.Sink == "" {
+			filters = []string{subjectPrefix + "*." + bucket(q.EventID), subjectPrefix + "*." + idEncoding.EncodeToString([]byte(q.EventID))}
+		}
 	}
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: filters}
 	if !q.Since.IsZero() {

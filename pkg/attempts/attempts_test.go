@@ -80,6 +80,11 @@ func TestBatchedRecordsAreFoundByEachQuery(t *testing.T) {
 		{"status", Query{Status: 500}, 1},
 		{"time range", Query{Since: t0.Add(100 * time.Millisecond), Until: t0.Add(200 * time.Millisecond)}, 100},
 		{"limit", Query{Sink: "a", Limit: 7}, 7},
+		// A sink's name is a name: a wildcard in it selects no sink.
+		{"sink *", Query{Sink: "*"}, 0},
+		{"sink >", Query{Sink: ">"}, 0},
+		{"sink a.>", Query{Sink: "a.>"}, 0},
+		{"event in sink *", Query{Sink: "*", EventID: "e7"}, 0},
 	}
 	for _, c := range cases {
 		got, err := l.Find(ctx, c.q)

@@ -98,7 +98,7 @@ func (s *Sink) validate(p *parser, field string, cfg *Config) {
 	switch {
 	case s.Name == "":
 		p.at(field+".name", "missing: every sink needs a unique name")
-	case !nameRE.MatchString(s.Name):
+	case subject.ValidName(s.Name) != nil:
 		p.at(field+".name", "%q: use 1 to 64 letters, digits, - and _ (it names the durable consumer)", s.Name)
 	}
 	if s.Tenant != "" && s.Tenant != subject.AnyTenant {

@@ -11,13 +11,14 @@ import (
 
 	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
+	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
 // AckFloorEvery is how often each sink's ack floor is recorded in the
 // state bucket, from which a lost consumer is recreated.
 var AckFloorEvery = 2 * time.Second
 
-func ackFloorKey(sinkName string) string { return "ackfloor." + sinkName }
+func ackFloorKey(sinkName string) string { return "ackfloor." + subject.Token(sinkName) }
 
 // ackFloor is the last recorded ack floor of a sink's events consumer: the
 // stream sequence up to which every event was settled. 0: none recorded.

@@ -199,6 +199,9 @@ func (g *Gateway) storedAPISink(ctx context.Context, name, inFile string) (jetst
 	if !g.running.Load() {
 		return nil, ErrNotRunning
 	}
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
 	if g.inFile(name) {
 		return nil, conflict("sink %q is defined in the config file: %s", name, inFile)
 	}
@@ -404,7 +407,11 @@ func (g *Gateway) deletedAPISink(ctx context.Context, name string) bool {
 
 // SinkHistory is an API sink's audit trail, oldest first.
 func (g *Gateway) SinkHistory(ctx context.Context, name string) ([]gatewayapi.SinkRevision, error) {
-	entries, err := g.sinksKV.History(ctx, name)
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	// History reads by a key filter: the name is a token, never a wildcard.
+	entries, err := g.sinksKV.History(ctx, subject.Token(name))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		if g.inFile(name) {
 			return nil, conflict("sink %q is defined in the config file, which has no history here", name)
@@ -503,6 +510,9 @@ func (g *Gateway) sinkNames(tenant string) []string {
 
 // sinkView is the definition (redacted) and live state of one sink.
 func (g *Gateway) sinkView(ctx context.Context, name string) (gatewayapi.SinkView, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
 	g.mu.RLock()
 	rs := g.byName[name]
 	a, isAPI := g.api[name]

@@ -360,6 +360,9 @@ func (g *Gateway) Ready(ctx context.Context) error {
 }
 
 func (g *Gateway) sink(name string) (*runningSink, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
 	g.mu.RLock()
 	rs, ok := g.byName[name]
 	g.mu.RUnlock()

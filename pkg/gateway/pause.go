@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard-dev/switchyard/pkg/bus"
+	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
 // pauseRecord is a paused sink's entry in the state bucket.
@@ -18,7 +19,7 @@ type pauseRecord struct {
 	At     time.Time `json:"at"`
 }
 
-func pauseKey(sink string) string { return "sinks." + sink + ".paused" }
+func pauseKey(sink string) string { return "sinks." + subject.Token(sink) + ".paused" }
 
 // Pause pauses a sink for every replica and across restarts: the state
 // bucket records it, and each gateway's watcher applies it.

@@ -41,7 +41,7 @@ func TenantEvent(tenant, typ string) string {
 	if tenant == "" {
 		return Event(typ)
 	}
-	return TenantsPrefix + tenant + "." + typ
+	return TenantsPrefix + Token(tenant) + "." + typ
 }
 
 // Type is the event type of an event subject, scoped to a tenant or not
@@ -67,12 +67,23 @@ func Tenants() string { return TenantsPrefix + AnyTenant + ".>" }
 // scoped to a tenant or not.
 func StreamDefaults() []string { return []string{Events(), Tenants()} }
 
-var tenantRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+// nameRE is a sink's name and a tenant's id: one subject token, and a
+// valid consumer name and KV key.
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// ValidName checks a sink's name: 1 to 64 letters, digits, - and _. A
+// name outside this rule names no sink, whatever route it came from.
+func ValidName(name string) error {
+	if !nameRE.MatchString(name) {
+		return fmt.Errorf("%q: a sink name is 1 to 64 letters, digits, - and _", name)
+	}
+	return nil
+}
 
 // ValidTenant checks a tenant id: one NATS token of 1 to 64 letters,
 // digits, - and _.
 func ValidTenant(t string) error {
-	if !tenantRE.MatchString(t) {
+	if !nameRE.MatchString(t) {
 		return fmt.Errorf("%q: a tenant is 1 to 64 letters, digits, - and _", t)
 	}
 	return nil
@@ -94,26 +105,26 @@ func TenantFilters(tenant string, events []string) []string {
 		case AnyTenant:
 			out = append(out, Event(f), TenantsPrefix+AnyTenant+"."+f)
 		default:
-			out = append(out, TenantsPrefix+tenant+"."+f)
+			out = append(out, TenantsPrefix+Token(tenant)+"."+f)
 		}
 	}
 	return out
 }
 
 // DeadLetter is the subject of a sink's dead letters.
-func DeadLetter(sink string) string { return DeadLetterPrefix + sink }
+func DeadLetter(sink string) string { return DeadLetterPrefix + Token(sink) }
 
 // DeadLetters is the dead-letter stream's subjects.
 func DeadLetters() string { return DeadLetterPrefix + ">" }
 
 // Redrive is the subject a sink's redriven dead letters are published on.
-func Redrive(sink string) string { return RedrivePrefix + sink }
+func Redrive(sink string) string { return RedrivePrefix + Token(sink) }
 
 // Redrives is the redrive stream's subjects.
 func Redrives() string { return RedrivePrefix + ">" }
 
 // RedriveConsumer is the durable name of a sink's redrive consumer.
-func RedriveConsumer(sink string) string { return sink + redriveSuffix }
+func RedriveConsumer(sink string) string { return Token(sink) + redriveSuffix }
 
 // ValidFilter checks NATS wildcard syntax ("*" a whole token, ">" only the
 // last), saying what is wrong.

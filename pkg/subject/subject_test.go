@@ -74,3 +74,39 @@ func TestTenantFilters(t *testing.T) {
 		}
 	}
 }
+
+// A name goes into a subject or key as one token: never a wildcard, never
+// more tokens, and never equal to another name's token.
+func TestToken(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"orders", "orders"}, {"ep_AbC-9", "ep_AbC-9"}, {">", "=3E"}, {"*", "=2A"},
+		{"a.b", "a=2Eb"}, {"a b", "a=20b"}, {"", "="}, {"=3E", "=3D3E"}, {"é", "=C3=A9"},
+	} {
+		if got := subject.Token(c.in); got != c.want {
+			t.Errorf("Token(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	seen := map[string]string{}
+	for _, n := range []string{">", "*", "a.>", "a.b", "a=2Eb", "a", "", "=", " ", "\t", "x y", "a*", "=3E"} {
+		tok := subject.Token(n)
+		if prev, dup := seen[tok]; dup {
+			t.Errorf("%q and %q share the token %q", prev, n, tok)
+		}
+		seen[tok] = n
+		if strings.ContainsAny(tok, ".*> \t\r\n") || tok == "" {
+			t.Errorf("Token(%q) = %q is not one plain token", n, tok)
+		}
+		if subject.ValidName(n) == nil && tok != n {
+			t.Errorf("valid name %q changed to %q", n, tok)
+		}
+	}
+	if subject.DeadLetter(">") != "dlq.=3E" || subject.Redrive("a.b") != "switchyard.redrive.a=2Eb" ||
+		subject.RedriveConsumer("*") != "=2A_redrive" || subject.TenantEvent("a.b", "x.y") != "tenants.a=2Eb.x.y" {
+		t.Fatal("a builder lets a name's wildcard or dot through")
+	}
+	for _, bad := range []string{"", ">", "a.b", "a b", strings.Repeat("x", 65)} {
+		if subject.ValidName(bad) == nil {
+			t.Errorf("name %q accepted", bad)
+		}
+	}
+}
