@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"mime"
 	"net"
 	"net/http"
@@ -64,6 +65,11 @@ type Options struct {
 	// without a token, only requests addressed to a loopback name or
 	// address are answered (a DNS-rebinding page gets nothing).
 	InsecureNoAuth bool
+	// Logger logs refused authentications; nil: slog.Default().
+	Logger *slog.Logger
+	// Registerer takes switchyard_admin_auth_failures_total; nil: not
+	// registered.
+	Registerer prometheus.Registerer
 }
 
 // Handler builds the API with only a token set (see HandlerWith).
@@ -106,12 +112,13 @@ func build(b Backend, o Options, metrics prometheus.Gatherer) (http.Handler, []s
 	// The console's login: a session cookie the API then accepts with the
 	// CSRF header its pages send (see session.go).
 	sessions := console.NewSessions(token)
-	mux.HandleFunc("POST /v1/session", login(token, sessions))
+	guard := newAuthGuard(o.Logger, o.Registerer)
+	mux.HandleFunc("POST /v1/session", login(token, sessions, guard))
 	mux.HandleFunc("DELETE /v1/session", func(w http.ResponseWriter, r *http.Request) {
 		sessions.Clear(w, r)
 		w.WriteHeader(http.StatusNoContent)
 	})
-	api := requireToken(token, sessions, protected)
+	api := requireToken(token, sessions, guard, protected)
 	for _, prefix := range []string{"/v1/", "/metrics", "/debug/"} {
 		mux.ServeMux.Handle(prefix, api)
 	}
@@ -209,14 +216,27 @@ func requireLoopbackHost(next http.Handler) http.Handler {
 }
 
 // requireToken lets through the bearer token, or a console session: its
-// cookie plus the CSRF header that goes with it.
-func requireToken(token string, sessions *console.Sessions, next http.Handler) http.Handler {
+// cookie plus the CSRF header that goes with it. An address that sent
+// too many wrong tokens is refused first, whatever it sends now.
+func requireToken(token string, sessions *console.Sessions, guard *authGuard, next http.Handler) http.Handler {
 	if token == "" {
 		return next
 	}
 	want := []byte("Bearer " + token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 && !sessions.Authorized(r) {
+		if guard.throttled(w, r) {
+			return
+		}
+		authz := r.Header.Get("Authorization")
+		if subtle.ConstantTimeCompare([]byte(authz), want) != 1 && !sessions.Authorized(r) {
+			// Only a bearer token presented is a guess; a session cookie
+			// is 256 random bits, and a stale one is a browser's, not an
+			// attacker's.
+			reason := reasonMissing
+			if authz != "" {
+				reason = reasonWrongToken
+			}
+			guard.failed(r, reason)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="switchyard"`)
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
 			return

@@ -12,10 +12,13 @@ import (
 // login answers POST /v1/session: {"token": "…"} with the admin token sets
 // the console's session cookie. Without a token configured there is no
 // login (the API answers loopback only), so any request succeeds.
-func login(token string, sessions *console.Sessions) http.HandlerFunc {
+func login(token string, sessions *console.Sessions, guard *authGuard) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if token == "" {
 			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		if guard.throttled(w, r) {
 			return
 		}
 		var body struct {
@@ -26,6 +29,7 @@ func login(token string, sessions *console.Sessions) http.HandlerFunc {
 			return
 		}
 		if subtle.ConstantTimeCompare([]byte(body.Token), []byte(token)) != 1 {
+			guard.failed(r, reasonWrongToken)
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "wrong admin token"})
 			return
 		}

@@ -254,7 +254,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	g.replays.begin(ctx)
-	srv, srvErr := g.admin.serve(admin.HandlerWith(g.Admin(), admin.Options{Token: g.cfg.Admin.Token, InsecureNoAuth: g.cfg.Admin.InsecureNoAuth}, g.metrics.Registry))
+	srv, srvErr := g.admin.serve(admin.HandlerWith(g.Admin(), admin.Options{
+		Token: g.cfg.Admin.Token, InsecureNoAuth: g.cfg.Admin.InsecureNoAuth,
+		Logger: g.log.With("component", "admin"), Registerer: g.metrics.Registry,
+	}, g.metrics.Registry))
 	ingestErr := g.serveIngest()
 
 	var wg sync.WaitGroup
