@@ -165,6 +165,7 @@ func dlqCmd() *cobra.Command {
 	var af adminFlags
 	var f deadletter.Filter
 	var since, until string
+	var limit, offset int // list's only: a redrive or purge takes every match
 	var yes bool
 	cmd := &cobra.Command{Use: "dlq", Short: "List, redrive or purge a sink's dead letters"}
 	af.register(cmd)
@@ -186,7 +187,8 @@ func dlqCmd() *cobra.Command {
 		return out, nil
 	}
 	addFilters := func(c *cobra.Command) {
-		c.Flags().StringVar(&f.Type, "type", "", "event type, wildcards allowed (order.*)")
+		c.Flags().StringVar(&f.Type, "type", "", "event type, wildcards allowed (order.*); a tenant's without the tenant")
+		c.Flags().StringVar(&f.Tenant, "tenant", "", "only this tenant's (default: every tenant's and the unscoped)")
 		c.Flags().StringVar(&f.Reason, "reason", "", "text the reason contains (e.g. 410)")
 		c.Flags().StringVar(&since, "since", "", "failed at or after: RFC 3339 or a duration ago (2h)")
 		c.Flags().StringVar(&until, "until", "", "failed before: RFC 3339 or a duration ago")
@@ -198,21 +200,26 @@ func dlqCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			flt.Limit, flt.Offset = limit, offset
 			recs, err := af.client().DeadLetters(cmd.Context(), args[0], flt)
 			if err != nil {
 				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "SEQ\tID\tTYPE\tSTATUS\tATTEMPTS\tFAILED AT\tREASON")
+			fmt.Fprintln(tw, "SEQ\tID\tTYPE\tTENANT\tSTATUS\tATTEMPTS\tFAILED AT\tREASON")
 			for _, r := range recs {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%s\t%s\n", r.Seq, r.ID, r.Type, r.Status, r.Attempts, r.Time.Format(time.RFC3339), r.Reason)
+				tenant := r.Tenant
+				if tenant == "" {
+					tenant = "-"
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", r.Seq, r.ID, r.Type, tenant, r.Status, r.Attempts, r.Time.Format(time.RFC3339), r.Reason)
 			}
 			return tw.Flush()
 		},
 	}
 	addFilters(list)
-	list.Flags().IntVar(&f.Limit, "limit", 100, "at most this many (a page is at most 1000; use --offset for more)")
-	list.Flags().IntVar(&f.Offset, "offset", 0, "skip this many (paging)")
+	list.Flags().IntVar(&limit, "limit", 100, "at most this many (a page is at most 1000; use --offset for more)")
+	list.Flags().IntVar(&offset, "offset", 0, "skip this many (paging)")
 	redrive := &cobra.Command{
 		Use: "redrive SINK", Short: "Re-deliver dead letters to that sink only", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -25,6 +25,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/console"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
+	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
 // Backend is what the API reads and acts on; the gateway provides one.
@@ -274,11 +275,16 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// filterOf reads a dead-letter filter from the query string: type, reason,
-// since, until (RFC 3339), offset, limit.
+// filterOf reads a dead-letter filter from the query string: type, tenant,
+// reason, since, until (RFC 3339), offset, limit.
 func filterOf(r *http.Request, defaultLimit int) (deadletter.Filter, error) {
 	q := r.URL.Query()
-	f := deadletter.Filter{Type: q.Get("type"), Reason: q.Get("reason"), Limit: defaultLimit}
+	f := deadletter.Filter{Type: q.Get("type"), Tenant: q.Get("tenant"), Reason: q.Get("reason"), Limit: defaultLimit}
+	if f.Tenant != "" {
+		if err := subject.ValidTenant(f.Tenant); err != nil {
+			return f, fmt.Errorf("tenant: %w", err)
+		}
+	}
 	for _, p := range []struct {
 		name string
 		dst  *time.Time

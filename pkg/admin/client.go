@@ -120,7 +120,7 @@ func encode(strs map[string]string, times map[string]time.Time, nums map[string]
 
 // FilterQuery renders a dead-letter filter as the API's query string.
 func FilterQuery(f deadletter.Filter) url.Values {
-	return encode(map[string]string{"type": f.Type, "reason": f.Reason},
+	return encode(map[string]string{"type": f.Type, "tenant": f.Tenant, "reason": f.Reason},
 		map[string]time.Time{"since": f.Since, "until": f.Until},
 		map[string]int{"offset": f.Offset, "limit": f.Limit})
 }

@@ -61,7 +61,7 @@ func TestClientTypedQueriesRoundTrip(t *testing.T) {
 		t.Errorf("backend got %+v, want %+v", rec.attempts, q)
 	}
 
-	f := deadletter.Filter{Type: "order.*", Reason: "permanent", Since: since, Until: until, Offset: 2, Limit: 3}
+	f := deadletter.Filter{Type: "order.*", Tenant: "acme", Reason: "permanent", Since: since, Until: until, Offset: 2, Limit: 3}
 	if _, err := c.DeadLetters(ctx, "orders", f); err != nil {
 		t.Fatal(err)
 	}

@@ -35,6 +35,11 @@ const (
 	// events stream at Switchyard-Stream / Switchyard-Stream-Seq, and a
 	// redrive reads it from there.
 	HeaderBodyOmitted = "Switchyard-Body-Omitted"
+	// HeaderType and HeaderTenant are the event's type and tenant (none:
+	// an unscoped event), so that a filter by type finds a tenant's dead
+	// letters too: the original subject of one is tenants.<tenant>.<type>.
+	HeaderType   = "Switchyard-Type"
+	HeaderTenant = "Switchyard-Tenant"
 )
 
 // maxReason bounds the reason header: error strings can be long, and the
@@ -75,6 +80,11 @@ func (s *Store) Put(ctx context.Context, in Input) error {
 	if in.Meta.Stream != event.RedriveStream || h.Get(event.HeaderOrigSubject) == "" {
 		h.Set(event.HeaderOrigSubject, in.Msg.Subject())
 	}
+	typ, tenant := typeOf(in.Event, h.Get(event.HeaderOrigSubject))
+	h.Set(HeaderType, typ)
+	if tenant != "" {
+		h.Set(HeaderTenant, tenant)
+	}
 	h.Set(HeaderSink, in.Sink)
 	h.Set(HeaderReason, truncate(in.Reason, maxReason))
 	h.Set(HeaderStatus, strconv.Itoa(in.Status))
@@ -100,6 +110,19 @@ func (s *Store) Put(ctx context.Context, in Input) error {
 		return fmt.Errorf("deadletter: store: %w", err)
 	}
 	return nil
+}
+
+// typeOf is the type and tenant of a dead letter: the event's own, or,
+// for a message that could not be read as one, what its subject says.
+func typeOf(ev *event.Event, origSubject string) (typ, tenant string) {
+	if ev != nil {
+		return ev.Type, ev.Tenant
+	}
+	if tenant, typ, ok := subject.Split(origSubject); ok {
+		return typ, tenant
+	}
+	// Not an event subject at all: the subject is all there is to show.
+	return origSubject, ""
 }
 
 // recordSize is the size of msg on the wire as the server counts it
@@ -141,6 +164,7 @@ type Record struct {
 	Seq          uint64          `json:"seq"`
 	ID           string          `json:"id"`
 	Type         string          `json:"type"`
+	Tenant       string          `json:"tenant,omitempty"` // "": an unscoped event
 	Sink         string          `json:"sink"`
 	Reason       string          `json:"reason"`
 	Status       int             `json:"status"`
@@ -161,7 +185,13 @@ type Record struct {
 func recordOf(m jetstream.Msg, seq uint64) Record {
 	h := m.Headers()
 	r := Record{Seq: seq, ID: h.Get(event.HeaderEventID), Sink: h.Get(HeaderSink), Reason: h.Get(HeaderReason)}
-	r.Type, _ = strings.CutPrefix(h.Get(event.HeaderOrigSubject), subject.EventsPrefix)
+	r.Type, r.Tenant = h.Get(HeaderType), h.Get(HeaderTenant)
+	if r.Type == "" {
+		// Stored before the type had a header of its own: read it from
+		// the original subject, which for a tenant's event is
+		// tenants.<tenant>.<type>.
+		r.Type, r.Tenant = typeOf(nil, h.Get(event.HeaderOrigSubject))
+	}
 	r.Status, _ = strconv.Atoi(h.Get(HeaderStatus))
 	r.Attempts, _ = strconv.Atoi(h.Get(HeaderAttempts))
 	r.Time, _ = time.Parse(time.RFC3339Nano, h.Get(HeaderFailedAt))
@@ -230,6 +260,7 @@ func (s *Store) each(ctx context.Context, sink string, fn func(jetstream.Msg, ui
 // Filter selects dead letters. Zero fields select everything.
 type Filter struct {
 	Type   string    // event type, NATS wildcards allowed
+	Tenant string    // the tenant's only ("": every tenant's and unscoped)
 	Reason string    // substring of the reason
 	Since  time.Time // failed at or after
 	Until  time.Time // failed before
@@ -239,6 +270,7 @@ type Filter struct {
 
 func (f Filter) match(r Record) bool {
 	return (f.Type == "" || event.MatchType(f.Type, r.Type)) &&
+		(f.Tenant == "" || r.Tenant == f.Tenant) &&
 		(f.Reason == "" || strings.Contains(r.Reason, f.Reason)) &&
 		(f.Since.IsZero() || !r.Time.Before(f.Since)) &&
 		(f.Until.IsZero() || r.Time.Before(f.Until))

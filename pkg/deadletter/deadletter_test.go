@@ -38,7 +38,7 @@ func setup(t *testing.T) *fixture {
 		cfg.Stream.MaxBytes.N = 8 << 20
 		cfg.DeadLetters.MaxBytes.N = 8 << 20
 	})
-	cc := bus.ConsumerConfig(config.Sink{Name: "sink", Events: []string{">"}, Concurrency: 1, AckWait: config.Duration{D: time.Minute}}, 100)
+	cc := bus.ConsumerConfig(config.Sink{Name: "sink", Tenant: "*", Events: []string{">"}, Concurrency: 1, AckWait: config.Duration{D: time.Minute}}, 100)
 	cc.DeliverPolicy, cc.OptStartTime = jetstream.DeliverAllPolicy, nil
 	cons, err := b.JS.CreateConsumer(t.Context(), cfg.Stream.Name, cc)
 	if err != nil {
@@ -51,8 +51,15 @@ func setup(t *testing.T) *fixture {
 // as a dead letter of "sink" with reason.
 func (f *fixture) deadLetter(typ, id string, body []byte, reason string, status int) {
 	f.t.Helper()
+	f.deadLetterOn("events."+typ, id, body, reason, status)
+}
+
+// deadLetterOn is deadLetter on any event subject (a tenant's too), with
+// the event read from the message as the dispatcher reads it.
+func (f *fixture) deadLetterOn(subj, id string, body []byte, reason string, status int) {
+	f.t.Helper()
 	ctx := f.t.Context()
-	m := &nats.Msg{Subject: "events." + typ, Data: body, Header: nats.Header{}}
+	m := &nats.Msg{Subject: subj, Data: body, Header: nats.Header{}}
 	m.Header.Set(event.HeaderMsgID, id)
 	m.Header.Set("ce-source", "tests")
 	if _, err := f.b.JS.PublishMsg(ctx, m); err != nil {
@@ -67,7 +74,9 @@ func (f *fixture) deadLetter(typ, id string, body []byte, reason string, status 
 		if err != nil {
 			f.t.Fatal(err)
 		}
-		if err := f.store.Put(ctx, deadletter.Input{Sink: "sink", Msg: msg, Meta: meta, Reason: reason, Status: status, Attempts: 3}); err != nil {
+		ev, _ := event.FromMessage(event.Message{Subject: msg.Subject(), Header: msg.Headers(), Data: msg.Data(),
+			Stream: meta.Stream, Sequence: meta.Sequence.Stream, Published: meta.Timestamp}, "events.")
+		if err := f.store.Put(ctx, deadletter.Input{Sink: "sink", Msg: msg, Meta: meta, Event: ev, Reason: reason, Status: status, Attempts: 3}); err != nil {
 			f.t.Fatal(err)
 		}
 		_ = msg.Term()
@@ -295,5 +304,82 @@ func TestListStopsOnCanceledContext(t *testing.T) {
 	cancel()
 	if _, err := f.store.List(ctx, "sink", deadletter.Filter{}); err == nil {
 		t.Error("List on a canceled context succeeded")
+	}
+}
+
+// A tenant's dead letter has the event's type, and its tenant apart: a
+// filter by type finds it, and a filter by tenant tells tenants apart.
+// A record stored before the tenant had a field of its own (its type read
+// tenants.acme.order.created) is found the same way.
+func TestTenantDeadLettersByTypeAndTenant(t *testing.T) {
+	f := setup(t)
+	f.deadLetterOn("tenants.acme.order.created", "a1", []byte(`{}`), "x", 500)
+	f.deadLetterOn("events.order.created", "u1", []byte(`{}`), "x", 500)
+	f.deadLetterOn("tenants.globex.order.created", "g1", []byte(`{}`), "x", 500)
+	f.deadLetterOn("tenants.acme.order.paid", "a2", []byte(`{}`), "x", 500)
+	// As the gateway stored a tenant's dead letter before: no type or
+	// tenant of its own, only the original subject.
+	old := &nats.Msg{Subject: bus.DeadLetterSubject("sink"), Data: []byte(`{}`), Header: nats.Header{}}
+	for k, v := range map[string]string{event.HeaderEventID: "a0", event.HeaderOrigSubject: "tenants.acme.order.created",
+		deadletter.HeaderSink: "sink", deadletter.HeaderReason: "x", deadletter.HeaderStatus: "500", deadletter.HeaderAttempts: "3",
+		deadletter.HeaderFailedAt: time.Now().UTC().Format(time.RFC3339Nano)} {
+		old.Header.Set(k, v)
+	}
+	if _, err := f.b.JS.PublishMsg(t.Context(), old); err != nil {
+		t.Fatal(err)
+	}
+
+	all, err := f.store.List(t.Context(), "sink", deadletter.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range all {
+		want := map[string][2]string{"a1": {"order.created", "acme"}, "u1": {"order.created", ""}, "g1": {"order.created", "globex"},
+			"a2": {"order.paid", "acme"}, "a0": {"order.created", "acme"}}[r.ID]
+		if r.Type != want[0] || r.Tenant != want[1] {
+			t.Errorf("%s: type %q tenant %q, want %q %q", r.ID, r.Type, r.Tenant, want[0], want[1])
+		}
+	}
+	for _, tt := range []struct {
+		name string
+		f    deadletter.Filter
+		want string
+	}{
+		{"type", deadletter.Filter{Type: "order.created"}, "a1,u1,g1,a0"},
+		{"type wildcard", deadletter.Filter{Type: "order.*"}, "a1,u1,g1,a2,a0"},
+		{"type and tenant", deadletter.Filter{Type: "order.created", Tenant: "acme"}, "a1,a0"},
+		{"tenant", deadletter.Filter{Tenant: "acme"}, "a1,a2,a0"},
+		{"another tenant", deadletter.Filter{Tenant: "globex"}, "g1"},
+		{"the prefixed type is no type", deadletter.Filter{Type: "tenants.acme.order.created"}, ""},
+	} {
+		recs, err := f.store.List(t.Context(), "sink", tt.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, r := range recs {
+			ids = append(ids, r.ID)
+		}
+		if got := strings.Join(ids, ","); got != tt.want {
+			t.Errorf("%s: ids %q, want %q", tt.name, got, tt.want)
+		}
+	}
+
+	// A redrive by type and tenant takes that tenant's records of that
+	// type, old and new, and keeps their tenant's subject.
+	n, err := f.store.Redrive(t.Context(), "sink", deadletter.Filter{Type: "order.created", Tenant: "acme"})
+	if err != nil || n != 2 {
+		t.Fatalf("Redrive = %d, %v; want 2", n, err)
+	}
+	for id, m := range redriven(t, f, 2) {
+		if s := m.Header.Get(event.HeaderOrigSubject); s != "tenants.acme.order.created" {
+			t.Errorf("%s redriven with subject %q", id, s)
+		}
+	}
+	if n, err := f.store.Purge(t.Context(), "sink", deadletter.Filter{Tenant: "globex"}); err != nil || n != 1 {
+		t.Errorf("Purge globex = %d, %v; want 1", n, err)
+	}
+	if c := f.count(); c != 2 {
+		t.Errorf("%d dead letters left, want 2 (u1, a2)", c)
 	}
 }

@@ -271,3 +271,62 @@ func TestDeadLettersInBulk(t *testing.T) {
 		t.Errorf("%d left after purge", len(recs))
 	}
 }
+
+// A tenant's dead letters carry the event's type (not tenants.<t>.<type>)
+// and the tenant apart: ?type= finds them, ?tenant= tells tenants apart,
+// and a redrive by type and tenant redrives that tenant's alone.
+func TestTenantDeadLettersByTypeAndTenant(t *testing.T) {
+	rc := newReceiver(t)
+	var mu sync.Mutex
+	gone := true
+	rc.setAnswer(func(w http.ResponseWriter, sink, id string, n int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if gone {
+			w.WriteHeader(410)
+		}
+	})
+	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("s", `[">"]`, "    tenant: \"*\"\n    breaker: {enabled: false}\n"))
+	for id, subj := range map[string]string{"a1": "tenants.acme.order.created", "g1": "tenants.globex.order.created", "u1": "events.order.created"} {
+		m := nats.NewMsg(subj)
+		m.Header.Set("Nats-Msg-Id", id)
+		m.Data = []byte(`{}`)
+		if _, err := g.Bus().JS.PublishMsg(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var recs []deadletter.Record
+	waitFor(t, 10*time.Second, "3 dead letters", func() bool {
+		adminDo(t, g, "GET", "/v1/sinks/s/dead-letters", &recs)
+		return len(recs) == 3
+	})
+	adminDo(t, g, "GET", "/v1/sinks/s/dead-letters?type=order.created", &recs)
+	if len(recs) != 3 {
+		t.Errorf("?type=order.created: %d records, want 3: %+v", len(recs), recs)
+	}
+	adminDo(t, g, "GET", "/v1/sinks/s/dead-letters?type=order.created&tenant=acme", &recs)
+	if len(recs) != 1 || recs[0].ID != "a1" || recs[0].Type != "order.created" || recs[0].Tenant != "acme" {
+		t.Errorf("?type=order.created&tenant=acme: %+v", recs)
+	}
+	if code := adminDo(t, g, "GET", "/v1/sinks/s/dead-letters?tenant=a.b", nil); code != 400 {
+		t.Errorf("?tenant=a.b: %d, want 400", code)
+	}
+
+	mu.Lock()
+	gone = false
+	mu.Unlock()
+	var res map[string]int
+	adminDo(t, g, "POST", "/v1/sinks/s/dead-letters/redrive?type=order.created&tenant=acme", &res)
+	if res["redriven"] != 1 {
+		t.Fatalf("redrive by type and tenant: %v", res)
+	}
+	waitFor(t, 10*time.Second, "a1 redriven (its second delivery)", func() bool {
+		n := 0
+		for _, h := range rc.hitsFor("s") {
+			if h.id == "a1" {
+				n++
+			}
+		}
+		return n == 2
+	})
+}
