@@ -16,7 +16,7 @@ import (
 )
 
 // states are the sink states the list filters by.
-var states = []string{"running", "paused", "open", "half_open", "degraded", "disabled", "conflict", "failed"}
+var states = []string{"running", "paused", "open", "half_open", "degraded", "disabled", "conflict", "refused", "failed"}
 
 // outcomes are the attempt log's outcomes.
 var outcomes = []string{"delivered", "retried", "rate_limited", "dead_lettered", "canceled"}

@@ -25,7 +25,8 @@ type sinkRecord struct {
 	// Expiring maps the fingerprint of a signing secret replaced by a
 	// rotation to the moment it stops signing.
 	Expiring map[string]time.Time `json:"expiring_secrets,omitempty"`
-	// Op is what this revision did: create, update, rotate, auto-disable.
+	// Op is what this revision did: create, update, rotate, auto-disable,
+	// seal (sealed on the first start with a key), expire-secrets.
 	Op        string    `json:"op"`
 	Actor     string    `json:"actor,omitempty"`
 	Reason    string    `json:"reason,omitempty"`
@@ -35,6 +36,8 @@ type sinkRecord struct {
 	// and kept by every later revision (see incarnation.go). Records
 	// written before it existed have none: Incarnation() derives one.
 	IncarnationID string `json:"incarnation,omitempty"`
+	// plain: read from the bucket unsealed (a key, when set, refuses it).
+	plain bool
 }
 
 // apiSink is an API sink as this replica knows it.
@@ -73,12 +76,14 @@ func (g *Gateway) decodeRecord(name string, data []byte) (sinkRecord, error) {
 			return rec, fmt.Errorf("sink %s: %w", name, err)
 		}
 		rec.Spec, rec.Sealed = plain, nil
+	} else {
+		rec.plain = true
 	}
 	return rec, nil
 }
 
-// buildAPISink judges a stored sink against the file config, as the
-// file's own sinks are judged.
+// buildAPISink judges a stored sink against the file config by the rules
+// a create passes (judgeRecord).
 func (g *Gateway) buildAPISink(name string, rec sinkRecord, rev uint64, file *config.Config) *apiSink {
 	a := &apiSink{rec: rec, rev: rev}
 	for _, s := range file.Sinks {
@@ -87,18 +92,9 @@ func (g *Gateway) buildAPISink(name string, rec sinkRecord, rev uint64, file *co
 			return a
 		}
 	}
-	spec, err := withoutExpiredSecrets(rec.Spec, rec.Expiring, time.Now())
-	if err != nil {
-		a.err = err
-		return a
+	if a.sink, a.err = g.judgeRecord(rec, file); a.err == nil {
+		a.sink.Incarnation = rec.Incarnation(name)
 	}
-	s, err := g.loader().ParseSink(spec, file)
-	if err != nil {
-		a.err = fmt.Errorf("invalid against the running config: %w", err)
-		return a
-	}
-	s.Incarnation = rec.Incarnation(name)
-	a.sink = s
 	return a
 }
 
@@ -108,6 +104,10 @@ func (g *Gateway) rebuildAPISinks(file *config.Config) map[string]*apiSink {
 	defer g.mu.RUnlock()
 	out := make(map[string]*apiSink, len(g.api))
 	for name, a := range g.api {
+		if a.err != nil && len(a.rec.Spec) == 0 {
+			out[name] = a // unreadable: nothing to judge again
+			continue
+		}
 		out[name] = g.buildAPISink(name, a.rec, a.rev, file)
 	}
 	return out
@@ -137,6 +137,11 @@ func (g *Gateway) effective(file *config.Config, api map[string]*apiSink) *confi
 
 // loadAPISinks reads every API sink at start.
 func (g *Gateway) loadAPISinks(ctx context.Context) error {
+	if g.sealer != nil {
+		if err := g.sealPlainRecords(ctx); err != nil {
+			return err
+		}
+	}
 	keys, err := g.sinksKV.ListKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("api sinks: %w", err)
@@ -170,6 +175,11 @@ func (g *Gateway) entryToSink(e jetstream.KeyValueEntry) *apiSink {
 
 // reportUnstarted says once, loudly, why an API sink does not run.
 func (g *Gateway) reportUnstarted(name string, a *apiSink) {
+	var r *refusal
+	if errors.As(a.err, &r) {
+		g.reportRefused(name, r)
+		return
+	}
 	if errors.Is(a.err, errConflict) {
 		g.log.Error("API sink not started: its name is taken by a sink in the config file", "sink", name)
 		return
@@ -320,28 +330,40 @@ func (g *Gateway) swapAPISinkLocked(ctx context.Context, name string, next *apiS
 }
 
 // apiChanged follows a change of the API sinks: it counts those that do
-// not run, and re-applies the API sinks when the earliest rotated-out
-// secret expires, so deliveries stop being signed with it.
+// not run, and ends the grace of the earliest rotated-out secret when it
+// expires (expireRotations), at once for one that expired while no
+// replica ran (once per revision, so a record that cannot be rewritten
+// is not retried in a loop).
 func (g *Gateway) apiChanged() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var first time.Time
 	now := time.Now()
-	conflicts, failed := 0, 0
-	for _, a := range g.api {
+	conflicts, refused, failed := 0, 0, 0
+	var r *refusal
+	for name, a := range g.api {
 		switch {
 		case errors.Is(a.err, errConflict):
 			conflicts++
+		case errors.As(a.err, &r):
+			refused++
 		case a.err != nil:
 			failed++
 		}
 		for _, at := range a.rec.Expiring {
-			if at.After(now) && (first.IsZero() || at.Before(first)) {
+			if !at.After(now) {
+				if g.expiryTried[name] == a.rev {
+					continue
+				}
+				at = now
+			}
+			if first.IsZero() || at.Before(first) {
 				first = at
 			}
 		}
 	}
 	g.metrics.APISinksNotRunning.WithLabelValues("conflict").Set(float64(conflicts))
+	g.metrics.APISinksNotRunning.WithLabelValues("refused").Set(float64(refused))
 	g.metrics.APISinksNotRunning.WithLabelValues("failed").Set(float64(failed))
 	if g.expiryTimer != nil {
 		g.expiryTimer.Stop()
@@ -350,23 +372,5 @@ func (g *Gateway) apiChanged() {
 	if first.IsZero() {
 		return
 	}
-	g.expiryTimer = time.AfterFunc(time.Until(first)+10*time.Millisecond, func() {
-		g.reloadMu.Lock()
-		defer g.reloadMu.Unlock()
-		if g.runCtx == nil || !g.running.Load() {
-			return
-		}
-		g.mu.RLock()
-		file := g.fileCfg
-		g.mu.RUnlock()
-		api := g.rebuildAPISinks(file)
-		if _, err := g.applyLocked(g.runCtx, g.effective(file, api), false); err != nil {
-			g.log.Error("apply expired secrets", "err", err)
-			return
-		}
-		g.mu.Lock()
-		g.api = api
-		g.mu.Unlock()
-		go g.apiChanged()
-	})
+	g.expiryTimer = time.AfterFunc(time.Until(first)+10*time.Millisecond, g.expireRotations)
 }

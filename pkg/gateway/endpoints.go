@@ -68,19 +68,14 @@ func decodeObject(body []byte, what string) (map[string]any, error) {
 }
 
 // judge validates a spec as the file's sinks are validated, plus the
-// limits on what API sinks may use.
+// limits on what API sinks may use: judgeSpec, which every record read
+// back from the bucket passes too.
 func (g *Gateway) judge(spec []byte) (config.Sink, error) {
 	g.mu.RLock()
-	file, allow := g.fileCfg, g.cfg.API
+	file := g.fileCfg
 	g.mu.RUnlock()
-	s, err := g.loader().ParseSink(spec, file)
-	if err != nil {
-		return s, err
-	}
-	if fe := allow.APIRestrictions(s); len(fe) > 0 {
-		return s, fe
-	}
-	return s, nil
+	s, _, err := g.judgeSpec(spec, file)
+	return s, err
 }
 
 // CreateSink stores a new API sink and starts it. A webhook sink given no
@@ -226,6 +221,10 @@ func (g *Gateway) updateAPISink(ctx context.Context, name, op, actor, reason str
 	if err != nil {
 		return err
 	}
+	if rec.plain && g.sealer != nil {
+		// Changing it would seal, and so adopt, a record not written here.
+		return conflict("sink %q is refused: %v", name, errPlainRecord)
+	}
 	var doc map[string]any
 	if err := json.Unmarshal(rec.Spec, &doc); err != nil {
 		return fmt.Errorf("sink %s: stored spec: %w", name, err)
@@ -236,7 +235,10 @@ func (g *Gateway) updateAPISink(ctx context.Context, name, op, actor, reason str
 	if rec.Spec, err = json.Marshal(doc); err != nil {
 		return err
 	}
-	if op != "auto-disable" || reason == "" {
+	// The gateway's own changes take something away (delivery, a secret):
+	// they are stored even when the sink breaks today's rules, and the
+	// build below still judges it.
+	if !(op == "auto-disable" && reason != "") && op != opExpireSecrets {
 		if _, err := g.judge(rec.Spec); err != nil {
 			return err
 		}
@@ -528,8 +530,11 @@ func (g *Gateway) sinkView(ctx context.Context, name string) (gatewayapi.SinkVie
 			v = gatewayapi.SinkView{"name": name}
 		}
 		st = gatewayapi.SinkStatus{Name: name, Source: gatewayapi.SourceAPI, State: "failed", StateReason: a.err.Error()}
+		var r *refusal
 		if errors.Is(a.err, errConflict) {
 			st.State = "conflict"
+		} else if errors.As(a.err, &r) {
+			st.State = stateRefused
 		}
 		if t, ok := v["tenant"].(string); ok {
 			st.Tenant = t

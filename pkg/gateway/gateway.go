@@ -58,6 +58,9 @@ type Gateway struct {
 	fileCfg     *config.Config
 	api         map[string]*apiSink
 	expiryTimer *time.Timer
+	// expiryTried is, by API sink, the revision whose expired secrets
+	// expireRotations last tried to remove (guarded by mu).
+	expiryTried map[string]uint64
 	reloadMu    sync.Mutex
 	adminLn     net.Listener
 	ingest      *ingestServer // nil when ingest.listen is empty

@@ -35,8 +35,10 @@ func (g *Gateway) Reload(ctx context.Context, next *config.Config, prune bool) (
 	plan, err := g.applyLocked(ctx, g.effective(next, api), prune)
 	if err == nil {
 		g.mu.Lock()
+		prev := g.api
 		g.fileCfg, g.api = next, api
 		g.mu.Unlock()
+		g.reportRebuilt(prev, api)
 		g.apiChanged()
 	}
 	return plan, err
@@ -106,7 +108,7 @@ func (g *Gateway) applyLocked(ctx context.Context, next *config.Config, prune bo
 		g.stopSink(ctx, rs)
 	}
 	if prune {
-		g.pruneConsumers(ctx, plan.Removed)
+		g.pruneConsumers(ctx, g.withoutAPISinks(plan.Removed))
 	}
 	g.log.Info("config reloaded", "added", plan.Added, "removed", plan.Removed, "changed", plan.Changed, "needs_restart", plan.Restart)
 	return plan, nil

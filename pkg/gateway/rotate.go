@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -52,9 +53,18 @@ func withoutExpiredSecrets(spec json.RawMessage, expiring map[string]time.Time, 
 	if err := json.Unmarshal(spec, &doc); err != nil {
 		return nil, fmt.Errorf("stored spec: %w", err)
 	}
+	if !dropExpiredSecrets(doc, expiring, now) {
+		return spec, nil
+	}
+	return json.Marshal(doc)
+}
+
+// dropExpiredSecrets removes from a spec's webhook block the rotated-out
+// secrets whose grace is over; false when it has no webhook block.
+func dropExpiredSecrets(doc map[string]any, expiring map[string]time.Time, now time.Time) bool {
 	wh, secrets := webhookSecrets(doc)
 	if wh == nil {
-		return spec, nil
+		return false
 	}
 	kept := make([]any, 0, len(secrets))
 	for _, s := range secrets {
@@ -64,7 +74,96 @@ func withoutExpiredSecrets(spec json.RawMessage, expiring map[string]time.Time, 
 		kept = append(kept, s)
 	}
 	wh["secrets"] = kept
-	return json.Marshal(doc)
+	return true
+}
+
+// opExpireSecrets is the revision that removes from the stored record
+// the rotated-out secrets whose grace ended: the bucket keeps no secret
+// that no longer signs.
+const opExpireSecrets = "expire-secrets"
+
+var errNothingExpired = errors.New("no rotated-out secret has expired")
+
+// expireRotations ends the grace of the rotated-out secrets that expired:
+// the running sinks stop signing with them at once, then each stored
+// record is rewritten without them. Every replica's timer fires; the
+// first to write wins, the others find nothing left to drop.
+func (g *Gateway) expireRotations() {
+	g.reloadMu.Lock()
+	if g.runCtx == nil || !g.running.Load() {
+		g.reloadMu.Unlock()
+		return
+	}
+	ctx := g.runCtx
+	g.mu.RLock()
+	file, prev := g.fileCfg, g.api
+	g.mu.RUnlock()
+	api := g.rebuildAPISinks(file)
+	if _, err := g.applyLocked(ctx, g.effective(file, api), false); err != nil {
+		g.reloadMu.Unlock()
+		g.log.Error("apply expired secrets", "err", err)
+		return
+	}
+	now := time.Now()
+	var due []string
+	g.mu.Lock()
+	g.api = api
+	for name := range g.expiryTried {
+		if _, ok := api[name]; !ok {
+			delete(g.expiryTried, name) // deleted sinks leave nothing behind
+		}
+	}
+	if g.expiryTried == nil {
+		g.expiryTried = map[string]uint64{}
+	}
+	for name, a := range api {
+		for _, at := range a.rec.Expiring {
+			if !at.After(now) && g.expiryTried[name] != a.rev {
+				g.expiryTried[name] = a.rev
+				due = append(due, name)
+				break
+			}
+		}
+	}
+	g.mu.Unlock()
+	g.reloadMu.Unlock()
+	g.reportRebuilt(prev, api)
+	for _, name := range due {
+		g.storeExpiredSecrets(ctx, name)
+	}
+	g.apiChanged()
+}
+
+// storeExpiredSecrets rewrites one API sink's record without the
+// rotated-out secrets whose grace is over.
+func (g *Gateway) storeExpiredSecrets(ctx context.Context, name string) {
+	err := g.updateAPISink(ctx, name, opExpireSecrets, "switchyard", "the grace of rotated-out signing secrets ended", func(doc map[string]any, rec *sinkRecord) error {
+		now := time.Now()
+		live := map[string]time.Time{}
+		for fp, at := range rec.Expiring {
+			if at.After(now) {
+				live[fp] = at
+			}
+		}
+		if len(live) == len(rec.Expiring) {
+			return errNothingExpired
+		}
+		dropExpiredSecrets(doc, rec.Expiring, now)
+		rec.Expiring = live
+		if len(live) == 0 {
+			rec.Expiring = nil
+		}
+		return nil
+	})
+	switch {
+	case err == nil:
+		g.log.Info("rotated-out secrets removed from the stored sink", "sink", name)
+	case errors.Is(err, errNothingExpired), errors.Is(err, gatewayapi.ErrUnknownSink):
+	case errors.Is(err, gatewayapi.ErrConflict):
+		g.log.Info("remove rotated-out secrets: changed meanwhile, left to the next change", "sink", name, "err", err)
+	default:
+		g.log.Warn("remove rotated-out secrets from the stored sink", "sink", name, "err", err)
+	}
 }
 
 // RotateSecret gives an API webhook sink a new signing secret. Until the

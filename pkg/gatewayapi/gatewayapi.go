@@ -24,7 +24,10 @@ type SinkStatus struct {
 	Source string `json:"source"`
 	// State is running, paused, open, half_open, degraded, disabled, or,
 	// for an API sink that does not run, conflict (its name is taken by
-	// the config file) or failed (see StateReason).
+	// the config file), refused (its stored record breaks the rules a
+	// create must pass: invalid, not allowed by api.allow, or stored in
+	// plain text although a secrets key is set) or failed (see
+	// StateReason).
 	State string `json:"state"`
 	// StateReason says why the sink is not running: the pause reason, the
 	// breaker's cause, or what degrades it (a dead-letter store outage, a
@@ -136,7 +139,7 @@ type RotateResult struct {
 // SinkRevision is one change in an API sink's history.
 type SinkRevision struct {
 	Revision uint64    `json:"revision"`
-	Op       string    `json:"op"` // create, update, rotate, auto-disable, delete
+	Op       string    `json:"op"` // create, update, rotate, auto-disable, seal, expire-secrets, delete
 	At       time.Time `json:"at"`
 	Actor    string    `json:"actor,omitempty"`
 	Reason   string    `json:"reason,omitempty"`

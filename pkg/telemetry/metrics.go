@@ -49,6 +49,11 @@ type Metrics struct {
 	// APISinksNotRunning is the number of API sinks that do not run, by
 	// reason: conflict (the config file has a sink of that name), failed.
 	APISinksNotRunning *prometheus.GaugeVec // reason
+	// SinkRecordsRefused counts the API sink records read from the sinks
+	// bucket that break the rules a create must pass, by reason: invalid,
+	// not_allowed (api.allow), unsealed (plain although a secrets key is
+	// set). A refused record is not started.
+	SinkRecordsRefused *prometheus.CounterVec // reason
 }
 
 // NewMetrics registers the metrics on a fresh registry.
@@ -102,8 +107,11 @@ func NewMetrics() *Metrics {
 		Name: "switchyard_sinks_auto_disabled_total", Help: "Sinks disabled (API) or paused (config file) after failing continuously for disable_after.",
 	}, []string{"sink"})
 	m.APISinksNotRunning = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "switchyard_api_sinks_not_running", Help: "API sinks that do not run, by reason: conflict (a config-file sink has the name) or failed.",
+		Name: "switchyard_api_sinks_not_running", Help: "API sinks that do not run, by reason: conflict (a config-file sink has the name), refused (the stored record breaks the API rules) or failed.",
 	}, []string{"reason"})
-	r.MustRegister(m.OldestPendingRatio, m.StreamBytesRatio, m.AutoDisabled, m.APISinksNotRunning)
+	m.SinkRecordsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchyard_sink_records_refused_total", Help: "API sink records read from the sinks bucket and refused (not started) for breaking the rules a create must pass, by reason: invalid, not_allowed (api.allow), unsealed (plain text although a secrets key is set).",
+	}, []string{"reason"})
+	r.MustRegister(m.OldestPendingRatio, m.StreamBytesRatio, m.AutoDisabled, m.APISinksNotRunning, m.SinkRecordsRefused)
 	return m
 }
