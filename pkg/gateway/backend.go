@@ -117,7 +117,13 @@ func (g *Gateway) sinkStatus(ctx context.Context, rs *runningSink) gatewayapi.Si
 		}
 	}
 	st.Delivered, st.Failed = rs.dispatcher.Counts()
-	st.LatencyP99Seconds = quantile(g.metrics.EventLatency.WithLabelValues(rs.cfg.Name), 0.99).Seconds()
+	// Read only while it runs: WithLabelValues would bring back the
+	// series of a sink a reload removed meanwhile (ForgetSink).
+	g.mu.RLock()
+	if g.byName[rs.cfg.Name] == rs {
+		st.LatencyP99Seconds = quantile(g.metrics.EventLatency.WithLabelValues(rs.cfg.Name), 0.99).Seconds()
+	}
+	g.mu.RUnlock()
 	// One sink's trouble (a lost consumer, a failing dead-letter
 	// store) shows in its own status; it never fails the whole list.
 	if info, err := rs.consumer.Info(ctx); err != nil {

@@ -68,7 +68,13 @@ func (g *Gateway) checkLimits(ctx context.Context, over, known map[string]bool) 
 		}
 		age := g.oldestUnsettled(ctx, rs, info)
 		msg, ratio := g.ageWarning(age)
-		g.metrics.OldestPendingRatio.WithLabelValues(name).Set(ratio)
+		// Only while it runs: a reload that removed it meanwhile has
+		// deleted its series (ForgetSink, after the swap under g.mu).
+		g.mu.RLock()
+		if g.byName[name] == rs {
+			g.metrics.OldestPendingRatio.WithLabelValues(name).Set(ratio)
+		}
+		g.mu.RUnlock()
 		switch up, down := crossed("sink:"+name, msg != ""); {
 		case up:
 			g.log.Warn("sink falling behind stream.max_age: "+msg, "sink", name, "oldest_pending", age.Round(time.Second), "max_age", g.cfg.Stream.MaxAge.D)

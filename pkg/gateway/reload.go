@@ -107,6 +107,9 @@ func (g *Gateway) applyLocked(ctx context.Context, next *config.Config, prune bo
 	for _, rs := range stopping {
 		g.stopSink(ctx, rs)
 	}
+	for _, name := range plan.Removed {
+		g.metrics.ForgetSink(name) // its dispatcher has stopped
+	}
 	if prune {
 		g.pruneConsumers(ctx, g.withoutAPISinks(plan.Removed))
 	}

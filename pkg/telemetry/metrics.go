@@ -115,3 +115,19 @@ func NewMetrics() *Metrics {
 	r.MustRegister(m.OldestPendingRatio, m.StreamBytesRatio, m.AutoDisabled, m.APISinksNotRunning, m.SinkRecordsRefused)
 	return m
 }
+
+// ForgetSink deletes every series of the sink called name, whatever its
+// other labels: a sink that no longer runs here must not keep its series
+// (sink churn would grow memory for good) nor hand its counts to a later
+// sink of the same name. Call it once the sink's dispatcher has stopped.
+func (m *Metrics) ForgetSink(name string) {
+	sink := prometheus.Labels{"sink": name}
+	for _, v := range []interface {
+		DeletePartialMatch(prometheus.Labels) int
+	}{
+		m.Deliveries, m.SendDuration, m.EventLatency, m.InFlight, m.DeadLetters, m.SinkState, m.StateChanges,
+		m.Degraded, m.DeadLetterStoreFailures, m.ConsumersRecreated, m.OldestPendingRatio, m.AutoDisabled,
+	} {
+		v.DeletePartialMatch(sink)
+	}
+}
