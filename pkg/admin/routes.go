@@ -2,9 +2,7 @@ package admin
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
+	"github.com/switchyard-dev/switchyard/pkg/jsonlimit"
 	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
@@ -81,14 +80,31 @@ const maxSinkBody = 1 << 20
 
 // readBody reads a JSON request body, or nothing when there is none.
 func readBody(r *http.Request) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxSinkBody+1))
-	if err != nil {
+	b, err := jsonlimit.Read(r.Body, maxSinkBody)
+	switch {
+	case errors.Is(err, jsonlimit.ErrTooLarge):
+		return nil, &badInput{"body larger than 1 MiB"}
+	case err != nil:
 		return nil, &badInput{"reading the body: " + err.Error()}
 	}
-	if len(b) > maxSinkBody {
-		return nil, &badInput{"body larger than 1 MiB"}
-	}
 	return b, nil
+}
+
+// decodeBody reads a small JSON request body into v through jsonlimit
+// (its size, depth and types bounded and checked); an empty body leaves v
+// as it is unless required. usage is the answer to a body it cannot read.
+func decodeBody(r *http.Request, v any, required bool, usage string) error {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(body)) == 0 && !required {
+		return nil
+	}
+	if err := jsonlimit.Unmarshal(body, v); err != nil {
+		return &badInput{usage + ": " + err.Error()}
+	}
+	return nil
 }
 
 // actor names who made a change, for a sink's history: the
@@ -179,36 +195,25 @@ var routes = []route{
 		return b.SinkHistory(r.Context(), r.PathValue("name"))
 	}},
 	{"POST /v1/sinks/{name}/secrets/rotate", http.StatusOK, func(b Backend, r *http.Request) (any, error) {
-		body, err := readBody(r)
-		if err != nil {
+		var req struct {
+			Grace string `json:"grace"`
+		}
+		if err := decodeBody(r, &req, false, `body must be {"grace": "24h"} or empty`); err != nil {
 			return nil, err
 		}
 		grace := gatewayDefaultGrace
-		if len(bytes.TrimSpace(body)) > 0 {
-			var req struct {
-				Grace string `json:"grace"`
-			}
-			if err := json.Unmarshal(body, &req); err != nil {
-				return nil, &badInput{`body must be {"grace": "24h"} or empty`}
-			}
-			if req.Grace != "" {
-				if grace, err = time.ParseDuration(req.Grace); err != nil {
-					return nil, &badInput{"grace: " + err.Error()}
-				}
+		if req.Grace != "" {
+			var err error
+			if grace, err = time.ParseDuration(req.Grace); err != nil {
+				return nil, &badInput{"grace: " + err.Error()}
 			}
 		}
 		return b.RotateSecret(r.Context(), r.PathValue("name"), grace, actor(r))
 	}},
 	{"POST /v1/sinks/{name}/test", http.StatusOK, func(b Backend, r *http.Request) (any, error) {
-		body, err := readBody(r)
-		if err != nil {
-			return nil, err
-		}
 		var req gatewayapi.TestRequest
-		if len(bytes.TrimSpace(body)) > 0 {
-			if err := json.Unmarshal(body, &req); err != nil {
-				return nil, &badInput{`body must be {"type": "…", "data": {…}} or empty`}
-			}
+		if err := decodeBody(r, &req, false, `body must be {"type": "…", "data": {…}} or empty`); err != nil {
+			return nil, err
 		}
 		return b.TestSink(r.Context(), r.PathValue("name"), req)
 	}},
@@ -228,10 +233,8 @@ var routes = []route{
 		var body struct {
 			Reason string `json:"reason"`
 		}
-		if r.ContentLength != 0 {
-			if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&body); err != nil {
-				return nil, &badInput{"body must be {\"reason\": \"…\"} or empty"}
-			}
+		if err := decodeBody(r, &body, false, `body must be {"reason": "…"} or empty`); err != nil {
+			return nil, err
 		}
 		if err := b.Pause(r.Context(), r.PathValue("name"), body.Reason); err != nil {
 			return nil, err
@@ -263,8 +266,8 @@ var routes = []route{
 	}},
 	{"POST /v1/sinks/{name}/replay", http.StatusAccepted, func(b Backend, r *http.Request) (any, error) {
 		var req gatewayapi.ReplayRequest
-		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil {
-			return nil, &badInput{`body must be {"since": RFC 3339, "until": RFC 3339, "types": [...]}`}
+		if err := decodeBody(r, &req, true, `body must be {"since": RFC 3339, "until": RFC 3339, "types": [...]}`); err != nil {
+			return nil, err
 		}
 		return b.StartReplay(r.Context(), r.PathValue("name"), req)
 	}},

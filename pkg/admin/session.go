@@ -2,11 +2,10 @@ package admin
 
 import (
 	"crypto/subtle"
-	"encoding/json"
-	"io"
 	"net/http"
 
 	"github.com/switchyard-dev/switchyard/pkg/console"
+	"github.com/switchyard-dev/switchyard/pkg/jsonlimit"
 )
 
 // login answers POST /v1/session: {"token": "…"} with the admin token sets
@@ -24,7 +23,7 @@ func login(token string, sessions *console.Sessions, guard *authGuard) http.Hand
 		var body struct {
 			Token string `json:"token"`
 		}
-		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&body); err != nil {
+		if data, err := jsonlimit.Read(r.Body, 4096); err != nil || jsonlimit.Unmarshal(data, &body) != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": `body must be {"token": "…"}`})
 			return
 		}

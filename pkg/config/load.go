@@ -161,6 +161,16 @@ func (p *parser) fromYAMLMessage(msg string) Problem {
 			field = f
 		}
 	}
+	if field == "" {
+		// A value written on the lines after its key (a block mapping or
+		// list where a scalar belongs) is about the nearest key above it.
+		near := 0
+		for f, l := range p.lines {
+			if l < line && (l > near || (l == near && len(f) > len(field))) {
+				field, near = f, l
+			}
+		}
+	}
 	return Problem{File: p.file, Line: line, Field: field, Msg: m[2]}
 }
 

@@ -65,6 +65,7 @@ func (l Loader) ParseSink(data []byte, cfg *Config) (Sink, error) {
 	p := &parser{file: "sink", lines: map[string]int{}, kinds: kinds, dests: map[string][]destBlock{}, api: path}
 	p.lines[""] = doc.Line
 	p.walk(doc, sinkType, path)
+	decoded := len(p.problems)
 	var s Sink
 	if err := doc.Decode(&s); err != nil {
 		var te *yaml.TypeError
@@ -76,6 +77,13 @@ func (l Loader) ParseSink(data []byte, cfg *Config) (Sink, error) {
 		}
 	}
 	p.decodeDest(i, &s)
+	// Every decoding problem is this sink's, even one no field could be
+	// found for: dropped, a value of the wrong type would be stored.
+	for k := decoded; k < len(p.problems); k++ {
+		if f := p.problems[k].Field; f != path && !strings.HasPrefix(f, path+".") && !strings.HasPrefix(f, path+"[") {
+			p.problems[k].Field = path
+		}
+	}
 	s.applyDefaults()
 	whole := *cfg
 	whole.Sinks = append(append(make([]Sink, 0, i+1), cfg.Sinks...), s)

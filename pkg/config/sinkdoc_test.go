@@ -53,3 +53,23 @@ func TestParseSinkReportsEveryFieldProblem(t *testing.T) {
 		})
 	}
 }
+
+// A value of the wrong type is a problem of its field, whatever its
+// shape: none is dropped (a sink would be stored without it).
+func TestParseSinkKeepsEveryTypeError(t *testing.T) {
+	doc := `{"name":"a","events":[">"],"description":{"a":1},"concurrency":[1],"metadata":"x","webhook":{"url":"https://example.com","secrets":["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],"timeout":{"s":1}}}`
+	_, err := config.Loader{}.ParseSink([]byte(doc), config.Defaults())
+	var fe config.FieldErrors
+	if !errors.As(err, &fe) {
+		t.Fatalf("err %v, want FieldErrors", err)
+	}
+	got := map[string]bool{}
+	for _, e := range fe {
+		got[e.Field] = true
+	}
+	for _, f := range []string{"description", "concurrency", "metadata", "webhook.timeout"} {
+		if !got[f] {
+			t.Errorf("no problem on %s: %v", f, fe)
+		}
+	}
+}

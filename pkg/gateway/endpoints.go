@@ -16,6 +16,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
+	"github.com/switchyard-dev/switchyard/pkg/jsonlimit"
 	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
@@ -55,14 +56,20 @@ func (g *Gateway) inFile(name string) bool {
 	return false
 }
 
+// decodeObject reads a request body that must be one JSON object,
+// through jsonlimit: its depth is checked before it is decoded, so no
+// deep document is ever decoded, re-marshalled or stored.
 func decodeObject(body []byte, what string) (map[string]any, error) {
 	var doc map[string]any
-	if err := json.Unmarshal(body, &doc); err != nil || doc == nil {
-		msg := "must be a JSON object"
-		if err != nil {
+	if err := jsonlimit.Unmarshal(body, &doc); err != nil || doc == nil {
+		msg := what + " must be a JSON object"
+		switch {
+		case errors.Is(err, jsonlimit.ErrTooDeep):
+			msg = what + ": " + err.Error()
+		case err != nil:
 			msg += ": " + err.Error()
 		}
-		return nil, config.FieldErrors{{Message: what + " " + msg}}
+		return nil, config.FieldErrors{{Message: msg}}
 	}
 	return doc, nil
 }
