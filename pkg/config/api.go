@@ -51,7 +51,10 @@ func (c *Config) validateAPI(p *parser) {
 // APIRestrictions reports the fields of a sink that an API-created sink
 // may not set unless api.allow allows them: local files (tls.*_file,
 // credentials files), the gateway's cloud identity (role_arn, a custom
-// endpoint) and private networks.
+// endpoint) and private networks, whatever their spelling: a field of
+// that name, or a use the kind's driver declares (an option in a URL's
+// query, a URL host in a private network). It is the one judgement of
+// api.allow: on create and change, and on every record read back.
 func (a API) APIRestrictions(s Sink) FieldErrors {
 	var out FieldErrors
 	var walk func(prefix string, m map[string]any)
@@ -88,9 +91,22 @@ func (a API) APIRestrictions(s Sink) FieldErrors {
 		}
 	}
 	walk(s.Kind(), s.Dest.Map())
+	// What names do not show (a URL's query, its host), the kind's driver
+	// declares.
+	k := s.Dest.kind
+	if k == nil && DefaultKinds != nil {
+		k = DefaultKinds.Kind(s.Kind())
+	}
+	if u, ok := k.(apiUser); ok && s.Dest.Config != nil {
+		for _, use := range u.APIUses(s.Dest.Config) {
+			out = append(out, a.refuse(joinPath(s.Kind(), use.Field), use.Allow, use.Why))
+		}
+	}
 	var kept FieldErrors
+	seen := map[FieldError]bool{}
 	for _, e := range out {
-		if e.Message != "" {
+		if e.Message != "" && !seen[e] {
+			seen[e] = true
 			kept = append(kept, e)
 		}
 	}

@@ -160,6 +160,12 @@ type Sink struct {
 	// API, derived from the name for a file sink), never written by hand.
 	// Its consumers carry it in their metadata and belong to it alone.
 	Incarnation string `yaml:"-" json:"-"`
+
+	// Confined is set on a sink written through the API (ParseSink) when
+	// api.allow does not list private_networks: every connection its
+	// driver opens of its own dials through the SSRF guard
+	// (pkg/sink/netguard), whatever the block says. Not part of the YAML.
+	Confined bool `yaml:"-" json:"-"`
 }
 
 // Breaker is a sink's circuit breaker. It opens after ConsecutiveFailures

@@ -88,6 +88,11 @@ func Diff(old, new *Config) Plan {
 			// sink, whatever its definition.
 			fields = append(fields, "incarnation")
 		}
+		if o.Confined != s.Confined {
+			// api.allow's private_networks changed: the driver is opened
+			// again, guarded or not.
+			fields = append(fields, "api.allow: private_networks")
+		}
 		if len(fields) > 0 {
 			p.Changed[s.Name] = fields
 		}

@@ -101,6 +101,7 @@ func (l Loader) ParseSink(data []byte, cfg *Config) (Sink, error) {
 		return Sink{}, out
 	}
 	s.Dest.Node = nil
+	s.Confined = !cfg.API.Allows(AllowPrivateNetworks)
 	return s, nil
 }
 

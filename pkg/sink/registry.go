@@ -69,7 +69,16 @@ type Spec[C any] struct {
 	// Nil: the block's "timeout" field, a config.Duration, if it has one.
 	// Either way a zero timeout defaults to config.DefaultTimeout.
 	Timeout func(c *C) *config.Duration
-	// Open builds a driver for a sink whose block is c.
+	// APIUses declares what of a block api.allow governs for sinks written
+	// through the API beyond the fields named for it (*_file, endpoint,
+	// role_arn, allow_private_networks are governed by their name): an
+	// option in a URL's query that picks an endpoint, a credentials
+	// profile or a role; a URL host in a private network. Nil: nothing
+	// more. config.API.APIRestrictions judges them.
+	APIUses func(c *C) []config.Use
+	// Open builds a driver for a sink whose block is c. A driver that
+	// opens connections of its own dials them through netguard when
+	// s.Confined (an API sink without api.allow: [private_networks]).
 	Open func(ctx context.Context, c *C, s config.Sink, env Env) (Driver, error)
 }
 
@@ -217,6 +226,7 @@ type kind struct {
 	validate            func(any, *config.Check)
 	timeout             func(any) time.Duration
 	sinkDefaults        func(*config.Sink)
+	apiUses             func(any) []config.Use
 	open                func(context.Context, config.Sink, Env) (Driver, error)
 }
 
@@ -265,6 +275,12 @@ func newKind[C any](spec Spec[C]) *kind {
 			spec.SinkDefaults(s)
 		}
 	}
+	k.apiUses = func(cfg any) []config.Use {
+		if c, ok := cfg.(*C); ok && spec.APIUses != nil {
+			return spec.APIUses(c)
+		}
+		return nil
+	}
 	k.open = func(ctx context.Context, s config.Sink, env Env) (Driver, error) {
 		c, ok := s.Dest.Config.(*C)
 		if !ok {
@@ -281,6 +297,10 @@ func (k *kind) Decode(n *yaml.Node) (any, error)    { return k.decode(n) }
 func (k *kind) SinkDefaults(s *config.Sink)         { k.sinkDefaults(s) }
 func (k *kind) Validate(cfg any, chk *config.Check) { k.validate(cfg, chk) }
 func (k *kind) Timeout(cfg any) time.Duration       { return k.timeout(cfg) }
+
+// APIUses is what of the block api.allow governs, as the spec declares it
+// (config.API.APIRestrictions asks).
+func (k *kind) APIUses(cfg any) []config.Use { return k.apiUses(cfg) }
 
 // Redact copies the block with its secret fields fingerprinted.
 func (k *kind) Redact(cfg any, fingerprint func(string) string) any {

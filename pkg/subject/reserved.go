@@ -23,6 +23,10 @@ func Internal() string { return InternalPrefix + ">" }
 // ones named later ($JSC, $NRG, $MQTT, …) alike (see ReservedBy).
 var system = []string{"$JS.>", "$KV.>", "$O.>", "$SYS.>", "_INBOX.>"}
 
+// System lists NATS's own subjects (see ReservedBy for the rest of $…),
+// for a connection that may be the gateway's or another's.
+func System() []string { return append([]string{}, system...) }
+
 // Reserved lists the subjects a sink may never publish on, on the
 // gateway's own NATS: NATS's own (system), the subjects of the events
 // stream (streamSubjects, the config's stream.subjects; nil: the

@@ -27,6 +27,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/pkg/event"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
+	"github.com/switchyard-dev/switchyard/pkg/sink/netguard"
 )
 
 // MaxBatch is how many events one Send hands to the topic at once; the
@@ -60,12 +61,23 @@ type Driver struct {
 var _ sink.Driver = (*Driver)(nil)
 
 // New opens the topic URL with gocloud's default URL mux.
-func New(ctx context.Context, cfg Config) (*Driver, error) {
-	topic, err := pubsub.OpenTopic(ctx, cfg.URL)
+func New(ctx context.Context, cfg Config) (*Driver, error) { return Open(ctx, cfg, false) }
+
+// Open opens the topic URL; guard, the requests of an AWS topic dial
+// through the SSRF guard (an API sink without api.allow:
+// [private_networks]).
+func Open(ctx context.Context, cfg Config, guard bool) (*Driver, error) {
+	u, _ := url.Parse(cfg.URL)
+	var topic *pubsub.Topic
+	var err error
+	if guard && u != nil {
+		topic, err = openGuarded(ctx, u)
+	} else {
+		topic, err = pubsub.OpenTopic(ctx, cfg.URL)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("gocloud: open %s: %w", cfg.URL, err)
 	}
-	u, _ := url.Parse(cfg.URL)
 	refuse := u == nil || u.Scheme != "azuresb"
 	return &Driver{cfg: cfg, topic: topic, Base: sink.NewBase(MaxBatch), refuse: refuse}, nil
 }
@@ -129,6 +141,10 @@ func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
 func classify(ctx context.Context, err error) error {
 	if c, ok := sink.CanceledBy(ctx, err); ok {
 		return c
+	}
+	var blocked *netguard.BlockedError
+	if errors.As(err, &blocked) {
+		return sink.PermanentError(0, err)
 	}
 	switch gcerrors.Code(err) {
 	case gcerrors.Canceled:

@@ -3,6 +3,7 @@ package gocloud
 import (
 	"context"
 	"net/url"
+	"path"
 	"sort"
 	"strings"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
+	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
 // Config is a gocloud sink's block: any gocloud.dev/pubsub topic URL.
@@ -28,8 +30,9 @@ func init() {
 		},
 		MaxBatch: MaxBatch,
 		Validate: validate,
-		Open: func(ctx context.Context, c *Config, _ config.Sink, _ sink.Env) (sink.Driver, error) {
-			return New(ctx, *c)
+		APIUses:  apiUses,
+		Open: func(ctx context.Context, c *Config, s config.Sink, _ sink.Env) (sink.Driver, error) {
+			return Open(ctx, *c, s.Confined)
 		},
 	})
 }
@@ -43,6 +46,13 @@ func validate(g *Config, chk *config.Check) {
 		chk.At("url", "%v", err)
 	case !pubsub.DefaultURLMux().ValidTopicScheme(u.Scheme):
 		chk.At("url", "scheme %q is not one of %s", u.Scheme, strings.Join(Schemes(), ", "))
+	case u.Scheme == "nats":
+		// Core NATS on the server NATS_SERVER_URL names, which may well be
+		// the gateway's: never NATS's own subjects ($JS.API.…, $KV.…).
+		subj := strings.TrimPrefix(path.Join(u.Host, u.Path), "/")
+		if r := subject.ReservedBy(subj, subject.System()); r != "" {
+			chk.At("url", "subject %q overlaps %q, which NATS itself serves (the JetStream API, KV buckets, object stores, the system account, replies): a sink may never publish there", subj, r)
+		}
 	}
 }
 

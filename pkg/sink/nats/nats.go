@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -20,6 +21,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/event"
 	"github.com/switchyard-dev/switchyard/pkg/redact"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
+	"github.com/switchyard-dev/switchyard/pkg/sink/netguard"
 	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
@@ -63,8 +65,9 @@ func init() {
 		SecretURLs: []string{"url"},
 		MaxBatch:   MaxBatch,
 		Validate:   validate,
-		Open: func(ctx context.Context, c *Config, _ config.Sink, env sink.Env) (sink.Driver, error) {
-			return Open(ctx, *c, Options{Shared: env.NATS, Reserved: env.Reserved})
+		APIUses:    apiUses,
+		Open: func(ctx context.Context, c *Config, s config.Sink, env sink.Env) (sink.Driver, error) {
+			return Open(ctx, *c, Options{Shared: env.NATS, Reserved: env.Reserved, Guard: s.Confined})
 		},
 	})
 }
@@ -99,6 +102,27 @@ func validate(c *Config, chk *config.Check) {
 	chk.TLS("tls", c.TLS)
 }
 
+// apiUses declares what api.allow governs beyond the fields named for it
+// (creds_file, tls.*_file): a url whose host is a private or loopback
+// address connects from the gateway's network position. A name is judged
+// when dialed (Options.Guard).
+func apiUses(c *Config) []config.Use {
+	if c.URL == "" {
+		return nil
+	}
+	for _, raw := range strings.Split(c.URL, ",") {
+		u, err := url.Parse(strings.TrimSpace(raw))
+		if err != nil {
+			continue // validate reports it
+		}
+		if netguard.PrivateHost(u.Hostname()) {
+			return []config.Use{{Field: "url", Allow: config.AllowPrivateNetworks,
+				Why: fmt.Sprintf("connects to %s, a private or loopback address, from the gateway's network position", u.Hostname())}}
+		}
+	}
+	return nil
+}
+
 // reservedWhy says why subj may not be published on: it overlaps r, a
 // subject of NATS's or of Switchyard's.
 func reservedWhy(subj, r string) string {
@@ -118,6 +142,8 @@ type Driver struct {
 	// published on, checked again on every publish: the event type
 	// completes the subject, and a stored sink may predate the rule.
 	reserved []string
+	// refused, set, fails every send: the guard refused the url.
+	refused error
 }
 
 var _ sink.Driver = (*Driver)(nil)
@@ -130,6 +156,10 @@ type Options struct {
 	// Reserved are the subjects never published on over Shared (nil:
 	// subject.Reserved(nil)).
 	Reserved []string
+	// Guard dials the url's servers (and those the cluster announces
+	// later) through the SSRF guard: an API sink without api.allow:
+	// [private_networks].
+	Guard bool
 }
 
 // New publishes on shared when cfg.URL is empty, or on a connection of its
@@ -154,8 +184,20 @@ func Open(ctx context.Context, cfg Config, o Options) (*Driver, error) {
 		if cfg.TLS.CertFile != "" {
 			opts = append(opts, nc.ClientCert(cfg.TLS.CertFile, cfg.TLS.KeyFile))
 		}
+		var guard *netguard.Dialer
+		if o.Guard {
+			guard = netguard.NewDialer(nc.DefaultTimeout)
+			opts = append(opts, nc.SetCustomDialer(guard))
+		}
 		var err error
 		if own, err = nc.Connect(cfg.URL, opts...); err != nil {
+			if blocked := guard.Refused(); blocked != nil {
+				// Refused at every send, as a webhook is: the sink runs
+				// (a stored sink never stops a start or a reload) and its
+				// events dead-letter with the reason.
+				err = fmt.Errorf("nats sink: connect %s: %w", redact.URL(cfg.URL), blocked)
+				return &Driver{cfg: cfg, refused: sink.PermanentError(0, err), Base: sink.NewBase(MaxBatch)}, nil
+			}
 			return nil, fmt.Errorf("nats sink: connect %s: %w", redact.URL(cfg.URL), redact.Error(err))
 		}
 		conn = own
@@ -192,6 +234,12 @@ func (d *Driver) Subject(typ string) string {
 // event; the failures are named by index.
 func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
 	return d.Batch(ctx, d.cfg.Timeout.D, len(batch), func(ctx context.Context, be *sink.BatchError) {
+		if d.refused != nil {
+			for i := range batch {
+				be.Fail(i, d.refused)
+			}
+			return
+		}
 		var opts []jetstream.PublishOpt
 		if d.cfg.Stream != "" {
 			opts = append(opts, jetstream.WithExpectStream(d.cfg.Stream))

@@ -7,9 +7,11 @@ package netguard
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -53,7 +55,7 @@ type BlockedError struct {
 }
 
 func (e *BlockedError) Error() string {
-	return fmt.Sprintf("ssrf guard: refused to connect to %s (private or reserved address; set allow_private_networks to permit it)", e.Addr)
+	return fmt.Sprintf("ssrf guard: refused to connect to %s (private or reserved address; a webhook's allow_private_networks, or for a sink written through the API api.allow: [private_networks], permits it)", e.Addr)
 }
 
 // CheckAddr says whether the guard lets a connection to ip through.
@@ -90,18 +92,47 @@ func Control(_, address string, _ syscall.RawConn) error {
 	return CheckAddr(ip)
 }
 
+// PrivateHost reports whether host (a URL's Hostname: no brackets, no
+// port) is an address the guard refuses. A name is not judged here: it is
+// judged on each address it resolves to, when dialed (Control).
+func PrivateHost(host string) bool {
+	ip, err := netip.ParseAddr(host)
+	return err == nil && CheckAddr(ip) != nil
+}
+
 // Dialer is a dialer whose every connection goes through the guard. No
 // proxy is involved: a proxy would dial on the caller's behalf.
 type Dialer struct {
 	net.Dialer
+	refused atomic.Pointer[BlockedError]
 }
 
 // NewDialer returns a guarded dialer with the given connect timeout.
 func NewDialer(timeout time.Duration) *Dialer {
-	return &Dialer{net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second, Control: Control}}
+	return &Dialer{Dialer: net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second, Control: Control}}
 }
 
 // Dial connects through the guard (nats.go's CustomDialer).
 func (d *Dialer) Dial(network, address string) (net.Conn, error) {
 	return d.DialContext(context.Background(), network, address)
+}
+
+// DialContext connects through the guard and keeps its last refusal.
+func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	c, err := d.Dialer.DialContext(ctx, network, address)
+	var blocked *BlockedError
+	if errors.As(err, &blocked) {
+		d.refused.Store(blocked)
+	}
+	return c, err
+}
+
+// Refused is the guard's last refusal on this dialer, or nil: a client
+// that reports only "no servers available" after trying them all can say
+// why.
+func (d *Dialer) Refused() *BlockedError {
+	if d == nil {
+		return nil
+	}
+	return d.refused.Load()
 }

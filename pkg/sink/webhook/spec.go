@@ -58,7 +58,14 @@ func init() {
 		},
 		Validate: validate,
 		Open: func(_ context.Context, c *Config, s config.Sink, env sink.Env) (sink.Driver, error) {
-			return New(*c, Options{UserAgent: env.UserAgent, MaxConns: s.Concurrency, OnDisable: env.Disable})
+			cfg := *c
+			if s.Confined {
+				// An API sink without api.allow: [private_networks] is
+				// guarded whatever its block says (a record stored before
+				// the rule).
+				cfg.AllowPrivateNetworks = false
+			}
+			return New(cfg, Options{UserAgent: env.UserAgent, MaxConns: s.Concurrency, OnDisable: env.Disable})
 		},
 	})
 }
