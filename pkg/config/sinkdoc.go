@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/switchyard-dev/switchyard/pkg/jsonlimit"
 )
 
 // FieldError is one problem of a sink judged on its own, as the API
@@ -40,6 +42,12 @@ func (l Loader) ParseSink(data []byte, cfg *Config) (Sink, error) {
 	kinds := l.Kinds
 	if kinds == nil {
 		kinds = DefaultKinds
+	}
+	// Depth first: the YAML parser's time and memory grow steeply with
+	// nesting, and stored records are parsed again on every history read,
+	// watch and start.
+	if err := jsonlimit.CheckDepth(data, jsonlimit.MaxDepth); err != nil {
+		return Sink{}, FieldErrors{{Message: err.Error()}}
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {

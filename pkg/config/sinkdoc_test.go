@@ -3,7 +3,9 @@ package config_test
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/config"
 )
@@ -71,5 +73,17 @@ func TestParseSinkKeepsEveryTypeError(t *testing.T) {
 		if !got[f] {
 			t.Errorf("no problem on %s: %v", f, fe)
 		}
+	}
+}
+
+// A deeply nested sink is refused before the YAML parser sees it: its
+// cost grows steeply with depth, and stored records are parsed again on
+// every history read, watch and start.
+func TestParseSinkRefusesDeepNestingFirst(t *testing.T) {
+	doc := `{"name":"a","events":[">"],"webhook":{"url":"https://example.com"},"description":` + strings.Repeat(`{"a":`, 8000) + "1" + strings.Repeat("}", 8000) + "}"
+	start := time.Now()
+	_, err := config.Loader{}.ParseSink([]byte(doc), config.Defaults())
+	if took := time.Since(start); err == nil || !strings.Contains(err.Error(), "nested too deep") || took > 100*time.Millisecond {
+		t.Fatalf("8000 levels: %v after %v, want a refusal for the depth at once", err, took)
 	}
 }
