@@ -105,3 +105,23 @@ func TestMalformedBodiesAreRefusedCheaply(t *testing.T) {
 		t.Errorf("a malformed patch changed the sink: description %v", d)
 	}
 }
+
+// Through the admin API, a template that loops or recurses is refused
+// with a field error (it would run, uninterruptible, on every event);
+// with and if are fine.
+func TestAPITemplatesMayNotLoopOverHTTP(t *testing.T) {
+	g, _ := startGateway(t, t.TempDir(), "")
+	var res struct {
+		Errors []struct{ Field, Message string }
+	}
+	for _, c := range []struct{ body, field string }{
+		{`{"name":"eb","events":[">"],"eventbridge":{"source":"com.example","region":"us-east-1","detail_type":"{{range 50000000}}{{end}}x"}}`, "eventbridge.detail_type"},
+		{`{"name":"ps","events":[">"],"pubsub":{"project":"p","topic":"t","ordering_key":"{{define \"k\"}}{{template \"k\"}}{{end}}{{template \"k\"}}"}}`, "pubsub.ordering_key"},
+	} {
+		res.Errors = nil
+		code := apiJSON(t, g, "POST", "/v1/sinks", c.body, &res)
+		if code != http.StatusUnprocessableEntity || len(res.Errors) != 1 || res.Errors[0].Field != c.field {
+			t.Errorf("%s: %d %+v, want 422 on %s", c.field, code, res.Errors, c.field)
+		}
+	}
+}
