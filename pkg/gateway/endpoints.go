@@ -123,8 +123,11 @@ func (g *Gateway) CreateSink(ctx context.Context, body []byte, actor string) (ga
 	if err != nil {
 		return nil, err
 	}
-	// Whatever a sink of this name left behind (a consumer, dead letters,
-	// a pause, an ack floor) belongs to another endpoint.
+	if err := g.checkNameFree(ctx, name); err != nil {
+		return nil, err
+	}
+	// Whatever a deleted API sink of this name left behind (a consumer,
+	// dead letters, a pause, an ack floor) belongs to another endpoint.
 	g.cleanSinkState(ctx, name)
 	now := time.Now().UTC()
 	rec := sinkRecord{Spec: spec, Op: "create", Actor: actor, At: now, CreatedAt: now, IncarnationID: newIncarnation()}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,5 +82,69 @@ func TestRemovedSinksLeaveNoMetricSeries(t *testing.T) {
 	}
 	if after := seriesOf(t, g, "keep"); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Errorf("the sink that stays: series %v, before %v", after, before)
+	}
+}
+
+// A config-file sink removed by a reload without --prune keeps its
+// consumer and backlog on purpose; creating an API sink of its name
+// destroyed them (CreateSink cleaned the name's state). The name is
+// refused instead (409, saying what holds it and what frees it), the
+// backlog stays in the consumer, and a reload with --prune frees it.
+func TestAPICreateKeepsARemovedFileSinksBacklog(t *testing.T) {
+	rc := newReceiver(t)
+	dir := t.TempDir()
+	g, _ := startGatewayWith(t, dir, apiTop, rc.sinkYAML("keep", `["user.*"]`, "")+rc.sinkYAML("legacy", `["order.*"]`, ""))
+	base := fmt.Sprintf("nats:\n  embedded: {listen: \"127.0.0.1:0\", store_dir: %q}\nadmin: {listen: \"127.0.0.1:0\", token: \"s3cret\"}\nshutdown_grace: 2s\n%s\nsinks:", dir, apiTop)
+	cfg, err := config.Parse("r.yaml", []byte(base+rc.sinkYAML("keep", `["user.*"]`, "")), os.LookupEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan, err := g.Reload(context.Background(), cfg, false); err != nil || len(plan.Removed) != 1 {
+		t.Fatalf("reload: %+v %v", plan, err)
+	}
+	for i := 0; i < 3; i++ {
+		publish(t, g, "order.created", fmt.Sprintf("o-%d", i), []byte(`{}`), nil)
+	}
+	pending := func() uint64 {
+		t.Helper()
+		c, err := g.Bus().JS.Consumer(context.Background(), "EVENTS", "legacy")
+		if err != nil {
+			t.Fatalf("the kept consumer: %v", err)
+		}
+		info, err := c.Info(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A pull the stopped dispatcher left may have taken some: they
+		// wait out the ack wait, in the consumer still.
+		return info.NumPending + uint64(info.NumAckPending)
+	}
+	waitFor(t, 5*time.Second, "the backlog in the kept consumer", func() bool { return pending() == 3 })
+
+	body := fmt.Sprintf(`{"name":"legacy","events":["order.*"],"webhook":{"url":"%s/legacy","secrets":[%q],"allow_private_networks":true,"tls":{"ca_file":%q}}}`,
+		rc.srv.URL, secret, rc.caFile)
+	var res map[string]any
+	code := apiJSON(t, g, "POST", "/v1/sinks", body, &res)
+	msg, _ := res["error"].(string)
+	if code != 409 || !strings.Contains(msg, "removed config-file sink") || !strings.Contains(msg, "--prune") {
+		t.Fatalf("create over a kept backlog: %d %v", code, res)
+	}
+	if n := pending(); n != 3 {
+		t.Fatalf("backlog after the refused create: %d, want 3", n)
+	}
+	if len(rc.hitsFor("legacy")) != 0 {
+		t.Fatal("the kept backlog was delivered")
+	}
+
+	// A reload with --prune frees the name, though the sink was removed
+	// by an earlier reload.
+	if _, err := g.Reload(context.Background(), cfg, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Bus().JS.Consumer(context.Background(), "EVENTS", "legacy"); err == nil {
+		t.Fatal("a reload with --prune kept the removed sink's consumer")
+	}
+	if code := apiJSON(t, g, "POST", "/v1/sinks", body, &res); code != 201 {
+		t.Fatalf("create after the prune: %d %v", code, res)
 	}
 }

@@ -40,6 +40,11 @@ func (g *Gateway) Reload(ctx context.Context, next *config.Config, prune bool) (
 		g.mu.Unlock()
 		g.reportRebuilt(prev, api)
 		g.apiChanged()
+		if prune {
+			// Also what earlier reloads kept: --prune frees every name a
+			// removed file sink's consumer holds (CreateSink refuses it).
+			g.pruneKept(ctx)
+		}
 	}
 	return plan, err
 }

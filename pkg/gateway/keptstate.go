@@ -1,0 +1,96 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// A reload without --prune stops a removed config-file sink and keeps its
+// durable consumer (its position and backlog) on purpose, so that putting
+// the sink back resumes it. That kept state holds the sink's name: an API
+// sink must not take the name over (creating one cleaned the name's
+// consumer, dead letters and ack floor), until a reload with --prune
+// frees it.
+
+// errKeptState answers a create over a removed file sink's kept state.
+func errKeptState(name string) error {
+	return conflict("sink %q: a removed config-file sink's kept state (its consumer and backlog, kept by a reload without --prune) holds this name; "+
+		"`switchyard run --prune` (then a reload: SIGHUP or a change of the file) or any reload with --prune frees it", name)
+}
+
+// sinkConsumerDescription marks the events consumer Switchyard made for
+// the sink called name (bus.ConsumerConfig).
+func sinkConsumerDescription(name string) string { return "Switchyard sink " + name }
+
+// checkNameFree refuses to create an API sink called name while the name
+// is held: by an API sink this replica has not seen yet (its record is in
+// the bucket), or by a removed file sink's kept consumer. A consumer left
+// by a deleted API sink (created before its tombstone) does not hold it:
+// the create cleans it. reloadMu is held.
+func (g *Gateway) checkNameFree(ctx context.Context, name string) error {
+	entries, err := g.sinksKV.History(ctx, name)
+	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("sink %s: history: %w", name, err)
+	}
+	var last jetstream.KeyValueEntry
+	if n := len(entries); n > 0 {
+		last = entries[n-1]
+		if last.Operation() == jetstream.KeyValuePut {
+			return conflict("sink %q exists", name)
+		}
+	}
+	c, err := g.bus.JS.Consumer(ctx, g.cfg.Stream.Name, name)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("sink %s: consumer: %w", name, err)
+	}
+	if last != nil && !c.CachedInfo().Created.After(last.Created()) {
+		return nil // made before the API sink of this name was deleted: its
+	}
+	return errKeptState(name)
+}
+
+// pruneKept deletes the consumers of config-file sinks that no longer
+// run: those a reload without --prune kept (removed now or earlier). Only
+// consumers Switchyard made for a sink are touched, and never one whose
+// name a sink of next or the sinks bucket holds. reloadMu is held.
+func (g *Gateway) pruneKept(ctx context.Context) {
+	g.mu.RLock()
+	running := make(map[string]bool, len(g.cfg.Sinks)+len(g.api))
+	for _, s := range g.cfg.Sinks {
+		running[s.Name] = true
+	}
+	for name := range g.api {
+		running[name] = true
+	}
+	g.mu.RUnlock()
+	st, err := g.bus.JS.Stream(ctx, g.cfg.Stream.Name)
+	if err != nil {
+		g.log.Warn("reload: prune: stream", "err", err)
+		return
+	}
+	var names []string
+	lister := st.ListConsumers(ctx)
+	for info := range lister.Info() {
+		name := info.Config.Durable
+		if name == "" || running[name] || info.Config.Description != sinkConsumerDescription(name) {
+			continue
+		}
+		if _, err := g.sinksKV.Get(ctx, name); !errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue // an API sink's, or cannot tell
+		}
+		names = append(names, name)
+	}
+	if err := lister.Err(); err != nil {
+		g.log.Warn("reload: prune: list consumers", "err", err)
+	}
+	if len(names) > 0 {
+		g.log.Info("reload: pruning the kept consumers of removed sinks", "sinks", names)
+		g.pruneConsumers(ctx, names)
+	}
+}
