@@ -20,6 +20,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/pkg/event"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
+	"github.com/switchyard-dev/switchyard/pkg/sink/netguard"
 )
 
 // PutEvents limits, as AWS documents them.
@@ -54,6 +55,14 @@ var _ sink.Driver = (*Driver)(nil)
 // role_arn when set. AWS_ENDPOINT_URL(_EVENTBRIDGE) and endpoint point it at
 // an emulator. extra options are added last (static credentials, say).
 func New(ctx context.Context, cfg Config, extra ...func(*awsconfig.LoadOptions) error) (*Driver, error) {
+	return open(ctx, cfg, nil, extra...)
+}
+
+// open is New whose EventBridge client sends with hc when it is not nil
+// (netguard's, for an API sink without api.allow: [private_networks]).
+// Only the EventBridge client's: the credential providers (the instance
+// metadata service among them) keep theirs.
+func open(ctx context.Context, cfg Config, hc aws.HTTPClient, extra ...func(*awsconfig.LoadOptions) error) (*Driver, error) {
 	opts := []func(*awsconfig.LoadOptions) error{
 		// One SDK attempt per Send: retries are JetStream redeliveries, so
 		// the schedule and the dead letters' attempt counts stay true.
@@ -72,6 +81,9 @@ func New(ctx context.Context, cfg Config, extra ...func(*awsconfig.LoadOptions) 
 	client := eventbridge.NewFromConfig(awsCfg, func(o *eventbridge.Options) {
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+		if hc != nil {
+			o.HTTPClient = hc
 		}
 	})
 	return NewWithAPI(cfg, client)
@@ -221,6 +233,10 @@ func classifyEntry(code, msg string) error {
 func classifyCall(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return sink.CanceledError(err)
+	}
+	var blocked *netguard.BlockedError
+	if errors.As(err, &blocked) {
+		return sink.PermanentError(0, err)
 	}
 	var ae smithy.APIError
 	if errors.As(err, &ae) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
+	"github.com/switchyard-dev/switchyard/pkg/sink/netguard"
 )
 
 // Config is an eventbridge sink's block: an Amazon EventBridge bus,
@@ -53,7 +54,12 @@ func Spec(opts ...func(*awsconfig.LoadOptions) error) sink.Spec[Config] {
 			}
 		},
 		Validate: validate,
-		Open: func(ctx context.Context, c *Config, _ config.Sink, _ sink.Env) (sink.Driver, error) {
+		Open: func(ctx context.Context, c *Config, s config.Sink, _ sink.Env) (sink.Driver, error) {
+			if s.Confined {
+				// An API sink without api.allow: [private_networks]: its
+				// endpoint (allowed or not) is dialed through the guard.
+				return open(ctx, *c, netguard.HTTPClient(), opts...)
+			}
 			return New(ctx, *c, opts...)
 		},
 	}

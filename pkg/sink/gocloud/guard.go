@@ -4,14 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"net/url"
 	"path"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	gcaws "gocloud.dev/aws"
@@ -37,10 +34,10 @@ func openGuarded(ctx context.Context, u *url.URL) (*pubsub.Topic, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open topic %s: %w", u.Redacted(), err)
 	}
-	cfg.HTTPClient = awshttp.NewBuildableClient().
-		WithDialerOptions(func(d *net.Dialer) { d.Control = netguard.Control }).
-		// A proxy would dial on the guard's behalf.
-		WithTransportOptions(func(tr *http.Transport) { tr.Proxy = nil })
+	// Set after the config is loaded: the credential providers it
+	// resolved (the instance metadata service among them) keep their own
+	// client.
+	cfg.HTTPClient = netguard.HTTPClient()
 	if base := cfg.Retryer; base != nil {
 		cfg.Retryer = func() aws.Retryer { return noRetryRefused{base()} }
 	}

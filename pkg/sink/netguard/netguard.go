@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"sync/atomic"
 	"syscall"
@@ -90,6 +91,15 @@ func Control(_, address string, _ syscall.RawConn) error {
 		return fmt.Errorf("ssrf guard: %q is not an IP address: %w", host, err)
 	}
 	return CheckAddr(ip)
+}
+
+// HTTPClient is an HTTP client whose every connection dials through the
+// guard, without a proxy (a proxy would dial on its behalf).
+func HTTPClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	tr.DialContext = NewDialer(10 * time.Second).DialContext
+	return &http.Client{Transport: tr}
 }
 
 // PrivateHost reports whether host (a URL's Hostname: no brackets, no

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	gpubsub "cloud.google.com/go/pubsub/v2"
@@ -22,6 +23,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/event"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
+	"github.com/switchyard-dev/switchyard/pkg/sink/netguard"
 )
 
 // MaxBatch is the most messages one Pub/Sub publish request takes.
@@ -33,6 +35,9 @@ type Driver struct {
 	client   *gpubsub.Client
 	pub      *gpubsub.Publisher
 	ordering *sink.Template
+	// guard, set, dials the endpoint: its refusal explains a send the
+	// client reports only as unavailable.
+	guard *netguard.Dialer
 }
 
 // MaxOrderingKey is the most bytes Pub/Sub takes in an ordering key.
@@ -44,10 +49,25 @@ var _ sink.Driver = (*Driver)(nil)
 // credentials_file). PUBSUB_EMULATOR_HOST, or endpoint, points it at an
 // emulator, without credentials.
 func New(ctx context.Context, cfg Config, batch config.Batch) (*Driver, error) {
+	return open(ctx, cfg, batch, false)
+}
+
+// open is New; guard, an endpoint is dialed through the SSRF guard (an API
+// sink without api.allow: [private_networks]). Google's own endpoint, and
+// the metadata service Application Default Credentials may ask, are not
+// the sink's choice and dial as they are.
+func open(ctx context.Context, cfg Config, batch config.Batch, guard bool) (*Driver, error) {
 	var opts []option.ClientOption
+	var gd *netguard.Dialer
 	if cfg.Endpoint != "" {
 		opts = append(opts, option.WithEndpoint(cfg.Endpoint), option.WithoutAuthentication(),
 			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+		if guard {
+			gd = netguard.NewDialer(10 * time.Second)
+			opts = append(opts, option.WithGRPCDialOption(grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+				return gd.DialContext(ctx, "tcp", addr)
+			})))
+		}
 	}
 	if cfg.CredentialsFile != "" {
 		opts = append(opts, option.WithAuthCredentialsFile(option.ServiceAccount, cfg.CredentialsFile))
@@ -66,7 +86,7 @@ func New(ctx context.Context, cfg Config, batch config.Batch) (*Driver, error) {
 		pub.PublishSettings.CountThreshold = batch.MaxEvents
 	}
 	pub.PublishSettings.DelayThreshold = max(batch.MaxWait.D, time.Millisecond)
-	d := &Driver{client: client, pub: pub, Base: sink.NewBase(MaxBatch)}
+	d := &Driver{client: client, pub: pub, Base: sink.NewBase(MaxBatch), guard: gd}
 	if cfg.OrderingKey != "" {
 		t, err := sink.ParseTemplate("ordering_key", cfg.OrderingKey, sink.OutputLimit{Bytes: MaxOrderingKey})
 		if err != nil {
@@ -115,6 +135,10 @@ func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
 				continue
 			}
 			if _, err := r.Get(ctx); err != nil {
+				if blocked := d.guard.Refused(); blocked != nil && status.Code(err) == codes.Unavailable {
+					// gRPC keeps only the text of the dial's error.
+					err = fmt.Errorf("%w (%v)", blocked, err)
+				}
 				be.Fail(i, classify(ctx, err))
 				if keys[i] != "" {
 					resume[keys[i]] = true
@@ -133,7 +157,8 @@ func classify(ctx context.Context, err error) error {
 	if ctx.Err() != nil || errors.Is(err, gpubsub.ErrPublisherStopped) {
 		return sink.CanceledError(err)
 	}
-	if errors.Is(err, gpubsub.ErrOversizedMessage) {
+	var blocked *netguard.BlockedError
+	if errors.Is(err, gpubsub.ErrOversizedMessage) || errors.As(err, &blocked) {
 		return sink.PermanentError(0, err)
 	}
 	switch status.Code(err) {

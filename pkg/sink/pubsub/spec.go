@@ -34,7 +34,7 @@ func init() {
 		MaxBatch: MaxBatch,
 		Validate: validate,
 		Open: func(ctx context.Context, c *Config, s config.Sink, _ sink.Env) (sink.Driver, error) {
-			return New(ctx, *c, s.Batch)
+			return open(ctx, *c, s.Batch, s.Confined)
 		},
 	})
 }

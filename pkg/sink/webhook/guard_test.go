@@ -164,3 +164,31 @@ func TestGuardSpecialPurposeRegistries(t *testing.T) {
 		}
 	}
 }
+
+// A webhook written through the API without api.allow: [private_networks]
+// dials through the guard whatever its block says: a record stored with
+// allow_private_networks before the rule reaches no loopback receiver.
+func TestConfinedWebhookIsGuardedWhateverItsBlock(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	t.Cleanup(srv.Close)
+	spec := `{"name":"w","events":[">"],"webhook":{"url":"` + srv.URL + `","secrets":["` + secret + `"],"allow_private_networks":true}}`
+	s, err := config.Loader{}.ParseSink([]byte(spec), config.Defaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	d, err := sink.Open(ctx, s, sink.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close(ctx)
+	err = d.Send(ctx, []*event.Event{testEvent(nil)})
+	var blocked *webhook.BlockedError
+	if c := sink.Classify(err); c.Class != sink.Permanent || !errors.As(err, &blocked) {
+		t.Errorf("Send = %v, want a permanent SSRF refusal", err)
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("receiver saw %d requests through the guard", n)
+	}
+}
