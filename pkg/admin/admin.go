@@ -25,6 +25,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/console"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
+	"github.com/switchyard-dev/switchyard/pkg/session"
 	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
@@ -71,6 +72,12 @@ type Options struct {
 	// Registerer takes switchyard_admin_auth_failures_total; nil: not
 	// registered.
 	Registerer prometheus.Registerer
+	// SessionStore keeps the console's sessions (the gateway's state
+	// bucket, shared by replicas); nil: in this process only.
+	SessionStore session.Store
+	// TLS: the listener serves TLS, so the session cookie is Secure and
+	// named with the __Host- prefix.
+	TLS bool
 }
 
 // Handler builds the API with only a token set (see HandlerWith).
@@ -112,7 +119,7 @@ func build(b Backend, o Options, metrics prometheus.Gatherer) (http.Handler, []s
 	handleProfiler(protected, token)
 	// The console's login: a session cookie the API then accepts with the
 	// CSRF header its pages send (see session.go).
-	sessions := console.NewSessions(token)
+	sessions := session.New(session.Options{Token: token, Store: o.SessionStore, TLS: o.TLS, Logger: o.Logger})
 	guard := newAuthGuard(o.Logger, o.Registerer)
 	mux.HandleFunc("POST /v1/session", login(token, sessions, guard))
 	mux.HandleFunc("DELETE /v1/session", func(w http.ResponseWriter, r *http.Request) {
@@ -219,7 +226,7 @@ func requireLoopbackHost(next http.Handler) http.Handler {
 // requireToken lets through the bearer token, or a console session: its
 // cookie plus the CSRF header that goes with it. An address that sent
 // too many wrong tokens is refused first, whatever it sends now.
-func requireToken(token string, sessions *console.Sessions, guard *authGuard, next http.Handler) http.Handler {
+func requireToken(token string, sessions *session.Manager, guard *authGuard, next http.Handler) http.Handler {
 	if token == "" {
 		return next
 	}

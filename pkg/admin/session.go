@@ -4,14 +4,15 @@ import (
 	"crypto/subtle"
 	"net/http"
 
-	"github.com/switchyard-dev/switchyard/pkg/console"
 	"github.com/switchyard-dev/switchyard/pkg/jsonlimit"
+	"github.com/switchyard-dev/switchyard/pkg/session"
 )
 
-// login answers POST /v1/session: {"token": "…"} with the admin token sets
-// the console's session cookie. Without a token configured there is no
-// login (the API answers loopback only), so any request succeeds.
-func login(token string, sessions *console.Sessions, guard *authGuard) http.HandlerFunc {
+// login answers POST /v1/session: {"token": "…"} with the admin token
+// starts a new session (ending the one the browser had) and sets its
+// cookie. Without a token configured there is no login (the API answers
+// loopback only), so any request succeeds.
+func login(token string, sessions *session.Manager, guard *authGuard) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if token == "" {
 			w.WriteHeader(http.StatusNoContent)
@@ -32,7 +33,10 @@ func login(token string, sessions *console.Sessions, guard *authGuard) http.Hand
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "wrong admin token"})
 			return
 		}
-		sessions.Issue(w, r)
+		if err := sessions.Issue(w, r); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+			return
+		}
 		w.WriteHeader(http.StatusNoContent)
 	}
 }

@@ -107,7 +107,18 @@ type Admin struct {
 	// SecretsKeyFile holds 32 random bytes; when set, the secrets of
 	// API-created sinks are sealed with AES-GCM in the sinks bucket.
 	SecretsKeyFile string `yaml:"secrets_key_file"`
+	// TLS, when set, makes the admin listener serve HTTPS.
+	TLS AdminTLS `yaml:"tls"`
 }
+
+// AdminTLS is the admin listener's certificate and key (PEM files).
+type AdminTLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Enabled reports whether the admin listener serves TLS.
+func (t AdminTLS) Enabled() bool { return t.CertFile != "" }
 
 // Log sets up log/slog.
 type Log struct {

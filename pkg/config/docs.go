@@ -32,6 +32,7 @@ var Docs = []FieldDoc{
 	{Path: "admin.listen", Doc: "admin API address; a non-loopback address needs `admin.token` (or `admin.insecure_no_auth`)"},
 	{Path: "admin.token", Doc: "bearer token for the admin API; empty: no auth, and only loopback `Host` headers are answered"},
 	{Path: "admin.secrets_key_file", Doc: "a file of 32 random bytes (`head -c32 /dev/urandom > key`): the specs of API-created sinks, secrets included, are sealed with AES-GCM in the `SWITCHYARD_SINKS` bucket; without it they are stored plain and a warning is logged at start"},
+	{Path: "admin.tls.cert_file", Also: []string{"key_file"}, Doc: "PEM certificate and key: the admin listener (API and console) serves HTTPS, and the console's session cookie is named `__Host-switchyard_session`; empty: plain HTTP"},
 	{Path: "api.allow", Doc: "what API-created sinks may use: `tls_files`, `credentials_file`, `endpoint`, `role_arn`, `private_networks`; anything not listed is refused with 422"},
 	{Path: "admin.insecure_no_auth", Doc: "allow a non-loopback `admin.listen` without a token, answering any `Host`"},
 	{Path: "log.level", Doc: "`debug`, `info`, `warn`, `error`"},

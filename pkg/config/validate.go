@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"fmt"
 	"math"
 	"net"
@@ -65,6 +66,7 @@ func (c *Config) validate(p *parser) {
 	} else if !IsLoopbackHost(host) && c.Admin.Token == "" && !c.Admin.InsecureNoAuth {
 		p.at("admin.listen", "%q is not a loopback address and admin.token is empty: anyone who reaches it could pause sinks, redrive and read events; set admin.token, listen on 127.0.0.1, or set admin.insecure_no_auth: true", c.Admin.Listen)
 	}
+	c.Admin.TLS.validate(p)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -224,4 +226,16 @@ func IsLoopbackHost(host string) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.Zone() == "" && ip.Unmap().IsLoopback()
+}
+
+// validate checks that the admin listener's certificate and key load as a
+// pair, so a bad file stops the start with its field, not the listener.
+func (t AdminTLS) validate(p *parser) {
+	p.tls("admin.tls", TLS{CertFile: t.CertFile, KeyFile: t.KeyFile})
+	if t.CertFile == "" || t.KeyFile == "" || fileProblem(t.CertFile) != "" || fileProblem(t.KeyFile) != "" {
+		return
+	}
+	if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
+		p.at("admin.tls", "not a certificate and key pair: %v", err)
+	}
 }

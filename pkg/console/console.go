@@ -22,6 +22,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/attempts"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
+	"github.com/switchyard-dev/switchyard/pkg/session"
 )
 
 // Reader is what the pages read: the admin Backend's read-only methods.
@@ -47,14 +48,14 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 
 type server struct {
 	b        Reader
-	sessions *Sessions
+	sessions *session.Manager
 	pages    map[string]*template.Template
 	rates    rateTracker
 }
 
 // Handler serves the console. b may be nil only in tests that never ask
 // for a page.
-func Handler(b Reader, sessions *Sessions) http.Handler {
+func Handler(b Reader, sessions *session.Manager) http.Handler {
 	s := &server{b: b, sessions: sessions, pages: parsePages(), rates: rateTracker{last: map[string]sample{}}}
 	mux := http.NewServeMux()
 	assets, _ := fs.Sub(assetFS, "assets")

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/switchyard-dev/switchyard/pkg/console"
+	"github.com/switchyard-dev/switchyard/pkg/session"
 )
 
 // The login's next= never leads off the host: after what a browser does
@@ -16,7 +17,7 @@ import (
 // becomes "/". Without a token the login redirects at once, so the
 // Location is what a browser would follow.
 func TestLoginNextStaysOnHost(t *testing.T) {
-	h := console.Handler(nil, console.NewSessions(""))
+	h := console.Handler(nil, session.New(session.Options{}))
 	for _, tt := range []struct {
 		rawQuery string // as sent, already URL-encoded
 		want     string

@@ -22,6 +22,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 	"github.com/switchyard-dev/switchyard/pkg/dispatch"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
+	"github.com/switchyard-dev/switchyard/pkg/session"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
 	"github.com/switchyard-dev/switchyard/pkg/telemetry"
 )
@@ -103,8 +104,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		}
 	}()
 	// Listening first: /readyz says what start-up waits for.
-	if g.adminLn, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
-		return nil, fmt.Errorf("admin listen: %w", err)
+	if g.adminLn, err = listenAdmin(cfg.Admin); err != nil {
+		return nil, err
 	}
 	g.serveStarting()
 	if g.bus, err = bus.OpenWith(ctx, cfg, g.log, g.retry); err != nil {
@@ -260,6 +261,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	srv, srvErr := g.admin.serve(admin.HandlerWith(g.Admin(), admin.Options{
 		Token: g.cfg.Admin.Token, InsecureNoAuth: g.cfg.Admin.InsecureNoAuth,
 		Logger: g.log.With("component", "admin"), Registerer: g.metrics.Registry,
+		SessionStore: session.KVStore{KV: g.state}, TLS: g.cfg.Admin.TLS.Enabled(),
 	}, g.metrics.Registry))
 	ingestErr := g.serveIngest()
 
