@@ -37,6 +37,10 @@ type Options struct {
 	// Recreate brings back the sink's own consumers if JetStream loses
 	// them; nil: a lost consumer ends its source.
 	Recreate Recreate
+	// Handbacks keeps count of deliveries handed back unattempted, so
+	// that only real attempts spend the retry budget; nil: every delivery
+	// counts as an attempt.
+	Handbacks *Handbacks
 	// Share is how many replicas deliver for the sink now: its rate_limit
 	// is for the sink as a whole, so each keeps to rate/Share(). Called
 	// once per delivery, so it must be cheap (an atomic load). nil: 1.
@@ -319,22 +323,22 @@ func (d *Dispatcher) work(ctx, hard context.Context, b []jetstream.Msg) {
 	d.deliver(ctx, hard, b)
 }
 
-// release hands messages back unattempted during shutdown.
+// release hands messages back unattempted during shutdown, their
+// handbacks recorded so that the redeliveries are not taken for attempts.
 func (d *Dispatcher) release(b []jetstream.Msg) {
-	for _, m := range b {
-		if err := m.Nak(); err != nil {
-			d.log.Warn("nak on shutdown", "err", err)
-		}
-		d.keep.done(m)
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d.handBack(ctx, b)
 }
 
-// delivery is one message on its way: the event it carries and its attempt.
+// delivery is one message on its way: the event it carries and its
+// attempt (its deliveries less those handed back unattempted).
 type delivery struct {
-	msg     jetstream.Msg
-	ev      *event.Event
-	attempt int
-	meta    *jetstream.MsgMetadata
+	msg      jetstream.Msg
+	ev       *event.Event
+	attempt  int
+	meta     *jetstream.MsgMetadata
+	handback handback // the message's handback record, if it has one
 }
 
 // deliver attempts one batch. soft ends with shutdown: a batch still
@@ -352,15 +356,20 @@ func (d *Dispatcher) deliver(soft, hard context.Context, b []jetstream.Msg) {
 			d.keep.done(m)
 			continue
 		}
+		hb, err := d.opts.Handbacks.lookup(ctx, meta)
+		if err != nil {
+			d.log.Warn("handbacks not read: every delivery counts as an attempt", "stream_seq", meta.Sequence.Stream, "err", err)
+		}
+		attempt := int(meta.NumDelivered - hb.skipped)
 		ev, err := event.FromMessage(event.Message{
 			Subject: m.Subject(), Header: m.Headers(), Data: m.Data(),
 			Stream: meta.Stream, Sequence: meta.Sequence.Stream, Published: meta.Timestamp,
 		}, subject.EventsPrefix)
 		if err != nil {
-			d.deadLetter(ctx, delivery{msg: m, meta: meta, attempt: int(meta.NumDelivered)}, err.Error(), 0, "malformed")
+			d.deadLetter(ctx, delivery{msg: m, meta: meta, attempt: attempt, handback: hb}, err.Error(), 0, "malformed")
 			continue
 		}
-		x := delivery{msg: m, ev: ev, attempt: int(meta.NumDelivered), meta: meta}
+		x := delivery{msg: m, ev: ev, attempt: attempt, meta: meta, handback: hb}
 		if budget := d.opts.Sink.Retry.Attempts(); x.attempt > budget+1 {
 			// Delivered more often than the budget allows: the retry
 			// schedule was shortened (a reload, a restart, a replica with

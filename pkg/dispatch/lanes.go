@@ -140,8 +140,7 @@ func (d *Dispatcher) laneDone(x delivery) {
 			select {
 			case d.ready <- next:
 			case <-d.hardCtx.Done():
-				_ = next.Nak()
-				d.keep.done(next)
+				d.release([]jetstream.Msg{next})
 			}
 		}()
 	}

@@ -27,6 +27,7 @@ func (d *Dispatcher) settle(ctx context.Context, x delivery, err error) string {
 		if aerr := x.msg.Ack(); aerr != nil {
 			d.log.Warn("ack failed; the event may be delivered again", "event_id", x.ev.ID, "type", x.ev.Type, "attempt", x.attempt, "err", aerr)
 		}
+		d.opts.Handbacks.forget(ctx, x.meta, x.handback)
 		d.keep.done(x.msg)
 		d.laneDone(x)
 		d.hot.delivered.Inc()
@@ -170,6 +171,7 @@ func (d *Dispatcher) terminate(x delivery, in deadletter.Input, cause string) {
 	if err := x.msg.TermWithReason(truncate(in.Reason, 200)); err != nil {
 		d.log.Warn("term failed after dead-lettering", "err", err)
 	}
+	d.opts.Handbacks.forget(d.hardCtx, x.meta, x.handback)
 	d.keep.done(x.msg)
 	d.laneDone(x)
 	d.opts.Metrics.Deliveries.WithLabelValues(d.opts.Sink.Name, telemetry.OutcomeDeadLetter).Inc()

@@ -62,6 +62,7 @@ type rig struct {
 	drv   *scripted
 	sink  config.Sink
 	start time.Time
+	stop  func(t *testing.T) // stops the rig's dispatcher (once)
 }
 
 // run starts a dispatcher for one sink (schedule 200ms, 400ms: three
@@ -101,14 +102,18 @@ func run(t *testing.T, script func(id string, n int) error) *rig {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx, 2*time.Second) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("dispatcher did not stop")
-		}
-	})
+	var once sync.Once
+	r.stop = func(t *testing.T) {
+		once.Do(func() {
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Error("dispatcher did not stop")
+			}
+		})
+	}
+	t.Cleanup(func() { r.stop(t) })
 	r.start = time.Now()
 	return r
 }

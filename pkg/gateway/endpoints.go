@@ -392,6 +392,9 @@ func (g *Gateway) cleanSinkState(ctx context.Context, name string) {
 		if err := g.bus.JS.DeleteConsumer(ctx, c.stream, c.name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 			g.log.Warn("delete sink: consumer", "consumer", c.name, "err", err)
 		}
+		if err := g.handbacks.Purge(ctx, c.stream, c.name); err != nil {
+			g.log.Warn("delete sink: handbacks", "consumer", c.name, "err", err)
+		}
 	}
 	if err := g.dlq.PurgeSink(ctx, name); err != nil {
 		g.log.Warn("delete sink: dead letters", "sink", name, "err", err)

@@ -38,22 +38,25 @@ type Options struct {
 
 // Gateway is one running Switchyard.
 type Gateway struct {
-	cfg      *config.Config
-	kinds    *sink.Registry // opens drivers
-	log      *slog.Logger
-	bus      *bus.Bus
-	dlq      *deadletter.Store
-	state    jetstream.KeyValue
-	sinksKV  jetstream.KeyValue // sinks created through the API
-	sealer   *sealer            // nil: API sink specs are stored plain
-	attempts *attempts.Log      // nil when the attempt log is off
-	runCtx   context.Context    // set by Run under reloadMu; nil before
-	replays  *replayManager
-	metrics  *telemetry.Metrics
-	version  string
-	mu       sync.RWMutex // guards sinks, byName, cfg.Sinks, fileCfg and api across reloads
-	sinks    []*runningSink
-	byName   map[string]*runningSink
+	cfg   *config.Config
+	kinds *sink.Registry // opens drivers
+	log   *slog.Logger
+	bus   *bus.Bus
+	dlq   *deadletter.Store
+	state jetstream.KeyValue
+	// handbacks counts the deliveries handed back unattempted (at a
+	// reload or a stop), so that they spend no attempt.
+	handbacks *dispatch.Handbacks
+	sinksKV   jetstream.KeyValue // sinks created through the API
+	sealer    *sealer            // nil: API sink specs are stored plain
+	attempts  *attempts.Log      // nil when the attempt log is off
+	runCtx    context.Context    // set by Run under reloadMu; nil before
+	replays   *replayManager
+	metrics   *telemetry.Metrics
+	version   string
+	mu        sync.RWMutex // guards sinks, byName, cfg.Sinks, fileCfg and api across reloads
+	sinks     []*runningSink
+	byName    map[string]*runningSink
 	// fileCfg is the config file's; cfg is what runs: its sinks and the
 	// API's (api) that may run.
 	fileCfg     *config.Config
@@ -120,6 +123,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		return nil, err
 	}
 	g.replays.kv = g.state
+	if g.handbacks, err = dispatch.NewHandbacks(ctx, g.bus.JS, g.state); err != nil {
+		return nil, err
+	}
 	if cfg.Attempts.On() {
 		g.attempts = &attempts.Log{JS: g.bus.JS}
 		if err = g.retry.Do(ctx, "stream "+attempts.StreamName, func(ctx context.Context) error {
@@ -186,7 +192,7 @@ func (g *Gateway) openSink(ctx context.Context, sc config.Sink) (*runningSink, e
 	rs := &runningSink{cfg: sc, driver: drv, consumer: events, done: make(chan struct{}),
 		dispatcher: dispatch.New(dispatch.Options{
 			Sink: sc, Driver: drv, JS: g.bus.JS, Consumers: []jetstream.Consumer{events, redrive},
-			DLQ: g.dlq, Attempts: g.attempts, Metrics: g.metrics, Logger: g.log,
+			DLQ: g.dlq, Attempts: g.attempts, Metrics: g.metrics, Logger: g.log, Handbacks: g.handbacks,
 			Recreate: g.recreate(sinkConfig{cfg: sc, driver: drv}), Share: g.peers.count,
 		})}
 	if sc.Disabled {

@@ -130,6 +130,9 @@ func (g *Gateway) pruneConsumers(ctx context.Context, names []string) {
 				if err := g.bus.JS.DeleteConsumer(ctx, c.stream, c.name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 					g.log.Warn("reload: prune consumer", "consumer", c.name, "err", err)
 				}
+				if err := g.handbacks.Purge(ctx, c.stream, c.name); err != nil {
+					g.log.Warn("reload: prune handbacks", "consumer", c.name, "err", err)
+				}
 			}
 		}
 	}
