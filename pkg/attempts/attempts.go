@@ -87,6 +87,10 @@ type Record struct {
 	TraceID   string `json:"trace_id,omitempty"`
 	Stream    string `json:"stream"`
 	StreamSeq uint64 `json:"stream_seq"`
+	// Incarnation is the sink's incarnation at the attempt: a sink
+	// deleted and created again under its name is another incarnation,
+	// and its queries show none of the first one's attempts.
+	Incarnation string `json:"incarnation,omitempty"`
 }
 
 // Log writes and reads the attempt log.
@@ -284,11 +288,14 @@ type Query struct {
 	EventID string
 	Type    string // wildcards allowed
 	Tenant  string
-	Status  int
-	Outcome string
-	Since   time.Time
-	Until   time.Time
-	Limit   int
+	// Incarnation, when set, selects one incarnation of the sink and
+	// the records written before incarnations were (they have none).
+	Incarnation string
+	Status      int
+	Outcome     string
+	Since       time.Time
+	Until       time.Time
+	Limit       int
 }
 
 // Find returns the records q selects, oldest first, at most q.Limit.
@@ -365,6 +372,7 @@ func (q Query) match(r Record) bool {
 		(q.Until.IsZero() || r.Time.Before(q.Until)) &&
 		(q.Type == "" || event.MatchType(q.Type, r.Type)) &&
 		(q.Tenant == "" || q.Tenant == r.Tenant) &&
+		(q.Incarnation == "" || r.Incarnation == "" || q.Incarnation == r.Incarnation) &&
 		(q.Status == 0 || q.Status == r.Status) &&
 		(q.Outcome == "" || strings.EqualFold(q.Outcome, r.Outcome))
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -225,4 +227,36 @@ func TestBusyLogHoldsSmallBatches(t *testing.T) {
 	}
 	l.flush(false)
 	published(3 + busy) // and go once they have waited busyMaxWait
+}
+
+// A query for one incarnation of a sink shows its records and those
+// written before incarnations, never another incarnation's.
+func TestQueryByIncarnation(t *testing.T) {
+	js := embedded(t)
+	ctx := context.Background()
+	l := &Log{JS: js, FlushEvery: 20 * time.Millisecond}
+	if err := l.Ensure(ctx, time.Hour, 64<<20, 1); err != nil {
+		t.Fatal(err)
+	}
+	for i, inc := range []string{"api-old", "api-old", "", "api-new"} {
+		if err := l.Record(Record{EventID: fmt.Sprintf("e%d", i), Sink: "x", Incarnation: inc, Time: time.Now().UTC(), Outcome: "delivered"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	<-js.PublishAsyncComplete()
+	for q, want := range map[string]string{"api-new": "e2 e3", "api-old": "e0 e1 e2", "": "e0 e1 e2 e3"} {
+		got, err := l.Find(ctx, Query{Sink: "x", Incarnation: q})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, r := range got {
+			ids = append(ids, r.EventID)
+		}
+		sort.Strings(ids)
+		if strings.Join(ids, " ") != want {
+			t.Errorf("incarnation %q: %v, want %s", q, ids, want)
+		}
+	}
 }

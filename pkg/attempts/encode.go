@@ -51,6 +51,10 @@ func (r *Record) appendJSON(b []byte) []byte {
 	b = event.AppendJSONString(b, r.Stream)
 	b = append(b, `,"stream_seq":`...)
 	b = strconv.AppendUint(b, r.StreamSeq, 10)
+	if r.Incarnation != "" {
+		b = append(b, `,"incarnation":`...)
+		b = event.AppendJSONString(b, r.Incarnation)
+	}
 	return append(b, '}')
 }
 

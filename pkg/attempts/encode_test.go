@@ -28,7 +28,7 @@ func TestRecordJSONRoundTrips(t *testing.T) {
 	}
 	for i := 0; i < 500; i++ {
 		recs = append(recs, Record{EventID: str(), Sink: str(), Type: str(), Tenant: str(), Attempt: r.IntN(20), Time: time.Unix(r.Int64N(1<<33), r.Int64N(1e9)).UTC(),
-			DurationMS: r.Float64() * 1e4, Outcome: str(), Status: r.IntN(600), Error: str(), Response: str(), TraceID: str(), Stream: str(), StreamSeq: r.Uint64()})
+			DurationMS: r.Float64() * 1e4, Outcome: str(), Status: r.IntN(600), Error: str(), Response: str(), TraceID: str(), Stream: str(), StreamSeq: r.Uint64(), Incarnation: str()})
 	}
 	for _, want := range recs {
 		b := want.appendJSON(nil)

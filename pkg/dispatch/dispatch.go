@@ -478,6 +478,7 @@ func (d *Dispatcher) recordAttempt(x delivery, start time.Time, took time.Durati
 	r := attempts.Record{EventID: x.ev.ID, Sink: d.opts.Sink.Name, Type: x.ev.Type, Tenant: x.ev.Tenant, Attempt: x.attempt, Time: start.UTC(),
 		DurationMS: float64(took.Microseconds()) / 1000, Outcome: outcome, Status: a.status, Response: string(a.body),
 		Stream: x.meta.Stream, StreamSeq: x.meta.Sequence.Stream, TraceID: traceID(x.ev.TraceParent)}
+	r.Incarnation = d.opts.Sink.Incarnation
 	if err != nil {
 		r.Error = err.Error()
 		if r.Status == 0 {

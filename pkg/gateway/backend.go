@@ -201,7 +201,26 @@ func (a adminBackend) Attempts(ctx context.Context, q attempts.Query) ([]attempt
 	if g.attempts == nil {
 		return nil, ErrAttemptLogOff
 	}
+	if q.Sink != "" && q.Incarnation == "" {
+		// The log is kept by name: a sink deleted and created again
+		// shows only its own attempts.
+		q.Incarnation = g.incarnationOf(q.Sink)
+	}
 	return g.attempts.Find(ctx, q)
+}
+
+// incarnationOf is the incarnation of the sink called name as this
+// replica runs or stores it, "" when there is none (deleted).
+func (g *Gateway) incarnationOf(name string) string {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	if rs := g.byName[name]; rs != nil {
+		return rs.cfg.Incarnation
+	}
+	if a := g.api[name]; a != nil {
+		return a.rec.Incarnation(name)
+	}
+	return ""
 }
 
 // Event answers the admin API: the event as the stream holds it, and

@@ -17,6 +17,18 @@ import (
 // that have at least one series labelled sink=name.
 func seriesOf(t *testing.T, g *gateway.Gateway, name string) []string {
 	t.Helper()
+	return series(t, g, name, false)
+}
+
+// countedOf is seriesOf for the series that counted something: a counter
+// or gauge not 0, a histogram with an observation.
+func countedOf(t *testing.T, g *gateway.Gateway, name string) []string {
+	t.Helper()
+	return series(t, g, name, true)
+}
+
+func series(t *testing.T, g *gateway.Gateway, name string, counted bool) []string {
+	t.Helper()
 	mfs, err := g.Metrics().Registry.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -25,7 +37,8 @@ func seriesOf(t *testing.T, g *gateway.Gateway, name string) []string {
 	for _, mf := range mfs {
 		for _, m := range mf.GetMetric() {
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "sink" && l.GetValue() == name {
+				zero := m.GetCounter().GetValue() == 0 && m.GetGauge().GetValue() == 0 && m.GetHistogram().GetSampleCount() == 0
+				if l.GetName() == "sink" && l.GetValue() == name && !(counted && zero) {
 					out = append(out, mf.GetName())
 				}
 			}
@@ -147,4 +160,45 @@ func TestAPICreateKeepsARemovedFileSinksBacklog(t *testing.T) {
 	if code := apiJSON(t, g, "POST", "/v1/sinks", body, &res); code != 201 {
 		t.Fatalf("create after the prune: %d %v", code, res)
 	}
+}
+
+// A sink deleted and created again under its name is another sink: its
+// attempt log (GET /v1/attempts?sink=) and its metric series start empty.
+// Both were the old sink's: the log is kept by name, and the series
+// stayed in the registry.
+func TestRecreatedSinkStartsWithoutTheOldAttemptsAndSeries(t *testing.T) {
+	rc := newReceiver(t)
+	g, _ := startGatewayWith(t, t.TempDir(), apiTop, "")
+	body := fmt.Sprintf(`{"name":"x","events":["order.*"],"webhook":{"url":"%s/x","secrets":[%q],"allow_private_networks":true,"tls":{"ca_file":%q}}}`,
+		rc.srv.URL, secret, rc.caFile)
+	if code := apiJSON(t, g, "POST", "/v1/sinks", body, nil); code != 201 {
+		t.Fatalf("create: %d", code)
+	}
+	for i := 0; i < 3; i++ {
+		publish(t, g, "order.created", fmt.Sprintf("o-%d", i), []byte(`{}`), nil)
+	}
+	var recs []map[string]any
+	waitFor(t, 10*time.Second, "the old sink's attempts logged", func() bool {
+		apiJSON(t, g, "GET", "/v1/attempts?sink=x", "", &recs)
+		return len(recs) == 3
+	})
+	waitFor(t, 5*time.Second, "the first sink's deliveries counted", func() bool { return len(countedOf(t, g, "x")) >= 3 })
+	if code := apiJSON(t, g, "DELETE", "/v1/sinks/x", "", nil); code != 204 {
+		t.Fatalf("delete: %d", code)
+	}
+	if code := apiJSON(t, g, "POST", "/v1/sinks", body, nil); code != 201 {
+		t.Fatalf("create again: %d", code)
+	}
+	if code := apiJSON(t, g, "GET", "/v1/attempts?sink=x", "", &recs); code != 200 || len(recs) != 0 {
+		t.Errorf("the new sink's attempts: %d %v, want none", code, recs)
+	}
+	if left := countedOf(t, g, "x"); len(left) > 0 {
+		t.Errorf("the new sink starts with the old one's counts in %v", left)
+	}
+	// Its own attempts are its own.
+	publish(t, g, "order.created", "o-new", []byte(`{}`), nil)
+	waitFor(t, 10*time.Second, "the new sink's attempt logged", func() bool {
+		apiJSON(t, g, "GET", "/v1/attempts?sink=x", "", &recs)
+		return len(recs) == 1 && recs[0]["event_id"] == "o-new"
+	})
 }
