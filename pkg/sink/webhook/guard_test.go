@@ -192,3 +192,34 @@ func TestConfinedWebhookIsGuardedWhateverItsBlock(t *testing.T) {
 		t.Errorf("receiver saw %d requests through the guard", n)
 	}
 }
+
+// An API webhook whose url is a private or loopback address is refused
+// when judged, as a nats url is, unless api.allow lists private_networks;
+// a name is judged when dialed.
+func TestAPIWebhookPrivateURLIsGoverned(t *testing.T) {
+	for _, tt := range []struct {
+		url   string
+		allow []string
+		want  bool // refused on webhook.url
+	}{
+		{"https://127.0.0.1:8443/h", nil, true},
+		{"https://[::1]/h", nil, true},
+		{"https://169.254.169.254/latest/meta-data/", nil, true},
+		{"http://10.0.0.5/h", nil, true},
+		{"https://127.0.0.1:8443/h", []string{config.AllowPrivateNetworks}, false},
+		{"https://hooks.example.com/h", nil, false},
+		{"https://localhost/h", nil, false}, // a name: the dial decides
+	} {
+		cfg := config.Defaults()
+		cfg.API.Allow = tt.allow
+		spec := `{"name":"w","events":[">"],"webhook":{"url":"` + tt.url + `","secrets":["` + secret + `"]}}`
+		s, err := config.Loader{}.ParseSink([]byte(spec), cfg)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.url, err)
+		}
+		fe := cfg.API.APIRestrictions(s)
+		if got := len(fe) == 1 && fe[0].Field == "webhook.url"; got != tt.want || (!tt.want && len(fe) > 0) {
+			t.Errorf("%s (allow %v): APIRestrictions = %v, want refused=%v", tt.url, tt.allow, fe, tt.want)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/redact"
 	"github.com/switchyard-dev/switchyard/pkg/signing"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
+	"github.com/switchyard-dev/switchyard/pkg/sink/netguard"
 )
 
 // Config is a webhook sink's block: a signed HTTPS destination.
@@ -57,6 +58,7 @@ func init() {
 			}
 		},
 		Validate: validate,
+		APIUses:  apiUses,
 		Open: func(_ context.Context, c *Config, s config.Sink, env sink.Env) (sink.Driver, error) {
 			cfg := *c
 			if s.Confined {
@@ -68,6 +70,19 @@ func init() {
 			return New(cfg, Options{UserAgent: env.UserAgent, MaxConns: s.Concurrency, OnDisable: env.Disable})
 		},
 	})
+}
+
+// apiUses declares a url whose host is a private or loopback address: an
+// API sink may deliver there only with api.allow: [private_networks] (the
+// allow_private_networks field is governed by its name). A name is judged
+// on the addresses it resolves to, when dialed.
+func apiUses(w *Config) []config.Use {
+	u, err := url.Parse(w.URL)
+	if err != nil || w.AllowPrivateNetworks || !netguard.PrivateHost(u.Hostname()) {
+		return nil
+	}
+	return []config.Use{{Field: "url", Allow: config.AllowPrivateNetworks,
+		Why: fmt.Sprintf("delivers to %s, a private or loopback address, from the gateway's network position", u.Hostname())}}
 }
 
 func validate(w *Config, chk *config.Check) {
