@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -58,6 +59,24 @@ func (g *Gateway) applyLocked(ctx context.Context, next *config.Config, prune bo
 	g.mu.RUnlock()
 	if len(plan.Added)+len(plan.Removed)+len(plan.Changed) == 0 {
 		return plan, nil
+	}
+	if reborn := rebornSinks(plan); len(reborn) > 0 {
+		// Another incarnation under a running sink's name (this replica
+		// missed the delete between them) is another sink: the old one
+		// stops, and its metric series go, before the new one starts,
+		// rather than handing over to it as a changed sink does.
+		interim := *next
+		interim.Sinks = nil
+		for _, s := range next.Sinks {
+			if !reborn[s.Name] {
+				interim.Sinks = append(interim.Sinks, s)
+			}
+		}
+		if _, err := g.applyLocked(ctx, &interim, false); err != nil {
+			return plan, err
+		}
+		_, err := g.applyLocked(ctx, next, prune) // they are added now
+		return plan, err
 	}
 	want := map[string]config.Sink{}
 	for _, s := range next.Sinks {
@@ -136,6 +155,17 @@ func (g *Gateway) pruneConsumers(ctx context.Context, names []string) {
 			}
 		}
 	}
+}
+
+// rebornSinks are the changed sinks of p whose incarnation changed.
+func rebornSinks(p config.Plan) map[string]bool {
+	out := map[string]bool{}
+	for name, fields := range p.Changed {
+		if slices.Contains(fields, "incarnation") {
+			out[name] = true
+		}
+	}
+	return out
 }
 
 func changedNames(p config.Plan) []string {

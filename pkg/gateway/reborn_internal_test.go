@@ -1,0 +1,80 @@
+package gateway
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/switchyard-dev/switchyard/internal/testutil"
+	"github.com/switchyard-dev/switchyard/pkg/event"
+	"github.com/switchyard-dev/switchyard/pkg/telemetry"
+)
+
+// countedSeries is how many series labelled sink=name counted something.
+func countedSeries(t *testing.T, m *telemetry.Metrics, name string) int {
+	t.Helper()
+	mfs, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, mf := range mfs {
+		for _, s := range mf.GetMetric() {
+			zero := s.GetCounter().GetValue() == 0 && s.GetGauge().GetValue() == 0 && s.GetHistogram().GetSampleCount() == 0
+			for _, l := range s.GetLabel() {
+				if l.GetName() == "sink" && l.GetValue() == name && !zero {
+					n++
+				}
+			}
+		}
+	}
+	return n
+}
+
+// A replica that missed a sink's delete sees its re-creation as a change
+// of the running sink: another incarnation under the same name. The new
+// sink starts with no counts of the old one's, and its own counts are
+// in the registry (not in series a later delete took out of it).
+func TestRebornSinkStartsWithItsOwnSeries(t *testing.T) {
+	dir := t.TempDir()
+	g, err := New(context.Background(), internalConfig(t, dir, "1s", "a"), Options{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	testutil.WaitFor(t, 10*time.Second, "running", func() bool { return g.running.Load() })
+
+	// The first incarnation's counts.
+	g.metrics.Deliveries.WithLabelValues("a", telemetry.OutcomeDelivered).Add(7)
+	g.metrics.DeadLetters.WithLabelValues("a", "gone").Inc()
+
+	next := internalConfig(t, dir, "1s", "a")
+	next.Sinks[0].Incarnation = "api-second"
+	g.reloadMu.Lock()
+	plan, err := g.applyLocked(context.Background(), next, false)
+	g.reloadMu.Unlock()
+	if err != nil || len(plan.Changed["a"]) == 0 {
+		t.Fatalf("apply: %+v %v", plan, err)
+	}
+	if rs, _ := g.sink("a"); rs == nil || rs.cfg.Incarnation != "api-second" {
+		t.Fatal("the second incarnation does not run")
+	}
+	if n := countedSeries(t, g.metrics, "a"); n != 0 {
+		t.Fatalf("the second incarnation starts with %d series of the first's counts", n)
+	}
+	// Its own first attempt (to a closed port: retried) is counted.
+	m := nats.NewMsg("events.order.created")
+	m.Header.Set(event.HeaderMsgID, "o-1")
+	m.Data = []byte(`{}`)
+	if _, err := g.bus.JS.PublishMsg(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 10*time.Second, "the second incarnation's attempt counted", func() bool {
+		return countedSeries(t, g.metrics, "a") > 0
+	})
+}
