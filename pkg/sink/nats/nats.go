@@ -58,7 +58,7 @@ func init() {
 			{Path: "url", Doc: "NATS URL(s) of another server or account; empty: the gateway's own connection"},
 			{Path: "creds_file", Doc: "`.creds` file for `url`"},
 			{Path: "tls.ca_file", Also: []string{"cert_file", "key_file"}, Doc: "CA and client certificate for `url`"},
-			{Path: "subject", Required: true, Doc: "where events are published; a last token `>` stands for the event type (`bridge.>`); on the gateway's own NATS it may not be a subject the events, dead-letter or redrive streams capture (a loop)"},
+			{Path: "subject", Required: true, Doc: "where events are published; a last token `>` stands for the event type (`bridge.>`); on the gateway's own NATS it may not overlap NATS's own subjects (any `$…` such as `$JS.>`, `$KV.>`, `$O.>`, `$SYS.>`, and `_INBOX.>`) or Switchyard's (the events stream's, `dlq.>`, `switchyard.>`)"},
 			{Path: "stream", Doc: "the stream that must store the events (a publish another stream captures fails)"},
 			{Path: "timeout", Doc: "per batch, until every event is stored"},
 		},
