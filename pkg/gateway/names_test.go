@@ -44,6 +44,15 @@ func TestWildcardNamesReachNoSink(t *testing.T) {
 		}
 	}
 	var out any
+	// A replay id is a key part too: GET answered 500 ("invalid key", or
+	// another key's value that is no replay's).
+	for _, id := range []string{"%3E", "%2A", "x.cancel", "x%20y"} {
+		for _, method := range []string{"GET", "DELETE"} {
+			if code := apiJSON(t, g, method, "/v1/replays/"+id, "", &out); code != 404 {
+				t.Errorf("%s /v1/replays/%s: %d %v, want 404", method, id, code, out)
+			}
+		}
+	}
 	for _, q := range []string{"sink=%3E", "sink=%2A", "sink=alpha.%3E", "tenant=%3E"} {
 		if code := apiJSON(t, g, "GET", "/v1/attempts?"+q, "", &out); code != 400 {
 			t.Errorf("attempts ?%s: %d %v, want 400", q, code, out)

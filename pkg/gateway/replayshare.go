@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
+	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
 // Replays run on the replica that started them; their progress is shared
@@ -18,8 +19,8 @@ import (
 // balancer) can show it and cancel it: replays.<id> holds the status, and
 // a put to replays.<id>.cancel asks the replica running it to stop.
 
-func replayKey(id string) string       { return "replays." + id }
-func replayCancelKey(id string) string { return "replays." + id + ".cancel" }
+func replayKey(id string) string       { return "replays." + subject.Token(id) }
+func replayCancelKey(id string) string { return "replays." + subject.Token(id) + ".cancel" }
 
 // replayShareEvery is how often a running replay's progress is shared.
 var replayShareEvery = time.Second
@@ -57,7 +58,9 @@ func (m *replayManager) unshareAll(ids []string) {
 // shared reads a replay another replica runs (or ran).
 func (m *replayManager) shared(ctx context.Context, id string) (gatewayapi.ReplayStatus, error) {
 	var st gatewayapi.ReplayStatus
-	if m.kv == nil {
+	// A replay id is hex digits: anything else is no replay's, and never
+	// another key's ("x.cancel") or a wildcard.
+	if m.kv == nil || subject.ValidName(id) != nil {
 		return st, fmt.Errorf("%w: replay %q", gatewayapi.ErrNotFound, id)
 	}
 	e, err := m.kv.Get(ctx, replayKey(id))
