@@ -170,7 +170,15 @@ func ConsumerConfig(s config.Sink, maxBatch int) jetstream.ConsumerConfig {
 		// Filled by the dispatcher's fetches; a larger pull would hold
 		// messages in memory while their ack clock runs.
 		MaxWaiting: 512,
+		Metadata:   incarnationMeta(s.Incarnation),
 	}
+}
+
+func incarnationMeta(inc string) map[string]string {
+	if inc == "" {
+		return nil
+	}
+	return map[string]string{MetaIncarnation: inc}
 }
 
 // MaxDeliver is unlimited. The dispatcher ends every event by its own
@@ -216,17 +224,29 @@ func (b *Bus) EnsureConsumers(ctx context.Context, s config.Sink, maxBatch int, 
 }
 
 // RecreateConsumer creates a lost consumer again with the given config,
-// starting after resumeAfter when it is not zero.
+// starting after resumeAfter when it is not zero. When another replica
+// recreated it first, it is bound only if it belongs to the same sink
+// incarnation: a consumer of that name made since for a new sink of the
+// same name is that sink's, and binding it would send the new sink's
+// events through the old one's endpoint (an *IncarnationError, which is
+// ErrSinkReplaced).
 func (b *Bus) RecreateConsumer(ctx context.Context, stream string, cc jetstream.ConsumerConfig, resumeAfter uint64) (jetstream.Consumer, error) {
 	if resumeAfter > 0 {
 		cc.DeliverPolicy, cc.OptStartTime, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, nil, resumeAfter+1
 	}
 	c, err := b.JS.CreateConsumer(ctx, stream, cc)
 	if errors.Is(err, jetstream.ErrConsumerExists) {
-		// Another replica recreated it first.
-		return b.JS.Consumer(ctx, stream, cc.Durable)
+		if c, err = b.JS.Consumer(ctx, stream, cc.Durable); err != nil {
+			return nil, err
+		}
 	}
-	return c, err
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckIncarnation(c.CachedInfo(), IncarnationOf(cc)); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // ensureConsumer creates a consumer or updates it. Where it starts is fixed
@@ -242,6 +262,12 @@ func (b *Bus) ensureConsumer(ctx context.Context, stream string, cc jetstream.Co
 			existing, gerr := b.JS.Consumer(ctx, stream, cc.Durable)
 			switch {
 			case gerr == nil:
+				// Another incarnation's consumer is never taken over;
+				// one made before incarnations is adopted (the update
+				// writes the metadata), keeping its position.
+				if err := CheckIncarnation(existing.CachedInfo(), IncarnationOf(cc)); err != nil {
+					return err
+				}
 				cur := existing.CachedInfo().Config
 				cc.DeliverPolicy, cc.OptStartTime, cc.OptStartSeq = cur.DeliverPolicy, cur.OptStartTime, cur.OptStartSeq
 			case !errors.Is(gerr, jetstream.ErrConsumerNotFound):

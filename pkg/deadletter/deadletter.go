@@ -40,6 +40,9 @@ const (
 	// letters too: the original subject of one is tenants.<tenant>.<type>.
 	HeaderType   = "Switchyard-Type"
 	HeaderTenant = "Switchyard-Tenant"
+	// HeaderIncarnation is the incarnation of the sink that wrote the
+	// dead letter (see bus.MetaIncarnation).
+	HeaderIncarnation = "Switchyard-Incarnation"
 )
 
 // maxReason bounds the reason header: error strings can be long, and the
@@ -61,6 +64,17 @@ type Input struct {
 	Reason   string
 	Status   int
 	Attempts int
+	// Incarnation is the writing sink's incarnation, kept in the record.
+	Incarnation string
+	// Owner, when set, is asked after the record is stored whether the
+	// sink's name is still the writer's: a sink deleted and created again
+	// meanwhile (on another replica) owns the name's dead letters, and a
+	// record of the old one must not become the new one's. On an error
+	// the record is deleted again and Put fails with it. Asked after the
+	// write, not before: a delete cleans the name's dead letters after
+	// its tombstone, so a record written before that cleaning is removed
+	// by it, and one written after is caught here.
+	Owner func(ctx context.Context) error
 }
 
 // Put stores a dead letter and waits for JetStream to confirm it. The
@@ -93,6 +107,9 @@ func (s *Store) Put(ctx context.Context, in Input) error {
 	h.Set(HeaderPublishedAt, in.Meta.Timestamp.UTC().Format(time.RFC3339Nano))
 	h.Set(HeaderStream, in.Meta.Stream)
 	h.Set(HeaderStreamSeq, strconv.FormatUint(in.Meta.Sequence.Stream, 10))
+	if in.Incarnation != "" {
+		h.Set(HeaderIncarnation, in.Incarnation)
+	}
 	msg := &nats.Msg{Subject: bus.DeadLetterSubject(in.Sink), Header: h, Data: in.Msg.Data()}
 	// The consumer is part of the id: a replay of an event that was
 	// dead-lettered minutes ago must not be taken for a duplicate of it.
@@ -106,8 +123,14 @@ func (s *Store) Put(ctx context.Context, in Input) error {
 		h.Set(HeaderBodyOmitted, strconv.Itoa(len(msg.Data)))
 		msg.Data = nil
 	}
-	if _, err := s.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(dedup)); err != nil {
+	ack, err := s.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(dedup))
+	if err != nil {
 		return fmt.Errorf("deadletter: store: %w", err)
+	}
+	if in.Owner != nil {
+		if err := in.Owner(ctx); err != nil {
+			return s.takeBack(ctx, ack.Sequence, err)
+		}
 	}
 	return nil
 }
@@ -123,6 +146,19 @@ func typeOf(ev *event.Event, origSubject string) (typ, tenant string) {
 	}
 	// Not an event subject at all: the subject is all there is to show.
 	return origSubject, ""
+}
+
+// takeBack deletes a dead letter just written by a sink that turned out
+// not to own its name any more.
+func (s *Store) takeBack(ctx context.Context, seq uint64, why error) error {
+	st, err := s.JS.Stream(ctx, s.Stream)
+	if err == nil {
+		err = st.DeleteMsg(ctx, seq)
+	}
+	if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+		return fmt.Errorf("deadletter: stored, and not taken back (%w) though %w", err, why)
+	}
+	return fmt.Errorf("deadletter: not stored: %w", why)
 }
 
 // recordSize is the size of msg on the wire as the server counts it
@@ -180,6 +216,8 @@ type Record struct {
 	BodyOmitted int    `json:"body_omitted,omitempty"`
 	Stream      string `json:"stream,omitempty"`
 	StreamSeq   uint64 `json:"stream_seq,omitempty"`
+	// Incarnation is the incarnation of the sink that wrote it.
+	Incarnation string `json:"incarnation,omitempty"`
 }
 
 func recordOf(m jetstream.Msg, seq uint64) Record {
@@ -199,6 +237,7 @@ func recordOf(m jetstream.Msg, seq uint64) Record {
 	r.BodyOmitted, _ = strconv.Atoi(h.Get(HeaderBodyOmitted))
 	r.Stream = h.Get(HeaderStream)
 	r.StreamSeq, _ = strconv.ParseUint(h.Get(HeaderStreamSeq), 10, 64)
+	r.Incarnation = h.Get(HeaderIncarnation)
 	switch d := m.Data(); {
 	case len(d) == 0:
 	case json.Valid(d):

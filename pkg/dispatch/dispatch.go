@@ -158,7 +158,7 @@ func (d *Dispatcher) Run(ctx context.Context, grace time.Duration) error {
 	d.msgs, d.runCtx = msgs, ctx
 	d.src.Unlock()
 	for _, c := range d.opts.Consumers {
-		if _, err := d.addSource(c, nil, d.opts.Recreate); err != nil {
+		if _, err := d.addSource(c, nil, d.opts.Recreate, d.opts.Sink.Incarnation); err != nil {
 			d.stopSources()
 			return err
 		}
@@ -233,16 +233,17 @@ type Accept func(jetstream.Msg, *jetstream.MsgMetadata) bool
 // through the same batching, gate, driver and settling as the sink's own.
 // stop ends the source; Run's shutdown ends every source.
 func (d *Dispatcher) AddSource(c jetstream.Consumer, accept Accept) (stop func(), err error) {
-	return d.addSource(c, accept, nil)
+	return d.addSource(c, accept, nil, "")
 }
 
-func (d *Dispatcher) addSource(c jetstream.Consumer, accept Accept, recreate Recreate) (stop func(), err error) {
+func (d *Dispatcher) addSource(c jetstream.Consumer, accept Accept, recreate Recreate, incarnation string) (stop func(), err error) {
 	d.src.Lock()
 	defer d.src.Unlock()
 	if d.msgs == nil || d.stopping {
 		return nil, errors.New("dispatcher not running")
 	}
 	src := newSource(c, accept, recreate, d.window())
+	src.incarnation = incarnation
 	if d.sources == nil {
 		d.sources = map[*source]bool{}
 	}

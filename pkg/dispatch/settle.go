@@ -2,10 +2,12 @@ package dispatch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
 	"github.com/switchyard-dev/switchyard/pkg/telemetry"
@@ -114,7 +116,10 @@ func clampDelay(d time.Duration) time.Duration { return min(max(d, 0), maxDelay)
 // is tried again with a bounded backoff; the sink shows degraded meanwhile.
 func (d *Dispatcher) deadLetter(ctx context.Context, x delivery, reason string, status int, cause string) string {
 	in := deadletter.Input{Sink: d.opts.Sink.Name, Msg: x.msg, Meta: x.meta, Event: x.ev,
-		Reason: reason, Status: status, Attempts: x.attempt}
+		Reason: reason, Status: status, Attempts: x.attempt, Incarnation: d.opts.Sink.Incarnation}
+	if in.Incarnation != "" {
+		in.Owner = d.ownsSink
+	}
 	err := d.opts.DLQ.Put(ctx, in)
 	if err == nil {
 		d.terminate(x, in, cause)
@@ -135,6 +140,19 @@ func (d *Dispatcher) holdDeadLetter(x delivery, in deadletter.Input, cause strin
 	id := eventID(x)
 	wait := 250 * time.Millisecond
 	for {
+		if errors.Is(err, bus.ErrSinkReplaced) {
+			// The sink was deleted or created again: its dead letters
+			// are the new sink's now, and this event is the old one's.
+			// Left unsettled, it goes with the old consumer.
+			d.keep.done(x.msg)
+			d.laneDone(x)
+			if d.held.Add(-1) == 0 {
+				d.clearDegraded(CauseDeadLetterStore)
+			}
+			d.log.Error("dead letter not stored: the sink's name is not the sink's any more (deleted or created again elsewhere)",
+				"event_id", id, "reason", in.Reason, "err", err)
+			return
+		}
 		d.opts.Metrics.DeadLetterStoreFailures.WithLabelValues(d.opts.Sink.Name).Inc()
 		d.setDegraded(CauseDeadLetterStore, "dead-letter store failing: "+err.Error())
 		d.log.Error("DEAD LETTER NOT STORED: holding the event (not retried against the destination) until the dead-letter store works",
@@ -164,6 +182,14 @@ func (d *Dispatcher) holdDeadLetter(x delivery, in deadletter.Input, cause strin
 	if d.held.Add(-1) == 0 {
 		d.clearDegraded(CauseDeadLetterStore)
 	}
+}
+
+// ownsSink checks, after a dead letter is written, that the sink's events
+// consumer is still this incarnation's; if not, the store takes the
+// record back (see deadletter.Input.Owner).
+func (d *Dispatcher) ownsSink(ctx context.Context) error {
+	info := d.opts.Consumers[0].CachedInfo()
+	return bus.VerifyConsumer(ctx, d.opts.JS, info.Stream, info.Name, d.opts.Sink.Incarnation)
 }
 
 // terminate ends a message whose dead letter is stored.

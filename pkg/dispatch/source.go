@@ -8,6 +8,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard-dev/switchyard/pkg/bus"
 )
 
 // pullWait bounds one pull request of a busy source. Messages stream out
@@ -49,9 +51,12 @@ type source struct {
 	cancel   context.CancelFunc
 	accept   Accept
 	recreate Recreate // nil: a lost consumer ends the source
-	credits  chan struct{}
-	stop     chan struct{}
-	stopOnce sync.Once
+	// incarnation, when set, is the sink incarnation the consumer must
+	// belong to: checked on every pull that brings messages (see owned).
+	incarnation string
+	credits     chan struct{}
+	stop        chan struct{}
+	stopOnce    sync.Once
 }
 
 func newSource(c jetstream.Consumer, accept Accept, recreate Recreate, window int) *source {
@@ -133,8 +138,10 @@ func (d *Dispatcher) pull(ctx context.Context, src *source, out chan<- jetstream
 		batch, err := src.consumer.Fetch(n, pullOpts(pctx, wait)...)
 		got := 0
 		if err == nil {
-			got = d.take(src, batch, out)
-			err = batch.Error()
+			got, err = d.take(ctx, src, batch, out)
+			if err == nil {
+				err = batch.Error()
+			}
 		}
 		cancel()
 		src.release(n - got)
@@ -142,6 +149,10 @@ func (d *Dispatcher) pull(ctx context.Context, src *source, out chan<- jetstream
 			wait = pullWait
 		} else {
 			wait = min(2*wait, idlePullWait)
+		}
+		if errors.Is(err, bus.ErrSinkReplaced) {
+			d.replaced(src, err)
+			return
 		}
 		if err == nil || errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 			continue
@@ -163,9 +174,17 @@ func (d *Dispatcher) pull(ctx context.Context, src *source, out chan<- jetstream
 // it arrives, not when the batcher is ready for it: while the workers are
 // busy or the gate holds them, the rest of a pull must not wait unseen in
 // the client's buffer with its AckWait running.
-func (d *Dispatcher) take(src *source, batch jetstream.MessageBatch, out chan<- jetstream.Msg) (got int) {
+//
+// The first message of a pull is handed out only once the consumer is
+// known to be this sink's (owned): a pull names its consumer only by
+// name, and a sink deleted and created again elsewhere has a new
+// consumer of the same name, which the next pull would draw from without
+// an error. Messages of a consumer that is not the sink's are given back
+// to it at once (Nak), and the error ends the source.
+func (d *Dispatcher) take(ctx context.Context, src *source, batch jetstream.MessageBatch, out chan<- jetstream.Msg) (got int, err error) {
 	in := batch.Messages()
 	var queue []jetstream.Msg
+	checked := src.incarnation == ""
 	for in != nil || len(queue) > 0 {
 		var send chan<- jetstream.Msg
 		var next jetstream.Msg
@@ -179,6 +198,17 @@ func (d *Dispatcher) take(src *source, batch jetstream.MessageBatch, out chan<- 
 				continue
 			}
 			got++
+			if !checked {
+				if err = d.owned(ctx, src); err != nil {
+					_ = m.Nak()
+					for m := range in {
+						_ = m.Nak()
+					}
+					in = nil
+					continue
+				}
+				checked = true
+			}
 			d.keep.add(m, src)
 			if src.accept != nil {
 				if meta, err := m.Metadata(); err == nil && !src.accept(m, meta) {
@@ -196,7 +226,33 @@ func (d *Dispatcher) take(src *source, batch jetstream.MessageBatch, out chan<- 
 			queue = queue[1:]
 		}
 	}
-	return got
+	return got, err
+}
+
+// owned checks that the consumer src pulls from is, now, of the sink's
+// incarnation. Checked after the messages came, it covers them: the
+// consumer of that name when they were delivered is the one read now,
+// or one deleted since, which cannot be another incarnation's (a
+// replaced consumer never comes back). An error other than
+// bus.ErrSinkReplaced (the consumer gone or not answering) leaves the
+// messages undelivered too: whose they are cannot be told.
+func (d *Dispatcher) owned(ctx context.Context, src *source) error {
+	info := src.consumer.CachedInfo()
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return bus.VerifyConsumer(cctx, d.opts.JS, info.Stream, info.Name, src.incarnation)
+}
+
+// replaced ends a source whose consumer belongs to another incarnation of
+// the sink: this dispatcher's sink was deleted or created again, and
+// everything of the name is the new sink's now. It never binds again; the
+// gateway stops it when it applies the change.
+func (d *Dispatcher) replaced(src *source, err error) {
+	name := src.consumer.CachedInfo().Name
+	reason := "consumer " + name + " is not this sink's any more (" + err.Error() + "): this source ends"
+	d.setDegraded(CauseConsumer, reason)
+	d.log.Error("sink deleted or created again elsewhere: its consumer is the new sink's, so this source ends", "consumer", name, "err", err)
+	src.halt()
 }
 
 // consumerLost tells a lost consumer from a passing error.
@@ -227,6 +283,10 @@ func (d *Dispatcher) recover(ctx context.Context, src *source) bool {
 	wait := 100 * time.Millisecond
 	for !src.stopped() && ctx.Err() == nil {
 		c, err := src.recreate(ctx, src.consumer)
+		if errors.Is(err, bus.ErrSinkReplaced) {
+			d.replaced(src, err)
+			return false
+		}
 		if err == nil {
 			src.consumer = c
 			d.opts.Metrics.ConsumersRecreated.WithLabelValues(d.opts.Sink.Name).Inc()

@@ -3,8 +3,8 @@ package gateway
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -21,8 +21,12 @@ var AckFloorEvery = 2 * time.Second
 func ackFloorKey(sinkName string) string { return "ackfloor." + subject.Token(sinkName) }
 
 // ackFloor is the last recorded ack floor of a sink's events consumer: the
-// stream sequence up to which every event was settled. 0: none recorded.
-func (g *Gateway) ackFloor(ctx context.Context, sinkName string) uint64 {
+// stream sequence up to which every event was settled. 0: none recorded,
+// or recorded by another incarnation of the name (an old sink's floor
+// would start a new one's consumer among events published before it
+// existed). The value is "<seq> <incarnation>"; a bare "<seq>", recorded
+// before incarnations, is the sink's own.
+func (g *Gateway) ackFloor(ctx context.Context, sinkName, incarnation string) uint64 {
 	// Waits out an election: a floor not read while a consumer must be
 	// created would start it at the sink's creation time (redeliveries).
 	var e jetstream.KeyValueEntry
@@ -33,8 +37,20 @@ func (g *Gateway) ackFloor(ctx context.Context, sinkName string) uint64 {
 	if err != nil {
 		return 0
 	}
-	n, _ := strconv.ParseUint(string(e.Value()), 10, 64)
+	seq, inc, tagged := strings.Cut(string(e.Value()), " ")
+	if tagged && incarnation != "" && inc != incarnation {
+		return 0
+	}
+	n, _ := strconv.ParseUint(seq, 10, 64)
 	return n
+}
+
+func ackFloorValue(seq uint64, incarnation string) []byte {
+	v := strconv.FormatUint(seq, 10)
+	if incarnation != "" {
+		v += " " + incarnation
+	}
+	return []byte(v)
 }
 
 // recordAckFloors keeps each sink's ack floor in the state bucket until
@@ -55,8 +71,8 @@ func (g *Gateway) recordAckFloors(ctx context.Context) {
 				continue
 			}
 			info, err := rs.consumer.Info(ctx)
-			if err != nil {
-				continue
+			if err != nil || bus.CheckIncarnation(info, rs.cfg.Incarnation) != nil {
+				continue // not this sink's consumer any more: not its floor
 			}
 			floor := info.AckFloor.Stream
 			if floor == 0 || floor == last[rs.cfg.Name] {
@@ -66,7 +82,7 @@ func (g *Gateway) recordAckFloors(ctx context.Context) {
 				counted[rs.cfg.Name] = n
 				continue
 			}
-			if _, err := g.state.Put(ctx, ackFloorKey(rs.cfg.Name), []byte(strconv.FormatUint(floor, 10))); err != nil {
+			if _, err := g.state.Put(ctx, ackFloorKey(rs.cfg.Name), ackFloorValue(floor, rs.cfg.Incarnation)); err != nil {
 				g.log.Warn("ack floor not recorded", "sink", rs.cfg.Name, "err", err)
 				continue
 			}
@@ -94,15 +110,16 @@ func (g *Gateway) recordAckFloors(ctx context.Context) {
 func (g *Gateway) recreate(sc sinkConfig) func(ctx context.Context, lost jetstream.Consumer) (jetstream.Consumer, error) {
 	return func(ctx context.Context, lost jetstream.Consumer) (jetstream.Consumer, error) {
 		info := lost.CachedInfo()
-		if g.deletedAPISink(ctx, sc.cfg.Name) {
-			// Deleted through the API by another replica, whose delete
-			// removed the consumer: recovering it would resurrect the sink.
-			return nil, fmt.Errorf("sink %s was deleted through the API", sc.cfg.Name)
+		// Deleted (or deleted and created again) through the API by
+		// another replica, whose delete removed the consumer: recovering
+		// it would resurrect the sink, or take the new sink's consumer.
+		if err := g.stillCurrent(ctx, sc.cfg); err != nil {
+			return nil, err
 		}
 		maxBatch := sink.BatchSize(sc.driver, sc.cfg.Batch.MaxEvents)
 		switch info.Name {
 		case sc.cfg.Name:
-			return g.bus.RecreateConsumer(ctx, info.Stream, bus.ConsumerConfig(sc.cfg, maxBatch), g.ackFloor(ctx, sc.cfg.Name))
+			return g.bus.RecreateConsumer(ctx, info.Stream, bus.ConsumerConfig(sc.cfg, maxBatch), g.ackFloor(ctx, sc.cfg.Name, sc.cfg.Incarnation))
 		case bus.RedriveConsumerConfig(sc.cfg, maxBatch).Durable:
 			return g.bus.RecreateConsumer(ctx, info.Stream, bus.RedriveConsumerConfig(sc.cfg, maxBatch), 0)
 		}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 	"github.com/switchyard-dev/switchyard/pkg/jsonlimit"
@@ -388,14 +387,7 @@ func (r revEntry) Revision() uint64 { return r.rev }
 // a later sink of the same name starts clean and can never redrive or
 // resume another endpoint's events.
 func (g *Gateway) cleanSinkState(ctx context.Context, name string) {
-	for _, c := range []struct{ stream, name string }{{g.cfg.Stream.Name, name}, {bus.RedriveStream, subject.RedriveConsumer(name)}} {
-		if err := g.bus.JS.DeleteConsumer(ctx, c.stream, c.name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-			g.log.Warn("delete sink: consumer", "consumer", c.name, "err", err)
-		}
-		if err := g.handbacks.Purge(ctx, c.stream, c.name); err != nil {
-			g.log.Warn("delete sink: handbacks", "consumer", c.name, "err", err)
-		}
-	}
+	g.deleteConsumers(ctx, name)
 	if err := g.dlq.PurgeSink(ctx, name); err != nil {
 		g.log.Warn("delete sink: dead letters", "sink", name, "err", err)
 	}
@@ -404,20 +396,6 @@ func (g *Gateway) cleanSinkState(ctx context.Context, name string) {
 			g.log.Warn("delete sink: state", "key", k, "err", err)
 		}
 	}
-}
-
-// deletedAPISink reports whether name is an API sink whose tombstone is
-// in the bucket: its consumer must not be recreated, even by a replica
-// that has not seen the delete yet.
-func (g *Gateway) deletedAPISink(ctx context.Context, name string) bool {
-	g.mu.RLock()
-	_, isAPI := g.api[name]
-	g.mu.RUnlock()
-	if !isAPI {
-		return false
-	}
-	_, err := g.sinksKV.Get(ctx, name)
-	return errors.Is(err, jetstream.ErrKeyNotFound)
 }
 
 // SinkHistory is an API sink's audit trail, oldest first.

@@ -600,32 +600,60 @@ func TestPatchUnderLoadLosesNothing(t *testing.T) {
 	}
 }
 
-// A config file that takes an API sink's name wins: the API sink does not
-// start and says so.
-func TestFileSinkWinsAConflict(t *testing.T) {
+// A config file that takes an API sink's name is refused while the API
+// sink's consumer holds the name (issue 18): the file sink would inherit
+// its position, redeliveries and dead letters. The error names the API
+// sink and the way out; the API sink keeps running meanwhile. Taken (the
+// API sink deleted), the file sink starts clean. (It used to win the name
+// and take the consumer over.)
+func TestFileSinkTakingAnAPISinksNameIsRefused(t *testing.T) {
 	sr := newSigReceiver(t)
 	dir := t.TempDir()
 	g, _ := startGatewayWith(t, dir, apiTop, "")
 	if code := apiJSON(t, g, "POST", "/v1/sinks", sr.apiSinkJSON("clash", "", ">"), nil); code != 201 {
 		t.Fatalf("create: %d", code)
 	}
+	publish(t, g, "order.created", "before-the-clash", []byte(`{}`), nil)
+	waitFor(t, 10*time.Second, "the API sink delivering", func() bool { return len(sr.hitsOf("clash")) == 1 })
 	src := fmt.Sprintf("nats:\n  embedded: {listen: \"127.0.0.1:0\", store_dir: %q}\nadmin: {listen: \"127.0.0.1:0\", token: \"s3cret\"}\nshutdown_grace: 2s\n%ssinks:%s", dir, apiTop, sr.sinkYAML("clash", `[">"]`, ""))
 	cfg, err := config.Parse("test.yaml", []byte(src), os.LookupEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := g.Reload(context.Background(), cfg, false); err != nil {
-		t.Fatal(err)
+	_, err = g.Reload(context.Background(), cfg, false)
+	if err == nil || !strings.Contains(err.Error(), "belongs to the API sink clash") || !strings.Contains(err.Error(), "DELETE /v1/sinks/clash") {
+		t.Fatalf("reload taking an API sink's name: %v, want a refusal naming the API sink and the way out", err)
 	}
 	var list []map[string]any
 	apiJSON(t, g, "GET", "/v1/sinks", "", &list)
+	if len(list) != 1 || list[0]["source"] != "api" || list[0]["state"] != "running" {
+		t.Fatalf("after the refused clash: %v", list)
+	}
+	if v := promtest.ToFloat64(g.Metrics().APISinksNotRunning.WithLabelValues("conflict")); v != 0 {
+		t.Fatalf("conflict gauge %v after a refused reload", v)
+	}
+	if code := apiJSON(t, g, "DELETE", "/v1/sinks/clash", "", nil); code != 204 {
+		t.Fatalf("delete: %d", code)
+	}
+	if _, err := g.Reload(context.Background(), cfg, false); err != nil {
+		t.Fatalf("reload once the API sink is deleted: %v", err)
+	}
+	apiJSON(t, g, "GET", "/v1/sinks", "", &list)
 	if len(list) != 1 || list[0]["source"] != "config" || list[0]["state"] != "running" {
-		t.Fatalf("after the clash: %v", list)
+		t.Fatalf("the file sink after the API sink's delete: %v", list)
 	}
-	if w := fmt.Sprint(list[0]["warnings"]); !strings.Contains(w, "API sink") {
-		t.Fatalf("no word of the API sink left out: %v", list[0])
+	c, err := g.Bus().JS.Consumer(t.Context(), "EVENTS", "clash")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if v := promtest.ToFloat64(g.Metrics().APISinksNotRunning.WithLabelValues("conflict")); v != 1 {
-		t.Fatalf("conflict gauge %v", v)
+	if inc := bus.IncarnationOf(c.CachedInfo().Config); !strings.HasPrefix(inc, "file-") {
+		t.Fatalf("the file sink runs on a consumer of incarnation %q", inc)
+	}
+	publish(t, g, "order.created", "after-the-clash", []byte(`{}`), nil)
+	waitFor(t, 10*time.Second, "the file sink delivering", func() bool { return len(sr.hitsOf("clash")) >= 2 })
+	for _, h := range sr.hitsOf("clash")[1:] {
+		if h.id != "after-the-clash" {
+			t.Fatalf("the file sink delivered %s, published before it existed", h.id)
+		}
 	}
 }

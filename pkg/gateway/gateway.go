@@ -184,7 +184,7 @@ func (g *Gateway) openSink(ctx context.Context, sc config.Sink) (*runningSink, e
 	if err != nil {
 		return nil, err
 	}
-	events, redrive, err := g.bus.EnsureConsumers(ctx, sc, sink.BatchSize(drv, sc.Batch.MaxEvents), g.ackFloor(ctx, sc.Name))
+	events, redrive, err := g.ensureConsumers(ctx, sc, sink.BatchSize(drv, sc.Batch.MaxEvents))
 	if err != nil {
 		_ = drv.Close(ctx)
 		return nil, err

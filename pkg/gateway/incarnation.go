@@ -1,10 +1,20 @@
 package gateway
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard-dev/switchyard/pkg/bus"
+	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
 // A sink's incarnation tells it from every other sink that had or will
@@ -45,4 +55,83 @@ func (r sinkRecord) Incarnation(name string) string {
 	}
 	sum := sha256.Sum256([]byte("api\x00" + name + "\x00" + r.CreatedAt.UTC().Format(time.RFC3339Nano)))
 	return "api-" + hex.EncodeToString(sum[:12])
+}
+
+func isFileIncarnation(s config.Sink) bool { return s.Incarnation == fileIncarnation(s.Name) }
+
+// stillCurrent says whether the API sink s is still the one its name
+// stands for in the sinks bucket: bus.ErrSinkReplaced when it was deleted
+// or created again (another incarnation), even if this replica has not
+// applied that change yet. A file sink is its file's as long as it runs.
+func (g *Gateway) stillCurrent(ctx context.Context, s config.Sink) error {
+	if s.Incarnation == "" || isFileIncarnation(s) {
+		return nil
+	}
+	e, err := g.sinksKV.Get(ctx, s.Name)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("sink %s was deleted through the API: %w", s.Name, bus.ErrSinkReplaced)
+	}
+	if err != nil {
+		return err
+	}
+	rec, err := g.decodeRecord(s.Name, e.Value())
+	if err != nil {
+		return err
+	}
+	if rec.Op == "delete" {
+		return fmt.Errorf("sink %s is being deleted through the API: %w", s.Name, bus.ErrSinkReplaced)
+	}
+	if inc := rec.Incarnation(s.Name); inc != s.Incarnation {
+		return fmt.Errorf("sink %s was deleted and created again through the API (incarnation %s, this one %s): %w", s.Name, inc, s.Incarnation, bus.ErrSinkReplaced)
+	}
+	return nil
+}
+
+// ensureConsumers creates or updates a sink's consumers, which must be
+// its own incarnation's (bus.EnsureConsumers adopts those made before
+// incarnations). Meeting another incarnation's:
+//   - a file sink refuses to start: the consumer is an API sink's, and
+//     taking it would inherit that sink's position, redeliveries and dead
+//     letters (the error says how to free the name);
+//   - an API sink that is its name's current one in the sinks bucket
+//     meets what an earlier API sink of the name left (recreated by a
+//     replica still running it after the delete cleaned the name): that
+//     is removed, and the sink starts clean;
+//   - otherwise it fails, to be retried by the change that follows.
+func (g *Gateway) ensureConsumers(ctx context.Context, s config.Sink, maxBatch int) (events, redrive jetstream.Consumer, err error) {
+	events, redrive, err = g.bus.EnsureConsumers(ctx, s, maxBatch, g.ackFloor(ctx, s.Name, s.Incarnation))
+	var ie *bus.IncarnationError
+	if !errors.As(err, &ie) {
+		return events, redrive, err
+	}
+	switch {
+	case isFileIncarnation(s):
+		return nil, nil, fileSinkTaken(s.Name, ie)
+	case strings.HasPrefix(ie.Have, "api-") && g.stillCurrent(ctx, s) == nil:
+		g.log.Warn("an earlier API sink of this name left its consumers: removing them, the sink starts clean",
+			"sink", s.Name, "incarnation", s.Incarnation, "left_by", ie.Have)
+		g.deleteConsumers(ctx, s.Name)
+		events, redrive, err = g.bus.EnsureConsumers(ctx, s, maxBatch, 0)
+	}
+	return events, redrive, err
+}
+
+// fileSinkTaken is the refusal of a file sink whose name's consumer is
+// an API sink's.
+func fileSinkTaken(name string, ie *bus.IncarnationError) error {
+	return fmt.Errorf("sink %s: its name's consumer belongs to the API sink %s (incarnation %s), whose position, redeliveries and dead letters a file sink must not take over: "+
+		"rename the file sink, or remove it from the file, delete the API sink (DELETE /v1/sinks/%s) and add it again: %w", name, name, ie.Have, name, ie)
+}
+
+// deleteConsumers deletes a sink name's events and redrive consumers,
+// and what was handed back on them.
+func (g *Gateway) deleteConsumers(ctx context.Context, name string) {
+	for _, c := range []struct{ stream, name string }{{g.cfg.Stream.Name, name}, {bus.RedriveStream, subject.RedriveConsumer(name)}} {
+		if err := g.bus.JS.DeleteConsumer(ctx, c.stream, c.name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			g.log.Warn("delete sink: consumer", "consumer", c.name, "err", err)
+		}
+		if err := g.handbacks.Purge(ctx, c.stream, c.name); err != nil {
+			g.log.Warn("delete sink: handbacks", "consumer", c.name, "err", err)
+		}
+	}
 }
