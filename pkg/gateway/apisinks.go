@@ -260,6 +260,9 @@ func (g *Gateway) applyAPIChange(ctx context.Context, name string, value []byte,
 	if had && rev != 0 && cur.rev >= rev || !had && value == nil {
 		return
 	}
+	if value != nil && rev != 0 && g.superseded(ctx, name, rev) {
+		return
+	}
 	var next *apiSink
 	if value != nil {
 		rec, err := g.decodeRecord(name, value)
@@ -278,6 +281,20 @@ func (g *Gateway) applyAPIChange(ctx context.Context, name string, value []byte,
 	if err := g.swapAPISinkLocked(ctx, name, next); err != nil {
 		g.log.Error("apply API sink", "sink", name, "err", err)
 	}
+}
+
+// superseded reports whether revision rev of an API sink is no longer its
+// latest: the watch delivers it after the sink was changed again or
+// deleted (by this very replica, say). Applying it would bring a deleted
+// sink back, and make its consumer again after the delete cleaned the
+// name; what superseded it follows in the watch. Not knowing, it is
+// applied, as before.
+func (g *Gateway) superseded(ctx context.Context, name string, rev uint64) bool {
+	e, err := g.sinksKV.Get(ctx, name)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return true
+	}
+	return err == nil && e.Revision() > rev
 }
 
 // swapAPISinkLocked makes next (nil: none) the API sink called name and

@@ -125,7 +125,7 @@ func TestReCreatedSinkNeverDeliversThroughTheOldReplicasDispatcher(t *testing.T)
 		t.Fatal(err)
 	}
 	if _, err := a.CreateSink(ctx, apiSinkSpec(t, "globex", ep.srv.URL+"/globex"), "test"); err != nil {
-		t.Fatal(err)
+		t.Fatal(err, "\nA:\n", logA.String(), "\nB:\n", logB.String())
 	}
 	stopA() // only B pulls from here on
 	testutil.WaitFor(t, 15*time.Second, "B's old dispatcher to recover or stop", func() bool {
