@@ -8,7 +8,9 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/switchyard-dev/switchyard/internal/testutil"
+	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/event"
+	"github.com/switchyard-dev/switchyard/pkg/subject"
 	"github.com/switchyard-dev/switchyard/pkg/telemetry"
 )
 
@@ -55,6 +57,19 @@ func TestRebornSinkStartsWithItsOwnSeries(t *testing.T) {
 
 	next := internalConfig(t, dir, "1s", "a")
 	next.Sinks[0].Incarnation = "api-second"
+	// The replica that deleted and re-created the sink made its consumers
+	// the second incarnation's (a consumer belongs to one incarnation).
+	for _, c := range []struct{ stream, name string }{{g.cfg.Stream.Name, "a"}, {bus.RedriveStream, subject.RedriveConsumer("a")}} {
+		cons, err := g.bus.JS.Consumer(context.Background(), c.stream, c.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cc := cons.CachedInfo().Config
+		cc.Metadata = map[string]string{bus.MetaIncarnation: "api-second"}
+		if _, err := g.bus.JS.UpdateConsumer(context.Background(), c.stream, cc); err != nil {
+			t.Fatal(err)
+		}
+	}
 	g.reloadMu.Lock()
 	plan, err := g.applyLocked(context.Background(), next, false)
 	g.reloadMu.Unlock()

@@ -72,10 +72,22 @@ func (g *Gateway) applyLocked(ctx context.Context, next *config.Config, prune bo
 				interim.Sinks = append(interim.Sinks, s)
 			}
 		}
+		g.mu.RLock()
+		prev := *g.cfg
+		prev.Sinks = append([]config.Sink(nil), g.cfg.Sinks...)
+		g.mu.RUnlock()
 		if _, err := g.applyLocked(ctx, &interim, false); err != nil {
 			return plan, err
 		}
 		_, err := g.applyLocked(ctx, next, prune) // they are added now
+		if err != nil {
+			// The new ones could not start (a file sink refused over
+			// an API sink's consumer, say): a failed apply leaves what
+			// ran, so the old ones run again.
+			if _, rerr := g.applyLocked(ctx, &prev, false); rerr != nil {
+				g.log.Error("reload: the sinks replaced by a failed apply did not start again", "err", rerr)
+			}
+		}
 		return plan, err
 	}
 	want := map[string]config.Sink{}
