@@ -2,6 +2,8 @@ package bus
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -14,6 +16,31 @@ import (
 // again under that name meets a consumer of the same name: the
 // incarnation says whether it is its own.
 const MetaIncarnation = "switchyard_incarnation"
+
+// withIncarnation makes cc incarnation inc's: named in its metadata, and
+// enforced by the server through a priority group derived from it. A
+// sink's pulls name its group (IncarnationGroup); the server refuses a
+// pull naming a group the consumer does not have (400 Bad Request), so a
+// pull of a sink deleted and created again elsewhere never draws from the
+// new sink's consumer of the same name, at no cost to the pulls of the
+// right one. With "overflow" and no minimums in the pull, delivery is
+// what it is without a policy; pulls that name no group (replays, tools)
+// are served as before.
+func withIncarnation(cc *jetstream.ConsumerConfig, inc string) {
+	if inc == "" {
+		return
+	}
+	cc.Metadata = map[string]string{MetaIncarnation: inc}
+	cc.PriorityPolicy = jetstream.PriorityPolicyOverflow
+	cc.PriorityGroups = []string{IncarnationGroup(inc)}
+}
+
+// IncarnationGroup is the priority group of incarnation inc's consumers:
+// 16 hex digits of its hash (group names are at most 16 characters).
+func IncarnationGroup(inc string) string {
+	sum := sha256.Sum256([]byte(inc))
+	return hex.EncodeToString(sum[:8])
+}
 
 // ErrSinkReplaced says that a consumer (or a dead letter) is not the
 // asking sink's: the sink was deleted, or created again as another

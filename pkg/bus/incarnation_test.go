@@ -3,6 +3,9 @@ package bus_test
 import (
 	"errors"
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard-dev/switchyard/pkg/bus"
 )
@@ -27,6 +30,36 @@ func TestRecreateConsumerRefusesAnotherIncarnation(t *testing.T) {
 	}
 	if bus.Retryable(err) {
 		t.Error("another incarnation's consumer is retried")
+	}
+	// The server itself refuses a pull of the old incarnation to the
+	// consumer, and serves the consumer's own.
+	c, err := b.JS.Consumer(ctx, cfg.Stream.Name, "race")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.JS.Publish(ctx, "events.order.created", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	batch, err := c.Fetch(1, jetstream.FetchPriorityGroup(bus.IncarnationGroup("api-1")), jetstream.FetchMaxWait(time.Second))
+	if err == nil {
+		for range batch.Messages() {
+			t.Error("another incarnation's pull was served a message")
+		}
+		err = batch.Error()
+	}
+	if !errors.Is(err, jetstream.ErrBadRequest) {
+		t.Errorf("another incarnation's pull: %v, want a bad request", err)
+	}
+	batch, err = c.Fetch(1, jetstream.FetchPriorityGroup(bus.IncarnationGroup("api-2")), jetstream.FetchMaxWait(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for range batch.Messages() {
+		n++
+	}
+	if n != 1 || batch.Error() != nil {
+		t.Errorf("the consumer's own incarnation's pull got %d message(s), %v", n, batch.Error())
 	}
 }
 

@@ -145,7 +145,7 @@ func (b *Bus) SinksKV(ctx context.Context) (jetstream.KeyValue, error) {
 // ConsumerConfig is the durable consumer of one sink: JetStream's own
 // redelivery carries out the sink's retry policy.
 func ConsumerConfig(s config.Sink, maxBatch int) jetstream.ConsumerConfig {
-	return jetstream.ConsumerConfig{
+	cc := jetstream.ConsumerConfig{
 		Durable:        s.Name,
 		Description:    "Switchyard sink " + s.Name,
 		FilterSubjects: s.FilterSubjects(),
@@ -170,15 +170,9 @@ func ConsumerConfig(s config.Sink, maxBatch int) jetstream.ConsumerConfig {
 		// Filled by the dispatcher's fetches; a larger pull would hold
 		// messages in memory while their ack clock runs.
 		MaxWaiting: 512,
-		Metadata:   incarnationMeta(s.Incarnation),
 	}
-}
-
-func incarnationMeta(inc string) map[string]string {
-	if inc == "" {
-		return nil
-	}
-	return map[string]string{MetaIncarnation: inc}
+	withIncarnation(&cc, s.Incarnation)
+	return cc
 }
 
 // MaxDeliver is unlimited. The dispatcher ends every event by its own

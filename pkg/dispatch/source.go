@@ -24,11 +24,16 @@ const (
 
 // pullOpts are a pull's options: a context that ends with its wait or
 // with the source's stop (the client then drops its interest, and the
-// server sends the request nothing more), and for long waits a heartbeat
+// server sends the request nothing more), for long waits a heartbeat
 // (a third of the wait: a lost connection or server shows within two,
-// rather than at the end of the wait).
-func pullOpts(ctx context.Context, wait time.Duration) []jetstream.FetchOpt {
+// rather than at the end of the wait), and the sink incarnation's group.
+func pullOpts(ctx context.Context, wait time.Duration, incarnation string) []jetstream.FetchOpt {
 	opts := []jetstream.FetchOpt{jetstream.FetchContext(ctx)}
+	if incarnation != "" {
+		// The consumer serves the pull only if it is the incarnation's
+		// (see bus.IncarnationGroup).
+		opts = append(opts, jetstream.FetchPriorityGroup(bus.IncarnationGroup(incarnation)))
+	}
 	if wait >= 10*time.Second {
 		opts = append(opts, jetstream.FetchHeartbeat(wait/3))
 	}
@@ -52,7 +57,8 @@ type source struct {
 	accept   Accept
 	recreate Recreate // nil: a lost consumer ends the source
 	// incarnation, when set, is the sink incarnation the consumer must
-	// belong to: checked on every pull that brings messages (see owned).
+	// belong to: every pull names it (pullOpts), and the server refuses a
+	// pull to another incarnation's consumer.
 	incarnation string
 	credits     chan struct{}
 	stop        chan struct{}
@@ -135,13 +141,11 @@ func (d *Dispatcher) pull(ctx context.Context, src *source, out chan<- jetstream
 			return
 		}
 		pctx, cancel := context.WithTimeout(src.ctx, wait)
-		batch, err := src.consumer.Fetch(n, pullOpts(pctx, wait)...)
+		batch, err := src.consumer.Fetch(n, pullOpts(pctx, wait, src.incarnation)...)
 		got := 0
 		if err == nil {
-			got, err = d.take(ctx, src, batch, out)
-			if err == nil {
-				err = batch.Error()
-			}
+			got = d.take(src, batch, out)
+			err = batch.Error()
 		}
 		cancel()
 		src.release(n - got)
@@ -150,9 +154,11 @@ func (d *Dispatcher) pull(ctx context.Context, src *source, out chan<- jetstream
 		} else {
 			wait = min(2*wait, idlePullWait)
 		}
-		if errors.Is(err, bus.ErrSinkReplaced) {
-			d.replaced(src, err)
-			return
+		if src.incarnation != "" && errors.Is(err, jetstream.ErrBadRequest) {
+			if oerr := d.owned(ctx, src); errors.Is(oerr, bus.ErrSinkReplaced) {
+				d.replaced(src, oerr)
+				return
+			}
 		}
 		if err == nil || errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 			continue
@@ -174,17 +180,9 @@ func (d *Dispatcher) pull(ctx context.Context, src *source, out chan<- jetstream
 // it arrives, not when the batcher is ready for it: while the workers are
 // busy or the gate holds them, the rest of a pull must not wait unseen in
 // the client's buffer with its AckWait running.
-//
-// The first message of a pull is handed out only once the consumer is
-// known to be this sink's (owned): a pull names its consumer only by
-// name, and a sink deleted and created again elsewhere has a new
-// consumer of the same name, which the next pull would draw from without
-// an error. Messages of a consumer that is not the sink's are given back
-// to it at once (Nak), and the error ends the source.
-func (d *Dispatcher) take(ctx context.Context, src *source, batch jetstream.MessageBatch, out chan<- jetstream.Msg) (got int, err error) {
+func (d *Dispatcher) take(src *source, batch jetstream.MessageBatch, out chan<- jetstream.Msg) (got int) {
 	in := batch.Messages()
 	var queue []jetstream.Msg
-	checked := src.incarnation == ""
 	for in != nil || len(queue) > 0 {
 		var send chan<- jetstream.Msg
 		var next jetstream.Msg
@@ -198,17 +196,6 @@ func (d *Dispatcher) take(ctx context.Context, src *source, batch jetstream.Mess
 				continue
 			}
 			got++
-			if !checked {
-				if err = d.owned(ctx, src); err != nil {
-					_ = m.Nak()
-					for m := range in {
-						_ = m.Nak()
-					}
-					in = nil
-					continue
-				}
-				checked = true
-			}
 			d.keep.add(m, src)
 			if src.accept != nil {
 				if meta, err := m.Metadata(); err == nil && !src.accept(m, meta) {
@@ -226,16 +213,13 @@ func (d *Dispatcher) take(ctx context.Context, src *source, batch jetstream.Mess
 			queue = queue[1:]
 		}
 	}
-	return got, err
+	return got
 }
 
 // owned checks that the consumer src pulls from is, now, of the sink's
-// incarnation. Checked after the messages came, it covers them: the
-// consumer of that name when they were delivered is the one read now,
-// or one deleted since, which cannot be another incarnation's (a
-// replaced consumer never comes back). An error other than
-// bus.ErrSinkReplaced (the consumer gone or not answering) leaves the
-// messages undelivered too: whose they are cannot be told.
+// incarnation: after a pull the server refused (a pull names its
+// incarnation's priority group, which another incarnation's consumer of
+// the same name does not have), it tells that case from a passing one.
 func (d *Dispatcher) owned(ctx context.Context, src *source) error {
 	info := src.consumer.CachedInfo()
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
