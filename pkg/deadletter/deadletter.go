@@ -114,6 +114,12 @@ func (s *Store) Put(ctx context.Context, in Input) error {
 	// The consumer is part of the id: a replay of an event that was
 	// dead-lettered minutes ago must not be taken for a duplicate of it.
 	dedup := fmt.Sprintf("dlq:%s:%s:%s:%d", in.Sink, in.Meta.Consumer, in.Meta.Stream, in.Meta.Sequence.Stream)
+	if in.Incarnation != "" {
+		// Nor one of another sink of the name: a record a replaced sink
+		// writes, and takes back (Owner), must not be taken for the new
+		// sink's own record of the same event.
+		dedup += ":" + in.Incarnation
+	}
 	// The publish adds the Nats-Msg-Id header.
 	idHeader := int64(len(event.HeaderMsgID) + len(": \r\n") + len(dedup))
 	if nc := s.JS.Conn(); nc != nil && recordSize(msg)+idHeader > nc.MaxPayload() {
