@@ -40,7 +40,9 @@ func TestDeadLetterOfAReplacedSinkIsTakenBack(t *testing.T) {
 			t.Fatal(err)
 		}
 		in.Incarnation = "api-old"
-		in.Owner = func(context.Context) error { return &bus.IncarnationError{Consumer: "sink", Have: "api-new", Want: "api-old"} }
+		in.Owner = func(context.Context) error {
+			return &bus.IncarnationError{Consumer: "sink", Have: "api-new", Want: "api-old"}
+		}
 		if err := f.store.Put(ctx, in); !errors.Is(err, bus.ErrSinkReplaced) {
 			t.Fatalf("the replaced sink's dead letter: %v, want ErrSinkReplaced", err)
 		}
