@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
 )
@@ -201,4 +204,30 @@ func TestRecreatedSinkStartsWithoutTheOldAttemptsAndSeries(t *testing.T) {
 		apiJSON(t, g, "GET", "/v1/attempts?sink=x", "", &recs)
 		return len(recs) == 1 && recs[0]["event_id"] == "o-new"
 	})
+}
+
+// A consumer that a replica still applying a deleted API sink made again
+// after the delete is that sink's (its incarnation says so), not a kept
+// file sink's: a create of the name cleans it rather than refusing.
+func TestAPICreateCleansADeletedAPISinksLateConsumer(t *testing.T) {
+	g, _ := startGatewayWith(t, t.TempDir(), "", "")
+	body := `{"name":"y","events":["order.*"],"webhook":{"url":"https://example.com/y"}}`
+	if code := apiJSON(t, g, "POST", "/v1/sinks", body, nil); code != 201 {
+		t.Fatalf("create: %d", code)
+	}
+	if code := apiJSON(t, g, "DELETE", "/v1/sinks/y", "", nil); code != 204 {
+		t.Fatalf("delete: %d", code)
+	}
+	// As the lagging replica would make it: after the tombstone.
+	_, err := g.Bus().JS.CreateConsumer(context.Background(), "EVENTS", jetstream.ConsumerConfig{
+		Durable: "y", Description: "Switchyard sink y", FilterSubjects: []string{"events.order.*"}, AckPolicy: jetstream.AckExplicitPolicy,
+		Metadata: map[string]string{bus.MetaIncarnation: "api-0123456789abcdef01234567"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res map[string]any
+	if code := apiJSON(t, g, "POST", "/v1/sinks", body, &res); code != 201 {
+		t.Fatalf("create again: %d %v", code, res)
+	}
 }

@@ -6,6 +6,9 @@ import (
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard-dev/switchyard/pkg/bus"
+	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
 // A reload without --prune stops a removed config-file sink and keeps its
@@ -28,10 +31,11 @@ func sinkConsumerDescription(name string) string { return "Switchyard sink " + n
 // checkNameFree refuses to create an API sink called name while the name
 // is held: by an API sink this replica has not seen yet (its record is in
 // the bucket), or by a removed file sink's kept consumer. A consumer left
-// by a deleted API sink (created before its tombstone) does not hold it:
+// by a deleted API sink (its incarnation says so or, made before
+// incarnations, it is older than the sink's tombstone) does not hold it:
 // the create cleans it. reloadMu is held.
 func (g *Gateway) checkNameFree(ctx context.Context, name string) error {
-	entries, err := g.sinksKV.History(ctx, name)
+	entries, err := g.sinksKV.History(ctx, subject.Token(name))
 	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("sink %s: history: %w", name, err)
 	}
@@ -49,8 +53,16 @@ func (g *Gateway) checkNameFree(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("sink %s: consumer: %w", name, err)
 	}
-	if last != nil && !c.CachedInfo().Created.After(last.Created()) {
-		return nil // made before the API sink of this name was deleted: its
+	info := c.CachedInfo()
+	switch inc := bus.IncarnationOf(info.Config); {
+	case inc == fileIncarnation(name):
+		return errKeptState(name)
+	case inc != "":
+		return nil // an API sink's, deleted: the create cleans it
+	case last != nil && !info.Created.After(last.Created()):
+		// Made before incarnations, and before the API sink of this
+		// name was deleted: that sink's.
+		return nil
 	}
 	return errKeptState(name)
 }
@@ -80,6 +92,9 @@ func (g *Gateway) pruneKept(ctx context.Context) {
 		name := info.Config.Durable
 		if name == "" || running[name] || info.Config.Description != sinkConsumerDescription(name) {
 			continue
+		}
+		if inc := bus.IncarnationOf(info.Config); inc != "" && inc != fileIncarnation(name) {
+			continue // an API sink's: its delete cleans it, not a prune
 		}
 		if _, err := g.sinksKV.Get(ctx, name); !errors.Is(err, jetstream.ErrKeyNotFound) {
 			continue // an API sink's, or cannot tell
