@@ -60,7 +60,7 @@ concurrency. A file with problems is reported and the running config kept.`,
 		},
 	}
 	cmd.Flags().StringVarP(&path, "config", "c", "config/switchyard.yaml", "config file (YAML)")
-	cmd.Flags().BoolVar(&prune, "prune", false, "on reload, delete the consumers (and backlogs) of removed sinks")
+	cmd.Flags().BoolVar(&prune, "prune", false, "on reload, delete the consumers (and backlogs) of removed sinks, also those kept by earlier reloads")
 	cmd.Flags().BoolVar(&watch, "watch", true, "reload when the config file changes")
 	return cmd
 }
