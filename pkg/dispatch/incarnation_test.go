@@ -106,7 +106,7 @@ func newIncarnationRig(t *testing.T) *incarnationRig {
 
 // start runs a dispatcher for s whose lost consumers are recreated the
 // way the gateway recreates them.
-func (r *incarnationRig) start(t *testing.T, s config.Sink, drv sink.Driver, log *slog.Logger) {
+func (r *incarnationRig) start(t *testing.T, s config.Sink, drv sink.Driver, log *slog.Logger) *dispatch.Dispatcher {
 	t.Helper()
 	events, redrive, err := r.b.EnsureConsumers(t.Context(), s, 1, 0)
 	if err != nil {
@@ -138,6 +138,7 @@ func (r *incarnationRig) start(t *testing.T, s config.Sink, drv sink.Driver, log
 			t.Error("dispatcher did not stop")
 		}
 	})
+	return d
 }
 
 // replace deletes the sink's consumers and creates the new incarnation's,
@@ -259,5 +260,24 @@ func TestOldDispatcherNeverWritesANewIncarnationsDeadLetters(t *testing.T) {
 	}
 	if len(recs) > 0 {
 		t.Fatalf("the re-created sink lists %d dead letter(s) of the deleted one (first: %s)", len(recs), recs[0].ID)
+	}
+}
+
+// The old dispatcher's pause (its breaker opening, an operator's pause
+// applied late) reaches JetStream by the consumer's name: it must not
+// pause the new sink's consumer, nor lift the new sink's own pause.
+func TestOldDispatcherNeverPausesANewIncarnation(t *testing.T) {
+	r := newIncarnationRig(t)
+	old := r.start(t, r.old, &gated{}, slog.New(slog.DiscardHandler))
+	r.replace(t)
+	old.Pause("breaker of the deleted sink")
+	for _, c := range []struct{ stream, name string }{{"EVENTS", "orders"}, {bus.RedriveStream, subject.RedriveConsumer("orders")}} {
+		cons, err := r.b.JS.Consumer(t.Context(), c.stream, c.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info := cons.CachedInfo(); info.Paused || info.Config.PauseUntil != nil {
+			t.Fatalf("the deleted sink's pause paused the new sink's consumer %s until %v", c.name, info.Config.PauseUntil)
+		}
 	}
 }

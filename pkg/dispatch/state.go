@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard-dev/switchyard/pkg/bus"
 )
 
 // StateSubject is where a sink's state changes are published, for
@@ -86,6 +89,9 @@ func (d *Dispatcher) announce(from, to State, reason string, until time.Time) {
 func (d *Dispatcher) pauseConsumers(ctx context.Context, until time.Time) {
 	for _, c := range d.opts.Consumers {
 		info := c.CachedInfo()
+		if !d.stillOwns(ctx, info) {
+			continue
+		}
 		// Tried again within ctx: a consumer leader being elected answers
 		// with a timeout, and a pause that does not reach JetStream holds
 		// back only this replica, not the sink.
@@ -104,6 +110,23 @@ func (d *Dispatcher) pauseConsumers(ctx context.Context, until time.Time) {
 	}
 }
 
+// stillOwns says whether the consumer named by info is still this sink
+// incarnation's. A pause goes to JetStream by the consumer's name: a
+// sink deleted and created again elsewhere must not pause (or resume)
+// the new sink's consumer of that name. Not knowing (the consumer gone
+// or not answering), it says yes, as before incarnations.
+func (d *Dispatcher) stillOwns(ctx context.Context, info *jetstream.ConsumerInfo) bool {
+	if d.opts.Sink.Incarnation == "" {
+		return true
+	}
+	err := bus.VerifyConsumer(ctx, d.opts.JS, info.Stream, info.Name, d.opts.Sink.Incarnation)
+	if errors.Is(err, bus.ErrSinkReplaced) {
+		d.log.Warn("consumer not paused or resumed: it is another sink's of the same name now", "consumer", info.Name, "err", err)
+		return false
+	}
+	return true
+}
+
 // resumeConsumers lets the consumers deliver again. It re-pauses them
 // until a moment from now rather than calling ResumeConsumer: nats-server
 // 2.15 does not wake a consumer's delivery loop on an explicit resume, so
@@ -112,6 +135,9 @@ func (d *Dispatcher) pauseConsumers(ctx context.Context, until time.Time) {
 func (d *Dispatcher) resumeConsumers(ctx context.Context) {
 	for _, c := range d.opts.Consumers {
 		info := c.CachedInfo()
+		if !d.stillOwns(ctx, info) {
+			continue
+		}
 		if _, err := d.opts.JS.PauseConsumer(ctx, info.Stream, info.Name, time.Now().Add(20*time.Millisecond)); err != nil {
 			d.log.Warn("resume consumer", "consumer", info.Name, "err", err)
 		}
@@ -136,6 +162,9 @@ func (d *Dispatcher) LiftIndefinitePause(ctx context.Context) {
 		}
 		if info.Config.PauseUntil == nil || info.Config.PauseUntil.Before(horizon) {
 			continue
+		}
+		if bus.CheckIncarnation(info, d.opts.Sink.Incarnation) != nil {
+			continue // another sink's pause, under the same name
 		}
 		if _, err := d.opts.JS.PauseConsumer(ctx, info.Stream, info.Name, time.Now().Add(20*time.Millisecond)); err != nil {
 			d.log.Warn("resume consumer", "consumer", info.Name, "err", err)
