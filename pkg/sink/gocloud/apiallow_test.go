@@ -1,20 +1,15 @@
 package gocloud_test
 
 import (
-	"context"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/config"
-	"github.com/switchyard-dev/switchyard/pkg/event"
-	"github.com/switchyard-dev/switchyard/pkg/sink"
-	"github.com/switchyard-dev/switchyard/pkg/sink/netguard"
+	"github.com/switchyard-dev/switchyard/pkg/sink/sinktest"
 )
 
 // apiSink judges a gocloud sink as the admin API does: ParseSink, then
@@ -23,12 +18,17 @@ func apiSink(t *testing.T, topicURL string, allow ...string) (config.Sink, confi
 	t.Helper()
 	cfg := config.Defaults()
 	cfg.API.Allow = allow
-	spec := `{"name":"q","events":[">"],"gocloud":{"url":"` + topicURL + `","timeout":"3s"}}`
-	s, err := config.Loader{}.ParseSink([]byte(spec), cfg)
+	s, err := config.Loader{}.ParseSink([]byte(gocloudSpec(topicURL)), cfg)
 	if err != nil {
 		t.Fatalf("%s: ParseSink: %v", topicURL, err)
 	}
 	return s, cfg.API.APIRestrictions(s)
+}
+
+// gocloudSpec is an API request's body for a gocloud sink publishing to
+// topicURL.
+func gocloudSpec(topicURL string) string {
+	return `{"name":"q","events":[">"],"gocloud":{"url":"` + topicURL + `","timeout":"3s"}}`
 }
 
 // api.allow governs what a gocloud URL borrows through its query, not
@@ -84,23 +84,12 @@ func TestAPIAWSSinkDialsThroughGuard(t *testing.T) {
 	t.Setenv("AWS_REGION", "us-east-1")
 	u := "awssqs://sqs.us-east-1.amazonaws.com/1/q?region=us-east-1&endpoint=" + url.QueryEscape(srv.URL)
 
-	s, fe := apiSink(t, u)
-	if len(fe) == 0 {
+	if _, fe := apiSink(t, u); len(fe) == 0 {
 		t.Errorf("api.allow empty: the endpoint query was accepted")
 	}
 	// Allowed the endpoint, or a record stored before the rule: either
 	// way the dial is guarded.
-	s, _ = apiSink(t, u, config.AllowEndpoint)
-	ctx := context.Background()
-	d, err := sink.Open(ctx, s, sink.Env{})
-	if err == nil {
-		err = d.Send(ctx, []*event.Event{{ID: "e1", Type: "t", Time: time.Now(), Data: []byte(`{}`)}})
-		_ = d.Close(ctx)
-	}
-	var blocked *netguard.BlockedError
-	if !errors.As(err, &blocked) {
-		t.Errorf("Send = %v, want the SSRF guard's refusal", err)
-	}
+	sinktest.RequireGuardRefusal(t, gocloudSpec(u), config.AllowEndpoint)
 	if n := hits.Load(); n != 0 {
 		t.Errorf("the loopback server got %d requests signed with the gateway's identity", n)
 	}

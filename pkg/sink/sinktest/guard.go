@@ -1,0 +1,44 @@
+package sinktest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/event"
+	"github.com/switchyard-dev/switchyard/pkg/sink"
+	"github.com/switchyard-dev/switchyard/pkg/sink/netguard"
+)
+
+// RequireGuardRefusal judges spec (one sink, as JSON) as the admin API
+// does with api.allow set to allow: ParseSink, then APIRestrictions, which
+// must accept it. It then opens the sink and sends it one event, and fails
+// t unless that send is the SSRF guard's permanent refusal. An API sink
+// allowed its endpoint but not private_networks must still never reach a
+// loopback destination; the caller checks that its destination saw
+// nothing, since only it knows how to count.
+func RequireGuardRefusal(t *testing.T, spec string, allow ...string) {
+	t.Helper()
+	cfg := config.Defaults()
+	cfg.API.Allow = allow
+	s, err := config.Loader{}.ParseSink([]byte(spec), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fe := cfg.API.APIRestrictions(s); len(fe) > 0 {
+		t.Fatalf("api.allow %v: APIRestrictions refused the sink: %v", allow, fe)
+	}
+	ctx := context.Background()
+	d, err := sink.Open(ctx, s, sink.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close(ctx)
+	err = d.Send(ctx, []*event.Event{{ID: "e1", Type: "t", Time: time.Now(), Data: []byte(`{}`)}})
+	var blocked *netguard.BlockedError
+	if c := sink.Classify(err); !errors.As(err, &blocked) || c.Class != sink.Permanent {
+		t.Errorf("Send = %v (%v), want the SSRF guard's permanent refusal", err, c.Class)
+	}
+}
