@@ -29,12 +29,22 @@ import (
 // on an error. Its logs are discarded unless the test is verbose.
 func Start(t testing.TB, src string, stopWithin time.Duration) (*gateway.Gateway, func() error) {
 	t.Helper()
+	return StartLogging(t, src, stopWithin, nil)
+}
+
+// StartLogging is Start for a test that reads what the gateway logs: its
+// logs (info and above, as text) go to w. A nil w is Start's.
+func StartLogging(t testing.TB, src string, stopWithin time.Duration, w io.Writer) (*gateway.Gateway, func() error) {
+	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(src), os.LookupEnv)
 	if err != nil {
 		t.Fatalf("config:\n%v\n%s", err, src)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
+	switch {
+	case w != nil:
+		log = slog.New(slog.NewTextHandler(w, nil))
+	case testing.Verbose():
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -1,14 +1,12 @@
-package gateway
+package gateway_test
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -16,9 +14,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
 	"github.com/switchyard-dev/switchyard/internal/testutil"
-	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/event"
+	"github.com/switchyard-dev/switchyard/pkg/gateway"
 	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
@@ -56,32 +55,10 @@ func (e *endpointLog) count(path, prefix string) int {
 
 // startReplica runs a gateway on the JetStream at url until the test
 // ends (or stop), logging into buf.
-func startReplica(t *testing.T, url string, buf *testutil.SyncBuffer) (*Gateway, func()) {
+func startReplica(t *testing.T, url string, buf *testutil.SyncBuffer) (*gateway.Gateway, func() error) {
 	t.Helper()
 	src := fmt.Sprintf("nats: {url: %q}\nadmin: {listen: \"127.0.0.1:0\", token: t0ken}\napi: {allow: [private_networks]}\nshutdown_grace: 1s\nstream: {max_bytes: 8MB}\ndead_letters: {max_bytes: 4MB}\n", url)
-	cfg, err := config.Parse("t.yaml", []byte(src), os.LookupEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.NewTextHandler(buf, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	testutil.WaitFor(t, 10*time.Second, "replica running", func() bool { return g.Ready(context.Background()) == nil })
-	return g, stop
+	return gatewaytest.StartLogging(t, src, stopTimeout, buf)
 }
 
 func apiSinkSpec(t *testing.T, tenant, url string) []byte {
@@ -110,17 +87,12 @@ func TestReCreatedSinkNeverDeliversThroughTheOldReplicasDispatcher(t *testing.T)
 		t.Fatal(err)
 	}
 	testutil.WaitFor(t, 10*time.Second, "replica B running acme's sink", func() bool {
-		rs, err := b.sink("orders")
-		return err == nil && rs.cfg.Tenant == "acme"
+		tenant, ok := gateway.RunningTenant(b, "orders")
+		return ok && tenant == "acme"
 	})
 
-	b.reloadMu.Lock() // B is busy with an earlier change: it applies nothing meanwhile
-	locked := true
-	defer func() {
-		if locked {
-			b.reloadMu.Unlock()
-		}
-	}()
+	release := gateway.HoldReloads(b) // B is busy with an earlier change: it applies nothing meanwhile
+	defer release()
 	if err := a.DeleteSink(ctx, "orders", "test"); err != nil {
 		t.Fatal(err)
 	}
@@ -143,8 +115,7 @@ func TestReCreatedSinkNeverDeliversThroughTheOldReplicasDispatcher(t *testing.T)
 	if strings.Contains(logB.String(), "consumer recreated") {
 		testutil.WaitFor(t, 10*time.Second, "the recovered old dispatcher to deliver", func() bool { return ep.count("/acme", "globex") > 0 })
 	}
-	b.reloadMu.Unlock()
-	locked = false
+	release()
 	testutil.WaitFor(t, 15*time.Second, "B delivering globex's ten events for the new sink", func() bool {
 		return ep.count("/globex", "globex") >= 10 || ep.count("/acme", "globex") > 0
 	})
