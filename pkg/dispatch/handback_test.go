@@ -1,7 +1,6 @@
 package dispatch_test
 
 import (
-	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -26,7 +25,7 @@ import (
 // dead-lettered.
 func TestHeldAtTheGateAcrossStopsKeepsItsRetryBudget(t *testing.T) {
 	r := run(t, func(string, int) error { return sink.RetryableError(503, errors.New("unavailable")) })
-	r.stop(t) // the rig's own dispatcher; each round below starts its own
+	r.stop() // the rig's own dispatcher; each round below starts its own
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	metrics := telemetry.NewMetrics()
 	events, redrive, err := r.b.EnsureConsumers(t.Context(), r.sink, 1, 0)
@@ -48,17 +47,7 @@ func TestHeldAtTheGateAcrossStopsKeepsItsRetryBudget(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { defer close(done); _ = d.Run(ctx, 2*time.Second) }()
-		return func() {
-			cancel()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				t.Fatal("dispatcher did not stop")
-			}
-		}
+		return runDispatcher(t, d, 2*time.Second)
 	}
 	const stops = 3
 	for i := 1; i <= stops; i++ {

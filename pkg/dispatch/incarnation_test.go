@@ -127,17 +127,7 @@ func (r *incarnationRig) start(t *testing.T, s config.Sink, drv sink.Driver, log
 	}
 	d := dispatch.New(dispatch.Options{Sink: s, Driver: drv, JS: r.b.JS, Consumers: []jetstream.Consumer{events, redrive},
 		DLQ: r.dlq, Metrics: telemetry.NewMetrics(), Logger: log, Recreate: recreate})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx, time.Second) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("dispatcher did not stop")
-		}
-	})
+	runDispatcher(t, d, time.Second)
 	return d
 }
 

@@ -62,7 +62,7 @@ type rig struct {
 	drv   *scripted
 	sink  config.Sink
 	start time.Time
-	stop  func(t *testing.T) // stops the rig's dispatcher (once)
+	stop  func() // stops the rig's dispatcher (once)
 }
 
 // run starts a dispatcher for one sink (schedule 200ms, 400ms: three
@@ -99,21 +99,7 @@ func run(t *testing.T, script func(id string, n int) error) *rig {
 		dlq: &deadletter.Store{JS: b.JS, Stream: cfg.DeadLetters.Stream}}
 	d := dispatch.New(dispatch.Options{Sink: s, Driver: r.drv, JS: b.JS, Consumers: []jetstream.Consumer{events, redrive},
 		DLQ: r.dlq, Metrics: telemetry.NewMetrics(), Logger: log})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx, 2*time.Second) }()
-	var once sync.Once
-	r.stop = func(t *testing.T) {
-		once.Do(func() {
-			cancel()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				t.Error("dispatcher did not stop")
-			}
-		})
-	}
-	t.Cleanup(func() { r.stop(t) })
+	r.stop = runDispatcher(t, d, 2*time.Second)
 	r.start = time.Now()
 	return r
 }
