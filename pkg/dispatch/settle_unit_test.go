@@ -71,19 +71,11 @@ type rig struct {
 func run(t *testing.T, script func(id string, n int) error) *rig {
 	t.Helper()
 	js := testutil.StartJetStream(t, nil)
-	cfg := config.Defaults()
-	cfg.NATS.URL = js.URL()
-	cfg.Stream.MaxBytes.N = 8 << 20
-	cfg.DeadLetters.MaxBytes.N = 8 << 20
+	b, cfg := testutil.OpenBus(t, js, func(c *config.Config) {
+		c.Stream.MaxBytes.N = 8 << 20
+		c.DeadLetters.MaxBytes.N = 8 << 20
+	})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	b, err := bus.Open(t.Context(), cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	if err := b.EnsureStreams(t.Context()); err != nil {
-		t.Fatal(err)
-	}
 	s := config.SinkDefaults(nil)
 	s.Name, s.Events, s.Concurrency = "unit", []string{">"}, 2
 	s.AckWait.D = 5 * time.Second
