@@ -45,11 +45,7 @@ func TestRebornSinkStartsWithItsOwnSeries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	testutil.WaitFor(t, 10*time.Second, "running", func() bool { return g.running.Load() })
+	runUntilCleanup(t, g)
 
 	// The first incarnation's counts.
 	g.metrics.Deliveries.WithLabelValues("a", telemetry.OutcomeDelivered).Add(7)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	_ "github.com/switchyard-dev/switchyard/pkg/sink/all"
 )
@@ -36,6 +37,17 @@ func internalConfig(t *testing.T, dir, grace string, sinks ...string) *config.Co
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// runUntilCleanup runs g until the test ends, when its cleanup stops g
+// and waits for Run to return. It returns once g runs.
+func runUntilCleanup(t *testing.T, g *Gateway) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	testutil.WaitFor(t, 10*time.Second, "running", func() bool { return g.running.Load() })
+}
 
 // When the admin server cannot serve, Run stops the sinks and returns the
 // error rather than waiting forever for sinks nobody told to stop.
@@ -65,13 +77,7 @@ func TestShutdownGraceReadUnderTheLockAgainstAReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	for !g.running.Load() {
-		time.Sleep(10 * time.Millisecond)
-	}
+	runUntilCleanup(t, g)
 	// A sink built before the reload, started while (or after) it runs.
 	extra, err := g.openSink(context.Background(), internalConfig(t, dir, "1s", "x").Sinks[0])
 	if err != nil {
