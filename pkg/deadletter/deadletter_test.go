@@ -94,6 +94,21 @@ func (f *fixture) count() uint64 {
 	return n
 }
 
+// listIDs is the ids of sink's records that filter lists, in order,
+// joined by commas.
+func (f *fixture) listIDs(t *testing.T, filter deadletter.Filter) string {
+	t.Helper()
+	recs, err := f.store.List(t.Context(), "sink", filter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ID
+	}
+	return strings.Join(ids, ",")
+}
+
 func TestPutAndList(t *testing.T) {
 	f := setup(t)
 	f.deadLetter("order.created", "e1", []byte(`{"a":1}`), "permanent (status 410): gone", 410)
@@ -268,16 +283,8 @@ func TestFilterListAndPurge(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			recs, err := f.store.List(t.Context(), "sink", tt.f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var ids []string
-			for _, r := range recs {
-				ids = append(ids, r.ID)
-			}
-			if strings.Join(ids, ",") != strings.Join(tt.want, ",") {
-				t.Errorf("ids %v, want %v", ids, tt.want)
+			if got, want := f.listIDs(t, tt.f), strings.Join(tt.want, ","); got != want {
+				t.Errorf("ids %q, want %q", got, want)
 			}
 		})
 	}
@@ -352,15 +359,7 @@ func TestTenantDeadLettersByTypeAndTenant(t *testing.T) {
 		{"another tenant", deadletter.Filter{Tenant: "globex"}, "g1"},
 		{"the prefixed type is no type", deadletter.Filter{Type: "tenants.acme.order.created"}, ""},
 	} {
-		recs, err := f.store.List(t.Context(), "sink", tt.f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ids []string
-		for _, r := range recs {
-			ids = append(ids, r.ID)
-		}
-		if got := strings.Join(ids, ","); got != tt.want {
+		if got := f.listIDs(t, tt.f); got != tt.want {
 			t.Errorf("%s: ids %q, want %q", tt.name, got, tt.want)
 		}
 	}
