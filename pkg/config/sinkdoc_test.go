@@ -10,6 +10,21 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/config"
 )
 
+// problemFields is the set of fields err (which must be FieldErrors) has
+// a problem on, and err as FieldErrors.
+func problemFields(t *testing.T, err error) (map[string]bool, config.FieldErrors) {
+	t.Helper()
+	var fe config.FieldErrors
+	if !errors.As(err, &fe) {
+		t.Fatalf("err %v, want FieldErrors", err)
+	}
+	got := map[string]bool{}
+	for _, e := range fe {
+		got[e.Field] = true
+	}
+	return got, fe
+}
+
 // A sink sent to the API is judged by the file's validator: every problem
 // at once, each on its field path inside the sink.
 func TestParseSinkReportsEveryFieldProblem(t *testing.T) {
@@ -37,14 +52,7 @@ func TestParseSinkReportsEveryFieldProblem(t *testing.T) {
 				}
 				return
 			}
-			var fe config.FieldErrors
-			if !errors.As(err, &fe) {
-				t.Fatalf("err %v, want FieldErrors", err)
-			}
-			got := map[string]bool{}
-			for _, e := range fe {
-				got[e.Field] = true
-			}
+			got, fe := problemFields(t, err)
 			want := map[string]bool{}
 			for _, f := range c.want {
 				want[f] = true
@@ -61,14 +69,7 @@ func TestParseSinkReportsEveryFieldProblem(t *testing.T) {
 func TestParseSinkKeepsEveryTypeError(t *testing.T) {
 	doc := `{"name":"a","events":[">"],"description":{"a":1},"concurrency":[1],"metadata":"x","webhook":{"url":"https://example.com","secrets":["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],"timeout":{"s":1}}}`
 	_, err := config.Loader{}.ParseSink([]byte(doc), config.Defaults())
-	var fe config.FieldErrors
-	if !errors.As(err, &fe) {
-		t.Fatalf("err %v, want FieldErrors", err)
-	}
-	got := map[string]bool{}
-	for _, e := range fe {
-		got[e.Field] = true
-	}
+	got, fe := problemFields(t, err)
 	for _, f := range []string{"description", "concurrency", "metadata", "webhook.timeout"} {
 		if !got[f] {
 			t.Errorf("no problem on %s: %v", f, fe)
