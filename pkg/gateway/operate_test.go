@@ -206,17 +206,12 @@ func TestWebhookDeliveryHeader(t *testing.T) {
 	})
 }
 
+// answerGone is a receiver's answer for an endpoint that is gone.
+func answerGone(w http.ResponseWriter, _, _ string, _ int) { w.WriteHeader(http.StatusGone) }
+
 func TestDeadLettersInBulk(t *testing.T) {
 	rc := newReceiver(t)
-	var mu sync.Mutex
-	gone := true
-	rc.setAnswer(func(w http.ResponseWriter, sink, id string, n int) {
-		mu.Lock()
-		defer mu.Unlock()
-		if gone {
-			w.WriteHeader(410)
-		}
-	})
+	rc.setAnswer(answerGone)
 	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("s", `[">"]`, "    breaker: {enabled: false}\n"))
 	for i := 0; i < 3; i++ {
 		publish(t, g, "order.created", fmt.Sprintf("o%d", i), []byte(`{}`), nil)
@@ -245,9 +240,7 @@ func TestDeadLettersInBulk(t *testing.T) {
 		t.Errorf("bad since: %d", code)
 	}
 
-	mu.Lock()
-	gone = false
-	mu.Unlock()
+	rc.setAnswer(nil) // the endpoint is back: 200
 	var res map[string]int
 	adminDo(t, g, "POST", "/v1/sinks/s/dead-letters/redrive?type=user.>", &res)
 	if res["redriven"] != 3 {
@@ -277,15 +270,7 @@ func TestDeadLettersInBulk(t *testing.T) {
 // and a redrive by type and tenant redrives that tenant's alone.
 func TestTenantDeadLettersByTypeAndTenant(t *testing.T) {
 	rc := newReceiver(t)
-	var mu sync.Mutex
-	gone := true
-	rc.setAnswer(func(w http.ResponseWriter, sink, id string, n int) {
-		mu.Lock()
-		defer mu.Unlock()
-		if gone {
-			w.WriteHeader(410)
-		}
-	})
+	rc.setAnswer(answerGone)
 	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("s", `[">"]`, "    tenant: \"*\"\n    breaker: {enabled: false}\n"))
 	for id, subj := range map[string]string{"a1": "tenants.acme.order.created", "g1": "tenants.globex.order.created", "u1": "events.order.created"} {
 		m := nats.NewMsg(subj)
@@ -312,9 +297,7 @@ func TestTenantDeadLettersByTypeAndTenant(t *testing.T) {
 		t.Errorf("?tenant=a.b: %d, want 400", code)
 	}
 
-	mu.Lock()
-	gone = false
-	mu.Unlock()
+	rc.setAnswer(nil) // the endpoint is back: 200
 	var res map[string]int
 	adminDo(t, g, "POST", "/v1/sinks/s/dead-letters/redrive?type=order.created&tenant=acme", &res)
 	if res["redriven"] != 1 {
