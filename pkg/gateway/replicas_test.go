@@ -29,9 +29,19 @@ func startReplicasStoppable(t *testing.T, js *testutil.JetStream, rc *receiver, 
 	var gs []*gateway.Gateway
 	var stops []func() error
 	for i := 1; i <= n; i++ {
-		g, stop := gatewaytest.Start(t, fmt.Sprintf(`
+		g, stop := gatewaytest.Start(t, replicaSrc(js, rc, i, "127.0.0.1:0", sinkExtra), 30*time.Second)
+		gs = append(gs, g)
+		stops = append(stops, stop)
+	}
+	return gs, stops
+}
+
+// replicaSrc is the config of replica i: its admin listens on admin, and
+// its sink "s" posts to /r<i> of rc. sinkExtra is more of the sink's YAML.
+func replicaSrc(js *testutil.JetStream, rc *receiver, i int, admin, sinkExtra string) string {
+	return fmt.Sprintf(`
 nats: {url: %q}
-admin: {listen: "127.0.0.1:0"}
+admin: {listen: %q}
 shutdown_grace: 1s
 stream: {max_bytes: 8MB}
 dead_letters: {max_bytes: 4MB}
@@ -44,19 +54,21 @@ sinks:
       timeout: 2s
       allow_private_networks: true
       tls: {ca_file: %s}
-`, js.URL(), sinkExtra, rc.srv.URL, i, secret, rc.caFile), 30*time.Second)
-		gs = append(gs, g)
-		stops = append(stops, stop)
-	}
-	return gs, stops
+`, js.URL(), admin, sinkExtra, rc.srv.URL, i, secret, rc.caFile)
+}
+
+// fastHeartbeats makes replicas beat every 200ms until the test ends, so
+// they count each other quickly.
+func fastHeartbeats(t *testing.T) {
+	old := gateway.HeartbeatEvery
+	gateway.HeartbeatEvery = 200 * time.Millisecond
+	t.Cleanup(func() { gateway.HeartbeatEvery = old })
 }
 
 // Replicas count each other through their heartbeats, and a replica that
 // stops takes its key away, so the others take its share of the rate.
 func TestReplicaCountFollowsStops(t *testing.T) {
-	old := gateway.HeartbeatEvery
-	gateway.HeartbeatEvery = 200 * time.Millisecond
-	t.Cleanup(func() { gateway.HeartbeatEvery = old })
+	fastHeartbeats(t)
 	js := testutil.StartJetStream(t, nil)
 	rc := newReceiver(t)
 	gs, stops := startReplicasStoppable(t, js, rc, 3, "    rate_limit: 30/s\n")
@@ -200,31 +212,13 @@ func TestBreakerOpensForTheSink(t *testing.T) {
 // its own heartbeat key, so a shared rate_limit is split in two, not
 // taken twice.
 func TestReplicasSharingHostAndAdminPortCountTwo(t *testing.T) {
-	old := gateway.HeartbeatEvery
-	gateway.HeartbeatEvery = 200 * time.Millisecond
-	t.Cleanup(func() { gateway.HeartbeatEvery = old })
+	fastHeartbeats(t)
 	js := testutil.StartJetStream(t, nil)
 	rc := newReceiver(t)
 	port := testutil.FreePort(t)
 	var gs []*gateway.Gateway
 	for i, ip := range []string{"127.0.0.1", "127.0.0.2"} {
-		g, _ := gatewaytest.Start(t, fmt.Sprintf(`
-nats: {url: %q}
-admin: {listen: "%s:%d"}
-shutdown_grace: 1s
-stream: {max_bytes: 8MB}
-dead_letters: {max_bytes: 4MB}
-sinks:
-  - name: s
-    events: [">"]
-    rate_limit: 30/s
-    webhook:
-      url: %s/r%d
-      secrets: [%q]
-      timeout: 2s
-      allow_private_networks: true
-      tls: {ca_file: %s}
-`, js.URL(), ip, port, rc.srv.URL, i+1, secret, rc.caFile), 30*time.Second)
+		g, _ := gatewaytest.Start(t, replicaSrc(js, rc, i+1, fmt.Sprintf("%s:%d", ip, port), "    rate_limit: 30/s\n"), 30*time.Second)
 		gs = append(gs, g)
 	}
 	waitFor(t, 5*time.Second, "each replica counting two", func() bool {
