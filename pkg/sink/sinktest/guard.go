@@ -14,11 +14,10 @@ import (
 
 // RequireGuardRefusal judges spec (one sink, as JSON) as the admin API
 // does with api.allow set to allow: ParseSink, then APIRestrictions, which
-// must accept it. It then opens the sink and sends it one event, and fails
-// t unless that send is the SSRF guard's permanent refusal. An API sink
-// allowed its endpoint but not private_networks must still never reach a
-// loopback destination; the caller checks that its destination saw
-// nothing, since only it knows how to count.
+// must accept it. Then it requires RequireSendRefused of the sink. An API
+// sink allowed its endpoint but not private_networks must still never
+// reach a loopback destination; the caller checks that its destination
+// saw nothing, since only it knows how to count.
 func RequireGuardRefusal(t *testing.T, spec string, allow ...string) {
 	t.Helper()
 	cfg := config.Defaults()
@@ -30,6 +29,13 @@ func RequireGuardRefusal(t *testing.T, spec string, allow ...string) {
 	if fe := cfg.API.APIRestrictions(s); len(fe) > 0 {
 		t.Fatalf("api.allow %v: APIRestrictions refused the sink: %v", allow, fe)
 	}
+	RequireSendRefused(t, s)
+}
+
+// RequireSendRefused opens s and sends it one event, and fails t unless
+// that send is the SSRF guard's permanent refusal.
+func RequireSendRefused(t *testing.T, s config.Sink) {
+	t.Helper()
 	ctx := context.Background()
 	d, err := sink.Open(ctx, s, sink.Env{})
 	if err != nil {

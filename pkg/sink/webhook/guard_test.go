@@ -14,6 +14,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/event"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
+	"github.com/switchyard-dev/switchyard/pkg/sink/sinktest"
 	"github.com/switchyard-dev/switchyard/pkg/sink/webhook"
 )
 
@@ -177,17 +178,7 @@ func TestConfinedWebhookIsGuardedWhateverItsBlock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	d, err := sink.Open(ctx, s, sink.Env{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close(ctx)
-	err = d.Send(ctx, []*event.Event{testEvent(nil)})
-	var blocked *webhook.BlockedError
-	if c := sink.Classify(err); c.Class != sink.Permanent || !errors.As(err, &blocked) {
-		t.Errorf("Send = %v, want a permanent SSRF refusal", err)
-	}
+	sinktest.RequireSendRefused(t, s)
 	if n := hits.Load(); n != 0 {
 		t.Errorf("receiver saw %d requests through the guard", n)
 	}
