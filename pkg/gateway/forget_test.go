@@ -16,6 +16,22 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
 )
 
+// reloadRemovingOne reloads g, started by startGatewayWith(t, dir, apiTop,
+// ...), without --prune to the config with sinks alone, and returns that
+// config. The reload must remove exactly one sink.
+func reloadRemovingOne(t *testing.T, g *gateway.Gateway, dir, sinks string) *config.Config {
+	t.Helper()
+	base := fmt.Sprintf("nats:\n  embedded: {listen: \"127.0.0.1:0\", store_dir: %q}\nadmin: {listen: \"127.0.0.1:0\", token: \"s3cret\"}\nshutdown_grace: 2s\n%s\nsinks:", dir, apiTop)
+	cfg, err := config.Parse("r.yaml", []byte(base+sinks), os.LookupEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan, err := g.Reload(context.Background(), cfg, false); err != nil || len(plan.Removed) != 1 {
+		t.Fatalf("reload: %+v %v", plan, err)
+	}
+	return cfg
+}
+
 // seriesOf gathers the gateway's registry and returns the metric names
 // that have at least one series labelled sink=name.
 func seriesOf(t *testing.T, g *gateway.Gateway, name string) []string {
@@ -80,14 +96,7 @@ func TestRemovedSinksLeaveNoMetricSeries(t *testing.T) {
 	})
 	before := seriesOf(t, g, "keep")
 
-	base := fmt.Sprintf("nats:\n  embedded: {listen: \"127.0.0.1:0\", store_dir: %q}\nadmin: {listen: \"127.0.0.1:0\", token: \"s3cret\"}\nshutdown_grace: 2s\n%s\nsinks:", dir, apiTop)
-	cfg, err := config.Parse("r.yaml", []byte(base+rc.sinkYAML("keep", `[">"]`, "")), os.LookupEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if plan, err := g.Reload(context.Background(), cfg, false); err != nil || len(plan.Removed) != 1 {
-		t.Fatalf("reload: %+v %v", plan, err)
-	}
+	reloadRemovingOne(t, g, dir, rc.sinkYAML("keep", `[">"]`, ""))
 	if code := apiJSON(t, g, "DELETE", "/v1/sinks/viaapi", "", nil); code != 204 {
 		t.Fatalf("delete: %d", code)
 	}
@@ -110,14 +119,7 @@ func TestAPICreateKeepsARemovedFileSinksBacklog(t *testing.T) {
 	rc := newReceiver(t)
 	dir := t.TempDir()
 	g, _ := startGatewayWith(t, dir, apiTop, rc.sinkYAML("keep", `["user.*"]`, "")+rc.sinkYAML("legacy", `["order.*"]`, ""))
-	base := fmt.Sprintf("nats:\n  embedded: {listen: \"127.0.0.1:0\", store_dir: %q}\nadmin: {listen: \"127.0.0.1:0\", token: \"s3cret\"}\nshutdown_grace: 2s\n%s\nsinks:", dir, apiTop)
-	cfg, err := config.Parse("r.yaml", []byte(base+rc.sinkYAML("keep", `["user.*"]`, "")), os.LookupEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if plan, err := g.Reload(context.Background(), cfg, false); err != nil || len(plan.Removed) != 1 {
-		t.Fatalf("reload: %+v %v", plan, err)
-	}
+	cfg := reloadRemovingOne(t, g, dir, rc.sinkYAML("keep", `["user.*"]`, ""))
 	for i := 0; i < 3; i++ {
 		publish(t, g, "order.created", fmt.Sprintf("o-%d", i), []byte(`{}`), nil)
 	}
