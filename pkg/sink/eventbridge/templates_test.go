@@ -2,7 +2,6 @@ package eventbridge_test
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/event"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
 	"github.com/switchyard-dev/switchyard/pkg/sink/eventbridge"
+	"github.com/switchyard-dev/switchyard/pkg/sink/sinktest"
 )
 
 // A detail_type written through the API runs per event and cannot be
@@ -24,11 +24,7 @@ func TestAPIDetailTypeMayNotLoop(t *testing.T) {
 		`{{if .Type}}{{range $i, $c := .Type}}{{$c}}{{end}}{{end}}`,
 	} {
 		doc := `{"name":"eb","events":[">"],"eventbridge":{"source":"com.example","detail_type":` + jsonString(tmpl) + `}}`
-		_, err := config.Loader{}.ParseSink([]byte(doc), config.Defaults())
-		var fe config.FieldErrors
-		if !errors.As(err, &fe) || len(fe) != 1 || fe[0].Field != "eventbridge.detail_type" {
-			t.Errorf("%s: API sink judged %v, want a field error on eventbridge.detail_type", tmpl, err)
-		}
+		sinktest.RequireAPIFieldRefused(t, doc, "eventbridge.detail_type")
 	}
 	// with and if neither loop nor recurse.
 	ok := `{"name":"eb","events":[">"],"eventbridge":{"source":"com.example","detail_type":"{{with .Subject}}{{.}}{{else}}{{if .Type}}{{.Type}}{{end}}{{end}}"}}`
