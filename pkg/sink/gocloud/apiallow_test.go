@@ -1,11 +1,8 @@
 package gocloud_test
 
 import (
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/switchyard-dev/switchyard/pkg/config"
@@ -73,16 +70,9 @@ func TestAPIAllowGovernsURLOptions(t *testing.T) {
 // requests still dial through the SSRF guard: no request signed with the
 // gateway's identity reaches a loopback server.
 func TestAPIAWSSinkDialsThroughGuard(t *testing.T) {
-	var hits atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
-		http.Error(w, "no", http.StatusForbidden)
-	}))
-	t.Cleanup(srv.Close)
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAGATEWAYIDENTITY")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "gateway-secret")
+	srvURL, hits := sinktest.AWSLoopback(t)
 	t.Setenv("AWS_REGION", "us-east-1")
-	u := "awssqs://sqs.us-east-1.amazonaws.com/1/q?region=us-east-1&endpoint=" + url.QueryEscape(srv.URL)
+	u := "awssqs://sqs.us-east-1.amazonaws.com/1/q?region=us-east-1&endpoint=" + url.QueryEscape(srvURL)
 
 	if _, fe := apiSink(t, u); len(fe) == 0 {
 		t.Errorf("api.allow empty: the endpoint query was accepted")

@@ -3,6 +3,9 @@ package sinktest
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,4 +50,21 @@ func RequireSendRefused(t *testing.T, s config.Sink) {
 	if c := sink.Classify(err); !errors.As(err, &blocked) || c.Class != sink.Permanent {
 		t.Errorf("Send = %v (%v), want the SSRF guard's permanent refusal", err, c.Class)
 	}
+}
+
+// AWSLoopback is a loopback server, refusing (403) and counting every
+// request, while the test's environment holds the gateway's AWS identity:
+// what an API sink's AWS client must never sign a request for. It
+// returns the server's URL and its count of requests.
+func AWSLoopback(t *testing.T) (url string, hits *atomic.Int32) {
+	t.Helper()
+	hits = new(atomic.Int32)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.Error(w, "no", http.StatusForbidden)
+	}))
+	t.Cleanup(srv.Close)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAGATEWAYIDENTITY")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "gateway-secret")
+	return srv.URL, hits
 }
