@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -10,39 +9,13 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/switchyard-dev/switchyard/pkg/apisinks"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 )
 
-// sinkRecord is one revision of an API sink in the sinks bucket. The
-// bucket's history of a key is the sink's audit trail.
-type sinkRecord struct {
-	// Spec is the sink as its creator wrote it and later patches changed
-	// it (secrets included, defaults not applied: a later default applies
-	// to it too). Empty when Sealed holds it.
-	Spec json.RawMessage `json:"spec,omitempty"`
-	// Sealed is Spec sealed with admin.secrets_key_file.
-	Sealed []byte `json:"sealed,omitempty"`
-	// Expiring maps the fingerprint of a signing secret replaced by a
-	// rotation to the moment it stops signing.
-	Expiring map[string]time.Time `json:"expiring_secrets,omitempty"`
-	// Op is what this revision did: create, update, rotate, auto-disable,
-	// seal (sealed on the first start with a key), expire-secrets.
-	Op        string    `json:"op"`
-	Actor     string    `json:"actor,omitempty"`
-	Reason    string    `json:"reason,omitempty"`
-	At        time.Time `json:"at"`
-	CreatedAt time.Time `json:"created_at"`
-	// Incarnation is this sink's id apart from its name, drawn at create
-	// and kept by every later revision (see incarnation.go). Records
-	// written before it existed have none: Incarnation() derives one.
-	IncarnationID string `json:"incarnation,omitempty"`
-	// plain: read from the bucket unsealed (a key, when set, refuses it).
-	plain bool
-}
-
 // apiSink is an API sink as this replica knows it.
 type apiSink struct {
-	rec  sinkRecord // Spec unsealed
+	rec  apisinks.Record // Spec unsealed
 	rev  uint64
 	sink config.Sink // as it runs: validated, expired secrets dropped
 	// err says why the sink does not run: its name is taken by the config
@@ -56,35 +29,9 @@ var errConflict = errors.New("a sink of the same name is defined in the config f
 // loader judges sinks with the kinds the gateway opens.
 func (g *Gateway) loader() config.Loader { return config.Loader{Kinds: g.kinds} }
 
-// encodeRecord seals the spec when a key is set.
-func (g *Gateway) encodeRecord(name string, rec sinkRecord) ([]byte, error) {
-	if g.sealer != nil {
-		rec.Sealed, rec.Spec = g.sealer.seal(name, rec.Spec), nil
-	}
-	return json.Marshal(rec)
-}
-
-// decodeRecord reads a revision and unseals its spec.
-func (g *Gateway) decodeRecord(name string, data []byte) (sinkRecord, error) {
-	var rec sinkRecord
-	if err := json.Unmarshal(data, &rec); err != nil {
-		return rec, fmt.Errorf("sink %s: record: %w", name, err)
-	}
-	if len(rec.Sealed) > 0 {
-		plain, err := g.sealer.open(name, rec.Sealed)
-		if err != nil {
-			return rec, fmt.Errorf("sink %s: %w", name, err)
-		}
-		rec.Spec, rec.Sealed = plain, nil
-	} else {
-		rec.plain = true
-	}
-	return rec, nil
-}
-
 // buildAPISink judges a stored sink against the file config by the rules
 // a create passes (judgeRecord).
-func (g *Gateway) buildAPISink(name string, rec sinkRecord, rev uint64, file *config.Config) *apiSink {
+func (g *Gateway) buildAPISink(name string, rec apisinks.Record, rev uint64, file *config.Config) *apiSink {
 	a := &apiSink{rec: rec, rev: rev}
 	for _, s := range file.Sinks {
 		if s.Name == name {
@@ -119,7 +66,7 @@ func (g *Gateway) effective(file *config.Config, api map[string]*apiSink) *confi
 	next := *file
 	next.Sinks = make([]config.Sink, 0, len(file.Sinks)+len(api))
 	for _, s := range file.Sinks {
-		s.Incarnation = fileIncarnation(s.Name)
+		s.Incarnation = apisinks.FileIncarnation(s.Name)
 		next.Sinks = append(next.Sinks, s)
 	}
 	names := make([]string, 0, len(api))
@@ -166,7 +113,7 @@ func (g *Gateway) loadAPISinks(ctx context.Context) error {
 }
 
 func (g *Gateway) entryToSink(e jetstream.KeyValueEntry) *apiSink {
-	rec, err := g.decodeRecord(e.Key(), e.Value())
+	rec, err := g.sealer.Decode(e.Key(), e.Value())
 	if err != nil {
 		return &apiSink{rev: e.Revision(), err: err}
 	}
@@ -265,7 +212,7 @@ func (g *Gateway) applyAPIChange(ctx context.Context, name string, value []byte,
 	}
 	var next *apiSink
 	if value != nil {
-		rec, err := g.decodeRecord(name, value)
+		rec, err := g.sealer.Decode(name, value)
 		switch {
 		case err != nil:
 			next = &apiSink{rev: rev, err: err}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/apisinks"
 )
 
 // failureCheckInterval is how often sinks with disable_after are checked.
@@ -47,7 +49,7 @@ func (g *Gateway) autoDisable(ctx context.Context, name, reason string) {
 	g.mu.RUnlock()
 	var err error
 	if isAPI {
-		err = g.updateAPISink(ctx, name, "auto-disable", "switchyard", reason, func(doc map[string]any, _ *sinkRecord) error {
+		err = g.updateAPISink(ctx, name, "auto-disable", "switchyard", reason, func(doc map[string]any, _ *apisinks.Record) error {
 			doc["disabled"] = true
 			return nil
 		})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/switchyard-dev/switchyard/pkg/apisinks"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 	"github.com/switchyard-dev/switchyard/pkg/jsonlimit"
@@ -129,9 +130,9 @@ func (g *Gateway) CreateSink(ctx context.Context, body []byte, actor string) (ga
 	// dead letters, a pause, an ack floor) belongs to another endpoint.
 	g.cleanSinkState(ctx, name)
 	now := time.Now().UTC()
-	rec := sinkRecord{Spec: spec, Op: "create", Actor: actor, At: now, CreatedAt: now, IncarnationID: newIncarnation()}
+	rec := apisinks.Record{Spec: spec, Op: "create", Actor: actor, At: now, CreatedAt: now, IncarnationID: apisinks.NewIncarnation()}
 	s.Incarnation = rec.Incarnation(name)
-	data, err := g.encodeRecord(name, rec)
+	data, err := g.sealer.Encode(name, rec)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +165,7 @@ func (g *Gateway) PatchSink(ctx context.Context, name string, patch []byte, acto
 	if err != nil {
 		return nil, err
 	}
-	err = g.updateAPISink(ctx, name, "update", actor, "", func(doc map[string]any, _ *sinkRecord) error {
+	err = g.updateAPISink(ctx, name, "update", actor, "", func(doc map[string]any, _ *apisinks.Record) error {
 		var fe config.FieldErrors
 		if v, ok := p["name"]; ok && !reflect.DeepEqual(v, name) {
 			fe = append(fe, config.FieldError{Field: "name", Message: "cannot be changed: create a new sink and delete this one"})
@@ -180,8 +181,8 @@ func (g *Gateway) PatchSink(ctx context.Context, name string, patch []byte, acto
 		if err != nil {
 			return err
 		}
-		merged, _ := mergePatch(doc, p).(map[string]any)
-		restoreSecrets(merged, doc, redacted)
+		merged, _ := apisinks.MergePatch(doc, p).(map[string]any)
+		apisinks.RestoreSecrets(merged, doc, redacted)
 		for k := range doc {
 			delete(doc, k)
 		}
@@ -219,18 +220,18 @@ func (g *Gateway) storedAPISink(ctx context.Context, name, inFile string) (jetst
 // updateAPISink reads an API sink, lets change edit its spec and record,
 // judges the result, stores it (only over the revision it read) and
 // applies it.
-func (g *Gateway) updateAPISink(ctx context.Context, name, op, actor, reason string, change func(doc map[string]any, rec *sinkRecord) error) error {
+func (g *Gateway) updateAPISink(ctx context.Context, name, op, actor, reason string, change func(doc map[string]any, rec *apisinks.Record) error) error {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
 	e, err := g.storedAPISink(ctx, name, "change it there (YAML sinks rotate secrets by listing two)")
 	if err != nil {
 		return err
 	}
-	rec, err := g.decodeRecord(name, e.Value())
+	rec, err := g.sealer.Decode(name, e.Value())
 	if err != nil {
 		return err
 	}
-	if rec.plain && g.sealer != nil {
+	if rec.Plain() && g.sealer != nil {
 		// Changing it would seal, and so adopt, a record not written here.
 		return conflict("sink %q is refused: %v", name, errPlainRecord)
 	}
@@ -253,7 +254,7 @@ func (g *Gateway) updateAPISink(ctx context.Context, name, op, actor, reason str
 		}
 	}
 	rec.Op, rec.Actor, rec.Reason, rec.At = op, actor, reason, time.Now().UTC()
-	data, err := g.encodeRecord(name, rec)
+	data, err := g.sealer.Encode(name, rec)
 	if err != nil {
 		return err
 	}
@@ -291,44 +292,6 @@ func (g *Gateway) redactedSpec(doc map[string]any) (map[string]any, error) {
 	return config.RedactedSink(s).Map(), nil
 }
 
-// restoreSecrets puts back, in a patched spec, the secrets whose
-// fingerprints the client sent back: a value equal to the redacted value
-// at the same place (or, in a list, anywhere in the list) means the
-// stored value there.
-func restoreSecrets(patched, raw, redacted map[string]any) {
-	for k, v := range patched {
-		switch pv := v.(type) {
-		case map[string]any:
-			rm, _ := raw[k].(map[string]any)
-			dm, _ := redacted[k].(map[string]any)
-			if rm != nil && dm != nil {
-				restoreSecrets(pv, rm, dm)
-			}
-		case []any:
-			rl, _ := raw[k].([]any)
-			dl, _ := redacted[k].([]any)
-			for i, item := range pv {
-				s, ok := item.(string)
-				if !ok {
-					continue
-				}
-				for j := range dl {
-					if j < len(rl) && dl[j] == s && rl[j] != s {
-						pv[i] = rl[j]
-						break
-					}
-				}
-			}
-		case string:
-			if dv, ok := redacted[k].(string); ok && dv == pv {
-				if rv, ok := raw[k].(string); ok {
-					patched[k] = rv
-				}
-			}
-		}
-	}
-}
-
 func withoutSink(c *config.Config, name string) *config.Config {
 	out := *c
 	out.Sinks = nil
@@ -352,10 +315,10 @@ func (g *Gateway) DeleteSink(ctx context.Context, name, actor string) error {
 	}
 	// The last revision says who deleted it; the delete marker after it
 	// is the tombstone every replica's watch and recovery respect.
-	rec, err := g.decodeRecord(name, e.Value())
+	rec, err := g.sealer.Decode(name, e.Value())
 	if err == nil {
 		rec.Op, rec.Actor, rec.Reason, rec.At = "delete", actor, "", time.Now().UTC()
-		if data, err := g.encodeRecord(name, rec); err == nil {
+		if data, err := g.sealer.Encode(name, rec); err == nil {
 			if rev, err := g.sinksKV.Update(ctx, name, data, e.Revision()); err == nil {
 				e = revEntry{e, rev}
 			}
@@ -418,7 +381,7 @@ func (g *Gateway) SinkHistory(ctx context.Context, name string) ([]gatewayapi.Si
 	for _, e := range entries {
 		r := gatewayapi.SinkRevision{Revision: e.Revision(), At: e.Created().UTC(), Op: "delete"}
 		if e.Operation() == jetstream.KeyValuePut {
-			rec, err := g.decodeRecord(name, e.Value())
+			rec, err := g.sealer.Decode(name, e.Value())
 			if err != nil {
 				r.Op, r.Reason = "unreadable", err.Error()
 			} else {

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard-dev/switchyard/pkg/admin"
+	"github.com/switchyard-dev/switchyard/pkg/apisinks"
 	"github.com/switchyard-dev/switchyard/pkg/attempts"
 	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/config"
@@ -48,7 +49,7 @@ type Gateway struct {
 	// reload or a stop), so that they spend no attempt.
 	handbacks *dispatch.Handbacks
 	sinksKV   jetstream.KeyValue // sinks created through the API
-	sealer    *sealer            // nil: API sink specs are stored plain
+	sealer    *apisinks.Sealer   // nil: API sink specs are stored plain
 	attempts  *attempts.Log      // nil when the attempt log is off
 	runCtx    context.Context    // set by Run under reloadMu; nil before
 	replays   *replayManager
@@ -142,7 +143,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	if g.sinksKV, err = g.bus.SinksKV(ctx); err != nil {
 		return nil, err
 	}
-	if g.sealer, err = newSealer(cfg.Admin.SecretsKeyFile); err != nil {
+	if g.sealer, err = apisinks.NewSealer(cfg.Admin.SecretsKeyFile); err != nil {
 		return nil, err
 	}
 	if g.sealer == nil {

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/pkg/apisinks"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 )
 
@@ -13,24 +14,24 @@ import (
 // name but another incarnation is a change that a reload applies.
 func TestSinkIncarnations(t *testing.T) {
 	created := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
-	drawn := sinkRecord{CreatedAt: created, IncarnationID: newIncarnation()}
+	drawn := apisinks.Record{CreatedAt: created, IncarnationID: apisinks.NewIncarnation()}
 	if got := drawn.Incarnation("s"); got != drawn.IncarnationID {
 		t.Errorf("stored incarnation %q read as %q", drawn.IncarnationID, got)
 	}
-	if a, b := newIncarnation(), newIncarnation(); a == b {
+	if a, b := apisinks.NewIncarnation(), apisinks.NewIncarnation(); a == b {
 		t.Errorf("two creates drew the same incarnation %q", a)
 	}
-	legacy := sinkRecord{CreatedAt: created}
-	if legacy.Incarnation("s") != (sinkRecord{CreatedAt: created, Op: "update"}).Incarnation("s") {
+	legacy := apisinks.Record{CreatedAt: created}
+	if legacy.Incarnation("s") != (apisinks.Record{CreatedAt: created, Op: "update"}).Incarnation("s") {
 		t.Error("a record without an incarnation is not read the same at every revision")
 	}
-	if legacy.Incarnation("s") == (sinkRecord{CreatedAt: created.Add(time.Second)}).Incarnation("s") {
+	if legacy.Incarnation("s") == (apisinks.Record{CreatedAt: created.Add(time.Second)}).Incarnation("s") {
 		t.Error("two creates of a name share a derived incarnation")
 	}
-	if fileIncarnation("s") != fileIncarnation("s") || fileIncarnation("s") == fileIncarnation("t") {
+	if apisinks.FileIncarnation("s") != apisinks.FileIncarnation("s") || apisinks.FileIncarnation("s") == apisinks.FileIncarnation("t") {
 		t.Error("a file sink's incarnation is not its name's alone")
 	}
-	if fileIncarnation("s") == legacy.Incarnation("s") || fileIncarnation("s") == drawn.Incarnation("s") {
+	if apisinks.FileIncarnation("s") == legacy.Incarnation("s") || apisinks.FileIncarnation("s") == drawn.Incarnation("s") {
 		t.Error("a file sink shares an API sink's incarnation")
 	}
 	old := &config.Config{Sinks: []config.Sink{{Name: "s", Incarnation: "api-1"}}}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/switchyard-dev/switchyard/pkg/apisinks"
 	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
@@ -55,7 +56,7 @@ func (g *Gateway) checkNameFree(ctx context.Context, name string) error {
 	}
 	info := c.CachedInfo()
 	switch inc := bus.IncarnationOf(info.Config); {
-	case inc == fileIncarnation(name):
+	case inc == apisinks.FileIncarnation(name):
 		return errKeptState(name)
 	case inc != "":
 		return nil // an API sink's, deleted: the create cleans it
@@ -93,7 +94,7 @@ func (g *Gateway) pruneKept(ctx context.Context) {
 		if name == "" || running[name] || info.Config.Description != sinkConsumerDescription(name) {
 			continue
 		}
-		if inc := bus.IncarnationOf(info.Config); inc != "" && inc != fileIncarnation(name) {
+		if inc := bus.IncarnationOf(info.Config); inc != "" && inc != apisinks.FileIncarnation(name) {
 			continue // an API sink's: its delete cleans it, not a prune
 		}
 		if _, err := g.sinksKV.Get(ctx, name); !errors.Is(err, jetstream.ErrKeyNotFound) {

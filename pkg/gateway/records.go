@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/switchyard-dev/switchyard/pkg/apisinks"
 	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 )
@@ -57,8 +58,8 @@ func (g *Gateway) judgeSpec(spec []byte, file *config.Config) (config.Sink, stri
 }
 
 // judgeRecord judges a stored record; a refusal says why it may not run.
-func (g *Gateway) judgeRecord(rec sinkRecord, file *config.Config) (config.Sink, error) {
-	if rec.plain && g.sealer != nil {
+func (g *Gateway) judgeRecord(rec apisinks.Record, file *config.Config) (config.Sink, error) {
+	if rec.Plain() && g.sealer != nil {
 		return config.Sink{}, &refusal{reason: refusedUnsealed, err: errPlainRecord}
 	}
 	spec, err := withoutExpiredSecrets(rec.Spec, rec.Expiring, time.Now())
@@ -150,12 +151,12 @@ func (g *Gateway) sealRecord(ctx context.Context, name string) (bool, error) {
 		if err != nil {
 			return false, fmt.Errorf("api sink %s: %w", name, err)
 		}
-		rec, err := g.decodeRecord(name, e.Value())
-		if err != nil || !rec.plain {
+		rec, err := g.sealer.Decode(name, e.Value())
+		if err != nil || !rec.Plain() {
 			return false, nil // sealed already, or unreadable: reported when loaded
 		}
 		rec.Op, rec.Actor, rec.Reason, rec.At = "seal", "switchyard", "sealed on the first start with admin.secrets_key_file", time.Now().UTC()
-		data, err := g.encodeRecord(name, rec)
+		data, err := g.sealer.Encode(name, rec)
 		if err != nil {
 			return false, err
 		}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/pkg/apisinks"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 )
@@ -137,7 +138,7 @@ func (g *Gateway) expireRotations() {
 // storeExpiredSecrets rewrites one API sink's record without the
 // rotated-out secrets whose grace is over.
 func (g *Gateway) storeExpiredSecrets(ctx context.Context, name string) {
-	err := g.updateAPISink(ctx, name, opExpireSecrets, "switchyard", "the grace of rotated-out signing secrets ended", func(doc map[string]any, rec *sinkRecord) error {
+	err := g.updateAPISink(ctx, name, opExpireSecrets, "switchyard", "the grace of rotated-out signing secrets ended", func(doc map[string]any, rec *apisinks.Record) error {
 		now := time.Now()
 		live := map[string]time.Time{}
 		for fp, at := range rec.Expiring {
@@ -174,7 +175,7 @@ func (g *Gateway) RotateSecret(ctx context.Context, name string, grace time.Dura
 		return gatewayapi.RotateResult{}, config.FieldErrors{{Field: "grace", Message: "must not be negative"}}
 	}
 	var res gatewayapi.RotateResult
-	err := g.updateAPISink(ctx, name, "rotate", actor, "", func(doc map[string]any, rec *sinkRecord) error {
+	err := g.updateAPISink(ctx, name, "rotate", actor, "", func(doc map[string]any, rec *apisinks.Record) error {
 		wh, secrets := webhookSecrets(doc)
 		if wh == nil {
 			return config.FieldErrors{{Field: "webhook", Message: "only webhook sinks have signing secrets to rotate"}}

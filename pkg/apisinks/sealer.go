@@ -1,4 +1,4 @@
-package gateway
+package apisinks
 
 import (
 	"crypto/aes"
@@ -9,13 +9,13 @@ import (
 	"os"
 )
 
-// sealer seals the specs of API sinks at rest with AES-256-GCM, so a copy
+// Sealer seals the specs of API sinks at rest with AES-256-GCM, so a copy
 // of the NATS store or a reader of the bucket learns no secret without
-// the key file.
-type sealer struct{ aead cipher.AEAD }
+// the key file. A nil *Sealer stores specs plain.
+type Sealer struct{ aead cipher.AEAD }
 
-// newSealer reads a key file of exactly 32 bytes; "" means no sealing.
-func newSealer(path string) (*sealer, error) {
+// NewSealer reads a key file of exactly 32 bytes; "" means no sealing.
+func NewSealer(path string) (*Sealer, error) {
 	if path == "" {
 		return nil, nil
 	}
@@ -34,12 +34,12 @@ func newSealer(path string) (*sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sealer{aead: aead}, nil
+	return &Sealer{aead: aead}, nil
 }
 
-// seal returns nonce‖ciphertext; name is authenticated with it, so a
+// Seal returns nonce‖ciphertext; name is authenticated with it, so a
 // sealed spec cannot be moved to another key.
-func (s *sealer) seal(name string, plain []byte) []byte {
+func (s *Sealer) Seal(name string, plain []byte) []byte {
 	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(plain)+s.aead.Overhead())
 	if _, err := rand.Read(nonce); err != nil {
 		panic(err) // crypto/rand does not fail on supported platforms
@@ -47,11 +47,13 @@ func (s *sealer) seal(name string, plain []byte) []byte {
 	return s.aead.Seal(nonce, nonce, plain, []byte(name))
 }
 
-var errNoKey = errors.New("the sink's spec is sealed and admin.secrets_key_file is not set")
+// ErrNoKey: a sealed spec was read by a gateway without a key.
+var ErrNoKey = errors.New("the sink's spec is sealed and admin.secrets_key_file is not set")
 
-func (s *sealer) open(name string, sealed []byte) ([]byte, error) {
+// Open unseals what Seal sealed under the same name.
+func (s *Sealer) Open(name string, sealed []byte) ([]byte, error) {
 	if s == nil {
-		return nil, errNoKey
+		return nil, ErrNoKey
 	}
 	n := s.aead.NonceSize()
 	if len(sealed) < n {
