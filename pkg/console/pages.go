@@ -13,6 +13,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/attempts"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
+	"github.com/switchyard-dev/switchyard/pkg/sink"
 )
 
 // states are the sink states the list filters by.
@@ -88,26 +89,31 @@ func (s *server) sinkRows(w http.ResponseWriter, r *http.Request) {
 }
 
 // liveKeys are the fields of a SinkView that are state, not definition.
-var liveKeys = []string{"state", "state_reason", "pending", "ack_pending", "redelivered", "in_flight", "dead_letters", "delivered", "failed", "oldest_pending_seconds", "latency_p99_seconds", "last_success", "last_error", "last_error_time", "warnings", "source"}
+var liveKeys = []string{"state", "state_reason", "pending", "ack_pending", "redelivered", "in_flight", "dead_letters", "delivered", "failed", "oldest_pending_seconds", "latency_p99_seconds", "last_success", "last_error", "last_error_time", "warnings", "source", "capabilities"}
 
 type sinkData struct {
-	Name     string
-	Status   gatewayapi.SinkStatus
-	Config   string // the definition, pretty JSON, secrets as fingerprints
-	API      bool   // editable through the endpoints API
-	Kind     string
-	Edit     editForm
-	Chart    chart
-	Recent   []attempts.Record
-	Replays  []gatewayapi.ReplayStatus
-	Disabled bool
+	Name   string
+	Status gatewayapi.SinkStatus
+	Config string // the definition, pretty JSON, secrets as fingerprints
+	API    bool   // editable through the endpoints API
+	Kind   string
+	// RotateSecret: the sink's kind holds secrets the gateway rotates
+	// (the view's capabilities say so).
+	RotateSecret bool
+	Edit         editForm
+	Chart        chart
+	Recent       []attempts.Record
+	Replays      []gatewayapi.ReplayStatus
+	Disabled     bool
 }
 
 // editForm pre-fills the edit form of an API sink.
 type editForm struct {
 	Events, URL, Headers, Description string
 	HeadersJSON                       string // the current headers, to null the removed ones in the patch
-	Webhook                           bool
+	// Block is the key of the kind's block whose url and headers the form
+	// edits; "" when the kind has no edit target.
+	Block string
 }
 
 func (s *server) sinkPage(w http.ResponseWriter, r *http.Request) {
@@ -150,7 +156,8 @@ func (s *server) sinkPage(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Config = prettyJSON(def)
 	d.Kind = d.Status.Kind
-	d.Edit = editFormOf(view)
+	d.Edit = editFormOf(view, d.Kind)
+	d.RotateSecret = hasCapability(view, sink.CapRotateSecret)
 	d.Disabled = d.Status.State == "disabled"
 
 	since := time.Now().Add(-time.Hour).Truncate(time.Minute)
@@ -166,7 +173,21 @@ func (s *server) sinkPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "sink", page{Title: name, Nav: "sinks", Data: d})
 }
 
-func editFormOf(view gatewayapi.SinkView) editForm {
+// hasCapability reports whether a sink view lists the capability. The
+// view comes straight from the gateway ([]string) or through JSON ([]any).
+func hasCapability(view gatewayapi.SinkView, c string) bool {
+	switch caps := view["capabilities"].(type) {
+	case []string:
+		return slices.Contains(caps, c)
+	case []any:
+		return slices.Contains(caps, any(c))
+	}
+	return false
+}
+
+// editFormOf pre-fills the edit form from a sink's view; kind names the
+// block that holds the edit target, when the kind has one.
+func editFormOf(view gatewayapi.SinkView, kind string) editForm {
 	var e editForm
 	if ev, ok := view["events"].([]any); ok {
 		var parts []string
@@ -179,8 +200,8 @@ func editFormOf(view gatewayapi.SinkView) editForm {
 	}
 	e.Description, _ = view["description"].(string)
 	e.HeadersJSON = "{}"
-	if wh, ok := view["webhook"].(map[string]any); ok {
-		e.Webhook = true
+	if wh, ok := view[kind].(map[string]any); ok && hasCapability(view, sink.CapEditTarget) {
+		e.Block = kind
 		e.URL, _ = wh["url"].(string)
 		if h, ok := wh["headers"].(map[string]any); ok && len(h) > 0 {
 			var lines []string

@@ -97,9 +97,9 @@ func (g *Gateway) CreateSink(ctx context.Context, body []byte, actor string) (ga
 	}
 	name, _ := doc["name"].(string)
 	var secret string
-	if wh, secrets := webhookSecrets(doc); wh != nil && len(secrets) == 0 {
-		secret = newWebhookSecret()
-		wh["secrets"] = []any{secret}
+	if held := g.kinds.Secrets(doc); held != nil && len(held.List) == 0 {
+		secret = held.Generate()
+		held.Set([]string{secret})
 	}
 	spec, err := json.Marshal(doc)
 	if err != nil {
@@ -529,5 +529,6 @@ func (g *Gateway) sinkView(ctx context.Context, name string) (gatewayapi.SinkVie
 	for k, x := range live {
 		v[k] = x
 	}
+	v["capabilities"] = append([]string{}, g.kinds.Capabilities(st.Kind)...)
 	return v, nil
 }

@@ -159,6 +159,10 @@ func TestEndpointLifecycle(t *testing.T) {
 	if got["state"] != "running" || got["metadata"].(map[string]any)["team"] != "t1" {
 		t.Fatalf("state: %v", got)
 	}
+	// The view says what the kind can do, for the console to ask.
+	if caps := fmt.Sprint(got["capabilities"]); caps != "[edit_target rotate_secret]" {
+		t.Fatalf("capabilities: %s", caps)
+	}
 
 	verify, err := standardwebhooks.NewWebhook(secret)
 	if err != nil {

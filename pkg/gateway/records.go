@@ -62,7 +62,7 @@ func (g *Gateway) judgeRecord(rec apisinks.Record, file *config.Config) (config.
 	if rec.Plain() && g.sealer != nil {
 		return config.Sink{}, &refusal{reason: refusedUnsealed, err: errPlainRecord}
 	}
-	spec, err := withoutExpiredSecrets(rec.Spec, rec.Expiring, time.Now())
+	spec, err := g.withoutExpiredSecrets(rec.Spec, rec.Expiring, time.Now())
 	if err != nil {
 		return config.Sink{}, &refusal{reason: refusedInvalid, err: err}
 	}

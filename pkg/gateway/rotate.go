@@ -2,8 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,41 +10,15 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/apisinks"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
+	"github.com/switchyard-dev/switchyard/pkg/sink"
 )
 
 // DefaultRotationGrace is how long a rotated-out secret keeps signing.
 const DefaultRotationGrace = 24 * time.Hour
 
-// newWebhookSecret is a Standard Webhooks v1 secret: whsec_ and 24
-// random bytes in base64 (192 bits, as Svix issues them).
-func newWebhookSecret() string {
-	b := make([]byte, 24)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	return "whsec_" + base64.StdEncoding.EncodeToString(b)
-}
-
-// webhookSecrets is the webhook block of a spec and its secrets, or nil
-// when the spec has no webhook block.
-func webhookSecrets(doc map[string]any) (map[string]any, []string) {
-	wh, ok := doc["webhook"].(map[string]any)
-	if !ok {
-		return nil, nil
-	}
-	list, _ := wh["secrets"].([]any)
-	out := make([]string, 0, len(list))
-	for _, v := range list {
-		if s, ok := v.(string); ok {
-			out = append(out, s)
-		}
-	}
-	return wh, out
-}
-
 // withoutExpiredSecrets drops from a spec the rotated-out secrets whose
 // grace is over.
-func withoutExpiredSecrets(spec json.RawMessage, expiring map[string]time.Time, now time.Time) (json.RawMessage, error) {
+func (g *Gateway) withoutExpiredSecrets(spec json.RawMessage, expiring map[string]time.Time, now time.Time) (json.RawMessage, error) {
 	if len(expiring) == 0 {
 		return spec, nil
 	}
@@ -54,27 +26,26 @@ func withoutExpiredSecrets(spec json.RawMessage, expiring map[string]time.Time, 
 	if err := json.Unmarshal(spec, &doc); err != nil {
 		return nil, fmt.Errorf("stored spec: %w", err)
 	}
-	if !dropExpiredSecrets(doc, expiring, now) {
+	if !dropExpiredSecrets(g.kinds.Secrets(doc), expiring, now) {
 		return spec, nil
 	}
 	return json.Marshal(doc)
 }
 
-// dropExpiredSecrets removes from a spec's webhook block the rotated-out
-// secrets whose grace is over; false when it has no webhook block.
-func dropExpiredSecrets(doc map[string]any, expiring map[string]time.Time, now time.Time) bool {
-	wh, secrets := webhookSecrets(doc)
-	if wh == nil {
+// dropExpiredSecrets removes from a spec's held secrets the rotated-out
+// ones whose grace is over; false when its kind holds no secrets (nil).
+func dropExpiredSecrets(held *sink.HeldSecrets, expiring map[string]time.Time, now time.Time) bool {
+	if held == nil {
 		return false
 	}
-	kept := make([]any, 0, len(secrets))
-	for _, s := range secrets {
+	kept := make([]string, 0, len(held.List))
+	for _, s := range held.List {
 		if at, ok := expiring[config.Fingerprint(s)]; ok && !at.After(now) {
 			continue
 		}
 		kept = append(kept, s)
 	}
-	wh["secrets"] = kept
+	held.Set(kept)
 	return true
 }
 
@@ -149,7 +120,7 @@ func (g *Gateway) storeExpiredSecrets(ctx context.Context, name string) {
 		if len(live) == len(rec.Expiring) {
 			return errNothingExpired
 		}
-		dropExpiredSecrets(doc, rec.Expiring, now)
+		dropExpiredSecrets(g.kinds.Secrets(doc), rec.Expiring, now)
 		rec.Expiring = live
 		if len(live) == 0 {
 			rec.Expiring = nil
@@ -167,7 +138,7 @@ func (g *Gateway) storeExpiredSecrets(ctx context.Context, name string) {
 	}
 }
 
-// RotateSecret gives an API webhook sink a new signing secret. Until the
+// RotateSecret gives an API sink whose kind holds secrets a new one. Until the
 // grace ends every delivery carries both signatures, the new and the old;
 // then only the new one.
 func (g *Gateway) RotateSecret(ctx context.Context, name string, grace time.Duration, actor string) (gatewayapi.RotateResult, error) {
@@ -176,16 +147,17 @@ func (g *Gateway) RotateSecret(ctx context.Context, name string, grace time.Dura
 	}
 	var res gatewayapi.RotateResult
 	err := g.updateAPISink(ctx, name, "rotate", actor, "", func(doc map[string]any, rec *apisinks.Record) error {
-		wh, secrets := webhookSecrets(doc)
-		if wh == nil {
-			return config.FieldErrors{{Field: "webhook", Message: "only webhook sinks have signing secrets to rotate"}}
+		held := g.kinds.Secrets(doc)
+		if held == nil {
+			kind := g.kinds.KindOf(doc)
+			return config.FieldErrors{{Field: kind, Message: fmt.Sprintf("%s sinks hold no signing secrets to rotate", kind)}}
 		}
 		now := time.Now().UTC()
 		until := now.Add(grace)
 		expiring := map[string]time.Time{}
-		fresh := newWebhookSecret()
-		kept := []any{fresh}
-		for _, s := range secrets {
+		fresh := held.Generate()
+		kept := []string{fresh}
+		for _, s := range held.List {
 			fp := config.Fingerprint(s)
 			at, had := rec.Expiring[fp]
 			if had && !at.After(now) || grace == 0 {
@@ -197,7 +169,7 @@ func (g *Gateway) RotateSecret(ctx context.Context, name string, grace time.Dura
 			expiring[fp] = at
 			kept = append(kept, s)
 		}
-		wh["secrets"] = kept
+		held.Set(kept)
 		rec.Expiring = expiring
 		res = gatewayapi.RotateResult{Secret: fresh, PreviousExpiresAt: until}
 		return nil

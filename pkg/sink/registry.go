@@ -76,6 +76,12 @@ type Spec[C any] struct {
 	// profile or a role; a URL host in a private network. Nil: nothing
 	// more. config.API.APIRestrictions judges them.
 	APIUses func(c *C) []config.Use
+	// SecretHolder, when set, is the kind's capability to hold signing
+	// secrets the gateway generates and rotates (CapRotateSecret).
+	SecretHolder *SecretHolder
+	// EditTarget is the kind's capability to have its destination, the
+	// block's url and headers, edited in the console (CapEditTarget).
+	EditTarget bool
 	// Open builds a driver for a sink whose block is c. A driver that
 	// opens connections of its own dials them through netguard when
 	// s.Confined (an API sink without api.allow: [private_networks]).
@@ -107,6 +113,9 @@ func Register[C any](spec Spec[C]) { Add(Default, spec) }
 func Add[C any](r *Registry, spec Spec[C]) {
 	if spec.Kind == "" || spec.Open == nil {
 		panic("sink: spec needs a Kind and Open")
+	}
+	if h := spec.SecretHolder; h != nil && (h.Generate == nil || !fieldByYAML(reflect.ValueOf(new(C)).Elem(), h.Field).IsValid()) {
+		panic("sink: spec " + spec.Kind + ": SecretHolder needs Generate and a Field of the block")
 	}
 	if reflect.TypeFor[C]().Kind() != reflect.Struct {
 		panic("sink: spec " + spec.Kind + ": config type must be a struct")
@@ -228,6 +237,8 @@ type kind struct {
 	sinkDefaults        func(*config.Sink)
 	apiUses             func(any) []config.Use
 	open                func(context.Context, config.Sink, Env) (Driver, error)
+	secretHolder        *SecretHolder
+	editTarget          bool
 }
 
 var _ config.Kind = (*kind)(nil)
@@ -245,7 +256,8 @@ func newKind[C any](spec Spec[C]) *kind {
 		}
 	}
 	k := &kind{name: spec.Kind, summary: spec.Summary, fields: spec.Fields, typ: reflect.TypeFor[C](),
-		secrets: spec.Secrets, secretURLs: spec.SecretURLs, maxBatch: max(spec.MaxBatch, 1)}
+		secrets: spec.Secrets, secretURLs: spec.SecretURLs, maxBatch: max(spec.MaxBatch, 1),
+		secretHolder: spec.SecretHolder, editTarget: spec.EditTarget}
 	k.decode = func(n *yaml.Node) (any, error) {
 		c := new(C)
 		err := n.Decode(c)

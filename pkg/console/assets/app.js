@@ -169,7 +169,7 @@ if (editForm) {
       const old = JSON.parse(editForm.dataset.headers || "{}");
       const headers = headersOf($("#e-headers").value);
       for (const k of Object.keys(old)) if (!(k in headers)) headers[k] = null;
-      patch.webhook = { url: $("#e-url").value, headers };
+      patch[editForm.dataset.block] = { url: $("#e-url").value, headers };
     }
     const r = await api("PATCH", "/v1/sinks/" + esc(editForm.dataset.sink), patch);
     if (r.ok) {

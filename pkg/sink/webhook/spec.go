@@ -2,6 +2,8 @@ package webhook
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"net/url"
 	"strings"
@@ -57,8 +59,10 @@ func init() {
 				s.Breaker.Enabled = &on
 			}
 		},
-		Validate: validate,
-		APIUses:  apiUses,
+		Validate:     validate,
+		APIUses:      apiUses,
+		SecretHolder: &sink.SecretHolder{Field: "secrets", Generate: NewSecret},
+		EditTarget:   true,
 		Open: func(_ context.Context, c *Config, s config.Sink, env sink.Env) (sink.Driver, error) {
 			cfg := *c
 			if s.Confined {
@@ -70,6 +74,16 @@ func init() {
 			return New(cfg, Options{UserAgent: env.UserAgent, MaxConns: s.Concurrency, OnDisable: env.Disable})
 		},
 	})
+}
+
+// NewSecret is a Standard Webhooks v1 secret: whsec_ and 24 random bytes
+// in base64 (192 bits, as Svix issues them).
+func NewSecret() string {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return "whsec_" + base64.StdEncoding.EncodeToString(b)
 }
 
 // apiUses declares a url whose host is a private or loopback address: an
