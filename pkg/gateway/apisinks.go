@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sort"
 	"time"
 
@@ -84,25 +83,15 @@ func (g *Gateway) effective(file *config.Config, api map[string]*apiSink) *confi
 
 // loadAPISinks reads every API sink at start.
 func (g *Gateway) loadAPISinks(ctx context.Context) error {
-	if g.sealer != nil {
-		if err := g.sealPlainRecords(ctx); err != nil {
-			return err
-		}
+	if err := g.store.SealPlain(ctx); err != nil {
+		return err
 	}
-	keys, err := g.sinksKV.ListKeys(ctx)
+	entries, err := g.store.All(ctx)
 	if err != nil {
-		return fmt.Errorf("api sinks: %w", err)
+		return err
 	}
-	defer keys.Stop()
-	for name := range keys.Keys() {
-		e, err := g.sinksKV.Get(ctx, name)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("api sink %s: %w", name, err)
-		}
-		g.api[name] = g.entryToSink(e)
+	for _, e := range entries {
+		g.api[e.Name] = g.entryToSink(e)
 	}
 	for name, a := range g.api {
 		if a.err != nil {
@@ -112,12 +101,11 @@ func (g *Gateway) loadAPISinks(ctx context.Context) error {
 	return nil
 }
 
-func (g *Gateway) entryToSink(e jetstream.KeyValueEntry) *apiSink {
-	rec, err := g.sealer.Decode(e.Key(), e.Value())
-	if err != nil {
-		return &apiSink{rev: e.Revision(), err: err}
+func (g *Gateway) entryToSink(e apisinks.Entry) *apiSink {
+	if e.Err != nil {
+		return &apiSink{rev: e.Rev, err: e.Err}
 	}
-	return g.buildAPISink(e.Key(), rec, e.Revision(), g.fileCfg)
+	return g.buildAPISink(e.Name, e.Rec, e.Rev, g.fileCfg)
 }
 
 // reportUnstarted says once, loudly, why an API sink does not run.
@@ -134,95 +122,50 @@ func (g *Gateway) reportUnstarted(name string, a *apiSink) {
 	g.log.Error("API sink not started", "sink", name, "err", a.err)
 }
 
-// watchAPISinks applies the changes any replica makes to the sinks bucket.
-// The watch starts with every current value, so a change made between
-// start-up and this watch is not missed; revisions already applied are
-// skipped.
-func (g *Gateway) watchAPISinks(ctx context.Context) {
-	for ctx.Err() == nil {
-		if err := g.watchAPISinksOnce(ctx); err != nil && ctx.Err() == nil {
-			g.log.Error("watch API sinks; retrying", "err", err)
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
-		}
+// apiWatch is the gateway as the target of the sinks bucket's watch
+// (apisinks.Store.Watch): it applies each change through the reload path.
+type apiWatch struct{ g *Gateway }
+
+// Known lists the API sinks this replica has.
+func (w apiWatch) Known() []string {
+	w.g.mu.RLock()
+	defer w.g.mu.RUnlock()
+	names := make([]string, 0, len(w.g.api))
+	for name := range w.g.api {
+		names = append(names, name)
 	}
+	return names
 }
 
-func (g *Gateway) watchAPISinksOnce(ctx context.Context) error {
-	w, err := g.sinksKV.WatchAll(ctx)
-	if err != nil {
-		return err
-	}
-	defer w.Stop()
-	initial, seen := true, map[string]bool{}
-	for {
-		var e jetstream.KeyValueEntry
-		select {
-		case <-ctx.Done():
-			return nil
-		case e0, ok := <-w.Updates():
-			if !ok {
-				return errors.New("watch ended")
-			}
-			e = e0
-		}
-		if e == nil { // the current values are all in: anything not seen was deleted meanwhile
-			initial = false
-			g.mu.RLock()
-			var gone []string
-			for name := range g.api {
-				if !seen[name] {
-					gone = append(gone, name)
-				}
-			}
-			g.mu.RUnlock()
-			for _, name := range gone {
-				g.applyAPIChange(ctx, name, nil, 0)
-			}
-			continue
-		}
-		name := e.Key()
-		if initial {
-			seen[name] = true
-		}
-		switch e.Operation() {
-		case jetstream.KeyValuePut:
-			g.applyAPIChange(ctx, name, e.Value(), e.Revision())
-		default:
-			g.applyAPIChange(ctx, name, nil, e.Revision())
-		}
-	}
-}
+func (w apiWatch) Apply(ctx context.Context, c apisinks.Change) { w.g.applyAPIChange(ctx, c) }
 
-// applyAPIChange runs revision rev of an API sink (value nil: deleted)
+// applyAPIChange runs a change of an API sink (c.Deleted: deleted)
 // through the reload path, unless this replica already has it.
-func (g *Gateway) applyAPIChange(ctx context.Context, name string, value []byte, rev uint64) {
+func (g *Gateway) applyAPIChange(ctx context.Context, c apisinks.Change) {
+	name, rev := c.Name, c.Rev
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
 	g.mu.RLock()
 	cur, had := g.api[name]
 	g.mu.RUnlock()
-	if had && rev != 0 && cur.rev >= rev || !had && value == nil {
+	if had && rev != 0 && cur.rev >= rev || !had && c.Deleted {
 		return
 	}
-	if value != nil && rev != 0 && g.superseded(ctx, name, rev) {
+	if !c.Deleted && rev != 0 && g.superseded(ctx, name, rev) {
 		return
 	}
 	var next *apiSink
-	if value != nil {
-		rec, err := g.sealer.Decode(name, value)
+	if !c.Deleted {
 		switch {
-		case err != nil:
-			next = &apiSink{rev: rev, err: err}
-		case rec.Op == "delete":
+		case c.Err != nil:
+			next = &apiSink{rev: rev, err: c.Err}
+		case c.Rec.Op == "delete":
 			// The revision before a tombstone, saying who deleted it.
 			if !had {
 				return
 			}
 		default:
-			next = g.buildAPISink(name, rec, rev, g.fileCfg)
+			next = g.buildAPISink(name, c.Rec, rev, g.fileCfg)
 		}
 	}
 	if err := g.swapAPISinkLocked(ctx, name, next); err != nil {
@@ -237,11 +180,11 @@ func (g *Gateway) applyAPIChange(ctx context.Context, name string, value []byte,
 // name; what superseded it follows in the watch. Not knowing, it is
 // applied, as before.
 func (g *Gateway) superseded(ctx context.Context, name string, rev uint64) bool {
-	e, err := g.sinksKV.Get(ctx, name)
+	latest, err := g.store.Revision(ctx, name)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return true
 	}
-	return err == nil && e.Revision() > rev
+	return err == nil && latest > rev
 }
 
 // swapAPISinkLocked makes next (nil: none) the API sink called name and

@@ -17,7 +17,6 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 	"github.com/switchyard-dev/switchyard/pkg/jsonlimit"
-	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
 // The endpoints API: sinks created, changed and deleted at run time. They
@@ -132,11 +131,7 @@ func (g *Gateway) CreateSink(ctx context.Context, body []byte, actor string) (ga
 	now := time.Now().UTC()
 	rec := apisinks.Record{Spec: spec, Op: "create", Actor: actor, At: now, CreatedAt: now, IncarnationID: apisinks.NewIncarnation()}
 	s.Incarnation = rec.Incarnation(name)
-	data, err := g.sealer.Encode(name, rec)
-	if err != nil {
-		return nil, err
-	}
-	rev, err := g.sinksKV.Create(ctx, name, data)
+	rev, err := g.store.Create(ctx, name, rec)
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return nil, conflict("sink %q exists", name)
 	}
@@ -145,7 +140,7 @@ func (g *Gateway) CreateSink(ctx context.Context, body []byte, actor string) (ga
 	}
 	if err := g.swapAPISinkLocked(ctx, name, &apiSink{rec: rec, rev: rev, sink: s}); err != nil {
 		// It could not start: take it back, so the caller can retry.
-		_ = g.sinksKV.Delete(ctx, name, jetstream.LastRevision(rev))
+		_ = g.store.Remove(ctx, name, rev)
 		_ = g.swapAPISinkLocked(ctx, name, nil)
 		return nil, fmt.Errorf("start sink %s: %w", name, err)
 	}
@@ -200,19 +195,19 @@ func (g *Gateway) PatchSink(ctx context.Context, name string, patch []byte, acto
 // storedAPISink reads the latest revision of an API sink to change it; a
 // sink of the config file is a conflict (inFile says what to do instead).
 // reloadMu is held.
-func (g *Gateway) storedAPISink(ctx context.Context, name, inFile string) (jetstream.KeyValueEntry, error) {
+func (g *Gateway) storedAPISink(ctx context.Context, name, inFile string) (apisinks.Entry, error) {
 	if !g.running.Load() {
-		return nil, ErrNotRunning
+		return apisinks.Entry{}, ErrNotRunning
 	}
 	if err := checkName(name); err != nil {
-		return nil, err
+		return apisinks.Entry{}, err
 	}
 	if g.inFile(name) {
-		return nil, conflict("sink %q is defined in the config file: %s", name, inFile)
+		return apisinks.Entry{}, conflict("sink %q is defined in the config file: %s", name, inFile)
 	}
-	e, err := g.sinksKV.Get(ctx, name)
+	e, err := g.store.Get(ctx, name)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, fmt.Errorf("%w %q", gatewayapi.ErrUnknownSink, name)
+		return e, fmt.Errorf("%w %q", gatewayapi.ErrUnknownSink, name)
 	}
 	return e, err
 }
@@ -227,11 +222,11 @@ func (g *Gateway) updateAPISink(ctx context.Context, name, op, actor, reason str
 	if err != nil {
 		return err
 	}
-	rec, err := g.sealer.Decode(name, e.Value())
-	if err != nil {
-		return err
+	if e.Err != nil {
+		return e.Err
 	}
-	if rec.Plain() && g.sealer != nil {
+	rec := e.Rec
+	if rec.Plain() && g.store.Sealer != nil {
 		// Changing it would seal, and so adopt, a record not written here.
 		return conflict("sink %q is refused: %v", name, errPlainRecord)
 	}
@@ -254,11 +249,7 @@ func (g *Gateway) updateAPISink(ctx context.Context, name, op, actor, reason str
 		}
 	}
 	rec.Op, rec.Actor, rec.Reason, rec.At = op, actor, reason, time.Now().UTC()
-	data, err := g.sealer.Encode(name, rec)
-	if err != nil {
-		return err
-	}
-	rev, err := g.sinksKV.Update(ctx, name, data, e.Revision())
+	rev, err := g.store.Update(ctx, name, rec, e.Rev)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			return conflict("sink %q changed meanwhile: read it again and retry", name)
@@ -315,16 +306,7 @@ func (g *Gateway) DeleteSink(ctx context.Context, name, actor string) error {
 	}
 	// The last revision says who deleted it; the delete marker after it
 	// is the tombstone every replica's watch and recovery respect.
-	rec, err := g.sealer.Decode(name, e.Value())
-	if err == nil {
-		rec.Op, rec.Actor, rec.Reason, rec.At = "delete", actor, "", time.Now().UTC()
-		if data, err := g.sealer.Encode(name, rec); err == nil {
-			if rev, err := g.sinksKV.Update(ctx, name, data, e.Revision()); err == nil {
-				e = revEntry{e, rev}
-			}
-		}
-	}
-	if err := g.sinksKV.Delete(ctx, name, jetstream.LastRevision(e.Revision())); err != nil {
+	if err := g.store.Delete(ctx, e, actor); err != nil {
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			return conflict("sink %q changed meanwhile: retry", name)
 		}
@@ -337,14 +319,6 @@ func (g *Gateway) DeleteSink(ctx context.Context, name, actor string) error {
 	g.log.Info("sink deleted through the API", "sink", name, "actor", actor)
 	return nil
 }
-
-// revEntry is a KV entry with the revision of a later write.
-type revEntry struct {
-	jetstream.KeyValueEntry
-	rev uint64
-}
-
-func (r revEntry) Revision() uint64 { return r.rev }
 
 // cleanSinkState removes what a sink of this name leaves in JetStream, so
 // a later sink of the same name starts clean and can never redrive or
@@ -366,8 +340,10 @@ func (g *Gateway) SinkHistory(ctx context.Context, name string) ([]gatewayapi.Si
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
-	// History reads by a key filter: the name is a token, never a wildcard.
-	entries, err := g.sinksKV.History(ctx, subject.Token(name))
+	out, err := g.store.History(ctx, name, func(doc map[string]any) gatewayapi.SinkView {
+		v, _ := g.redactedSpec(doc)
+		return v
+	})
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		if g.inFile(name) {
 			return nil, conflict("sink %q is defined in the config file, which has no history here", name)
@@ -376,23 +352,6 @@ func (g *Gateway) SinkHistory(ctx context.Context, name string) ([]gatewayapi.Si
 	}
 	if err != nil {
 		return nil, err
-	}
-	out := make([]gatewayapi.SinkRevision, 0, len(entries))
-	for _, e := range entries {
-		r := gatewayapi.SinkRevision{Revision: e.Revision(), At: e.Created().UTC(), Op: "delete"}
-		if e.Operation() == jetstream.KeyValuePut {
-			rec, err := g.sealer.Decode(name, e.Value())
-			if err != nil {
-				r.Op, r.Reason = "unreadable", err.Error()
-			} else {
-				r.Op, r.Actor, r.Reason = rec.Op, rec.Actor, rec.Reason
-				var doc map[string]any
-				if json.Unmarshal(rec.Spec, &doc) == nil {
-					r.Sink, _ = g.redactedSpec(doc)
-				}
-			}
-		}
-		out = append(out, r)
 	}
 	return out, nil
 }

@@ -48,10 +48,9 @@ type Gateway struct {
 	// handbacks counts the deliveries handed back unattempted (at a
 	// reload or a stop), so that they spend no attempt.
 	handbacks *dispatch.Handbacks
-	sinksKV   jetstream.KeyValue // sinks created through the API
-	sealer    *apisinks.Sealer   // nil: API sink specs are stored plain
-	attempts  *attempts.Log      // nil when the attempt log is off
-	runCtx    context.Context    // set by Run under reloadMu; nil before
+	store     *apisinks.Store // sinks created through the API
+	attempts  *attempts.Log   // nil when the attempt log is off
+	runCtx    context.Context // set by Run under reloadMu; nil before
 	replays   *replayManager
 	metrics   *telemetry.Metrics
 	version   string
@@ -140,13 +139,14 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	if g.kinds == nil {
 		g.kinds = sink.Default
 	}
-	if g.sinksKV, err = g.bus.SinksKV(ctx); err != nil {
+	g.store = &apisinks.Store{State: g.state, Log: g.log}
+	if g.store.KV, err = g.bus.SinksKV(ctx); err != nil {
 		return nil, err
 	}
-	if g.sealer, err = apisinks.NewSealer(cfg.Admin.SecretsKeyFile); err != nil {
+	if g.store.Sealer, err = apisinks.NewSealer(cfg.Admin.SecretsKeyFile); err != nil {
 		return nil, err
 	}
-	if g.sealer == nil {
+	if g.store.Sealer == nil {
 		g.log.Warn("admin.secrets_key_file is not set: sinks created through the API are stored with their secrets in plain text in the " + bus.SinksBucket + " bucket")
 	}
 	if err = g.retry.Do(ctx, "kv "+bus.SinksBucket, g.loadAPISinks); err != nil {
@@ -294,7 +294,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.apiChanged()
 	// After running: the changes they apply go through the reload path.
 	wg.Add(1)
-	go func() { defer wg.Done(); g.watchAPISinks(ctx) }()
+	go func() { defer wg.Done(); g.store.Watch(ctx, apiWatch{g}) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); g.watchFailures(ctx) }()
 	g.log.Info("switchyard running", "nats", g.bus.ClientURL(), "admin", g.AdminAddr(), "sinks", len(g.sinkList()))

@@ -27,17 +27,17 @@ func (g *Gateway) stillCurrent(ctx context.Context, s config.Sink) error {
 	if s.Incarnation == "" || isFileIncarnation(s) {
 		return nil
 	}
-	e, err := g.sinksKV.Get(ctx, s.Name)
+	e, err := g.store.Get(ctx, s.Name)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("sink %s was deleted through the API: %w", s.Name, bus.ErrSinkReplaced)
 	}
 	if err != nil {
 		return err
 	}
-	rec, err := g.sealer.Decode(s.Name, e.Value())
-	if err != nil {
-		return err
+	if e.Err != nil {
+		return e.Err
 	}
+	rec := e.Rec
 	if rec.Op == "delete" {
 		return fmt.Errorf("sink %s is being deleted through the API: %w", s.Name, bus.ErrSinkReplaced)
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/switchyard-dev/switchyard/pkg/apisinks"
 	"github.com/switchyard-dev/switchyard/pkg/bus"
-	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
 // A reload without --prune stops a removed config-file sink and keeps its
@@ -36,16 +35,12 @@ func sinkConsumerDescription(name string) string { return "Switchyard sink " + n
 // incarnations, it is older than the sink's tombstone) does not hold it:
 // the create cleans it. reloadMu is held.
 func (g *Gateway) checkNameFree(ctx context.Context, name string) error {
-	entries, err := g.sinksKV.History(ctx, subject.Token(name))
-	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+	trace, err := g.store.Trace(ctx, name)
+	if err != nil {
 		return fmt.Errorf("sink %s: history: %w", name, err)
 	}
-	var last jetstream.KeyValueEntry
-	if n := len(entries); n > 0 {
-		last = entries[n-1]
-		if last.Operation() == jetstream.KeyValuePut {
-			return conflict("sink %q exists", name)
-		}
+	if trace.Held {
+		return conflict("sink %q exists", name)
 	}
 	c, err := g.bus.JS.Consumer(ctx, g.cfg.Stream.Name, name)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
@@ -60,7 +55,7 @@ func (g *Gateway) checkNameFree(ctx context.Context, name string) error {
 		return errKeptState(name)
 	case inc != "":
 		return nil // an API sink's, deleted: the create cleans it
-	case last != nil && !info.Created.After(last.Created()):
+	case trace.Used && !info.Created.After(trace.At):
 		// Made before incarnations, and before the API sink of this
 		// name was deleted: that sink's.
 		return nil
@@ -97,7 +92,7 @@ func (g *Gateway) pruneKept(ctx context.Context) {
 		if inc := bus.IncarnationOf(info.Config); inc != "" && inc != apisinks.FileIncarnation(name) {
 			continue // an API sink's: its delete cleans it, not a prune
 		}
-		if _, err := g.sinksKV.Get(ctx, name); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		if _, err := g.store.Revision(ctx, name); !errors.Is(err, jetstream.ErrKeyNotFound) {
 			continue // an API sink's, or cannot tell
 		}
 		names = append(names, name)

@@ -1,16 +1,11 @@
 package gateway
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/switchyard-dev/switchyard/pkg/apisinks"
-	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 )
 
@@ -59,7 +54,7 @@ func (g *Gateway) judgeSpec(spec []byte, file *config.Config) (config.Sink, stri
 
 // judgeRecord judges a stored record; a refusal says why it may not run.
 func (g *Gateway) judgeRecord(rec apisinks.Record, file *config.Config) (config.Sink, error) {
-	if rec.Plain() && g.sealer != nil {
+	if rec.Plain() && g.store.Sealer != nil {
 		return config.Sink{}, &refusal{reason: refusedUnsealed, err: errPlainRecord}
 	}
 	spec, err := g.withoutExpiredSecrets(rec.Spec, rec.Expiring, time.Now())
@@ -98,78 +93,6 @@ func (g *Gateway) reportRebuilt(prev, next map[string]*apiSink) {
 			g.log.Info("API sink passes the rules again: started", "sink", name)
 		}
 	}
-}
-
-// sealedMarkerKey, in the state bucket, says that plain records have been
-// sealed once: from then on a plain record is not this gateway's.
-const sealedMarkerKey = "apisinks.sealed"
-
-// sealPlainRecords seals, on the first start with a secrets key, the
-// records stored in plain text before the key was set, and leaves a
-// marker so that no later start seals a plain record again (it would
-// launder one written by anyone who can publish to the bucket).
-func (g *Gateway) sealPlainRecords(ctx context.Context) error {
-	if _, err := g.state.Get(ctx, sealedMarkerKey); err == nil {
-		return nil
-	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
-		return fmt.Errorf("state %s: %w", sealedMarkerKey, err)
-	}
-	keys, err := g.sinksKV.ListKeys(ctx)
-	if err != nil {
-		return fmt.Errorf("api sinks: %w", err)
-	}
-	var names []string
-	for name := range keys.Keys() {
-		names = append(names, name)
-	}
-	_ = keys.Stop()
-	sealed := 0
-	for _, name := range names {
-		ok, err := g.sealRecord(ctx, name)
-		if err != nil {
-			return err
-		}
-		if ok {
-			sealed++
-		}
-	}
-	marker, _ := json.Marshal(map[string]any{"at": time.Now().UTC(), "sealed": sealed})
-	if _, err := g.state.Put(ctx, sealedMarkerKey, marker); err != nil {
-		return fmt.Errorf("state %s: %w", sealedMarkerKey, err)
-	}
-	g.log.Info("first start with admin.secrets_key_file: sealed the API sinks stored in plain text; a plain record written from now on is refused", "sealed", sealed, "bucket", bus.SinksBucket)
-	return nil
-}
-
-// sealRecord rewrites one plain record sealed, over the revision it read.
-func (g *Gateway) sealRecord(ctx context.Context, name string) (bool, error) {
-	for try := 0; try < 3; try++ {
-		e, err := g.sinksKV.Get(ctx, name)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return false, nil
-		}
-		if err != nil {
-			return false, fmt.Errorf("api sink %s: %w", name, err)
-		}
-		rec, err := g.sealer.Decode(name, e.Value())
-		if err != nil || !rec.Plain() {
-			return false, nil // sealed already, or unreadable: reported when loaded
-		}
-		rec.Op, rec.Actor, rec.Reason, rec.At = "seal", "switchyard", "sealed on the first start with admin.secrets_key_file", time.Now().UTC()
-		data, err := g.sealer.Encode(name, rec)
-		if err != nil {
-			return false, err
-		}
-		_, err = g.sinksKV.Update(ctx, name, data, e.Revision())
-		if err == nil {
-			return true, nil
-		}
-		if !errors.Is(err, jetstream.ErrKeyExists) {
-			return false, fmt.Errorf("seal api sink %s: %w", name, err)
-		}
-		// Another replica changed it meanwhile: read it again.
-	}
-	return false, fmt.Errorf("seal api sink %s: it keeps changing", name)
 }
 
 // withoutAPISinks drops from names the API sinks still stored: one that a

@@ -1,0 +1,86 @@
+package apisinks
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Change is one change of the sinks bucket: a revision put, or a delete.
+// A delete with Rev 0 is a sink the bucket no longer had when the watch
+// (re)started.
+type Change struct {
+	Entry
+	Deleted bool
+}
+
+// Target is what the watch applies the bucket's changes to: the API sinks
+// a replica runs.
+type Target interface {
+	// Known lists the API sinks the target has.
+	Known() []string
+	// Apply applies one change; it skips revisions it has.
+	Apply(ctx context.Context, c Change)
+}
+
+// Watch applies to t the changes any replica makes to the sinks bucket,
+// until ctx ends. The watch starts with every current value, so a change
+// made between start-up and this watch is not missed; t skips revisions
+// it already applied. A watch that fails is started again.
+func (s *Store) Watch(ctx context.Context, t Target) {
+	for ctx.Err() == nil {
+		if err := s.watchOnce(ctx, t); err != nil && ctx.Err() == nil {
+			s.Log.Error("watch API sinks; retrying", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}
+}
+
+func (s *Store) watchOnce(ctx context.Context, t Target) error {
+	w, err := s.KV.WatchAll(ctx)
+	if err != nil {
+		return err
+	}
+	defer w.Stop()
+	initial, seen := true, map[string]bool{}
+	for {
+		var e jetstream.KeyValueEntry
+		select {
+		case <-ctx.Done():
+			return nil
+		case e0, ok := <-w.Updates():
+			if !ok {
+				return errors.New("watch ended")
+			}
+			e = e0
+		}
+		if e == nil { // the current values are all in: anything not seen was deleted meanwhile
+			initial = false
+			var gone []string
+			for _, name := range t.Known() {
+				if !seen[name] {
+					gone = append(gone, name)
+				}
+			}
+			for _, name := range gone {
+				t.Apply(ctx, Change{Entry: Entry{Name: name}, Deleted: true})
+			}
+			continue
+		}
+		name := e.Key()
+		if initial {
+			seen[name] = true
+		}
+		switch e.Operation() {
+		case jetstream.KeyValuePut:
+			t.Apply(ctx, Change{Entry: s.entry(e)})
+		default:
+			t.Apply(ctx, Change{Entry: Entry{Name: name, Rev: e.Revision()}, Deleted: true})
+		}
+	}
+}
