@@ -301,6 +301,8 @@ func TestEveryAdminRouteGivesEachCallerItsPower(t *testing.T) {
 				hdr  map[string]string
 			}{
 				{"Origin of another site", map[string]string{"Origin": "https://evil.example"}},
+				{"Origin null (a sandboxed frame)", map[string]string{"Origin": "null"}},
+				{"Origin of this host on another port", map[string]string{"Origin": "http://127.0.0.1:1"}},
 				{"Sec-Fetch-Site: cross-site", map[string]string{"Sec-Fetch-Site": "cross-site"}},
 				{"Sec-Fetch-Site: same-site", map[string]string{"Sec-Fetch-Site": "same-site"}},
 			} {
