@@ -5,7 +5,7 @@ import (
 	"net"
 	"strings"
 
-	"github.com/switchyard-dev/switchyard/pkg/signing"
+	"github.com/switchyard-dev/switchyard/pkg/ingest/provider"
 	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
@@ -34,24 +34,27 @@ type IngestToken struct {
 // Source is one provider whose webhooks arrive at POST /ingest/<name>.
 type Source struct {
 	Name string `yaml:"name"`
-	// Verify is how signatures are checked: stripe, github, shopify,
-	// standard-webhooks or hmac-sha256.
+	// Verify names the provider (pkg/ingest/provider's registry) whose
+	// signatures, event ids and types the source's webhooks carry.
 	Verify string `yaml:"verify"`
 	// Secrets are tried in turn, so a secret can be rotated.
 	Secrets    []string `yaml:"secrets"`
 	Tenant     string   `yaml:"tenant"`
 	TypePrefix string   `yaml:"type_prefix"`
-	// Header, Encoding and Prefix describe the signature of hmac-sha256.
+	// Header, Encoding and Prefix describe the signature of a provider that
+	// takes options (hmac-sha256).
 	Header   string `yaml:"header"`
 	Encoding string `yaml:"encoding"`
 	Prefix   string `yaml:"prefix"`
-	// IDHeader and TypeHeader name, for hmac-sha256, the headers that hold
+	// IDHeader and TypeHeader name, for a provider that takes options
+	// (hmac-sha256), the headers that hold
 	// the event's id and type (else the body's "id" and "type").
 	IDHeader   string `yaml:"id_header"`
 	TypeHeader string `yaml:"type_header"`
 }
 
-// Verifiers a source may name.
+// Verifiers a source may name: the built-in providers (pkg/ingest/providers
+// registers them; these names are for Go code that builds a Source).
 const (
 	VerifyStripe           = "stripe"
 	VerifyGitHub           = "github"
@@ -78,7 +81,9 @@ var ingestDocs = []FieldDoc{
 	{Path: "ingest.tokens[].rate_limit", Default: "`\"\"` (none)", Doc: "events per token: `N/s`, `N/m` or `N/h`, per replica; over it, `429` with `Retry-After`"},
 	{Path: "ingest.max_body", Default: "`1MiB`", Doc: "largest request body; larger is `413`"},
 	{Path: "sources[].name", Required: true, Doc: "a provider's webhooks arrive at `POST /ingest/<name>` on `ingest.listen`; 1–64 of `A-Z a-z 0-9 - _`"},
-	{Path: "sources[].verify", Required: true, Doc: "`stripe`, `github`, `shopify`, `standard-webhooks` or `hmac-sha256`"},
+	// The doc of sources[].verify, the registered providers' names, is
+	// written by pkg/schema from the registry.
+	{Path: "sources[].verify", Required: true},
 	{Path: "sources[].secrets", Required: true, Doc: "signing secrets, each tried (rotation); never shown"},
 	{Path: "sources[].tenant", Doc: "publish under `tenants.<tenant>.`; empty: `events.`"},
 	{Path: "sources[].type_prefix", Default: "the source's name", Doc: "events go to `events.<type_prefix>.<provider type>`"},
@@ -95,8 +100,10 @@ func (c *Config) applyIngestDefaults() {
 		if s.TypePrefix == "" {
 			s.TypePrefix = s.Name
 		}
-		if s.Verify == VerifyHMAC && s.Encoding == "" {
-			s.Encoding = "hex"
+		if p := provider.Default.Get(s.Verify); p != nil && p.Defaults != nil {
+			ps := s.Provider()
+			p.Defaults(&ps)
+			s.setProvider(ps)
 		}
 	}
 }
@@ -175,32 +182,42 @@ func (c *Config) validateIngest(p *parser) {
 		if err := subject.ValidFilter(s.TypePrefix); err != nil || strings.ContainsAny(s.TypePrefix, "*>") {
 			p.at(field+".type_prefix", "%q: must be one or more subject tokens without wildcards", s.TypePrefix)
 		}
-		hmacOnly := s.Header != "" || s.Prefix != "" || s.IDHeader != "" || s.TypeHeader != ""
-		switch s.Verify {
-		case VerifyStandardWebhooks:
-			for j, sec := range s.Secrets {
-				if err := signing.ParseKey(sec); err != nil && sec != "" {
-					p.at(fmt.Sprintf("%s.secrets[%d]", field, j), "%v (whpk_ for a v1a public key)", err)
-				}
-			}
-			if hmacOnly {
-				p.at(field, "header, prefix, id_header and type_header are for verify: hmac-sha256 only")
-			}
-		case VerifyStripe, VerifyGitHub, VerifyShopify:
-			if hmacOnly {
-				p.at(field, "header, prefix, id_header and type_header are for verify: hmac-sha256 only")
-			}
-		case VerifyHMAC:
-			if s.Header == "" {
-				p.at(field+".header", "missing: the header that carries the signature")
-			}
-			if s.Encoding != "hex" && s.Encoding != "base64" {
-				p.at(field+".encoding", "must be hex or base64, got %q", s.Encoding)
-			}
-		default:
-			p.at(field+".verify", "must be stripe, github, shopify, standard-webhooks or hmac-sha256, got %q", s.Verify)
-		}
+		validateProvider(p, field, s)
 	}
+}
+
+// validateProvider checks what a source's provider reads of it, asking the
+// provider registry.
+func validateProvider(p *parser, field string, s *Source) {
+	spec := provider.Default.Get(s.Verify)
+	if spec == nil {
+		names := provider.Default.Names(false)
+		if len(names) == 0 {
+			p.at(field+".verify", "%q: no ingest providers are registered (the binary must import pkg/ingest/providers)", s.Verify)
+			return
+		}
+		p.at(field+".verify", "must be %s, got %q", provider.OneOf(names, ""), s.Verify)
+		return
+	}
+	if spec.Validate != nil {
+		spec.Validate(s.Provider(), func(f, format string, args ...any) {
+			p.at(joinPath(field, f), format, args...)
+		})
+	}
+	if !spec.Options && (s.Header != "" || s.Prefix != "" || s.IDHeader != "" || s.TypeHeader != "") {
+		p.at(field, "header, prefix, id_header and type_header are for verify: %s only", provider.OneOf(provider.Default.Names(true), ""))
+	}
+}
+
+// Provider is what the source's provider reads of it.
+func (s Source) Provider() provider.Source {
+	return provider.Source{Name: s.Name, Secrets: s.Secrets, Header: s.Header, Encoding: s.Encoding,
+		Prefix: s.Prefix, IDHeader: s.IDHeader, TypeHeader: s.TypeHeader}
+}
+
+// setProvider takes back the options a provider's Defaults set.
+func (s *Source) setProvider(ps provider.Source) {
+	s.Header, s.Encoding, s.Prefix, s.IDHeader, s.TypeHeader = ps.Header, ps.Encoding, ps.Prefix, ps.IDHeader, ps.TypeHeader
 }
 
 // redactIngest replaces the ingest tokens and source secrets by their

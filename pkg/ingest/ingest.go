@@ -1,7 +1,9 @@
 // Package ingest is Switchyard's way in over HTTP: the publish API
 // (POST /v1/events, bearer tokens, optionally bound to a tenant) and
-// inbound provider webhooks (POST /ingest/<source>, verified Stripe,
-// GitHub, Shopify, Standard Webhooks or generic HMAC signatures). Both put
+// inbound provider webhooks (POST /ingest/<source>, verified and identified
+// by the source's provider from the pkg/ingest/provider registry; this
+// package imports pkg/ingest/providers, the built-in Stripe, GitHub,
+// Shopify, Standard Webhooks and generic HMAC ones). Both put
 // events into the events stream and answer only after JetStream has
 // stored them (a PubAck), so a 2xx means what a NATS publish's ack means.
 //

@@ -4,6 +4,8 @@ import (
 	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/switchyard-dev/switchyard/pkg/ingest/provider"
 )
 
 // Outcomes a request or an event is counted under.
@@ -22,9 +24,9 @@ var outcomes = []string{OutcomeAccepted, OutcomeDuplicate, OutcomeUnauthorized, 
 
 // Reasons a provider webhook is refused with 401, for the metric.
 const (
-	ReasonMissing   = "missing_signature"
-	ReasonMismatch  = "bad_signature"
-	ReasonTimestamp = "stale_timestamp"
+	ReasonMissing   = provider.ReasonMissing
+	ReasonMismatch  = provider.ReasonMismatch
+	ReasonTimestamp = provider.ReasonTimestamp
 )
 
 var reasons = []string{ReasonMissing, ReasonMismatch, ReasonTimestamp}

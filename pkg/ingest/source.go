@@ -1,8 +1,6 @@
 package ingest
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,29 +8,22 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/tidwall/gjson"
 
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/event"
+	"github.com/switchyard-dev/switchyard/pkg/ingest/provider"
 	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
 // source is one provider endpoint, POST /ingest/<name>.
 type source struct {
-	cfg     config.Source
-	verify  verifier
-	scope   string
-	keep    []string // provider headers kept on the event
-	metrics *labelMetrics
-}
-
-// Provider headers worth keeping on the event, beyond its id and type.
-var keepHeaders = map[string][]string{
-	config.VerifyGitHub: {"X-GitHub-Event", "X-GitHub-Delivery", "X-GitHub-Hook-ID",
-		"X-GitHub-Hook-Installation-Target-ID", "X-GitHub-Hook-Installation-Target-Type"},
-	config.VerifyShopify: {"X-Shopify-Topic", "X-Shopify-Event-Id", "X-Shopify-Webhook-Id", "X-Shopify-Shop-Domain",
-		"X-Shopify-API-Version", "X-Shopify-Triggered-At"},
-	config.VerifyStandardWebhooks: {"webhook-id", "webhook-timestamp"},
+	cfg      config.Source
+	provider *provider.Spec
+	settings provider.Source // what the provider reads of cfg
+	verify   verifier
+	scope    string
+	keep     []string // provider headers kept on the event
+	metrics  *labelMetrics
 }
 
 func newSource(c config.Source, m *Metrics) (*source, error) {
@@ -43,11 +34,10 @@ func newSource(c config.Source, m *Metrics) (*source, error) {
 	if c.TypePrefix == "" {
 		c.TypePrefix = c.Name
 	}
-	s := &source{cfg: c, verify: v, scope: scopeSource + c.Name + "/", keep: keepHeaders[c.Verify], metrics: m.labels(kindSource, c.Name)}
-	for _, hd := range []string{c.IDHeader, c.TypeHeader} {
-		if hd != "" {
-			s.keep = append(s.keep, hd)
-		}
+	p := provider.Default.Get(c.Verify)
+	s := &source{cfg: c, provider: p, settings: c.Provider(), verify: v, scope: scopeSource + c.Name + "/", metrics: m.labels(kindSource, c.Name)}
+	if p.Keep != nil {
+		s.keep = p.Keep(s.settings)
 	}
 	return s, nil
 }
@@ -93,37 +83,7 @@ func (h *Handler) serveSource(w http.ResponseWriter, r *http.Request, s *source)
 
 // identify reads the provider's own event id and type.
 func (s *source) identify(h http.Header, body []byte) (id, typ string, err error) {
-	var raw string
-	switch s.cfg.Verify {
-	case config.VerifyStripe:
-		id, raw = gjson.GetBytes(body, "id").String(), gjson.GetBytes(body, "type").String()
-	case config.VerifyGitHub:
-		id, raw = h.Get("X-GitHub-Delivery"), h.Get("X-GitHub-Event")
-		if a := gjson.GetBytes(body, "action"); a.Type == gjson.String && a.Str != "" && raw != "" {
-			raw += "." + a.Str
-		}
-	case config.VerifyShopify:
-		id, raw = h.Get("X-Shopify-Event-Id"), h.Get("X-Shopify-Topic")
-		if id == "" {
-			id = h.Get("X-Shopify-Webhook-Id")
-		}
-	case config.VerifyStandardWebhooks:
-		id, raw = h.Get("webhook-id"), gjson.GetBytes(body, "type").String()
-	case config.VerifyHMAC:
-		id, raw = h.Get(s.cfg.IDHeader), h.Get(s.cfg.TypeHeader)
-		if s.cfg.IDHeader == "" {
-			id = gjson.GetBytes(body, "id").String()
-		}
-		if s.cfg.TypeHeader == "" {
-			raw = gjson.GetBytes(body, "type").String()
-		}
-		if id == "" {
-			// No id from the provider: the body's hash, so that its
-			// retries of the same body still de-duplicate.
-			sum := sha256.Sum256(body)
-			id = "sha256:" + hex.EncodeToString(sum[:])
-		}
-	}
+	id, raw := s.provider.Identify(s.settings, h, body)
 	if id == "" {
 		return "", "", errors.New("the provider's event id is missing")
 	}

@@ -1,8 +1,8 @@
-// Package schema derives, from the config types and the registry of sink
-// kinds, the JSON Schema of Switchyard's YAML (`switchyard schema`,
-// config/switchyard.schema.json) and the README's configuration
-// reference table. Tests compare both with the committed files, so neither
-// drifts from the code.
+// Package schema derives, from the config types, the registry of sink kinds
+// and the registry of ingest providers, the JSON Schema of Switchyard's YAML
+// (`switchyard schema`, config/switchyard.schema.json) and the README's
+// configuration reference and ingest provider tables. Tests compare them
+// with the committed files, so none drifts from the code.
 package schema
 
 import (
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/ingest/provider"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
 )
 
@@ -73,7 +74,7 @@ type gen struct {
 func newGen(r *sink.Registry) *gen {
 	g := &gen{r: r, infos: r.Infos(), docs: map[string]config.FieldDoc{}}
 	for _, d := range config.Docs {
-		g.docs[d.Path] = d
+		g.docs[d.Path] = withProviders(d)
 	}
 	for _, in := range g.infos {
 		for _, d := range in.Fields {
@@ -126,7 +127,22 @@ func (g *gen) field(t reflect.Type, path string, def reflect.Value) map[string]a
 	if g.secret(path) {
 		s["writeOnly"] = true
 	}
+	if path == verifyPath {
+		s["enum"] = provider.Default.Names(false)
+	}
 	return s
+}
+
+// verifyPath is the field that names a source's provider.
+const verifyPath = "sources[].verify"
+
+// withProviders is d, documented from the provider registry when it is the
+// field that names a provider.
+func withProviders(d config.FieldDoc) config.FieldDoc {
+	if d.Path == verifyPath && d.Doc == "" {
+		d.Doc = provider.OneOf(provider.Default.Names(false), "`")
+	}
+	return d
 }
 
 func (g *gen) value(t reflect.Type, path string, def reflect.Value) map[string]any {
@@ -279,6 +295,7 @@ func Table(r *sink.Registry) string {
 	defs := reflect.ValueOf(*config.Defaults())
 	sinkDefs := reflect.ValueOf(config.SinkDefaults(nil))
 	for _, d := range config.Docs {
+		d = withProviders(d)
 		v, ok := lookup(defs, d.Path)
 		if rest, isSink := strings.CutPrefix(d.Path, "sinks[]."); isSink {
 			v, ok = lookup(sinkDefs, rest)
@@ -431,11 +448,17 @@ func TableIn(readme string) (table string, start, end int, err error) {
 	return readme[start:j], start, j, nil
 }
 
-// WithTable returns the README with its generated section replaced.
+// WithTable returns the README with its generated sections (the config
+// reference and the ingest provider table) replaced.
 func WithTable(readme string, r *sink.Registry) (string, error) {
 	_, start, end, err := TableIn(readme)
 	if err != nil {
 		return "", err
 	}
-	return readme[:start] + Table(r) + readme[end:], nil
+	readme = readme[:start] + Table(r) + readme[end:]
+	_, start, end, err = ProviderTableIn(readme)
+	if err != nil {
+		return "", err
+	}
+	return readme[:start] + ProviderTable(provider.Default) + readme[end:], nil
 }

@@ -2,6 +2,7 @@ package schema_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/switchyard-dev/switchyard/pkg/ingest/provider"
+	_ "github.com/switchyard-dev/switchyard/pkg/ingest/providers"
 	"github.com/switchyard-dev/switchyard/pkg/schema"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
 	_ "github.com/switchyard-dev/switchyard/pkg/sink/all"
@@ -59,6 +62,52 @@ func TestREADMETableIsGenerated(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// The README's ingest provider table is what the provider registry
+// generates: a provider's row comes with its file.
+func TestREADMEProviderTableIsGenerated(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(root(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, _, err := schema.ProviderTableIn(string(readme))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := schema.ProviderTable(provider.Default)
+	if got != want {
+		if os.Getenv("SWITCHYARD_UPDATE") != "" {
+			updated, _ := schema.WithTable(string(readme), sink.Default)
+			os.WriteFile(filepath.Join(root(t), "README.md"), []byte(updated), 0o644)
+		}
+		t.Errorf("README.md's ingest provider table drifted from pkg/ingest/providers:\n have %q\n want %q\nregenerate it with `go run ./cmd/switchyard schema --readme`", got, want)
+	}
+	for _, name := range provider.Default.Names(false) {
+		if !strings.Contains(got, "| `"+name+"` |") {
+			t.Errorf("no row for provider %s", name)
+		}
+	}
+}
+
+// The schema's verify lists the registered providers, as the loader
+// accepts them, and so does the reference's row.
+func TestSchemaListsProviders(t *testing.T) {
+	b, err := schema.JSON(sink.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := provider.Default.Names(false)
+	if len(names) < 5 {
+		t.Fatalf("providers %v: the built-in ones are not registered", names)
+	}
+	enum, _ := json.Marshal(names)
+	if !bytes.Contains(bytes.Join(bytes.Fields(b), nil), append([]byte(`"enum":`), enum...)) {
+		t.Errorf("schema has no verify enum %s", enum)
+	}
+	if table := schema.Table(sink.Default); !strings.Contains(table, "| `sources[].verify` | required | "+provider.OneOf(names, "`")+" |") {
+		t.Errorf("the reference's sources[].verify row does not list %v", names)
 	}
 }
 
