@@ -13,18 +13,23 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 	"github.com/switchyard-dev/switchyard/pkg/dispatch"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
+	"github.com/switchyard-dev/switchyard/pkg/replay"
 )
 
 // adminBackend is the gateway as the admin API sees it: it reads the
-// running sinks, the dead-letter store, the attempt log and the replays,
-// and acts on them through the gateway.
-type adminBackend struct{ g *Gateway }
+// running sinks, the dead-letter store and the attempt log, and acts on
+// them through the gateway. The replay manager answers the replay routes
+// itself.
+type adminBackend struct {
+	g *Gateway
+	*replay.Manager
+}
 
 var _ admin.Backend = adminBackend{}
 
 // Admin is the gateway's backend for the admin API (what Run serves);
 // in-process callers such as the demo query the gateway through it too.
-func (g *Gateway) Admin() admin.Backend { return adminBackend{g} }
+func (g *Gateway) Admin() admin.Backend { return adminBackend{g, g.replays} }
 
 // Ready answers the admin API: see Gateway.Ready.
 func (a adminBackend) Ready(ctx context.Context) error { return a.g.Ready(ctx) }
@@ -42,33 +47,6 @@ func (a adminBackend) RunningConfig() *config.Config {
 	a.g.mu.RLock()
 	defer a.g.mu.RUnlock()
 	return config.Redacted(a.g.cfg)
-}
-
-// StartReplay answers the admin API: it starts a replay of a time range
-// of the stream to one sink (see replayManager.start). Before Run, or
-// once Run is stopping, it returns ErrNotRunning.
-func (a adminBackend) StartReplay(ctx context.Context, name string, req gatewayapi.ReplayRequest) (gatewayapi.ReplayStatus, error) {
-	g := a.g
-	// No reload may swap the sink between finding its dispatcher and
-	// registering the replay: the reload hands registered replays over.
-	g.reloadMu.Lock()
-	defer g.reloadMu.Unlock()
-	rs, err := g.sink(name)
-	if err != nil {
-		return gatewayapi.ReplayStatus{}, err
-	}
-	return g.replays.start(ctx, rs.cfg, rs.dispatcher, req)
-}
-
-// Replays answers the admin API.
-func (a adminBackend) Replays() []gatewayapi.ReplayStatus { return a.g.replays.list() }
-
-// Replay answers the admin API.
-func (a adminBackend) Replay(id string) (gatewayapi.ReplayStatus, error) { return a.g.replays.get(id) }
-
-// CancelReplay answers the admin API.
-func (a adminBackend) CancelReplay(id string) (gatewayapi.ReplayStatus, error) {
-	return a.g.replays.cancel(id)
 }
 
 // Sinks answers the admin API: every running sink's status, by name,

@@ -5,13 +5,9 @@ import (
 	"time"
 )
 
-// SetReplayRetention changes how long finished replays are kept and how
-// many at most, for a test; the returned func restores the defaults.
-func SetReplayRetention(d time.Duration, n int) (restore func()) {
-	oldD, oldN := replayRetention, maxFinishedReplays
-	replayRetention, maxFinishedReplays = d, n
-	return func() { replayRetention, maxFinishedReplays = oldD, oldN }
-}
+// SetReplayRetention changes how long g keeps finished replays and how
+// many at most, for a test.
+func SetReplayRetention(g *Gateway, d time.Duration, n int) { g.replays.SetRetention(d, n) }
 
 // SetLimitsInterval changes how often limits are checked, for a test.
 func SetLimitsInterval(d time.Duration) (restore func()) {

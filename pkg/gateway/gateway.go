@@ -23,6 +23,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 	"github.com/switchyard-dev/switchyard/pkg/dispatch"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
+	"github.com/switchyard-dev/switchyard/pkg/replay"
 	"github.com/switchyard-dev/switchyard/pkg/session"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
 	"github.com/switchyard-dev/switchyard/pkg/telemetry"
@@ -51,7 +52,7 @@ type Gateway struct {
 	store     *apisinks.Store // sinks created through the API
 	attempts  *attempts.Log   // nil when the attempt log is off
 	runCtx    context.Context // set by Run under reloadMu; nil before
-	replays   *replayManager
+	replays   *replay.Manager
 	metrics   *telemetry.Metrics
 	version   string
 	mu        sync.RWMutex // guards sinks, byName, cfg.Sinks, fileCfg and api across reloads
@@ -118,11 +119,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		return nil, err
 	}
 	g.dlq = &deadletter.Store{JS: g.bus.JS, Stream: cfg.DeadLetters.Stream}
-	g.replays = newReplayManager(g.bus.JS, cfg.Stream.Name, g.log)
 	if g.state, err = g.bus.StateKV(ctx); err != nil {
 		return nil, err
 	}
-	g.replays.kv = g.state
+	g.replays = replay.New(replay.Config{JS: g.bus.JS, Stream: cfg.Stream.Name, KV: g.state, Sinks: replaySinks{g}, Log: g.log})
 	if g.handbacks, err = dispatch.NewHandbacks(ctx, g.bus.JS, g.state); err != nil {
 		return nil, err
 	}
@@ -264,7 +264,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 	// the sinks, the watchers and the replays through this context.
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	g.replays.begin(ctx)
+	var sup supervisor
+	if err := sup.start(ctx, g.replays); err != nil {
+		return err
+	}
 	srv, srvErr := g.admin.serve(admin.HandlerWith(g.Admin(), admin.Options{
 		Token: g.cfg.Admin.Token, InsecureNoAuth: g.cfg.Admin.InsecureNoAuth,
 		Logger: g.log.With("component", "admin"), Registerer: g.metrics.Registry,
@@ -281,8 +284,6 @@ func (g *Gateway) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); g.recordAckFloors(ctx) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); g.heartbeat(ctx) }()
-	wg.Add(1)
-	go func() { defer wg.Done(); g.replays.watchCancels(ctx) }()
 
 	g.reloadMu.Lock()
 	g.runCtx = ctx
@@ -315,7 +316,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	g.reloadMu.Unlock()
 	wg.Wait()
-	g.replays.wait() // each replay deletes its consumer as it ends
+	sup.stop() // each replay deletes its consumer as it ends
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shutCtx)
@@ -351,7 +352,7 @@ func (g *Gateway) close(ctx context.Context) {
 
 // ErrNotRunning is returned by what needs a running gateway (a reload, a
 // replay) when called before Run or once it is stopping.
-var ErrNotRunning = errors.New("gateway not running")
+var ErrNotRunning = gatewayapi.ErrNotRunning
 
 // Ready says whether this replica can serve: running, NATS connected and
 // every consumer bound. The admin API's /readyz answers it.

@@ -75,7 +75,7 @@ func TestRunJoinsReplays(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Run did not return")
 	}
-	got, err := g.replays.get(st.ID)
+	got, err := g.replays.Replay(st.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -105,22 +105,13 @@ func (g *Gateway) watchPauses(ctx context.Context) {
 		if err != nil {
 			if ctx.Err() == nil {
 				g.log.Error("watch pause state", "err", err)
-				sleepCtx(ctx, bus.RetryCap)
+				bus.Sleep(ctx, bus.RetryCap)
 			}
 			continue
 		}
 		opts = nil
 		g.applyPauseUpdates(w)
 		_ = w.Stop()
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(bus.Jitter(d))
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
 	}
 }
 

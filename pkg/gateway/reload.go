@@ -139,7 +139,7 @@ func (g *Gateway) applyLocked(ctx context.Context, next *config.Config, prune bo
 	for _, rs := range fresh {
 		g.startSink(g.runCtx, rs)
 	}
-	g.replays.handOff(fresh, plan.Removed)
+	g.replays.HandOff(replayDispatchers(fresh), plan.Removed)
 	for _, rs := range stopping {
 		g.stopSink(ctx, rs)
 	}

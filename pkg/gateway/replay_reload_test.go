@@ -98,9 +98,9 @@ func TestReloadRemovingTheSinkEndsItsReplay(t *testing.T) {
 // Finished replays are kept a while for their outcome, then dropped, and
 // never more than a bounded number.
 func TestFinishedReplaysArePruned(t *testing.T) {
-	defer gateway.SetReplayRetention(time.Hour, 2)()
 	rc := newReceiver(t)
 	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("a", `[">"]`, ""))
+	gateway.SetReplayRetention(g, time.Hour, 2)
 	since := time.Now()
 	for i := 0; i < 5; i++ {
 		publish(t, g, "order.created", fmt.Sprintf("e%d", i), []byte(`{}`), nil)
@@ -125,7 +125,7 @@ func TestFinishedReplaysArePruned(t *testing.T) {
 	if code := adminDo(t, g, "GET", "/v1/replays/"+ids[0], nil); code != 404 {
 		t.Errorf("the oldest finished replay: %d, want 404 (pruned)", code)
 	}
-	gateway.SetReplayRetention(100*time.Millisecond, 2)
+	gateway.SetReplayRetention(g, 100*time.Millisecond, 2)
 	time.Sleep(200 * time.Millisecond)
 	adminDo(t, g, "GET", "/v1/replays", &list)
 	if len(list) != 0 {

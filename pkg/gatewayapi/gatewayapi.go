@@ -155,3 +155,7 @@ var (
 	ErrBadRequest  = errors.New("bad request")
 	ErrConflict    = errors.New("conflict")
 )
+
+// ErrNotRunning is returned by what needs a running gateway (a reload, a
+// replay) when called before it runs or once it is stopping.
+var ErrNotRunning = errors.New("gateway not running")

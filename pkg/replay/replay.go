@@ -1,12 +1,10 @@
-package gateway
+package replay
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"log/slog"
-	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -21,57 +19,6 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
-// replayManager runs the gateway's replays: it starts them on a sink's
-// dispatcher, hands them over when a reload rebuilds the sink, keeps the
-// finished ones for a while (see pruneLocked), and joins their watchers
-// when the gateway stops.
-type replayManager struct {
-	js     jetstream.JetStream
-	kv     jetstream.KeyValue // the state bucket: progress shared with the other replicas
-	stream string             // the events stream; a reload never changes it
-	log    *slog.Logger
-
-	mu      sync.Mutex
-	ctx     context.Context // the gateway's run; nil until Run
-	stopped bool            // Run is ending: no new replay
-	replays map[string]*replay
-	wg      sync.WaitGroup // the watchers
-}
-
-func newReplayManager(js jetstream.JetStream, stream string, log *slog.Logger) *replayManager {
-	return &replayManager{js: js, stream: stream, log: log, replays: map[string]*replay{}}
-}
-
-// begin lets replays start; they end with ctx.
-func (m *replayManager) begin(ctx context.Context) {
-	m.mu.Lock()
-	m.ctx = ctx
-	m.mu.Unlock()
-}
-
-// wait refuses new replays and waits for the watchers, which end (and
-// delete their consumers) once the context given to begin is done.
-func (m *replayManager) wait() {
-	m.mu.Lock()
-	m.stopped = true
-	m.mu.Unlock()
-	m.wg.Wait()
-}
-
-// running is nil when replays may start, else ErrNotRunning.
-func (m *replayManager) running() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.runningLocked()
-}
-
-func (m *replayManager) runningLocked() error {
-	if m.ctx == nil || m.stopped {
-		return ErrNotRunning
-	}
-	return nil
-}
-
 // replay re-delivers a time range of the stream to one sink through a
 // temporary consumer of its own, which the sink's dispatcher pulls like
 // its durable one (same gate, retries and dead letters). Other sinks never
@@ -80,6 +27,7 @@ type replay struct {
 	mu     sync.Mutex
 	st     gatewayapi.ReplayStatus
 	cancel context.CancelFunc
+	ended  chan struct{} // closed when st.State leaves "running"
 	// The replay's consumer is a source of the sink's dispatcher of the
 	// moment; a reload that rebuilds the sink hands it to the new one.
 	cons   jetstream.Consumer
@@ -115,32 +63,41 @@ func (r *replay) end(note string) {
 	r.cancel()
 }
 
-// attachSource adds a consumer to a sink's dispatcher, waiting briefly for
-// one that a reload has just started.
-func attachSource(d *dispatch.Dispatcher, cons jetstream.Consumer, accept dispatch.Accept) (func(), error) {
-	deadline := time.Now().Add(5 * time.Second)
+// Attaching a source waits this long, polling this often, for a
+// dispatcher that a reload has just started to take it.
+const (
+	attachWait  = 5 * time.Second
+	attachRetry = 20 * time.Millisecond
+)
+
+// attachSource adds a consumer to a sink's dispatcher, waiting briefly
+// for one that a reload has just started; it gives up when ctx ends.
+func attachSource(ctx context.Context, d Dispatcher, cons jetstream.Consumer, accept dispatch.Accept) (func(), error) {
+	deadline := time.NewTimer(attachWait)
+	defer deadline.Stop()
+	retry := time.NewTicker(attachRetry)
+	defer retry.Stop()
 	for {
 		stop, err := d.AddSource(cons, accept)
-		if err == nil || time.Now().After(deadline) {
-			return stop, err
+		if err == nil {
+			return stop, nil
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (gave up waiting: %w)", err, ctx.Err())
+		case <-deadline.C:
+			return nil, err
+		case <-retry.C:
+		}
 	}
 }
-
-// Finished replays are kept this long, and at most this many, so that
-// their outcome can be read; then they are dropped.
-var (
-	replayRetention    = time.Hour
-	maxFinishedReplays = 100
-)
 
 // pruneLocked drops finished replays past their retention, and the
 // oldest beyond the maximum, and returns their ids: the caller forgets
 // them in the shared bucket (unshareAll) once it has let go of m.mu, and
 // before it reads the bucket, or a replay just dropped would come back
 // from it as another replica's. The caller holds m.mu.
-func (m *replayManager) pruneLocked(now time.Time) (dropped []string) {
+func (m *Manager) pruneLocked(now time.Time) (dropped []string) {
 	type fin struct {
 		id string
 		at time.Time
@@ -152,16 +109,16 @@ func (m *replayManager) pruneLocked(now time.Time) (dropped []string) {
 		r.mu.Unlock()
 		switch {
 		case f == nil:
-		case now.Sub(*f) > replayRetention:
+		case now.Sub(*f) > m.retention:
 			delete(m.replays, id)
 			dropped = append(dropped, id)
 		default:
 			finished = append(finished, fin{id, *f})
 		}
 	}
-	if len(finished) > maxFinishedReplays {
+	if len(finished) > m.maxFinished {
 		sort.Slice(finished, func(i, j int) bool { return finished[i].at.Before(finished[j].at) })
-		for _, f := range finished[:len(finished)-maxFinishedReplays] {
+		for _, f := range finished[:len(finished)-m.maxFinished] {
 			delete(m.replays, f.id)
 			dropped = append(dropped, f.id)
 		}
@@ -187,10 +144,10 @@ func (r *replay) status() gatewayapi.ReplayStatus {
 }
 
 // start starts a replay of req on a sink's dispatcher. The caller holds
-// the gateway's reloadMu, so that no reload swaps the sink between finding
-// its dispatcher and registering the replay: a reload hands registered
+// the sink (Sinks.Hold), so that no reload swaps it between finding its
+// dispatcher and registering the replay: a reload hands registered
 // replays over.
-func (m *replayManager) start(ctx context.Context, sc config.Sink, d *dispatch.Dispatcher, req gatewayapi.ReplayRequest) (gatewayapi.ReplayStatus, error) {
+func (m *Manager) start(ctx context.Context, sc config.Sink, d Dispatcher, req gatewayapi.ReplayRequest) (gatewayapi.ReplayStatus, error) {
 	if err := m.running(); err != nil {
 		return gatewayapi.ReplayStatus{}, fmt.Errorf("replay of sink %s: %w", sc.Name, err)
 	}
@@ -209,7 +166,7 @@ func (m *replayManager) start(ctx context.Context, sc config.Sink, d *dispatch.D
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	id := hex.EncodeToString(b)
-	cc := replayConsumer(sc, id, req.Since, m.stream)
+	cc := consumerConfig(sc, id, req.Since, m.stream)
 	cons, err := m.js.CreateConsumer(ctx, m.stream, cc)
 	if err != nil {
 		return gatewayapi.ReplayStatus{}, fmt.Errorf("replay consumer: %w", err)
@@ -218,7 +175,7 @@ func (m *replayManager) start(ctx context.Context, sc config.Sink, d *dispatch.D
 	if err != nil {
 		return gatewayapi.ReplayStatus{}, err
 	}
-	r := &replay{st: gatewayapi.ReplayStatus{ID: id, Sink: name, Since: req.Since, Types: req.Types, State: "running",
+	r := &replay{ended: make(chan struct{}), st: gatewayapi.ReplayStatus{ID: id, Sink: name, Since: req.Since, Types: req.Types, State: "running",
 		Total: info.NumPending, Started: time.Now().UTC()}}
 	until := req.Until
 	r.st.Until = &until
@@ -240,14 +197,14 @@ func (m *replayManager) start(ctx context.Context, sc config.Sink, d *dispatch.D
 		}
 		return false
 	}
-	stop, err := attachSource(d, cons, accept)
+	stop, err := attachSource(ctx, d, cons, accept)
 	if err != nil {
-		_ = m.js.DeleteConsumer(ctx, m.stream, cc.Name)
+		_ = m.js.DeleteConsumer(context.WithoutCancel(ctx), m.stream, cc.Name)
 		return gatewayapi.ReplayStatus{}, err
 	}
 	r.cons, r.accept, r.stop = cons, accept, stop
 	m.mu.Lock()
-	if err := m.runningLocked(); err != nil { // the gateway began to stop meanwhile
+	if err := m.runningLocked(); err != nil { // Stop began meanwhile
 		m.mu.Unlock()
 		stop()
 		_ = m.js.DeleteConsumer(ctx, m.stream, cc.Name)
@@ -268,10 +225,10 @@ func (m *replayManager) start(ctx context.Context, sc config.Sink, d *dispatch.D
 	return r.status(), nil
 }
 
-// replayConsumer starts at since on the sink's filters. It is named so an
+// consumerConfig starts at since on the sink's filters. It is named so an
 // operator can see it, and JetStream removes it on its own if the gateway
 // dies mid-replay.
-func replayConsumer(s config.Sink, id string, since time.Time, stream string) jetstream.ConsumerConfig {
+func consumerConfig(s config.Sink, id string, since time.Time, stream string) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
 		Name:              s.Name + "_replay_" + id,
 		Description:       "Switchyard replay " + id + " for sink " + s.Name + " of stream " + stream,
@@ -286,9 +243,9 @@ func replayConsumer(s config.Sink, id string, since time.Time, stream string) je
 	}
 }
 
-// watchReplay tracks progress and ends the replay when every event of the
-// range is settled (delivered or dead-lettered), or when it is canceled.
-func (m *replayManager) watch(ctx context.Context, r *replay, cons jetstream.Consumer, name string, past <-chan struct{}) {
+// watch tracks progress and ends the replay when every event of the range
+// is settled (delivered or dead-lettered), or when it is canceled.
+func (m *Manager) watch(ctx context.Context, r *replay, cons jetstream.Consumer, name string, past <-chan struct{}) {
 	finish := func(state, errMsg string) {
 		now := time.Now().UTC()
 		r.mu.Lock()
@@ -301,6 +258,7 @@ func (m *replayManager) watch(ctx context.Context, r *replay, cons jetstream.Con
 		}
 		stop := r.stop
 		r.mu.Unlock()
+		close(r.ended)
 		stop()
 		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -322,7 +280,7 @@ func (m *replayManager) watch(ctx context.Context, r *replay, cons jetstream.Con
 			return
 		case <-tick.C:
 		}
-		if time.Since(lastShared) >= replayShareEvery {
+		if time.Since(lastShared) >= shareEvery {
 			m.share(r.status())
 			lastShared = time.Now()
 		}
@@ -357,87 +315,4 @@ func (m *replayManager) watch(ctx context.Context, r *replay, cons jetstream.Con
 			return
 		}
 	}
-}
-
-// handOffReplays moves the running replays of sinks a reload rebuilt to
-// their new dispatchers (the old ones are about to stop, and with them the
-// sources they pull), and ends the replays of sinks it removed. The
-// caller holds reloadMu and has started the new dispatchers.
-func (m *replayManager) handOff(fresh map[string]*runningSink, removed []string) {
-	m.mu.Lock()
-	var running []*replay
-	for _, r := range m.replays {
-		if r.status().State == "running" {
-			running = append(running, r)
-		}
-	}
-	m.mu.Unlock()
-	for _, r := range running {
-		name := r.status().Sink
-		if slices.Contains(removed, name) {
-			r.end("sink " + name + " removed by a reload")
-			continue
-		}
-		rs, ok := fresh[name]
-		if !ok {
-			continue // unchanged: its dispatcher keeps running
-		}
-		stop, err := attachSource(rs.dispatcher, r.cons, r.accept)
-		if err != nil {
-			m.log.Error("reload: replay not handed to the new dispatcher", "replay", r.status().ID, "sink", name, "err", err)
-			r.end("reload: " + err.Error())
-			continue
-		}
-		r.setSource(stop)
-		m.log.Info("reload: replay handed to the new dispatcher", "replay", r.status().ID, "sink", name)
-	}
-}
-
-// list is every replay this replica keeps, and those the other replicas
-// share.
-func (m *replayManager) list() []gatewayapi.ReplayStatus {
-	m.mu.Lock()
-	dropped := m.pruneLocked(time.Now())
-	out := make([]gatewayapi.ReplayStatus, 0, len(m.replays))
-	local := map[string]bool{}
-	for id, r := range m.replays {
-		out = append(out, r.status())
-		local[id] = true
-	}
-	m.mu.Unlock()
-	m.unshareAll(dropped)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return append(out, m.sharedList(ctx, local)...)
-}
-
-// get is a replay's progress.
-func (m *replayManager) get(id string) (gatewayapi.ReplayStatus, error) {
-	m.mu.Lock()
-	dropped := m.pruneLocked(time.Now())
-	r, ok := m.replays[id]
-	m.mu.Unlock()
-	m.unshareAll(dropped)
-	if !ok {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		return m.shared(ctx, id) // another replica's
-	}
-	return r.status(), nil
-}
-
-// cancel ends a replay and waits briefly for it to stop.
-func (m *replayManager) cancel(id string) (gatewayapi.ReplayStatus, error) {
-	m.mu.Lock()
-	r, ok := m.replays[id]
-	m.mu.Unlock()
-	if !ok {
-		return m.requestCancel(id) // another replica runs it
-	}
-	r.cancel()
-	deadline := time.Now().Add(5 * time.Second)
-	for r.status().State == "running" && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	return r.status(), nil
 }

@@ -1,4 +1,4 @@
-package gateway
+package replay
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
@@ -22,11 +23,11 @@ import (
 func replayKey(id string) string       { return "replays." + subject.Token(id) }
 func replayCancelKey(id string) string { return "replays." + subject.Token(id) + ".cancel" }
 
-// replayShareEvery is how often a running replay's progress is shared.
-var replayShareEvery = time.Second
+// shareEvery is how often a running replay's progress is shared.
+var shareEvery = time.Second
 
 // share writes a replay's status for the other replicas; best effort.
-func (m *replayManager) share(st gatewayapi.ReplayStatus) {
+func (m *Manager) share(st gatewayapi.ReplayStatus) {
 	if m.kv == nil {
 		return
 	}
@@ -42,7 +43,7 @@ func (m *replayManager) share(st gatewayapi.ReplayStatus) {
 }
 
 // unshareAll forgets replays dropped from this replica.
-func (m *replayManager) unshareAll(ids []string) {
+func (m *Manager) unshareAll(ids []string) {
 	if m.kv == nil || len(ids) == 0 {
 		return
 	}
@@ -56,7 +57,7 @@ func (m *replayManager) unshareAll(ids []string) {
 }
 
 // shared reads a replay another replica runs (or ran).
-func (m *replayManager) shared(ctx context.Context, id string) (gatewayapi.ReplayStatus, error) {
+func (m *Manager) shared(ctx context.Context, id string) (gatewayapi.ReplayStatus, error) {
 	var st gatewayapi.ReplayStatus
 	// A replay id is hex digits: anything else is no replay's, and never
 	// another key's ("x.cancel") or a wildcard.
@@ -75,7 +76,7 @@ func (m *replayManager) shared(ctx context.Context, id string) (gatewayapi.Repla
 
 // sharedList is every replay the bucket knows of that this replica does
 // not run.
-func (m *replayManager) sharedList(ctx context.Context, local map[string]bool) []gatewayapi.ReplayStatus {
+func (m *Manager) sharedList(ctx context.Context, local map[string]bool) []gatewayapi.ReplayStatus {
 	var out []gatewayapi.ReplayStatus
 	if m.kv == nil {
 		return out
@@ -99,20 +100,38 @@ func (m *replayManager) sharedList(ctx context.Context, local map[string]bool) [
 
 // requestCancel asks the replica running a replay to cancel it, and waits
 // briefly for the shared status to say it ended.
-func (m *replayManager) requestCancel(id string) (gatewayapi.ReplayStatus, error) {
+func (m *Manager) requestCancel(id string) (gatewayapi.ReplayStatus, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Second)
 	defer cancel()
 	st, err := m.shared(ctx, id)
 	if err != nil || st.State != "running" {
 		return st, err
 	}
+	// Watching first: the status the other replica shares as it ends is
+	// then either the watch's first value or one of its updates.
+	w, err := m.kv.Watch(ctx, replayKey(id))
+	if err != nil {
+		return st, err
+	}
+	defer func() { _ = w.Stop() }()
 	if _, err := m.kv.Put(ctx, replayCancelKey(id), []byte(time.Now().UTC().Format(time.RFC3339Nano))); err != nil {
 		return st, err
 	}
-	for st.State == "running" && ctx.Err() == nil {
-		time.Sleep(50 * time.Millisecond)
-		if s, err := m.shared(ctx, id); err == nil {
-			st = s
+	for st.State == "running" {
+		select {
+		case <-ctx.Done():
+			return st, nil
+		case e, ok := <-w.Updates():
+			if !ok {
+				return st, nil
+			}
+			if e == nil || e.Operation() != jetstream.KeyValuePut {
+				continue
+			}
+			var s gatewayapi.ReplayStatus
+			if json.Unmarshal(e.Value(), &s) == nil {
+				st = s
+			}
 		}
 	}
 	return st, nil
@@ -120,7 +139,7 @@ func (m *replayManager) requestCancel(id string) (gatewayapi.ReplayStatus, error
 
 // watchCancels cancels this replica's replays that another replica was
 // asked to cancel, until ctx ends.
-func (m *replayManager) watchCancels(ctx context.Context) {
+func (m *Manager) watchCancels(ctx context.Context) {
 	if m.kv == nil {
 		return
 	}
@@ -128,7 +147,7 @@ func (m *replayManager) watchCancels(ctx context.Context) {
 		w, err := m.kv.Watch(ctx, "replays.*.cancel", jetstream.UpdatesOnly())
 		if err != nil {
 			m.log.Warn("watch replay cancels; retrying", "err", err)
-			sleepCtx(ctx, time.Second)
+			bus.Sleep(ctx, time.Second)
 			continue
 		}
 		for e := range w.Updates() {
