@@ -1,6 +1,6 @@
 // Package testutil holds the helpers the package tests share: an embedded
-// JetStream server (real NATS, never a mock), WaitFor, and a pstest fault
-// reactor. Only tests import it.
+// JetStream server (real NATS, never a mock), WaitFor and Holds, and a
+// pstest fault reactor. Only tests import it.
 package testutil
 
 import (
@@ -109,4 +109,30 @@ func (f *FailFirstPublish) React(req any) (bool, any, error) {
 		}
 	}
 	return false, nil, nil
+}
+
+// Holds polls cond every 20ms for the whole of d and fails the test with
+// what as soon as cond stops holding. It is how a test shows that nothing
+// (more) happens: d is a bound the caller states and explains, long
+// enough for the wrong thing to show (a multiple of the retry, poll or
+// heartbeat interval that would produce it), and the test learns of a
+// breach at once rather than after a blind sleep.
+func Holds(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.Now().Add(d)
+	for {
+		if !cond() {
+			t.Fatalf("within %s: %s no longer holds", d, what)
+		}
+		if !time.Now().Before(deadline) {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-t.Context().Done():
+			return
+		}
+	}
 }

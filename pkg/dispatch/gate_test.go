@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/config"
@@ -15,65 +16,73 @@ func breakerSink(consecutive int, rate float64, minReq int) config.Sink {
 		Window: config.Duration{D: time.Minute}, MinRequests: minReq, CoolDown: config.Duration{D: 10 * time.Second}}}
 }
 
-// The breaker's transitions, on a clock the test moves.
+// The breaker's transitions, in a synctest bubble: an open breaker holds
+// a delivery for exactly its cool-down and then lets it through as the
+// half-open probe.
 func TestBreakerTransitions(t *testing.T) {
-	now := time.Unix(1000, 0)
-	var changes []State
-	g := newGate(breakerSink(3, 0.9, 100), 1, func(from, to State, _ string, _ time.Time) { changes = append(changes, to) })
-	g.now = func() time.Time { return now }
+	synctest.Test(t, func(t *testing.T) {
+		var changes []State
+		g := newGate(breakerSink(3, 0.9, 100), 1, func(from, to State, _ string, _ time.Time) { changes = append(changes, to) })
 
-	g.record(false, verdictFailing)
-	g.record(false, verdictFailing)
-	g.record(false, verdictHealthy) // resets the run
-	g.record(false, verdictNeutral) // 410s say nothing about health
-	g.record(false, verdictRateLimited)
-	g.record(false, verdictFailing)
-	g.record(false, verdictFailing)
-	if g.State() != StateRunning {
-		t.Fatalf("state %s after 2 failures in a row", g.State())
-	}
-	g.record(false, verdictFailing)
-	if g.State() != StateOpen {
-		t.Fatalf("state %s after 3 failures in a row, want open", g.State())
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	if _, err := g.wait(ctx, 1); err == nil {
-		t.Fatal("wait passed an open breaker")
-	}
-	cancel()
-
-	now = now.Add(11 * time.Second) // cool-down over
-	if g.State() != StateHalfOpen {
-		t.Fatalf("state %s after the cool-down, want half_open", g.State())
-	}
-	probe, err := g.wait(context.Background(), 1)
-	if err != nil || !probe {
-		t.Fatalf("first wait in half-open: probe=%v err=%v", probe, err)
-	}
-	ctx, cancel = context.WithTimeout(context.Background(), 50*time.Millisecond)
-	if _, err := g.wait(ctx, 1); err == nil {
-		t.Fatal("a second delivery passed while the probe was out")
-	}
-	cancel()
-	g.record(true, verdictFailing)
-	if g.State() != StateOpen {
-		t.Fatalf("state %s after a failed probe, want open", g.State())
-	}
-	now = now.Add(11 * time.Second)
-	probe, _ = g.wait(context.Background(), 1)
-	g.record(probe, verdictHealthy)
-	if g.State() != StateRunning {
-		t.Fatalf("state %s after a good probe, want running", g.State())
-	}
-	want := []State{StateOpen, StateOpen, StateRunning}
-	if len(changes) != len(want) {
-		t.Fatalf("changes %v, want %v", changes, want)
-	}
-	for i := range want {
-		if changes[i] != want[i] {
-			t.Errorf("changes %v, want %v", changes, want)
+		g.record(false, verdictFailing)
+		g.record(false, verdictFailing)
+		g.record(false, verdictHealthy) // resets the run
+		g.record(false, verdictNeutral) // 410s say nothing about health
+		g.record(false, verdictRateLimited)
+		g.record(false, verdictFailing)
+		g.record(false, verdictFailing)
+		if g.State() != StateRunning {
+			t.Fatalf("state %s after 2 failures in a row", g.State())
 		}
-	}
+		g.record(false, verdictFailing)
+		opened := time.Now()
+		if g.State() != StateOpen {
+			t.Fatalf("state %s after 3 failures in a row, want open", g.State())
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+		if _, err := g.wait(ctx, 1); err == nil {
+			t.Fatal("wait passed an open breaker")
+		}
+		cancel()
+
+		probe, err := g.wait(t.Context(), 1) // returns when the cool-down is over
+		if err != nil || !probe {
+			t.Fatalf("first wait after the cool-down: probe=%v err=%v", probe, err)
+		}
+		if held := time.Since(opened); held != 10*time.Second {
+			t.Fatalf("the open breaker held a delivery %s, want the cool-down (10s)", held)
+		}
+		if g.State() != StateHalfOpen {
+			t.Fatalf("state %s after the cool-down, want half_open", g.State())
+		}
+		ctx, cancel = context.WithTimeout(t.Context(), 50*time.Millisecond)
+		if _, err := g.wait(ctx, 1); err == nil {
+			t.Fatal("a second delivery passed while the probe was out")
+		}
+		cancel()
+		g.record(true, verdictFailing)
+		reopened := time.Now()
+		if g.State() != StateOpen {
+			t.Fatalf("state %s after a failed probe, want open", g.State())
+		}
+		probe, _ = g.wait(t.Context(), 1)
+		if held := time.Since(reopened); held != 10*time.Second {
+			t.Fatalf("the reopened breaker held a delivery %s, want the cool-down (10s)", held)
+		}
+		g.record(probe, verdictHealthy)
+		if g.State() != StateRunning {
+			t.Fatalf("state %s after a good probe, want running", g.State())
+		}
+		want := []State{StateOpen, StateOpen, StateRunning}
+		if len(changes) != len(want) {
+			t.Fatalf("changes %v, want %v", changes, want)
+		}
+		for i := range want {
+			if changes[i] != want[i] {
+				t.Errorf("changes %v, want %v", changes, want)
+			}
+		}
+	})
 }
 
 func TestBreakerFailureRate(t *testing.T) {
@@ -94,25 +103,31 @@ func TestBreakerFailureRate(t *testing.T) {
 	}
 }
 
+// In a synctest bubble: the paused gate holds the waiter (durably
+// blocked once synctest.Wait returns) until resume releases it.
 func TestPauseHoldsUntilResume(t *testing.T) {
-	g := newGate(config.Sink{}, 1, nil)
-	g.setPaused(true, "test")
-	done := make(chan error, 1)
-	go func() { _, err := g.wait(context.Background(), 1); done <- err }()
-	select {
-	case <-done:
-		t.Fatal("wait passed a paused gate")
-	case <-time.After(50 * time.Millisecond):
-	}
-	g.setPaused(false, "")
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		g := newGate(config.Sink{}, 1, nil)
+		g.setPaused(true, "test")
+		done := make(chan error, 1)
+		go func() { _, err := g.wait(context.Background(), 1); done <- err }()
+		synctest.Wait()
+		select {
+		case <-done:
+			t.Fatal("wait passed a paused gate")
+		default:
 		}
-	case <-time.After(time.Second):
-		t.Fatal("resume did not release the wait")
-	}
+		g.setPaused(false, "")
+		synctest.Wait()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		default:
+			t.Fatal("resume did not release the wait")
+		}
+	})
 }
 
 func TestAdaptiveLimiterSlowsAndRecovers(t *testing.T) {

@@ -182,7 +182,11 @@ func TestSettle(t *testing.T) {
 			testutil.WaitFor(t, 10*time.Second, "the event settled", func() bool {
 				return len(r.drv.attempts("e1")) == tt.attempts && r.pending(t) == 0
 			})
-			time.Sleep(300 * time.Millisecond) // nothing more comes
+			// Nothing more comes: 300ms is longer than the first gap of
+			// the schedule (200ms), in which a wrong extra attempt shows.
+			testutil.Holds(t, 300*time.Millisecond, "no attempt after the event settled", func() bool {
+				return len(r.drv.attempts("e1")) == tt.attempts
+			})
 			at := r.drv.attempts("e1")
 			if len(at) != tt.attempts {
 				t.Fatalf("%d attempts, want %d", len(at), tt.attempts)
@@ -220,7 +224,11 @@ func TestDeadLetterStoreFailingHoldsTheEvent(t *testing.T) {
 	}
 	r.publish(t, "held")
 	testutil.WaitFor(t, 5*time.Second, "the first attempt", func() bool { return len(r.drv.attempts("held")) == 1 })
-	time.Sleep(time.Second)
+	// 1s spans the hold's first two store retries (250ms, then 500ms):
+	// a hold that sent to the destination again would show here.
+	testutil.Holds(t, time.Second, "one attempt while the dead-letter store fails", func() bool {
+		return len(r.drv.attempts("held")) == 1
+	})
 	if n := len(r.drv.attempts("held")); n != 1 {
 		t.Errorf("%d attempts while the dead-letter store failed, want 1", n)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard-dev/switchyard/internal/fakeeb"
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/event"
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
@@ -57,24 +58,21 @@ sinks:
 	batchSize := sink.BatchSize(drv, sc.Batch.MaxEvents)
 	payload := []byte(`{"order_id":12345,"amount_cents":4200,"currency":"EUR","items":[{"sku":"A-1","qty":2}]}`)
 
+	// The receiver stamps each arrival, so how often this polls does not
+	// change the latencies measured.
 	waitAll := func(prefix string) map[string]time.Time {
-		deadline := time.Now().Add(2 * time.Minute)
-		for {
-			got := arrivals()
+		var got map[string]time.Time
+		testutil.WaitFor(b, 2*time.Minute, fmt.Sprintf("%d %s events to arrive", events, prefix), func() bool {
+			got = arrivals()
 			n := 0
 			for id := range got {
 				if len(id) > len(prefix) && id[:len(prefix)] == prefix {
 					n++
 				}
 			}
-			if n >= events {
-				return got
-			}
-			if time.Now().After(deadline) {
-				b.Fatalf("%s: %d of %d arrived", prefix, n, events)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+			return n >= events
+		})
+		return got
 	}
 	pct := func(sent, got map[string]time.Time) (time.Duration, time.Duration) {
 		var l []time.Duration

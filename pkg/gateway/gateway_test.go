@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 )
@@ -29,7 +30,11 @@ func TestFanOutToOverlappingSinks(t *testing.T) {
 	waitFor(t, 10*time.Second, "30 deliveries to a and 20 to b", func() bool {
 		return len(rc.hitsFor("a")) >= 30 && len(rc.hitsFor("b")) >= 20
 	})
-	time.Sleep(300 * time.Millisecond) // room for a wrong extra delivery to show up
+	// Room for a wrong extra delivery to show up: a duplicate fan-out
+	// would be sent in the same batch as the right one, well within 300ms.
+	testutil.Holds(t, 300*time.Millisecond, "no delivery beyond 30 to a and 20 to b", func() bool {
+		return len(rc.hitsFor("a")) == 30 && len(rc.hitsFor("b")) == 20
+	})
 	for sinkName, want := range map[string]int{"a": 30, "b": 20} {
 		hits := rc.hitsFor(sinkName)
 		seen := map[string]int{}
@@ -101,7 +106,11 @@ func TestRetriesFollowSchedule(t *testing.T) {
 		}
 		t.Logf("gap before attempt %d: %s (schedule %s)", i+2, gap, want)
 	}
-	time.Sleep(300 * time.Millisecond)
+	// 300ms is the first gap of the schedule: a retry after the success
+	// would be on its way by then.
+	testutil.Holds(t, 300*time.Millisecond, "no attempt after the successful third", func() bool {
+		return len(rc.hitsFor("s")) == 3
+	})
 	if n := len(rc.hitsFor("s")); n != 3 {
 		t.Errorf("%d attempts, want 3 (success on the third)", n)
 	}
@@ -162,7 +171,11 @@ func TestGoneDeadLettersAtOnceAndRedriveDeliversToThatSinkOnly(t *testing.T) {
 	if h := rc.hitsFor("s")[1]; h.id != "g1" || !h.valid {
 		t.Errorf("redriven delivery: id %q valid %v", h.id, h.valid)
 	}
-	time.Sleep(300 * time.Millisecond)
+	// A redrive that leaked to the other sink would reach it right behind
+	// the redriven delivery to s: 300ms is ample for that.
+	testutil.Holds(t, 300*time.Millisecond, "one delivery to the other sink", func() bool {
+		return len(rc.hitsFor("other")) == 1
+	})
 	if n := len(rc.hitsFor("other")); n != 1 {
 		t.Errorf("other sink got %d deliveries; the redrive must reach sink s only", n)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stripe/stripe-go/v82/webhook"
 
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/event"
 )
 
@@ -77,7 +78,8 @@ sources:
 	waitFor(t, 20*time.Second, "both events at both sinks", func() bool {
 		return len(rc.hitsFor("hook")) >= 2 && len(ps.Messages()) >= 2
 	})
-	time.Sleep(200 * time.Millisecond) // a duplicate would arrive now
+	// A duplicate would arrive with the originals, within 200ms.
+	testutil.Holds(t, 200*time.Millisecond, "two webhook deliveries", func() bool { return len(rc.hitsFor("hook")) == 2 })
 	hits := rc.hitsFor("hook")
 	if len(hits) != 2 {
 		t.Fatalf("webhook: %d deliveries, want 2", len(hits))

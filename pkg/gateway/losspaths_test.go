@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/attempts"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
@@ -60,7 +61,11 @@ func TestDeadLetterStoreOutageHoldsTheEvent(t *testing.T) {
 		st := sinkStatus(t, g, "s")
 		return st.State == "degraded" && strings.Contains(st.StateReason, "dead-letter store failing")
 	})
-	time.Sleep(1500 * time.Millisecond) // many times schedule[0]
+	// 1500ms is many times schedule[0]: a held event retried against the
+	// destination would show as a second request.
+	testutil.Holds(t, 1500*time.Millisecond, "one request while the dead-letter store is down", func() bool {
+		return len(rc.hitsFor("s")) == 1
+	})
 	if n := len(rc.hitsFor("s")); n != 1 {
 		t.Fatalf("receiver answered 410 and was asked %d times while the dead-letter store was down", n)
 	}
@@ -237,7 +242,9 @@ func TestHeldMessagesAreNotSentTwice(t *testing.T) {
 		}
 		return len(seen) == n
 	})
-	time.Sleep(2 * time.Second)
+	// 2s is past the messages' expiry this test forces: a held message
+	// that expired would be redelivered and POSTed again within it.
+	testutil.Holds(t, 2*time.Second, "one POST per event", func() bool { return len(rc.hitsFor("s")) == n })
 	if got := len(rc.hitsFor("s")); got != n {
 		t.Errorf("%d POSTs for %d events: held messages expired and were sent again", got, n)
 	}

@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/switchyard-dev/switchyard/pkg/telemetry"
 )
 
 // A nats sink with no url publishes on the gateway's own connection into
@@ -19,7 +22,9 @@ func TestNATSSinkBridgesIntoAnotherStream(t *testing.T) {
     nats: {subject: "bridge.>", stream: BRIDGE}
 `)
 	publish(t, g, "order.created", "evt_bridge_1", []byte(`{"n":1}`), nil)
-	time.Sleep(300 * time.Millisecond) // a delivery or two fail: no stream yet
+	waitFor(t, 10*time.Second, "a delivery retried: no stream yet", func() bool {
+		return promtest.ToFloat64(g.Metrics().Deliveries.WithLabelValues("bridge", telemetry.OutcomeRetried)) >= 1
+	})
 	ctx := context.Background()
 	s, err := g.Bus().JS.CreateStream(ctx, jetstream.StreamConfig{Name: "BRIDGE", Subjects: []string{"bridge.>"}})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
@@ -53,9 +54,7 @@ func TestRunJoinsReplays(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- g.Run(ctx) }()
-	for !g.running.Load() {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.WaitFor(t, 10*time.Second, "Run started", g.running.Load)
 	// The sink's endpoint never answers: the replay stays running.
 	for i := 0; i < 3; i++ {
 		if _, err := g.bus.JS.Publish(context.Background(), subject.Event("order.created"), []byte(`{}`)); err != nil {

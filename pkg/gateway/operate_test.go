@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 	"github.com/switchyard-dev/switchyard/pkg/dispatch"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
@@ -38,7 +39,9 @@ func TestPauseSurvivesRestartAndResumeDrains(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		publish(t, g, "order.completed", fmt.Sprintf("p%d", i), []byte(`{}`), nil)
 	}
-	time.Sleep(500 * time.Millisecond)
+	// A running sink delivers these within milliseconds: 500ms of
+	// silence shows the pause holds them.
+	testutil.Holds(t, 500*time.Millisecond, "no delivery while paused", func() bool { return len(rc.hitsFor("s")) == 0 })
 	if n := len(rc.hitsFor("s")); n != 0 {
 		t.Fatalf("%d deliveries while paused", n)
 	}
@@ -58,7 +61,8 @@ func TestPauseSurvivesRestartAndResumeDrains(t *testing.T) {
 	if ci, _ := info.Info(context.Background()); !ci.Paused {
 		t.Error("the JetStream consumer is not paused after restart")
 	}
-	time.Sleep(500 * time.Millisecond)
+	// As above: 500ms is ample for a wrongly resumed sink to deliver.
+	testutil.Holds(t, 500*time.Millisecond, "no delivery while paused after restart", func() bool { return len(rc.hitsFor("s")) == 0 })
 	if n := len(rc.hitsFor("s")); n != 0 {
 		t.Fatalf("%d deliveries while paused after restart", n)
 	}
@@ -189,7 +193,16 @@ func TestWebhookDeliveryHeader(t *testing.T) {
 	do := func(m, p string, out any) int { return adminDo(t, g, m, p, out) }
 	waitFor(t, 10*time.Second, "the sink to pause", func() bool { return sinkState(t, do) == "paused" })
 	publish(t, g, "order.completed", "held", []byte(`{}`), nil)
-	time.Sleep(400 * time.Millisecond)
+	// A sink that ignored the disable would deliver "held" within
+	// milliseconds: 400ms of silence shows it holds.
+	testutil.Holds(t, 400*time.Millisecond, `"held" not delivered while disabled`, func() bool {
+		for _, h := range rc.hitsFor("s") {
+			if h.id == "held" {
+				return false
+			}
+		}
+		return true
+	})
 	for _, h := range rc.hitsFor("s") {
 		if h.id == "held" {
 			t.Fatal("delivered while disabled by the receiver")

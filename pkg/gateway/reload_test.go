@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 )
 
@@ -58,7 +59,9 @@ func TestReloadUnderLoad(t *testing.T) {
 		}
 	}()
 	for i := 1; i <= 10; i++ {
-		time.Sleep(150 * time.Millisecond)
+		// Each reload lands while events flow: some more published first.
+		flowing := published.Load() + 25
+		waitFor(t, 10*time.Second, "events flowing before the reload", func() bool { return published.Load() >= flowing })
 		cfg, err := config.Parse("reload.yaml", []byte(base+sinksFor(i)), os.LookupEnv)
 		if err != nil {
 			t.Fatal(err)
@@ -123,7 +126,9 @@ func TestReloadAddsAndRemovesSinks(t *testing.T) {
 	}
 	publish(t, g, "order.created", "after", []byte(`{}`), nil)
 	waitFor(t, 5*time.Second, "delivery to the new sink", func() bool { return len(rc.hitsFor("b")) == 1 })
-	time.Sleep(200 * time.Millisecond)
+	// "after" reached b; a removed sink still consuming would have had
+	// it at the same moment, so 200ms more is ample.
+	testutil.Holds(t, 200*time.Millisecond, "no delivery to the removed sink", func() bool { return len(rc.hitsFor("a")) == 0 })
 	if n := len(rc.hitsFor("a")); n != 0 {
 		t.Errorf("removed sink got %d deliveries", n)
 	}

@@ -87,7 +87,8 @@ sinks:%s`, natsPort, adminPort, rc.sinkYAML("s", `[">"]`, ""))), os.LookupEnv)
 	if code, _ := get(admin + "/v1/sinks"); code != http.StatusServiceUnavailable {
 		t.Errorf("/v1/sinks while waiting: %d, want 503", code)
 	}
-	time.Sleep(1500 * time.Millisecond) // several retries: still waiting, not exited
+	// 1500ms is several connection retries: New is still waiting, not exited.
+	testutil.Holds(t, 1500*time.Millisecond, "New still waiting for the server", func() bool { return len(newDone) == 0 })
 	select {
 	case m := <-newDone:
 		t.Fatalf("New returned before the server was up: %v", m.err)
