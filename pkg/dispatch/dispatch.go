@@ -26,8 +26,11 @@ import (
 
 // Options wires a Dispatcher.
 type Options struct {
-	Sink      config.Sink
-	Driver    sink.Driver
+	Sink   config.Sink
+	Driver sink.Driver
+	// MaxBatch is the most events one Send takes: the sink's batch size
+	// (sink.Registry.BatchSize). Zero: 1.
+	MaxBatch  int
 	JS        jetstream.JetStream
 	Consumers []jetstream.Consumer // the sink's events consumer and its redrive consumer
 	DLQ       *deadletter.Store
@@ -107,7 +110,7 @@ func New(opts Options) *Dispatcher {
 	d := &Dispatcher{
 		opts:     opts,
 		log:      opts.Logger.With("sink", opts.Sink.Name),
-		maxBatch: sink.BatchSize(opts.Driver, opts.Sink.Batch.MaxEvents),
+		maxBatch: max(opts.MaxBatch, 1),
 		keep:     newKeeper(),
 		spanName: "deliver " + opts.Sink.Name,
 		hot:      resolveHotMetrics(opts.Metrics, opts.Sink.Name),

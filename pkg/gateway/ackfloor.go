@@ -10,7 +10,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard-dev/switchyard/pkg/bus"
-	"github.com/switchyard-dev/switchyard/pkg/sink"
 	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
@@ -116,7 +115,7 @@ func (g *Gateway) recreate(sc sinkConfig) func(ctx context.Context, lost jetstre
 		if err := g.stillCurrent(ctx, sc.cfg); err != nil {
 			return nil, err
 		}
-		maxBatch := sink.BatchSize(sc.driver, sc.cfg.Batch.MaxEvents)
+		maxBatch := g.kinds.BatchSize(sc.cfg)
 		switch info.Name {
 		case sc.cfg.Name:
 			return g.bus.RecreateConsumer(ctx, info.Stream, bus.ConsumerConfig(sc.cfg, maxBatch), g.ackFloor(ctx, sc.cfg.Name, sc.cfg.Incarnation))

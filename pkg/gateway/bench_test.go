@@ -55,7 +55,7 @@ sinks:
 		b.Fatal(err)
 	}
 	defer drv.Close(ctx)
-	batchSize := sink.BatchSize(drv, sc.Batch.MaxEvents)
+	batchSize := sink.Default.BatchSize(sc)
 	payload := []byte(`{"order_id":12345,"amount_cents":4200,"currency":"EUR","items":[{"sku":"A-1","qty":2}]}`)
 
 	// The receiver stamps each arrival, so how often this polls does not

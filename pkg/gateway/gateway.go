@@ -185,14 +185,15 @@ func (g *Gateway) openSink(ctx context.Context, sc config.Sink) (*runningSink, e
 	if err != nil {
 		return nil, err
 	}
-	events, redrive, err := g.ensureConsumers(ctx, sc, sink.BatchSize(drv, sc.Batch.MaxEvents))
+	batch := g.kinds.BatchSize(sc)
+	events, redrive, err := g.ensureConsumers(ctx, sc, batch)
 	if err != nil {
 		_ = drv.Close(ctx)
 		return nil, err
 	}
 	rs := &runningSink{cfg: sc, driver: drv, consumer: events, done: make(chan struct{}),
 		dispatcher: dispatch.New(dispatch.Options{
-			Sink: sc, Driver: drv, JS: g.bus.JS, Consumers: []jetstream.Consumer{events, redrive},
+			Sink: sc, Driver: drv, MaxBatch: batch, JS: g.bus.JS, Consumers: []jetstream.Consumer{events, redrive},
 			DLQ: g.dlq, Attempts: g.attempts, Metrics: g.metrics, Logger: g.log, Handbacks: g.handbacks,
 			Recreate: g.recreate(sinkConfig{cfg: sc, driver: drv}), Share: g.peers.count,
 		})}

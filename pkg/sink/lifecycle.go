@@ -131,16 +131,10 @@ func (l *Lifecycle) Close(release func() error) error {
 }
 
 // Base is what a batching driver embeds: Lifecycle's Send and Close
-// semantics, and Limits from its batch limit.
+// semantics. How many events a Send takes is its kind's Spec.MaxBatch.
 type Base struct {
 	*Lifecycle
-	maxBatch int
 }
 
-var _ Limited = Base{}
-
-// NewBase returns an open Base for batches of up to maxBatch events.
-func NewBase(maxBatch int) Base { return Base{Lifecycle: NewLifecycle(), maxBatch: max(maxBatch, 1)} }
-
-// Limits implements Limited.
-func (b Base) Limits() Limits { return Limits{MaxBatch: b.maxBatch} }
+// NewBase returns an open Base.
+func NewBase() Base { return Base{Lifecycle: NewLifecycle()} }

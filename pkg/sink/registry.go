@@ -62,8 +62,8 @@ type Spec[C any] struct {
 	// SinkDefaults sets the common sink fields this kind defaults
 	// otherwise (webhooks turn the breaker on). Nil: the common defaults.
 	SinkDefaults func(s *config.Sink)
-	// MaxBatch is the most events one Send takes (the driver's Limits
-	// says the same); 1 when zero.
+	// MaxBatch is the most events one Send takes; 1 when zero. The
+	// gateway sizes a sink's batches and consumers by it (BatchSize).
 	MaxBatch int
 	// Timeout points at the block's timeout, how long one Send may take.
 	// Nil: the block's "timeout" field, a config.Duration, if it has one.
@@ -214,6 +214,20 @@ func (r *Registry) Open(ctx context.Context, s config.Sink, env Env) (Driver, er
 		return nil, fmt.Errorf("sink %q: no driver for kind %q (registered: %v)", s.Name, s.Kind(), r.Names())
 	}
 	return k.open(ctx, s, env)
+}
+
+// BatchSize is the batch a sink uses: what its config asks for
+// (batch.max_events), capped at its kind's MaxBatch; the kind's MaxBatch
+// when the config says nothing; 1 for a kind r does not have.
+func (r *Registry) BatchSize(s config.Sink) int {
+	limit := 1
+	if k := r.get(s.Kind()); k != nil {
+		limit = k.maxBatch
+	}
+	if s.Batch.MaxEvents > 0 && s.Batch.MaxEvents < limit {
+		return s.Batch.MaxEvents
+	}
+	return limit
 }
 
 // Kinds lists the kinds of the Default registry.

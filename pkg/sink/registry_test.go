@@ -129,3 +129,19 @@ func TestAddRefusesAKindNamedLikeACommonField(t *testing.T) {
 	}()
 	sink.Add(sink.NewRegistry(), sink.Spec[probe]{Kind: "batch", Open: func(context.Context, *probe, config.Sink, sink.Env) (sink.Driver, error) { return nopDriver{}, nil }})
 }
+
+// A sink's batch is its config's batch.max_events capped at the kind's
+// MaxBatch, the one place the kind states it.
+func TestBatchSizeFromTheSpec(t *testing.T) {
+	r := probeRegistry()
+	for _, tt := range []struct{ configured, want int }{{0, 7}, {3, 3}, {7, 7}, {50, 7}} {
+		s := config.Sink{Name: "a", Dest: config.Destination{Kind: "probe"}}
+		s.Batch.MaxEvents = tt.configured
+		if got := r.BatchSize(s); got != tt.want {
+			t.Errorf("max_events %d: batch %d, want %d", tt.configured, got, tt.want)
+		}
+	}
+	if got := r.BatchSize(config.Sink{Name: "b", Dest: config.Destination{Kind: "nosuch"}}); got != 1 {
+		t.Errorf("unknown kind: batch %d, want 1", got)
+	}
+}

@@ -21,38 +21,6 @@ type Driver interface {
 	Close(ctx context.Context) error
 }
 
-// Limits is what a driver can take in one Send.
-type Limits struct {
-	MaxBatch int // events per Send; 1 for webhooks
-}
-
-// Limited is implemented by drivers that take more than one event a Send.
-type Limited interface {
-	Limits() Limits
-}
-
-// LimitsOf returns the driver's limits, defaulting to batches of one.
-func LimitsOf(d Driver) Limits {
-	if l, ok := d.(Limited); ok {
-		lim := l.Limits()
-		if lim.MaxBatch < 1 {
-			lim.MaxBatch = 1
-		}
-		return lim
-	}
-	return Limits{MaxBatch: 1}
-}
-
-// BatchSize is the batch a sink uses: what the config asks for, capped at
-// the driver's limit; the driver's limit when the config says nothing.
-func BatchSize(d Driver, configured int) int {
-	limit := LimitsOf(d).MaxBatch
-	if configured > 0 && configured < limit {
-		return configured
-	}
-	return limit
-}
-
 // Ordered is implemented by drivers that publish with ordering keys (such
 // as Pub/Sub's). When Ordering reports true, the dispatcher keeps at most
 // one event of a key in flight and retries a failed event before any later

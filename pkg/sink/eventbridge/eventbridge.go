@@ -91,7 +91,7 @@ func open(ctx context.Context, cfg Config, hc aws.HTTPClient, extra ...func(*aws
 
 // NewWithAPI builds a driver around an existing client.
 func NewWithAPI(cfg Config, api API) (*Driver, error) {
-	d := &Driver{cfg: cfg, api: api, Base: sink.NewBase(MaxEntries)}
+	d := &Driver{cfg: cfg, api: api, Base: sink.NewBase()}
 	if cfg.DetailType != "" {
 		t, err := sink.ParseTemplate("detail_type", cfg.DetailType, sink.OutputLimit{Chars: MaxDetailType}, detailTypeOption)
 		if err != nil {

@@ -79,7 +79,7 @@ func Open(ctx context.Context, cfg Config, guard bool) (*Driver, error) {
 		return nil, fmt.Errorf("gocloud: open %s: %w", cfg.URL, err)
 	}
 	refuse := u == nil || u.Scheme != "azuresb"
-	return &Driver{cfg: cfg, topic: topic, Base: sink.NewBase(MaxBatch), refuse: refuse}, nil
+	return &Driver{cfg: cfg, topic: topic, Base: sink.NewBase(), refuse: refuse}, nil
 }
 
 // Sends is how many times the topic handed a message of this driver to

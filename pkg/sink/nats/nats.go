@@ -196,7 +196,7 @@ func Open(ctx context.Context, cfg Config, o Options) (*Driver, error) {
 				// (a stored sink never stops a start or a reload) and its
 				// events dead-letter with the reason.
 				err = fmt.Errorf("nats sink: connect %s: %w", redact.URL(cfg.URL), blocked)
-				return &Driver{cfg: cfg, refused: sink.PermanentError(0, err), Base: sink.NewBase(MaxBatch)}, nil
+				return &Driver{cfg: cfg, refused: sink.PermanentError(0, err), Base: sink.NewBase()}, nil
 			}
 			return nil, fmt.Errorf("nats sink: connect %s: %w", redact.URL(cfg.URL), redact.Error(err))
 		}
@@ -212,7 +212,7 @@ func Open(ctx context.Context, cfg Config, o Options) (*Driver, error) {
 		}
 		return nil, fmt.Errorf("nats sink: %w", err)
 	}
-	d := &Driver{cfg: cfg, js: js, own: own, Base: sink.NewBase(MaxBatch)}
+	d := &Driver{cfg: cfg, js: js, own: own, Base: sink.NewBase()}
 	if own == nil {
 		d.reserved = o.Reserved
 		if d.reserved == nil {

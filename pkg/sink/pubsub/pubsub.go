@@ -86,7 +86,7 @@ func open(ctx context.Context, cfg Config, batch config.Batch, guard bool) (*Dri
 		pub.PublishSettings.CountThreshold = batch.MaxEvents
 	}
 	pub.PublishSettings.DelayThreshold = max(batch.MaxWait.D, time.Millisecond)
-	d := &Driver{client: client, pub: pub, Base: sink.NewBase(MaxBatch), guard: gd}
+	d := &Driver{client: client, pub: pub, Base: sink.NewBase(), guard: gd}
 	if cfg.OrderingKey != "" {
 		t, err := sink.ParseTemplate("ordering_key", cfg.OrderingKey, sink.OutputLimit{Bytes: MaxOrderingKey})
 		if err != nil {
