@@ -131,6 +131,9 @@ func (c *Config) validateIngest(p *parser) {
 		if prev, dup := tokens[t.Token]; dup && t.Token != "" {
 			p.at(field+".token", "the same token as ingest.tokens[%d]", prev)
 		}
+		if t.Token != "" && t.Token == c.Admin.Token {
+			p.at(field+".token", "the same as admin.token: its holder would have the operator's power; give each caller a token of its own")
+		}
 		tokens[t.Token] = i
 		if t.Name != "" {
 			if !nameRE.MatchString(t.Name) {
@@ -170,8 +173,16 @@ func (c *Config) validateIngest(p *parser) {
 			p.at(field+".secrets", "missing: list at least one signing secret")
 		}
 		for j, sec := range s.Secrets {
-			if sec == "" {
-				p.at(fmt.Sprintf("%s.secrets[%d]", field, j), "empty")
+			at := fmt.Sprintf("%s.secrets[%d]", field, j)
+			// The provider holds its signing secret: it must not also be
+			// another caller's credential.
+			switch prev, isToken := tokens[sec]; {
+			case sec == "":
+				p.at(at, "empty")
+			case sec == c.Admin.Token:
+				p.at(at, "the same as admin.token: the provider would have the operator's power; give each caller a secret of its own")
+			case isToken:
+				p.at(at, "the same as ingest.tokens[%d].token: the provider could publish as that token; give each caller a secret of its own", prev)
 			}
 		}
 		if s.Tenant != "" {
