@@ -37,7 +37,7 @@ func TestPublishCommandReachesSinks(t *testing.T) {
 	if !strings.Contains(string(out), "published cli-1 to events.order.completed") {
 		t.Errorf("output: %s", out)
 	}
-	waitFor(t, 10*time.Second, "3 deliveries", func() bool { u, _ := rc.counts(); return u == 3 })
+	testutil.WaitFor(t, 10*time.Second, "3 deliveries", func() bool { u, _ := rc.counts(); return u == 3 })
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	for _, id := range []string{"cli-1", "cli-2", "cli-3"} {
@@ -69,14 +69,14 @@ func TestListenCommandVerifies(t *testing.T) {
 		k.SetHeaders(req.Header, "evt_9", time.Now(), body)
 		var resp *http.Response
 		var err error
-		for i := 0; i < 50; i++ { // the listener may still be binding
+		testutil.Poll(2500*time.Millisecond, func() bool { // the listener may still be binding
 			if resp, err = http.DefaultClient.Do(req); err == nil {
-				break
+				return true
 			}
-			time.Sleep(50 * time.Millisecond)
 			req, _ = http.NewRequest("POST", url, bytes.NewReader(body))
 			k.SetHeaders(req.Header, "evt_9", time.Now(), body)
-		}
+			return false
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,7 +110,7 @@ func TestOperatorCommands(t *testing.T) {
 		}
 		return string(out)
 	}
-	waitFor(t, 10*time.Second, "admin API", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "admin API", func() bool {
 		return exec.Command(binary, "status", "--admin", h.admin).Run() == nil
 	})
 	if out := run("sinks", "pause", "crash", "--reason", "maintenance"); !strings.Contains(out, "paused") {
@@ -120,19 +120,21 @@ func TestOperatorCommands(t *testing.T) {
 		t.Errorf("status:\n%s", out)
 	}
 	h.publish(0, 3)
-	time.Sleep(300 * time.Millisecond)
+	// A running sink delivers these within milliseconds: 300ms of
+	// silence shows the pause holds them.
+	testutil.Holds(t, 300*time.Millisecond, "no delivery while paused", func() bool { u, _ := rc.counts(); return u == 0 })
 	if u, _ := rc.counts(); u != 0 {
 		t.Fatalf("%d delivered while paused", u)
 	}
 	run("sinks", "resume", "crash")
-	waitFor(t, 10*time.Second, "delivery after resume", func() bool { u, _ := rc.counts(); return u == 3 })
-	waitFor(t, 5*time.Second, "the attempt log", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "delivery after resume", func() bool { u, _ := rc.counts(); return u == 3 })
+	testutil.WaitFor(t, 5*time.Second, "the attempt log", func() bool {
 		return strings.Contains(run("attempts", "--sink", "crash", "--outcome", "delivered"), "evt-00002")
 	})
 	if out := run("replay", "--sink", "crash", "--since", "1m"); !strings.Contains(out, "done: 3 events") {
 		t.Errorf("replay: %s", out)
 	}
-	waitFor(t, 5*time.Second, "the replayed events", func() bool { _, total := rc.counts(); return total == 6 })
+	testutil.WaitFor(t, 5*time.Second, "the replayed events", func() bool { _, total := rc.counts(); return total == 6 })
 	if out := run("dlq", "list", "crash"); !strings.HasPrefix(out, "SEQ") {
 		t.Errorf("dlq list: %s", out)
 	}
@@ -180,7 +182,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	extra := strings.Replace(string(orig[strings.Index(string(orig), "  - name: crash"):]), "name: crash", "name: extra", 1)
 	next := filepath.Join(filepath.Dir(h.cfgPath), "next.yaml")
 	os.WriteFile(next, append(append([]byte{}, orig...), extra...), 0o600)
-	waitFor(t, 10*time.Second, "admin API", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "admin API", func() bool {
 		return exec.Command(binary, "status", "--admin", h.admin).Run() == nil
 	})
 	out, err := exec.Command(binary, "validate", "--config", next, "--against", h.admin).CombinedOutput()
@@ -188,21 +190,23 @@ func TestReloadOnSIGHUP(t *testing.T) {
 		t.Fatalf("plan: %v\n%s", err, out)
 	}
 
+	refusals := func() int { b, _ := os.ReadFile(h.logs.Name()); return strings.Count(string(b), "reload refused") }
+	refused := refusals()
 	os.WriteFile(h.cfgPath, []byte("sinks: [{name: broken"), 0o600)
 	_ = cmd.Process.Signal(syscall.SIGHUP)
-	time.Sleep(300 * time.Millisecond)
+	testutil.WaitFor(t, 10*time.Second, "the broken config refused", func() bool { return refusals() > refused })
 	h.publish(0, 1)
-	waitFor(t, 10*time.Second, "delivery with the running config kept", func() bool { u, _ := rc.counts(); return u == 1 })
+	testutil.WaitFor(t, 10*time.Second, "delivery with the running config kept", func() bool { u, _ := rc.counts(); return u == 1 })
 
 	b, _ := os.ReadFile(next)
 	os.WriteFile(h.cfgPath, b, 0o600)
 	_ = cmd.Process.Signal(syscall.SIGHUP)
-	waitFor(t, 10*time.Second, "the new sink", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the new sink", func() bool {
 		out, _ := exec.Command(binary, "sinks", "list", "--admin", h.admin).CombinedOutput()
 		return strings.Contains(string(out), "extra")
 	})
 	h.publish(1, 1)
-	waitFor(t, 10*time.Second, "delivery to both sinks", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "delivery to both sinks", func() bool {
 		rc.mu.Lock()
 		defer rc.mu.Unlock()
 		return rc.seen["evt-00001"] == 2

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard-dev/switchyard/internal/fakeeb"
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 )
 
 // The built binary fans one event type out to a webhook, EventBridge (the
@@ -70,7 +71,7 @@ func TestKill9FanOutToWebhookEventBridgePubSub(t *testing.T) {
 `, eb.URL, ps.Addr))
 	cmd := h.start()
 	h.publish(0, n)
-	waitFor(t, 30*time.Second, "deliveries under way on every sink", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "deliveries under way on every sink", func() bool {
 		u, _ := rc.counts()
 		p, e := len(ps.Messages()), ebUnique()
 		return u >= 10 && e >= 10 && p >= 10 && (e < n || p < n)
@@ -118,7 +119,7 @@ func TestKill9FanOutToWebhookEventBridgePubSub(t *testing.T) {
 			}
 		}
 	}()
-	waitFor(t, 90*time.Second, "every event on every sink after restart", func() bool {
+	testutil.WaitFor(t, 90*time.Second, "every event on every sink after restart", func() bool {
 		u, _ := rc.counts()
 		ids := map[string]bool{}
 		for _, m := range ps.Messages() {

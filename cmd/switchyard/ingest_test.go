@@ -39,7 +39,7 @@ func TestPublishCommandOverHTTP(t *testing.T) {
 	if !strings.Contains(string(out), "published http-1 (order.completed) through "+url) {
 		t.Errorf("output: %s", out)
 	}
-	waitFor(t, 10*time.Second, "3 deliveries", func() bool { u, _ := rc.counts(); return u == 3 })
+	testutil.WaitFor(t, 10*time.Second, "3 deliveries", func() bool { u, _ := rc.counts(); return u == 3 })
 	out, err = exec.Command(binary, "publish", "--url", url, "--token", "wrong-token-0123456789", "--type", "a").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "401") {
 		t.Errorf("wrong token: %v %s", err, out)
@@ -118,7 +118,7 @@ func TestKill9AfterAcceptedLosesNothing(t *testing.T) {
 			}
 		}()
 	}
-	waitFor(t, 20*time.Second, "some accepted events", func() bool { mu.Lock(); defer mu.Unlock(); return len(accepted) >= 400 })
+	testutil.WaitFor(t, 20*time.Second, "some accepted events", func() bool { mu.Lock(); defer mu.Unlock(); return len(accepted) >= 400 })
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -141,6 +141,6 @@ func TestKill9AfterAcceptedLosesNothing(t *testing.T) {
 		}
 		return out
 	}
-	waitFor(t, 60*time.Second, fmt.Sprintf("all %d accepted events after the restart", len(ids)), func() bool { return len(missing()) == 0 })
+	testutil.WaitFor(t, 60*time.Second, fmt.Sprintf("all %d accepted events after the restart", len(ids)), func() bool { return len(missing()) == 0 })
 	t.Logf("killed after %d events answered 202; all delivered after the restart", len(ids))
 }

@@ -78,7 +78,7 @@ sinks:
 		t.Fatal(err)
 	}
 	defer func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() }()
-	waitFor(t, 30*time.Second, "the gateway to be ready", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "the gateway to be ready", func() bool {
 		resp, err := http.Get("http://" + admin + "/readyz")
 		if err != nil {
 			return false
@@ -99,7 +99,7 @@ sinks:
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 60*time.Second, fmt.Sprintf("%d requests held at the receiver", inFlight), func() bool { return held.Load() == inFlight })
+	testutil.WaitFor(t, 60*time.Second, fmt.Sprintf("%d requests held at the receiver", inFlight), func() bool { return held.Load() == inFlight })
 	busy := liveHeap(t, admin)
 	saveHeapProfile(t, admin, "in-flight")
 

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 )
 
 // Ctrl-C on `switchyard replay` cancels the replay on the server, not only
@@ -21,7 +23,7 @@ func TestReplaySIGINTCancelsOnServer(t *testing.T) {
 	h := newHarness(t, rc, "2s")
 	h.start()
 	h.publish(0, 40)
-	waitFor(t, 20*time.Second, "first deliveries", func() bool { u, _ := rc.counts(); return u == 40 })
+	testutil.WaitFor(t, 20*time.Second, "first deliveries", func() bool { u, _ := rc.counts(); return u == 40 })
 	rc.mu.Lock()
 	rc.delay = time.Second // the replay now takes several seconds
 	rc.mu.Unlock()

@@ -66,13 +66,25 @@ func StartJetStream(t testing.TB, configure func(*server.Options)) *JetStream {
 // what after d.
 func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
+	if !Poll(d, cond) {
+		t.Fatalf("timed out after %s waiting for %s", d, what)
+	}
+}
+
+// Poll checks cond every 20ms until it holds (true) or d has passed
+// (false), for a caller whose failure says more than WaitFor's (a log
+// tail, the last error).
+func Poll(d time.Duration, cond func() bool) bool {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
 	deadline := time.Now().Add(d)
 	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
+		if !time.Now().Before(deadline) {
+			return false
 		}
-		time.Sleep(20 * time.Millisecond)
+		<-tick.C
 	}
+	return true
 }
 
 // FailFirstPublish is a pstest reactor (for pstest.ServerReactorOption

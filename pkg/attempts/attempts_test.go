@@ -13,6 +13,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 )
 
 func embedded(t testing.TB) jetstream.JetStream {
@@ -181,25 +183,22 @@ func TestBusyLogHoldsSmallBatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
+	msgs := func(s jetstream.Stream) uint64 {
+		info, err := s.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.State.Msgs
+	}
 	published := func(want uint64) {
 		t.Helper()
 		s, err := js.Stream(ctx, StreamName)
 		if err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			info, err := s.Info(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if info.State.Msgs == want {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%d messages in the log, want %d", info.State.Msgs, want)
-			}
-			time.Sleep(10 * time.Millisecond)
+		var got uint64
+		if !testutil.Poll(5*time.Second, func() bool { got = msgs(s); return got == want }) {
+			t.Fatalf("%d messages in the log, want %d", got, want)
 		}
 	}
 	record := func(sink string) {
@@ -218,8 +217,14 @@ func TestBusyLogHoldsSmallBatches(t *testing.T) {
 		record(fmt.Sprintf("busy%d", i))
 	}
 	l.flush(false)
-	time.Sleep(100 * time.Millisecond)
-	published(3) // busy: small, young batches wait
+	// busy: small, young batches wait. A batch the flush sent would be in
+	// the stream within milliseconds; 100ms of three shows none was.
+	s, err := js.Stream(ctx, StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Holds(t, 100*time.Millisecond, "the busy batches held back", func() bool { return msgs(s) == 3 })
+	published(3)
 	for i := range l.shards {
 		for _, b := range l.shards[i].pending {
 			b.since = b.since.Add(-busyMaxWait)

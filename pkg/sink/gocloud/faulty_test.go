@@ -201,7 +201,13 @@ func TestTopicRetryIsRefused(t *testing.T) {
 	if !strings.Contains(err.Error(), "refused") {
 		t.Errorf("error %q does not say the topic's retry was refused", err)
 	}
-	time.Sleep(1500 * time.Millisecond) // longer than gocloud's first backoff step
+	// 1500ms is longer than gocloud's first backoff step: a retry the
+	// topic was let make would reach the provider within it.
+	testutil.Holds(t, 1500*time.Millisecond, "one attempt at the provider", func() bool {
+		ft.mu.Lock()
+		defer ft.mu.Unlock()
+		return ft.attempts["r1"] == 1 && d.Sends() == 1
+	})
 	ft.mu.Lock()
 	n := ft.attempts["r1"]
 	ft.mu.Unlock()
@@ -228,7 +234,13 @@ func TestTimeoutInFlightLandsLateQueuedDoesNot(t *testing.T) {
 			defer cancel()
 			errs[i] = d.Send(ctx, []*event.Event{ev(id)})
 		})
-		time.Sleep(50 * time.Millisecond)
+		if id == "slow" { // in the provider's hands before the second queues
+			testutil.WaitFor(t, 5*time.Second, "the slow send at the provider", func() bool {
+				ft.mu.Lock()
+				defer ft.mu.Unlock()
+				return ft.attempts["slow"] == 1
+			})
+		}
 	}
 	wg.Wait()
 	for i, err := range errs {
@@ -242,7 +254,13 @@ func TestTimeoutInFlightLandsLateQueuedDoesNot(t *testing.T) {
 		defer ft.mu.Unlock()
 		return len(ft.got) == 1
 	})
-	time.Sleep(200 * time.Millisecond)
+	// The queued send, were it let through, would follow the in-flight
+	// one at once (one send at a time): 200ms more is ample.
+	testutil.Holds(t, 200*time.Millisecond, "only the in-flight send landed", func() bool {
+		ft.mu.Lock()
+		defer ft.mu.Unlock()
+		return len(ft.got) == 1
+	})
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
 	if len(ft.got) != 1 || ft.got[0].ID != "slow" {

@@ -234,7 +234,12 @@ func TestTimeoutBoundsTheAnswersBody(t *testing.T) {
 }
 
 func TestCloseDuringSendCancelsPromptly(t *testing.T) {
+	arrived := make(chan struct{}, 1)
 	srv, ca := tlsServer(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
 		select {
 		case <-r.Context().Done():
 		case <-time.After(3 * time.Second):
@@ -243,7 +248,7 @@ func TestCloseDuringSendCancelsPromptly(t *testing.T) {
 	d := newDriver(t, srv.URL, ca, func(c *webhook.Config) { c.Timeout.D = 30 * time.Second })
 	done := make(chan error)
 	go func() { done <- d.Send(context.Background(), []*event.Event{testEvent(nil)}) }()
-	time.Sleep(100 * time.Millisecond)
+	<-arrived // the send is in flight
 	start := time.Now()
 	d.Close(context.Background())
 	d.Close(context.Background()) // idempotent
