@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 )
 
 // A replica started while the cluster has no JetStream leader (two of the
@@ -27,13 +29,17 @@ func TestReplicaStartsWithoutJetStreamLeader(t *testing.T) {
 	c.nodes[1].kill()
 	second := startReplica(t, 2, c.URL(), "", hook, s.env)
 	var body string
-	waitUntil(t, 30*time.Second, "/readyz saying what start-up waits for", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "/readyz saying what start-up waits for", func() bool {
 		var code int
 		code, body = second.readyz()
 		return code == http.StatusServiceUnavailable && strings.Contains(body, "starting: waiting for")
 	})
 	t.Logf("while no leader can be elected: /readyz %s", strings.TrimSpace(body))
-	time.Sleep(10 * time.Second) // twice the old give-up time
+	// Twice the old give-up time: a replica that still gave up would
+	// have exited within it.
+	testutil.Holds(t, 10*time.Second, "both replicas running", func() bool {
+		return len(first.exits()) == 0 && len(second.exits()) == 0
+	})
 	for _, r := range []*replica{first, second} {
 		if ex := r.exits(); len(ex) > 0 {
 			t.Fatalf("%s", ex[0])
@@ -56,7 +62,7 @@ func TestReplicaStartsWithoutJetStreamLeader(t *testing.T) {
 	if err := pub.run(context.Background(), n, 500, 8); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 60*time.Second, "every event delivered", func() bool { return s.hookDone(n) })
+	testutil.WaitFor(t, 60*time.Second, "every event delivered", func() bool { return s.hookDone(n) })
 	if s.hookByReplica(2) == 0 {
 		t.Error("the replica started without a leader delivered nothing")
 	}

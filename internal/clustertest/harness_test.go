@@ -271,22 +271,21 @@ func (c *cluster) waitReady(d time.Duration) {
 	c.t.Helper()
 	deadline := time.Now().Add(d)
 	for i, port := range c.ports {
-		for {
-			nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", port), nats.Timeout(time.Second))
-			if err == nil {
-				js, _ := jetstream.New(nc)
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-				_, err = js.AccountInfo(ctx)
-				cancel()
-				nc.Close()
-				if err == nil {
-					break
-				}
+		var err error
+		ready := testutil.Poll(time.Until(deadline), func() bool {
+			var nc *nats.Conn
+			if nc, err = nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", port), nats.Timeout(time.Second)); err != nil {
+				return false
 			}
-			if time.Now().After(deadline) {
-				c.t.Fatalf("node %d not ready after %s: %v\n%s", i+1, d, err, tail(c.nodes[i].logPath, 20))
-			}
-			time.Sleep(200 * time.Millisecond)
+			defer nc.Close()
+			js, _ := jetstream.New(nc)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_, err = js.AccountInfo(ctx)
+			return err == nil
+		})
+		if !ready {
+			c.t.Fatalf("node %d not ready after %s: %v\n%s", i+1, d, err, tail(c.nodes[i].logPath, 20))
 		}
 	}
 }
@@ -357,19 +356,19 @@ func startReplicas(t *testing.T, c *cluster, s *sinks, n int) []*replica {
 
 func (r *replica) waitReady(d time.Duration) {
 	r.t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		code, body := r.readyz()
-		if code == http.StatusOK {
-			return
+	var code int
+	var body string
+	ready := testutil.Poll(d, func() bool {
+		if code, body = r.readyz(); code == http.StatusOK {
+			return true
 		}
 		if ex := r.exits(); len(ex) > 0 {
 			r.t.Fatalf("%s", ex[len(ex)-1])
 		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("%s not ready after %s: %d %s\n%s", r.name, d, code, body, tail(r.logPath, 20))
-		}
-		time.Sleep(200 * time.Millisecond)
+		return false
+	})
+	if !ready {
+		r.t.Fatalf("%s not ready after %s: %d %s\n%s", r.name, d, code, body, tail(r.logPath, 20))
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 )
 
 // Figures of the kill test, overridable for a longer run by hand:
@@ -108,21 +110,20 @@ func TestRotatingKillsLoseNothing(t *testing.T) {
 	c.waitReady(60 * time.Second)
 
 	progress := ""
-	deadline := time.Now().Add(3 * time.Minute)
-	for !s.all(n) {
+	arrived := testutil.Poll(3*time.Minute, func() bool {
 		if p := s.progress(n); p != progress {
 			progress = p
 			t.Logf("%s after publishing: %s", time.Since(pubStart.Add(pubTook)).Round(100*time.Millisecond), progress)
 		}
-		if time.Now().After(deadline) {
-			for name, ctr := range s.byName() {
-				if m := ctr.missing(n); len(m) > 0 {
-					t.Errorf("%s is missing %d events, first %v", name, len(m), m[:min(5, len(m))])
-				}
+		return s.all(n)
+	})
+	if !arrived {
+		for name, ctr := range s.byName() {
+			if m := ctr.missing(n); len(m) > 0 {
+				t.Errorf("%s is missing %d events, first %v", name, len(m), m[:min(5, len(m))])
 			}
-			t.Fatalf("not every event reached every sink: %s", s.progress(n))
 		}
-		time.Sleep(250 * time.Millisecond)
+		t.Fatalf("not every event reached every sink: %s", s.progress(n))
 	}
 	took := time.Since(began)
 	for _, r := range reps {

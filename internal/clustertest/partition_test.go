@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 )
 
 // A replica cut off from every NATS node (its links go through proxies
@@ -50,14 +52,14 @@ func TestReplicaCutOffStopsAndRejoins(t *testing.T) {
 	pubDone := make(chan error, 1)
 	go func() { pubDone <- pub.run(context.Background(), n, rate, 8) }()
 
-	waitUntil(t, 20*time.Second, "the replica delivering before the cut", func() bool { return s.hookByReplica(3) > 50 })
+	testutil.WaitFor(t, 20*time.Second, "the replica delivering before the cut", func() bool { return s.hookByReplica(3) > 50 })
 	for _, p := range proxies {
 		p.Cut()
 	}
 	cutAt := time.Now()
 	atCut := s.hookByReplica(3)
 
-	waitUntil(t, 20*time.Second, "/readyz not ready while cut off", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "/readyz not ready while cut off", func() bool {
 		code, _ := cutOff.readyz()
 		return code == http.StatusServiceUnavailable
 	})
@@ -66,7 +68,9 @@ func TestReplicaCutOffStopsAndRejoins(t *testing.T) {
 	time.Sleep(time.Until(cutAt.Add(ackWait + time.Second)))
 	settled := s.hookByReplica(3)
 	othersBefore := s.hookByReplica(1) + s.hookByReplica(2)
-	time.Sleep(5 * time.Second)
+	// Past its AckWait the cut-off replica holds nothing: in 5s more (well
+	// over one AckWait) it delivers nothing, while the others go on.
+	testutil.Holds(t, 5*time.Second, "no delivery by the cut-off replica", func() bool { return s.hookByReplica(3) == settled })
 	if late := s.hookByReplica(3) - settled; late > 0 {
 		t.Errorf("cut off for %s, the replica still delivered %d events", time.Since(cutAt).Round(time.Second), late)
 	}
@@ -94,7 +98,7 @@ func TestReplicaCutOffStopsAndRejoins(t *testing.T) {
 		t.Fatal(err)
 	}
 	total := n + 1500
-	waitUntil(t, 90*time.Second, "every event delivered", func() bool { return s.hookDone(total) })
+	testutil.WaitFor(t, 90*time.Second, "every event delivered", func() bool { return s.hookDone(total) })
 	if s.hookByReplica(3) == rejoined {
 		t.Error("the replica delivered nothing after the link returned")
 	}
@@ -109,15 +113,4 @@ func TestReplicaCutOffStopsAndRejoins(t *testing.T) {
 	u, all := s.hook.counts()
 	t.Logf("cut off: delivered %d before the cut, %d within AckWait after it (redelivered by the others: %d duplicates in all), none later; /readyz not ready %s after the cut, ready %s after the link returned; then %d more; events %d, deliveries %d, lost 0",
 		atCut, settled-atCut, all-u, notReadyAfter.Round(100*time.Millisecond), readyAfter.Round(100*time.Millisecond), s.hookByReplica(3)-rejoined, u, all)
-}
-
-func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 )
 
 // The leaders of the events stream, of each sink's consumer and of the
@@ -60,7 +62,7 @@ func TestLeaderStepDownLosesNothing(t *testing.T) {
 	}
 	stop()
 	<-stepped
-	waitUntil(t, 90*time.Second, "every event on every sink", func() bool { return s.all(n) })
+	testutil.WaitFor(t, 90*time.Second, "every event on every sink", func() bool { return s.all(n) })
 	total := 0
 	for _, subj := range subjects {
 		if moved[subj] == 0 {
