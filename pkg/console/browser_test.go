@@ -115,11 +115,12 @@ func (b *browser) eval(expr string) bool {
 func (b *browser) until(what, expr string) {
 	b.t.Helper()
 	var err error
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	if testutil.Poll(10*time.Second, func() bool {
 		var ok bool
-		if ok, err = chromedp.Run(b.ctx, chromedp.Evaluate[bool]("!!("+expr+")")); err == nil && ok {
-			return
-		}
+		ok, err = chromedp.Run(b.ctx, chromedp.Evaluate[bool]("!!("+expr+")"))
+		return err == nil && ok
+	}) {
+		return
 	}
 	body, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText`))
 	b.t.Fatalf("waiting for %s (%s): last error %v\npage:\n%s", what, expr, err, body)
@@ -284,15 +285,13 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.click("#confirm-ok")
 	b.until("redriven", `document.querySelector("#dl-status").textContent === "Redrove 1 dead letter."`)
 	testutil.WaitFor(t, 10*time.Second, "evt-dead delivered", func() bool { return rc.received("flaky", "evt-dead") })
-	for i := 0; ; i++ { // the attempt log flushes every 100ms
+	// The attempt log flushes every 100ms: the page shows the delivery
+	// once it has, on a reload.
+	if !testutil.Poll(10*time.Second, func() bool {
 		b.open("/events/evt-dead")
-		if b.eval(`[...document.querySelectorAll("table.attempts tbody tr")].some(r => r.textContent.includes("flaky") && r.textContent.includes("delivered"))`) {
-			break
-		}
-		if i == 50 {
-			t.Fatalf("evt-dead's delivery not shown: %s", b.text("main"))
-		}
-		time.Sleep(100 * time.Millisecond)
+		return b.eval(`[...document.querySelectorAll("table.attempts tbody tr")].some(r => r.textContent.includes("flaky") && r.textContent.includes("delivered"))`)
+	}) {
+		t.Fatalf("evt-dead's delivery not shown: %s", b.text("main"))
 	}
 
 	// Replay to a slow receiver: progress shows, and cancel stops it.
