@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -161,8 +162,22 @@ func TestDeletedConsumerIsRecreatedWithoutSkipping(t *testing.T) {
 		publish(t, g, "order.completed", fmt.Sprintf("before%d", i), []byte(`{}`), nil)
 	}
 	waitFor(t, 10*time.Second, "first five", func() bool { return len(rc.hitsFor("s")) == 5 })
-	time.Sleep(gateway.AckFloorEvery + 500*time.Millisecond) // let the floor be recorded
 	ctx := context.Background()
+	// The floor recorded past the five (stream sequences 1 to 5), as the
+	// ack-floor recorder writes it every AckFloorEvery.
+	kv, err := g.Bus().StateKV(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, gateway.AckFloorEvery+5*time.Second, "the ack floor recorded past the first five", func() bool {
+		e, err := kv.Get(ctx, "ackfloor.s")
+		if err != nil {
+			return false
+		}
+		seq, _, _ := strings.Cut(string(e.Value()), " ")
+		n, err := strconv.ParseUint(seq, 10, 64)
+		return err == nil && n >= 5
+	})
 	if err := g.Bus().JS.DeleteConsumer(ctx, "EVENTS", "s"); err != nil {
 		t.Fatal(err)
 	}
