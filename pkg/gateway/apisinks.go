@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sort"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -237,17 +236,14 @@ func (g *Gateway) swapAPISinkLocked(ctx context.Context, name string, next *apiS
 }
 
 // apiChanged follows a change of the API sinks: it counts those that do
-// not run, and ends the grace of the earliest rotated-out secret when it
-// expires (expireRotations), at once for one that expired while no
-// replica ran (once per revision, so a record that cannot be rewritten
-// is not retried in a loop).
+// not run, and shows them to the rotation expiry, which ends the grace of
+// the earliest rotated-out secret when it expires.
 func (g *Gateway) apiChanged() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	var first time.Time
-	now := time.Now()
 	conflicts, refused, failed := 0, 0, 0
 	var r *refusal
+	pending := make(map[string]apisinks.Pending, len(g.api))
 	for name, a := range g.api {
 		switch {
 		case errors.Is(a.err, errConflict):
@@ -257,27 +253,10 @@ func (g *Gateway) apiChanged() {
 		case a.err != nil:
 			failed++
 		}
-		for _, at := range a.rec.Expiring {
-			if !at.After(now) {
-				if g.expiryTried[name] == a.rev {
-					continue
-				}
-				at = now
-			}
-			if first.IsZero() || at.Before(first) {
-				first = at
-			}
-		}
+		pending[name] = apisinks.Pending{Rev: a.rev, Expiring: a.rec.Expiring}
 	}
 	g.metrics.APISinksNotRunning.WithLabelValues("conflict").Set(float64(conflicts))
 	g.metrics.APISinksNotRunning.WithLabelValues("refused").Set(float64(refused))
 	g.metrics.APISinksNotRunning.WithLabelValues("failed").Set(float64(failed))
-	if g.expiryTimer != nil {
-		g.expiryTimer.Stop()
-		g.expiryTimer = nil
-	}
-	if first.IsZero() {
-		return
-	}
-	g.expiryTimer = time.AfterFunc(time.Until(first)+10*time.Millisecond, g.expireRotations)
+	g.expiry.Schedule(pending)
 }

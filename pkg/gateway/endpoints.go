@@ -243,7 +243,7 @@ func (g *Gateway) updateAPISink(ctx context.Context, name, op, actor, reason str
 	// The gateway's own changes take something away (delivery, a secret):
 	// they are stored even when the sink breaks today's rules, and the
 	// build below still judges it.
-	if !(op == "auto-disable" && reason != "") && op != opExpireSecrets {
+	if !(op == "auto-disable" && reason != "") && op != apisinks.OpExpireSecrets {
 		if _, err := g.judge(rec.Spec); err != nil {
 			return err
 		}

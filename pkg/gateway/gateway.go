@@ -60,20 +60,17 @@ type Gateway struct {
 	byName    map[string]*runningSink
 	// fileCfg is the config file's; cfg is what runs: its sinks and the
 	// API's (api) that may run.
-	fileCfg     *config.Config
-	api         map[string]*apiSink
-	expiryTimer *time.Timer
-	// expiryTried is, by API sink, the revision whose expired secrets
-	// expireRotations last tried to remove (guarded by mu).
-	expiryTried map[string]uint64
-	reloadMu    sync.Mutex
-	adminLn     net.Listener
-	ingest      *ingestServer // nil when ingest.listen is empty
-	admin       *adminServer  // serves adminLn from New on (startup.go)
-	retry       *bus.Retrier  // waits out cluster elections; says what for
-	peers       peers         // the replicas delivering with this one (replicas.go)
-	running     atomic.Bool
-	stopOnce    sync.Once
+	fileCfg  *config.Config
+	api      map[string]*apiSink
+	expiry   *apisinks.Expiry // ends rotated-out secrets' grace (rotate.go)
+	reloadMu sync.Mutex
+	adminLn  net.Listener
+	ingest   *ingestServer // nil when ingest.listen is empty
+	admin    *adminServer  // serves adminLn from New on (startup.go)
+	retry    *bus.Retrier  // waits out cluster elections; says what for
+	peers    peers         // the replicas delivering with this one (replicas.go)
+	running  atomic.Bool
+	stopOnce sync.Once
 }
 
 // sinkConfig is what recreating a sink's consumers needs to know.
@@ -102,6 +99,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	}
 	g := &Gateway{cfg: cfg, fileCfg: cfg, api: map[string]*apiSink{}, log: opts.Logger, metrics: telemetry.NewMetrics(), byName: map[string]*runningSink{}}
 	g.retry = &bus.Retrier{Log: g.log}
+	g.expiry = &apisinks.Expiry{Expire: g.expireRotations}
 	defer func() {
 		if err != nil {
 			g.close(context.Background())
@@ -293,6 +291,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	g.reloadMu.Unlock()
 	g.running.Store(true)
+	_ = sup.start(ctx, g.expiry) // starting the expiry cannot fail
 	g.apiChanged()
 	// After running: the changes they apply go through the reload path.
 	wg.Add(1)

@@ -57,7 +57,7 @@ func (g *Gateway) judgeRecord(rec apisinks.Record, file *config.Config) (config.
 	if rec.Plain() && g.store.Sealer != nil {
 		return config.Sink{}, &refusal{reason: refusedUnsealed, err: errPlainRecord}
 	}
-	spec, err := g.withoutExpiredSecrets(rec.Spec, rec.Expiring, time.Now())
+	spec, err := apisinks.WithoutExpiredSecrets(g.kinds, rec.Spec, rec.Expiring, time.Now())
 	if err != nil {
 		return config.Sink{}, &refusal{reason: refusedInvalid, err: err}
 	}

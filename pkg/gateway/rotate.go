@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -10,63 +9,21 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/apisinks"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
-	"github.com/switchyard-dev/switchyard/pkg/sink"
 )
 
 // DefaultRotationGrace is how long a rotated-out secret keeps signing.
-const DefaultRotationGrace = 24 * time.Hour
-
-// withoutExpiredSecrets drops from a spec the rotated-out secrets whose
-// grace is over.
-func (g *Gateway) withoutExpiredSecrets(spec json.RawMessage, expiring map[string]time.Time, now time.Time) (json.RawMessage, error) {
-	if len(expiring) == 0 {
-		return spec, nil
-	}
-	var doc map[string]any
-	if err := json.Unmarshal(spec, &doc); err != nil {
-		return nil, fmt.Errorf("stored spec: %w", err)
-	}
-	if !dropExpiredSecrets(g.kinds.Secrets(doc), expiring, now) {
-		return spec, nil
-	}
-	return json.Marshal(doc)
-}
-
-// dropExpiredSecrets removes from a spec's held secrets the rotated-out
-// ones whose grace is over; false when its kind holds no secrets (nil).
-func dropExpiredSecrets(held *sink.HeldSecrets, expiring map[string]time.Time, now time.Time) bool {
-	if held == nil {
-		return false
-	}
-	kept := make([]string, 0, len(held.List))
-	for _, s := range held.List {
-		if at, ok := expiring[config.Fingerprint(s)]; ok && !at.After(now) {
-			continue
-		}
-		kept = append(kept, s)
-	}
-	held.Set(kept)
-	return true
-}
-
-// opExpireSecrets is the revision that removes from the stored record
-// the rotated-out secrets whose grace ended: the bucket keeps no secret
-// that no longer signs.
-const opExpireSecrets = "expire-secrets"
-
-var errNothingExpired = errors.New("no rotated-out secret has expired")
+const DefaultRotationGrace = apisinks.DefaultRotationGrace
 
 // expireRotations ends the grace of the rotated-out secrets that expired:
 // the running sinks stop signing with them at once, then each stored
-// record is rewritten without them. Every replica's timer fires; the
+// record is rewritten without them. Every replica's expiry fires; the
 // first to write wins, the others find nothing left to drop.
-func (g *Gateway) expireRotations() {
+func (g *Gateway) expireRotations(ctx context.Context) {
 	g.reloadMu.Lock()
 	if g.runCtx == nil || !g.running.Load() {
 		g.reloadMu.Unlock()
 		return
 	}
-	ctx := g.runCtx
 	g.mu.RLock()
 	file, prev := g.fileCfg, g.api
 	g.mu.RUnlock()
@@ -76,27 +33,13 @@ func (g *Gateway) expireRotations() {
 		g.log.Error("apply expired secrets", "err", err)
 		return
 	}
-	now := time.Now()
-	var due []string
+	pending := make(map[string]apisinks.Pending, len(api))
+	for name, a := range api {
+		pending[name] = apisinks.Pending{Rev: a.rev, Expiring: a.rec.Expiring}
+	}
 	g.mu.Lock()
 	g.api = api
-	for name := range g.expiryTried {
-		if _, ok := api[name]; !ok {
-			delete(g.expiryTried, name) // deleted sinks leave nothing behind
-		}
-	}
-	if g.expiryTried == nil {
-		g.expiryTried = map[string]uint64{}
-	}
-	for name, a := range api {
-		for _, at := range a.rec.Expiring {
-			if !at.After(now) && g.expiryTried[name] != a.rev {
-				g.expiryTried[name] = a.rev
-				due = append(due, name)
-				break
-			}
-		}
-	}
+	due := g.expiry.Due(pending)
 	g.mu.Unlock()
 	g.reloadMu.Unlock()
 	g.reportRebuilt(prev, api)
@@ -109,28 +52,13 @@ func (g *Gateway) expireRotations() {
 // storeExpiredSecrets rewrites one API sink's record without the
 // rotated-out secrets whose grace is over.
 func (g *Gateway) storeExpiredSecrets(ctx context.Context, name string) {
-	err := g.updateAPISink(ctx, name, opExpireSecrets, "switchyard", "the grace of rotated-out signing secrets ended", func(doc map[string]any, rec *apisinks.Record) error {
-		now := time.Now()
-		live := map[string]time.Time{}
-		for fp, at := range rec.Expiring {
-			if at.After(now) {
-				live[fp] = at
-			}
-		}
-		if len(live) == len(rec.Expiring) {
-			return errNothingExpired
-		}
-		dropExpiredSecrets(g.kinds.Secrets(doc), rec.Expiring, now)
-		rec.Expiring = live
-		if len(live) == 0 {
-			rec.Expiring = nil
-		}
-		return nil
+	err := g.updateAPISink(ctx, name, apisinks.OpExpireSecrets, "switchyard", "the grace of rotated-out signing secrets ended", func(doc map[string]any, rec *apisinks.Record) error {
+		return apisinks.ExpireSecrets(g.kinds.Secrets(doc), rec, time.Now())
 	})
 	switch {
 	case err == nil:
 		g.log.Info("rotated-out secrets removed from the stored sink", "sink", name)
-	case errors.Is(err, errNothingExpired), errors.Is(err, gatewayapi.ErrUnknownSink):
+	case errors.Is(err, apisinks.ErrNothingExpired), errors.Is(err, gatewayapi.ErrUnknownSink):
 	case errors.Is(err, gatewayapi.ErrConflict):
 		g.log.Info("remove rotated-out secrets: changed meanwhile, left to the next change", "sink", name, "err", err)
 	default:
@@ -152,26 +80,7 @@ func (g *Gateway) RotateSecret(ctx context.Context, name string, grace time.Dura
 			kind := g.kinds.KindOf(doc)
 			return config.FieldErrors{{Field: kind, Message: fmt.Sprintf("%s sinks hold no signing secrets to rotate", kind)}}
 		}
-		now := time.Now().UTC()
-		until := now.Add(grace)
-		expiring := map[string]time.Time{}
-		fresh := held.Generate()
-		kept := []string{fresh}
-		for _, s := range held.List {
-			fp := config.Fingerprint(s)
-			at, had := rec.Expiring[fp]
-			if had && !at.After(now) || grace == 0 {
-				continue // its grace is over
-			}
-			if !had || until.Before(at) {
-				at = until
-			}
-			expiring[fp] = at
-			kept = append(kept, s)
-		}
-		held.Set(kept)
-		rec.Expiring = expiring
-		res = gatewayapi.RotateResult{Secret: fresh, PreviousExpiresAt: until}
+		res = apisinks.Rotate(held, rec, grace, time.Now())
 		return nil
 	})
 	return res, err
