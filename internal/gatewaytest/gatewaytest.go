@@ -1,6 +1,6 @@
-// Package gatewaytest runs a whole gateway in a test: from a config's
-// YAML, on the embedded JetStream the YAML names, ready before it returns
-// and stopped at cleanup. It is apart from internal/testutil because it
+// Package gatewaytest runs a whole gateway in a test: from Options (the
+// usual embedded JetStream, admin and sinks) or a whole config's YAML,
+// ready before it returns and stopped at cleanup. It is apart from internal/testutil because it
 // imports pkg/gateway, whose own in-package tests import testutil.
 package gatewaytest
 
@@ -22,6 +22,48 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
 )
 
+// Options is what a test gateway differs in. The zero value runs on an
+// embedded JetStream in a new temporary directory, with the admin API on
+// loopback (token "s3cret"), a 2s shutdown grace and no sinks.
+type Options struct {
+	Dir        string        // the embedded JetStream's store; a new temporary directory when empty
+	Admin      string        // the admin block (YAML flow); {listen: "127.0.0.1:0", token: "s3cret"} when empty
+	Top        string        // more top-level YAML (an attempts or api block, say)
+	Sinks      string        // the items of the sinks list (YAML)
+	Logs       io.Writer     // where its logs go, as text; as Start's when nil
+	LogLevel   slog.Level    // with Logs, the lowest level kept (info when zero)
+	StopWithin time.Duration // the bound on a graceful stop; 15s when zero
+}
+
+// YAML is the config file the options describe.
+func (o Options) YAML(t testing.TB) string {
+	dir, admin := o.Dir, o.Admin
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	if admin == "" {
+		admin = `{listen: "127.0.0.1:0", token: "s3cret"}`
+	}
+	return fmt.Sprintf(`
+nats:
+  embedded: {listen: "127.0.0.1:0", store_dir: %q}
+admin: %s
+shutdown_grace: 2s
+%s
+sinks:%s`, dir, admin, o.Top, o.Sinks)
+}
+
+// Run is Start on the config the options describe, with their logging
+// and stop bound: the one way a test starts a gateway that is not given
+// as a whole file.
+func Run(t testing.TB, o Options) (*gateway.Gateway, func() error) {
+	t.Helper()
+	if o.StopWithin == 0 {
+		o.StopWithin = 15 * time.Second
+	}
+	return start(t, o.YAML(t), o.StopWithin, o.Logs, o.LogLevel)
+}
+
 // Start runs a gateway on the config src until the test ends, and returns
 // it when it is ready, with a stop that cancels it and waits at most
 // stopWithin for Run to return (its error; a stop that takes longer is an
@@ -29,12 +71,17 @@ import (
 // on an error. Its logs are discarded unless the test is verbose.
 func Start(t testing.TB, src string, stopWithin time.Duration) (*gateway.Gateway, func() error) {
 	t.Helper()
-	return StartLogging(t, src, stopWithin, nil)
+	return start(t, src, stopWithin, nil, slog.LevelInfo)
 }
 
 // StartLogging is Start for a test that reads what the gateway logs: its
 // logs (info and above, as text) go to w. A nil w is Start's.
 func StartLogging(t testing.TB, src string, stopWithin time.Duration, w io.Writer) (*gateway.Gateway, func() error) {
+	t.Helper()
+	return start(t, src, stopWithin, w, slog.LevelInfo)
+}
+
+func start(t testing.TB, src string, stopWithin time.Duration, w io.Writer, level slog.Level) (*gateway.Gateway, func() error) {
 	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(src), os.LookupEnv)
 	if err != nil {
@@ -43,7 +90,7 @@ func StartLogging(t testing.TB, src string, stopWithin time.Duration, w io.Write
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	switch {
 	case w != nil:
-		log = slog.New(slog.NewTextHandler(w, nil))
+		log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 	case testing.Verbose():
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

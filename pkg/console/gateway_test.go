@@ -100,14 +100,11 @@ func (rc *receiver) sinkYAML(name, events string, concurrency int) string {
 // listener (token s3cret) and the sinks given.
 func startGateway(t *testing.T, sinks string) *gateway.Gateway {
 	t.Helper()
-	src := fmt.Sprintf(`
-nats:
-  embedded: {listen: "127.0.0.1:0", store_dir: %q}
-admin: {listen: "127.0.0.1:0", token: %q}
-api: {allow: [tls_files, private_networks]}
-shutdown_grace: 2s
-sinks:%s`, t.TempDir(), token, sinks)
-	g, _ := gatewaytest.Start(t, src, 15*time.Second)
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{
+		Admin: fmt.Sprintf(`{listen: "127.0.0.1:0", token: %q}`, token),
+		Top:   "api: {allow: [tls_files, private_networks]}",
+		Sinks: sinks,
+	})
 	return g
 }
 

@@ -1,41 +1,15 @@
 package gateway_test
 
 import (
-	"context"
-	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
 )
-
-// startGatewayAdmin runs a gateway whose admin block is admin (YAML flow).
-func startGatewayAdmin(t *testing.T, admin, sinks string) *gateway.Gateway {
-	t.Helper()
-	src := fmt.Sprintf("nats:\n  embedded: {listen: \"127.0.0.1:0\", store_dir: %q}\nadmin: %s\nshutdown_grace: 2s\nsinks:%s", t.TempDir(), admin, sinks)
-	cfg, err := config.Parse("test.yaml", []byte(src), os.LookupEnv)
-	if err != nil {
-		t.Fatalf("config:\n%v\n%s", err, src)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "test"})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	waitFor(t, 10*time.Second, "gateway ready", func() bool { return g.Ready(context.Background()) == nil })
-	return g
-}
 
 // adminCall sends one request with the given headers ("Host" sets the
 // Host header) and returns the status and body.
@@ -70,7 +44,7 @@ func adminCall(t *testing.T, g *gateway.Gateway, method, path, body string, hdr 
 // that carries a browser's cross-site marks is refused, whatever the token.
 func TestAdminRefusesCrossSiteStateChanges(t *testing.T) {
 	rc := newReceiver(t)
-	g := startGatewayAdmin(t, `{listen: "127.0.0.1:0", token: "s3cret"}`, rc.sinkYAML("s", `[">"]`, ""))
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Admin: `{listen: "127.0.0.1:0", token: "s3cret"}`, Sinks: rc.sinkYAML("s", `[">"]`, ""), StopWithin: stopTimeout})
 	self := "http://" + g.AdminAddr()
 	auth := "Bearer s3cret"
 	tests := []struct {
@@ -130,7 +104,7 @@ func sinkStateOf(t *testing.T, g *gateway.Gateway) string {
 // name or address: a DNS-rebinding page (Host: evil.example) gets nothing.
 func TestAdminWithoutTokenAnswersLoopbackHostsOnly(t *testing.T) {
 	rc := newReceiver(t)
-	g := startGatewayAdmin(t, `{listen: "127.0.0.1:0"}`, rc.sinkYAML("s", `[">"]`, ""))
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Admin: `{listen: "127.0.0.1:0"}`, Sinks: rc.sinkYAML("s", `[">"]`, ""), StopWithin: stopTimeout})
 	_, port, _ := net.SplitHostPort(g.AdminAddr())
 	tests := []struct {
 		host string
@@ -156,11 +130,11 @@ func TestAdminWithoutTokenAnswersLoopbackHostsOnly(t *testing.T) {
 		}
 	}
 
-	open := startGatewayAdmin(t, `{listen: "127.0.0.1:0", insecure_no_auth: true}`, rc.sinkYAML("s", `[">"]`, ""))
+	open, _ := gatewaytest.Run(t, gatewaytest.Options{Admin: `{listen: "127.0.0.1:0", insecure_no_auth: true}`, Sinks: rc.sinkYAML("s", `[">"]`, ""), StopWithin: stopTimeout})
 	if code, body := adminCall(t, open, "GET", "/v1/sinks", "", map[string]string{"Host": "switchyard.internal:8080"}); code != 200 {
 		t.Errorf("insecure_no_auth: %d %s, want 200 for any Host", code, body)
 	}
-	withToken := startGatewayAdmin(t, `{listen: "127.0.0.1:0", token: "s3cret"}`, rc.sinkYAML("s", `[">"]`, ""))
+	withToken, _ := gatewaytest.Run(t, gatewaytest.Options{Admin: `{listen: "127.0.0.1:0", token: "s3cret"}`, Sinks: rc.sinkYAML("s", `[">"]`, ""), StopWithin: stopTimeout})
 	if code, body := adminCall(t, withToken, "GET", "/v1/sinks", "", map[string]string{"Host": "switchyard.internal:8080", "Authorization": "Bearer s3cret"}); code != 200 {
 		t.Errorf("with a token: %d %s, want 200 for any Host", code, body)
 	}

@@ -121,14 +121,7 @@ func startGateway(t *testing.T, dir, sinks string) (*gateway.Gateway, func() err
 // startGatewayWith adds top-level YAML (such as an attempts block).
 func startGatewayWith(t *testing.T, dir, top, sinks string) (*gateway.Gateway, func() error) {
 	t.Helper()
-	src := fmt.Sprintf(`
-nats:
-  embedded: {listen: "127.0.0.1:0", store_dir: %q}
-admin: {listen: "127.0.0.1:0", token: "s3cret"}
-shutdown_grace: 2s
-%s
-sinks:%s`, dir, top, sinks)
-	return startGatewayYAML(t, src)
+	return gatewaytest.Run(t, gatewaytest.Options{Dir: dir, Top: top, Sinks: sinks, StopWithin: stopTimeout})
 }
 
 // startGatewayYAML runs a gateway on a whole config file.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
 	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
@@ -52,7 +53,7 @@ func TestWebhookURLSecretsStayOutOfErrorsAndAPI(t *testing.T) {
 	rc := newReceiver(t)
 	sinkYAML := strings.Replace(rc.sinkYAML("s", `[">"]`, "    retry: {schedule: [50ms], jitter: 0}\n"),
 		rc.srv.URL+"/s", "https://"+closed+"/hooks/PATHTOKEN?token=QUERYTOKEN", 1)
-	g, _ := startGatewayLogging(t, logs, sinkYAML)
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: sinkYAML, Logs: logs, LogLevel: slog.LevelDebug, StopWithin: stopTimeout})
 	publish(t, g, "order.completed", "l1", []byte(`{}`), nil)
 
 	waitFor(t, 10*time.Second, "dead letter", func() bool {
@@ -153,26 +154,4 @@ func TestNATSPasswordStaysOutOfLogsAndAPI(t *testing.T) {
 			t.Errorf("%s show the password:\n%s", what, text)
 		}
 	}
-}
-
-// startGatewayLogging is startGateway with the log kept.
-func startGatewayLogging(t *testing.T, logs io.Writer, sinks string) (*gateway.Gateway, func() error) {
-	t.Helper()
-	src := fmt.Sprintf("nats:\n  embedded: {listen: \"127.0.0.1:0\", store_dir: %q}\nadmin: {listen: \"127.0.0.1:0\", token: \"s3cret\"}\nshutdown_grace: 2s\nsinks:%s", t.TempDir(), sinks)
-	cfg, err := config.Parse("test.yaml", []byte(src), os.LookupEnv)
-	if err != nil {
-		t.Fatalf("config:\n%v\n%s", err, src)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Version: "test"})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
-	stop := func() error { cancel(); return <-done }
-	t.Cleanup(func() { _ = stop() })
-	waitFor(t, 10*time.Second, "gateway ready", func() bool { return g.Ready(context.Background()) == nil })
-	return g, stop
 }

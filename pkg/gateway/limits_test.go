@@ -3,47 +3,17 @@ package gateway_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
 	"github.com/switchyard-dev/switchyard/internal/testutil"
-	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 )
-
-// startGatewayLogged is startGatewayWith with the log kept in logs.
-func startGatewayLogged(t *testing.T, dir, top, sinks string, logs *testutil.SyncBuffer) *gateway.Gateway {
-	t.Helper()
-	src := fmt.Sprintf("nats:\n  embedded: {listen: \"127.0.0.1:0\", store_dir: %q}\nadmin: {listen: \"127.0.0.1:0\", token: \"s3cret\"}\nshutdown_grace: 2s\n%s\nsinks:%s", dir, top, sinks)
-	cfg, err := config.Parse("test.yaml", []byte(src), os.LookupEnv)
-	if err != nil {
-		t.Fatalf("config:\n%v\n%s", err, src)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: slog.New(slog.NewTextHandler(logs, nil)), Version: "test"})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			t.Error("gateway did not stop within 15s")
-		}
-	})
-	waitFor(t, 10*time.Second, "gateway ready", func() bool { return g.Ready(context.Background()) == nil })
-	return g
-}
 
 // A paused sink whose oldest event nears stream.max_age is warned about
 // in its status, a gauge and one WARN line; an events stream nearing its
@@ -52,8 +22,9 @@ func TestWarningsBeforeEventsAgeOutOrTheStreamFills(t *testing.T) {
 	defer gateway.SetLimitsInterval(200 * time.Millisecond)()
 	rc := newReceiver(t)
 	logs := &testutil.SyncBuffer{}
-	g := startGatewayLogged(t, t.TempDir(), "stream: {max_age: 10s, duplicate_window: 1s, max_bytes: 64KiB}",
-		rc.sinkYAML("a", `[">"]`, "    ack_wait: 3s\n    retry: {schedule: [100ms], jitter: 0, max_retry_after: 100ms}\n"), logs)
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Top: "stream: {max_age: 10s, duplicate_window: 1s, max_bytes: 64KiB}",
+		Sinks: rc.sinkYAML("a", `[">"]`, "    ack_wait: 3s\n    retry: {schedule: [100ms], jitter: 0, max_retry_after: 100ms}\n"),
+		Logs:  logs, StopWithin: stopTimeout})
 	if err := g.Pause(context.Background(), "a", "test"); err != nil {
 		t.Fatal(err)
 	}
