@@ -2,12 +2,9 @@ package gateway
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
-	"reflect"
 	"sort"
 	"time"
 
@@ -23,22 +20,6 @@ import (
 // live in the sinks bucket; every replica watches it and applies each
 // change through the same build-swap-drain path as a reload, so an API
 // sink runs exactly like one from the file.
-
-// newSinkName is "ep_" and 22 base62 characters (131 bits), as generated
-// endpoint ids look elsewhere.
-func newSinkName() string {
-	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	b := make([]byte, 3, 25)
-	copy(b, "ep_")
-	for i := 0; i < 22; i++ {
-		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
-		if err != nil {
-			panic(err)
-		}
-		b = append(b, alphabet[n.Int64()])
-	}
-	return string(b)
-}
 
 func conflict(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{gatewayapi.ErrConflict}, args...)...)
@@ -92,7 +73,7 @@ func (g *Gateway) CreateSink(ctx context.Context, body []byte, actor string) (ga
 		return nil, err
 	}
 	if v, ok := doc["name"]; !ok || v == nil || v == "" {
-		doc["name"] = newSinkName()
+		doc["name"] = apisinks.NewName()
 	}
 	name, _ := doc["name"].(string)
 	var secret string
@@ -161,30 +142,7 @@ func (g *Gateway) PatchSink(ctx context.Context, name string, patch []byte, acto
 		return nil, err
 	}
 	err = g.updateAPISink(ctx, name, "update", actor, "", func(doc map[string]any, _ *apisinks.Record) error {
-		var fe config.FieldErrors
-		if v, ok := p["name"]; ok && !reflect.DeepEqual(v, name) {
-			fe = append(fe, config.FieldError{Field: "name", Message: "cannot be changed: create a new sink and delete this one"})
-		}
-		cur, _ := doc["tenant"].(string)
-		if v, ok := p["tenant"]; ok && !reflect.DeepEqual(v, cur) && !(v == nil && cur == "") {
-			fe = append(fe, config.FieldError{Field: "tenant", Message: "cannot be changed: a sink belongs to one tenant"})
-		}
-		if len(fe) > 0 {
-			return fe
-		}
-		redacted, err := g.redactedSpec(doc)
-		if err != nil {
-			return err
-		}
-		merged, _ := apisinks.MergePatch(doc, p).(map[string]any)
-		apisinks.RestoreSecrets(merged, doc, redacted)
-		for k := range doc {
-			delete(doc, k)
-		}
-		for k, v := range merged {
-			doc[k] = v
-		}
-		return nil
+		return apisinks.Patch(doc, p, name, g.redactedSpec)
 	})
 	if err != nil {
 		return nil, err
@@ -222,39 +180,16 @@ func (g *Gateway) updateAPISink(ctx context.Context, name, op, actor, reason str
 	if err != nil {
 		return err
 	}
-	if e.Err != nil {
-		return e.Err
-	}
-	rec := e.Rec
-	if rec.Plain() && g.store.Sealer != nil {
-		// Changing it would seal, and so adopt, a record not written here.
-		return conflict("sink %q is refused: %v", name, errPlainRecord)
-	}
-	var doc map[string]any
-	if err := json.Unmarshal(rec.Spec, &doc); err != nil {
-		return fmt.Errorf("sink %s: stored spec: %w", name, err)
-	}
-	if err := change(doc, &rec); err != nil {
-		return err
-	}
-	if rec.Spec, err = json.Marshal(doc); err != nil {
-		return err
-	}
 	// The gateway's own changes take something away (delivery, a secret):
 	// they are stored even when the sink breaks today's rules, and the
 	// build below still judges it.
-	if !(op == "auto-disable" && reason != "") && op != apisinks.OpExpireSecrets {
-		if _, err := g.judge(rec.Spec); err != nil {
-			return err
-		}
+	check := func(spec []byte) error { _, err := g.judge(spec); return err }
+	if op == "auto-disable" && reason != "" || op == apisinks.OpExpireSecrets {
+		check = nil
 	}
-	rec.Op, rec.Actor, rec.Reason, rec.At = op, actor, reason, time.Now().UTC()
-	rev, err := g.store.Update(ctx, name, rec, e.Rev)
+	rec, rev, err := g.store.Edit(ctx, e, op, actor, reason, change, check)
 	if err != nil {
-		if errors.Is(err, jetstream.ErrKeyExists) {
-			return conflict("sink %q changed meanwhile: read it again and retry", name)
-		}
-		return fmt.Errorf("store sink %s: %w", name, err)
+		return err
 	}
 	g.mu.RLock()
 	file := g.fileCfg

@@ -35,9 +35,6 @@ type refusal struct {
 func (r *refusal) Error() string { return "refused: " + r.err.Error() }
 func (r *refusal) Unwrap() error { return r.err }
 
-// errPlainRecord: with a key, only the first start seals plain records.
-var errPlainRecord = errors.New("stored in plain text although admin.secrets_key_file is set, so not written by this gateway (plain records are sealed only on the first start with the key): delete the sink and create it again")
-
 // judgeSpec is the one judgement of an API sink's spec, for a create, a
 // change and every record read back: valid as the file's sinks are, and
 // within api.allow of file. reason says which rule it broke.
@@ -55,7 +52,7 @@ func (g *Gateway) judgeSpec(spec []byte, file *config.Config) (config.Sink, stri
 // judgeRecord judges a stored record; a refusal says why it may not run.
 func (g *Gateway) judgeRecord(rec apisinks.Record, file *config.Config) (config.Sink, error) {
 	if rec.Plain() && g.store.Sealer != nil {
-		return config.Sink{}, &refusal{reason: refusedUnsealed, err: errPlainRecord}
+		return config.Sink{}, &refusal{reason: refusedUnsealed, err: apisinks.ErrPlainRecord}
 	}
 	spec, err := apisinks.WithoutExpiredSecrets(g.kinds, rec.Spec, rec.Expiring, time.Now())
 	if err != nil {

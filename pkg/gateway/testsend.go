@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/switchyard-dev/switchyard/pkg/apisinks"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/event"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
@@ -43,7 +44,7 @@ func (g *Gateway) TestSink(ctx context.Context, name string, req gatewayapi.Test
 	} else if !json.Valid(data) {
 		return gatewayapi.TestResult{}, config.FieldErrors{{Field: "data", Message: "must be JSON"}}
 	}
-	ev := &event.Event{ID: "msg_test_" + strings.TrimPrefix(newSinkName(), "ep_"), Type: typ, Source: "switchyard", Time: time.Now().UTC(),
+	ev := &event.Event{ID: "msg_test_" + strings.TrimPrefix(apisinks.NewName(), "ep_"), Type: typ, Source: "switchyard", Time: time.Now().UTC(),
 		ContentType: "application/json", Data: data}
 	if t := rs.cfg.Tenant; t != "" && t != subject.AnyTenant {
 		ev.Tenant = t
