@@ -112,7 +112,7 @@ func (g *Gateway) recreate(sc sinkConfig) func(ctx context.Context, lost jetstre
 		// Deleted (or deleted and created again) through the API by
 		// another replica, whose delete removed the consumer: recovering
 		// it would resurrect the sink, or take the new sink's consumer.
-		if err := g.stillCurrent(ctx, sc.cfg); err != nil {
+		if err := g.store.StillCurrent(ctx, sc.cfg); err != nil {
 			return nil, err
 		}
 		maxBatch := g.kinds.BatchSize(sc.cfg)

@@ -28,7 +28,7 @@ var errConflict = errors.New("a sink of the same name is defined in the config f
 func (g *Gateway) loader() config.Loader { return config.Loader{Kinds: g.kinds} }
 
 // buildAPISink judges a stored sink against the file config by the rules
-// a create passes (judgeRecord).
+// a create passes (apisinks.JudgeRecord).
 func (g *Gateway) buildAPISink(name string, rec apisinks.Record, rev uint64, file *config.Config) *apiSink {
 	a := &apiSink{rec: rec, rev: rev}
 	for _, s := range file.Sinks {
@@ -37,7 +37,7 @@ func (g *Gateway) buildAPISink(name string, rec apisinks.Record, rev uint64, fil
 			return a
 		}
 	}
-	if a.sink, a.err = g.judgeRecord(rec, file); a.err == nil {
+	if a.sink, a.err = apisinks.JudgeRecord(g.kinds, g.store.Sealer != nil, rec, file); a.err == nil {
 		a.sink.Incarnation = rec.Incarnation(name)
 	}
 	return a
@@ -109,7 +109,7 @@ func (g *Gateway) entryToSink(e apisinks.Entry) *apiSink {
 
 // reportUnstarted says once, loudly, why an API sink does not run.
 func (g *Gateway) reportUnstarted(name string, a *apiSink) {
-	var r *refusal
+	var r *apisinks.Refusal
 	if errors.As(a.err, &r) {
 		g.reportRefused(name, r)
 		return
@@ -242,7 +242,7 @@ func (g *Gateway) apiChanged() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	conflicts, refused, failed := 0, 0, 0
-	var r *refusal
+	var r *apisinks.Refusal
 	pending := make(map[string]apisinks.Pending, len(g.api))
 	for name, a := range g.api {
 		switch {

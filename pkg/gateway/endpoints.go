@@ -55,13 +55,13 @@ func decodeObject(body []byte, what string) (map[string]any, error) {
 }
 
 // judge validates a spec as the file's sinks are validated, plus the
-// limits on what API sinks may use: judgeSpec, which every record read
+// limits on what API sinks may use: apisinks.JudgeSpec, which every record read
 // back from the bucket passes too.
 func (g *Gateway) judge(spec []byte) (config.Sink, error) {
 	g.mu.RLock()
 	file := g.fileCfg
 	g.mu.RUnlock()
-	s, _, err := g.judgeSpec(spec, file)
+	s, _, err := apisinks.JudgeSpec(g.kinds, spec, file)
 	return s, err
 }
 
@@ -378,7 +378,7 @@ func (g *Gateway) sinkView(ctx context.Context, name string) (gatewayapi.SinkVie
 			v = gatewayapi.SinkView{"name": name}
 		}
 		st = gatewayapi.SinkStatus{Name: name, Source: gatewayapi.SourceAPI, State: "failed", StateReason: a.err.Error()}
-		var r *refusal
+		var r *apisinks.Refusal
 		if errors.Is(a.err, errConflict) {
 			st.State = "conflict"
 		} else if errors.As(a.err, &r) {

@@ -17,36 +17,6 @@ import (
 // A sink's incarnation (apisinks.NewIncarnation, apisinks.FileIncarnation)
 // tells it from every other sink that had or will have its name.
 
-func isFileIncarnation(s config.Sink) bool { return s.Incarnation == apisinks.FileIncarnation(s.Name) }
-
-// stillCurrent says whether the API sink s is still the one its name
-// stands for in the sinks bucket: bus.ErrSinkReplaced when it was deleted
-// or created again (another incarnation), even if this replica has not
-// applied that change yet. A file sink is its file's as long as it runs.
-func (g *Gateway) stillCurrent(ctx context.Context, s config.Sink) error {
-	if s.Incarnation == "" || isFileIncarnation(s) {
-		return nil
-	}
-	e, err := g.store.Get(ctx, s.Name)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return fmt.Errorf("sink %s was deleted through the API: %w", s.Name, bus.ErrSinkReplaced)
-	}
-	if err != nil {
-		return err
-	}
-	if e.Err != nil {
-		return e.Err
-	}
-	rec := e.Rec
-	if rec.Op == "delete" {
-		return fmt.Errorf("sink %s is being deleted through the API: %w", s.Name, bus.ErrSinkReplaced)
-	}
-	if inc := rec.Incarnation(s.Name); inc != s.Incarnation {
-		return fmt.Errorf("sink %s was deleted and created again through the API (incarnation %s, this one %s): %w", s.Name, inc, s.Incarnation, bus.ErrSinkReplaced)
-	}
-	return nil
-}
-
 // ensureConsumers creates or updates a sink's consumers, which must be
 // its own incarnation's (bus.EnsureConsumers adopts those made before
 // incarnations). Meeting another incarnation's:
@@ -65,9 +35,9 @@ func (g *Gateway) ensureConsumers(ctx context.Context, s config.Sink, maxBatch i
 		return events, redrive, err
 	}
 	switch {
-	case isFileIncarnation(s):
+	case apisinks.IsFileIncarnation(s):
 		return nil, nil, fileSinkTaken(s.Name, ie)
-	case strings.HasPrefix(ie.Have, "api-") && g.stillCurrent(ctx, s) == nil:
+	case strings.HasPrefix(ie.Have, "api-") && g.store.StillCurrent(ctx, s) == nil:
 		g.log.Warn("an earlier API sink of this name left its consumers: removing them, the sink starts clean",
 			"sink", s.Name, "incarnation", s.Incarnation, "left_by", ie.Have)
 		g.deleteConsumers(ctx, s.Name)
