@@ -134,12 +134,3 @@ func (b *BatchError) FailEach(errs []error) {
 		}
 	}
 }
-
-// CanceledBy reports err as Canceled when the send's context was canceled
-// (not merely past its deadline, which is a retryable timeout).
-func CanceledBy(ctx context.Context, err error) (error, bool) {
-	if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return CanceledError(err), true
-	}
-	return nil, false
-}

@@ -3,6 +3,7 @@ package sink
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -14,14 +15,18 @@ var ErrClosed = errors.New("driver closed")
 
 // Lifecycle gives a driver the Close semantics the Driver interface
 // promises: Close cancels sends in flight, waits for them to return, and
-// is idempotent; a Send after Close fails as Canceled.
+// is idempotent; a Send after Close fails as Canceled. It also holds the
+// sink's timeout and the reading of a failed call every driver shares
+// (Within, Failed): a driver says only which calls a timeout bounds and
+// what its destination's answers mean.
 type Lifecycle struct {
-	closed context.Context
-	cancel context.CancelFunc
-	once   sync.Once
-	mu     sync.RWMutex // sends hold it for reading, Close for writing
-	shared atomic.Pointer[sharedCtx]
-	exit   func() // mu.RUnlock, bound once rather than per send
+	timeout time.Duration
+	closed  context.Context
+	cancel  context.CancelFunc
+	once    sync.Once
+	mu      sync.RWMutex // sends hold it for reading, Close for writing
+	shared  atomic.Pointer[sharedCtx]
+	exit    func() // mu.RUnlock, bound once rather than per send
 }
 
 // sharedCtx is the context EnterShared hands to every send from one
@@ -35,9 +40,10 @@ type sharedCtx struct {
 	unhook func() bool
 }
 
-// NewLifecycle returns an open Lifecycle.
-func NewLifecycle() *Lifecycle {
-	l := &Lifecycle{}
+// NewLifecycle returns an open Lifecycle whose calls to the destination
+// each take at most timeout (unbounded when zero).
+func NewLifecycle(timeout time.Duration) *Lifecycle {
+	l := &Lifecycle{timeout: timeout}
 	l.closed, l.cancel = context.WithCancel(context.Background())
 	l.exit = l.mu.RUnlock
 	return l
@@ -90,21 +96,49 @@ func (l *Lifecycle) EnterShared(ctx context.Context) (_ context.Context, done fu
 	return s.ctx, l.exit, nil
 }
 
-// Batch runs one Send of n events: it enters the lifecycle (the Send also
-// bounded by timeout when positive), lets send record each failed index in
-// be, and returns what Send returns: nil when none failed, the failure
-// itself for a batch of one, else the *BatchError.
-func (l *Lifecycle) Batch(ctx context.Context, timeout time.Duration, n int, send func(ctx context.Context, be *BatchError)) error {
+// Timeout is how long one call to the destination may take; zero: no
+// bound.
+func (l *Lifecycle) Timeout() time.Duration { return l.timeout }
+
+// Within bounds one call to the destination by the timeout. ctx is the
+// send's (from Enter, EnterShared or Batch); which calls make up a send
+// (a request, a publish and its acks, the whole batch) is the driver's
+// to say, and its docs'.
+func (l *Lifecycle) Within(ctx context.Context) (context.Context, context.CancelFunc) {
+	if l.timeout > 0 {
+		return context.WithTimeout(ctx, l.timeout)
+	}
+	return ctx, func() {}
+}
+
+// Failed classifies the failure err of a call made within call, a context
+// Within derived from the send's context send (or send itself, when the
+// destination's client applies the timeout): Canceled when the send was
+// canceled (Close, a dispatcher stopping); retryable when a deadline
+// passed first, the send's caller's or the timeout; else what own, the
+// driver's reading of its destination's answers, makes of it.
+func (l *Lifecycle) Failed(send, call context.Context, err error, own func(error) error) error {
+	switch {
+	case errors.Is(send.Err(), context.Canceled):
+		return CanceledError(err)
+	case send.Err() != nil:
+		return RetryableError(0, err)
+	case call.Err() != nil:
+		return RetryableError(0, fmt.Errorf("no answer within the timeout of %s: %w", l.timeout, err))
+	}
+	return own(err)
+}
+
+// Batch runs one Send of n events: it enters the lifecycle, lets send
+// record each failed index in be, and returns what Send returns: nil when
+// none failed, the failure itself for a batch of one, else the
+// *BatchError.
+func (l *Lifecycle) Batch(ctx context.Context, n int, send func(ctx context.Context, be *BatchError)) error {
 	ctx, done, err := l.Enter(ctx)
 	if err != nil {
 		return err
 	}
 	defer done()
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
 	be := NewBatchError()
 	send(ctx, be)
 	switch {
@@ -136,5 +170,5 @@ type Base struct {
 	*Lifecycle
 }
 
-// NewBase returns an open Base.
-func NewBase() Base { return Base{Lifecycle: NewLifecycle()} }
+// NewBase returns an open Base whose calls take at most timeout.
+func NewBase(timeout time.Duration) Base { return Base{Lifecycle: NewLifecycle(timeout)} }

@@ -3,6 +3,7 @@ package sink
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -11,7 +12,7 @@ import (
 // a send from another parent gets a context of its own; after Close a
 // send is refused.
 func TestEnterSharedEndsWithCloseAndParent(t *testing.T) {
-	l := NewLifecycle()
+	l := NewLifecycle(0)
 	parent, cancelParent := context.WithCancel(context.Background())
 	ctx1, done1, err := l.EnterShared(parent)
 	if err != nil {
@@ -70,7 +71,7 @@ func TestEnterSharedEndsWithCloseAndParent(t *testing.T) {
 // Once the parent kept has ended (a test send's request before the
 // dispatcher's first send), the next parent is shared instead.
 func TestEnterSharedReplacesAnEndedParent(t *testing.T) {
-	l := NewLifecycle()
+	l := NewLifecycle(0)
 	first, cancelFirst := context.WithCancel(context.Background())
 	_, done, err := l.EnterShared(first)
 	if err != nil {
@@ -98,7 +99,7 @@ func TestEnterSharedReplacesAnEndedParent(t *testing.T) {
 
 // A canceled parent cancels the shared context.
 func TestEnterSharedEndsWithParent(t *testing.T) {
-	l := NewLifecycle()
+	l := NewLifecycle(0)
 	parent, cancel := context.WithCancel(context.Background())
 	ctx, done, err := l.EnterShared(parent)
 	if err != nil {
@@ -110,5 +111,57 @@ func TestEnterSharedEndsWithParent(t *testing.T) {
 	case <-ctx.Done():
 	case <-time.After(5 * time.Second):
 		t.Fatal("the parent's cancel did not reach the shared context")
+	}
+}
+
+// Every driver's failed call is read the same way before its own rules:
+// a canceled send is Canceled, a deadline (the timeout's, or the send's
+// caller's) is retryable, and only the rest is the driver's to judge.
+func TestFailedReadsCancelAndTimeoutForEveryDriver(t *testing.T) {
+	errOwn := errors.New("the destination's answer")
+	own := func(err error) error { return PermanentError(400, err) }
+	l := NewLifecycle(time.Millisecond)
+
+	send, done, err := l.Enter(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	call, cancel := l.Within(send)
+	if got := Classify(l.Failed(send, call, errOwn, own)); got.Class != Permanent || got.Status != 400 {
+		t.Errorf("an answer within the timeout: %v, want the driver's own reading", got)
+	}
+	<-call.Done()
+	got := l.Failed(send, call, call.Err(), own)
+	if c := Classify(got); c.Class != Retryable || !strings.HasSuffix(got.Error(), "no answer within the timeout of 1ms: context deadline exceeded") {
+		t.Errorf("past the timeout: %v (%v), want a retryable timeout naming it", c.Class, got)
+	}
+	cancel()
+	done()
+
+	caller, stop := context.WithTimeout(context.Background(), time.Millisecond)
+	defer stop()
+	send, done, _ = l.Enter(caller)
+	<-send.Done()
+	if c := Classify(l.Failed(send, send, send.Err(), own)); c.Class != Retryable {
+		t.Errorf("past the caller's deadline: %v, want retryable", c.Class)
+	}
+	done()
+
+	send, done, _ = l.Enter(context.Background())
+	call, cancel = l.Within(send)
+	defer cancel()
+	closed := make(chan error)
+	go func() { closed <- l.Close(nil) }()
+	<-send.Done() // Close cancels, then waits for the send to return
+	if c := Classify(l.Failed(send, call, errOwn, own)); c.Class != Canceled {
+		t.Errorf("after Close: %v, want canceled", c.Class)
+	}
+	done()
+	<-closed
+
+	if ctx, cancel := NewLifecycle(0).Within(context.Background()); ctx != context.Background() {
+		t.Error("no timeout: Within must hand back the send's context")
+	} else {
+		cancel()
 	}
 }

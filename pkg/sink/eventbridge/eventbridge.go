@@ -91,7 +91,7 @@ func open(ctx context.Context, cfg Config, hc aws.HTTPClient, extra ...func(*aws
 
 // NewWithAPI builds a driver around an existing client.
 func NewWithAPI(cfg Config, api API) (*Driver, error) {
-	d := &Driver{cfg: cfg, api: api, Base: sink.NewBase()}
+	d := &Driver{cfg: cfg, api: api, Base: sink.NewBase(cfg.Timeout.D)}
 	if cfg.DetailType != "" {
 		t, err := sink.ParseTemplate("detail_type", cfg.DetailType, sink.OutputLimit{Chars: MaxDetailType}, detailTypeOption)
 		if err != nil {
@@ -151,7 +151,7 @@ func (d *Driver) entry(e *event.Event) (types.PutEventsRequestEntry, error) {
 // Send puts the batch, in as many calls as the limits require. Entries AWS
 // refuses are named in a *sink.BatchError; the rest were put.
 func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
-	return d.Batch(ctx, 0, len(batch), func(ctx context.Context, be *sink.BatchError) {
+	return d.Batch(ctx, len(batch), func(ctx context.Context, be *sink.BatchError) {
 		var chunk []types.PutEventsRequestEntry
 		var chunkIdx []int
 		chunkBytes := 0
@@ -184,17 +184,11 @@ func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
 // put makes one PutEvents call and records each failed entry by its index
 // in the caller's batch.
 func (d *Driver) put(ctx context.Context, entries []types.PutEventsRequestEntry, idx []int, be *sink.BatchError) {
-	callCtx := ctx
-	if d.cfg.Timeout.D > 0 {
-		var cancel context.CancelFunc
-		callCtx, cancel = context.WithTimeout(ctx, d.cfg.Timeout.D)
-		defer cancel()
-	}
+	callCtx, cancel := d.Within(ctx) // the timeout is per PutEvents call
+	defer cancel()
 	out, err := d.api.PutEvents(callCtx, &eventbridge.PutEventsInput{Entries: entries})
 	if err != nil {
-		// Judged against the Send's context: our own call timeout is a
-		// retryable failure of the destination, not a cancellation.
-		cerr := classifyCall(ctx, err)
+		cerr := d.Failed(ctx, callCtx, err, classifyCall)
 		for _, i := range idx {
 			be.Fail(i, cerr)
 		}
@@ -230,10 +224,9 @@ func classifyEntry(code, msg string) error {
 	return sink.RetryableError(0, err)
 }
 
-func classifyCall(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return sink.CanceledError(err)
-	}
+// classifyCall reads a failed PutEvents call, neither canceled nor timed
+// out.
+func classifyCall(err error) error {
 	var blocked *netguard.BlockedError
 	if errors.As(err, &blocked) {
 		return sink.PermanentError(0, err)

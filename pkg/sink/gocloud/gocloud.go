@@ -79,7 +79,7 @@ func Open(ctx context.Context, cfg Config, guard bool) (*Driver, error) {
 		return nil, fmt.Errorf("gocloud: open %s: %w", cfg.URL, err)
 	}
 	refuse := u == nil || u.Scheme != "azuresb"
-	return &Driver{cfg: cfg, topic: topic, Base: sink.NewBase(), refuse: refuse}, nil
+	return &Driver{cfg: cfg, topic: topic, Base: sink.NewBase(cfg.Timeout.D), refuse: refuse}, nil
 }
 
 // Sends is how many times the topic handed a message of this driver to
@@ -119,17 +119,19 @@ func (h *sendHook) before(func(any) bool) error {
 // Send sends every event of the batch concurrently, so the topic can batch
 // them, and reports each failure by index.
 func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
-	return d.Batch(ctx, d.cfg.Timeout.D, len(batch), func(ctx context.Context, be *sink.BatchError) {
+	return d.Batch(ctx, len(batch), func(ctx context.Context, be *sink.BatchError) {
+		call, cancel := d.Within(ctx) // the timeout is per send
+		defer cancel()
 		errs := make([]error, len(batch))
 		var wg sync.WaitGroup
 		for i, e := range batch {
 			wg.Go(func() {
-				h := &sendHook{ctx: ctx, refuse: d.refuse, d: d}
-				if err := d.topic.Send(ctx, &pubsub.Message{Body: e.Data, Metadata: e.Attributes(), BeforeSend: h.before}); err != nil {
+				h := &sendHook{ctx: call, refuse: d.refuse, d: d}
+				if err := d.topic.Send(call, &pubsub.Message{Body: e.Data, Metadata: e.Attributes(), BeforeSend: h.before}); err != nil {
 					if n := h.sent.Load(); n > 1 {
 						err = fmt.Errorf("%w (the topic sent it %d times)", err, n)
 					}
-					errs[i] = classify(ctx, err)
+					errs[i] = d.Failed(ctx, call, err, classify)
 				}
 			})
 		}
@@ -138,10 +140,8 @@ func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
 	})
 }
 
-func classify(ctx context.Context, err error) error {
-	if c, ok := sink.CanceledBy(ctx, err); ok {
-		return c
-	}
+// classify reads a failed send, neither canceled nor timed out.
+func classify(err error) error {
 	var blocked *netguard.BlockedError
 	if errors.As(err, &blocked) {
 		return sink.PermanentError(0, err)

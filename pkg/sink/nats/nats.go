@@ -196,7 +196,7 @@ func Open(ctx context.Context, cfg Config, o Options) (*Driver, error) {
 				// (a stored sink never stops a start or a reload) and its
 				// events dead-letter with the reason.
 				err = fmt.Errorf("nats sink: connect %s: %w", redact.URL(cfg.URL), blocked)
-				return &Driver{cfg: cfg, refused: sink.PermanentError(0, err), Base: sink.NewBase()}, nil
+				return &Driver{cfg: cfg, refused: sink.PermanentError(0, err), Base: sink.NewBase(cfg.Timeout.D)}, nil
 			}
 			return nil, fmt.Errorf("nats sink: connect %s: %w", redact.URL(cfg.URL), redact.Error(err))
 		}
@@ -212,7 +212,7 @@ func Open(ctx context.Context, cfg Config, o Options) (*Driver, error) {
 		}
 		return nil, fmt.Errorf("nats sink: %w", err)
 	}
-	d := &Driver{cfg: cfg, js: js, own: own, Base: sink.NewBase()}
+	d := &Driver{cfg: cfg, js: js, own: own, Base: sink.NewBase(cfg.Timeout.D)}
 	if own == nil {
 		d.reserved = o.Reserved
 		if d.reserved == nil {
@@ -233,7 +233,9 @@ func (d *Driver) Subject(typ string) string {
 // Send publishes the batch and waits until the stream has stored each
 // event; the failures are named by index.
 func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
-	return d.Batch(ctx, d.cfg.Timeout.D, len(batch), func(ctx context.Context, be *sink.BatchError) {
+	return d.Batch(ctx, len(batch), func(ctx context.Context, be *sink.BatchError) {
+		call, cancel := d.Within(ctx) // the timeout is per batch, until every event is stored
+		defer cancel()
 		if d.refused != nil {
 			for i := range batch {
 				be.Fail(i, d.refused)
@@ -264,7 +266,7 @@ func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
 			m := &nc.Msg{Subject: subj, Header: h, Data: e.Data}
 			a, err := d.js.PublishMsgAsync(m, opts...)
 			if err != nil {
-				be.Fail(i, classify(ctx, err))
+				be.Fail(i, d.Failed(ctx, call, err, classify))
 			}
 			acks[i] = a
 		}
@@ -275,18 +277,16 @@ func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
 			select {
 			case <-a.Ok():
 			case err := <-a.Err():
-				be.Fail(i, classify(ctx, err))
-			case <-ctx.Done():
-				be.Fail(i, classify(ctx, ctx.Err()))
+				be.Fail(i, d.Failed(ctx, call, err, classify))
+			case <-call.Done():
+				be.Fail(i, d.Failed(ctx, call, call.Err(), classify))
 			}
 		}
 	})
 }
 
-func classify(ctx context.Context, err error) error {
-	if c, ok := sink.CanceledBy(ctx, err); ok {
-		return c
-	}
+// classify reads a failed publish, neither canceled nor timed out.
+func classify(err error) error {
 	var api *jetstream.APIError
 	switch {
 	case errors.Is(err, nc.ErrMaxPayload),

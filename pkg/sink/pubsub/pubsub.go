@@ -80,13 +80,15 @@ func open(ctx context.Context, cfg Config, batch config.Batch, guard bool) (*Dri
 		return nil, fmt.Errorf("pubsub: client: %w", err)
 	}
 	pub := client.Publisher(cfg.Topic)
+	// The client bounds each publish by the timeout itself (Failed reads
+	// the expiry from its answer, not from a context of ours).
 	pub.PublishSettings.Timeout = cfg.Timeout.D
 	pub.PublishSettings.CountThreshold = MaxBatch
 	if batch.MaxEvents > 0 && batch.MaxEvents < MaxBatch {
 		pub.PublishSettings.CountThreshold = batch.MaxEvents
 	}
 	pub.PublishSettings.DelayThreshold = max(batch.MaxWait.D, time.Millisecond)
-	d := &Driver{client: client, pub: pub, Base: sink.NewBase(), guard: gd}
+	d := &Driver{client: client, pub: pub, Base: sink.NewBase(cfg.Timeout.D), guard: gd}
 	if cfg.OrderingKey != "" {
 		t, err := sink.ParseTemplate("ordering_key", cfg.OrderingKey, sink.OutputLimit{Bytes: MaxOrderingKey})
 		if err != nil {
@@ -108,7 +110,7 @@ func (never) Retry(error) (time.Duration, bool) { return 0, false }
 // Send publishes the batch and waits until the server confirms each
 // message: only then may the JetStream message be acked.
 func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
-	return d.Batch(ctx, 0, len(batch), func(ctx context.Context, be *sink.BatchError) {
+	return d.Batch(ctx, len(batch), func(ctx context.Context, be *sink.BatchError) {
 		results := make([]*gpubsub.PublishResult, len(batch))
 		keys := make([]string, len(batch))
 		for i, e := range batch {
@@ -139,7 +141,7 @@ func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
 					// gRPC keeps only the text of the dial's error.
 					err = fmt.Errorf("%w (%v)", blocked, err)
 				}
-				be.Fail(i, classify(ctx, err))
+				be.Fail(i, d.Failed(ctx, ctx, err, classify))
 				if keys[i] != "" {
 					resume[keys[i]] = true
 				}
@@ -153,8 +155,9 @@ func (d *Driver) Send(ctx context.Context, batch []*event.Event) error {
 	})
 }
 
-func classify(ctx context.Context, err error) error {
-	if ctx.Err() != nil || errors.Is(err, gpubsub.ErrPublisherStopped) {
+// classify reads a failed publish whose send was not canceled.
+func classify(err error) error {
+	if errors.Is(err, gpubsub.ErrPublisherStopped) {
 		return sink.CanceledError(err)
 	}
 	var blocked *netguard.BlockedError
