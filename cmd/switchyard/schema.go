@@ -14,11 +14,12 @@ func schemaCmd() *cobra.Command {
 	var readme string
 	cmd := &cobra.Command{
 		Use:   "schema",
-		Short: "Print the config file's JSON Schema, generated from the sink kinds compiled in",
+		Short: "Print the config file's JSON Schema, generated from the sink kinds and ingest providers compiled in",
 		Long: `Print the JSON Schema of the config file. Editors that speak the YAML language
 server pick it up from a first line such as
   # yaml-language-server: $schema=../config/switchyard.schema.json
-With --readme FILE, rewrite FILE's generated configuration reference table instead.`,
+With --readme FILE, rewrite FILE's generated tables instead: the configuration
+reference and the ingest providers.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if readme != "" {
