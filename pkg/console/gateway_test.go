@@ -1,31 +1,28 @@
 package console_test
 
 import (
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
 	_ "github.com/switchyard-dev/switchyard/pkg/sink/all"
 )
 
 const (
 	token  = "s3cret"
-	secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	secret = testutil.WebhookSecret
 )
 
-// receiver is a real HTTPS endpoint; each sink posts to /<sink>, and the
-// test decides per sink what it answers.
+// receiver is testutil.Receiver answering as the test decides per sink.
 type receiver struct {
+	rc     *testutil.Receiver
 	srv    *httptest.Server
 	caFile string
 	mu     sync.Mutex
@@ -35,10 +32,9 @@ type receiver struct {
 }
 
 func newReceiver(t *testing.T) *receiver {
-	rc := &receiver{got: map[string][]string{}, fail: map[string]bool{}, slow: map[string]bool{}}
-	rc.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		sink := strings.TrimPrefix(r.URL.Path, "/")
+	tr := testutil.NewReceiver(t)
+	rc := &receiver{rc: tr, srv: tr.Server, caFile: tr.CAFile, got: map[string][]string{}, fail: map[string]bool{}, slow: map[string]bool{}}
+	tr.SetAnswer(func(w http.ResponseWriter, sink, id string, _ int) {
 		rc.mu.Lock()
 		fail, slow := rc.fail[sink], rc.slow[sink]
 		rc.mu.Unlock()
@@ -51,17 +47,12 @@ func newReceiver(t *testing.T) *receiver {
 			return
 		}
 		rc.mu.Lock()
-		rc.got[sink] = append(rc.got[sink], r.Header.Get("webhook-id"))
+		rc.got[sink] = append(rc.got[sink], id)
 		rc.mu.Unlock()
 		// A receiver's answer is shown in the console: it must stay text.
 		w.WriteHeader(http.StatusOK)
 		_, _ = io.WriteString(w, `<script>window.pwnedByReceiver=1</script><b>ok</b>`)
-	}))
-	t.Cleanup(rc.srv.Close)
-	rc.caFile = filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(rc.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rc.srv.Certificate().Raw}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	})
 	return rc
 }
 
@@ -83,17 +74,7 @@ func (rc *receiver) received(sink, id string) bool {
 }
 
 func (rc *receiver) sinkYAML(name, events string, concurrency int) string {
-	return fmt.Sprintf(`
-  - name: %s
-    events: [%q]
-    concurrency: %d
-    webhook:
-      url: %s/%s
-      secrets: [%q]
-      timeout: 2s
-      allow_private_networks: true
-      tls: {ca_file: %s}
-`, name, events, concurrency, rc.srv.URL, name, secret, rc.caFile)
+	return rc.rc.SinkYAML(name, fmt.Sprintf("[%q]", events), concurrency, "")
 }
 
 // startGateway runs a gateway with an embedded JetStream, the admin

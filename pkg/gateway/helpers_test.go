@@ -2,19 +2,11 @@ package gateway_test
 
 import (
 	"encoding/json"
-	"encoding/pem"
-	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
 	"github.com/switchyard-dev/switchyard/internal/testutil"
@@ -22,7 +14,7 @@ import (
 	_ "github.com/switchyard-dev/switchyard/pkg/sink/all"
 )
 
-const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+const secret = testutil.WebhookSecret
 
 // hit is one request a receiver saw.
 type hit struct {
@@ -34,79 +26,40 @@ type hit struct {
 	trace string // the traceparent header
 }
 
-// receiver is a real HTTPS endpoint; each sink posts to /<sink>. answer
-// decides the status for the n-th request (1-based) carrying an event id.
+// receiver is testutil.Receiver with this package's names: srv and
+// caFile, hits as hit, and mu, a lock the tests' answer functions share
+// with the test for the switches they read.
 type receiver struct {
-	t      *testing.T
+	rc     *testutil.Receiver
 	srv    *httptest.Server
 	caFile string
 	mu     sync.Mutex
-	hits   []hit
-	counts map[string]int // sink/id → requests
-	answer func(w http.ResponseWriter, sink, id string, n int)
 }
 
 func newReceiver(t *testing.T) *receiver {
-	rc := &receiver{t: t, counts: map[string]int{}}
-	wh, err := standardwebhooks.NewWebhook(secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		sinkName := strings.TrimPrefix(r.URL.Path, "/")
-		id := r.Header.Get("webhook-id")
-		rc.mu.Lock()
-		rc.counts[sinkName+"/"+id]++
-		n := rc.counts[sinkName+"/"+id]
-		// The reference Standard Webhooks library judges every signature.
-		rc.hits = append(rc.hits, hit{sink: sinkName, id: id, at: time.Now(), valid: wh.Verify(body, r.Header) == nil, body: body, trace: r.Header.Get("traceparent")})
-		answer := rc.answer
-		rc.mu.Unlock()
-		if answer != nil {
-			answer(w, sinkName, id, n)
-		}
-	}))
-	t.Cleanup(rc.srv.Close)
-	rc.caFile = filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(rc.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rc.srv.Certificate().Raw}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return rc
+	rc := testutil.NewReceiver(t)
+	return &receiver{rc: rc, srv: rc.Server, caFile: rc.CAFile}
 }
 
+// setAnswer decides the status for the n-th request (1-based) carrying
+// an event id.
 func (rc *receiver) setAnswer(f func(w http.ResponseWriter, sink, id string, n int)) {
-	rc.mu.Lock()
-	rc.answer = f
-	rc.mu.Unlock()
+	rc.rc.SetAnswer(f)
 }
 
-// delivered returns, for one sink, the ids answered 2xx-or-not, in order.
+// hitsFor returns one sink's requests in order; every request when sink
+// is empty.
 func (rc *receiver) hitsFor(sink string) []hit {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
 	var out []hit
-	for _, h := range rc.hits {
-		if h.sink == sink {
-			out = append(out, h)
-		}
+	for _, h := range rc.rc.Hits(sink) {
+		out = append(out, hit{sink: h.Sink, id: h.ID, at: h.At, valid: h.Valid, body: h.Body, trace: h.Trace})
 	}
 	return out
 }
 
 // sinkYAML is one webhook sink posting to this receiver.
 func (rc *receiver) sinkYAML(name, events, extra string) string {
-	return fmt.Sprintf(`
-  - name: %s
-    events: %s
-    concurrency: 4
-%s    webhook:
-      url: %s/%s
-      secrets: [%q]
-      timeout: 2s
-      allow_private_networks: true
-      tls: {ca_file: %s}
-`, name, events, extra, rc.srv.URL, name, secret, rc.caFile)
+	return rc.rc.SinkYAML(name, events, 4, extra)
 }
 
 // stopTimeout bounds a test gateway's graceful stop.

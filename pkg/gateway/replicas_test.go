@@ -101,10 +101,8 @@ func publishN(t *testing.T, js *testutil.JetStream, from, n int) {
 
 // hitsBetween counts the receiver's requests per path in [from, to).
 func (rc *receiver) hitsBetween(from, to time.Time) map[string]int {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
 	out := map[string]int{}
-	for _, h := range rc.hits {
+	for _, h := range rc.hitsFor("") {
 		if !h.at.Before(from) && h.at.Before(to) {
 			out[h.sink]++
 		}
