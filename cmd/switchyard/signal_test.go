@@ -38,7 +38,11 @@ func TestReplaySIGINTCancelsOnServer(t *testing.T) {
 		t.Fatalf("first line %q", lines.Text())
 	}
 	id, _, _ := strings.Cut(strings.TrimPrefix(lines.Text(), "replay "), ":")
-	time.Sleep(700 * time.Millisecond) // a poll or two
+	// The client reports each poll (every 500ms) on a line of its own:
+	// once one is out, it is in its poll loop.
+	if !lines.Scan() {
+		t.Fatalf("no progress line: %v", lines.Err())
+	}
 	_ = cmd.Process.Signal(syscall.SIGINT)
 	var rest strings.Builder
 	for lines.Scan() {

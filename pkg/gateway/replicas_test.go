@@ -186,8 +186,12 @@ func TestBreakerOpensForTheSink(t *testing.T) {
 		return false
 	})
 	// What the others had pulled before the pause may still go out (their
-	// windows: 2 × concurrency); then nothing until the cool-down ends.
-	time.Sleep(time.Until(opened.Add(5 * time.Second)))
+	// windows: 2 × concurrency, within the first second); then nothing
+	// until the cool-down ends (6s): watched up to 5s after it opened.
+	testutil.Holds(t, time.Until(opened.Add(5*time.Second)), "no delivery by replicas 2 and 3 while replica 1's breaker is open", func() bool {
+		held := rc.hitsBetween(opened.Add(time.Second), opened.Add(5*time.Second))
+		return held["r2"] == 0 && held["r3"] == 0
+	})
 	held := rc.hitsBetween(opened.Add(time.Second), opened.Add(5*time.Second))
 	for _, r := range []string{"r2", "r3"} {
 		if held[r] > 0 {
