@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"errors"
-	"sort"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -12,72 +11,22 @@ import (
 )
 
 // apiSink is an API sink as this replica knows it.
-type apiSink struct {
-	rec  apisinks.Record // Spec unsealed
-	rev  uint64
-	sink config.Sink // as it runs: validated, expired secrets dropped
-	// err says why the sink does not run: its name is taken by the config
-	// file (errConflict), or it is invalid against the running config.
-	err error
-}
-
-// errConflict marks an API sink whose name a config-file sink took.
-var errConflict = errors.New("a sink of the same name is defined in the config file, which wins")
+type apiSink = apisinks.Sink
 
 // loader judges sinks with the kinds the gateway opens.
 func (g *Gateway) loader() config.Loader { return config.Loader{Kinds: g.kinds} }
 
 // buildAPISink judges a stored sink against the file config by the rules
-// a create passes (apisinks.JudgeRecord).
+// a create passes (apisinks.Build).
 func (g *Gateway) buildAPISink(name string, rec apisinks.Record, rev uint64, file *config.Config) *apiSink {
-	a := &apiSink{rec: rec, rev: rev}
-	for _, s := range file.Sinks {
-		if s.Name == name {
-			a.err = errConflict
-			return a
-		}
-	}
-	if a.sink, a.err = apisinks.JudgeRecord(g.kinds, g.store.Sealer != nil, rec, file); a.err == nil {
-		a.sink.Incarnation = rec.Incarnation(name)
-	}
-	return a
+	return apisinks.Build(g.kinds, g.store.Sealer != nil, name, rec, rev, file)
 }
 
 // rebuildAPISinks judges every API sink again against a new file config.
 func (g *Gateway) rebuildAPISinks(file *config.Config) map[string]*apiSink {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	out := make(map[string]*apiSink, len(g.api))
-	for name, a := range g.api {
-		if a.err != nil && len(a.rec.Spec) == 0 {
-			out[name] = a // unreadable: nothing to judge again
-			continue
-		}
-		out[name] = g.buildAPISink(name, a.rec, a.rev, file)
-	}
-	return out
-}
-
-// effective is the config the gateway runs: the file's sinks, then the
-// API sinks that may run, by name.
-func (g *Gateway) effective(file *config.Config, api map[string]*apiSink) *config.Config {
-	next := *file
-	next.Sinks = make([]config.Sink, 0, len(file.Sinks)+len(api))
-	for _, s := range file.Sinks {
-		s.Incarnation = apisinks.FileIncarnation(s.Name)
-		next.Sinks = append(next.Sinks, s)
-	}
-	names := make([]string, 0, len(api))
-	for name, a := range api {
-		if a.err == nil {
-			names = append(names, name)
-		}
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		next.Sinks = append(next.Sinks, api[name].sink)
-	}
-	return &next
+	return apisinks.Rebuild(g.kinds, g.store.Sealer != nil, g.api, file)
 }
 
 // loadAPISinks reads every API sink at start.
@@ -93,7 +42,7 @@ func (g *Gateway) loadAPISinks(ctx context.Context) error {
 		g.api[e.Name] = g.entryToSink(e)
 	}
 	for name, a := range g.api {
-		if a.err != nil {
+		if a.Err != nil {
 			g.reportUnstarted(name, a)
 		}
 	}
@@ -101,24 +50,21 @@ func (g *Gateway) loadAPISinks(ctx context.Context) error {
 }
 
 func (g *Gateway) entryToSink(e apisinks.Entry) *apiSink {
-	if e.Err != nil {
-		return &apiSink{rev: e.Rev, err: e.Err}
-	}
-	return g.buildAPISink(e.Name, e.Rec, e.Rev, g.fileCfg)
+	return apisinks.FromEntry(g.kinds, g.store.Sealer != nil, e, g.fileCfg)
 }
 
 // reportUnstarted says once, loudly, why an API sink does not run.
 func (g *Gateway) reportUnstarted(name string, a *apiSink) {
 	var r *apisinks.Refusal
-	if errors.As(a.err, &r) {
+	if errors.As(a.Err, &r) {
 		g.reportRefused(name, r)
 		return
 	}
-	if errors.Is(a.err, errConflict) {
+	if errors.Is(a.Err, apisinks.ErrNameInFile) {
 		g.log.Error("API sink not started: its name is taken by a sink in the config file", "sink", name)
 		return
 	}
-	g.log.Error("API sink not started", "sink", name, "err", a.err)
+	g.log.Error("API sink not started", "sink", name, "err", a.Err)
 }
 
 // apiWatch is the gateway as the target of the sinks bucket's watch
@@ -147,7 +93,7 @@ func (g *Gateway) applyAPIChange(ctx context.Context, c apisinks.Change) {
 	g.mu.RLock()
 	cur, had := g.api[name]
 	g.mu.RUnlock()
-	if had && rev != 0 && cur.rev >= rev || !had && c.Deleted {
+	if had && rev != 0 && cur.Rev >= rev || !had && c.Deleted {
 		return
 	}
 	if !c.Deleted && rev != 0 && g.superseded(ctx, name, rev) {
@@ -157,7 +103,7 @@ func (g *Gateway) applyAPIChange(ctx context.Context, c apisinks.Change) {
 	if !c.Deleted {
 		switch {
 		case c.Err != nil:
-			next = &apiSink{rev: rev, err: c.Err}
+			next = &apiSink{Rev: rev, Err: c.Err}
 		case c.Rec.Op == "delete":
 			// The revision before a tombstone, saying who deleted it.
 			if !had {
@@ -200,7 +146,7 @@ func (g *Gateway) swapAPISinkLocked(ctx context.Context, name string, next *apiS
 		delete(api, name)
 	} else {
 		api[name] = next
-		if next.err != nil {
+		if next.Err != nil {
 			g.reportUnstarted(name, next)
 		}
 	}
@@ -218,12 +164,12 @@ func (g *Gateway) swapAPISinkLocked(ctx context.Context, name string, next *apiS
 		g.api = prev
 		g.mu.Unlock()
 	}
-	_, err := g.applyLocked(ctx, g.effective(file, api), false)
-	if err != nil && next != nil && next.err == nil {
+	_, err := g.applyLocked(ctx, apisinks.Effective(file, api), false)
+	if err != nil && next != nil && next.Err == nil {
 		// It could not start (its consumer could not be made): it shows
 		// as failed, and the rest of the sinks stay as they are.
-		next.err = err
-		if _, err2 := g.applyLocked(ctx, g.effective(file, api), false); err2 != nil {
+		next.Err = err
+		if _, err2 := g.applyLocked(ctx, apisinks.Effective(file, api), false); err2 != nil {
 			restore()
 			return err2
 		}
@@ -243,20 +189,18 @@ func (g *Gateway) apiChanged() {
 	defer g.mu.Unlock()
 	conflicts, refused, failed := 0, 0, 0
 	var r *apisinks.Refusal
-	pending := make(map[string]apisinks.Pending, len(g.api))
-	for name, a := range g.api {
+	for _, a := range g.api {
 		switch {
-		case errors.Is(a.err, errConflict):
+		case errors.Is(a.Err, apisinks.ErrNameInFile):
 			conflicts++
-		case errors.As(a.err, &r):
+		case errors.As(a.Err, &r):
 			refused++
-		case a.err != nil:
+		case a.Err != nil:
 			failed++
 		}
-		pending[name] = apisinks.Pending{Rev: a.rev, Expiring: a.rec.Expiring}
 	}
 	g.metrics.APISinksNotRunning.WithLabelValues("conflict").Set(float64(conflicts))
 	g.metrics.APISinksNotRunning.WithLabelValues("refused").Set(float64(refused))
 	g.metrics.APISinksNotRunning.WithLabelValues("failed").Set(float64(failed))
-	g.expiry.Schedule(pending)
+	g.expiry.Schedule(apisinks.PendingOf(g.api))
 }

@@ -62,7 +62,7 @@ func (a adminBackend) Sinks(ctx context.Context) ([]gatewayapi.SinkStatus, error
 		switch {
 		case rs != nil:
 			out = append(out, g.sinkStatus(ctx, rs))
-		case isAPI && api.err != nil:
+		case isAPI && api.Err != nil:
 			v, err := g.sinkView(ctx, name)
 			if err != nil {
 				continue
@@ -81,10 +81,10 @@ func (g *Gateway) sinkStatus(ctx context.Context, rs *runningSink) gatewayapi.Si
 	st := gatewayapi.SinkStatus{Name: rs.cfg.Name, Kind: rs.cfg.Kind(), Events: rs.cfg.Events, Tenant: rs.cfg.Tenant, Source: gatewayapi.SourceConfig,
 		State: string(rs.dispatcher.State()), StateReason: rs.dispatcher.StateReason(), InFlight: rs.dispatcher.InFlight()}
 	g.mu.RLock()
-	if a, ok := g.api[rs.cfg.Name]; ok && a.err == nil {
+	if a, ok := g.api[rs.cfg.Name]; ok && a.Err == nil {
 		st.Source = gatewayapi.SourceAPI
-		if rs.cfg.Disabled && a.rec.Reason != "" {
-			st.StateReason = a.rec.Reason
+		if rs.cfg.Disabled && a.Rec.Reason != "" {
+			st.StateReason = a.Rec.Reason
 		}
 	}
 	g.mu.RUnlock()
@@ -196,7 +196,7 @@ func (g *Gateway) incarnationOf(name string) string {
 		return rs.cfg.Incarnation
 	}
 	if a := g.api[name]; a != nil {
-		return a.rec.Incarnation(name)
+		return a.Rec.Incarnation(name)
 	}
 	return ""
 }

@@ -119,7 +119,7 @@ func (g *Gateway) CreateSink(ctx context.Context, body []byte, actor string) (ga
 	if err != nil {
 		return nil, fmt.Errorf("store sink %s: %w", name, err)
 	}
-	if err := g.swapAPISinkLocked(ctx, name, &apiSink{rec: rec, rev: rev, sink: s}); err != nil {
+	if err := g.swapAPISinkLocked(ctx, name, &apiSink{Rec: rec, Rev: rev, Config: s}); err != nil {
 		// It could not start: take it back, so the caller can retry.
 		_ = g.store.Remove(ctx, name, rev)
 		_ = g.swapAPISinkLocked(ctx, name, nil)
@@ -344,12 +344,12 @@ func (g *Gateway) sinkNames(tenant string) []string {
 		add(rs.cfg.Name, rs.cfg.Tenant)
 	}
 	for name, a := range g.api {
-		t := a.sink.Tenant
-		if a.err != nil {
+		t := a.Config.Tenant
+		if a.Err != nil {
 			var doc struct {
 				Tenant string `json:"tenant"`
 			}
-			_ = json.Unmarshal(a.rec.Spec, &doc)
+			_ = json.Unmarshal(a.Rec.Spec, &doc)
 			t = doc.Tenant
 		}
 		add(name, t)
@@ -370,18 +370,18 @@ func (g *Gateway) sinkView(ctx context.Context, name string) (gatewayapi.SinkVie
 	var v gatewayapi.SinkView
 	var st gatewayapi.SinkStatus
 	switch {
-	case isAPI && a.err != nil && !(rs != nil && errors.Is(a.err, errConflict)):
+	case isAPI && a.Err != nil && !(rs != nil && errors.Is(a.Err, apisinks.ErrNameInFile)):
 		// Not running: show what is stored, and why.
 		var doc map[string]any
-		_ = json.Unmarshal(a.rec.Spec, &doc)
+		_ = json.Unmarshal(a.Rec.Spec, &doc)
 		if v, _ = g.redactedSpec(doc); len(v) == 0 {
 			v = gatewayapi.SinkView{"name": name}
 		}
-		st = gatewayapi.SinkStatus{Name: name, Source: gatewayapi.SourceAPI, State: "failed", StateReason: a.err.Error()}
+		st = gatewayapi.SinkStatus{Name: name, Source: gatewayapi.SourceAPI, State: "failed", StateReason: a.Err.Error()}
 		var r *apisinks.Refusal
-		if errors.Is(a.err, errConflict) {
+		if errors.Is(a.Err, apisinks.ErrNameInFile) {
 			st.State = "conflict"
-		} else if errors.As(a.err, &r) {
+		} else if errors.As(a.Err, &r) {
 			st.State = stateRefused
 		}
 		if t, ok := v["tenant"].(string); ok {
@@ -401,7 +401,7 @@ func (g *Gateway) sinkView(ctx context.Context, name string) (gatewayapi.SinkVie
 	case rs != nil:
 		v = config.RedactedSink(rs.cfg).Map()
 		st = g.sinkStatus(ctx, rs)
-		if isAPI && errors.Is(a.err, errConflict) {
+		if isAPI && errors.Is(a.Err, apisinks.ErrNameInFile) {
 			// The file's sink runs under the name; the API's waits.
 			st.Warnings = append(st.Warnings, "an API sink of this name is not started: the config file's sink wins (rename or delete one of them)")
 			isAPI = false
@@ -410,7 +410,7 @@ func (g *Gateway) sinkView(ctx context.Context, name string) (gatewayapi.SinkVie
 		return nil, fmt.Errorf("%w %q", gatewayapi.ErrUnknownSink, name)
 	}
 	if isAPI {
-		v["created_at"], v["updated_at"] = a.rec.CreatedAt, a.rec.At
+		v["created_at"], v["updated_at"] = a.Rec.CreatedAt, a.Rec.At
 	}
 	b, err := json.Marshal(st)
 	if err != nil {

@@ -150,7 +150,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	if err = g.retry.Do(ctx, "kv "+bus.SinksBucket, g.loadAPISinks); err != nil {
 		return nil, err
 	}
-	g.cfg = g.effective(cfg, g.api)
+	g.cfg = apisinks.Effective(cfg, g.api)
 	for _, sc := range g.cfg.Sinks {
 		rs, err := g.openSink(ctx, sc)
 		if err != nil {

@@ -39,9 +39,8 @@ func TestSinkIncarnations(t *testing.T) {
 	if plan := config.Diff(old, next); len(plan.Changed["s"]) == 0 {
 		t.Errorf("a re-created sink of the same definition is no change: %+v", plan)
 	}
-	g := &Gateway{}
-	eff := g.effective(&config.Config{Sinks: []config.Sink{{Name: "f"}}}, map[string]*apiSink{
-		"a": {sink: config.Sink{Name: "a", Incarnation: drawn.IncarnationID}},
+	eff := apisinks.Effective(&config.Config{Sinks: []config.Sink{{Name: "f"}}}, map[string]*apiSink{
+		"a": {Config: config.Sink{Name: "a", Incarnation: drawn.IncarnationID}},
 	})
 	for _, s := range eff.Sinks {
 		if s.Incarnation == "" {

@@ -24,11 +24,11 @@ func (g *Gateway) reportRebuilt(prev, next map[string]*apiSink) {
 		p := prev[name]
 		var r *apisinks.Refusal
 		switch {
-		case errors.As(a.err, &r):
-			if p == nil || p.err == nil || p.err.Error() != a.err.Error() {
+		case errors.As(a.Err, &r):
+			if p == nil || p.Err == nil || p.Err.Error() != a.Err.Error() {
 				g.reportRefused(name, r)
 			}
-		case a.err == nil && p != nil && errors.As(p.err, &r):
+		case a.Err == nil && p != nil && errors.As(p.Err, &r):
 			g.log.Info("API sink passes the rules again: started", "sink", name)
 		}
 	}

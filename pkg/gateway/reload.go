@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/switchyard-dev/switchyard/pkg/apisinks"
 	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/subject"
@@ -33,7 +34,7 @@ func (g *Gateway) Reload(ctx context.Context, next *config.Config, prune bool) (
 	// file now takes puts the API sink in conflict, and a name it gave
 	// up lets it run.
 	api := g.rebuildAPISinks(next)
-	plan, err := g.applyLocked(ctx, g.effective(next, api), prune)
+	plan, err := g.applyLocked(ctx, apisinks.Effective(next, api), prune)
 	if err == nil {
 		g.mu.Lock()
 		prev := g.api

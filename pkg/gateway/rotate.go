@@ -28,18 +28,14 @@ func (g *Gateway) expireRotations(ctx context.Context) {
 	file, prev := g.fileCfg, g.api
 	g.mu.RUnlock()
 	api := g.rebuildAPISinks(file)
-	if _, err := g.applyLocked(ctx, g.effective(file, api), false); err != nil {
+	if _, err := g.applyLocked(ctx, apisinks.Effective(file, api), false); err != nil {
 		g.reloadMu.Unlock()
 		g.log.Error("apply expired secrets", "err", err)
 		return
 	}
-	pending := make(map[string]apisinks.Pending, len(api))
-	for name, a := range api {
-		pending[name] = apisinks.Pending{Rev: a.rev, Expiring: a.rec.Expiring}
-	}
 	g.mu.Lock()
 	g.api = api
-	due := g.expiry.Due(pending)
+	due := g.expiry.Due(apisinks.PendingOf(api))
 	g.mu.Unlock()
 	g.reloadMu.Unlock()
 	g.reportRebuilt(prev, api)
