@@ -28,8 +28,7 @@ type Expiry struct {
 	next  time.Time         // when Expire is due; zero: never
 	tried map[string]uint64 // by sink, the revision whose expired secrets Due last handed out
 	wake  chan struct{}     // Schedule changed next
-	stop  context.CancelFunc
-	done  chan struct{}
+	w     worker
 }
 
 // expirySlack is how long after a secret's expiry Expire runs, so that
@@ -38,31 +37,18 @@ const expirySlack = 10 * time.Millisecond
 
 // Start runs Expire when it is due, until ctx ends or Stop.
 func (x *Expiry) Start(ctx context.Context) error {
-	ctx, stop := context.WithCancel(ctx)
 	x.mu.Lock()
-	x.stop, x.done = stop, make(chan struct{})
 	if x.wake == nil {
 		x.wake = make(chan struct{}, 1)
 	}
-	done := x.done
 	x.mu.Unlock()
-	go func() {
-		defer close(done)
-		x.run(ctx)
-	}()
+	x.w.start(ctx, x.run)
 	return nil
 }
 
 // Stop ends the runs Start began and waits for one in progress.
 func (x *Expiry) Stop() error {
-	x.mu.Lock()
-	stop, done := x.stop, x.done
-	x.mu.Unlock()
-	if stop == nil {
-		return nil
-	}
-	stop()
-	<-done
+	x.w.halt()
 	return nil
 }
 

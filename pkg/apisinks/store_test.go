@@ -186,16 +186,18 @@ func (r *recorder) seen(name string, deleted bool) bool {
 
 // The watch hands the target every current record, then each change; a
 // sink the target knows but the bucket no longer has is handed over as
-// deleted once the current records are in. It ends with its context.
+// deleted once the current records are in. Stop ends it.
 func TestStoreWatch(t *testing.T) {
 	s := newStore(t, newTestSealer(t, 1))
-	ctx, cancel := context.WithCancel(t.Context())
+	ctx := t.Context()
 	if _, err := s.Create(ctx, "a", Record{Spec: spec("a"), Op: "create"}); err != nil {
 		t.Fatal(err)
 	}
 	r := &recorder{known: []string{"a", "gone"}}
-	done := make(chan struct{})
-	go func() { defer close(done); s.Watch(ctx, r) }()
+	w := &Watcher{Store: s, Target: r}
+	if err := w.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
 	testutil.WaitFor(t, 10*time.Second, "the current record and the missed delete", func() bool {
 		return r.seen("a", false) && r.seen("gone", true)
 	})
@@ -219,10 +221,27 @@ func TestStoreWatch(t *testing.T) {
 		}
 	}
 	r.mu.Unlock()
-	cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- w.Stop() }()
 	select {
-	case <-done:
+	case err := <-stopped:
+		if err != nil {
+			t.Fatal(err)
+		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("the watch did not end with its context")
+		t.Fatal("the watch did not end at Stop")
+	}
+	// Stopped, it applies nothing more.
+	n := len(r.changes)
+	if _, err := s.Create(ctx, "c", Record{Spec: spec("c"), Op: "create"}); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := s.Get(ctx, "c"); err != nil || e.Err != nil {
+		t.Fatalf("c: %v", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.changes) != n {
+		t.Fatalf("a stopped watch applied %v", r.changes[n:])
 	}
 }

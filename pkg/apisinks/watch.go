@@ -25,6 +25,26 @@ type Target interface {
 	Apply(ctx context.Context, c Change)
 }
 
+// Watcher is the watch of the sinks bucket as a component: between Start
+// and Stop it applies to Target the changes any replica makes (Watch).
+type Watcher struct {
+	Store  *Store
+	Target Target
+	w      worker
+}
+
+// Start watches until ctx ends or Stop.
+func (w *Watcher) Start(ctx context.Context) error {
+	w.w.start(ctx, func(ctx context.Context) { w.Store.Watch(ctx, w.Target) })
+	return nil
+}
+
+// Stop ends the watch and waits for a change being applied.
+func (w *Watcher) Stop() error {
+	w.w.halt()
+	return nil
+}
+
 // Watch applies to t the changes any replica makes to the sinks bucket,
 // until ctx ends. The watch starts with every current value, so a change
 // made between start-up and this watch is not missed; t skips revisions

@@ -68,7 +68,7 @@ func (g *Gateway) reportUnstarted(name string, a *apiSink) {
 }
 
 // apiWatch is the gateway as the target of the sinks bucket's watch
-// (apisinks.Store.Watch): it applies each change through the reload path.
+// (apisinks.Watcher): it applies each change through the reload path.
 type apiWatch struct{ g *Gateway }
 
 // Known lists the API sinks this replica has.

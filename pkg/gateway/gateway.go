@@ -291,11 +291,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	g.reloadMu.Unlock()
 	g.running.Store(true)
-	_ = sup.start(ctx, g.expiry) // starting the expiry cannot fail
+	_ = sup.start(ctx, g.expiry) // cannot fail
 	g.apiChanged()
 	// After running: the changes they apply go through the reload path.
-	wg.Add(1)
-	go func() { defer wg.Done(); g.store.Watch(ctx, apiWatch{g}) }()
+	_ = sup.start(ctx, &apisinks.Watcher{Store: g.store, Target: apiWatch{g}}) // cannot fail
 	wg.Add(1)
 	go func() { defer wg.Done(); g.watchFailures(ctx) }()
 	g.log.Info("switchyard running", "nats", g.bus.ClientURL(), "admin", g.AdminAddr(), "sinks", len(g.sinkList()))
