@@ -1,6 +1,16 @@
 // Package apisinks owns the sinks created through the admin API as they
-// are stored: the record format of the sinks bucket, sealing of specs at
-// rest, JSON merge patch, incarnation ids, history and the bookkeeping of
-// rotated signing secrets. It knows nothing of running sinks: the gateway
-// judges records and applies them.
+// are stored and judged: the record format of the sinks bucket and its
+// sealing at rest (Record, Sealer); the Store over the bucket (get,
+// create, edit over the revision read, delete with its tombstone,
+// history, sealing plain records once, the name's trace, StillCurrent);
+// JSON merge patch with secrets sent back as fingerprints (Patch);
+// incarnation ids; judging a record by the rules a create passes
+// (JudgeRecord, Refusal); the API sinks as a replica knows them and the
+// effective config (Sink, Build, Effective); and the bookkeeping of
+// rotated signing secrets (Rotate, ExpireSecrets). Its two components,
+// Watcher (the bucket's changes, applied to a Target) and Expiry (the
+// end of a rotation's grace), run between Start and Stop.
+//
+// It runs no sink: the gateway applies what it is handed through the
+// reload path.
 package apisinks
