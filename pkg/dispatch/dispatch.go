@@ -72,6 +72,12 @@ type Dispatcher struct {
 	pullers  sync.WaitGroup
 	keep     *keeper
 
+	// Hand-backs at shutdown wait until the pulls are closed (see
+	// release): until then, released messages are kept here.
+	relMu      sync.Mutex
+	pullsShut  bool
+	toHandBack []jetstream.Msg
+
 	// Dead letters waiting for the dead-letter store to work again.
 	holders    sync.WaitGroup
 	held       atomic.Int64
@@ -170,6 +176,7 @@ func (d *Dispatcher) Run(ctx context.Context, grace time.Duration) error {
 	go func() {
 		<-ctx.Done()
 		d.stopSources()
+		d.pullsClosed()
 		close(msgs)
 		close(msgsClosed)
 	}()
@@ -318,6 +325,26 @@ func (d *Dispatcher) batch(in <-chan jetstream.Msg, out chan<- []jetstream.Msg) 
 	}
 }
 
+// pullsClosed hands back what the workers released while the sources
+// stopped, now that their pulls are closed. A hand-back's Nak makes
+// JetStream redeliver at once, to any pull still open for the consumer: to
+// one of this dispatcher's own, being canceled, the redelivery would be
+// dropped by the client unseen, and come back only after AckWait, without
+// its handback record, counted as an attempt. A canceled pull's
+// unsubscribe goes out on the connection the Naks take, so the server
+// serves the pull no more once it has read the Naks. (nats.go sends it
+// just after closing the pull's batch, which is what the pullers wait
+// for: a window of a few instructions remains, and a message in flight to
+// a pull when it is canceled is still dropped.)
+func (d *Dispatcher) pullsClosed() {
+	d.relMu.Lock()
+	d.pullsShut = true
+	b := d.toHandBack
+	d.toHandBack = nil
+	d.relMu.Unlock()
+	d.handBackNow(b)
+}
+
 // work delivers one batch, or hands it back unattempted once ctx ended.
 func (d *Dispatcher) work(ctx, hard context.Context, b []jetstream.Msg) {
 	if ctx.Err() != nil {
@@ -329,7 +356,24 @@ func (d *Dispatcher) work(ctx, hard context.Context, b []jetstream.Msg) {
 
 // release hands messages back unattempted during shutdown, their
 // handbacks recorded so that the redeliveries are not taken for attempts.
+// While the sources' pulls may still be open, the messages are kept (and
+// kept alive) until pullsClosed hands them back: the worker goes on, as
+// the pullers need the workers to take what their last pulls brought.
 func (d *Dispatcher) release(b []jetstream.Msg) {
+	d.relMu.Lock()
+	if !d.pullsShut {
+		d.toHandBack = append(d.toHandBack, b...)
+		d.relMu.Unlock()
+		return
+	}
+	d.relMu.Unlock()
+	d.handBackNow(b)
+}
+
+func (d *Dispatcher) handBackNow(b []jetstream.Msg) {
+	if len(b) == 0 {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	d.handBack(ctx, b)
