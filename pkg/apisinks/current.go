@@ -33,7 +33,7 @@ func (st *Store) StillCurrent(ctx context.Context, s config.Sink) error {
 	if e.Err != nil {
 		return e.Err
 	}
-	if e.Rec.Op == "delete" {
+	if e.Rec.Op == OpDelete {
 		return fmt.Errorf("sink %s is being deleted through the API: %w", s.Name, bus.ErrSinkReplaced)
 	}
 	if inc := e.Rec.Incarnation(s.Name); inc != s.Incarnation {

@@ -6,6 +6,21 @@ import (
 	"time"
 )
 
+// What a revision of a record did (Record.Op); the history shows it.
+const (
+	OpCreate      = "create"
+	OpUpdate      = "update"
+	OpDelete      = "delete"
+	OpRotate      = "rotate"
+	OpAutoDisable = "auto-disable"
+	// OpSeal: sealed on the first start with admin.secrets_key_file.
+	OpSeal = "seal"
+	// OpExpireSecrets removes from the stored record the rotated-out
+	// secrets whose grace ended: the bucket keeps no secret that no
+	// longer signs.
+	OpExpireSecrets = "expire-secrets"
+)
+
 // Record is one revision of an API sink in the sinks bucket. The
 // bucket's history of a key is the sink's audit trail.
 type Record struct {
@@ -18,8 +33,7 @@ type Record struct {
 	// Expiring maps the fingerprint of a signing secret replaced by a
 	// rotation to the moment it stops signing.
 	Expiring map[string]time.Time `json:"expiring_secrets,omitempty"`
-	// Op is what this revision did: create, update, rotate, auto-disable,
-	// seal (sealed on the first start with a key), expire-secrets.
+	// Op is what this revision did: one of the Op constants.
 	Op        string    `json:"op"`
 	Actor     string    `json:"actor,omitempty"`
 	Reason    string    `json:"reason,omitempty"`

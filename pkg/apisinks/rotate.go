@@ -53,11 +53,6 @@ func dropExpiredSecrets(held *sink.HeldSecrets, expiring map[string]time.Time, n
 	return true
 }
 
-// OpExpireSecrets is the revision that removes from the stored record
-// the rotated-out secrets whose grace ended: the bucket keeps no secret
-// that no longer signs.
-const OpExpireSecrets = "expire-secrets"
-
 // ErrNothingExpired: ExpireSecrets found no rotated-out secret to drop.
 var ErrNothingExpired = errors.New("no rotated-out secret has expired")
 

@@ -107,7 +107,7 @@ func (s *Store) Delete(ctx context.Context, e Entry, actor string) error {
 	last := e.Rev
 	if e.Err == nil {
 		rec := e.Rec
-		rec.Op, rec.Actor, rec.Reason, rec.At = "delete", actor, "", time.Now().UTC()
+		rec.Op, rec.Actor, rec.Reason, rec.At = OpDelete, actor, "", time.Now().UTC()
 		if rev, err := s.Update(ctx, e.Name, rec, last); err == nil {
 			last = rev
 		}
@@ -131,7 +131,7 @@ func (s *Store) History(ctx context.Context, name string, redact func(doc map[st
 	}
 	out := make([]gatewayapi.SinkRevision, 0, len(entries))
 	for _, e := range entries {
-		r := gatewayapi.SinkRevision{Revision: e.Revision(), At: e.Created().UTC(), Op: "delete"}
+		r := gatewayapi.SinkRevision{Revision: e.Revision(), At: e.Created().UTC(), Op: OpDelete}
 		if e.Operation() == jetstream.KeyValuePut {
 			rec, err := s.Sealer.Decode(name, e.Value())
 			if err != nil {
@@ -208,7 +208,7 @@ func (s *Store) sealRecord(ctx context.Context, name string) (bool, error) {
 			return false, nil // sealed already, or unreadable: reported when loaded
 		}
 		rec := e.Rec
-		rec.Op, rec.Actor, rec.Reason, rec.At = "seal", "switchyard", "sealed on the first start with admin.secrets_key_file", time.Now().UTC()
+		rec.Op, rec.Actor, rec.Reason, rec.At = OpSeal, "switchyard", "sealed on the first start with admin.secrets_key_file", time.Now().UTC()
 		_, err = s.Update(ctx, name, rec, e.Rev)
 		if err == nil {
 			return true, nil

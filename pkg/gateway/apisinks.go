@@ -104,7 +104,7 @@ func (g *Gateway) applyAPIChange(ctx context.Context, c apisinks.Change) {
 		switch {
 		case c.Err != nil:
 			next = &apiSink{Rev: rev, Err: c.Err}
-		case c.Rec.Op == "delete":
+		case c.Rec.Op == apisinks.OpDelete:
 			// The revision before a tombstone, saying who deleted it.
 			if !had {
 				return

@@ -49,7 +49,7 @@ func (g *Gateway) autoDisable(ctx context.Context, name, reason string) {
 	g.mu.RUnlock()
 	var err error
 	if isAPI {
-		err = g.updateAPISink(ctx, name, "auto-disable", "switchyard", reason, func(doc map[string]any, _ *apisinks.Record) error {
+		err = g.updateAPISink(ctx, name, apisinks.OpAutoDisable, "switchyard", reason, func(doc map[string]any, _ *apisinks.Record) error {
 			doc["disabled"] = true
 			return nil
 		})

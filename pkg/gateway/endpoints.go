@@ -110,7 +110,7 @@ func (g *Gateway) CreateSink(ctx context.Context, body []byte, actor string) (ga
 	// dead letters, a pause, an ack floor) belongs to another endpoint.
 	g.cleanSinkState(ctx, name)
 	now := time.Now().UTC()
-	rec := apisinks.Record{Spec: spec, Op: "create", Actor: actor, At: now, CreatedAt: now, IncarnationID: apisinks.NewIncarnation()}
+	rec := apisinks.Record{Spec: spec, Op: apisinks.OpCreate, Actor: actor, At: now, CreatedAt: now, IncarnationID: apisinks.NewIncarnation()}
 	s.Incarnation = rec.Incarnation(name)
 	rev, err := g.store.Create(ctx, name, rec)
 	if errors.Is(err, jetstream.ErrKeyExists) {
@@ -141,7 +141,7 @@ func (g *Gateway) PatchSink(ctx context.Context, name string, patch []byte, acto
 	if err != nil {
 		return nil, err
 	}
-	err = g.updateAPISink(ctx, name, "update", actor, "", func(doc map[string]any, _ *apisinks.Record) error {
+	err = g.updateAPISink(ctx, name, apisinks.OpUpdate, actor, "", func(doc map[string]any, _ *apisinks.Record) error {
 		return apisinks.Patch(doc, p, name, g.redactedSpec)
 	})
 	if err != nil {
@@ -184,7 +184,7 @@ func (g *Gateway) updateAPISink(ctx context.Context, name, op, actor, reason str
 	// they are stored even when the sink breaks today's rules, and the
 	// build below still judges it.
 	check := func(spec []byte) error { _, err := g.judge(spec); return err }
-	if op == "auto-disable" && reason != "" || op == apisinks.OpExpireSecrets {
+	if op == apisinks.OpAutoDisable && reason != "" || op == apisinks.OpExpireSecrets {
 		check = nil
 	}
 	rec, rev, err := g.store.Edit(ctx, e, op, actor, reason, change, check)

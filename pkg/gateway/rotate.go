@@ -70,7 +70,7 @@ func (g *Gateway) RotateSecret(ctx context.Context, name string, grace time.Dura
 		return gatewayapi.RotateResult{}, config.FieldErrors{{Field: "grace", Message: "must not be negative"}}
 	}
 	var res gatewayapi.RotateResult
-	err := g.updateAPISink(ctx, name, "rotate", actor, "", func(doc map[string]any, rec *apisinks.Record) error {
+	err := g.updateAPISink(ctx, name, apisinks.OpRotate, actor, "", func(doc map[string]any, rec *apisinks.Record) error {
 		held := g.kinds.Secrets(doc)
 		if held == nil {
 			kind := g.kinds.KindOf(doc)
