@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/switchyard-dev/switchyard/pkg/attempts"
+	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 	"github.com/switchyard-dev/switchyard/pkg/event"
@@ -253,7 +254,9 @@ func (d *Dispatcher) addSource(c jetstream.Consumer, accept Accept, recreate Rec
 		return nil, errors.New("dispatcher not running")
 	}
 	src := newSource(c, accept, recreate, d.window())
-	src.incarnation = incarnation
+	if incarnation != "" {
+		src.incarnation, src.group = incarnation, bus.IncarnationGroup(incarnation)
+	}
 	if d.sources == nil {
 		d.sources = map[*source]bool{}
 	}

@@ -27,12 +27,12 @@ const (
 // server sends the request nothing more), for long waits a heartbeat
 // (a third of the wait: a lost connection or server shows within two,
 // rather than at the end of the wait), and the sink incarnation's group.
-func pullOpts(ctx context.Context, wait time.Duration, incarnation string) []jetstream.FetchOpt {
+func pullOpts(ctx context.Context, wait time.Duration, group string) []jetstream.FetchOpt {
 	opts := []jetstream.FetchOpt{jetstream.FetchContext(ctx)}
-	if incarnation != "" {
+	if group != "" {
 		// The consumer serves the pull only if it is the incarnation's
 		// (see bus.IncarnationGroup).
-		opts = append(opts, jetstream.FetchPriorityGroup(bus.IncarnationGroup(incarnation)))
+		opts = append(opts, jetstream.FetchPriorityGroup(group))
 	}
 	if wait >= 10*time.Second {
 		opts = append(opts, jetstream.FetchHeartbeat(wait/3))
@@ -60,6 +60,7 @@ type source struct {
 	// belong to: every pull names it (pullOpts), and the server refuses a
 	// pull to another incarnation's consumer.
 	incarnation string
+	group       string // bus.IncarnationGroup(incarnation), drawn once, not per pull
 	credits     chan struct{}
 	stop        chan struct{}
 	stopOnce    sync.Once
@@ -141,7 +142,7 @@ func (d *Dispatcher) pull(ctx context.Context, src *source, out chan<- jetstream
 			return
 		}
 		pctx, cancel := context.WithTimeout(src.ctx, wait)
-		batch, err := src.consumer.Fetch(n, pullOpts(pctx, wait, src.incarnation)...)
+		batch, err := src.consumer.Fetch(n, pullOpts(pctx, wait, src.group)...)
 		got := 0
 		if err == nil {
 			got = d.take(src, batch, out)
