@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -45,69 +46,33 @@ func printJSON(cmd *cobra.Command, v any) error {
 // endpointCmds are the sinks subcommands of the endpoints API.
 func endpointCmds(af *adminFlags) []*cobra.Command {
 	var file string
-	create := &cobra.Command{
-		Use:   "create -f sink.yaml|sink.json",
-		Short: "Create a sink through the API (a webhook sink with no secret gets one, printed once)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+	create := printsJSON("create -f sink.yaml|sink.json", "Create a sink through the API (a webhook sink with no secret gets one, printed once)", cobra.NoArgs,
+		func(ctx context.Context, _ []string) (any, error) {
 			def, err := readDoc(file)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			v, err := af.client().CreateSink(cmd.Context(), def)
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd, v)
-		},
-	}
+			return af.client().CreateSink(ctx, def)
+		})
 	create.Flags().StringVarP(&file, "file", "f", "", "the sink, YAML or JSON (- for stdin)")
 	_ = create.MarkFlagRequired("file")
 
-	get := &cobra.Command{
-		Use:   "get NAME",
-		Short: "Show a sink's definition (secrets as fingerprints) and live state",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			v, err := af.client().GetSink(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd, v)
-		},
-	}
+	get := printsJSON("get NAME", "Show a sink's definition (secrets as fingerprints) and live state", cobra.ExactArgs(1),
+		func(ctx context.Context, args []string) (any, error) { return af.client().GetSink(ctx, args[0]) })
 	var patchFile string
-	update := &cobra.Command{
-		Use:   "update NAME -f patch.yaml|patch.json",
-		Short: "Change an API sink with a JSON merge patch (fingerprints sent back keep their secrets)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+	update := printsJSON("update NAME -f patch.yaml|patch.json", "Change an API sink with a JSON merge patch (fingerprints sent back keep their secrets)", cobra.ExactArgs(1),
+		func(ctx context.Context, args []string) (any, error) {
 			patch, err := readDoc(patchFile)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			v, err := af.client().UpdateSink(cmd.Context(), args[0], patch)
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd, v)
-		},
-	}
+			return af.client().UpdateSink(ctx, args[0], patch)
+		})
 	update.Flags().StringVarP(&patchFile, "file", "f", "", "the merge patch, YAML or JSON (- for stdin)")
 	_ = update.MarkFlagRequired("file")
 
-	del := &cobra.Command{
-		Use:   "delete NAME",
-		Short: "Delete an API sink with its consumer and dead letters",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := af.client().DeleteSink(cmd.Context(), args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "sink %s deleted\n", args[0])
-			return nil
-		},
-	}
+	del := onSink("delete NAME", "Delete an API sink with its consumer and dead letters", "sink %s deleted",
+		func(ctx context.Context, name string) error { return af.client().DeleteSink(ctx, name) })
 	var grace time.Duration
 	rotate := &cobra.Command{
 		Use:   "rotate-secret NAME",
@@ -150,17 +115,7 @@ func endpointCmds(af *adminFlags) []*cobra.Command {
 	test.Flags().StringVar(&testType, "type", "", "event type (default switchyard.test)")
 	test.Flags().StringVar(&testData, "data", "", "event data, JSON")
 
-	history := &cobra.Command{
-		Use:   "history NAME",
-		Short: "Show an API sink's changes: who, when, what",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			revs, err := af.client().SinkHistory(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd, revs)
-		},
-	}
+	history := printsJSON("history NAME", "Show an API sink's changes: who, when, what", cobra.ExactArgs(1),
+		func(ctx context.Context, args []string) (any, error) { return af.client().SinkHistory(ctx, args[0]) })
 	return []*cobra.Command{create, get, update, del, rotate, test, history}
 }

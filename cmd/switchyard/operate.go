@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -49,31 +50,11 @@ func sinksCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "sinks", Short: "List, create, change, test, pause and resume sinks of a running gateway"}
 	af.register(cmd)
 	var reason string
-	pause := &cobra.Command{
-		Use:   "pause NAME",
-		Short: "Stop delivering to a sink; its backlog stays in the stream (survives restarts)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := af.client().Pause(cmd.Context(), args[0], reason); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "sink %s paused\n", args[0])
-			return nil
-		},
-	}
+	pause := onSink("pause NAME", "Stop delivering to a sink; its backlog stays in the stream (survives restarts)", "sink %s paused",
+		func(ctx context.Context, name string) error { return af.client().Pause(ctx, name, reason) })
 	pause.Flags().StringVar(&reason, "reason", "", "why, shown in status and the state event")
-	resume := &cobra.Command{
-		Use:   "resume NAME",
-		Short: "Resume a paused sink; its backlog drains",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := af.client().Resume(cmd.Context(), args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "sink %s resumed\n", args[0])
-			return nil
-		},
-	}
+	resume := onSink("resume NAME", "Resume a paused sink; its backlog drains", "sink %s resumed",
+		func(ctx context.Context, name string) error { return af.client().Resume(ctx, name) })
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the sinks (same table as status)",
@@ -171,20 +152,8 @@ func dlqCmd() *cobra.Command {
 	af.register(cmd)
 	filter := func() (deadletter.Filter, error) {
 		out := f
-		for _, p := range []struct {
-			v   string
-			dst *time.Time
-		}{{since, &out.Since}, {until, &out.Until}} {
-			if p.v == "" {
-				continue
-			}
-			t, err := parseWhen(p.v)
-			if err != nil {
-				return out, err
-			}
-			*p.dst = t
-		}
-		return out, nil
+		err := parseWindow(since, until, &out.Since, &out.Until)
+		return out, err
 	}
 	addFilters := func(c *cobra.Command) {
 		c.Flags().StringVar(&f.Type, "type", "", "event type, wildcards allowed (order.*); a tenant's without the tenant")
@@ -220,41 +189,40 @@ func dlqCmd() *cobra.Command {
 	addFilters(list)
 	list.Flags().IntVar(&limit, "limit", 100, "at most this many (a page is at most 1000; use --offset for more)")
 	list.Flags().IntVar(&offset, "offset", 0, "skip this many (paging)")
-	redrive := &cobra.Command{
-		Use: "redrive SINK", Short: "Re-deliver dead letters to that sink only", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			flt, err := filter()
-			if err != nil {
-				return err
-			}
-			n, err := af.client().Redrive(cmd.Context(), args[0], flt)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "redriven %d dead letters to %s\n", n, args[0])
-			return nil
-		},
+	// onMatches is a command that acts on every dead letter of the sink its
+	// argument names that the filter flags select; done is a format of the
+	// count and the sink.
+	onMatches := func(use, short, done string, do func(ctx context.Context, sink string, f deadletter.Filter) (int, error)) *cobra.Command {
+		c := &cobra.Command{Use: use, Short: short, Args: cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				flt, err := filter()
+				if err != nil {
+					return err
+				}
+				n, err := do(cmd.Context(), args[0], flt)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), done+"\n", n, args[0])
+				return nil
+			}}
+		addFilters(c)
+		return c
 	}
-	addFilters(redrive)
-	purge := &cobra.Command{
-		Use: "purge SINK", Short: "Delete dead letters for good", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if !yes {
-				return fmt.Errorf("purge deletes dead letters for good: add --yes")
-			}
-			flt, err := filter()
-			if err != nil {
-				return err
-			}
-			n, err := af.client().Purge(cmd.Context(), args[0], flt)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "deleted %d dead letters of %s\n", n, args[0])
-			return nil
-		},
+	redrive := onMatches("redrive SINK", "Re-deliver dead letters to that sink only", "redriven %d dead letters to %s",
+		func(ctx context.Context, sink string, f deadletter.Filter) (int, error) {
+			return af.client().Redrive(ctx, sink, f)
+		})
+	purge := onMatches("purge SINK", "Delete dead letters for good", "deleted %d dead letters of %s",
+		func(ctx context.Context, sink string, f deadletter.Filter) (int, error) {
+			return af.client().Purge(ctx, sink, f)
+		})
+	purge.PreRunE = func(*cobra.Command, []string) error {
+		if !yes {
+			return fmt.Errorf("purge deletes dead letters for good: add --yes")
+		}
+		return nil
 	}
-	addFilters(purge)
 	purge.Flags().BoolVar(&yes, "yes", false, "confirm")
 	cmd.AddCommand(list, redrive, purge)
 	return cmd
@@ -272,18 +240,8 @@ func attemptsCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			q := attempts.Query{Sink: sinkName, EventID: eventID, Type: typ, Outcome: outcome, Status: status, Limit: limit}
-			for _, w := range []struct {
-				v   string
-				dst *time.Time
-			}{{since, &q.Since}, {until, &q.Until}} {
-				if w.v == "" {
-					continue
-				}
-				t, err := parseWhen(w.v)
-				if err != nil {
-					return err
-				}
-				*w.dst = t
+			if err := parseWindow(since, until, &q.Since, &q.Until); err != nil {
+				return err
 			}
 			recs, err := af.client().Attempts(cmd.Context(), q)
 			if err != nil {

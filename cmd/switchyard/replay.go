@@ -31,14 +31,8 @@ Ctrl-C cancels it.`,
 				return fmt.Errorf("--sink and --since are required")
 			}
 			var req gatewayapi.ReplayRequest
-			var err error
-			if req.Since, err = parseWhen(since); err != nil {
+			if err := parseWindow(since, until, &req.Since, &req.Until); err != nil {
 				return err
-			}
-			if until != "" {
-				if req.Until, err = parseWhen(until); err != nil {
-					return err
-				}
 			}
 			req.Types = types
 			c := af.client()
@@ -116,4 +110,23 @@ func parseWhen(v string) (time.Time, error) {
 		return t, fmt.Errorf("%q: give RFC 3339 or a duration ago such as 2h", v)
 	}
 	return t, nil
+}
+
+// parseWindow reads the --since and --until flags' values (each RFC 3339,
+// a duration ago, or empty for no bound) into *from and *to.
+func parseWindow(since, until string, from, to *time.Time) error {
+	for _, w := range []struct {
+		v   string
+		dst *time.Time
+	}{{since, from}, {until, to}} {
+		if w.v == "" {
+			continue
+		}
+		t, err := parseWhen(w.v)
+		if err != nil {
+			return err
+		}
+		*w.dst = t
+	}
+	return nil
 }

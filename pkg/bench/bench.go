@@ -531,27 +531,7 @@ func (rep *Report) Median(phase, system string, f func(Result) float64) float64 
 
 // Ratios is product/bare of f, one per round, for a phase.
 func (rep *Report) Ratios(phase string, f func(Result) float64) []float64 {
-	byRound := map[int][2]float64{}
-	for _, r := range rep.Results {
-		if r.Phase != phase {
-			continue
-		}
-		p := byRound[r.Round]
-		if r.System == "bare" {
-			p[0] = f(r)
-		} else {
-			p[1] = f(r)
-		}
-		byRound[r.Round] = p
-	}
-	var out []float64
-	for _, p := range byRound {
-		if p[0] > 0 {
-			out = append(out, p[1]/p[0])
-		}
-	}
-	slices.Sort(out)
-	return out
+	return pairedRatios(rep.Results, func(r Result) bool { return r.Phase == phase }, f)
 }
 
 func median(v []float64) float64 {

@@ -327,29 +327,10 @@ func writeIngestTable(w io.Writer, rs []IngestResult) {
 // Ratio is the median over rounds of product/bare of f for one batch
 // size, and the range; each round's pair ran back to back.
 func (rep *IngestReport) Ratio(batch int, f func(IngestResult) float64) (med, lo, hi float64) {
-	pairs := map[int][2]float64{}
-	for _, r := range rep.Results {
-		if r.Batch != batch {
-			continue
-		}
-		p := pairs[r.Round]
-		if r.System == "bare" {
-			p[0] = f(r)
-		} else {
-			p[1] = f(r)
-		}
-		pairs[r.Round] = p
-	}
-	var v []float64
-	for _, p := range pairs {
-		if p[0] > 0 {
-			v = append(v, p[1]/p[0])
-		}
-	}
+	v := pairedRatios(rep.Results, func(r IngestResult) bool { return r.Batch == batch }, f)
 	if len(v) == 0 {
 		return 0, 0, 0
 	}
-	slices.Sort(v)
 	return median(v), v[0], v[len(v)-1]
 }
 
