@@ -24,6 +24,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/dispatch"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 	"github.com/switchyard-dev/switchyard/pkg/replay"
+	"github.com/switchyard-dev/switchyard/pkg/replicas"
 	"github.com/switchyard-dev/switchyard/pkg/session"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
 	"github.com/switchyard-dev/switchyard/pkg/telemetry"
@@ -65,10 +66,10 @@ type Gateway struct {
 	expiry   *apisinks.Expiry // ends rotated-out secrets' grace (rotate.go)
 	reloadMu sync.Mutex
 	adminLn  net.Listener
-	ingest   *ingestServer // nil when ingest.listen is empty
-	admin    *adminServer  // serves adminLn from New on (startup.go)
-	retry    *bus.Retrier  // waits out cluster elections; says what for
-	peers    peers         // the replicas delivering with this one (replicas.go)
+	ingest   *ingestServer       // nil when ingest.listen is empty
+	admin    *adminServer        // serves adminLn from New on (startup.go)
+	retry    *bus.Retrier        // waits out cluster elections; says what for
+	peers    *replicas.Heartbeat // the replicas delivering with this one
 	running  atomic.Bool
 	stopOnce sync.Once
 }
@@ -120,6 +121,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	if g.state, err = g.bus.StateKV(ctx); err != nil {
 		return nil, err
 	}
+	g.peers = &replicas.Heartbeat{KV: g.state, Log: g.log, AdminAddr: g.AdminAddr()}
 	g.replays = replay.New(replay.Config{JS: g.bus.JS, Stream: cfg.Stream.Name, KV: g.state, Sinks: replaySinks{g}, Log: g.log})
 	if g.handbacks, err = dispatch.NewHandbacks(ctx, g.bus.JS, g.state); err != nil {
 		return nil, err
@@ -193,7 +195,7 @@ func (g *Gateway) openSink(ctx context.Context, sc config.Sink) (*runningSink, e
 		dispatcher: dispatch.New(dispatch.Options{
 			Sink: sc, Driver: drv, MaxBatch: batch, JS: g.bus.JS, Consumers: []jetstream.Consumer{events, redrive},
 			DLQ: g.dlq, Attempts: g.attempts, Metrics: g.metrics, Logger: g.log, Handbacks: g.handbacks,
-			Recreate: g.recreate(sinkConfig{cfg: sc, driver: drv}), Share: g.peers.count,
+			Recreate: g.recreate(sinkConfig{cfg: sc, driver: drv}), Share: g.peers.Count,
 		})}
 	if sc.Disabled {
 		// Held like a pause (the consumers are paused in JetStream, so no
@@ -281,8 +283,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); g.watchLimits(ctx) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); g.recordAckFloors(ctx) }()
-	wg.Add(1)
-	go func() { defer wg.Done(); g.heartbeat(ctx) }()
+	_ = sup.start(ctx, g.peers) // cannot fail
 
 	g.reloadMu.Lock()
 	g.runCtx = ctx

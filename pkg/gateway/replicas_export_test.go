@@ -1,4 +1,4 @@
 package gateway
 
 // Replicas is how many replicas g counts as delivering with it.
-func Replicas(g *Gateway) int { return g.peers.count() }
+func Replicas(g *Gateway) int { return g.peers.Count() }

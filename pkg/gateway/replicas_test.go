@@ -12,6 +12,7 @@ import (
 	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
 	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
+	"github.com/switchyard-dev/switchyard/pkg/replicas"
 )
 
 // startReplicas runs n gateways against one JetStream server, with the
@@ -60,9 +61,9 @@ sinks:
 // fastHeartbeats makes replicas beat every 200ms until the test ends, so
 // they count each other quickly.
 func fastHeartbeats(t *testing.T) {
-	old := gateway.HeartbeatEvery
-	gateway.HeartbeatEvery = 200 * time.Millisecond
-	t.Cleanup(func() { gateway.HeartbeatEvery = old })
+	old := replicas.HeartbeatEvery
+	replicas.HeartbeatEvery = 200 * time.Millisecond
+	t.Cleanup(func() { replicas.HeartbeatEvery = old })
 }
 
 // Replicas count each other through their heartbeats, and a replica that

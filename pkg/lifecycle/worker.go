@@ -1,0 +1,42 @@
+// Package lifecycle holds what a background component of the gateway is
+// made of: a Worker runs one goroutine between its component's Start and
+// Stop, so that Stop returns only once that goroutine has.
+package lifecycle
+
+import (
+	"context"
+	"sync"
+)
+
+// Worker runs one function in a goroutine until its context ends or Halt.
+// The zero Worker is ready; Halt before Go does nothing.
+type Worker struct {
+	mu   sync.Mutex
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// Go runs fn in a goroutine on a context that ends with ctx or at Halt.
+func (w *Worker) Go(ctx context.Context, fn func(ctx context.Context)) {
+	ctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	w.mu.Lock()
+	w.stop, w.done = stop, done
+	w.mu.Unlock()
+	go func() {
+		defer close(done)
+		fn(ctx)
+	}()
+}
+
+// Halt ends fn's context and waits for fn to return.
+func (w *Worker) Halt() {
+	w.mu.Lock()
+	stop, done := w.stop, w.done
+	w.mu.Unlock()
+	if stop == nil {
+		return
+	}
+	stop()
+	<-done
+}
