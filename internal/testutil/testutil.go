@@ -4,16 +4,16 @@
 package testutil
 
 import (
-	"sync"
 	"testing"
 	"time"
 
-	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/switchyard-dev/switchyard/internal/pubsubfake"
 )
 
 // JetStream is an in-process nats-server with JetStream, on a loopback
@@ -87,40 +87,24 @@ func Poll(d time.Duration, cond func() bool) bool {
 	return true
 }
 
-// FailFirstPublish is a pstest reactor (for pstest.ServerReactorOption
+// NewFailFirstPublish is a pstest reactor (for pstest.ServerReactorOption
 // with FuncName "Publish") that refuses, with UNAVAILABLE, the first
 // publish request carrying one of the given event ids (the "id"
 // attribute), once per id.
-type FailFirstPublish struct {
-	mu     sync.Mutex
-	failed map[string]bool
-}
-
-// NewFailFirstPublish fails the first publish of each of ids.
-func NewFailFirstPublish(ids ...string) *FailFirstPublish {
-	f := &FailFirstPublish{failed: map[string]bool{}}
+func NewFailFirstPublish(ids ...string) *pubsubfake.RefusePublish {
+	failed := map[string]bool{}
 	for _, id := range ids {
-		f.failed[id] = false
+		failed[id] = false
 	}
-	return f
-}
-
-// React implements pstest.Reactor.
-func (f *FailFirstPublish) React(req any) (bool, any, error) {
-	r, ok := req.(*pubsubpb.PublishRequest)
-	if !ok {
-		return false, nil, nil
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, m := range r.Messages {
-		id := m.Attributes["id"]
-		if done, want := f.failed[id]; want && !done {
-			f.failed[id] = true
-			return true, nil, status.Error(codes.Unavailable, "injected: first publish of "+id)
+	return &pubsubfake.RefusePublish{Refuse: func(ids []string) error {
+		for _, id := range ids {
+			if done, want := failed[id]; want && !done {
+				failed[id] = true
+				return status.Error(codes.Unavailable, "injected: first publish of "+id)
+			}
 		}
-	}
-	return false, nil, nil
+		return nil
+	}}
 }
 
 // Holds polls cond every 20ms for the whole of d and fails the test with

@@ -13,49 +13,46 @@ import (
 // reflection was most of the attempt log's cost. TestRecordJSONRoundTrips
 // checks it against encoding/json.
 func (r *Record) appendJSON(b []byte) []byte {
-	b = append(b, `{"event_id":`...)
-	b = event.AppendJSONString(b, r.EventID)
-	b = append(b, `,"sink":`...)
-	b = event.AppendJSONString(b, r.Sink)
-	b = append(b, `,"type":`...)
-	b = event.AppendJSONString(b, r.Type)
-	if r.Tenant != "" {
-		b = append(b, `,"tenant":`...)
-		b = event.AppendJSONString(b, r.Tenant)
-	}
-	b = append(b, `,"attempt":`...)
-	b = strconv.AppendInt(b, int64(r.Attempt), 10)
+	b = appendString(b, `{"event_id":`, r.EventID)
+	b = appendString(b, `,"sink":`, r.Sink)
+	b = appendString(b, `,"type":`, r.Type)
+	b = appendStringOmitEmpty(b, `,"tenant":`, r.Tenant)
+	b = appendInt(b, `,"attempt":`, int64(r.Attempt))
 	b = append(b, `,"time":"`...)
 	b = r.Time.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","duration_ms":`...)
 	b = appendFloat(b, r.DurationMS)
-	b = append(b, `,"outcome":`...)
-	b = event.AppendJSONString(b, r.Outcome)
+	b = appendString(b, `,"outcome":`, r.Outcome)
 	if r.Status != 0 {
-		b = append(b, `,"status":`...)
-		b = strconv.AppendInt(b, int64(r.Status), 10)
+		b = appendInt(b, `,"status":`, int64(r.Status))
 	}
-	if r.Error != "" {
-		b = append(b, `,"error":`...)
-		b = event.AppendJSONString(b, r.Error)
-	}
-	if r.Response != "" {
-		b = append(b, `,"response":`...)
-		b = event.AppendJSONString(b, r.Response)
-	}
-	if r.TraceID != "" {
-		b = append(b, `,"trace_id":`...)
-		b = event.AppendJSONString(b, r.TraceID)
-	}
-	b = append(b, `,"stream":`...)
-	b = event.AppendJSONString(b, r.Stream)
+	b = appendStringOmitEmpty(b, `,"error":`, r.Error)
+	b = appendStringOmitEmpty(b, `,"response":`, r.Response)
+	b = appendStringOmitEmpty(b, `,"trace_id":`, r.TraceID)
+	b = appendString(b, `,"stream":`, r.Stream)
 	b = append(b, `,"stream_seq":`...)
 	b = strconv.AppendUint(b, r.StreamSeq, 10)
-	if r.Incarnation != "" {
-		b = append(b, `,"incarnation":`...)
-		b = event.AppendJSONString(b, r.Incarnation)
-	}
+	b = appendStringOmitEmpty(b, `,"incarnation":`, r.Incarnation)
 	return append(b, '}')
+}
+
+// appendString appends key (the separator and the quoted name with its
+// colon) and s as a JSON string.
+func appendString(b []byte, key, s string) []byte {
+	return event.AppendJSONString(append(b, key...), s)
+}
+
+// appendStringOmitEmpty is appendString for a field tagged omitempty.
+func appendStringOmitEmpty(b []byte, key, s string) []byte {
+	if s == "" {
+		return b
+	}
+	return appendString(b, key, s)
+}
+
+// appendInt appends key and n.
+func appendInt(b []byte, key string, n int64) []byte {
+	return strconv.AppendInt(append(b, key...), n, 10)
 }
 
 // appendFloat writes f as encoding/json does; NaN and ±Inf, which JSON

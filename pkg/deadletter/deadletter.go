@@ -359,19 +359,7 @@ func (s *Store) List(ctx context.Context, sink string, f Filter) ([]Record, erro
 
 // Purge deletes the dead letters of sink that f selects.
 func (s *Store) Purge(ctx context.Context, sink string, f Filter) (int, error) {
-	stream, err := s.JS.Stream(ctx, s.Stream)
-	if err != nil {
-		return 0, fmt.Errorf("deadletter: purge: %w", err)
-	}
-	n := 0
-	err = s.selectEach(ctx, sink, f, func(_ jetstream.Msg, r Record) error {
-		if err := stream.DeleteMsg(ctx, r.Seq); err != nil {
-			return fmt.Errorf("deadletter: purge %d: %w", r.Seq, err)
-		}
-		n++
-		return nil
-	})
-	return n, err
+	return s.removeEach(ctx, "purge", sink, f, nil)
 }
 
 // Redrive sends the dead letters of sink that f selects back to that sink alone, through
@@ -379,12 +367,7 @@ func (s *Store) Purge(ctx context.Context, sink string, f Filter) (int, error) {
 // attempt budget. A record leaves the dead-letter stream only after its
 // republish is confirmed.
 func (s *Store) Redrive(ctx context.Context, sink string, f Filter) (int, error) {
-	stream, err := s.JS.Stream(ctx, s.Stream)
-	if err != nil {
-		return 0, fmt.Errorf("deadletter: redrive: %w", err)
-	}
-	n := 0
-	err = s.selectEach(ctx, sink, f, func(m jetstream.Msg, r Record) error {
+	return s.removeEach(ctx, "redrive", sink, f, func(m jetstream.Msg, r Record) error {
 		seq := r.Seq
 		h := originalHeaders(m.Headers())
 		out := &nats.Msg{Subject: bus.RedriveSubject(sink), Header: h, Data: m.Data()}
@@ -402,8 +385,27 @@ func (s *Store) Redrive(ctx context.Context, sink string, f Filter) (int, error)
 		if _, err := s.JS.PublishMsg(ctx, out, jetstream.WithMsgID(fmt.Sprintf("redrive:%s:%d", s.Stream, seq))); err != nil {
 			return fmt.Errorf("deadletter: redrive: %w", err)
 		}
-		if err := stream.DeleteMsg(ctx, seq); err != nil {
-			return fmt.Errorf("deadletter: redrive: remove %d: %w", seq, err)
+		return nil
+	})
+}
+
+// removeEach deletes from the dead-letter stream every dead letter of sink
+// that f selects, each once first (when set) has succeeded for it, and
+// counts those deleted. op names the operation in errors.
+func (s *Store) removeEach(ctx context.Context, op, sink string, f Filter, first func(jetstream.Msg, Record) error) (int, error) {
+	stream, err := s.JS.Stream(ctx, s.Stream)
+	if err != nil {
+		return 0, fmt.Errorf("deadletter: %s: %w", op, err)
+	}
+	n := 0
+	err = s.selectEach(ctx, sink, f, func(m jetstream.Msg, r Record) error {
+		if first != nil {
+			if err := first(m, r); err != nil {
+				return err
+			}
+		}
+		if err := stream.DeleteMsg(ctx, r.Seq); err != nil {
+			return fmt.Errorf("deadletter: %s: remove %d: %w", op, r.Seq, err)
 		}
 		n++
 		return nil

@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
@@ -19,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/switchyard-dev/switchyard/internal/fakeeb"
+	"github.com/switchyard-dev/switchyard/internal/pubsubfake"
 	"github.com/switchyard-dev/switchyard/pkg/event"
 	"github.com/switchyard-dev/switchyard/pkg/receiver"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
@@ -143,7 +143,7 @@ func countFailures(eb *fakeeb.Server, t *tally) {
 // event, so the demo shows retries (and, here, no dead letters).
 func pubSubDestination(t *tally) (*destination, error) {
 	r := &psReactor{t: t, attempts: map[string]int{}}
-	srv := pstest.NewServer(pstest.ServerReactorOption{FuncName: "Publish", Reactor: r})
+	srv := pstest.NewServer(pstest.ServerReactorOption{FuncName: "Publish", Reactor: &pubsubfake.RefusePublish{Refuse: r.refuse}})
 	if _, err := srv.GServer.CreateTopic(context.Background(), &pubsubpb.Topic{Name: "projects/demo/topics/events"}); err != nil {
 		srv.Close()
 		return nil, err
@@ -160,24 +160,18 @@ func pubSubDestination(t *tally) (*destination, error) {
 	}, nil
 }
 
+// psReactor refuses, by the demo's script, publish requests carrying a
+// scripted event, and counts the events they carried as failed.
 type psReactor struct {
 	t        *tally
 	srv      *pstest.Server
-	mu       sync.Mutex
-	attempts map[string]int
+	attempts map[string]int // serialized by pubsubfake.RefusePublish
 }
 
-func (r *psReactor) React(req any) (bool, any, error) {
-	pr, ok := req.(*pubsubpb.PublishRequest)
-	if !ok {
-		return false, nil, nil
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
+func (r *psReactor) refuse(ids []string) error {
 	var fail codes.Code
 	pastScript := false
-	for _, m := range pr.Messages {
-		id := m.Attributes[event.AttrID]
+	for _, id := range ids {
 		r.attempts[id]++
 		// Only transient refusals: Pub/Sub refuses a whole request, so a
 		// permanent one would take the scripted event's bundle mates with it.
@@ -191,12 +185,12 @@ func (r *psReactor) React(req any) (bool, any, error) {
 	// third was refused for its bundle mates, and refusing it again could
 	// take it to the schedule's last attempt and a dead letter.
 	if fail == codes.OK || pastScript {
-		return false, nil, nil
+		return nil
 	}
 	r.t.mu.Lock()
-	r.t.failed += len(pr.Messages)
+	r.t.failed += len(ids)
 	r.t.mu.Unlock()
-	return true, nil, status.Error(fail, "refused by the demo's script")
+	return status.Error(fail, "refused by the demo's script")
 }
 
 // collect moves what the topic accepted into the tally.

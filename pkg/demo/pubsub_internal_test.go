@@ -7,6 +7,7 @@ import (
 
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 
+	"github.com/switchyard-dev/switchyard/internal/pubsubfake"
 	"github.com/switchyard-dev/switchyard/pkg/event"
 )
 
@@ -18,6 +19,7 @@ import (
 // through: the script fails nothing past its second attempt.
 func TestPubSubScriptNeverDeadLettersABundleMate(t *testing.T) {
 	r := &psReactor{t: &tally{delivered: map[string]time.Duration{}}, attempts: map[string]int{}}
+	react := &pubsubfake.RefusePublish{Refuse: r.refuse}
 	var failing []string
 	for i := 0; len(failing) < 4; i++ {
 		id := fmt.Sprintf("evt-%d", i)
@@ -35,7 +37,7 @@ func TestPubSubScriptNeverDeadLettersABundleMate(t *testing.T) {
 		return &pubsubpb.PubsubMessage{Attributes: map[string]string{event.AttrID: id}}
 	}
 	for attempt, mate := range failing {
-		refused, _, _ := r.React(&pubsubpb.PublishRequest{Messages: []*pubsubpb.PubsubMessage{msg(innocent), msg(mate)}})
+		refused, _, _ := react.React(&pubsubpb.PublishRequest{Messages: []*pubsubpb.PubsubMessage{msg(innocent), msg(mate)}})
 		if !refused {
 			return
 		}

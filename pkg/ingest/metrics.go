@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/switchyard-dev/switchyard/pkg/ingest/provider"
+	"github.com/switchyard-dev/switchyard/pkg/telemetry"
 )
 
 // Outcomes a request or an event is counted under.
@@ -49,22 +50,12 @@ type Metrics struct {
 
 func newMetrics() *Metrics {
 	return &Metrics{
-		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "switchyard_ingest_requests_total", Help: "Ingest requests by kind (token, source), name and outcome.",
-		}, []string{"kind", "name", "outcome"}),
-		Events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "switchyard_ingest_events_total", Help: "Events ingested by kind, name and outcome (accepted, duplicate, unavailable).",
-		}, []string{"kind", "name", "outcome"}),
-		Bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "switchyard_ingest_bytes_total", Help: "Request body bytes read by kind and name.",
-		}, []string{"kind", "name"}),
-		Latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "switchyard_ingest_ack_seconds", Help: "Time from a request's arrival to the PubAck of its last event, by kind and name.",
-			Buckets: prometheus.ExponentialBuckets(0.0002, 2.5, 12),
-		}, []string{"kind", "name"}),
-		Refused: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "switchyard_ingest_signature_refused_total", Help: "Provider webhooks refused with 401, by source and reason.",
-		}, []string{"kind", "name", "reason"}),
+		Requests: telemetry.NewCounterVec("switchyard_ingest_requests_total", "Ingest requests by kind (token, source), name and outcome.", "kind", "name", "outcome"),
+		Events:   telemetry.NewCounterVec("switchyard_ingest_events_total", "Events ingested by kind, name and outcome (accepted, duplicate, unavailable).", "kind", "name", "outcome"),
+		Bytes:    telemetry.NewCounterVec("switchyard_ingest_bytes_total", "Request body bytes read by kind and name.", "kind", "name"),
+		Latency: telemetry.NewHistogramVec("switchyard_ingest_ack_seconds", "Time from a request's arrival to the PubAck of its last event, by kind and name.",
+			prometheus.ExponentialBuckets(0.0002, 2.5, 12), "kind", "name"),
+		Refused: telemetry.NewCounterVec("switchyard_ingest_signature_refused_total", "Provider webhooks refused with 401, by source and reason.", "kind", "name", "reason"),
 	}
 }
 

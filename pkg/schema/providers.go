@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/switchyard-dev/switchyard/pkg/ingest/provider"
@@ -34,10 +33,5 @@ func ProviderTable(r *provider.Registry) string {
 // ProviderTableIn returns the generated provider table of a README and
 // where it is.
 func ProviderTableIn(readme string) (table string, start, end int, err error) {
-	i, j := strings.Index(readme, ProviderTableBegin), strings.Index(readme, ProviderTableEnd)
-	if i < 0 || j < i {
-		return "", 0, 0, fmt.Errorf("no generated provider table between %q and %q", strings.TrimSpace(ProviderTableBegin), strings.TrimSpace(ProviderTableEnd))
-	}
-	start = i + len(ProviderTableBegin)
-	return readme[start:j], start, j, nil
+	return generatedIn(readme, "provider table", ProviderTableBegin, ProviderTableEnd)
 }

@@ -440,11 +440,17 @@ const (
 
 // TableIn returns the generated section of a README and where it is.
 func TableIn(readme string) (table string, start, end int, err error) {
-	i, j := strings.Index(readme, TableBegin), strings.Index(readme, TableEnd)
+	return generatedIn(readme, "config reference", TableBegin, TableEnd)
+}
+
+// generatedIn returns the text of readme between the lines begin and end,
+// a generated section called what, and where it is.
+func generatedIn(readme, what, begin, end string) (text string, start, stop int, err error) {
+	i, j := strings.Index(readme, begin), strings.Index(readme, end)
 	if i < 0 || j < i {
-		return "", 0, 0, fmt.Errorf("no generated config reference between %q and %q", strings.TrimSpace(TableBegin), strings.TrimSpace(TableEnd))
+		return "", 0, 0, fmt.Errorf("no generated %s between %q and %q", what, strings.TrimSpace(begin), strings.TrimSpace(end))
 	}
-	start = i + len(TableBegin)
+	start = i + len(begin)
 	return readme[start:j], start, j, nil
 }
 

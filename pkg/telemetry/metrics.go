@@ -61,57 +61,27 @@ func NewMetrics() *Metrics {
 	r := prometheus.NewRegistry()
 	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := &Metrics{
-		Registry: r,
-		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "switchyard_deliveries_total", Help: "Delivery attempts by sink and outcome.",
-		}, []string{"sink", "outcome"}),
-		SendDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "switchyard_delivery_duration_seconds", Help: "Time one delivery attempt took, by sink.",
-			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
-		}, []string{"sink"}),
-		EventLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "switchyard_event_latency_seconds", Help: "Time from the event's arrival in the stream to its successful delivery, by sink.",
-			Buckets: prometheus.ExponentialBuckets(0.001, 3, 14),
-		}, []string{"sink"}),
-		InFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "switchyard_deliveries_in_flight", Help: "Events being delivered now, by sink.",
-		}, []string{"sink"}),
-		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "switchyard_dead_letters_total", Help: "Events dead-lettered, by sink and cause.",
-		}, []string{"sink", "cause"}),
+		Registry:   r,
+		Deliveries: NewCounterVec("switchyard_deliveries_total", "Delivery attempts by sink and outcome.", "sink", "outcome"),
+		SendDuration: NewHistogramVec("switchyard_delivery_duration_seconds", "Time one delivery attempt took, by sink.",
+			prometheus.ExponentialBuckets(0.001, 2.5, 12), "sink"),
+		EventLatency: NewHistogramVec("switchyard_event_latency_seconds", "Time from the event's arrival in the stream to its successful delivery, by sink.",
+			prometheus.ExponentialBuckets(0.001, 3, 14), "sink"),
+		InFlight:    NewGaugeVec("switchyard_deliveries_in_flight", "Events being delivered now, by sink.", "sink"),
+		DeadLetters: NewCounterVec("switchyard_dead_letters_total", "Events dead-lettered, by sink and cause.", "sink", "cause"),
 	}
-	m.SinkState = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "switchyard_sink_state", Help: "1 for the sink's current state (running, paused, open, half_open).",
-	}, []string{"sink", "state"})
-	m.StateChanges = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "switchyard_sink_state_changes_total", Help: "Sink state changes, by the state entered.",
-	}, []string{"sink", "state"})
-	m.Degraded = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "switchyard_sink_degraded", Help: "1 while a cause (dead_letter_store, consumer) degrades the sink.",
-	}, []string{"sink", "cause"})
-	m.DeadLetterStoreFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "switchyard_dead_letter_store_failures_total", Help: "Failed attempts to store a dead letter; the event is held until one succeeds.",
-	}, []string{"sink"})
-	m.ConsumersRecreated = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "switchyard_consumers_recreated_total", Help: "Durable consumers recreated after being lost, by sink.",
-	}, []string{"sink"})
+	m.SinkState = NewGaugeVec("switchyard_sink_state", "1 for the sink's current state (running, paused, open, half_open).", "sink", "state")
+	m.StateChanges = NewCounterVec("switchyard_sink_state_changes_total", "Sink state changes, by the state entered.", "sink", "state")
+	m.Degraded = NewGaugeVec("switchyard_sink_degraded", "1 while a cause (dead_letter_store, consumer) degrades the sink.", "sink", "cause")
+	m.DeadLetterStoreFailures = NewCounterVec("switchyard_dead_letter_store_failures_total", "Failed attempts to store a dead letter; the event is held until one succeeds.", "sink")
+	m.ConsumersRecreated = NewCounterVec("switchyard_consumers_recreated_total", "Durable consumers recreated after being lost, by sink.", "sink")
 	r.MustRegister(m.Deliveries, m.SendDuration, m.EventLatency, m.InFlight, m.DeadLetters, m.SinkState, m.StateChanges,
 		m.Degraded, m.DeadLetterStoreFailures, m.ConsumersRecreated)
-	m.OldestPendingRatio = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "switchyard_sink_oldest_pending_max_age_ratio", Help: "Age of the sink's oldest unsettled event as a fraction of stream.max_age (at 1 events age out undelivered).",
-	}, []string{"sink"})
-	m.StreamBytesRatio = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "switchyard_stream_bytes_ratio", Help: "Stream size as a fraction of its max_bytes (at 1 the stream refuses writes).",
-	}, []string{"stream"})
-	m.AutoDisabled = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "switchyard_sinks_auto_disabled_total", Help: "Sinks disabled (API) or paused (config file) after failing continuously for disable_after.",
-	}, []string{"sink"})
-	m.APISinksNotRunning = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "switchyard_api_sinks_not_running", Help: "API sinks that do not run, by reason: conflict (a config-file sink has the name), refused (the stored record breaks the API rules) or failed.",
-	}, []string{"reason"})
-	m.SinkRecordsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "switchyard_sink_records_refused_total", Help: "API sink records read from the sinks bucket and refused (not started) for breaking the rules a create must pass, by reason: invalid, not_allowed (api.allow), unsealed (plain text although a secrets key is set).",
-	}, []string{"reason"})
+	m.OldestPendingRatio = NewGaugeVec("switchyard_sink_oldest_pending_max_age_ratio", "Age of the sink's oldest unsettled event as a fraction of stream.max_age (at 1 events age out undelivered).", "sink")
+	m.StreamBytesRatio = NewGaugeVec("switchyard_stream_bytes_ratio", "Stream size as a fraction of its max_bytes (at 1 the stream refuses writes).", "stream")
+	m.AutoDisabled = NewCounterVec("switchyard_sinks_auto_disabled_total", "Sinks disabled (API) or paused (config file) after failing continuously for disable_after.", "sink")
+	m.APISinksNotRunning = NewGaugeVec("switchyard_api_sinks_not_running", "API sinks that do not run, by reason: conflict (a config-file sink has the name), refused (the stored record breaks the API rules) or failed.", "reason")
+	m.SinkRecordsRefused = NewCounterVec("switchyard_sink_records_refused_total", "API sink records read from the sinks bucket and refused (not started) for breaking the rules a create must pass, by reason: invalid, not_allowed (api.allow), unsealed (plain text although a secrets key is set).", "reason")
 	r.MustRegister(m.OldestPendingRatio, m.StreamBytesRatio, m.AutoDisabled, m.APISinksNotRunning, m.SinkRecordsRefused)
 	return m
 }
