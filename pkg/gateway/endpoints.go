@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/switchyard-dev/switchyard/pkg/ackfloor"
 	"github.com/switchyard-dev/switchyard/pkg/apisinks"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
@@ -263,7 +264,7 @@ func (g *Gateway) cleanSinkState(ctx context.Context, name string) {
 	if err := g.dlq.PurgeSink(ctx, name); err != nil {
 		g.log.Warn("delete sink: dead letters", "sink", name, "err", err)
 	}
-	for _, k := range []string{pauseKey(name), ackFloorKey(name)} {
+	for _, k := range []string{pauseKey(name), ackfloor.Key(name)} {
 		if err := g.state.Purge(ctx, k); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 			g.log.Warn("delete sink: state", "key", k, "err", err)
 		}

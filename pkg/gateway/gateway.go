@@ -15,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/switchyard-dev/switchyard/pkg/ackfloor"
 	"github.com/switchyard-dev/switchyard/pkg/admin"
 	"github.com/switchyard-dev/switchyard/pkg/apisinks"
 	"github.com/switchyard-dev/switchyard/pkg/attempts"
@@ -281,9 +282,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); g.watchPauses(ctx) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); g.watchLimits(ctx) }()
-	wg.Add(1)
-	go func() { defer wg.Done(); g.recordAckFloors(ctx) }()
-	_ = sup.start(ctx, g.peers) // cannot fail
+	_ = sup.start(ctx, &ackfloor.Recorder{KV: g.state, Sinks: ackFloorSinks{g}, Log: g.log}, g.peers) // cannot fail
 
 	g.reloadMu.Lock()
 	g.runCtx = ctx

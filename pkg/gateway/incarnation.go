@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/switchyard-dev/switchyard/pkg/ackfloor"
 	"github.com/switchyard-dev/switchyard/pkg/apisinks"
 	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/config"
@@ -29,7 +30,7 @@ import (
 //     is removed, and the sink starts clean;
 //   - otherwise it fails, to be retried by the change that follows.
 func (g *Gateway) ensureConsumers(ctx context.Context, s config.Sink, maxBatch int) (events, redrive jetstream.Consumer, err error) {
-	events, redrive, err = g.bus.EnsureConsumers(ctx, s, maxBatch, g.ackFloor(ctx, s.Name, s.Incarnation))
+	events, redrive, err = g.bus.EnsureConsumers(ctx, s, maxBatch, ackfloor.Read(ctx, g.state, g.retry, s.Name, s.Incarnation))
 	var ie *bus.IncarnationError
 	if !errors.As(err, &ie) {
 		return events, redrive, err
@@ -63,5 +64,28 @@ func (g *Gateway) deleteConsumers(ctx context.Context, name string) {
 		if err := g.handbacks.Purge(ctx, c.stream, c.name); err != nil {
 			g.log.Warn("delete sink: handbacks", "consumer", c.name, "err", err)
 		}
+	}
+}
+
+// recreate is the dispatchers' way back from a lost consumer: the events
+// consumer restarts after the recorded ack floor, the redrive consumer
+// (a work queue: what was acked is gone) from its start.
+func (g *Gateway) recreate(sc sinkConfig) func(ctx context.Context, lost jetstream.Consumer) (jetstream.Consumer, error) {
+	return func(ctx context.Context, lost jetstream.Consumer) (jetstream.Consumer, error) {
+		info := lost.CachedInfo()
+		// Deleted (or deleted and created again) through the API by
+		// another replica, whose delete removed the consumer: recovering
+		// it would resurrect the sink, or take the new sink's consumer.
+		if err := g.store.StillCurrent(ctx, sc.cfg); err != nil {
+			return nil, err
+		}
+		maxBatch := g.kinds.BatchSize(sc.cfg)
+		switch info.Name {
+		case sc.cfg.Name:
+			return g.bus.RecreateConsumer(ctx, info.Stream, bus.ConsumerConfig(sc.cfg, maxBatch), ackfloor.Read(ctx, g.state, g.retry, sc.cfg.Name, sc.cfg.Incarnation))
+		case bus.RedriveConsumerConfig(sc.cfg, maxBatch).Durable:
+			return g.bus.RecreateConsumer(ctx, info.Stream, bus.RedriveConsumerConfig(sc.cfg, maxBatch), 0)
+		}
+		return nil, errors.New("not a consumer of this sink: " + info.Name)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard-dev/switchyard/internal/testutil"
+	"github.com/switchyard-dev/switchyard/pkg/ackfloor"
 	"github.com/switchyard-dev/switchyard/pkg/attempts"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
@@ -164,12 +165,12 @@ func TestDeletedConsumerIsRecreatedWithoutSkipping(t *testing.T) {
 	waitFor(t, 10*time.Second, "first five", func() bool { return len(rc.hitsFor("s")) == 5 })
 	ctx := context.Background()
 	// The floor recorded past the five (stream sequences 1 to 5), as the
-	// ack-floor recorder writes it every AckFloorEvery.
+	// ack-floor recorder writes it every ackfloor.Every.
 	kv, err := g.Bus().StateKV(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, gateway.AckFloorEvery+5*time.Second, "the ack floor recorded past the first five", func() bool {
+	waitFor(t, ackfloor.Every+5*time.Second, "the ack floor recorded past the first five", func() bool {
 		e, err := kv.Get(ctx, "ackfloor.s")
 		if err != nil {
 			return false
