@@ -1,9 +1,18 @@
-// Package admin serves Switchyard's HTTP admin API: health, readiness,
-// Prometheus metrics, sinks, and dead letters with redrive.
+// Package admin serves Switchyard's HTTP admin API and guards its
+// listener. It owns the routes (health and readiness, Prometheus metrics,
+// the profiler, sink status, pause and resume, dead letters, replays, the
+// endpoints API, the attempt log, the running config, the OpenAPI
+// document), the role interfaces they call (Roles: one per route group,
+// each implemented by the part of the gateway that owns it), the
+// console's login and logout (POST and DELETE /v1/session), the guards
+// every path behind the listener passes (bearer token or session with its
+// CSRF header, throttling of wrong tokens, refusal of cross-site state
+// changes, the loopback-Host rule without a token) and the Client the
+// CLI calls the API with. The pages under "/" are the caller's
+// (Options.Pages): the gateway mounts the console there.
 package admin
 
 import (
-	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -22,41 +31,11 @@ import (
 
 	"github.com/switchyard-dev/switchyard/pkg/attempts"
 	"github.com/switchyard-dev/switchyard/pkg/config"
-	"github.com/switchyard-dev/switchyard/pkg/console"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 	"github.com/switchyard-dev/switchyard/pkg/session"
 	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
-
-// Backend is what the API reads and acts on; the gateway provides one.
-// Its types and errors live in pkg/gatewayapi.
-type Backend interface {
-	Ready(ctx context.Context) error
-	Sinks(ctx context.Context) ([]gatewayapi.SinkStatus, error)
-	DeadLetters(ctx context.Context, sink string, f deadletter.Filter) ([]deadletter.Record, error)
-	Redrive(ctx context.Context, sink string, f deadletter.Filter) (int, error)
-	PurgeDeadLetters(ctx context.Context, sink string, f deadletter.Filter) (int, error)
-	Pause(ctx context.Context, sink, reason string) error
-	Resume(ctx context.Context, sink string) error
-	Attempts(ctx context.Context, q attempts.Query) ([]attempts.Record, error)
-	Event(ctx context.Context, id string) (*gatewayapi.EventView, error)
-	StartReplay(ctx context.Context, sink string, req gatewayapi.ReplayRequest) (gatewayapi.ReplayStatus, error)
-	Replays() []gatewayapi.ReplayStatus
-	Replay(id string) (gatewayapi.ReplayStatus, error)
-	CancelReplay(id string) (gatewayapi.ReplayStatus, error)
-	RunningConfig() *config.Config
-
-	// The endpoints API: sinks created, changed and deleted at run time.
-	ListSinks(ctx context.Context, q gatewayapi.SinkQuery) (gatewayapi.SinkPage, error)
-	GetSink(ctx context.Context, name string) (gatewayapi.SinkView, error)
-	CreateSink(ctx context.Context, body []byte, actor string) (gatewayapi.SinkView, error)
-	PatchSink(ctx context.Context, name string, patch []byte, actor string) (gatewayapi.SinkView, error)
-	DeleteSink(ctx context.Context, name, actor string) error
-	RotateSecret(ctx context.Context, name string, grace time.Duration, actor string) (gatewayapi.RotateResult, error)
-	TestSink(ctx context.Context, name string, req gatewayapi.TestRequest) (gatewayapi.TestResult, error)
-	SinkHistory(ctx context.Context, name string) ([]gatewayapi.SinkRevision, error)
-}
 
 // Options secure the API.
 type Options struct {
@@ -72,17 +51,18 @@ type Options struct {
 	// Registerer takes switchyard_admin_auth_failures_total; nil: not
 	// registered.
 	Registerer prometheus.Registerer
-	// SessionStore keeps the console's sessions (the gateway's state
-	// bucket, shared by replicas); nil: in this process only.
-	SessionStore session.Store
-	// TLS: the listener serves TLS, so the session cookie is Secure and
-	// named with the __Host- prefix.
-	TLS bool
+	// Sessions are the console's logins, which the API accepts with their
+	// CSRF header; the caller shares them with the pages. nil: a manager
+	// of its own for Token, in this process only.
+	Sessions *session.Manager
+	// Pages answers every path the API does not (the web console), behind
+	// the same cross-site refusal and loopback-Host guard; nil: 404.
+	Pages http.Handler
 }
 
 // Handler builds the API with only a token set (see HandlerWith).
-func Handler(b Backend, token string, metrics prometheus.Gatherer) http.Handler {
-	return HandlerWith(b, Options{Token: token}, metrics)
+func Handler(roles Roles, token string, metrics prometheus.Gatherer) http.Handler {
+	return HandlerWith(roles, Options{Token: token}, metrics)
 }
 
 // HandlerWith builds the API. With a token, every route but /healthz and
@@ -90,14 +70,14 @@ func Handler(b Backend, token string, metrics prometheus.Gatherer) http.Handler 
 // could send cross-site without a preflight are refused (see
 // refuseCrossSite); without a token, only loopback Host headers are
 // answered unless o.InsecureNoAuth.
-func HandlerWith(b Backend, o Options, metrics prometheus.Gatherer) http.Handler {
-	h, _ := build(b, o, metrics)
+func HandlerWith(roles Roles, o Options, metrics prometheus.Gatherer) http.Handler {
+	h, _ := build(roles, o, metrics)
 	return h
 }
 
 // build builds the API and lists the patterns it serves (the OpenAPI
 // document must name each one).
-func build(b Backend, o Options, metrics prometheus.Gatherer) (http.Handler, []string) {
+func build(roles Roles, o Options, metrics prometheus.Gatherer) (http.Handler, []string) {
 	token := o.Token
 	var patterns []string
 	mux := recordingMux{http.NewServeMux(), &patterns}
@@ -105,7 +85,7 @@ func build(b Backend, o Options, metrics prometheus.Gatherer) (http.Handler, []s
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := b.Ready(r.Context()); err != nil {
+		if err := roles.Health.Ready(r.Context()); err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": err.Error()})
 			return
 		}
@@ -113,13 +93,16 @@ func build(b Backend, o Options, metrics prometheus.Gatherer) (http.Handler, []s
 	})
 	protected := recordingMux{http.NewServeMux(), &patterns}
 	protected.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
-	for _, rt := range routes {
-		protected.HandleFunc(rt.pattern, rt.handler(b))
+	for _, rt := range routesOf(roles) {
+		protected.HandleFunc(rt.pattern, rt.handler())
 	}
 	handleProfiler(protected, token)
 	// The console's login: a session cookie the API then accepts with the
 	// CSRF header its pages send (see session.go).
-	sessions := session.New(session.Options{Token: token, Store: o.SessionStore, TLS: o.TLS, Logger: o.Logger})
+	sessions := o.Sessions
+	if sessions == nil {
+		sessions = session.New(session.Options{Token: token, Logger: o.Logger})
+	}
 	guard := newAuthGuard(o.Logger, o.Registerer)
 	mux.HandleFunc("POST /v1/session", login(token, sessions, guard))
 	mux.HandleFunc("DELETE /v1/session", func(w http.ResponseWriter, r *http.Request) {
@@ -130,9 +113,11 @@ func build(b Backend, o Options, metrics prometheus.Gatherer) (http.Handler, []s
 	for _, prefix := range []string{"/v1/", "/metrics", "/debug/"} {
 		mux.ServeMux.Handle(prefix, api)
 	}
-	// Everything else is the web console: pages that read through the
-	// same Backend and change state only by calling this API.
-	mux.ServeMux.Handle("/", console.Handler(b, sessions))
+	// Everything else is the caller's pages (the web console), guarded
+	// below as the API is.
+	if o.Pages != nil {
+		mux.ServeMux.Handle("/", o.Pages)
+	}
 	var h http.Handler = refuseCrossSite(mux)
 	if token == "" && !o.InsecureNoAuth {
 		h = requireLoopbackHost(h)

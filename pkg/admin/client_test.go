@@ -17,12 +17,21 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 )
 
-// recorder is a Backend that records the queries the API hands it; the
-// methods it does not override are never called here.
+// recorder records the queries the API hands it: the events, dead-letter
+// and replay roles, over no data.
 type recorder struct {
-	admin.Backend
 	attempts attempts.Query
 	filter   deadletter.Filter
+}
+
+var (
+	_ admin.Events      = (*recorder)(nil)
+	_ admin.DeadLetters = (*recorder)(nil)
+	_ admin.Replays     = (*recorder)(nil)
+)
+
+func (r *recorder) roles() admin.Roles {
+	return admin.Roles{Events: r, DeadLetters: r, Replays: r}
 }
 
 func (r *recorder) Attempts(_ context.Context, q attempts.Query) ([]attempts.Record, error) {
@@ -30,23 +39,55 @@ func (r *recorder) Attempts(_ context.Context, q attempts.Query) ([]attempts.Rec
 	return []attempts.Record{{EventID: "evt_1"}}, nil
 }
 
-func (r *recorder) DeadLetters(_ context.Context, sink string, f deadletter.Filter) ([]deadletter.Record, error) {
+func (r *recorder) Event(_ context.Context, id string) (*gatewayapi.EventView, error) {
+	return nil, fmt.Errorf("%w: no attempt logged for event %q", gatewayapi.ErrNotFound, id)
+}
+
+// known is the one sink the recorder has.
+func known(sink string) error {
 	if sink != "orders" {
-		return nil, fmt.Errorf("%w %q", gatewayapi.ErrUnknownSink, sink)
+		return fmt.Errorf("%w %q", gatewayapi.ErrUnknownSink, sink)
+	}
+	return nil
+}
+
+func (r *recorder) DeadLetters(_ context.Context, sink string, f deadletter.Filter) ([]deadletter.Record, error) {
+	if err := known(sink); err != nil {
+		return nil, err
 	}
 	r.filter = f
 	return nil, nil
 }
 
+func (r *recorder) Redrive(_ context.Context, sink string, f deadletter.Filter) (int, error) {
+	r.filter = f
+	return 0, known(sink)
+}
+
+func (r *recorder) PurgeDeadLetters(_ context.Context, sink string, f deadletter.Filter) (int, error) {
+	r.filter = f
+	return 0, known(sink)
+}
+
+func (r *recorder) StartReplay(_ context.Context, sink string, _ gatewayapi.ReplayRequest) (gatewayapi.ReplayStatus, error) {
+	return gatewayapi.ReplayStatus{}, known(sink)
+}
+
+func (r *recorder) Replays() []gatewayapi.ReplayStatus { return nil }
+
 func (r *recorder) Replay(id string) (gatewayapi.ReplayStatus, error) {
 	return gatewayapi.ReplayStatus{}, fmt.Errorf("%w: replay %q", gatewayapi.ErrNotFound, id)
+}
+
+func (r *recorder) CancelReplay(id string) (gatewayapi.ReplayStatus, error) {
+	return r.Replay(id)
 }
 
 // The client's typed queries arrive at the backend as they were sent:
 // attempts as dead letters.
 func TestClientTypedQueriesRoundTrip(t *testing.T) {
 	rec := &recorder{}
-	srv := httptest.NewServer(admin.Handler(rec, "", prometheus.NewRegistry()))
+	srv := httptest.NewServer(admin.Handler(rec.roles(), "", prometheus.NewRegistry()))
 	defer srv.Close()
 	c := &admin.Client{BaseURL: srv.URL}
 	ctx := context.Background()
@@ -73,7 +114,7 @@ func TestClientTypedQueriesRoundTrip(t *testing.T) {
 // The routing table answers a query it cannot read with 400 and the
 // backend's unknown-sink and not-found errors with 404.
 func TestRouteErrors(t *testing.T) {
-	srv := httptest.NewServer(admin.Handler(&recorder{}, "", prometheus.NewRegistry()))
+	srv := httptest.NewServer(admin.Handler((&recorder{}).roles(), "", prometheus.NewRegistry()))
 	defer srv.Close()
 	c := &admin.Client{BaseURL: srv.URL}
 	ctx := context.Background()

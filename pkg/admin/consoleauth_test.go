@@ -14,8 +14,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/switchyard-dev/switchyard/pkg/admin"
 )
 
@@ -80,8 +78,8 @@ func consolePatterns(t *testing.T) []string {
 func TestEveryConsolePageGivesEachCallerItsPower(t *testing.T) {
 	b := routeGateway(t)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	withToken := admin.HandlerWith(b, admin.Options{Token: adminToken, Logger: quiet}, prometheus.NewRegistry())
-	noToken := admin.HandlerWith(b, admin.Options{Logger: quiet}, prometheus.NewRegistry())
+	withToken := b.AdminHandler(admin.Options{Token: adminToken, Logger: quiet})
+	noToken := b.AdminHandler(admin.Options{Logger: quiet})
 	session := consoleSession(t, withToken)
 	seen := map[string]bool{}
 	for _, pattern := range consolePatterns(t) {

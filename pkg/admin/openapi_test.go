@@ -14,7 +14,7 @@ import (
 // The OpenAPI document names every route the server registers, and
 // nothing else.
 func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
-	_, patterns := build(nil, Options{Token: "t"}, prometheus.NewRegistry())
+	_, patterns := build(Roles{}, Options{Token: "t"}, prometheus.NewRegistry())
 	served := map[string]bool{}
 	for _, p := range patterns {
 		// The profiler's index serves every named profile below it.
@@ -63,7 +63,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 
 // The document is served behind the token, as YAML.
 func TestOpenAPIIsServed(t *testing.T) {
-	srv := httptest.NewServer(HandlerWith(nil, Options{Token: "t"}, prometheus.NewRegistry()))
+	srv := httptest.NewServer(HandlerWith(Roles{}, Options{Token: "t"}, prometheus.NewRegistry()))
 	defer srv.Close()
 	req, _ := http.NewRequest("GET", srv.URL+"/v1/openapi.yaml", nil)
 	req.Header.Set("Authorization", "Bearer t")

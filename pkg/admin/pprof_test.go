@@ -15,7 +15,7 @@ import (
 // The profiler is served behind the API's token, from the admin handler
 // itself (not net/http's DefaultServeMux).
 func TestPprofBehindToken(t *testing.T) {
-	srv := httptest.NewServer(admin.Handler(nil, "s3cret", prometheus.NewRegistry()))
+	srv := httptest.NewServer(admin.Handler(admin.Roles{}, "s3cret", prometheus.NewRegistry()))
 	defer srv.Close()
 	get := func(path, token string) (int, string) {
 		t.Helper()
@@ -77,7 +77,7 @@ func TestPprofWithoutTokenLoopbackOnly(t *testing.T) {
 		{"remote caller, loopback Host", admin.Options{}, "192.0.2.7:5000", nil, http.StatusForbidden},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			h := admin.HandlerWith(nil, tt.opts, prometheus.NewRegistry())
+			h := admin.HandlerWith(admin.Roles{}, tt.opts, prometheus.NewRegistry())
 			for _, path := range []string{"/debug/pprof/", "/debug/pprof/cmdline"} {
 				r := httptest.NewRequest("GET", "http://127.0.0.1:9090"+path, nil)
 				r.RemoteAddr = tt.remote

@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
 
 	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
 	"github.com/switchyard-dev/switchyard/pkg/admin"
 	"github.com/switchyard-dev/switchyard/pkg/console"
+	"github.com/switchyard-dev/switchyard/pkg/gateway"
 	_ "github.com/switchyard-dev/switchyard/pkg/sink/all"
 )
 
@@ -162,8 +162,8 @@ const (
 )
 
 // routeGateway runs a gateway with one webhook sink, orders (to a
-// loopback receiver), whose Backend every caller's requests reach.
-func routeGateway(t *testing.T) admin.Backend {
+// loopback receiver), whose admin handler every caller's requests reach.
+func routeGateway(t *testing.T) *gateway.Gateway {
 	t.Helper()
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -186,7 +186,7 @@ sinks:
       timeout: 2s
       allow_private_networks: true
 `, t.TempDir(), rcv.URL), 15*time.Second)
-	return g.Admin()
+	return g
 }
 
 // caller is one kind of client and what it sends.
@@ -210,9 +210,9 @@ func TestEveryAdminRouteGivesEachCallerItsPower(t *testing.T) {
 	rules := rulesOfRoutes(t)
 	b := routeGateway(t)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	withToken := admin.HandlerWith(b, admin.Options{Token: adminToken, Logger: quiet}, prometheus.NewRegistry())
-	noToken := admin.HandlerWith(b, admin.Options{Logger: quiet}, prometheus.NewRegistry())
-	insecure := admin.HandlerWith(b, admin.Options{InsecureNoAuth: true, Logger: quiet}, prometheus.NewRegistry())
+	withToken := b.AdminHandler(admin.Options{Token: adminToken, Logger: quiet})
+	noToken := b.AdminHandler(admin.Options{Logger: quiet})
+	insecure := b.AdminHandler(admin.Options{InsecureNoAuth: true, Logger: quiet})
 
 	// Each wrong token comes from an address of its own: the guard
 	// throttles an address after a few (429), which is not what is judged.

@@ -39,7 +39,7 @@ func TestFailedAuthThrottledPerAddress(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
 			var logs testutil.SyncBuffer
-			h := admin.HandlerWith(nil, admin.Options{Token: "s3cret", Registerer: reg, Logger: slog.New(slog.NewTextHandler(&logs, nil))}, reg)
+			h := admin.HandlerWith(admin.Roles{}, admin.Options{Token: "s3cret", Registerer: reg, Logger: slog.New(slog.NewTextHandler(&logs, nil))}, reg)
 			send := func(from, token string) *httptest.ResponseRecorder {
 				r := tt.guess(token)
 				r.RemoteAddr = from

@@ -184,7 +184,7 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// The list is live: a pause made elsewhere shows without a reload.
 	b.eval(`(window.notReloaded = true)`)
-	if err := g.Admin().Pause(ctx, "slow", "maintenance"); err != nil {
+	if err := g.Admin().Sinks.Pause(ctx, "slow", "maintenance"); err != nil {
 		t.Fatal(err)
 	}
 	b.until("slow shown paused", `window.notReloaded && document.querySelector('tr[data-sink="slow"] .state').textContent === "paused"`)
@@ -194,7 +194,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.dark(false)
 	b.open("/?state=paused")
 	b.until("the state filter", `document.querySelectorAll("#sink-rows tr[data-sink]").length === 1 && !!document.querySelector('tr[data-sink="slow"]')`)
-	if err := g.Admin().Resume(ctx, "slow"); err != nil {
+	if err := g.Admin().Sinks.Resume(ctx, "slow"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -270,7 +270,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	rc.set("flaky", true, false)
 	publish(t, g, "invoice.paid", "evt-dead", []byte(`{"n":1}`))
 	testutil.WaitFor(t, 10*time.Second, "evt-dead dead-lettered", func() bool {
-		recs, _ := g.Admin().DeadLetters(ctx, "flaky", deadletter.Filter{})
+		recs, _ := g.Admin().DeadLetters.DeadLetters(ctx, "flaky", deadletter.Filter{})
 		return len(recs) == 1
 	})
 	rc.set("flaky", false, false)
@@ -306,7 +306,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.shot("replay")
 	b.click("#replay-cancel")
 	b.until("canceled", `document.querySelector("#replay-text").textContent.startsWith("canceled")`)
-	rs := g.Admin().Replays()
+	rs := g.Admin().Replays.Replays()
 	if len(rs) != 1 || rs[0].State != "canceled" {
 		t.Fatalf("replays: %+v", rs)
 	}

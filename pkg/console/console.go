@@ -1,5 +1,5 @@
 // Package console is Switchyard's web console: server-rendered pages that
-// read through the admin Backend's read methods and change nothing
+// read through the admin API's roles (Reader) and change nothing
 // themselves. Every state change (pause, test, rotate, edit, redrive,
 // purge, replay) is the page's JavaScript calling the /v1 admin API with
 // the session cookie and CSRF header, so the API stays the one path to
@@ -25,15 +25,26 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/session"
 )
 
-// Reader is what the pages read: the admin Backend's read-only methods.
-// The console has no handle on a method that changes state.
-type Reader interface {
-	Sinks(ctx context.Context) ([]gatewayapi.SinkStatus, error)
-	GetSink(ctx context.Context, name string) (gatewayapi.SinkView, error)
-	DeadLetters(ctx context.Context, sink string, f deadletter.Filter) ([]deadletter.Record, error)
-	Attempts(ctx context.Context, q attempts.Query) ([]attempts.Record, error)
-	Event(ctx context.Context, id string) (*gatewayapi.EventView, error)
-	Replays() []gatewayapi.ReplayStatus
+// Reader is what the pages read: the read-only methods of the admin API's
+// roles, one field per role. The console has no handle on a method that
+// changes state.
+type Reader struct {
+	Sinks interface {
+		Sinks(ctx context.Context) ([]gatewayapi.SinkStatus, error)
+	}
+	Endpoints interface {
+		GetSink(ctx context.Context, name string) (gatewayapi.SinkView, error)
+	}
+	DeadLetters interface {
+		DeadLetters(ctx context.Context, sink string, f deadletter.Filter) ([]deadletter.Record, error)
+	}
+	Events interface {
+		Attempts(ctx context.Context, q attempts.Query) ([]attempts.Record, error)
+		Event(ctx context.Context, id string) (*gatewayapi.EventView, error)
+	}
+	Replays interface {
+		Replays() []gatewayapi.ReplayStatus
+	}
 }
 
 //go:embed templates/*.html
@@ -53,8 +64,8 @@ type server struct {
 	rates    rateTracker
 }
 
-// Handler serves the console. b may be nil only in tests that never ask
-// for a page.
+// Handler serves the console. b's fields may be nil only in tests that
+// never ask for a page.
 func Handler(b Reader, sessions *session.Manager) http.Handler {
 	s := &server{b: b, sessions: sessions, pages: parsePages(), rates: rateTracker{last: map[string]sample{}}}
 	mux := http.NewServeMux()

@@ -56,7 +56,7 @@ func TestConsoleOverHTTP(t *testing.T) {
 		map[string]string{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"})
 	publish(t, g, "order.created", "evt-bin", []byte("\x00\x01<script>\xff"))
 	testutil.WaitFor(t, 10*time.Second, "both delivered and logged", func() bool {
-		recs, _ := g.Admin().Attempts(t.Context(), attempts.Query{Sink: "orders"})
+		recs, _ := g.Admin().Events.Attempts(t.Context(), attempts.Query{Sink: "orders"})
 		return len(recs) == 2
 	})
 

@@ -17,7 +17,7 @@ import (
 // becomes "/". Without a token the login redirects at once, so the
 // Location is what a browser would follow.
 func TestLoginNextStaysOnHost(t *testing.T) {
-	h := console.Handler(nil, session.New(session.Options{}))
+	h := console.Handler(console.Reader{}, session.New(session.Options{}))
 	for _, tt := range []struct {
 		rawQuery string // as sent, already URL-encoded
 		want     string

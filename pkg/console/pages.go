@@ -40,7 +40,7 @@ type sinksData struct {
 }
 
 func (s *server) sinksData(r *http.Request) (sinksData, error) {
-	all, err := s.b.Sinks(r.Context())
+	all, err := s.b.Sinks.Sinks(r.Context())
 	if err != nil {
 		return sinksData{}, err
 	}
@@ -118,7 +118,7 @@ type editForm struct {
 
 func (s *server) sinkPage(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	view, err := s.b.GetSink(r.Context(), name)
+	view, err := s.b.Endpoints.GetSink(r.Context(), name)
 	if errors.Is(err, gatewayapi.ErrUnknownSink) || errors.Is(err, gatewayapi.ErrNotFound) {
 		s.render(w, r, http.StatusNotFound, "error", page{Title: "No such sink", Nav: "sinks", Error: "There is no sink named " + strconv.Quote(name) + "."})
 		return
@@ -128,7 +128,7 @@ func (s *server) sinkPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := sinkData{Name: name}
-	all, err := s.b.Sinks(r.Context())
+	all, err := s.b.Sinks.Sinks(r.Context())
 	if err != nil {
 		s.fail(w, r, name, err)
 		return
@@ -161,7 +161,7 @@ func (s *server) sinkPage(w http.ResponseWriter, r *http.Request) {
 	d.Disabled = d.Status.State == "disabled"
 
 	since := time.Now().Add(-time.Hour).Truncate(time.Minute)
-	recs, err := s.b.Attempts(r.Context(), attempts.Query{Sink: name, Since: since, Limit: 1000})
+	recs, err := s.b.Events.Attempts(r.Context(), attempts.Query{Sink: name, Since: since, Limit: 1000})
 	if err != nil {
 		s.fail(w, r, name, err)
 		return
@@ -273,7 +273,7 @@ func (s *server) eventsPage(w http.ResponseWriter, r *http.Request) {
 		if since.IsZero() {
 			since = time.Now().Add(-24 * time.Hour)
 		}
-		recs, err := s.b.Attempts(r.Context(), attempts.Query{Type: d.Type, Tenant: d.Tenant, Since: since, Until: until, Limit: 1000})
+		recs, err := s.b.Events.Attempts(r.Context(), attempts.Query{Type: d.Type, Tenant: d.Tenant, Since: since, Until: until, Limit: 1000})
 		if err != nil {
 			p.Error = err.Error()
 		}
@@ -313,7 +313,7 @@ type header struct{ Key, Value string }
 
 func (s *server) eventPage(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	ev, err := s.b.Event(r.Context(), id)
+	ev, err := s.b.Events.Event(r.Context(), id)
 	if errors.Is(err, gatewayapi.ErrNotFound) {
 		s.render(w, r, http.StatusNotFound, "error", page{Title: "No such event", Nav: "events", Error: "No event with id " + strconv.Quote(id) + " is in the stream or the attempt log."})
 		return
@@ -350,7 +350,7 @@ func (s *server) logsPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	d := logsData{Outcomes: outcomes, Sink: q.Get("sink"), Tenant: q.Get("tenant"), Status: q.Get("status"), Outcome: q.Get("outcome"), Since: q.Get("since"), Until: q.Get("until")}
 	p := page{Title: "Logs", Nav: "logs"}
-	all, err := s.b.Sinks(r.Context())
+	all, err := s.b.Sinks.Sinks(r.Context())
 	if err != nil {
 		s.fail(w, r, "Logs", err)
 		return
@@ -375,7 +375,7 @@ func (s *server) logsPage(w http.ResponseWriter, r *http.Request) {
 	if since.IsZero() {
 		since = time.Now().Add(-24 * time.Hour)
 	}
-	recs, err := s.b.Attempts(r.Context(), attempts.Query{Sink: d.Sink, Tenant: d.Tenant, Status: status, Outcome: d.Outcome, Since: since, Until: until, Limit: 1000})
+	recs, err := s.b.Events.Attempts(r.Context(), attempts.Query{Sink: d.Sink, Tenant: d.Tenant, Status: status, Outcome: d.Outcome, Since: since, Until: until, Limit: 1000})
 	if err != nil {
 		p.Error = err.Error()
 	}
@@ -428,7 +428,7 @@ func (s *server) deadLettersPage(w http.ResponseWriter, r *http.Request) {
 	d.Filter = api.Encode()
 	// Count what "all matching" would touch, up to a bound.
 	f.Limit = 1001
-	recs, err := s.b.DeadLetters(r.Context(), name, f)
+	recs, err := s.b.DeadLetters.DeadLetters(r.Context(), name, f)
 	if errors.Is(err, gatewayapi.ErrUnknownSink) {
 		s.render(w, r, http.StatusNotFound, "error", page{Title: "No such sink", Nav: "sinks", Error: "There is no sink named " + strconv.Quote(name) + "."})
 		return
@@ -455,7 +455,7 @@ type replayData struct {
 }
 
 func (s *server) replayPage(w http.ResponseWriter, r *http.Request) {
-	all, err := s.b.Sinks(r.Context())
+	all, err := s.b.Sinks.Sinks(r.Context())
 	if err != nil {
 		s.fail(w, r, "Replay", err)
 		return
@@ -464,7 +464,7 @@ func (s *server) replayPage(w http.ResponseWriter, r *http.Request) {
 	for _, st := range all {
 		d.Sinks = append(d.Sinks, st.Name)
 	}
-	d.Replays = s.b.Replays()
+	d.Replays = s.b.Replays.Replays()
 	sort.Slice(d.Replays, func(i, j int) bool { return d.Replays[i].Started.After(d.Replays[j].Started) })
 	s.render(w, r, http.StatusOK, "replay", page{Title: "Replay", Nav: "replay", Data: d})
 }

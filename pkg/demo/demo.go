@@ -165,7 +165,7 @@ sinks:
 	lastLine := time.Time{}
 	var dead int
 	for {
-		recs, err := g.Admin().DeadLetters(ctx, "demo", deadletter.Filter{})
+		recs, err := g.Admin().DeadLetters.DeadLetters(ctx, "demo", deadletter.Filter{})
 		if err == nil {
 			dead = len(recs)
 		}

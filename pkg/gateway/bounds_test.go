@@ -130,11 +130,11 @@ func TestScansStopWhenTheRequestIsCanceled(t *testing.T) {
 	fillDeadLetters(t, g, 30000)
 	scans := map[string]func(context.Context) error{
 		"attempts": func(ctx context.Context) error {
-			_, err := g.Admin().Attempts(ctx, attempts.Query{Type: "nothing.matches"})
+			_, err := g.Admin().Events.Attempts(ctx, attempts.Query{Type: "nothing.matches"})
 			return err
 		},
 		"dead letters": func(ctx context.Context) error {
-			_, err := g.Admin().DeadLetters(ctx, "s", deadletter.Filter{Type: "nothing.matches"})
+			_, err := g.Admin().DeadLetters.DeadLetters(ctx, "s", deadletter.Filter{Type: "nothing.matches"})
 			return err
 		},
 	}

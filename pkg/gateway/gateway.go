@@ -270,11 +270,12 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if err := sup.start(ctx, g.replays); err != nil {
 		return err
 	}
-	srv, srvErr := g.admin.serve(admin.HandlerWith(g.Admin(), admin.Options{
+	adminLog := g.log.With("component", "admin")
+	srv, srvErr := g.admin.serve(g.AdminHandler(admin.Options{
 		Token: g.cfg.Admin.Token, InsecureNoAuth: g.cfg.Admin.InsecureNoAuth,
-		Logger: g.log.With("component", "admin"), Registerer: g.metrics.Registry,
-		SessionStore: session.KVStore{KV: g.state}, TLS: g.cfg.Admin.TLS.Enabled(),
-	}, g.metrics.Registry))
+		Logger: adminLog, Registerer: g.metrics.Registry,
+		Sessions: session.New(session.Options{Token: g.cfg.Admin.Token, Store: session.KVStore{KV: g.state}, TLS: g.cfg.Admin.TLS.Enabled(), Logger: adminLog}),
+	}))
 	ingestErr := g.serveIngest()
 
 	var wg sync.WaitGroup

@@ -76,7 +76,7 @@ func TestAdminServerTimeouts(t *testing.T) {
 		ln := newPipeListener()
 		g := &Gateway{adminLn: ln}
 		g.serveStarting()
-		srv, _ := g.admin.serve(admin.HandlerWith(nil, admin.Options{Token: "s3cret"}, prometheus.NewRegistry()))
+		srv, _ := g.admin.serve(admin.HandlerWith(admin.Roles{}, admin.Options{Token: "s3cret"}, prometheus.NewRegistry()))
 		defer srv.Close()
 
 		c := ln.dial()
@@ -141,7 +141,7 @@ func TestProfilerExemptFromWriteTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	short := serverTimeouts{ReadHeader: time.Second, Read: 300 * time.Millisecond, Write: 300 * time.Millisecond, Idle: time.Second}
-	srv := newHTTPServer(admin.HandlerWith(nil, admin.Options{Token: "s3cret"}, prometheus.NewRegistry()), short)
+	srv := newHTTPServer(admin.HandlerWith(admin.Roles{}, admin.Options{Token: "s3cret"}, prometheus.NewRegistry()), short)
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	for _, path := range []string{"/debug/pprof/profile?seconds=1", "/debug/pprof/trace?seconds=1"} {

@@ -36,13 +36,13 @@ func TestReloadBeforeRunIsNotRunning(t *testing.T) {
 func TestStartReplayBeforeRunIsNotRunning(t *testing.T) {
 	g := newIdle(t)
 	req := gatewayapi.ReplayRequest{Since: time.Now().Add(-time.Hour)}
-	if _, err := g.Admin().StartReplay(context.Background(), "a", req); !errors.Is(err, ErrNotRunning) {
+	if _, err := g.Admin().Replays.StartReplay(context.Background(), "a", req); !errors.Is(err, ErrNotRunning) {
 		t.Fatalf("StartReplay before Run = %v, want ErrNotRunning", err)
 	}
-	if _, err := g.Admin().StartReplay(context.Background(), "nope", req); !errors.Is(err, gatewayapi.ErrUnknownSink) {
+	if _, err := g.Admin().Replays.StartReplay(context.Background(), "nope", req); !errors.Is(err, gatewayapi.ErrUnknownSink) {
 		t.Fatalf("StartReplay of an unknown sink = %v, want ErrUnknownSink", err)
 	}
-	if got := g.Admin().Replays(); len(got) != 0 {
+	if got := g.Admin().Replays.Replays(); len(got) != 0 {
 		t.Fatalf("replays after a refused start: %v", got)
 	}
 }
@@ -61,7 +61,7 @@ func TestRunJoinsReplays(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	st, err := g.Admin().StartReplay(context.Background(), "a", gatewayapi.ReplayRequest{Since: time.Now().Add(-time.Hour)})
+	st, err := g.Admin().Replays.StartReplay(context.Background(), "a", gatewayapi.ReplayRequest{Since: time.Now().Add(-time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestRunJoinsReplays(t *testing.T) {
 	if got.State != "canceled" || got.Finished == nil {
 		t.Fatalf("after Run returned, replay = %+v, want canceled and finished", got)
 	}
-	if _, err := g.Admin().StartReplay(context.Background(), "a", gatewayapi.ReplayRequest{Since: time.Now().Add(-time.Hour)}); !errors.Is(err, ErrNotRunning) {
+	if _, err := g.Admin().Replays.StartReplay(context.Background(), "a", gatewayapi.ReplayRequest{Since: time.Now().Add(-time.Hour)}); !errors.Is(err, ErrNotRunning) {
 		t.Fatalf("StartReplay after Run = %v, want ErrNotRunning", err)
 	}
 }

@@ -179,7 +179,7 @@ func TestBreakerOpensForTheSink(t *testing.T) {
 
 	var opened time.Time
 	waitFor(t, 20*time.Second, "replica 1's breaker open", func() bool {
-		st, err := gs[0].Admin().Sinks(context.Background())
+		st, err := gs[0].Admin().Sinks.Sinks(context.Background())
 		if err == nil && len(st) == 1 && st[0].State == "open" {
 			opened = time.Now()
 			return true
@@ -200,7 +200,7 @@ func TestBreakerOpensForTheSink(t *testing.T) {
 		}
 	}
 	for _, g := range gs[1:] {
-		st, _ := g.Admin().Sinks(context.Background())
+		st, _ := g.Admin().Sinks.Sinks(context.Background())
 		t.Logf("another replica's view of the sink while open: %s %s", st[0].State, st[0].StateReason)
 	}
 	waitFor(t, 20*time.Second, "the others delivering after the cool-down", func() bool {

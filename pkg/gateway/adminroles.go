@@ -1,0 +1,47 @@
+package gateway
+
+import (
+	"net/http"
+
+	"github.com/switchyard-dev/switchyard/pkg/admin"
+	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/console"
+	"github.com/switchyard-dev/switchyard/pkg/deadletter"
+	"github.com/switchyard-dev/switchyard/pkg/session"
+)
+
+// Admin is what the admin API reads and acts on, each role answered by
+// the part that owns it (what Run serves); in-process callers such as the
+// demo query the gateway through it too.
+func (g *Gateway) Admin() admin.Roles {
+	return admin.Roles{
+		Health:      g,
+		Sinks:       g,
+		DeadLetters: deadletter.Desk{Store: g.dlq, Known: func(name string) error { _, err := g.sink(name); return err }},
+		Replays:     g.replays,
+		Endpoints:   g,
+		Events:      eventLog{log: g.attempts, js: g.bus.JS, incarnation: g.incarnationOf},
+	}
+}
+
+// RunningConfig is the config in force, redacted.
+func (g *Gateway) RunningConfig() *config.Config {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return config.Redacted(g.cfg)
+}
+
+// AdminHandler is the admin listener's handler: the API with o, and the
+// web console at "/" behind the same guards, both sharing o.Sessions (nil:
+// in this process only, for o.Token).
+func (g *Gateway) AdminHandler(o admin.Options) http.Handler {
+	if o.Sessions == nil {
+		o.Sessions = session.New(session.Options{Token: o.Token, Logger: o.Logger})
+	}
+	roles := g.Admin()
+	o.Pages = console.Handler(console.Reader{
+		Sinks: roles.Sinks, Endpoints: roles.Endpoints, DeadLetters: roles.DeadLetters,
+		Events: roles.Events, Replays: roles.Replays,
+	}, o.Sessions)
+	return admin.HandlerWith(roles, o, g.metrics.Registry)
+}

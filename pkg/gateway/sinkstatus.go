@@ -1,0 +1,104 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/dispatch"
+	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
+)
+
+// Sinks is every running sink's status, by name, and the API sinks that
+// do not run (in conflict with the file, or failed): the admin API's
+// sinks role, with Pause and Resume.
+func (g *Gateway) Sinks(ctx context.Context) ([]gatewayapi.SinkStatus, error) {
+	out := []gatewayapi.SinkStatus{}
+	for _, name := range g.sinkNames("") {
+		g.mu.RLock()
+		rs := g.byName[name]
+		api, isAPI := g.api[name]
+		g.mu.RUnlock()
+		switch {
+		case rs != nil:
+			out = append(out, g.sinkStatus(ctx, rs))
+		case isAPI && api.Err != nil:
+			v, err := g.sinkView(ctx, name)
+			if err != nil {
+				continue
+			}
+			b, _ := json.Marshal(v)
+			var st gatewayapi.SinkStatus
+			_ = json.Unmarshal(b, &st)
+			out = append(out, st)
+		}
+	}
+	return out, nil
+}
+
+// sinkStatus is a running sink's live state.
+func (g *Gateway) sinkStatus(ctx context.Context, rs *runningSink) gatewayapi.SinkStatus {
+	st := gatewayapi.SinkStatus{Name: rs.cfg.Name, Kind: rs.cfg.Kind(), Events: rs.cfg.Events, Tenant: rs.cfg.Tenant, Source: gatewayapi.SourceConfig,
+		State: string(rs.dispatcher.State()), StateReason: rs.dispatcher.StateReason(), InFlight: rs.dispatcher.InFlight()}
+	g.mu.RLock()
+	if a, ok := g.api[rs.cfg.Name]; ok && a.Err == nil {
+		st.Source = gatewayapi.SourceAPI
+		if rs.cfg.Disabled && a.Rec.Reason != "" {
+			st.StateReason = a.Rec.Reason
+		}
+	}
+	g.mu.RUnlock()
+	if rs.cfg.Disabled {
+		st.State = stateDisabled
+		if st.StateReason == "" || st.StateReason == disabledReason {
+			st.StateReason = disabledReason
+		}
+	}
+	st.Delivered, st.Failed = rs.dispatcher.Counts()
+	// Read only while it runs: WithLabelValues would bring back the
+	// series of a sink a reload removed meanwhile (ForgetSink).
+	g.mu.RLock()
+	if g.byName[rs.cfg.Name] == rs {
+		st.LatencyP99Seconds = quantile(g.metrics.EventLatency.WithLabelValues(rs.cfg.Name), 0.99).Seconds()
+	}
+	g.mu.RUnlock()
+	// One sink's trouble (a lost consumer, a failing dead-letter
+	// store) shows in its own status; it never fails the whole list.
+	if info, err := rs.consumer.Info(ctx); err != nil {
+		st.State, st.StateReason = string(dispatch.StateDegraded), joinReason(st.StateReason, "consumer: "+err.Error())
+	} else {
+		st.Pending, st.AckPending, st.Redelivered = info.NumPending, info.NumAckPending, info.NumRedelivered
+		if info.Paused && st.State == string(dispatch.StateRunning) && info.Config.PauseUntil != nil {
+			// Paused in JetStream, not here: pauses and disabling reach
+			// every replica through the state, so this is another
+			// replica's breaker, open for the sink as a whole.
+			st.State = string(dispatch.StateOpen)
+			st.StateReason = "another replica's breaker holds the sink until " + info.Config.PauseUntil.UTC().Format(time.RFC3339)
+		}
+		age := g.oldestUnsettled(ctx, rs, info)
+		st.OldestPendingSeconds = age.Seconds()
+		if w, _ := g.ageWarning(age); w != "" {
+			st.Warnings = append(st.Warnings, w)
+		}
+	}
+	if n, err := g.dlq.Count(ctx, rs.cfg.Name); err != nil {
+		st.State, st.StateReason = string(dispatch.StateDegraded), joinReason(st.StateReason, "dead letters: "+err.Error())
+	} else {
+		st.DeadLetters = n
+	}
+	ok, lastErr, lastErrAt := rs.dispatcher.Snapshot()
+	if !ok.IsZero() {
+		st.LastSuccess = &ok
+	}
+	if lastErr != "" {
+		st.LastError, st.LastErrorTime = lastErr, &lastErrAt
+	}
+	return st
+}
+
+func joinReason(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
