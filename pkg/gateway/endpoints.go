@@ -15,6 +15,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 	"github.com/switchyard-dev/switchyard/pkg/jsonlimit"
+	"github.com/switchyard-dev/switchyard/pkg/pauses"
 )
 
 // The endpoints API: sinks created, changed and deleted at run time. They
@@ -264,7 +265,7 @@ func (g *Gateway) cleanSinkState(ctx context.Context, name string) {
 	if err := g.dlq.PurgeSink(ctx, name); err != nil {
 		g.log.Warn("delete sink: dead letters", "sink", name, "err", err)
 	}
-	for _, k := range []string{pauseKey(name), ackfloor.Key(name)} {
+	for _, k := range []string{pauses.Key(name), ackfloor.Key(name)} {
 		if err := g.state.Purge(ctx, k); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 			g.log.Warn("delete sink: state", "key", k, "err", err)
 		}

@@ -24,6 +24,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 	"github.com/switchyard-dev/switchyard/pkg/dispatch"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
+	"github.com/switchyard-dev/switchyard/pkg/pauses"
 	"github.com/switchyard-dev/switchyard/pkg/replay"
 	"github.com/switchyard-dev/switchyard/pkg/replicas"
 	"github.com/switchyard-dev/switchyard/pkg/session"
@@ -48,6 +49,8 @@ type Gateway struct {
 	bus   *bus.Bus
 	dlq   *deadletter.Store
 	state jetstream.KeyValue
+	// pauses are the sinks' pauses in the state bucket.
+	pauses pauses.Store
 	// handbacks counts the deliveries handed back unattempted (at a
 	// reload or a stop), so that they spend no attempt.
 	handbacks *dispatch.Handbacks
@@ -122,6 +125,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	if g.state, err = g.bus.StateKV(ctx); err != nil {
 		return nil, err
 	}
+	g.pauses = pauses.Store{KV: g.state, Retry: g.retry}
 	g.peers = &replicas.Heartbeat{KV: g.state, Log: g.log, AdminAddr: g.AdminAddr()}
 	g.replays = replay.New(replay.Config{JS: g.bus.JS, Stream: cfg.Stream.Name, KV: g.state, Sinks: replaySinks{g}, Log: g.log})
 	if g.handbacks, err = dispatch.NewHandbacks(ctx, g.bus.JS, g.state); err != nil {
@@ -279,8 +283,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	ingestErr := g.serveIngest()
 
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); g.watchPauses(ctx) }()
+	_ = sup.start(ctx, &pauses.Watcher{Store: g.pauses, Target: pauseTarget{g}, Log: g.log}) // cannot fail
 	wg.Add(1)
 	go func() { defer wg.Done(); g.watchLimits(ctx) }()
 	_ = sup.start(ctx, &ackfloor.Recorder{KV: g.state, Sinks: ackFloorSinks{g}, Log: g.log}, g.peers) // cannot fail
