@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"reflect"
 	"sort"
 	"strings"
@@ -188,6 +189,21 @@ func (c *Check) File(field, path string) {
 	if msg := fileProblem(path); msg != "" {
 		c.At(field, "%s", msg)
 	}
+}
+
+// URL parses the required URL field: when raw is empty (missing says what
+// belongs there) or does not parse, it reports the problem and returns nil.
+func (c *Check) URL(field, raw, missing string) *url.URL {
+	if raw == "" {
+		c.At(field, "missing: %s", missing)
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		c.At(field, "%v", err)
+		return nil
+	}
+	return u
 }
 
 // TLS checks a tls block's files.

@@ -4,14 +4,13 @@ import (
 	"context"
 	"fmt"
 	"reflect"
-	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"gopkg.in/yaml.v3"
 
+	"github.com/switchyard-dev/switchyard/internal/registry"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/redact"
 )
@@ -91,12 +90,11 @@ type Spec[C any] struct {
 // Registry is a set of sink kinds. The gateway and the config loader use
 // Default unless given their own (tests build small ones).
 type Registry struct {
-	mu    sync.RWMutex
-	kinds map[string]*kind
+	kinds *registry.Set[*kind]
 }
 
 // NewRegistry returns an empty registry.
-func NewRegistry() *Registry { return &Registry{kinds: map[string]*kind{}} }
+func NewRegistry() *Registry { return &Registry{kinds: &registry.Set[*kind]{}} }
 
 // Default is the registry the drivers' init functions register on, and the
 // config loader's DefaultKinds.
@@ -123,33 +121,22 @@ func Add[C any](r *Registry, spec Spec[C]) {
 	if fieldByYAML(reflect.ValueOf(config.Sink{}), spec.Kind).IsValid() {
 		panic("sink: kind " + spec.Kind + " has the name of a common sink field")
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, dup := r.kinds[spec.Kind]; dup {
+	if !r.kinds.Add(spec.Kind, newKind(spec)) {
 		panic("sink: kind registered twice: " + spec.Kind)
 	}
-	r.kinds[spec.Kind] = newKind(spec)
 }
 
 // Set adds a kind to r or replaces the one of the same name: a program
 // that needs a kind opened otherwise (the demo's EventBridge fake with
 // static credentials) sets it on a Clone of Default.
 func Set[C any](r *Registry, spec Spec[C]) {
-	r.mu.Lock()
-	delete(r.kinds, spec.Kind)
-	r.mu.Unlock()
+	r.kinds.Delete(spec.Kind)
 	Add(r, spec)
 }
 
 // Clone returns a registry with r's kinds, to change without touching r.
 func (r *Registry) Clone() *Registry {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	c := NewRegistry()
-	for n, k := range r.kinds {
-		c.kinds[n] = k
-	}
-	return c
+	return &Registry{kinds: r.kinds.Clone()}
 }
 
 // Kind implements config.Kinds.
@@ -161,22 +148,12 @@ func (r *Registry) Kind(name string) config.Kind {
 }
 
 func (r *Registry) get(name string) *kind {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return r.kinds[name]
+	k, _ := r.kinds.Get(name)
+	return k
 }
 
 // Names implements config.Kinds: the registered kinds, sorted.
-func (r *Registry) Names() []string {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	out := make([]string, 0, len(r.kinds))
-	for k := range r.kinds {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func (r *Registry) Names() []string { return r.kinds.Names() }
 
 // Info describes a registered kind, for generated docs and schemas.
 type Info struct {

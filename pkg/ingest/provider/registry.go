@@ -4,18 +4,18 @@ import (
 	"cmp"
 	"slices"
 	"strings"
-	"sync"
+
+	"github.com/switchyard-dev/switchyard/internal/registry"
 )
 
 // Registry is a set of providers. The config loader, the ingest handler and
 // the schema generator use Default.
 type Registry struct {
-	mu    sync.RWMutex
-	specs map[string]*Spec
+	specs registry.Set[*Spec]
 }
 
 // NewRegistry returns an empty registry.
-func NewRegistry() *Registry { return &Registry{specs: map[string]*Spec{}} }
+func NewRegistry() *Registry { return &Registry{} }
 
 // Default is the registry providers' init functions register on; binaries
 // get the built-in ones by importing pkg/ingest/providers (pkg/ingest does).
@@ -30,32 +30,25 @@ func (r *Registry) Add(s Spec) {
 	if s.Name == "" || s.Verifier == nil || s.Identify == nil {
 		panic("provider: spec needs a Name, a Verifier and Identify")
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, dup := r.specs[s.Name]; dup {
+	if !r.specs.Add(s.Name, &s) {
 		panic("provider: registered twice: " + s.Name)
 	}
-	r.specs[s.Name] = &s
 }
 
 // Get returns the provider called name, or nil.
 func (r *Registry) Get(name string) *Spec {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return r.specs[name]
+	s, _ := r.specs.Get(name)
+	return s
 }
 
 // Specs returns every provider, by Order then name.
 func (r *Registry) Specs() []Spec {
-	r.mu.RLock()
-	out := make([]Spec, 0, len(r.specs))
-	for _, s := range r.specs {
+	specs := r.specs.Values()
+	out := make([]Spec, 0, len(specs))
+	for _, s := range specs {
 		out = append(out, *s)
 	}
-	r.mu.RUnlock()
-	slices.SortFunc(out, func(a, b Spec) int {
-		return cmp.Or(cmp.Compare(a.Order, b.Order), strings.Compare(a.Name, b.Name))
-	})
+	slices.SortStableFunc(out, func(a, b Spec) int { return cmp.Compare(a.Order, b.Order) })
 	return out
 }
 

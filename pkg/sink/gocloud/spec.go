@@ -2,7 +2,6 @@ package gocloud
 
 import (
 	"context"
-	"net/url"
 	"path"
 	"sort"
 	"strings"
@@ -38,12 +37,9 @@ func init() {
 }
 
 func validate(g *Config, chk *config.Check) {
-	u, err := url.Parse(g.URL)
+	u := chk.URL("url", g.URL, "a gocloud.dev/pubsub topic URL such as awssqs://… or kafka://topic")
 	switch {
-	case g.URL == "":
-		chk.At("url", "missing: a gocloud.dev/pubsub topic URL such as awssqs://… or kafka://topic")
-	case err != nil:
-		chk.At("url", "%v", err)
+	case u == nil:
 	case !pubsub.DefaultURLMux().ValidTopicScheme(u.Scheme):
 		chk.At("url", "scheme %q is not one of %s", u.Scheme, strings.Join(Schemes(), ", "))
 	case u.Scheme == "nats":

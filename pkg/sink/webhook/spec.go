@@ -100,12 +100,9 @@ func apiUses(w *Config) []config.Use {
 }
 
 func validate(w *Config, chk *config.Check) {
-	u, err := url.Parse(w.URL)
+	u := chk.URL("url", w.URL, "the HTTPS endpoint to deliver to")
 	switch {
-	case w.URL == "":
-		chk.At("url", "missing: the HTTPS endpoint to deliver to")
-	case err != nil:
-		chk.At("url", "%v", err)
+	case u == nil:
 	case u.Scheme != "https" && u.Scheme != "http":
 		chk.At("url", "%q: scheme must be https (or http)", redact.URL(w.URL))
 	case u.Host == "":
