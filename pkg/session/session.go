@@ -3,8 +3,9 @@
 // shared by replicas) holds a record under a keyed hash of it, so a
 // logout, an idle or an absolute expiry ends the session on every replica
 // and a copied cookie stops working with it. It sits below both the admin
-// API (which logs in and out) and the console (which reads who is logged
-// in).
+// API (which logs in and out, and accepts a session with its CSRF header)
+// and the console (which reads who is logged in); the gateway builds the
+// one Manager and hands it to both.
 package session
 
 import (
