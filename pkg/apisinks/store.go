@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard-dev/switchyard/pkg/bus"
+	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
@@ -123,7 +124,7 @@ func (s *Store) Remove(ctx context.Context, name string, rev uint64) error {
 
 // History is name's audit trail, oldest first, each revision's spec
 // shown through redact; jetstream.ErrKeyNotFound when name has none.
-func (s *Store) History(ctx context.Context, name string, redact func(doc map[string]any) gatewayapi.SinkView) ([]gatewayapi.SinkRevision, error) {
+func (s *Store) History(ctx context.Context, name string, redact func(doc map[string]any) *config.Sink) ([]gatewayapi.SinkRevision, error) {
 	// History reads by a key filter: the name is a token, never a wildcard.
 	entries, err := s.KV.History(ctx, subject.Token(name))
 	if err != nil {

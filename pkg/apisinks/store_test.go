@@ -15,7 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard-dev/switchyard/internal/testutil"
-	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
+	"github.com/switchyard-dev/switchyard/pkg/config"
 )
 
 // newStore is a store on the sinks and state buckets of an embedded
@@ -91,8 +91,9 @@ func TestStoreLifecycle(t *testing.T) {
 	if tr, err := s.Trace(ctx, "never"); err != nil || tr.Used {
 		t.Fatalf("trace of an unused name: %+v %v", tr, err)
 	}
-	h, err := s.History(ctx, "a", func(doc map[string]any) gatewayapi.SinkView {
-		return gatewayapi.SinkView{"name": doc["name"], "redacted": true}
+	h, err := s.History(ctx, "a", func(doc map[string]any) *config.Sink {
+		name, _ := doc["name"].(string)
+		return &config.Sink{Name: name, Description: "redacted"}
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +105,7 @@ func TestStoreLifecycle(t *testing.T) {
 	if want := []string{"create/ann", "update/bob", "delete/carl", "delete/"}; !slices.Equal(ops, want) {
 		t.Fatalf("history %v, want %v", ops, want)
 	}
-	if h[0].Sink["redacted"] != true || h[3].Sink != nil {
+	if h[0].Sink == nil || h[0].Sink.Description != "redacted" || h[3].Sink != nil {
 		t.Fatalf("history specs not redacted, or a tombstone with one: %+v", h)
 	}
 	if _, err := s.History(ctx, "never", nil); !errors.Is(err, jetstream.ErrKeyNotFound) {

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -139,22 +140,10 @@ func (s *server) sinkPage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if d.Status.Name == "" { // not running: the view carries the state
-		d.Status = gatewayapi.SinkStatus{Name: name}
-		if v, ok := view["state"].(string); ok {
-			d.Status.State = v
-		}
-		if v, ok := view["state_reason"].(string); ok {
-			d.Status.StateReason = v
-		}
+		d.Status = gatewayapi.SinkStatus{Name: name, State: view.State, StateReason: view.StateReason}
 	}
-	d.API = view["source"] == gatewayapi.SourceAPI
-	def := map[string]any{}
-	for k, v := range view {
-		if !slices.Contains(liveKeys, k) {
-			def[k] = v
-		}
-	}
-	d.Config = prettyJSON(def)
+	d.API = view.Source == gatewayapi.SourceAPI
+	d.Config = prettyJSON(definitionOf(view))
 	d.Kind = d.Status.Kind
 	d.Edit = editFormOf(view, d.Kind)
 	d.RotateSecret = hasCapability(view, sink.CapRotateSecret)
@@ -173,34 +162,37 @@ func (s *server) sinkPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "sink", page{Title: name, Nav: "sinks", Data: d})
 }
 
-// hasCapability reports whether a sink view lists the capability. The
-// view comes straight from the gateway ([]string) or through JSON ([]any).
-func hasCapability(view gatewayapi.SinkView, c string) bool {
-	switch caps := view["capabilities"].(type) {
-	case []string:
-		return slices.Contains(caps, c)
-	case []any:
-		return slices.Contains(caps, any(c))
+// definitionOf is what the sink page shows as the definition: the view's
+// fields on the wire but for the live ones.
+func definitionOf(view gatewayapi.SinkView) map[string]any {
+	def := map[string]any{}
+	b, err := json.Marshal(view)
+	if err != nil {
+		return def
 	}
-	return false
+	_ = json.Unmarshal(b, &def)
+	for _, k := range liveKeys {
+		delete(def, k)
+	}
+	return def
+}
+
+// hasCapability reports whether a sink view lists the capability.
+func hasCapability(view gatewayapi.SinkView, c string) bool {
+	return slices.Contains(view.Capabilities, c)
 }
 
 // editFormOf pre-fills the edit form from a sink's view; kind names the
 // block that holds the edit target, when the kind has one.
 func editFormOf(view gatewayapi.SinkView, kind string) editForm {
-	var e editForm
-	if ev, ok := view["events"].([]any); ok {
-		var parts []string
-		for _, x := range ev {
-			if s, ok := x.(string); ok {
-				parts = append(parts, s)
-			}
-		}
-		e.Events = strings.Join(parts, ", ")
+	e := editForm{Events: strings.Join(view.Events, ", "), HeadersJSON: "{}"}
+	def := view.Definition
+	if def == nil {
+		return e
 	}
-	e.Description, _ = view["description"].(string)
-	e.HeadersJSON = "{}"
-	if wh, ok := view[kind].(map[string]any); ok && hasCapability(view, sink.CapEditTarget) {
+	e.Description = def.Description
+	if def.Kind() == kind && hasCapability(view, sink.CapEditTarget) {
+		wh := def.Dest.Map()
 		e.Block = kind
 		e.URL, _ = wh["url"].(string)
 		if h, ok := wh["headers"].(map[string]any); ok && len(h) > 0 {

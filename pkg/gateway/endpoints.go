@@ -72,7 +72,7 @@ func (g *Gateway) judge(spec []byte) (config.Sink, error) {
 func (g *Gateway) CreateSink(ctx context.Context, body []byte, actor string) (gatewayapi.SinkView, error) {
 	doc, err := decodeObject(body, "a sink")
 	if err != nil {
-		return nil, err
+		return gatewayapi.SinkView{}, err
 	}
 	if v, ok := doc["name"]; !ok || v == nil || v == "" {
 		doc["name"] = apisinks.NewName()
@@ -85,28 +85,28 @@ func (g *Gateway) CreateSink(ctx context.Context, body []byte, actor string) (ga
 	}
 	spec, err := json.Marshal(doc)
 	if err != nil {
-		return nil, err
+		return gatewayapi.SinkView{}, err
 	}
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
 	if !g.running.Load() {
-		return nil, ErrNotRunning
+		return gatewayapi.SinkView{}, ErrNotRunning
 	}
 	if name != "" && g.inFile(name) {
-		return nil, conflict("sink %q is defined in the config file", name)
+		return gatewayapi.SinkView{}, conflict("sink %q is defined in the config file", name)
 	}
 	g.mu.RLock()
 	_, taken := g.api[name]
 	g.mu.RUnlock()
 	if taken {
-		return nil, conflict("sink %q exists", name)
+		return gatewayapi.SinkView{}, conflict("sink %q exists", name)
 	}
 	s, err := g.judge(spec)
 	if err != nil {
-		return nil, err
+		return gatewayapi.SinkView{}, err
 	}
 	if err := g.checkNameFree(ctx, name); err != nil {
-		return nil, err
+		return gatewayapi.SinkView{}, err
 	}
 	// Whatever a deleted API sink of this name left behind (a consumer,
 	// dead letters, a pause, an ack floor) belongs to another endpoint.
@@ -116,22 +116,20 @@ func (g *Gateway) CreateSink(ctx context.Context, body []byte, actor string) (ga
 	s.Incarnation = rec.Incarnation(name)
 	rev, err := g.store.Create(ctx, name, rec)
 	if errors.Is(err, jetstream.ErrKeyExists) {
-		return nil, conflict("sink %q exists", name)
+		return gatewayapi.SinkView{}, conflict("sink %q exists", name)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("store sink %s: %w", name, err)
+		return gatewayapi.SinkView{}, fmt.Errorf("store sink %s: %w", name, err)
 	}
 	if err := g.swapAPISinkLocked(ctx, name, &apiSink{Rec: rec, Rev: rev, Config: s}); err != nil {
 		// It could not start: take it back, so the caller can retry.
 		_ = g.store.Remove(ctx, name, rev)
 		_ = g.swapAPISinkLocked(ctx, name, nil)
-		return nil, fmt.Errorf("start sink %s: %w", name, err)
+		return gatewayapi.SinkView{}, fmt.Errorf("start sink %s: %w", name, err)
 	}
 	g.log.Info("sink created through the API", "sink", name, "actor", actor)
 	v, err := g.sinkView(ctx, name)
-	if err == nil && secret != "" {
-		v["secret"] = secret
-	}
+	v.Secret = secret
 	return v, err
 }
 
@@ -141,13 +139,13 @@ func (g *Gateway) CreateSink(ctx context.Context, body []byte, actor string) (ga
 func (g *Gateway) PatchSink(ctx context.Context, name string, patch []byte, actor string) (gatewayapi.SinkView, error) {
 	p, err := decodeObject(patch, "a merge patch")
 	if err != nil {
-		return nil, err
+		return gatewayapi.SinkView{}, err
 	}
 	err = g.updateAPISink(ctx, name, apisinks.OpUpdate, actor, "", func(doc map[string]any, _ *apisinks.Record) error {
-		return apisinks.Patch(doc, p, name, g.redactedSpec)
+		return apisinks.Patch(doc, p, name, g.redactedMap)
 	})
 	if err != nil {
-		return nil, err
+		return gatewayapi.SinkView{}, err
 	}
 	return g.sinkView(ctx, name)
 }
@@ -205,19 +203,29 @@ func (g *Gateway) updateAPISink(ctx context.Context, name, op, actor, reason str
 
 // redactedSpec is a stored spec as reads show it: parsed with defaults,
 // secrets as fingerprints.
-func (g *Gateway) redactedSpec(doc map[string]any) (map[string]any, error) {
+func (g *Gateway) redactedSpec(doc map[string]any) *config.Sink {
 	spec, err := json.Marshal(doc)
 	if err != nil {
-		return nil, err
+		return nil
 	}
 	g.mu.RLock()
 	file := g.fileCfg
 	g.mu.RUnlock()
 	s, err := g.loader().ParseSink(spec, withoutSink(file, ""))
 	if err != nil {
-		return map[string]any{}, nil // nothing to match fingerprints against
+		return nil // nothing to match fingerprints against
 	}
-	return config.RedactedSink(s).Map(), nil
+	r := config.RedactedSink(s)
+	return &r
+}
+
+// redactedMap is redactedSpec as plain values, empty when the spec does
+// not parse.
+func (g *Gateway) redactedMap(doc map[string]any) (map[string]any, error) {
+	if s := g.redactedSpec(doc); s != nil {
+		return s.Map(), nil
+	}
+	return map[string]any{}, nil
 }
 
 func withoutSink(c *config.Config, name string) *config.Config {
@@ -277,10 +285,7 @@ func (g *Gateway) SinkHistory(ctx context.Context, name string) ([]gatewayapi.Si
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
-	out, err := g.store.History(ctx, name, func(doc map[string]any) gatewayapi.SinkView {
-		v, _ := g.redactedSpec(doc)
-		return v
-	})
+	out, err := g.store.History(ctx, name, g.redactedSpec)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		if g.inFile(name) {
 			return nil, conflict("sink %q is defined in the config file, which has no history here", name)
@@ -363,68 +368,46 @@ func (g *Gateway) sinkNames(tenant string) []string {
 // sinkView is the definition (redacted) and live state of one sink.
 func (g *Gateway) sinkView(ctx context.Context, name string) (gatewayapi.SinkView, error) {
 	if err := checkName(name); err != nil {
-		return nil, err
+		return gatewayapi.SinkView{}, err
 	}
 	g.mu.RLock()
 	rs := g.byName[name]
 	a, isAPI := g.api[name]
 	g.mu.RUnlock()
 	var v gatewayapi.SinkView
-	var st gatewayapi.SinkStatus
 	switch {
 	case isAPI && a.Err != nil && !(rs != nil && errors.Is(a.Err, apisinks.ErrNameInFile)):
 		// Not running: show what is stored, and why.
 		var doc map[string]any
 		_ = json.Unmarshal(a.Rec.Spec, &doc)
-		if v, _ = g.redactedSpec(doc); len(v) == 0 {
-			v = gatewayapi.SinkView{"name": name}
-		}
-		st = gatewayapi.SinkStatus{Name: name, Source: gatewayapi.SourceAPI, State: "failed", StateReason: a.Err.Error()}
+		v.Definition = g.redactedSpec(doc)
+		st := gatewayapi.SinkStatus{Name: name, Source: gatewayapi.SourceAPI, State: "failed", StateReason: a.Err.Error()}
 		var r *apisinks.Refusal
 		if errors.Is(a.Err, apisinks.ErrNameInFile) {
 			st.State = "conflict"
 		} else if errors.As(a.Err, &r) {
 			st.State = stateRefused
 		}
-		if t, ok := v["tenant"].(string); ok {
-			st.Tenant = t
+		if d := v.Definition; d != nil {
+			st.Tenant, st.Events, st.Kind = d.Tenant, d.Events, d.Kind()
 		}
-		if e, ok := v["events"].([]any); ok {
-			for _, x := range e {
-				s, _ := x.(string)
-				st.Events = append(st.Events, s)
-			}
-		}
-		for _, k := range g.kinds.Names() {
-			if _, ok := v[k]; ok {
-				st.Kind = k
-			}
-		}
+		v.SinkStatus = st
 	case rs != nil:
-		v = config.RedactedSink(rs.cfg).Map()
-		st = g.sinkStatus(ctx, rs)
+		d := config.RedactedSink(rs.cfg)
+		v.Definition = &d
+		v.SinkStatus = g.sinkStatus(ctx, rs)
 		if isAPI && errors.Is(a.Err, apisinks.ErrNameInFile) {
 			// The file's sink runs under the name; the API's waits.
-			st.Warnings = append(st.Warnings, "an API sink of this name is not started: the config file's sink wins (rename or delete one of them)")
+			v.Warnings = append(v.Warnings, "an API sink of this name is not started: the config file's sink wins (rename or delete one of them)")
 			isAPI = false
 		}
 	default:
-		return nil, fmt.Errorf("%w %q", gatewayapi.ErrUnknownSink, name)
+		return gatewayapi.SinkView{}, fmt.Errorf("%w %q", gatewayapi.ErrUnknownSink, name)
 	}
 	if isAPI {
-		v["created_at"], v["updated_at"] = a.Rec.CreatedAt, a.Rec.At
+		created, updated := a.Rec.CreatedAt, a.Rec.At
+		v.CreatedAt, v.UpdatedAt = &created, &updated
 	}
-	b, err := json.Marshal(st)
-	if err != nil {
-		return nil, err
-	}
-	var live map[string]any
-	if err := json.Unmarshal(b, &live); err != nil {
-		return nil, err
-	}
-	for k, x := range live {
-		v[k] = x
-	}
-	v["capabilities"] = append([]string{}, g.kinds.Capabilities(st.Kind)...)
+	v.Capabilities = append([]string{}, g.kinds.Capabilities(v.Kind)...)
 	return v, nil
 }

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/dispatch"
@@ -27,10 +26,7 @@ func (g *Gateway) Sinks(ctx context.Context) ([]gatewayapi.SinkStatus, error) {
 			if err != nil {
 				continue
 			}
-			b, _ := json.Marshal(v)
-			var st gatewayapi.SinkStatus
-			_ = json.Unmarshal(b, &st)
-			out = append(out, st)
+			out = append(out, v.SinkStatus)
 		}
 	}
 	return out, nil

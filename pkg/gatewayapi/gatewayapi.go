@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/attempts"
+	"github.com/switchyard-dev/switchyard/pkg/config"
 )
 
 // SinkStatus is one sink as GET /v1/sinks shows it.
@@ -93,11 +94,6 @@ const (
 	SourceAPI    = "api"
 )
 
-// SinkView is a sink as the endpoints API shows it: its definition in the
-// config's field names (secrets as sha256: fingerprints), "source", and
-// the live fields of SinkStatus.
-type SinkView = map[string]any
-
 // SinkQuery selects a page of sinks: those of Tenant (all when empty),
 // by name, after Cursor, at most Limit (all when 0).
 type SinkQuery struct {
@@ -138,12 +134,12 @@ type RotateResult struct {
 
 // SinkRevision is one change in an API sink's history.
 type SinkRevision struct {
-	Revision uint64    `json:"revision"`
-	Op       string    `json:"op"` // create, update, rotate, auto-disable, seal, expire-secrets, delete
-	At       time.Time `json:"at"`
-	Actor    string    `json:"actor,omitempty"`
-	Reason   string    `json:"reason,omitempty"`
-	Sink     SinkView  `json:"sink,omitempty"` // the definition then, redacted
+	Revision uint64       `json:"revision"`
+	Op       string       `json:"op"` // create, update, rotate, auto-disable, seal, expire-secrets, delete
+	At       time.Time    `json:"at"`
+	Actor    string       `json:"actor,omitempty"`
+	Reason   string       `json:"reason,omitempty"`
+	Sink     *config.Sink `json:"sink,omitempty"` // the definition then, redacted; nil when unreadable
 }
 
 // Errors the gateway's operations return; the admin API answers
