@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/limits"
 )
 
 // SetReplayRetention changes how long g keeps finished replays and how
@@ -11,9 +13,9 @@ func SetReplayRetention(g *Gateway, d time.Duration, n int) { g.replays.SetReten
 
 // SetLimitsInterval changes how often limits are checked, for a test.
 func SetLimitsInterval(d time.Duration) (restore func()) {
-	old := limitsInterval
-	limitsInterval = d
-	return func() { limitsInterval = old }
+	old := limits.Interval
+	limits.Interval = d
+	return func() { limits.Interval = old }
 }
 
 // CloseForTest closes a gateway that was built but never run.

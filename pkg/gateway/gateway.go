@@ -24,6 +24,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 	"github.com/switchyard-dev/switchyard/pkg/dispatch"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
+	"github.com/switchyard-dev/switchyard/pkg/limits"
 	"github.com/switchyard-dev/switchyard/pkg/pauses"
 	"github.com/switchyard-dev/switchyard/pkg/replay"
 	"github.com/switchyard-dev/switchyard/pkg/replicas"
@@ -284,8 +285,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	_ = sup.start(ctx, &pauses.Watcher{Store: g.pauses, Target: pauseTarget{g}, Log: g.log}) // cannot fail
-	wg.Add(1)
-	go func() { defer wg.Done(); g.watchLimits(ctx) }()
+	_ = sup.start(ctx, &limits.Watcher{JS: g.bus.JS, Stream: g.cfg.Stream.Name, MaxAge: g.cfg.Stream.MaxAge.D,
+		Sinks: limitSinks{g}, Metrics: g.metrics, Log: g.log}) // cannot fail
 	_ = sup.start(ctx, &ackfloor.Recorder{KV: g.state, Sinks: ackFloorSinks{g}, Log: g.log}, g.peers) // cannot fail
 
 	g.reloadMu.Lock()

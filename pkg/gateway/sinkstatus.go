@@ -6,6 +6,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/pkg/dispatch"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
+	"github.com/switchyard-dev/switchyard/pkg/limits"
 )
 
 // Sinks is every running sink's status, by name, and the API sinks that
@@ -71,9 +72,9 @@ func (g *Gateway) sinkStatus(ctx context.Context, rs *runningSink) gatewayapi.Si
 			st.State = string(dispatch.StateOpen)
 			st.StateReason = "another replica's breaker holds the sink until " + info.Config.PauseUntil.UTC().Format(time.RFC3339)
 		}
-		age := g.oldestUnsettled(ctx, rs, info)
+		age := limits.OldestUnsettled(ctx, g.bus.JS, g.cfg.Stream.Name, rs.cfg.FilterSubjects(), info)
 		st.OldestPendingSeconds = age.Seconds()
-		if w, _ := g.ageWarning(age); w != "" {
+		if w, _ := limits.AgeWarning(age, g.cfg.Stream.MaxAge.D); w != "" {
 			st.Warnings = append(st.Warnings, w)
 		}
 	}

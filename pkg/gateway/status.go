@@ -1,41 +1,12 @@
 package gateway
 
 import (
-	"context"
 	"math"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
-
-// oldestUnsettled is the age of the oldest event the sink has not settled
-// yet (pending or ack-pending): the first message after the consumer's ack
-// floor that matches one of its filters.
-func (g *Gateway) oldestUnsettled(ctx context.Context, rs *runningSink, info *jetstream.ConsumerInfo) time.Duration {
-	if info.NumPending == 0 && info.NumAckPending == 0 {
-		return 0
-	}
-	stream, err := g.bus.JS.Stream(ctx, g.cfg.Stream.Name)
-	if err != nil {
-		return 0
-	}
-	var oldest time.Time
-	for _, subj := range rs.cfg.FilterSubjects() {
-		m, err := stream.GetMsg(ctx, info.AckFloor.Stream+1, jetstream.WithGetMsgSubject(subj))
-		if err != nil {
-			continue
-		}
-		if oldest.IsZero() || m.Time.Before(oldest) {
-			oldest = m.Time
-		}
-	}
-	if oldest.IsZero() {
-		return 0
-	}
-	return time.Since(oldest)
-}
 
 // quantile reads a quantile of one sink's event-latency histogram (since
 // the gateway started), interpolating inside the bucket.
