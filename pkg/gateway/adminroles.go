@@ -7,6 +7,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/console"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
+	"github.com/switchyard-dev/switchyard/pkg/eventlog"
 	"github.com/switchyard-dev/switchyard/pkg/session"
 )
 
@@ -20,7 +21,7 @@ func (g *Gateway) Admin() admin.Roles {
 		DeadLetters: deadletter.Desk{Store: g.dlq, Known: func(name string) error { _, err := g.sink(name); return err }},
 		Replays:     g.replays,
 		Endpoints:   g,
-		Events:      eventLog{log: g.attempts, js: g.bus.JS, incarnation: g.incarnationOf},
+		Events:      eventlog.Events{Log: g.attempts, JS: g.bus.JS, Incarnation: g.incarnationOf},
 	}
 }
 
@@ -44,4 +45,18 @@ func (g *Gateway) AdminHandler(o admin.Options) http.Handler {
 		Events: roles.Events, Replays: roles.Replays,
 	}, o.Sessions)
 	return admin.HandlerWith(roles, o, g.metrics.Registry)
+}
+
+// incarnationOf is the incarnation of the sink called name as this
+// replica runs or stores it, "" when there is none (deleted).
+func (g *Gateway) incarnationOf(name string) string {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	if rs := g.byName[name]; rs != nil {
+		return rs.cfg.Incarnation
+	}
+	if a := g.api[name]; a != nil {
+		return a.Rec.Incarnation(name)
+	}
+	return ""
 }
