@@ -19,13 +19,15 @@ import (
 // adminFlags are the flags every command that talks to a running gateway shares.
 type adminFlags struct{ url, token string }
 
-// The flags' defaults come from the environment when the command runs, not
+// register declares --admin and --token on cmd and its subcommands. Their
+// defaults come from the environment when the command runs (client), not
 // when the flags are declared: --help then never prints a variable's value.
 func (a *adminFlags) register(cmd *cobra.Command) {
 	cmd.PersistentFlags().StringVar(&a.url, "admin", "", "admin API of the running gateway (default $SWITCHYARD_ADMIN, else http://127.0.0.1:8080)")
 	cmd.PersistentFlags().StringVar(&a.token, "token", "", "admin bearer token (default $SWITCHYARD_ADMIN_TOKEN)")
 }
 
+// client is the admin API client the flags, else the environment, name.
 func (a *adminFlags) client() *admin.Client {
 	u := a.url
 	if u == "" {

@@ -1,6 +1,7 @@
 // Package testutil holds the helpers the package tests share: an embedded
-// JetStream server (real NATS, never a mock), WaitFor and Holds, and a
-// pstest fault reactor. Only tests import it.
+// JetStream server or cluster (real NATS, never a mock) and a Bus on it,
+// WaitFor, Poll and Holds for bounded waits, a webhook Receiver, FreePort,
+// SyncBuffer, and a pstest fault reactor. Only tests import it.
 package testutil
 
 import (

@@ -32,7 +32,7 @@ import (
 // a message; they are still read.
 const (
 	StreamName    = "ATTEMPTS"
-	subjectPrefix = "switchyard.attempts."
+	subjectPrefix = subject.InternalPrefix + "attempts."
 	// MaxResponse is how much of a response body a record keeps.
 	MaxResponse = 1024
 )
@@ -64,7 +64,9 @@ func bucketSubject(sink string, bucket uint32) string {
 	return subjectPrefix + subject.Token(sink) + "." + bucketNames[bucket]
 }
 
-// legacySubject is where a record was kept before batching.
+// legacySubject is the one-record-a-message subject of logs written
+// before batching: a lookup by event id reads it too, so those records
+// stay findable for as long as the stream keeps them.
 func legacySubject(sink, eventID string) string {
 	return subjectPrefix + subject.Token(sink) + "." + idEncoding.EncodeToString([]byte(eventID))
 }
@@ -103,7 +105,7 @@ type Log struct {
 
 	once sync.Once
 	// One shard per bucket: the workers of every sink record at once,
-	// and one lock for all of them was where they queued.
+	// and behind one lock for all of them they would queue.
 	shards [Buckets]shard
 	stop   chan struct{}
 	done   chan struct{}
@@ -128,8 +130,8 @@ type batch struct {
 // delivering at once) lets a batch of fewer than busyMinRecords records
 // wait for more, up to busyMaxWait: the server's cost is mostly per
 // message, and with many sinks each flush would otherwise publish a
-// message of a few records per sink and bucket (at 16 sinks this was a
-// fifth of the delivery path's CPU). A quiet log publishes every batch at
+// message of a few records per sink and bucket (at 16 sinks, a fifth of
+// the delivery path's CPU). A quiet log publishes every batch at
 // every flush, so its records show within FlushEvery.
 const (
 	busyBatches    = 32

@@ -218,14 +218,14 @@ func (s *psSender) close() {
 	_ = s.client.Close()
 }
 
+// cloudSendTimeout bounds one bare-loop send, as a sink's timeout does.
+const cloudSendTimeout = 10 * time.Second
+
 // runCloudWorkers is the bare loop's per-sink delivery for a cloud mode:
 // one goroutine takes messages off the pull consumer, and C workers each
 // gather a batch (up to batch messages, waiting at most cloudWait after the
 // first: the product's max_events and max_wait), send it, and ack each
 // message (or nak them all).
-// cloudSendTimeout bounds one bare-loop send, as a sink's timeout does.
-const cloudSendTimeout = 10 * time.Second
-
 func (b *bareLoop) runCloudWorkers(ctx context.Context, it jetstream.MessagesContext, s cloudSender, batch int) {
 	ch := make(chan jetstream.Msg, 2*b.o.Concurrency)
 	b.wg.Add(1)

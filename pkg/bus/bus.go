@@ -1,5 +1,10 @@
 // Package bus owns Switchyard's link to NATS: it connects to an external
-// server or embeds one, and ensures the streams and per-sink consumers.
+// server or embeds one; ensures the streams, the KV buckets (StateKV,
+// SinksKV) and the per-sink consumers, each consumer stamped with the
+// incarnation of the sink it serves (IncarnationOf, CheckIncarnation);
+// retries JetStream calls while they fail transiently and says what it
+// waits for, for /readyz (Retrier); and
+// lists the subjects no sink may publish on over it (Reserved).
 package bus
 
 import (

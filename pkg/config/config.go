@@ -1,6 +1,10 @@
 // Package config reads Switchyard's YAML: strict decoding (unknown fields
 // are errors), ${ENV} expansion, defaults and validation, with every
-// problem reported as FILE:LINE: field: message.
+// problem reported as FILE:LINE: field: message. It also judges a sink
+// written through the admin API (ParseSink, and api.allow's rules in
+// API), diffs two configs for a reload (Plan), and documents the common
+// fields for the README and the JSON Schema (Docs); sink kinds plug their
+// blocks in through Kinds, ingest providers through pkg/ingest/provider.
 package config
 
 import (

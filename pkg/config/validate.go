@@ -17,8 +17,9 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
-// JetStream consumer and stream names may not hold these; sink names become
-// durable consumer names, so the same rule applies.
+// nameRE is what the config's names may be (streams, sinks, ingest tokens
+// and sources): they end up in JetStream stream and consumer names, which
+// may not hold anything else.
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 func (c *Config) validate(p *parser) {

@@ -153,7 +153,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// readBody reads at most max bytes; tooLarge says the body was longer.
 // readCounted reads a request's body within ingest.max_body and counts its
 // bytes; a body too large (413) or unreadable (400) is answered and
 // counted here, and ok is false. showErr puts the read error in the
@@ -178,6 +177,7 @@ func (h *Handler) readCounted(w http.ResponseWriter, r *http.Request, lm *labelM
 	return body, true
 }
 
+// readBody reads at most max bytes; tooLarge says the body was longer.
 func readBody(w http.ResponseWriter, r *http.Request, max int64) (body []byte, tooLarge bool, err error) {
 	if r.ContentLength > max {
 		return nil, true, nil

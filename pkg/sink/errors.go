@@ -24,6 +24,7 @@ const (
 	Canceled
 )
 
+// String is the class's name, with which an Error's message starts.
 func (c Class) String() string {
 	switch c {
 	case Retryable:
@@ -59,16 +60,26 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Helpers that classify an error.
+// RetryableError classifies err, with the destination's status (0: none),
+// as worth another attempt.
 func RetryableError(status int, err error) error {
 	return &Error{Class: Retryable, Status: status, Err: err}
 }
+
+// PermanentError classifies err as one no retry can fix: the event is
+// dead-lettered.
 func PermanentError(status int, err error) error {
 	return &Error{Class: Permanent, Status: status, Err: err}
 }
+
+// RateLimitedError classifies err as the destination asking to be sent
+// nothing for after (its Retry-After).
 func RateLimitedError(status int, after time.Duration, err error) error {
 	return &Error{Class: RateLimited, Status: status, RetryAfter: after, Err: err}
 }
+
+// CanceledError classifies err as a delivery interrupted by shutdown: it
+// is redelivered without judging the destination.
 func CanceledError(err error) error { return &Error{Class: Canceled, Err: err} }
 
 // Classify returns the class of any error. Unclassified errors are

@@ -1,6 +1,10 @@
 // Package sink defines what a destination driver is: a small, batch-first
-// interface, the classes of failure the dispatcher settles by, and the
-// registry of sink kinds. It never imports a driver.
+// interface (Driver), the classes of failure the dispatcher settles by
+// (Class, Classify, BatchError), what every driver shares (Lifecycle: the
+// per-send timeout and Close; Observer: what a destination answered), the
+// event templates drivers render (Template), and the registry of sink kinds
+// (Spec, Registry) with the capabilities a kind may declare. It never
+// imports a driver.
 package sink
 
 import (

@@ -1,8 +1,16 @@
-// Package subject owns the NATS subject and consumer names Switchyard
-// uses: where events, dead letters and redrives are published, how a sink's
-// event filters become consumer filter subjects, and whether filters are
-// valid or overlap (nats-server's own rules). No other package spells these
-// names.
+// Package subject owns the NATS subjects of Switchyard's streams and the
+// names of the consumers that read them: where events, dead letters and
+// redrives are published, how a sink's event filters become consumer
+// filter subjects, whether filters are valid or overlap (nats-server's own
+// rules), how a name becomes one subject token (Token), and which subjects
+// a sink may never publish on (Reserved).
+//
+// Other packages spell a few subjects of their own: the attempt log
+// (pkg/attempts) and the sinks' state notices (pkg/dispatch) name theirs
+// under InternalPrefix, which Reserved covers; the tenant prefix is
+// pkg/event's, which imports only the standard library; pkg/dispatch reads
+// NATS's own $JS.ACK and $KV subjects. The bench's bare system spells its
+// events' subjects itself: it shares no code with the product it measures.
 package subject
 
 import (

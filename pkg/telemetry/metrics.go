@@ -1,4 +1,7 @@
-// Package telemetry holds Switchyard's logging setup and Prometheus metrics.
+// Package telemetry holds Switchyard's logging setup (NewLogger), its
+// tracing setup (SetupTracing, OpenTelemetry over OTLP), the gateway's
+// Prometheus metrics (Metrics) and the constructors every Switchyard metric
+// is built with (NewCounterVec and its kin).
 package telemetry
 
 import (

@@ -6,8 +6,9 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/sink/netguard"
 )
 
-// The SSRF guard lives in netguard, shared by every driver that dials on
-// an API sink's behalf; these names stay for the webhook's callers.
+// BlockedError is netguard's refusal of an address: the SSRF guard lives
+// in netguard, shared by every driver that dials on an API sink's behalf,
+// and the webhook's callers and tests name it here.
 type BlockedError = netguard.BlockedError
 
 // CheckAddr says whether the guard lets a connection to ip through.
