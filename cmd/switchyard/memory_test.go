@@ -21,7 +21,7 @@ import (
 	"github.com/switchyard-dev/switchyard/internal/testutil"
 )
 
-// heapBudgetPerInFlight is issue 8's budget: the gateway's heap per event
+// heapBudgetPerInFlight is the gateway's budget of heap per event
 // it holds in flight (pulled, rendered, sent, not yet answered).
 const heapBudgetPerInFlight = 12 << 10
 

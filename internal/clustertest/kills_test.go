@@ -11,8 +11,9 @@ import (
 	"github.com/switchyard-dev/switchyard/internal/testutil"
 )
 
-// Figures of the kill test, overridable for a longer run by hand:
-// CLUSTERTEST_EVENTS (20000) at CLUSTERTEST_RATE per second (400).
+// envInt is a figure of the kill test, def unless the variable name sets
+// it, for a longer run by hand: CLUSTERTEST_EVENTS (20000) at
+// CLUSTERTEST_RATE per second (400).
 func envInt(name string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
 		return v

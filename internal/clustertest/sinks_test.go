@@ -160,7 +160,7 @@ func (s *sinks) hookYAML(ackWait string) string {
 `, ackWait, retrySchedule, s.hookSrv.URL, secret, s.caFile)
 }
 
-// hookBy is how many webhook deliveries replica id made.
+// hookByReplica is how many webhook deliveries replica id made.
 func (s *sinks) hookByReplica(id int) int {
 	s.hookMu.Lock()
 	defer s.hookMu.Unlock()

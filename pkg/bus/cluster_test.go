@@ -15,9 +15,9 @@ import (
 // the same moment. nats-server leaves equal creates that race unanswered
 // (a later assignment inherits an earlier one's "responded" mark; nats.go
 // issue 949), often all but one and at times all three, so they hear
-// nothing and wait out a whole attempt. Found as a replica that needed over a minute to get ready (five
-// creates × 10 s); each wait must cost a short first attempt, not the
-// longest one.
+// nothing and wait out a whole attempt: with long attempts a replica would
+// need over a minute to get ready (five creates × 10 s). Each wait must
+// cost a short first attempt, not the longest one.
 func TestReplicasCreatingStreamsTogether(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts two three-node clusters")

@@ -25,7 +25,7 @@ const MetaIncarnation = "switchyard_incarnation"
 // new sink's consumer of the same name, at no cost to the pulls of the
 // right one. With "overflow" and no minimums in the pull, delivery is
 // what it is without a policy; pulls that name no group (replays, tools)
-// are served as before.
+// are served as by a consumer without groups.
 func withIncarnation(cc *jetstream.ConsumerConfig, inc string) {
 	if inc == "" {
 		return

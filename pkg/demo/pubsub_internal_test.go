@@ -13,8 +13,8 @@ import (
 
 // Pub/Sub refuses a request whole, so an event the script never fails
 // is refused with its bundle mates. On a loaded machine an event's
-// retries kept meeting new scripted first attempts, and it was
-// dead-lettered after the demo's four attempts (the demo promises none
+// retries can keep meeting new scripted first attempts until the demo's
+// four attempts are spent and it is dead-lettered (the demo promises none
 // for Pub/Sub). A request carrying an event already refused twice must go
 // through: the script fails nothing past its second attempt.
 func TestPubSubScriptNeverDeadLettersABundleMate(t *testing.T) {

@@ -18,11 +18,12 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/sink"
 )
 
-// The whole of a provider, as a new one would be written in a file of
-// pkg/ingest/providers: a toy scheme whose "signature" is a shared token in
-// a header (no HMAC, so nothing of the built-in providers is reused). Adding
-// a provider is this registration; the config loader, the handler, the
-// README's table and the JSON Schema learn of it from the registry.
+// init registers the whole of a provider, as a new one would be written
+// in a file of pkg/ingest/providers: a toy scheme whose "signature" is a
+// shared token in a header (no HMAC, so nothing of the built-in providers
+// is reused). Adding a provider is this registration; the config loader,
+// the handler, the README's table and the JSON Schema learn of it from the
+// registry.
 func init() {
 	prov.Register(prov.Spec{
 		Name:  "toy",

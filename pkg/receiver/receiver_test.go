@@ -14,7 +14,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/signing"
 )
 
-// The Standard Webhooks test secret (ARCHITECTURE.md).
+// secret is the Standard Webhooks test secret (ARCHITECTURE.md).
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 // request builds a delivery of event id signed with secret at ts.
