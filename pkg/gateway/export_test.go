@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/pkg/autodisable"
 	"github.com/switchyard-dev/switchyard/pkg/limits"
 )
 
@@ -23,7 +24,7 @@ func CloseForTest(g *Gateway) { g.close(context.Background()) }
 
 // SetFailureCheckInterval changes how often disable_after is checked.
 func SetFailureCheckInterval(d time.Duration) (restore func()) {
-	old := failureCheckInterval
-	failureCheckInterval = d
-	return func() { failureCheckInterval = old }
+	old := autodisable.Interval
+	autodisable.Interval = d
+	return func() { autodisable.Interval = old }
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/admin"
 	"github.com/switchyard-dev/switchyard/pkg/apisinks"
 	"github.com/switchyard-dev/switchyard/pkg/attempts"
+	"github.com/switchyard-dev/switchyard/pkg/autodisable"
 	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
@@ -283,7 +284,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}))
 	ingestErr := g.serveIngest()
 
-	var wg sync.WaitGroup
+	// Components start in order and are joined in reverse, after the
+	// sinks have drained; the replays, started first, are joined last.
 	_ = sup.start(ctx, &pauses.Watcher{Store: g.pauses, Target: pauseTarget{g}, Log: g.log}) // cannot fail
 	_ = sup.start(ctx, &limits.Watcher{JS: g.bus.JS, Stream: g.cfg.Stream.Name, MaxAge: g.cfg.Stream.MaxAge.D,
 		Sinks: limitSinks{g}, Metrics: g.metrics, Log: g.log}) // cannot fail
@@ -299,9 +301,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 	_ = sup.start(ctx, g.expiry) // cannot fail
 	g.apiChanged()
 	// After running: the changes they apply go through the reload path.
-	_ = sup.start(ctx, &apisinks.Watcher{Store: g.store, Target: apiWatch{g}}) // cannot fail
-	wg.Add(1)
-	go func() { defer wg.Done(); g.watchFailures(ctx) }()
+	_ = sup.start(ctx, &apisinks.Watcher{Store: g.store, Target: apiWatch{g}})                       // cannot fail
+	_ = sup.start(ctx, &autodisable.Watcher{Sinks: failingSinks{g}, Metrics: g.metrics, Log: g.log}) // cannot fail
 	g.log.Info("switchyard running", "nats", g.bus.ClientURL(), "admin", g.AdminAddr(), "sinks", len(g.sinkList()))
 
 	var err error
@@ -319,8 +320,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		<-rs.done
 	}
 	g.reloadMu.Unlock()
-	wg.Wait()
-	sup.stop() // each replay deletes its consumer as it ends
+	_ = sup.stop() // each replay deletes its consumer as it ends
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shutCtx)
