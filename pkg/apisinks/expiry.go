@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/lifecycle"
 )
 
 // Pending is what Expiry needs of one API sink: its revision and when
@@ -28,7 +30,7 @@ type Expiry struct {
 	next  time.Time         // when Expire is due; zero: never
 	tried map[string]uint64 // by sink, the revision whose expired secrets Due last handed out
 	wake  chan struct{}     // Schedule changed next
-	w     worker
+	w     lifecycle.Worker
 }
 
 // expirySlack is how long after a secret's expiry Expire runs, so that
@@ -42,13 +44,13 @@ func (x *Expiry) Start(ctx context.Context) error {
 		x.wake = make(chan struct{}, 1)
 	}
 	x.mu.Unlock()
-	x.w.start(ctx, x.run)
+	x.w.Go(ctx, x.run)
 	return nil
 }
 
 // Stop ends the runs Start began and waits for one in progress.
 func (x *Expiry) Stop() error {
-	x.w.halt()
+	x.w.Halt()
 	return nil
 }
 

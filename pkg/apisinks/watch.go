@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard-dev/switchyard/pkg/lifecycle"
 )
 
 // Change is one change of the sinks bucket: a revision put, or a delete.
@@ -30,18 +32,18 @@ type Target interface {
 type Watcher struct {
 	Store  *Store
 	Target Target
-	w      worker
+	w      lifecycle.Worker
 }
 
 // Start watches until ctx ends or Stop.
 func (w *Watcher) Start(ctx context.Context) error {
-	w.w.start(ctx, func(ctx context.Context) { w.Store.Watch(ctx, w.Target) })
+	w.w.Go(ctx, func(ctx context.Context) { w.Store.Watch(ctx, w.Target) })
 	return nil
 }
 
 // Stop ends the watch and waits for a change being applied.
 func (w *Watcher) Stop() error {
-	w.w.halt()
+	w.w.Halt()
 	return nil
 }
 
