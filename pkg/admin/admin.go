@@ -1,7 +1,7 @@
 // Package admin serves Switchyard's HTTP admin API and guards its
 // listener. It owns the routes (health and readiness, Prometheus metrics,
-// the profiler, sink status, pause and resume, dead letters, replays, the
-// endpoints API, the attempt log, the running config, the OpenAPI
+// the profiler, the endpoints API with its sink list, pause and resume,
+// dead letters, replays, the attempt log, the running config, the OpenAPI
 // document), the role interfaces they call (Roles: one per route group,
 // each implemented by the part of the gateway that owns it), the
 // console's login and logout (POST and DELETE /v1/session), the guards

@@ -30,7 +30,8 @@ type Health interface {
 	RunningConfig() *config.Config
 }
 
-// Sinks answers the live state of the sinks and pausing them.
+// Sinks answers the live state of every sink (the console's list; the
+// API lists sinks through Endpoints) and pausing and resuming one.
 type Sinks interface {
 	Sinks(ctx context.Context) ([]gatewayapi.SinkStatus, error)
 	Pause(ctx context.Context, sink, reason string) error
