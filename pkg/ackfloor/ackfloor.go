@@ -99,16 +99,10 @@ type Recorder struct {
 }
 
 // Start records every Every until ctx ends or Stop.
-func (r *Recorder) Start(ctx context.Context) error {
-	r.w.Go(ctx, r.run)
-	return nil
-}
+func (r *Recorder) Start(ctx context.Context) error { return r.w.Start(ctx, r.run) }
 
 // Stop ends the recording and returns once the last round is written.
-func (r *Recorder) Stop() error {
-	r.w.Halt()
-	return nil
-}
+func (r *Recorder) Stop() error { return r.w.Stop() }
 
 func (r *Recorder) run(ctx context.Context) {
 	last := map[string]uint64{}

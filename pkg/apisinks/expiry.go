@@ -44,15 +44,11 @@ func (x *Expiry) Start(ctx context.Context) error {
 		x.wake = make(chan struct{}, 1)
 	}
 	x.mu.Unlock()
-	x.w.Go(ctx, x.run)
-	return nil
+	return x.w.Start(ctx, x.run)
 }
 
 // Stop ends the runs Start began and waits for one in progress.
-func (x *Expiry) Stop() error {
-	x.w.Halt()
-	return nil
-}
+func (x *Expiry) Stop() error { return x.w.Stop() }
 
 func (x *Expiry) run(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)

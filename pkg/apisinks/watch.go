@@ -37,15 +37,11 @@ type Watcher struct {
 
 // Start watches until ctx ends or Stop.
 func (w *Watcher) Start(ctx context.Context) error {
-	w.w.Go(ctx, func(ctx context.Context) { w.Store.Watch(ctx, w.Target) })
-	return nil
+	return w.w.Start(ctx, func(ctx context.Context) { w.Store.Watch(ctx, w.Target) })
 }
 
 // Stop ends the watch and waits for a change being applied.
-func (w *Watcher) Stop() error {
-	w.w.Halt()
-	return nil
-}
+func (w *Watcher) Stop() error { return w.w.Stop() }
 
 // Watch applies to t the changes any replica makes to the sinks bucket,
 // until ctx ends. The watch starts with every current value, so a change

@@ -53,16 +53,10 @@ type Watcher struct {
 }
 
 // Start checks every Interval until ctx ends or Stop.
-func (fw *Watcher) Start(ctx context.Context) error {
-	fw.w.Go(ctx, fw.run)
-	return nil
-}
+func (fw *Watcher) Start(ctx context.Context) error { return fw.w.Start(ctx, fw.run) }
 
 // Stop ends the checks and returns once the one in progress has.
-func (fw *Watcher) Stop() error {
-	fw.w.Halt()
-	return nil
-}
+func (fw *Watcher) Stop() error { return fw.w.Stop() }
 
 func (fw *Watcher) run(ctx context.Context) {
 	t := time.NewTicker(Interval)

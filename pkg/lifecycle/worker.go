@@ -40,3 +40,17 @@ func (w *Worker) Halt() {
 	stop()
 	<-done
 }
+
+// Start runs fn as Go does, for a component whose Start cannot fail: its
+// Start is then return c.w.Start(ctx, c.run).
+func (w *Worker) Start(ctx context.Context, fn func(ctx context.Context)) error {
+	w.Go(ctx, fn)
+	return nil
+}
+
+// Stop halts as Halt does, for a component whose Stop cannot fail: its
+// Stop is then return c.w.Stop().
+func (w *Worker) Stop() error {
+	w.Halt()
+	return nil
+}

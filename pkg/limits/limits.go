@@ -107,16 +107,10 @@ type Watcher struct {
 }
 
 // Start checks at once and then every Interval, until ctx ends or Stop.
-func (lw *Watcher) Start(ctx context.Context) error {
-	lw.w.Go(ctx, lw.run)
-	return nil
-}
+func (lw *Watcher) Start(ctx context.Context) error { return lw.w.Start(ctx, lw.run) }
 
 // Stop ends the checks and returns once the one in progress has.
-func (lw *Watcher) Stop() error {
-	lw.w.Halt()
-	return nil
-}
+func (lw *Watcher) Stop() error { return lw.w.Stop() }
 
 func (lw *Watcher) run(ctx context.Context) {
 	t := time.NewTicker(Interval)

@@ -99,16 +99,10 @@ type Watcher struct {
 
 // Start watches until ctx ends or Stop. The first watch takes only
 // updates: the caller applied the bucket before.
-func (pw *Watcher) Start(ctx context.Context) error {
-	pw.w.Go(ctx, pw.run)
-	return nil
-}
+func (pw *Watcher) Start(ctx context.Context) error { return pw.w.Start(ctx, pw.run) }
 
 // Stop ends the watch and returns once it has.
-func (pw *Watcher) Stop() error {
-	pw.w.Halt()
-	return nil
-}
+func (pw *Watcher) Stop() error { return pw.w.Stop() }
 
 func (pw *Watcher) run(ctx context.Context) {
 	// A watch started again takes the bucket's entries too (delete

@@ -54,15 +54,11 @@ func (h *Heartbeat) Count() int { return int(max(1, h.live.Load())) }
 // Start beats until ctx ends or Stop.
 func (h *Heartbeat) Start(ctx context.Context) error {
 	id := ID(h.AdminAddr)
-	h.w.Go(ctx, func(ctx context.Context) { h.run(ctx, id) })
-	return nil
+	return h.w.Start(ctx, func(ctx context.Context) { h.run(ctx, id) })
 }
 
 // Stop ends the beats and returns once this replica's key is removed.
-func (h *Heartbeat) Stop() error {
-	h.w.Halt()
-	return nil
-}
+func (h *Heartbeat) Stop() error { return h.w.Stop() }
 
 var keyUnsafe = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
 
