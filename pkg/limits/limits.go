@@ -17,8 +17,9 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/telemetry"
 )
 
-// Warnings start at this fraction of a limit: a sink's oldest pending
-// event at 80% of stream.max_age, the events stream at 80% of max_bytes.
+// warnRatio is the fraction of a limit at which warnings start: a sink's
+// oldest pending event at 80% of stream.max_age, the events stream at 80%
+// of max_bytes.
 const warnRatio = 0.8
 
 // Interval is how often the Watcher checks the sinks' backlogs against
