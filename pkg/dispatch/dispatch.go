@@ -49,6 +49,9 @@ type Options struct {
 	// is for the sink as a whole, so each keeps to rate/Share(). Called
 	// once per delivery, so it must be cheap (an atomic load). nil: 1.
 	Share func() int
+	// TracerProvider makes the spans of delivery attempts; nil: the
+	// process's, as installed when New is called.
+	TracerProvider trace.TracerProvider
 }
 
 // Dispatcher delivers one sink's events.
@@ -57,6 +60,7 @@ type Dispatcher struct {
 	log      *slog.Logger
 	maxBatch int
 	spanName string
+	tracer   trace.Tracer // nil: tracing off
 	hot      hotMetrics
 	status   Status
 	inFlight atomic.Int64
@@ -120,6 +124,7 @@ func New(opts Options) *Dispatcher {
 		maxBatch: max(opts.MaxBatch, 1),
 		keep:     newKeeper(),
 		spanName: "deliver " + opts.Sink.Name,
+		tracer:   newTracer(opts.TracerProvider),
 		hot:      resolveHotMetrics(opts.Metrics, opts.Sink.Name),
 		degraded: map[string]string{},
 	}

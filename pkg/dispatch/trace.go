@@ -10,12 +10,28 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-var tracer = otel.Tracer("github.com/switchyard-dev/switchyard/pkg/dispatch")
+const tracerName = "github.com/switchyard-dev/switchyard/pkg/dispatch"
 
 // untraced is the process's tracer provider before one is installed: while
 // it still is, every span would be a non-recording one, so none is started
 // (a span and a context a delivery, for nothing).
 var untraced = otel.GetTracerProvider()
+
+// newTracer is the tracer of a dispatcher's spans: tp's, or, when tp is
+// nil, the provider the process has installed when the dispatcher is
+// built; nil when that is none. Not a tracer taken from the global
+// provider once for the package: otel binds such a tracer to the first
+// provider ever installed, and keeps sending its spans there after another
+// one replaces it.
+func newTracer(tp trace.TracerProvider) trace.Tracer {
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	if tp == untraced {
+		return nil
+	}
+	return tp.Tracer(tracerName)
+}
 
 // noSpan is the span of a delivery with tracing off.
 var noSpan = trace.SpanFromContext(context.Background())
@@ -25,7 +41,7 @@ var noSpan = trace.SpanFromContext(context.Background())
 // traceparent the destination receives: the receiver's work then hangs
 // under this attempt. With tracing off the traceparent passes unchanged.
 func (d *Dispatcher) startSpan(x delivery) trace.Span {
-	if otel.GetTracerProvider() == untraced {
+	if d.tracer == nil {
 		return noSpan
 	}
 	parent := context.Background()
@@ -34,7 +50,7 @@ func (d *Dispatcher) startSpan(x delivery) trace.Span {
 		// whatever global propagator the process has.
 		parent = propagation.TraceContext{}.Extract(parent, propagation.MapCarrier{"traceparent": x.ev.TraceParent})
 	}
-	ctx, span := tracer.Start(parent, d.spanName, trace.WithSpanKind(trace.SpanKindProducer))
+	ctx, span := d.tracer.Start(parent, d.spanName, trace.WithSpanKind(trace.SpanKindProducer))
 	if !span.IsRecording() {
 		// Tracing off: no attributes to build, and the traceparent passes
 		// unchanged.
