@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -70,82 +71,90 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 
 // Do retries a retryable failure with growing, capped waits and says what
 // it waits for meanwhile; a permanent one ends it at once; so does the
-// caller's context, with the last error.
+// caller's context, with the last error. Each case runs in a synctest
+// bubble: the waits are on the bubble's clock, exact and instant.
 func TestRetrierDo(t *testing.T) {
 	first, capped := bus.RetryFirst, bus.RetryCap
 	bus.RetryFirst, bus.RetryCap = 10*time.Millisecond, 40*time.Millisecond
 	t.Cleanup(func() { bus.RetryFirst, bus.RetryCap = first, capped })
 
 	t.Run("retryable until it works", func(t *testing.T) {
-		r := &bus.Retrier{Log: quiet()}
-		n := 0
-		var seen string
-		err := r.Do(t.Context(), "stream EVENTS", func(context.Context) error {
-			n++
-			if n == 2 {
-				seen = r.Waiting()
+		synctest.Test(t, func(t *testing.T) {
+			r := &bus.Retrier{Log: quiet()}
+			n := 0
+			var seen string
+			err := r.Do(t.Context(), "stream EVENTS", func(context.Context) error {
+				n++
+				if n == 2 {
+					seen = r.Waiting()
+				}
+				if n < 6 {
+					return nats.ErrNoResponders
+				}
+				return nil
+			})
+			if err != nil || n != 6 {
+				t.Fatalf("err %v after %d calls", err, n)
 			}
-			if n < 6 {
-				return nats.ErrNoResponders
+			if !strings.Contains(seen, "stream EVENTS") || !strings.Contains(seen, "no responders") {
+				t.Errorf("Waiting() while retrying = %q", seen)
 			}
-			return nil
+			if r.Waiting() != "" || r.Retries() != 5 {
+				t.Errorf("after success: waiting %q, retries %d", r.Waiting(), r.Retries())
+			}
 		})
-		if err != nil || n != 6 {
-			t.Fatalf("err %v after %d calls", err, n)
-		}
-		if !strings.Contains(seen, "stream EVENTS") || !strings.Contains(seen, "no responders") {
-			t.Errorf("Waiting() while retrying = %q", seen)
-		}
-		if r.Waiting() != "" || r.Retries() != 5 {
-			t.Errorf("after success: waiting %q, retries %d", r.Waiting(), r.Retries())
-		}
 	})
 	t.Run("attempts get longer up to the cap", func(t *testing.T) {
-		attemptFirst, attempt := bus.RetryAttemptFirst, bus.RetryAttempt
-		// The op returns at once, so long attempts cost the test nothing
-		// and leave room for a loaded machine between the two clocks.
-		bus.RetryAttemptFirst, bus.RetryAttempt = time.Second, 4*time.Second
-		t.Cleanup(func() { bus.RetryAttemptFirst, bus.RetryAttempt = attemptFirst, attempt })
-		var given []time.Duration
-		err := (&bus.Retrier{Log: quiet()}).Do(t.Context(), "x", func(ctx context.Context) error {
-			d, _ := ctx.Deadline()
-			given = append(given, time.Until(d))
-			if len(given) < 5 {
-				return nats.ErrTimeout
+		synctest.Test(t, func(t *testing.T) {
+			attemptFirst, attempt := bus.RetryAttemptFirst, bus.RetryAttempt
+			// On the bubble's clock, the op sees its attempt's whole bound.
+			bus.RetryAttemptFirst, bus.RetryAttempt = time.Second, 4*time.Second
+			t.Cleanup(func() { bus.RetryAttemptFirst, bus.RetryAttempt = attemptFirst, attempt })
+			var given []time.Duration
+			err := (&bus.Retrier{Log: quiet()}).Do(t.Context(), "x", func(ctx context.Context) error {
+				d, _ := ctx.Deadline()
+				given = append(given, time.Until(d))
+				if len(given) < 5 {
+					return nats.ErrTimeout
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
 			}
-			return nil
+			want := []time.Duration{1, 2, 4, 4, 4}
+			for i, d := range given {
+				w := want[i] * time.Second
+				if d != w {
+					t.Errorf("attempt %d had %s, want %s", i+1, d, w)
+				}
+			}
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := []time.Duration{1, 2, 4, 4, 4}
-		for i, d := range given {
-			w := want[i] * time.Second
-			if d > w || d < w-400*time.Millisecond {
-				t.Errorf("attempt %d had %s, want %s", i+1, d, w)
-			}
-		}
 	})
 	t.Run("permanent fails at once", func(t *testing.T) {
-		r := &bus.Retrier{Log: quiet()}
-		n := 0
-		err := r.Do(t.Context(), "x", func(context.Context) error { n++; return nats.ErrAuthorization })
-		if !errors.Is(err, nats.ErrAuthorization) || n != 1 {
-			t.Errorf("err %v after %d calls", err, n)
-		}
+		synctest.Test(t, func(t *testing.T) {
+			r := &bus.Retrier{Log: quiet()}
+			n := 0
+			err := r.Do(t.Context(), "x", func(context.Context) error { n++; return nats.ErrAuthorization })
+			if !errors.Is(err, nats.ErrAuthorization) || n != 1 {
+				t.Errorf("err %v after %d calls", err, n)
+			}
+		})
 	})
 	t.Run("context ends the wait", func(t *testing.T) {
-		r := &bus.Retrier{Log: quiet()}
-		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
-		defer cancel()
-		start := time.Now()
-		err := r.Do(ctx, "x", func(context.Context) error { return nats.ErrTimeout })
-		if !errors.Is(err, nats.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("err %v: want the last error and the context's", err)
-		}
-		if d := time.Since(start); d > 2*time.Second {
-			t.Errorf("took %s", d)
-		}
+		synctest.Test(t, func(t *testing.T) {
+			r := &bus.Retrier{Log: quiet()}
+			ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			err := r.Do(ctx, "x", func(context.Context) error { return nats.ErrTimeout })
+			if !errors.Is(err, nats.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("err %v: want the last error and the context's", err)
+			}
+			if d := time.Since(start); d != 200*time.Millisecond {
+				t.Errorf("took %s, want the context's 200ms", d)
+			}
+		})
 	})
 }
 

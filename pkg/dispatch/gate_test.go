@@ -130,71 +130,78 @@ func TestPauseHoldsUntilResume(t *testing.T) {
 	})
 }
 
+// The limiter's pace, in a synctest bubble: the clock moves only when
+// the test moves it, so "within the same second" is exact.
 func TestAdaptiveLimiterSlowsAndRecovers(t *testing.T) {
-	a := newAdaptiveLimiter(100, 1)
-	a.slowDown()
-	a.slowDown()
-	if got := float64(a.lim.Limit()); got != 25 {
-		t.Fatalf("after two 429s: %v/s, want 25", got)
-	}
-	for i := 0; i < 10; i++ {
+	synctest.Test(t, func(t *testing.T) {
+		a := newAdaptiveLimiter(100, 1)
 		a.slowDown()
-	}
-	if got := float64(a.lim.Limit()); got != 5 {
-		t.Fatalf("floor: %v/s, want 5 (1/20 of the setting)", got)
-	}
-	a.lastRaise = time.Now().Add(-2 * time.Second)
-	a.recover()
-	if got := float64(a.lim.Limit()); got <= 5 || got > 100 {
-		t.Fatalf("after a second of successes: %v/s", got)
-	}
-	a.recover() // within the same second: no change
-	before := float64(a.lim.Limit())
-	a.recover()
-	if float64(a.lim.Limit()) != before {
-		t.Error("recovered twice within a second")
-	}
-	for i := 0; i < 50; i++ {
+		a.slowDown()
+		if got := float64(a.lim.Limit()); got != 25 {
+			t.Fatalf("after two 429s: %v/s, want 25", got)
+		}
+		for i := 0; i < 10; i++ {
+			a.slowDown()
+		}
+		if got := float64(a.lim.Limit()); got != 5 {
+			t.Fatalf("floor: %v/s, want 5 (1/20 of the setting)", got)
+		}
 		a.lastRaise = time.Now().Add(-2 * time.Second)
 		a.recover()
-	}
-	if got := float64(a.lim.Limit()); got != 100 {
-		t.Errorf("recovered to %v/s, want the configured 100", got)
-	}
+		if got := float64(a.lim.Limit()); got <= 5 || got > 100 {
+			t.Fatalf("after a second of successes: %v/s", got)
+		}
+		a.recover() // within the same second: no change
+		before := float64(a.lim.Limit())
+		a.recover()
+		if float64(a.lim.Limit()) != before {
+			t.Error("recovered twice within a second")
+		}
+		for i := 0; i < 50; i++ {
+			a.lastRaise = time.Now().Add(-2 * time.Second)
+			a.recover()
+		}
+		if got := float64(a.lim.Limit()); got != 100 {
+			t.Errorf("recovered to %v/s, want the configured 100", got)
+		}
+	})
 }
 
 // With share saying three replicas deliver, each keeps to a third of the
 // sink's rate and burst (never below a batch), a slow-down in progress
-// stays in proportion, and back to one replica the full rate returns.
+// stays in proportion, and back to one replica the full rate returns. In
+// a synctest bubble: the limiter's tokens refill only as the test says.
 func TestAdaptiveLimiterShare(t *testing.T) {
-	var n atomic.Int64
-	n.Store(3)
-	a := newAdaptiveLimiter(30, 30)
-	a.minBurst = 4
-	a.share = func() int { return int(n.Load()) }
-	tests := []struct {
-		name      string
-		replicas  int64
-		slowDown  bool
-		wantLimit float64
-		wantBurst int
-	}{
-		{"three replicas", 3, false, 10, 10},
-		{"slowed down among three", 3, true, 5, 10},
-		{"one left keeps the slow-down's proportion", 1, false, 15, 30},
-		{"ten: burst no smaller than a batch", 10, false, 1.5, 4},
-		{"a share of 0 counts as 1", 0, false, 15, 30},
-	}
-	for _, tt := range tests {
-		n.Store(tt.replicas)
-		if tt.slowDown {
-			a.slowDown()
+	synctest.Test(t, func(t *testing.T) {
+		var n atomic.Int64
+		n.Store(3)
+		a := newAdaptiveLimiter(30, 30)
+		a.minBurst = 4
+		a.share = func() int { return int(n.Load()) }
+		tests := []struct {
+			name      string
+			replicas  int64
+			slowDown  bool
+			wantLimit float64
+			wantBurst int
+		}{
+			{"three replicas", 3, false, 10, 10},
+			{"slowed down among three", 3, true, 5, 10},
+			{"one left keeps the slow-down's proportion", 1, false, 15, 30},
+			{"ten: burst no smaller than a batch", 10, false, 1.5, 4},
+			{"a share of 0 counts as 1", 0, false, 15, 30},
 		}
-		if err := a.wait(context.Background(), 1); err != nil {
-			t.Fatal(err)
+		for _, tt := range tests {
+			n.Store(tt.replicas)
+			if tt.slowDown {
+				a.slowDown()
+			}
+			if err := a.wait(context.Background(), 1); err != nil {
+				t.Fatal(err)
+			}
+			if got := float64(a.lim.Limit()); got != tt.wantLimit || a.lim.Burst() != tt.wantBurst {
+				t.Errorf("%s: %v/s burst %d, want %v/s burst %d", tt.name, got, a.lim.Burst(), tt.wantLimit, tt.wantBurst)
+			}
 		}
-		if got := float64(a.lim.Limit()); got != tt.wantLimit || a.lim.Burst() != tt.wantBurst {
-			t.Errorf("%s: %v/s burst %d, want %v/s burst %d", tt.name, got, a.lim.Burst(), tt.wantLimit, tt.wantBurst)
-		}
-	}
+	})
 }
