@@ -42,12 +42,13 @@ type Receiver struct {
 	hits   []Hit
 	counts map[string]int // sink/id → requests
 	answer func(w http.ResponseWriter, sink, id string, n int)
+	delays map[string]time.Duration // sink → how long it takes to answer; "" for every sink
 }
 
 // NewReceiver starts a Receiver for the test.
 func NewReceiver(t testing.TB) *Receiver {
 	t.Helper()
-	rc := &Receiver{counts: map[string]int{}}
+	rc := &Receiver{counts: map[string]int{}, delays: map[string]time.Duration{}}
 	wh, err := standardwebhooks.NewWebhook(WebhookSecret)
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +62,24 @@ func NewReceiver(t testing.TB) *Receiver {
 		n := rc.counts[sink+"/"+id]
 		rc.hits = append(rc.hits, Hit{Sink: sink, ID: id, At: time.Now(), Valid: wh.Verify(body, r.Header) == nil, Body: body, Trace: r.Header.Get("traceparent")})
 		answer := rc.answer
+		delay, ok := rc.delays[sink]
+		if !ok {
+			delay = rc.delays[""]
+		}
 		rc.mu.Unlock()
+		if delay > 0 {
+			// A slow endpoint, not a pause of the test: a caller that
+			// gives up (its timeout, a gateway's stop) ends the wait, so
+			// no handler outlives its request and Close does not wait.
+			// Such a request gets no answer at all, not an empty 200.
+			timer := time.NewTimer(delay)
+			select {
+			case <-timer.C:
+			case <-r.Context().Done():
+				timer.Stop()
+				panic(http.ErrAbortHandler)
+			}
+		}
 		if answer != nil {
 			answer(w, sink, id, n)
 		}
@@ -79,6 +97,16 @@ func NewReceiver(t testing.TB) *Receiver {
 func (rc *Receiver) SetAnswer(f func(w http.ResponseWriter, sink, id string, n int)) {
 	rc.mu.Lock()
 	rc.answer = f
+	rc.mu.Unlock()
+}
+
+// SetDelay makes the later requests for sink (every sink when sink is
+// empty, unless the sink has its own) wait d before their answer, as a
+// slow endpoint does; 0 answers at once. A request whose caller gives up
+// first gets no answer: its connection is closed.
+func (rc *Receiver) SetDelay(sink string, d time.Duration) {
+	rc.mu.Lock()
+	rc.delays[sink] = d
 	rc.mu.Unlock()
 }
 

@@ -183,7 +183,8 @@ func TestEnsureConsumersKeepsStartOnUpdate(t *testing.T) {
 	if rd.CachedInfo().Config.DeliverPolicy != jetstream.DeliverAllPolicy {
 		t.Errorf("redrive consumer starts %v", rd.CachedInfo().Config.DeliverPolicy)
 	}
-	time.Sleep(20 * time.Millisecond)
+	// A start taken anew by the update would be later than this one.
+	testutil.WaitFor(t, time.Second, "the clock past the consumer's start", func() bool { return time.Now().After(*start) })
 
 	// An update (new filters, new ack wait, even a resume sequence) keeps
 	// where the consumer started: JetStream refuses to change it.

@@ -28,19 +28,15 @@ type receiver struct {
 	mu     sync.Mutex
 	got    map[string][]string // sink → event ids answered 2xx
 	fail   map[string]bool     // sink → answer 410 Gone
-	slow   map[string]bool     // sink → wait 300ms before answering
 }
 
 func newReceiver(t *testing.T) *receiver {
 	tr := testutil.NewReceiver(t)
-	rc := &receiver{rc: tr, srv: tr.Server, caFile: tr.CAFile, got: map[string][]string{}, fail: map[string]bool{}, slow: map[string]bool{}}
+	rc := &receiver{rc: tr, srv: tr.Server, caFile: tr.CAFile, got: map[string][]string{}, fail: map[string]bool{}}
 	tr.SetAnswer(func(w http.ResponseWriter, sink, id string, _ int) {
 		rc.mu.Lock()
-		fail, slow := rc.fail[sink], rc.slow[sink]
+		fail := rc.fail[sink]
 		rc.mu.Unlock()
-		if slow {
-			time.Sleep(300 * time.Millisecond)
-		}
 		if fail {
 			w.WriteHeader(http.StatusGone)
 			_, _ = io.WriteString(w, "gone")
@@ -56,10 +52,17 @@ func newReceiver(t *testing.T) *receiver {
 	return rc
 }
 
+// set makes sink's endpoint answer 410 Gone (fail), and take 300ms to
+// answer (slow).
 func (rc *receiver) set(sink string, fail, slow bool) {
 	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	rc.fail[sink], rc.slow[sink] = fail, slow
+	rc.fail[sink] = fail
+	rc.mu.Unlock()
+	delay := time.Duration(0)
+	if slow {
+		delay = 300 * time.Millisecond
+	}
+	rc.rc.SetDelay(sink, delay)
 }
 
 func (rc *receiver) received(sink, id string) bool {

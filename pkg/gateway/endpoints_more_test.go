@@ -176,7 +176,7 @@ func TestReplayProgressAndCancelFromAnotherReplica(t *testing.T) {
 		publish(t, g1, "order.created", fmt.Sprintf("r%d", i), []byte(`{}`), nil)
 	}
 	waitFor(t, 20*time.Second, "the first deliveries", func() bool { return len(rc.hitsFor("s")) >= n })
-	rc.setAnswer(func(w http.ResponseWriter, _, _ string, _ int) { time.Sleep(100 * time.Millisecond) })
+	rc.rc.SetDelay("", 100*time.Millisecond)
 	var started map[string]any
 	if code := apiJSON(t, g1, "POST", "/v1/sinks/s/replay", fmt.Sprintf(`{"since":%q}`, time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)), &started); code != 202 {
 		t.Fatalf("replay: %d %v", code, started)

@@ -83,6 +83,13 @@ func newSigReceiver(t *testing.T) *sigReceiver {
 	return sr
 }
 
+// requests is every request, in arrival order.
+func (sr *sigReceiver) requests() []signedHit {
+	sr.mu.Lock()
+	defer sr.mu.Unlock()
+	return append([]signedHit(nil), sr.all...)
+}
+
 func (sr *sigReceiver) hitsOf(path string) []signedHit {
 	sr.mu.Lock()
 	defer sr.mu.Unlock()
@@ -357,7 +364,11 @@ func TestTenantIsolation(t *testing.T) {
 	waitFor(t, 60*time.Second, "every delivery", func() bool {
 		return len(sr.hitsOf("acme")) >= n/3 && len(sr.hitsOf("globex")) >= n/3 && len(sr.hitsOf("plain")) >= n/3 && len(sr.hitsOf("everyone")) >= n
 	})
-	time.Sleep(300 * time.Millisecond) // anything misrouted would arrive by now
+	// Every stored event is settled at its sinks by now; anything
+	// misrouted would come with them, within a loopback round trip, and
+	// 300ms is many of those.
+	delivered := len(sr.requests())
+	testutil.Holds(t, 300*time.Millisecond, "no delivery beyond those counted", func() bool { return len(sr.requests()) == delivered })
 	for _, c := range []struct{ sink, tenant string }{{"acme", "acme"}, {"globex", "globex"}, {"plain", ""}} {
 		for _, h := range sr.hitsOf(c.sink) {
 			var env struct {
@@ -417,13 +428,18 @@ func TestSecretRotation(t *testing.T) {
 	if strings.Count(h.sig, "v1,") != 2 || !validWith(t, oldWH, h) || !validWith(t, newWH, h) {
 		t.Fatalf("during the grace: %q (old valid %v, new valid %v)", h.sig, validWith(t, oldWH, h), validWith(t, newWH, h))
 	}
-	time.Sleep(time.Until(rot.PreviousExpiresAt))
-	waitFor(t, 10*time.Second, "the old secret gone from the running sink", func() bool {
+	waitFor(t, time.Until(rot.PreviousExpiresAt)+10*time.Second, "the old secret gone from the running sink", func() bool {
 		var got map[string]any
 		apiJSON(t, g, "GET", "/v1/sinks/rot", "", &got)
 		return len(got["webhook"].(map[string]any)["secrets"].([]any)) == 1
 	})
-	time.Sleep(time.Second) // the swapped-out dispatcher drains what it held
+	// The record is rewritten only once the swapped-out dispatcher has
+	// drained what it held and stopped.
+	kv := sinksBucket(t, g.Bus().JS)
+	waitFor(t, 10*time.Second, "the old secret gone from the stored record", func() bool {
+		e, err := kv.Get(context.Background(), "rot")
+		return err == nil && !strings.Contains(string(e.Value()), oldSecret)
+	})
 	publishTo(t, g, "events.a", "after", []byte(`{}`))
 	waitFor(t, 10*time.Second, "delivery after the grace", func() bool { return len(sr.hitsOf("rot")) == 2 })
 	h = sr.hitsOf("rot")[1]
@@ -480,8 +496,12 @@ func TestTestSendLeavesNoTrace(t *testing.T) {
 	if info1.State.Msgs != info0.State.Msgs {
 		t.Fatalf("the stream grew from %d to %d messages", info0.State.Msgs, info1.State.Msgs)
 	}
-	time.Sleep(1500 * time.Millisecond) // the attempt log flushes its batches
+	// The attempt log keeps a record in memory at most a second (a busy
+	// log's longest wait, attempts.busyMaxWait) before it is readable.
 	var attempts []map[string]any
+	testutil.Holds(t, 1500*time.Millisecond, "an empty attempt log", func() bool {
+		return apiJSON(t, g, "GET", "/v1/attempts?sink=probe", "", &attempts) == 200 && len(attempts) == 0
+	})
 	if code := apiJSON(t, g, "GET", "/v1/attempts?sink=probe", "", &attempts); code != 200 || len(attempts) != 0 {
 		t.Fatalf("attempt log: %d %v", code, attempts)
 	}
@@ -518,7 +538,9 @@ func TestAPISinksAcrossRestartsAndReplicas(t *testing.T) {
 		return apiJSON(t, g1, "GET", "/v1/sinks/shared", "", &v) == 200 && v["state"] == "disabled"
 	})
 	publishTo(t, g1, "events.x", "while-disabled", []byte(`{}`))
-	time.Sleep(500 * time.Millisecond)
+	// An enabled sink delivers within a loopback round trip of the store
+	// (the backlog below goes out as soon as it is enabled).
+	testutil.Holds(t, 500*time.Millisecond, "no delivery while disabled", func() bool { return len(sr.hitsOf("shared")) == 0 })
 	if n := len(sr.hitsOf("shared")); n != 0 {
 		t.Fatalf("a disabled sink delivered %d", n)
 	}
@@ -551,8 +573,13 @@ func TestAPISinksAcrossRestartsAndReplicas(t *testing.T) {
 	waitFor(t, 2*time.Second, "gone from the other replica", func() bool {
 		return apiJSON(t, g1b, "GET", "/v1/sinks/shared", "", nil) == 404
 	})
-	// The recovery of lost consumers must not bring it back.
-	time.Sleep(2 * time.Second)
+	// The recovery of lost consumers must not bring it back: a dispatcher
+	// still pulling would find it lost within a pull (1s) and recreate it
+	// 100ms later.
+	testutil.Holds(t, 2*time.Second, "no consumer of the deleted sink", func() bool {
+		_, err := g1b.Bus().JS.Consumer(context.Background(), "EVENTS", "shared")
+		return err == jetstream.ErrConsumerNotFound
+	})
 	if _, err := g1b.Bus().JS.Consumer(context.Background(), "EVENTS", "shared"); err != jetstream.ErrConsumerNotFound {
 		t.Fatalf("consumer of a deleted sink: %v", err)
 	}
@@ -589,7 +616,16 @@ func TestPatchUnderLoadLosesNothing(t *testing.T) {
 		if code := apiJSON(t, g, "PATCH", "/v1/sinks/busy", fmt.Sprintf(`{"concurrency":%d,"description":"v%d"}`, 2+i, i), nil); code != 200 {
 			t.Fatalf("patch %d: %d", i, code)
 		}
-		time.Sleep(50 * time.Millisecond)
+		// The next change lands on a sink that has delivered since.
+		was := len(sr.hitsOf("busy"))
+		waitFor(t, 10*time.Second, "deliveries since the patch", func() bool {
+			select {
+			case <-done:
+				return true
+			default:
+				return len(sr.hitsOf("busy")) > was
+			}
+		})
 	}
 	<-done
 	waitFor(t, 60*time.Second, "every event delivered", func() bool {

@@ -240,15 +240,7 @@ func TestMalformedEventIsDeadLetteredNotDropped(t *testing.T) {
 func TestShutdownMidFlightLosesNothing(t *testing.T) {
 	rc := newReceiver(t)
 	dir := t.TempDir()
-	slow := true
-	rc.setAnswer(func(w http.ResponseWriter, sink, id string, n int) {
-		rc.mu.Lock()
-		s := slow
-		rc.mu.Unlock()
-		if s {
-			time.Sleep(1500 * time.Millisecond) // outlives the test's grace (500ms below)
-		}
-	})
+	rc.rc.SetDelay("", 1500*time.Millisecond) // outlives the test's grace (500ms below)
 	sinks := rc.sinkYAML("s", `[">"]`, "")
 	g, stop := startGateway(t, dir, strings.Replace(sinks, "concurrency: 4", "concurrency: 2", 1))
 	for i := 0; i < 10; i++ {
@@ -262,9 +254,7 @@ func TestShutdownMidFlightLosesNothing(t *testing.T) {
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("stop took %s with a 2s grace", took)
 	}
-	rc.mu.Lock()
-	slow = false
-	rc.mu.Unlock()
+	rc.rc.SetDelay("", 0)
 	startGateway(t, dir, sinks)
 	waitFor(t, 15*time.Second, "all 10 events delivered after restart", func() bool {
 		seen := map[string]bool{}
@@ -356,9 +346,7 @@ func TestEventsWaitingForRetryDoNotStallTheSink(t *testing.T) {
 // that reason, not retried forever and not dropped by MaxDeliver.
 func TestUnsettledDeliveriesAreDeadLettered(t *testing.T) {
 	rc := newReceiver(t)
-	rc.setAnswer(func(w http.ResponseWriter, sink, id string, n int) {
-		time.Sleep(3500 * time.Millisecond) // outlives the 2s shutdown grace, not the 4s timeout
-	})
+	rc.rc.SetDelay("", 3500*time.Millisecond) // outlives the 2s shutdown grace, not the 4s timeout
 	dir := t.TempDir()
 	sinks := strings.Replace(rc.sinkYAML("s", `[">"]`, "    retry: {schedule: []}\n    ack_wait: 6s\n    breaker: {enabled: false}\n"),
 		"timeout: 2s", "timeout: 4s", 1)

@@ -3,7 +3,6 @@ package gateway_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -18,7 +17,7 @@ import (
 // dispatcher: the replay completes, every event of its range replayed.
 func TestReloadMidReplayHandsTheReplayOver(t *testing.T) {
 	rc := newReceiver(t)
-	rc.setAnswer(func(w http.ResponseWriter, sink, id string, n int) { time.Sleep(20 * time.Millisecond) })
+	rc.rc.SetDelay("", 20*time.Millisecond)
 	dir := t.TempDir()
 	sinkFor := func(conc int) string {
 		return strings.Replace(rc.sinkYAML("a", `[">"]`, ""), "concurrency: 4", fmt.Sprintf("concurrency: %d", conc), 1)
@@ -68,7 +67,7 @@ func TestReloadMidReplayHandsTheReplayOver(t *testing.T) {
 // A reload that removes the sink ends its replay, saying why.
 func TestReloadRemovingTheSinkEndsItsReplay(t *testing.T) {
 	rc := newReceiver(t)
-	rc.setAnswer(func(w http.ResponseWriter, sink, id string, n int) { time.Sleep(20 * time.Millisecond) })
+	rc.rc.SetDelay("", 20*time.Millisecond)
 	dir := t.TempDir()
 	g, _ := startGateway(t, dir, rc.sinkYAML("a", `[">"]`, "")+rc.sinkYAML("b", `[">"]`, ""))
 	since := time.Now()
@@ -115,7 +114,8 @@ func TestFinishedReplaysArePruned(t *testing.T) {
 			return st.State != "running"
 		})
 		ids = append(ids, st.ID)
-		time.Sleep(10 * time.Millisecond)
+		// The next one ends strictly later: the newest two are known.
+		waitFor(t, time.Second, "the clock past the replay's end", func() bool { return time.Now().After(*st.Finished) })
 	}
 	var list []gatewayapi.ReplayStatus
 	adminDo(t, g, "GET", "/v1/replays", &list)
@@ -126,7 +126,9 @@ func TestFinishedReplaysArePruned(t *testing.T) {
 		t.Errorf("the oldest finished replay: %d, want 404 (pruned)", code)
 	}
 	gateway.SetReplayRetention(g, 100*time.Millisecond, 2)
-	time.Sleep(200 * time.Millisecond)
+	for _, st := range list {
+		waitFor(t, time.Second, "the retention of replay "+st.ID+" over", func() bool { return st.Finished == nil || time.Since(*st.Finished) > 100*time.Millisecond })
+	}
 	adminDo(t, g, "GET", "/v1/replays", &list)
 	if len(list) != 0 {
 		t.Errorf("%d replays listed past their retention: %+v", len(list), list)

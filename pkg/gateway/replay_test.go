@@ -9,8 +9,28 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/internal/testutil"
+	"github.com/switchyard-dev/switchyard/pkg/gateway"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 )
+
+// pastStored is a time after every event the gateway's stream holds, and
+// before any stored later: the clock has passed the last one's
+// timestamp, so a replay range may start or end there.
+func pastStored(t *testing.T, g *gateway.Gateway) time.Time {
+	t.Helper()
+	s, err := g.Bus().JS.Stream(t.Context(), "EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := info.State.LastTime
+	waitFor(t, time.Second, "the clock past the last stored event", func() bool { return time.Now().After(last) })
+	return time.Now()
+}
 
 func postJSON(t *testing.T, url string, body any, out any) int {
 	t.Helper()
@@ -40,13 +60,10 @@ func TestReplayDeliversTheRangeToOneSinkDuringLiveTraffic(t *testing.T) {
 		}
 	}
 	batch("before", 10, "order.created")
-	time.Sleep(100 * time.Millisecond)
-	since := time.Now()
+	since := pastStored(t, g)
 	batch("inrange", 10, "order.created")
 	batch("othertype", 5, "user.signup")
-	time.Sleep(100 * time.Millisecond)
-	until := time.Now()
-	time.Sleep(100 * time.Millisecond)
+	until := pastStored(t, g)
 	batch("after", 10, "order.created")
 	waitFor(t, 10*time.Second, "first deliveries", func() bool { return len(rc.hitsFor("a")) == 35 && len(rc.hitsFor("b")) == 35 })
 
@@ -63,8 +80,14 @@ func TestReplayDeliversTheRangeToOneSinkDuringLiveTraffic(t *testing.T) {
 	if st.State != "done" || st.Done != st.Total {
 		t.Errorf("replay status %+v", st)
 	}
-	waitFor(t, 10*time.Second, "live events everywhere", func() bool { return len(rc.hitsFor("b")) == 55 })
-	time.Sleep(300 * time.Millisecond)
+	waitFor(t, 10*time.Second, "live events everywhere", func() bool { return len(rc.hitsFor("a")) >= 65 && len(rc.hitsFor("b")) >= 55 })
+	// The replay is done (every event of it settled) and the live events
+	// are all in: a duplicate now could only be a straggler of a
+	// delivery already made, back within a loopback round trip; 300ms is
+	// many of those.
+	testutil.Holds(t, 300*time.Millisecond, "no delivery beyond the 65 and 55 expected", func() bool {
+		return len(rc.hitsFor("a")) <= 65 && len(rc.hitsFor("b")) <= 55
+	})
 	count := func(sink string) map[string]int {
 		c := map[string]int{}
 		for _, h := range rc.hitsFor(sink) {
@@ -95,7 +118,7 @@ func TestReplayDeliversTheRangeToOneSinkDuringLiveTraffic(t *testing.T) {
 
 func TestReplayCancel(t *testing.T) {
 	rc := newReceiver(t)
-	rc.setAnswer(func(w http.ResponseWriter, sink, id string, n int) { time.Sleep(50 * time.Millisecond) })
+	rc.rc.SetDelay("", 50*time.Millisecond)
 	g, _ := startGateway(t, t.TempDir(), strings.Replace(rc.sinkYAML("a", `[">"]`, ""), "concurrency: 4", "concurrency: 1", 1))
 	since := time.Now()
 	for i := 0; i < 40; i++ {
@@ -104,12 +127,14 @@ func TestReplayCancel(t *testing.T) {
 	waitFor(t, 10*time.Second, "first deliveries", func() bool { return len(rc.hitsFor("a")) == 40 })
 	var st gatewayapi.ReplayStatus
 	postJSON(t, "http://"+g.AdminAddr()+"/v1/sinks/a/replay", gatewayapi.ReplayRequest{Since: since}, &st)
-	time.Sleep(200 * time.Millisecond)
+	waitFor(t, 10*time.Second, "the replay under way", func() bool { return len(rc.hitsFor("a")) > 40 })
 	if code := adminDo(t, g, "DELETE", "/v1/replays/"+st.ID, &st); code != 200 || st.State != "canceled" {
 		t.Fatalf("cancel: %d %+v", code, st)
 	}
 	n := len(rc.hitsFor("a"))
-	time.Sleep(400 * time.Millisecond)
+	// The receiver takes 50ms an answer at concurrency 1: in 400ms a
+	// replay still running would deliver 8 more, not 2.
+	testutil.Holds(t, 400*time.Millisecond, "at most 2 deliveries after the cancel", func() bool { return len(rc.hitsFor("a")) <= n+2 })
 	if m := len(rc.hitsFor("a")); m > n+2 {
 		t.Errorf("deliveries went on after cancel: %d → %d", n, m)
 	}
