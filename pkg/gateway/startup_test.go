@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -18,8 +19,10 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
 )
 
-// startNATSWithPassword runs a JetStream server with user gw, password pw.
-func startNATSWithPassword(t *testing.T, port int) {
+// startNATSWithPassword starts a JetStream server for user gw, password
+// pw, on port (a random one when it is server.RANDOM_PORT), and returns
+// the port it listens on.
+func startNATSWithPassword(t *testing.T, port int) int {
 	t.Helper()
 	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: t.TempDir(),
 		Username: "gw", Password: "pw", NoLog: true, NoSigs: true})
@@ -31,6 +34,7 @@ func startNATSWithPassword(t *testing.T, port int) {
 		t.Fatal("nats-server not ready")
 	}
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	return ns.Addr().(*net.TCPAddr).Port
 }
 
 // get returns an admin path's status and body ("" and 0 when it does not
@@ -117,8 +121,7 @@ sinks:%s`, natsPort, adminPort, rc.sinkYAML("s", `[">"]`, ""))), os.LookupEnv)
 // A wrong password is no condition a cluster recovers from: New fails at
 // once, saying so.
 func TestStartFailsFastOnAuth(t *testing.T) {
-	port := testutil.FreePort(t)
-	startNATSWithPassword(t, port)
+	port := startNATSWithPassword(t, server.RANDOM_PORT)
 	cfg, err := config.Parse("auth.yaml", []byte(fmt.Sprintf("nats: {url: \"nats://gw:wrong@127.0.0.1:%d\"}\nadmin: {listen: \"127.0.0.1:0\"}\nsinks: []\n", port)), os.LookupEnv)
 	if err != nil {
 		t.Fatal(err)

@@ -67,7 +67,11 @@ func TestAgainstGcloudEmulator(t *testing.T) {
 			done := len(seen) == n
 			mu.Unlock()
 			if done {
-				time.Sleep(300 * time.Millisecond) // room for a duplicate to show
+				// Room for a duplicate to show: every copy was acked, so
+				// the emulator redelivers none before AckDeadlineSeconds
+				// (30s); a duplicate could only be a second publish, in
+				// the topic already, and 300ms is many streaming pulls.
+				time.Sleep(300 * time.Millisecond)
 				rcancel()
 				return
 			}
