@@ -90,16 +90,14 @@ func (v *SinkView) UnmarshalJSON(data []byte) error {
 		UpdatedAt    *time.Time `json:"updated_at"`
 		Secret       string     `json:"secret"`
 	}
-	if err := json.Unmarshal(data, &own); err != nil {
-		return err
-	}
 	var st SinkStatus
-	if err := json.Unmarshal(data, &st); err != nil {
-		return err
-	}
 	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(data, &fields); err != nil {
-		return err
+	// One object, read three ways: the view's own fields, the status's,
+	// and every field by name (the definition's are the rest).
+	for _, as := range []any{&own, &st, &fields} {
+		if err := json.Unmarshal(data, as); err != nil {
+			return err
+		}
 	}
 	definition := false
 	for k := range fields {
