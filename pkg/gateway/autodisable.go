@@ -12,13 +12,11 @@ import (
 // sink (whose definition the gateway cannot change) is paused.
 type failingSinks struct{ g *Gateway }
 
+// AutoDisableSinks implements autodisable.Sinks.
 func (f failingSinks) AutoDisableSinks() []autodisable.Sink {
-	list := f.g.sinkList()
-	out := make([]autodisable.Sink, 0, len(list))
-	for _, rs := range list {
-		out = append(out, autodisable.Sink{Name: rs.cfg.Name, After: rs.cfg.DisableAfter.D, Disabled: rs.cfg.Disabled, Dispatcher: rs.dispatcher})
-	}
-	return out
+	return sinkViews(f.g, func(rs *runningSink) autodisable.Sink {
+		return autodisable.Sink{Name: rs.cfg.Name, After: rs.cfg.DisableAfter.D, Disabled: rs.cfg.Disabled, Dispatcher: rs.dispatcher}
+	})
 }
 
 func (f failingSinks) Disable(ctx context.Context, name, reason string) error {
