@@ -464,7 +464,10 @@ func (p *publisher) runFrom(ctx context.Context, from, n, rate, workers int) err
 					if err == nil {
 						break
 					}
-					time.Sleep(50 * time.Millisecond)
+					select { // a pause before the retry, cut short by the end of the run
+					case <-ctx.Done():
+					case <-time.After(50 * time.Millisecond):
+					}
 				}
 			}
 		}()

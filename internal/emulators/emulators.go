@@ -50,17 +50,15 @@ func tail(s string, n int) string {
 
 func waitHTTP(t testing.TB, url string, d time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
+	var err error
+	if !testutil.Poll(d, func() bool {
+		var resp *http.Response
+		if resp, err = http.Get(url); err == nil {
 			resp.Body.Close()
-			return
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not up after %s: %v", url, d, err)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return err == nil
+	}) {
+		t.Fatalf("%s not up after %s: %v", url, d, err)
 	}
 }
 
