@@ -14,7 +14,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard-dev/switchyard/pkg/bus"
-	"github.com/switchyard-dev/switchyard/pkg/lifecycle"
 	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
@@ -87,24 +86,17 @@ type Putter interface {
 	Put(ctx context.Context, key string, value []byte) (uint64, error)
 }
 
-// Recorder keeps each sink's ack floor in the state bucket between Start
-// and Stop, and once more at the end. Replicas all write it; any of their
+// Recorder keeps each sink's ack floor in the state bucket while Run runs,
+// and once more at its end. Replicas all write it; any of their
 // values is a floor, so the race is harmless.
 type Recorder struct {
 	KV    Putter
 	Sinks Sinks
 	Log   *slog.Logger
-
-	w lifecycle.Worker
 }
 
-// Start records every Every until ctx ends or Stop.
-func (r *Recorder) Start(ctx context.Context) error { return r.w.Start(ctx, r.run) }
-
-// Stop ends the recording and returns once the last round is written.
-func (r *Recorder) Stop() error { return r.w.Stop() }
-
-func (r *Recorder) run(ctx context.Context) {
+// Run records every Every until ctx ends, then once more.
+func (r *Recorder) Run(ctx context.Context) {
 	last := map[string]uint64{}
 	// A sink this replica settled nothing for since the last round has
 	// nothing new to record: skipping it keeps thousands of idle sinks

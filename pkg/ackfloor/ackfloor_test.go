@@ -11,6 +11,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/bus"
+	"github.com/switchyard-dev/switchyard/pkg/lifecycle"
 )
 
 type sinks []Sink
@@ -58,8 +59,8 @@ func TestRecordedFloorIsReadByItsIncarnationOnly(t *testing.T) {
 	Every = 50 * time.Millisecond
 	t.Cleanup(func() { Every = old })
 	kv, c := setup(t, 3)
-	r := &Recorder{KV: kv, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Sinks: sinks{{Name: "a", Incarnation: "api-1", Settled: 3, Consumer: c}}}
+	r := lifecycle.Go(&Recorder{KV: kv, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Sinks: sinks{{Name: "a", Incarnation: "api-1", Settled: 3, Consumer: c}}})
 	if err := r.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -90,8 +91,8 @@ func TestStopRecordsTheLastRound(t *testing.T) {
 	Every = time.Hour
 	t.Cleanup(func() { Every = old })
 	kv, c := setup(t, 2)
-	r := &Recorder{KV: kv, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Sinks: sinks{{Name: "a", Settled: 2, Consumer: c}}}
+	r := lifecycle.Go(&Recorder{KV: kv, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Sinks: sinks{{Name: "a", Settled: 2, Consumer: c}}})
 	if err := r.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

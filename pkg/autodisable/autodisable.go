@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/dispatch"
-	"github.com/switchyard-dev/switchyard/pkg/lifecycle"
 	"github.com/switchyard-dev/switchyard/pkg/telemetry"
 )
 
@@ -43,22 +42,15 @@ type Sinks interface {
 	Disable(ctx context.Context, name, reason string) error
 }
 
-// Watcher checks the sinks every Interval between Start and Stop.
+// Watcher checks the sinks every Interval while Run runs.
 type Watcher struct {
 	Sinks   Sinks
 	Metrics *telemetry.Metrics // counts AutoDisabled
 	Log     *slog.Logger
-
-	w lifecycle.Worker
 }
 
-// Start checks every Interval until ctx ends or Stop.
-func (fw *Watcher) Start(ctx context.Context) error { return fw.w.Start(ctx, fw.run) }
-
-// Stop ends the checks and returns once the one in progress has.
-func (fw *Watcher) Stop() error { return fw.w.Stop() }
-
-func (fw *Watcher) run(ctx context.Context) {
+// Run checks every Interval until ctx ends.
+func (fw *Watcher) Run(ctx context.Context) {
 	t := time.NewTicker(Interval)
 	defer t.Stop()
 	for {

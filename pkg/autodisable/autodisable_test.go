@@ -14,6 +14,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/dispatch"
+	"github.com/switchyard-dev/switchyard/pkg/lifecycle"
 	"github.com/switchyard-dev/switchyard/pkg/telemetry"
 )
 
@@ -77,7 +78,7 @@ func TestOnlySinksFailingForDisableAfterAreDisabled(t *testing.T) {
 		{Name: "never", Dispatcher: dispatcher{running, long}},
 	}}
 	m := telemetry.NewMetrics()
-	w := &Watcher{Sinks: s, Metrics: m, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	w := lifecycle.Go(&Watcher{Sinks: s, Metrics: m, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err := w.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

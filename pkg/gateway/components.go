@@ -1,9 +1,26 @@
 package gateway
 
 import (
+	"context"
+
 	"github.com/switchyard-dev/switchyard/pkg/ackfloor"
+	"github.com/switchyard-dev/switchyard/pkg/apisinks"
+	"github.com/switchyard-dev/switchyard/pkg/autodisable"
 	"github.com/switchyard-dev/switchyard/pkg/limits"
 )
+
+// The components' views of the gateway: each sees the running sinks
+// through the narrow interface its package states.
+
+// sinkViews is the running sinks as a component sees them, one view each.
+func sinkViews[T any](g *Gateway, view func(*runningSink) T) []T {
+	list := g.sinkList()
+	out := make([]T, 0, len(list))
+	for _, rs := range list {
+		out = append(out, view(rs))
+	}
+	return out
+}
 
 // ackFloorSinks shows the ack-floor recorder the running sinks.
 type ackFloorSinks struct{ g *Gateway }
@@ -33,12 +50,43 @@ func (l limitSinks) LimitSinks() []limits.Sink {
 	})
 }
 
-// sinkViews is the running sinks as a component sees them, one view each.
-func sinkViews[T any](g *Gateway, view func(*runningSink) T) []T {
-	list := g.sinkList()
-	out := make([]T, 0, len(list))
-	for _, rs := range list {
-		out = append(out, view(rs))
+// failingSinks shows the auto-disable watcher the running sinks, and
+// disables them: an API sink's definition gets disabled: true, a file
+// sink (whose definition the gateway cannot change) is paused.
+type failingSinks struct{ g *Gateway }
+
+// AutoDisableSinks implements autodisable.Sinks.
+func (f failingSinks) AutoDisableSinks() []autodisable.Sink {
+	return sinkViews(f.g, func(rs *runningSink) autodisable.Sink {
+		return autodisable.Sink{Name: rs.cfg.Name, After: rs.cfg.DisableAfter.D, Disabled: rs.cfg.Disabled, Dispatcher: rs.dispatcher}
+	})
+}
+
+func (f failingSinks) Disable(ctx context.Context, name, reason string) error {
+	g := f.g
+	g.mu.RLock()
+	_, isAPI := g.api[name]
+	g.mu.RUnlock()
+	if !isAPI {
+		return g.Pause(ctx, name, reason)
 	}
-	return out
+	return g.updateAPISink(ctx, name, apisinks.OpAutoDisable, "switchyard", reason, func(doc map[string]any, _ *apisinks.Record) error {
+		doc["disabled"] = true
+		return nil
+	})
+}
+
+// pauseTarget applies the pauses made through other replicas.
+type pauseTarget struct{ g *Gateway }
+
+func (p pauseTarget) Paused(name, reason string) {
+	if rs, err := p.g.sink(name); err == nil {
+		rs.dispatcher.Pause(reason)
+	}
+}
+
+func (p pauseTarget) Resumed(name string) {
+	if rs, err := p.g.sink(name); err == nil && !rs.cfg.Disabled {
+		rs.dispatcher.Resume()
+	}
 }

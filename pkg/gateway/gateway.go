@@ -25,6 +25,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 	"github.com/switchyard-dev/switchyard/pkg/dispatch"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
+	"github.com/switchyard-dev/switchyard/pkg/lifecycle"
 	"github.com/switchyard-dev/switchyard/pkg/limits"
 	"github.com/switchyard-dev/switchyard/pkg/pauses"
 	"github.com/switchyard-dev/switchyard/pkg/replay"
@@ -286,10 +287,12 @@ func (g *Gateway) Run(ctx context.Context) error {
 
 	// Components start in order and are joined in reverse, after the
 	// sinks have drained; the replays, started first, are joined last.
-	_ = sup.start(ctx, &pauses.Watcher{Store: g.pauses, Target: pauseTarget{g}, Log: g.log}) // cannot fail
-	_ = sup.start(ctx, &limits.Watcher{JS: g.bus.JS, Stream: g.cfg.Stream.Name, MaxAge: g.cfg.Stream.MaxAge.D,
-		Sinks: limitSinks{g}, Metrics: g.metrics, Log: g.log}) // cannot fail
-	_ = sup.start(ctx, &ackfloor.Recorder{KV: g.state, Sinks: ackFloorSinks{g}, Log: g.log}, g.peers) // cannot fail
+	_ = sup.start(ctx, // cannot fail
+		lifecycle.Go(&pauses.Watcher{Store: g.pauses, Target: pauseTarget{g}, Log: g.log}),
+		lifecycle.Go(&limits.Watcher{JS: g.bus.JS, Stream: g.cfg.Stream.Name, MaxAge: g.cfg.Stream.MaxAge.D,
+			Sinks: limitSinks{g}, Metrics: g.metrics, Log: g.log}),
+		lifecycle.Go(&ackfloor.Recorder{KV: g.state, Sinks: ackFloorSinks{g}, Log: g.log}),
+		lifecycle.Go(g.peers))
 
 	g.reloadMu.Lock()
 	g.runCtx = ctx
@@ -301,8 +304,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 	_ = sup.start(ctx, g.expiry) // cannot fail
 	g.apiChanged()
 	// After running: the changes they apply go through the reload path.
-	_ = sup.start(ctx, &apisinks.Watcher{Store: g.store, Target: apiWatch{g}})                       // cannot fail
-	_ = sup.start(ctx, &autodisable.Watcher{Sinks: failingSinks{g}, Metrics: g.metrics, Log: g.log}) // cannot fail
+	_ = sup.start(ctx, &apisinks.Watcher{Store: g.store, Target: apiWatch{g}})                                     // cannot fail
+	_ = sup.start(ctx, lifecycle.Go(&autodisable.Watcher{Sinks: failingSinks{g}, Metrics: g.metrics, Log: g.log})) // cannot fail
 	g.log.Info("switchyard running", "nats", g.bus.ClientURL(), "admin", g.AdminAddr(), "sinks", len(g.sinkList()))
 
 	var err error

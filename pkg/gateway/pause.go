@@ -61,18 +61,3 @@ func (g *Gateway) applyPause(ctx context.Context, rs *runningSink) error {
 	}
 	return nil
 }
-
-// pauseTarget applies the pauses made through other replicas.
-type pauseTarget struct{ g *Gateway }
-
-func (p pauseTarget) Paused(name, reason string) {
-	if rs, err := p.g.sink(name); err == nil {
-		rs.dispatcher.Pause(reason)
-	}
-}
-
-func (p pauseTarget) Resumed(name string) {
-	if rs, err := p.g.sink(name); err == nil && !rs.cfg.Disabled {
-		rs.dispatcher.Resume()
-	}
-}

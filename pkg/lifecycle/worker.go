@@ -1,6 +1,7 @@
-// Package lifecycle holds what a background component of the gateway is
-// made of: a Worker runs one goroutine between its component's Start and
-// Stop, so that Stop returns only once that goroutine has.
+// Package lifecycle is what a background component of the gateway is made
+// of: a Worker runs one goroutine between its component's Start and Stop,
+// so that Stop returns only once that goroutine has; Go makes a component
+// of anything with a Run that lasts until its context ends.
 package lifecycle
 
 import (
@@ -54,3 +55,23 @@ func (w *Worker) Stop() error {
 	w.Halt()
 	return nil
 }
+
+// Runner is a background worker's body: Run works until ctx ends.
+type Runner interface {
+	Run(ctx context.Context)
+}
+
+// Component runs a Runner between Start and Stop.
+type Component struct {
+	Runner Runner
+	w      Worker
+}
+
+// Go is the component that runs r.
+func Go(r Runner) *Component { return &Component{Runner: r} }
+
+// Start runs the Runner in a goroutine until ctx ends or Stop.
+func (c *Component) Start(ctx context.Context) error { return c.w.Start(ctx, c.Runner.Run) }
+
+// Stop ends the Runner's context and returns once Run has.
+func (c *Component) Stop() error { return c.w.Stop() }

@@ -40,3 +40,20 @@ func TestHaltBeforeGo(t *testing.T) {
 	var w Worker
 	w.Halt()
 }
+
+type runner struct{ ran chan struct{} }
+
+func (r runner) Run(ctx context.Context) { close(r.ran); <-ctx.Done() }
+
+// A component's Stop returns once its Runner's Run has.
+func TestComponentStopJoinsRun(t *testing.T) {
+	r := runner{ran: make(chan struct{})}
+	c := Go(r)
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	<-r.ran
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/switchyard-dev/switchyard/pkg/lifecycle"
 	"github.com/switchyard-dev/switchyard/pkg/telemetry"
 )
 
@@ -94,7 +93,7 @@ type Sinks interface {
 
 // Watcher sets the limit gauges and logs a warning when a limit is
 // crossed (once per crossing, and once when back under), every Interval
-// between Start and Stop.
+// while Run runs.
 type Watcher struct {
 	JS     Streams
 	Stream string        // the events stream
@@ -103,17 +102,10 @@ type Watcher struct {
 	// Metrics holds the gauges: OldestPendingRatio, StreamBytesRatio.
 	Metrics *telemetry.Metrics
 	Log     *slog.Logger
-
-	w lifecycle.Worker
 }
 
-// Start checks at once and then every Interval, until ctx ends or Stop.
-func (lw *Watcher) Start(ctx context.Context) error { return lw.w.Start(ctx, lw.run) }
-
-// Stop ends the checks and returns once the one in progress has.
-func (lw *Watcher) Stop() error { return lw.w.Stop() }
-
-func (lw *Watcher) run(ctx context.Context) {
+// Run checks at once and then every Interval, until ctx ends.
+func (lw *Watcher) Run(ctx context.Context) {
 	t := time.NewTicker(Interval)
 	defer t.Stop()
 	over := map[string]bool{}

@@ -12,6 +12,7 @@ import (
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/switchyard-dev/switchyard/internal/testutil"
+	"github.com/switchyard-dev/switchyard/pkg/lifecycle"
 	"github.com/switchyard-dev/switchyard/pkg/telemetry"
 )
 
@@ -88,7 +89,7 @@ func TestWatcherGaugesAndOneWarningPerCrossing(t *testing.T) {
 	logs := &testutil.SyncBuffer{}
 	m := telemetry.NewMetrics()
 	m.OldestPendingRatio.WithLabelValues("gone").Set(0.5) // a sink removed before the first check
-	w := &Watcher{JS: js.JS, Stream: "EVENTS", MaxAge: time.Hour, Sinks: s, Metrics: m, Log: slog.New(slog.NewTextHandler(logs, nil))}
+	w := lifecycle.Go(&Watcher{JS: js.JS, Stream: "EVENTS", MaxAge: time.Hour, Sinks: s, Metrics: m, Log: slog.New(slog.NewTextHandler(logs, nil))})
 	if err := w.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard-dev/switchyard/pkg/bus"
-	"github.com/switchyard-dev/switchyard/pkg/lifecycle"
 	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
@@ -85,26 +84,19 @@ type Target interface {
 	Resumed(sink string)
 }
 
-// Watcher applies pauses and resumes made through any replica, between
-// Start and Stop. A watch that cannot start yet (the cluster electing) or
+// Watcher applies pauses and resumes made through any replica while Run
+// runs. A watch that cannot start yet (the cluster electing) or
 // that ends is started again: a replica that stopped watching would
 // deliver for a sink the others hold paused.
 type Watcher struct {
 	Store  Store
 	Target Target
 	Log    *slog.Logger
-
-	w lifecycle.Worker
 }
 
-// Start watches until ctx ends or Stop. The first watch takes only
-// updates: the caller applied the bucket before.
-func (pw *Watcher) Start(ctx context.Context) error { return pw.w.Start(ctx, pw.run) }
-
-// Stop ends the watch and returns once it has.
-func (pw *Watcher) Stop() error { return pw.w.Stop() }
-
-func (pw *Watcher) run(ctx context.Context) {
+// Run watches until ctx ends. The first watch takes only updates: the
+// caller applied the bucket before.
+func (pw *Watcher) Run(ctx context.Context) {
 	// A watch started again takes the bucket's entries too (delete
 	// markers included), which covers what changed while none ran.
 	opts := []jetstream.WatchOpt{jetstream.UpdatesOnly()}

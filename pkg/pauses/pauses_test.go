@@ -12,6 +12,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/bus"
+	"github.com/switchyard-dev/switchyard/pkg/lifecycle"
 )
 
 func store(t *testing.T) Store {
@@ -78,7 +79,7 @@ func TestWatcherAppliesLaterChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	tg := &target{}
-	w := &Watcher{Store: s, Target: tg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	w := lifecycle.Go(&Watcher{Store: s, Target: tg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err := w.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

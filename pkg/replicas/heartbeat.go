@@ -18,8 +18,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/switchyard-dev/switchyard/pkg/lifecycle"
 )
 
 // HeartbeatEvery is how often a replica records itself; a replica not
@@ -36,8 +34,8 @@ type KV interface {
 
 func key(id string) string { return "replicas." + id }
 
-// Heartbeat records this replica and counts the live ones between Start
-// and Stop, then removes its key so the others take its share at once.
+// Heartbeat records this replica and counts the live ones while Run runs,
+// then removes its key so the others take its share at once.
 type Heartbeat struct {
 	KV  KV
 	Log *slog.Logger
@@ -45,20 +43,10 @@ type Heartbeat struct {
 	AdminAddr string
 
 	live atomic.Int64 // ≥1 once counted; 0 reads as 1
-	w    lifecycle.Worker
 }
 
 // Count is how many replicas deliver now, this one included.
 func (h *Heartbeat) Count() int { return int(max(1, h.live.Load())) }
-
-// Start beats until ctx ends or Stop.
-func (h *Heartbeat) Start(ctx context.Context) error {
-	id := ID(h.AdminAddr)
-	return h.w.Start(ctx, func(ctx context.Context) { h.run(ctx, id) })
-}
-
-// Stop ends the beats and returns once this replica's key is removed.
-func (h *Heartbeat) Stop() error { return h.w.Stop() }
 
 var keyUnsafe = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
 
@@ -77,7 +65,9 @@ func ID(adminAddr string) string {
 	return label + "-" + strings.ToLower(rand.Text()[:12])
 }
 
-func (h *Heartbeat) run(ctx context.Context, id string) {
+// Run beats every HeartbeatEvery until ctx ends, under an id drawn anew.
+func (h *Heartbeat) Run(ctx context.Context) {
+	id := ID(h.AdminAddr)
 	k := key(id)
 	t := time.NewTicker(HeartbeatEvery)
 	defer t.Stop()

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard-dev/switchyard/internal/testutil"
+	"github.com/switchyard-dev/switchyard/pkg/lifecycle"
 )
 
 func stateKV(t *testing.T) jetstream.KeyValue {
@@ -37,14 +38,15 @@ func TestHeartbeatsCountEachOtherAndStopRemovesTheKey(t *testing.T) {
 	if a.Count() != 1 {
 		t.Fatalf("count before any beat = %d, want 1", a.Count())
 	}
-	for _, h := range []*Heartbeat{a, b} {
-		if err := h.Start(context.Background()); err != nil {
+	ca, cb := lifecycle.Go(a), lifecycle.Go(b)
+	for _, c := range []*lifecycle.Component{ca, cb} {
+		if err := c.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	defer func() { _ = a.Stop() }()
+	defer func() { _ = ca.Stop() }()
 	testutil.WaitFor(t, 5*time.Second, "both counting two", func() bool { return a.Count() == 2 && b.Count() == 2 })
-	_ = b.Stop()
+	_ = cb.Stop()
 	keys, err := kv.ListKeysFiltered(context.Background(), key("*"))
 	if err != nil {
 		t.Fatal(err)
