@@ -122,8 +122,9 @@ func (g *Gateway) applyAPIChange(ctx context.Context, c apisinks.Change) {
 // latest: the watch delivers it after the sink was changed again or
 // deleted (by this very replica, say). Applying it would bring a deleted
 // sink back, and make its consumer again after the delete cleaned the
-// name; what superseded it follows in the watch. Not knowing, it is
-// applied, as before.
+// name; what superseded it follows in the watch. Not knowing (the bucket
+// not answering), it is applied: a stale record is corrected by the next
+// change the watch delivers, a lost one is not.
 func (g *Gateway) superseded(ctx context.Context, name string, rev uint64) bool {
 	latest, err := g.store.Revision(ctx, name)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {

@@ -1,6 +1,18 @@
-// Package gateway wires Switchyard together and owns its lifecycle: open
-// the bus, ensure streams and consumers, start one dispatcher per sink and
-// the admin API, and stop gracefully.
+// Package gateway wires Switchyard together and owns its lifecycle: New
+// opens the bus and ensures the streams and consumers; Run serves the
+// admin API (the console mounted under it) and the ingest listener, starts
+// one dispatcher per sink and the background components (replays, pauses,
+// limits, ack floors, the replicas' heartbeat, the API sinks' watch and
+// rotation expiry, auto-disable) under a supervisor that joins them in
+// reverse at shutdown, and stops gracefully; Reload builds the new sinks,
+// swaps them in and drains the old ones.
+//
+// Beyond wiring it answers the admin API's roles that act on running sinks
+// (Admin: health, the sink list and status, pause and resume, the
+// endpoints API with secret rotation and test sends), applies the API
+// sinks' records to the running set, guards the consumer a reload keeps
+// for a removed config-file sink and each sink's incarnation, and
+// collects the sinks' consumer gauges at scrape time.
 package gateway
 
 import (
