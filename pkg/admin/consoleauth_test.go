@@ -17,8 +17,8 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/admin"
 )
 
-// The console's pages anyone the listener answers may see: a review
-// listed them. Every other page needs a console session.
+// reviewedPublicPages are the console's pages anyone the listener answers
+// may see, as a review listed them. Every other page needs a console session.
 var reviewedPublicPages = map[string]string{
 	"GET /login":   "the login form",
 	"GET /assets/": "the console's own scripts and styles, embedded",

@@ -21,8 +21,8 @@ import (
 	_ "github.com/switchyard-dev/switchyard/pkg/sink/all"
 )
 
-// The routes anyone the listener answers may call: a security review
-// listed them. A route the OpenAPI document marks public (security: [])
+// reviewedPublic are the routes anyone the listener answers may call, as
+// a security review listed them. A route the OpenAPI document marks public (security: [])
 // that is not here fails the test, so a route cannot become anonymous by
 // a line in the document alone.
 var reviewedPublic = map[string]string{
