@@ -184,7 +184,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	if err = g.applyPauses(ctx); err != nil {
 		return nil, err
 	}
-	g.metrics.Registry.MustRegister(newConsumerCollector(g))
+	g.metrics.Registry.MustRegister(limits.NewCollector(limitSinks{g}))
 	if err = g.openIngest(); err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/dispatch"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 	"github.com/switchyard-dev/switchyard/pkg/limits"
+	"github.com/switchyard-dev/switchyard/pkg/telemetry"
 )
 
 // Sinks is every running sink's status, by name, and the API sinks that
@@ -56,7 +57,7 @@ func (g *Gateway) sinkStatus(ctx context.Context, rs *runningSink) gatewayapi.Si
 	// series of a sink a reload removed meanwhile (ForgetSink).
 	g.mu.RLock()
 	if g.byName[rs.cfg.Name] == rs {
-		st.LatencyP99Seconds = quantile(g.metrics.EventLatency.WithLabelValues(rs.cfg.Name), 0.99).Seconds()
+		st.LatencyP99Seconds = telemetry.Quantile(g.metrics.EventLatency.WithLabelValues(rs.cfg.Name), 0.99).Seconds()
 	}
 	g.mu.RUnlock()
 	// One sink's trouble (a lost consumer, a failing dead-letter

@@ -2,7 +2,8 @@
 // limits: a sink whose oldest unsettled event nears stream.max_age (its
 // events would be removed undelivered), the stream nearing max_bytes (it
 // would refuse publishes). The Watcher sets the gauges and logs each
-// crossing; AgeWarning is also the sink status's warning.
+// crossing; the Collector reads the sinks' backlogs at scrape time;
+// AgeWarning is also the sink status's warning.
 package limits
 
 import (

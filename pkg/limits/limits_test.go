@@ -111,3 +111,32 @@ func TestWatcherGaugesAndOneWarningPerCrossing(t *testing.T) {
 		return promtest.CollectAndCount(m.OldestPendingRatio) == 1 // "gone" was never this watcher's
 	})
 }
+
+// The collector reads a sink's backlog at scrape time.
+func TestCollectorReadsTheBacklogAtScrape(t *testing.T) {
+	js := testutil.StartJetStream(t, nil)
+	ctx := context.Background()
+	if _, err := js.JS.CreateStream(ctx, jetstream.StreamConfig{Name: "EVENTS", Subjects: []string{"events.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := js.JS.CreateConsumer(ctx, "EVENTS", jetstream.ConsumerConfig{Durable: "a", AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &sinks{}
+	s.set(Sink{Name: "a", Consumer: c})
+	col := NewCollector(s)
+	for range 3 {
+		if _, err := js.JS.Publish(ctx, "events.x", []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := strings.NewReader(`
+# HELP switchyard_consumer_pending Events in the stream not yet delivered to the sink.
+# TYPE switchyard_consumer_pending gauge
+switchyard_consumer_pending{sink="a"} 3
+`)
+	if err := promtest.CollectAndCompare(col, want, "switchyard_consumer_pending"); err != nil {
+		t.Fatal(err)
+	}
+}

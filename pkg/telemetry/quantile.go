@@ -1,4 +1,4 @@
-package gateway
+package telemetry
 
 import (
 	"math"
@@ -8,9 +8,10 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
-// quantile reads a quantile of one sink's event-latency histogram (since
-// the gateway started), interpolating inside the bucket.
-func quantile(h prometheus.Observer, q float64) time.Duration {
+// Quantile reads quantile q of a histogram (one sink's event latency,
+// since the gateway started), interpolating inside the bucket; 0 when it
+// has no samples.
+func Quantile(h prometheus.Observer, q float64) time.Duration {
 	m, ok := h.(prometheus.Metric)
 	if !ok {
 		return 0
