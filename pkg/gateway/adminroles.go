@@ -20,7 +20,7 @@ func (g *Gateway) Admin() admin.Roles {
 		Sinks:       g,
 		DeadLetters: deadletter.Desk{Store: g.dlq, Known: func(name string) error { _, err := g.sink(name); return err }},
 		Replays:     g.replays,
-		Endpoints:   g,
+		Endpoints:   g.endpoints,
 		Events:      eventlog.Events{Log: g.attempts, JS: g.bus.JS, Incarnation: g.incarnationOf},
 	}
 }
@@ -51,12 +51,10 @@ func (g *Gateway) AdminHandler(o admin.Options) http.Handler {
 // replica runs or stores it, "" when there is none (deleted).
 func (g *Gateway) incarnationOf(name string) string {
 	g.mu.RLock()
-	defer g.mu.RUnlock()
-	if rs := g.byName[name]; rs != nil {
+	rs := g.byName[name]
+	g.mu.RUnlock()
+	if rs != nil {
 		return rs.cfg.Incarnation
 	}
-	if a := g.api[name]; a != nil {
-		return a.Rec.Incarnation(name)
-	}
-	return ""
+	return g.endpoints.StoredIncarnation(name)
 }

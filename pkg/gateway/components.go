@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/switchyard-dev/switchyard/pkg/ackfloor"
-	"github.com/switchyard-dev/switchyard/pkg/apisinks"
 	"github.com/switchyard-dev/switchyard/pkg/autodisable"
 	"github.com/switchyard-dev/switchyard/pkg/limits"
 )
@@ -63,17 +62,11 @@ func (f failingSinks) AutoDisableSinks() []autodisable.Sink {
 }
 
 func (f failingSinks) Disable(ctx context.Context, name, reason string) error {
-	g := f.g
-	g.mu.RLock()
-	_, isAPI := g.api[name]
-	g.mu.RUnlock()
+	isAPI, err := f.g.endpoints.Disable(ctx, name, reason)
 	if !isAPI {
-		return g.Pause(ctx, name, reason)
+		return f.g.Pause(ctx, name, reason)
 	}
-	return g.updateAPISink(ctx, name, apisinks.OpAutoDisable, "switchyard", reason, func(doc map[string]any, _ *apisinks.Record) error {
-		doc["disabled"] = true
-		return nil
-	})
+	return err
 }
 
 // pauseTarget applies the pauses made through other replicas.

@@ -2,17 +2,18 @@
 // opens the bus and ensures the streams and consumers; Run serves the
 // admin API (the console mounted under it) and the ingest listener, starts
 // one dispatcher per sink and the background components (replays, pauses,
-// limits, ack floors, the replicas' heartbeat, the API sinks' watch and
-// rotation expiry, auto-disable) under a supervisor that joins them in
-// reverse at shutdown, and stops gracefully; Reload builds the new sinks,
-// swaps them in and drains the old ones.
+// limits, ack floors, the replicas' heartbeat, the endpoints (the API
+// sinks' watch and rotation expiry), auto-disable) under a supervisor that
+// joins them in reverse at shutdown, and stops gracefully; Reload hands the
+// new file to the endpoints, which judge the API sinks again, and the
+// gateway builds the new sinks, swaps them in and drains the old ones.
 //
 // Beyond wiring it answers the admin API's roles that act on running sinks
-// (Admin: health, the sink list and status, pause and resume, the
-// endpoints API with secret rotation and test sends), applies the API
-// sinks' records to the running set, guards the consumer a reload keeps
-// for a removed config-file sink and each sink's incarnation, and
-// collects the sinks' consumer gauges at scrape time.
+// (Admin: health, the sink list and status, pause and resume; the
+// endpoints role is pkg/endpoints), runs what the endpoints decide
+// (endpoints.Host: apply a config, a sink's status, a test send, forget a
+// name's state), guards each sink's incarnation, and collects the sinks'
+// consumer gauges at scrape time.
 package gateway
 
 import (
@@ -36,6 +37,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 	"github.com/switchyard-dev/switchyard/pkg/dispatch"
+	"github.com/switchyard-dev/switchyard/pkg/endpoints"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 	"github.com/switchyard-dev/switchyard/pkg/lifecycle"
 	"github.com/switchyard-dev/switchyard/pkg/limits"
@@ -75,15 +77,14 @@ type Gateway struct {
 	replays   *replay.Manager
 	metrics   *telemetry.Metrics
 	version   string
-	mu        sync.RWMutex // guards sinks, byName, cfg.Sinks, fileCfg and api across reloads
+	mu        sync.RWMutex // guards sinks, byName and cfg.Sinks across reloads
 	sinks     []*runningSink
 	byName    map[string]*runningSink
-	// fileCfg is the config file's; cfg is what runs: its sinks and the
-	// API's (api) that may run.
-	fileCfg  *config.Config
-	api      map[string]*apiSink
-	expiry   *apisinks.Expiry // ends rotated-out secrets' grace (rotate.go)
-	reloadMu sync.Mutex
+	// endpoints compose what runs (cfg): the config file's sinks and the
+	// API's that may run; every change goes through them (reload.go).
+	endpoints *endpoints.Endpoints
+	reloadMu  sync.Mutex // held while the running sinks change
+
 	adminLn  net.Listener
 	ingest   *ingestServer       // nil when ingest.listen is empty
 	admin    *adminServer        // serves adminLn from New on (startup.go)
@@ -117,9 +118,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
-	g := &Gateway{cfg: cfg, fileCfg: cfg, api: map[string]*apiSink{}, log: opts.Logger, metrics: telemetry.NewMetrics(), byName: map[string]*runningSink{}}
+	g := &Gateway{cfg: cfg, log: opts.Logger, metrics: telemetry.NewMetrics(), byName: map[string]*runningSink{}}
 	g.retry = &bus.Retrier{Log: g.log}
-	g.expiry = &apisinks.Expiry{Expire: g.expireRotations}
 	defer func() {
 		if err != nil {
 			g.close(context.Background())
@@ -169,10 +169,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	if g.store.Sealer == nil {
 		g.log.Warn("admin.secrets_key_file is not set: sinks created through the API are stored with their secrets in plain text in the " + bus.SinksBucket + " bucket")
 	}
-	if err = g.retry.Do(ctx, "kv "+bus.SinksBucket, g.loadAPISinks); err != nil {
+	g.endpoints = endpoints.New(endpoints.Config{Host: endpointsHost{g}, Store: g.store, Kinds: g.kinds, File: cfg,
+		JS: g.bus.JS, Stream: cfg.Stream.Name, Metrics: g.metrics, Log: g.log})
+	if err = g.retry.Do(ctx, "kv "+bus.SinksBucket, g.endpoints.Load); err != nil {
 		return nil, err
 	}
-	g.cfg = apisinks.Effective(cfg, g.api)
+	g.cfg = g.endpoints.Effective()
 	for _, sc := range g.cfg.Sinks {
 		rs, err := g.openSink(ctx, sc)
 		if err != nil {
@@ -313,10 +315,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	g.reloadMu.Unlock()
 	g.running.Store(true)
-	_ = sup.start(ctx, g.expiry) // cannot fail
-	g.apiChanged()
 	// After running: the changes they apply go through the reload path.
-	_ = sup.start(ctx, &apisinks.Watcher{Store: g.store, Target: apiWatch{g}})                                     // cannot fail
+	_ = sup.start(ctx, g.endpoints)                                                                                // cannot fail
 	_ = sup.start(ctx, lifecycle.Go(&autodisable.Watcher{Sinks: failingSinks{g}, Metrics: g.metrics, Log: g.log})) // cannot fail
 	g.log.Info("switchyard running", "nats", g.bus.ClientURL(), "admin", g.AdminAddr(), "sinks", len(g.sinkList()))
 
@@ -395,7 +395,7 @@ func (g *Gateway) Ready(ctx context.Context) error {
 }
 
 func (g *Gateway) sink(name string) (*runningSink, error) {
-	if err := checkName(name); err != nil {
+	if err := gatewayapi.CheckName(name); err != nil {
 		return nil, err
 	}
 	g.mu.RLock()

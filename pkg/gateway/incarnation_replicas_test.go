@@ -83,7 +83,7 @@ func TestReCreatedSinkNeverDeliversThroughTheOldReplicasDispatcher(t *testing.T)
 	a, stopA := startReplica(t, js.URL(), &logA)
 	b, _ := startReplica(t, js.URL(), &logB)
 	ctx := context.Background()
-	if _, err := a.CreateSink(ctx, apiSinkSpec(t, "acme", ep.srv.URL+"/acme"), "test"); err != nil {
+	if _, err := a.Admin().Endpoints.CreateSink(ctx, apiSinkSpec(t, "acme", ep.srv.URL+"/acme"), "test"); err != nil {
 		t.Fatal(err)
 	}
 	testutil.WaitFor(t, 10*time.Second, "replica B running acme's sink", func() bool {
@@ -93,10 +93,10 @@ func TestReCreatedSinkNeverDeliversThroughTheOldReplicasDispatcher(t *testing.T)
 
 	release := gateway.HoldReloads(b) // B is busy with an earlier change: it applies nothing meanwhile
 	defer release()
-	if err := a.DeleteSink(ctx, "orders", "test"); err != nil {
+	if err := a.Admin().Endpoints.DeleteSink(ctx, "orders", "test"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.CreateSink(ctx, apiSinkSpec(t, "globex", ep.srv.URL+"/globex"), "test"); err != nil {
+	if _, err := a.Admin().Endpoints.CreateSink(ctx, apiSinkSpec(t, "globex", ep.srv.URL+"/globex"), "test"); err != nil {
 		t.Fatal(err, "\nA:\n", logA.String(), "\nB:\n", logB.String())
 	}
 	stopA() // only B pulls from here on

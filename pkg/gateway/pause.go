@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+
+	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 )
 
 // Pause pauses a sink for every replica and across restarts: the state
@@ -28,7 +30,7 @@ func (g *Gateway) Resume(ctx context.Context, name string) error {
 		return err
 	}
 	if rs.cfg.Disabled {
-		return conflict("sink %q is disabled in its definition: set disabled: false (PATCH for API sinks, the config file otherwise)", name)
+		return gatewayapi.Conflictf("sink %q is disabled in its definition: set disabled: false (PATCH for API sinks, the config file otherwise)", name)
 	}
 	if err := g.pauses.Resume(ctx, name); err != nil {
 		return err

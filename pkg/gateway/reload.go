@@ -8,7 +8,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/switchyard-dev/switchyard/pkg/apisinks"
 	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/subject"
@@ -24,31 +23,21 @@ import (
 // twice. Removed sinks stop; their consumers (and backlogs) are kept
 // unless prune is set. Settings that need a restart are reported in the
 // plan and keep their running values.
+//
+// The endpoints judge the API sinks again against the new file and
+// apply the result through apply.
 func (g *Gateway) Reload(ctx context.Context, next *config.Config, prune bool) (config.Plan, error) {
+	return g.endpoints.Reload(ctx, next, prune)
+}
+
+// apply makes next's sinks the running ones (applyLocked) under reloadMu.
+func (g *Gateway) apply(ctx context.Context, next *config.Config, prune bool) (config.Plan, error) {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
 	if g.runCtx == nil || !g.running.Load() {
 		return config.Plan{}, ErrNotRunning
 	}
-	// The API sinks are judged again against the new file: a name the
-	// file now takes puts the API sink in conflict, and a name it gave
-	// up lets it run.
-	api := g.rebuildAPISinks(next)
-	plan, err := g.applyLocked(ctx, apisinks.Effective(next, api), prune)
-	if err == nil {
-		g.mu.Lock()
-		prev := g.api
-		g.fileCfg, g.api = next, api
-		g.mu.Unlock()
-		g.reportRebuilt(prev, api)
-		g.apiChanged()
-		if prune {
-			// Also what earlier reloads kept: --prune frees every name a
-			// removed file sink's consumer holds (CreateSink refuses it).
-			g.pruneKept(ctx)
-		}
-	}
-	return plan, err
+	return g.applyLocked(ctx, next, prune)
 }
 
 // applyLocked swaps the running sinks for those of next (the file's sinks
@@ -148,7 +137,15 @@ func (g *Gateway) applyLocked(ctx context.Context, next *config.Config, prune bo
 		g.metrics.ForgetSink(name) // its dispatcher has stopped
 	}
 	if prune {
-		g.pruneConsumers(ctx, g.withoutAPISinks(plan.Removed))
+		// An API sink a reload refuses (a narrower api.allow) keeps its
+		// backlog until it complies again; only its delete removes it.
+		var names []string
+		for _, n := range plan.Removed {
+			if !g.endpoints.Has(n) {
+				names = append(names, n)
+			}
+		}
+		g.pruneConsumers(ctx, names)
 	}
 	g.log.Info("config reloaded", "added", plan.Added, "removed", plan.Removed, "changed", plan.Changed, "needs_restart", plan.Restart)
 	return plan, nil

@@ -14,38 +14,17 @@ import (
 // do not run (in conflict with the file, or failed): the admin API's
 // sinks role, with Pause and Resume.
 func (g *Gateway) Sinks(ctx context.Context) ([]gatewayapi.SinkStatus, error) {
-	out := []gatewayapi.SinkStatus{}
-	for _, name := range g.sinkNames("") {
-		g.mu.RLock()
-		rs := g.byName[name]
-		api, isAPI := g.api[name]
-		g.mu.RUnlock()
-		switch {
-		case rs != nil:
-			out = append(out, g.sinkStatus(ctx, rs))
-		case isAPI && api.Err != nil:
-			v, err := g.sinkView(ctx, name)
-			if err != nil {
-				continue
-			}
-			out = append(out, v.SinkStatus)
-		}
-	}
-	return out, nil
+	return g.endpoints.Statuses(ctx), nil
 }
 
-// sinkStatus is a running sink's live state.
-func (g *Gateway) sinkStatus(ctx context.Context, rs *runningSink) gatewayapi.SinkStatus {
+// sinkStatus is a running sink's live state; disabledBy, when set, is why
+// its definition disables it (an API sink's record says).
+func (g *Gateway) sinkStatus(ctx context.Context, rs *runningSink, disabledBy string) gatewayapi.SinkStatus {
 	st := gatewayapi.SinkStatus{Name: rs.cfg.Name, Kind: rs.cfg.Kind(), Events: rs.cfg.Events, Tenant: rs.cfg.Tenant, Source: gatewayapi.SourceConfig,
 		State: string(rs.dispatcher.State()), StateReason: rs.dispatcher.StateReason(), InFlight: rs.dispatcher.InFlight()}
-	g.mu.RLock()
-	if a, ok := g.api[rs.cfg.Name]; ok && a.Err == nil {
-		st.Source = gatewayapi.SourceAPI
-		if rs.cfg.Disabled && a.Rec.Reason != "" {
-			st.StateReason = a.Rec.Reason
-		}
+	if rs.cfg.Disabled && disabledBy != "" {
+		st.StateReason = disabledBy
 	}
-	g.mu.RUnlock()
 	if rs.cfg.Disabled {
 		st.State = stateDisabled
 		if st.StateReason == "" || st.StateReason == disabledReason {

@@ -1,4 +1,4 @@
-package gateway
+package endpoints
 
 import (
 	"context"
@@ -9,18 +9,19 @@ import (
 
 	"github.com/switchyard-dev/switchyard/pkg/apisinks"
 	"github.com/switchyard-dev/switchyard/pkg/bus"
+	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 )
 
 // A reload without --prune stops a removed config-file sink and keeps its
 // durable consumer (its position and backlog) on purpose, so that putting
 // the sink back resumes it. That kept state holds the sink's name: an API
-// sink must not take the name over (creating one cleaned the name's
+// sink must not take the name over (creating one cleans the name's
 // consumer, dead letters and ack floor), until a reload with --prune
 // frees it.
 
 // errKeptState answers a create over a removed file sink's kept state.
 func errKeptState(name string) error {
-	return conflict("sink %q: a removed config-file sink's kept state (its consumer and backlog, kept by a reload without --prune) holds this name; "+
+	return gatewayapi.Conflictf("sink %q: a removed config-file sink's kept state (its consumer and backlog, kept by a reload without --prune) holds this name; "+
 		"`switchyard run --prune` (then a reload: SIGHUP or a change of the file) or any reload with --prune frees it", name)
 }
 
@@ -33,16 +34,16 @@ func sinkConsumerDescription(name string) string { return "Switchyard sink " + n
 // the bucket), or by a removed file sink's kept consumer. A consumer left
 // by a deleted API sink (its incarnation says so or, made before
 // incarnations, it is older than the sink's tombstone) does not hold it:
-// the create cleans it. reloadMu is held.
-func (g *Gateway) checkNameFree(ctx context.Context, name string) error {
-	trace, err := g.store.Trace(ctx, name)
+// the create cleans it. change is held.
+func (e *Endpoints) checkNameFree(ctx context.Context, name string) error {
+	trace, err := e.store.Trace(ctx, name)
 	if err != nil {
 		return fmt.Errorf("sink %s: history: %w", name, err)
 	}
 	if trace.Held {
-		return conflict("sink %q exists", name)
+		return gatewayapi.Conflictf("sink %q exists", name)
 	}
-	c, err := g.bus.JS.Consumer(ctx, g.cfg.Stream.Name, name)
+	c, err := e.js.Consumer(ctx, e.stream, name)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return nil
 	}
@@ -66,20 +67,20 @@ func (g *Gateway) checkNameFree(ctx context.Context, name string) error {
 // pruneKept deletes the consumers of config-file sinks that no longer
 // run: those a reload without --prune kept (removed now or earlier). Only
 // consumers Switchyard made for a sink are touched, and never one whose
-// name a sink of next or the sinks bucket holds. reloadMu is held.
-func (g *Gateway) pruneKept(ctx context.Context) {
-	g.mu.RLock()
-	running := make(map[string]bool, len(g.cfg.Sinks)+len(g.api))
-	for _, s := range g.cfg.Sinks {
+// name a running sink or the sinks bucket holds. change is held.
+func (e *Endpoints) pruneKept(ctx context.Context) {
+	running := map[string]bool{}
+	for _, s := range e.host.Sinks() {
 		running[s.Name] = true
 	}
-	for name := range g.api {
+	e.mu.RLock()
+	for name := range e.api {
 		running[name] = true
 	}
-	g.mu.RUnlock()
-	st, err := g.bus.JS.Stream(ctx, g.cfg.Stream.Name)
+	e.mu.RUnlock()
+	st, err := e.js.Stream(ctx, e.stream)
 	if err != nil {
-		g.log.Warn("reload: prune: stream", "err", err)
+		e.log.Warn("reload: prune: stream", "err", err)
 		return
 	}
 	var names []string
@@ -92,16 +93,16 @@ func (g *Gateway) pruneKept(ctx context.Context) {
 		if inc := bus.IncarnationOf(info.Config); inc != "" && inc != apisinks.FileIncarnation(name) {
 			continue // an API sink's: its delete cleans it, not a prune
 		}
-		if _, err := g.store.Revision(ctx, name); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		if _, err := e.store.Revision(ctx, name); !errors.Is(err, jetstream.ErrKeyNotFound) {
 			continue // an API sink's, or cannot tell
 		}
 		names = append(names, name)
 	}
 	if err := lister.Err(); err != nil {
-		g.log.Warn("reload: prune: list consumers", "err", err)
+		e.log.Warn("reload: prune: list consumers", "err", err)
 	}
 	if len(names) > 0 {
-		g.log.Info("reload: pruning the kept consumers of removed sinks", "sinks", names)
-		g.pruneConsumers(ctx, names)
+		e.log.Info("reload: pruning the kept consumers of removed sinks", "sinks", names)
+		e.host.DropConsumers(ctx, names)
 	}
 }

@@ -1,4 +1,4 @@
-package gateway
+package apisinks_test
 
 import (
 	"testing"
@@ -39,7 +39,7 @@ func TestSinkIncarnations(t *testing.T) {
 	if plan := config.Diff(old, next); len(plan.Changed["s"]) == 0 {
 		t.Errorf("a re-created sink of the same definition is no change: %+v", plan)
 	}
-	eff := apisinks.Effective(&config.Config{Sinks: []config.Sink{{Name: "f"}}}, map[string]*apiSink{
+	eff := apisinks.Effective(&config.Config{Sinks: []config.Sink{{Name: "f"}}}, map[string]*apisinks.Sink{
 		"a": {Config: config.Sink{Name: "a", Incarnation: drawn.IncarnationID}},
 	})
 	for _, s := range eff.Sinks {

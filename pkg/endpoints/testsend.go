@@ -1,4 +1,4 @@
-package gateway
+package endpoints
 
 import (
 	"context"
@@ -12,7 +12,6 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/event"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
-	"github.com/switchyard-dev/switchyard/pkg/sink"
 	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
@@ -26,10 +25,13 @@ const testResponseLimit = 1 << 10
 // driver and signed like any delivery, and says what the destination
 // answered. It goes around the stream: nothing is stored, retried,
 // logged as an attempt or dead-lettered, and the breaker does not see it.
-func (g *Gateway) TestSink(ctx context.Context, name string, req gatewayapi.TestRequest) (gatewayapi.TestResult, error) {
-	rs, err := g.sink(name)
-	if err != nil {
+func (e *Endpoints) TestSink(ctx context.Context, name string, req gatewayapi.TestRequest) (gatewayapi.TestResult, error) {
+	if err := gatewayapi.CheckName(name); err != nil {
 		return gatewayapi.TestResult{}, err
+	}
+	s, ok := e.host.Sink(name)
+	if !ok {
+		return gatewayapi.TestResult{}, gatewayapi.UnknownSink(name)
 	}
 	typ := req.Type
 	if typ == "" {
@@ -46,14 +48,14 @@ func (g *Gateway) TestSink(ctx context.Context, name string, req gatewayapi.Test
 	}
 	ev := &event.Event{ID: "msg_test_" + strings.TrimPrefix(apisinks.NewName(), "ep_"), Type: typ, Source: "switchyard", Time: time.Now().UTC(),
 		ContentType: "application/json", Data: data}
-	if t := rs.cfg.Tenant; t != "" && t != subject.AnyTenant {
+	if t := s.Tenant; t != "" && t != subject.AnyTenant {
 		ev.Tenant = t
 	}
-	ctx, cancel := context.WithTimeout(ctx, rs.cfg.Timeout())
+	ctx, cancel := context.WithTimeout(ctx, s.Timeout())
 	defer cancel()
 	res := gatewayapi.TestResult{EventID: ev.ID}
 	start := time.Now()
-	err = sink.SendObserved(ctx, rs.driver, []*event.Event{ev}, func(_, status int, body []byte) {
+	err := e.host.Send(ctx, name, []*event.Event{ev}, func(_, status int, body []byte) {
 		res.Status = status
 		res.Response = excerpt(body, testResponseLimit)
 	})
@@ -62,7 +64,7 @@ func (g *Gateway) TestSink(ctx context.Context, name string, req gatewayapi.Test
 	if err != nil {
 		res.Error = err.Error()
 	}
-	g.log.Info("test event sent", "sink", name, "event_id", ev.ID, "ok", res.OK, "status", res.Status)
+	e.log.Info("test event sent", "sink", name, "event_id", ev.ID, "ok", res.OK, "status", res.Status)
 	return res, nil
 }
 
