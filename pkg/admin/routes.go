@@ -73,7 +73,7 @@ type rawBody struct {
 }
 
 // gatewayDefaultGrace is how long a rotated-out secret keeps signing when
-// the request says nothing (the gateway's DefaultRotationGrace).
+// the request says nothing (apisinks.DefaultRotationGrace).
 const gatewayDefaultGrace = 24 * time.Hour
 
 // maxSinkBody bounds a sink definition or a patch.

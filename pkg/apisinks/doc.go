@@ -9,8 +9,9 @@
 // effective config (Sink, Build, Effective); and the bookkeeping of
 // rotated signing secrets (Rotate, ExpireSecrets). Its two components,
 // Watcher (the bucket's changes, applied to a Target) and Expiry (the
-// end of a rotation's grace), run between Start and Stop.
+// end of a rotation's grace), run between Start and Stop; pkg/endpoints
+// starts them.
 //
-// It runs no sink: the gateway applies what it is handed through the
-// reload path.
+// It decides nothing and runs no sink: pkg/endpoints changes the API
+// sinks through it and hands the result to the gateway.
 package apisinks

@@ -1,8 +1,11 @@
 // Package gatewayapi holds the gateway's domain types as its operators see
-// them (a sink's status, a replay's progress, an event with its attempts)
-// and the errors its operations return. The admin API serves them over
-// HTTP and its client reads them back; the gateway produces them. Neither
-// side owns them, so both import this package and it imports neither.
+// them (a sink's status, a sink's view with its redacted definition, a
+// replay's progress, an event with its attempts), the errors its
+// operations return and the checks that produce them (CheckName,
+// UnknownSink, Conflictf). The admin API serves them over HTTP and its
+// client reads them back; the gateway and pkg/endpoints produce them.
+// Neither side owns them, so both import this package and it imports
+// neither.
 package gatewayapi
 
 import (
