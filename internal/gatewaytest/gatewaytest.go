@@ -1,5 +1,5 @@
 // Package gatewaytest runs a whole gateway in a test: from Options (the
-// usual embedded JetStream, admin and sinks) or a whole config's YAML,
+// usual embedded JetStream, admin and sinks, or a whole config's YAML),
 // ready before it returns and stopped at cleanup. It is apart from internal/testutil because it
 // imports pkg/gateway, whose own in-package tests import testutil.
 package gatewaytest
@@ -26,17 +26,21 @@ import (
 // embedded JetStream in a new temporary directory, with the admin API on
 // loopback (token "s3cret"), a 2s shutdown grace and no sinks.
 type Options struct {
+	YAML       string        // a whole config file; when set, Dir, Admin, Top and Sinks are unused
 	Dir        string        // the embedded JetStream's store; a new temporary directory when empty
 	Admin      string        // the admin block (YAML flow); {listen: "127.0.0.1:0", token: "s3cret"} when empty
 	Top        string        // more top-level YAML (an attempts or api block, say)
 	Sinks      string        // the items of the sinks list (YAML)
-	Logs       io.Writer     // where its logs go, as text; as Start's when nil
+	Logs       io.Writer     // where its logs go, as text (else discarded, or stderr when verbose)
 	LogLevel   slog.Level    // with Logs, the lowest level kept (info when zero)
 	StopWithin time.Duration // the bound on a graceful stop; 15s when zero
 }
 
-// YAML is the config file the options describe.
-func (o Options) YAML(t testing.TB) string {
+// config is the config file the options describe.
+func (o Options) config(t testing.TB) string {
+	if o.YAML != "" {
+		return o.YAML
+	}
 	dir, admin := o.Dir, o.Admin
 	if dir == "" {
 		dir = t.TempDir()
@@ -53,36 +57,19 @@ shutdown_grace: 2s
 sinks:%s`, dir, admin, o.Top, o.Sinks)
 }
 
-// Run is Start on the config the options describe, with their logging
-// and stop bound: the one way a test starts a gateway that is not given
-// as a whole file.
+// Run runs a gateway on the config the options describe until the test
+// ends, and returns it when it is ready, with a stop that cancels it and
+// waits at most StopWithin for Run to return (its error; a stop that takes
+// longer is an error too). The cleanup stops it if the test did not, and
+// fails the test on an error. Its logs go to Logs, else are discarded
+// unless the test is verbose. It is the one way a test starts a gateway.
 func Run(t testing.TB, o Options) (*gateway.Gateway, func() error) {
 	t.Helper()
-	if o.StopWithin == 0 {
-		o.StopWithin = 15 * time.Second
+	stopWithin, w, level := o.StopWithin, o.Logs, o.LogLevel
+	if stopWithin == 0 {
+		stopWithin = 15 * time.Second
 	}
-	return start(t, o.YAML(t), o.StopWithin, o.Logs, o.LogLevel)
-}
-
-// Start runs a gateway on the config src until the test ends, and returns
-// it when it is ready, with a stop that cancels it and waits at most
-// stopWithin for Run to return (its error; a stop that takes longer is an
-// error too). The cleanup stops it if the test did not, and fails the test
-// on an error. Its logs are discarded unless the test is verbose.
-func Start(t testing.TB, src string, stopWithin time.Duration) (*gateway.Gateway, func() error) {
-	t.Helper()
-	return start(t, src, stopWithin, nil, slog.LevelInfo)
-}
-
-// StartLogging is Start for a test that reads what the gateway logs: its
-// logs (info and above, as text) go to w. A nil w is Start's.
-func StartLogging(t testing.TB, src string, stopWithin time.Duration, w io.Writer) (*gateway.Gateway, func() error) {
-	t.Helper()
-	return start(t, src, stopWithin, w, slog.LevelInfo)
-}
-
-func start(t testing.TB, src string, stopWithin time.Duration, w io.Writer, level slog.Level) (*gateway.Gateway, func() error) {
-	t.Helper()
+	src := o.config(t)
 	cfg, err := config.Parse("test.yaml", []byte(src), os.LookupEnv)
 	if err != nil {
 		t.Fatalf("config:\n%v\n%s", err, src)

@@ -170,7 +170,7 @@ func routeGateway(t *testing.T) *gateway.Gateway {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	t.Cleanup(rcv.Close)
-	g, _ := gatewaytest.Start(t, fmt.Sprintf(`
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{YAML: fmt.Sprintf(`
 nats:
   embedded: {listen: "127.0.0.1:0", store_dir: %q}
 admin: {listen: "127.0.0.1:0"}
@@ -185,7 +185,7 @@ sinks:
       secrets: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
       timeout: 2s
       allow_private_networks: true
-`, t.TempDir(), rcv.URL), 15*time.Second)
+`, t.TempDir(), rcv.URL), StopWithin: 15 * time.Second})
 	return g
 }
 

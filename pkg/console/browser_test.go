@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
+	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
 	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 )
@@ -162,13 +163,13 @@ func js(s string) string { return fmt.Sprintf("%q", s) }
 // letter, start and cancel a replay.
 func TestConsoleInBrowser(t *testing.T) {
 	rc := newReceiver(t)
-	g := startGateway(t, rc.sinkYAML("orders", "order.*", 4)+rc.sinkYAML("flaky", "invoice.*", 4)+rc.sinkYAML("slow", "audit.*", 1))
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Top: apiAllow, Sinks: rc.SinkYAML("orders", `["order.*"]`, 4, "") + rc.SinkYAML("flaky", `["invoice.*"]`, 4, "") + rc.SinkYAML("slow", `["audit.*"]`, 1, "")})
 	b := newBrowser(t, "http://"+g.AdminAddr())
 	ctx := context.Background()
 
 	// An event whose data holds a script, delivered to a receiver whose
 	// answer holds one too.
-	publish(t, g, "order.created", "evt-xss", []byte(`{"note":"<script>window.pwned=1</script>"}`))
+	gatewaytest.Publish(t, g, "order.created", "evt-xss", []byte(`{"note":"<script>window.pwned=1</script>"}`), nil)
 	testutil.WaitFor(t, 10*time.Second, "evt-xss delivered", func() bool { return rc.received("orders", "evt-xss") })
 
 	// Log in: a wrong token is refused, the right one opens the sinks.
@@ -204,11 +205,11 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.fill("#c-name", "created")
 	b.fill("#c-events", "order.*")
 	b.fill("#c-url", "http://")
-	b.fill("#c-extra", fmt.Sprintf(`{"allow_private_networks": true, "timeout": "2s", "tls": {"ca_file": %q}}`, rc.caFile))
+	b.fill("#c-extra", fmt.Sprintf(`{"allow_private_networks": true, "timeout": "2s", "tls": {"ca_file": %q}}`, rc.CAFile))
 	b.click(`#create-form button[type="submit"]`)
 	b.until("the URL's error next to it", `document.getElementById("err-webhook.url").textContent !== ""`)
 	b.shot("new-sink")
-	b.fill("#c-url", rc.srv.URL+"/created")
+	b.fill("#c-url", rc.Server.URL+"/created")
 	b.click(`#create-form button[type="submit"]`)
 	b.until("the new secret", `!document.querySelector("#create-secret").hidden && document.querySelector("#created-secret").textContent.startsWith("whsec_")`)
 
@@ -242,7 +243,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.fill("#e-url", "http://")
 	b.click(`#edit-form button[type="submit"]`)
 	b.until("the edit's URL error", `document.getElementById("err-webhook.url").textContent !== ""`)
-	b.fill("#e-url", rc.srv.URL+"/created")
+	b.fill("#e-url", rc.Server.URL+"/created")
 	b.fill("#e-description", "edited in the console")
 	b.clickReload(`#edit-form button[type="submit"]`, "saved", `document.querySelector("#sink-config").textContent.includes("edited in the console")`)
 
@@ -268,7 +269,7 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// A dead letter, redriven from the console and delivered.
 	rc.set("flaky", true, false)
-	publish(t, g, "invoice.paid", "evt-dead", []byte(`{"n":1}`))
+	gatewaytest.Publish(t, g, "invoice.paid", "evt-dead", []byte(`{"n":1}`), nil)
 	testutil.WaitFor(t, 10*time.Second, "evt-dead dead-lettered", func() bool {
 		recs, _ := g.Admin().DeadLetters.DeadLetters(ctx, "flaky", deadletter.Filter{})
 		return len(recs) == 1
@@ -296,7 +297,7 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// Replay to a slow receiver: progress shows, and cancel stops it.
 	for i := range 8 {
-		publish(t, g, "audit.logged", fmt.Sprintf("evt-audit-%d", i), []byte(`{}`))
+		gatewaytest.Publish(t, g, "audit.logged", fmt.Sprintf("evt-audit-%d", i), []byte(`{}`), nil)
 	}
 	testutil.WaitFor(t, 10*time.Second, "audit events delivered", func() bool { return rc.received("slow", "evt-audit-7") })
 	rc.set("slow", false, true)

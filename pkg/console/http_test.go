@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
 	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/attempts"
 	"github.com/switchyard-dev/switchyard/pkg/console"
@@ -48,13 +49,13 @@ func (c *client) do(method, path, body string, hdr map[string]string) (*http.Res
 // session may do, and that values from events and receivers stay text.
 func TestConsoleOverHTTP(t *testing.T) {
 	rc := newReceiver(t)
-	g := startGateway(t, rc.sinkYAML("orders", "order.*", 4))
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Top: apiAllow, Sinks: rc.SinkYAML("orders", `["order.*"]`, 4, "")})
 	jar, _ := cookiejar.New(nil)
 	c := &client{t: t, base: "http://" + g.AdminAddr(), c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 
-	publishWith(t, g, "order.created", "evt-xss", []byte(`{"note":"<script>window.pwned=1</script>"}`),
+	gatewaytest.Publish(t, g, "order.created", "evt-xss", []byte(`{"note":"<script>window.pwned=1</script>"}`),
 		map[string]string{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"})
-	publish(t, g, "order.created", "evt-bin", []byte("\x00\x01<script>\xff"))
+	gatewaytest.Publish(t, g, "order.created", "evt-bin", []byte("\x00\x01<script>\xff"), nil)
 	testutil.WaitFor(t, 10*time.Second, "both delivered and logged", func() bool {
 		recs, _ := g.Admin().Events.Attempts(t.Context(), attempts.Query{Sink: "orders"})
 		return len(recs) == 2

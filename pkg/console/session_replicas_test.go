@@ -21,13 +21,13 @@ func TestLogoutEndsSessionOnEveryReplica(t *testing.T) {
 	js := testutil.StartJetStream(t, nil)
 	var addrs []string
 	for range 2 {
-		g, _ := gatewaytest.Start(t, fmt.Sprintf(`
+		g, _ := gatewaytest.Run(t, gatewaytest.Options{YAML: fmt.Sprintf(`
 nats: {url: %q}
 admin: {listen: "127.0.0.1:0", token: %q}
 shutdown_grace: 1s
 stream: {max_bytes: 8MB}
 dead_letters: {max_bytes: 4MB}
-`, js.URL(), token), 15*time.Second)
+`, js.URL(), token), StopWithin: 15 * time.Second})
 		addrs = append(addrs, "http://"+g.AdminAddr())
 	}
 	jar, _ := cookiejar.New(nil)

@@ -36,12 +36,12 @@ func TestConsoleOverHTTPSHostCookie(t *testing.T) {
 	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	g, _ := gatewaytest.Start(t, fmt.Sprintf(`
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{YAML: fmt.Sprintf(`
 nats:
   embedded: {listen: "127.0.0.1:0", store_dir: %q}
 admin: {listen: "127.0.0.1:0", token: %q, tls: {cert_file: %q, key_file: %q}}
 shutdown_grace: 1s
-`, t.TempDir(), token, certFile, keyFile), 15*time.Second)
+`, t.TempDir(), token, certFile, keyFile), StopWithin: 15 * time.Second})
 
 	jar, _ := cookiejar.New(nil)
 	hc := ts.Client() // trusts the certificate

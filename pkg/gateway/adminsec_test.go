@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
 )
 
@@ -43,8 +44,8 @@ func adminCall(t *testing.T, g *gateway.Gateway, method, path, body string, hdr 
 // a preflight (a text/plain or form body, or none): every state change
 // that carries a browser's cross-site marks is refused, whatever the token.
 func TestAdminRefusesCrossSiteStateChanges(t *testing.T) {
-	rc := newReceiver(t)
-	g, _ := gatewaytest.Run(t, gatewaytest.Options{Admin: `{listen: "127.0.0.1:0", token: "s3cret"}`, Sinks: rc.sinkYAML("s", `[">"]`, ""), StopWithin: stopTimeout})
+	rc := testutil.NewReceiver(t)
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Admin: `{listen: "127.0.0.1:0", token: "s3cret"}`, Sinks: rc.SinkYAML("s", `[">"]`, 4, "")})
 	self := "http://" + g.AdminAddr()
 	auth := "Bearer s3cret"
 	tests := []struct {
@@ -103,8 +104,8 @@ func sinkStateOf(t *testing.T, g *gateway.Gateway) string {
 // Without a token the API answers only requests addressed to a loopback
 // name or address: a DNS-rebinding page (Host: evil.example) gets nothing.
 func TestAdminWithoutTokenAnswersLoopbackHostsOnly(t *testing.T) {
-	rc := newReceiver(t)
-	g, _ := gatewaytest.Run(t, gatewaytest.Options{Admin: `{listen: "127.0.0.1:0"}`, Sinks: rc.sinkYAML("s", `[">"]`, ""), StopWithin: stopTimeout})
+	rc := testutil.NewReceiver(t)
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Admin: `{listen: "127.0.0.1:0"}`, Sinks: rc.SinkYAML("s", `[">"]`, 4, "")})
 	_, port, _ := net.SplitHostPort(g.AdminAddr())
 	tests := []struct {
 		host string
@@ -130,11 +131,11 @@ func TestAdminWithoutTokenAnswersLoopbackHostsOnly(t *testing.T) {
 		}
 	}
 
-	open, _ := gatewaytest.Run(t, gatewaytest.Options{Admin: `{listen: "127.0.0.1:0", insecure_no_auth: true}`, Sinks: rc.sinkYAML("s", `[">"]`, ""), StopWithin: stopTimeout})
+	open, _ := gatewaytest.Run(t, gatewaytest.Options{Admin: `{listen: "127.0.0.1:0", insecure_no_auth: true}`, Sinks: rc.SinkYAML("s", `[">"]`, 4, "")})
 	if code, body := adminCall(t, open, "GET", "/v1/sinks", "", map[string]string{"Host": "switchyard.internal:8080"}); code != 200 {
 		t.Errorf("insecure_no_auth: %d %s, want 200 for any Host", code, body)
 	}
-	withToken, _ := gatewaytest.Run(t, gatewaytest.Options{Admin: `{listen: "127.0.0.1:0", token: "s3cret"}`, Sinks: rc.sinkYAML("s", `[">"]`, ""), StopWithin: stopTimeout})
+	withToken, _ := gatewaytest.Run(t, gatewaytest.Options{Admin: `{listen: "127.0.0.1:0", token: "s3cret"}`, Sinks: rc.SinkYAML("s", `[">"]`, 4, "")})
 	if code, body := adminCall(t, withToken, "GET", "/v1/sinks", "", map[string]string{"Host": "switchyard.internal:8080", "Authorization": "Bearer s3cret"}); code != 200 {
 		t.Errorf("with a token: %d %s, want 200 for any Host", code, body)
 	}

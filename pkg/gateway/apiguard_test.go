@@ -3,6 +3,8 @@ package gateway_test
 import (
 	"net/http"
 	"testing"
+
+	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
 )
 
 // Through the admin API, a sink may not publish on the gateway's own NATS
@@ -11,7 +13,7 @@ import (
 // (an awssqs ?endpoint= query, a nats url on loopback): each is refused
 // with a field error, and nothing is stored.
 func TestAPISinksMayNotBorrowThroughOptionsOverHTTP(t *testing.T) {
-	g, _ := startGateway(t, t.TempDir(), "")
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{})
 	var res struct {
 		Errors []struct{ Field, Message string }
 	}

@@ -7,25 +7,27 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/attempts"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 )
 
 func TestAttemptLogAnswersEachQueryKind(t *testing.T) {
-	rc := newReceiver(t)
-	rc.setAnswer(func(w http.ResponseWriter, sink, id string, n int) {
+	rc := testutil.NewReceiver(t)
+	rc.SetAnswer(func(w http.ResponseWriter, sink, id string, n int) {
 		if sink == "a" && id == "x1" && n == 1 {
 			w.WriteHeader(500)
 			fmt.Fprint(w, "boom: database unavailable")
 		}
 	})
-	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("a", `[">"]`, "    retry: {schedule: [100ms], jitter: 0}\n")+rc.sinkYAML("b", `["order.*"]`, ""))
-	publish(t, g, "order.completed", "x1", []byte(`{"total":1}`), nil)
-	publish(t, g, "user.signup", "x2", []byte(`{}`), nil)
-	waitFor(t, 10*time.Second, "deliveries", func() bool { return len(rc.hitsFor("a")) == 3 && len(rc.hitsFor("b")) == 1 })
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("a", `[">"]`, 4, "    retry: {schedule: [100ms], jitter: 0}\n") + rc.SinkYAML("b", `["order.*"]`, 4, "")})
+	gatewaytest.Publish(t, g, "order.completed", "x1", []byte(`{"total":1}`), nil)
+	gatewaytest.Publish(t, g, "user.signup", "x2", []byte(`{}`), nil)
+	testutil.WaitFor(t, 10*time.Second, "deliveries", func() bool { return len(rc.Hits("a")) == 3 && len(rc.Hits("b")) == 1 })
 
 	var recs []attempts.Record
-	waitFor(t, 5*time.Second, "attempts of x1 on a", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "attempts of x1 on a", func() bool {
 		adminDo(t, g, "GET", "/v1/attempts?sink=a&event_id=x1", &recs)
 		return len(recs) == 2
 	})
@@ -64,15 +66,15 @@ func TestAttemptLogAnswersEachQueryKind(t *testing.T) {
 }
 
 func TestAttemptLogRetention(t *testing.T) {
-	rc := newReceiver(t)
-	g, _ := startGatewayWith(t, t.TempDir(), "attempts: {max_age: 1s}", rc.sinkYAML("s", `[">"]`, ""))
-	publish(t, g, "order.completed", "r1", []byte(`{}`), nil)
+	rc := testutil.NewReceiver(t)
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Top: "attempts: {max_age: 1s}", Sinks: rc.SinkYAML("s", `[">"]`, 4, "")})
+	gatewaytest.Publish(t, g, "order.completed", "r1", []byte(`{}`), nil)
 	var recs []attempts.Record
-	waitFor(t, 5*time.Second, "the attempt record", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "the attempt record", func() bool {
 		adminDo(t, g, "GET", "/v1/attempts?event_id=r1", &recs)
 		return len(recs) == 1
 	})
-	waitFor(t, 10*time.Second, "the record to expire", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the record to expire", func() bool {
 		adminDo(t, g, "GET", "/v1/attempts?event_id=r1", &recs)
 		return len(recs) == 0
 	})

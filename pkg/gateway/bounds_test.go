@@ -11,6 +11,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/admin"
 	"github.com/switchyard-dev/switchyard/pkg/attempts"
 	"github.com/switchyard-dev/switchyard/pkg/bus"
@@ -27,8 +29,8 @@ func TestEveryInternalStreamIsBounded(t *testing.T) {
 	if config.AttemptsStreamName != attempts.StreamName || config.RedriveStreamName != bus.RedriveStream || config.StateBucketName != bus.StateBucket {
 		t.Fatalf("config's reserved names are out of step with the streams: %q %q %q", config.AttemptsStreamName, config.RedriveStreamName, config.StateBucketName)
 	}
-	rc := newReceiver(t)
-	g, _ := startGatewayWith(t, t.TempDir(), "stream: {max_bytes: 300MiB}\ndead_letters: {max_bytes: 20MiB}\nattempts: {max_bytes: 10MiB}", rc.sinkYAML("s", `[">"]`, ""))
+	rc := testutil.NewReceiver(t)
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Top: "stream: {max_bytes: 300MiB}\ndead_letters: {max_bytes: 20MiB}\nattempts: {max_bytes: 10MiB}", Sinks: rc.SinkYAML("s", `[">"]`, 4, "")})
 	want := map[string]struct {
 		bytes   int64
 		discard jetstream.DiscardPolicy
@@ -98,8 +100,8 @@ func fillDeadLetters(t *testing.T, g *gateway.Gateway, n int) {
 // limit=0 (or none) on the list endpoints is a default page, and no page
 // is larger than the maximum: a request never loads a whole stream.
 func TestListEndpointsArePaged(t *testing.T) {
-	rc := newReceiver(t)
-	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("s", `[">"]`, ""))
+	rc := testutil.NewReceiver(t)
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, "")})
 	fillAttempts(t, g, admin.MaxPageSize+50)
 	fillDeadLetters(t, g, admin.MaxPageSize+50)
 	for _, c := range []struct {
@@ -124,8 +126,8 @@ func TestListEndpointsArePaged(t *testing.T) {
 // A scan stops when its request is canceled, rather than reading the
 // whole stream for a client that has gone.
 func TestScansStopWhenTheRequestIsCanceled(t *testing.T) {
-	rc := newReceiver(t)
-	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("s", `[">"]`, ""))
+	rc := testutil.NewReceiver(t)
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, "")})
 	fillAttempts(t, g, 30000)
 	fillDeadLetters(t, g, 30000)
 	scans := map[string]func(context.Context) error{

@@ -10,6 +10,7 @@ import (
 	"cloud.google.com/go/pubsub/v2/pstest"
 
 	"github.com/switchyard-dev/switchyard/internal/fakeeb"
+	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
 	"github.com/switchyard-dev/switchyard/internal/testutil"
 )
 
@@ -33,7 +34,7 @@ func newPstest(t testing.TB, topic string) *pstest.Server {
 // again, through JetStream redelivery, and every sink ends with every event.
 func TestFanOutToWebhookEventBridgeAndPubSub(t *testing.T) {
 	cloudEnv(t)
-	rc := newReceiver(t)
+	rc := testutil.NewReceiver(t)
 	eb := fakeeb.New()
 	defer eb.Close()
 	ps := newPstest(t, "projects/proj/topics/events")
@@ -41,7 +42,7 @@ func TestFanOutToWebhookEventBridgeAndPubSub(t *testing.T) {
 	for i := 0; i < n; i += 7 {
 		eb.Once[fmt.Sprintf("f%d", i)] = "ThrottlingException"
 	}
-	sinks := rc.sinkYAML("hook", `["order.*"]`, "") + fmt.Sprintf(`
+	sinks := rc.SinkYAML("hook", `["order.*"]`, 4, "") + fmt.Sprintf(`
   - name: bus
     events: ["order.*"]
     concurrency: 2
@@ -55,12 +56,12 @@ func TestFanOutToWebhookEventBridgeAndPubSub(t *testing.T) {
     retry: {schedule: [200ms, 400ms], jitter: 0}
     pubsub: {project: proj, topic: events, endpoint: %q, ordering_key: "{{.Subject}}"}
 `, eb.URL, ps.Addr)
-	g, _ := startGateway(t, t.TempDir(), sinks)
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: sinks})
 	for i := 0; i < n; i++ {
-		publish(t, g, "order.completed", fmt.Sprintf("f%d", i), []byte(fmt.Sprintf(`{"i":%d}`, i)), map[string]string{"ce-subject": fmt.Sprintf("o%d", i%3)})
+		gatewaytest.Publish(t, g, "order.completed", fmt.Sprintf("f%d", i), []byte(fmt.Sprintf(`{"i":%d}`, i)), map[string]string{"ce-subject": fmt.Sprintf("o%d", i%3)})
 	}
-	waitFor(t, 30*time.Second, "every sink to have every event", func() bool {
-		h, e, p := len(rc.hitsFor("hook")), len(eb.Received()), len(ps.Messages())
+	testutil.WaitFor(t, 30*time.Second, "every sink to have every event", func() bool {
+		h, e, p := len(rc.Hits("hook")), len(eb.Received()), len(ps.Messages())
 		if h < n || e < n || p < n {
 			t.Logf("webhook %d, eventbridge %d, pubsub %d of %d", h, e, p, n)
 			return false
@@ -69,9 +70,9 @@ func TestFanOutToWebhookEventBridgeAndPubSub(t *testing.T) {
 	})
 	// A wrong extra send would come with the batch it belongs to: 300ms
 	// more of the same counts shows none.
-	h, e, p := len(rc.hitsFor("hook")), len(eb.Received()), len(ps.Messages())
+	h, e, p := len(rc.Hits("hook")), len(eb.Received()), len(ps.Messages())
 	testutil.Holds(t, 300*time.Millisecond, "no delivery beyond every event", func() bool {
-		return len(rc.hitsFor("hook")) == h && len(eb.Received()) == e && len(ps.Messages()) == p
+		return len(rc.Hits("hook")) == h && len(eb.Received()) == e && len(ps.Messages()) == p
 	})
 
 	eb.Mu.Lock()
@@ -102,7 +103,7 @@ func TestFanOutToWebhookEventBridgeAndPubSub(t *testing.T) {
 	if len(ids) != n || len(ps.Messages()) != n {
 		t.Errorf("Pub/Sub: %d messages, %d distinct, want %d once each", len(ps.Messages()), len(ids), n)
 	}
-	if h := len(rc.hitsFor("hook")); h != n {
+	if h := len(rc.Hits("hook")); h != n {
 		t.Errorf("webhook: %d deliveries, want %d", h, n)
 	}
 }

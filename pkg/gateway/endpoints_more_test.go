@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
 	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
@@ -29,7 +30,7 @@ func TestSealedSpecsAtRest(t *testing.T) {
 	}
 	top := apiTop + fmt.Sprintf("admin: {listen: \"127.0.0.1:0\", token: \"s3cret\", secrets_key_file: %q}\n", key)
 	src := fmt.Sprintf("nats:\n  embedded: {listen: \"127.0.0.1:0\", store_dir: %q}\nshutdown_grace: 2s\n%s", dir, top)
-	g, stop := startGatewayYAML(t, src)
+	g, stop := gatewaytest.Run(t, gatewaytest.Options{YAML: src})
 	var created map[string]any
 	if code := apiJSON(t, g, "POST", "/v1/sinks", sr.apiSinkJSON("sealed", "", ">"), &created); code != 201 {
 		t.Fatalf("create: %d %v", code, created)
@@ -43,25 +44,25 @@ func TestSealedSpecsAtRest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(e.Value()), secret) || strings.Contains(string(e.Value()), strings.TrimPrefix(secret, "whsec_")) || strings.Contains(string(e.Value()), sr.srv.URL) {
+	if strings.Contains(string(e.Value()), secret) || strings.Contains(string(e.Value()), strings.TrimPrefix(secret, "whsec_")) || strings.Contains(string(e.Value()), sr.Server.URL) {
 		t.Fatalf("the bucket holds the spec in the clear: %s", e.Value())
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	g2, _ := startGatewayYAML(t, src)
-	waitFor(t, 5*time.Second, "the sealed sink after a restart", func() bool {
+	g2, _ := gatewaytest.Run(t, gatewaytest.Options{YAML: src})
+	testutil.WaitFor(t, 5*time.Second, "the sealed sink after a restart", func() bool {
 		var v map[string]any
 		return apiJSON(t, g2, "GET", "/v1/sinks/sealed", "", &v) == 200 && v["state"] == "running"
 	})
 	publishTo(t, g2, "events.x", "s1", []byte(`{}`))
-	waitFor(t, 10*time.Second, "delivery", func() bool { return len(sr.hitsOf("sealed")) == 1 })
+	testutil.WaitFor(t, 10*time.Second, "delivery", func() bool { return len(sr.hitsOf("sealed")) == 1 })
 }
 
 // GET /v1/sinks pages by name with limit and cursor, and filters by tenant.
 func TestSinksListPages(t *testing.T) {
 	sr := newSigReceiver(t)
-	g, _ := startGatewayWith(t, t.TempDir(), apiTop, sr.sinkYAML("file-sink", `[">"]`, ""))
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Top: apiTop, Sinks: sr.SinkYAML("file-sink", `[">"]`, 4, "")})
 	for i := 0; i < 5; i++ {
 		if code := apiJSON(t, g, "POST", "/v1/sinks", sr.apiSinkJSON(fmt.Sprintf("api-%d", i), "t1", ">"), nil); code != 201 {
 			t.Fatalf("create %d: %d", i, code)
@@ -107,14 +108,14 @@ func TestDisableAfterContinuousFailure(t *testing.T) {
 	defer gateway.SetFailureCheckInterval(100 * time.Millisecond)()
 	sr := newSigReceiver(t)
 	sr.code = 503
-	g, _ := startGatewayWith(t, t.TempDir(), apiTop, "")
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Top: apiTop})
 	def := strings.Replace(sr.apiSinkJSON("flaky", "", ">"), `"concurrency":4,`, `"concurrency":4,"disable_after":"1s","retry":{"schedule":["100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms"]},"breaker":{"enabled":false},`, 1)
 	if code := apiJSON(t, g, "POST", "/v1/sinks", def, nil); code != 201 {
 		t.Fatalf("create: %d", code)
 	}
 	publishTo(t, g, "events.x", "f1", []byte(`{}`))
 	var v map[string]any
-	waitFor(t, 10*time.Second, "disabled", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "disabled", func() bool {
 		return apiJSON(t, g, "GET", "/v1/sinks/flaky", "", &v) == 200 && v["state"] == "disabled"
 	})
 	if r, _ := v["state_reason"].(string); !strings.Contains(r, "every delivery failed for 1s") || v["disabled"] != true {
@@ -132,7 +133,7 @@ func TestDisableAfterContinuousFailure(t *testing.T) {
 	if code := apiJSON(t, g, "PATCH", "/v1/sinks/flaky", `{"disabled":false}`, nil); code != 200 {
 		t.Fatalf("enable: %d", code)
 	}
-	waitFor(t, 10*time.Second, "delivered once enabled", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "delivered once enabled", func() bool {
 		var v map[string]any
 		apiJSON(t, g, "GET", "/v1/sinks/flaky", "", &v)
 		return v["delivered"] == float64(1)
@@ -150,8 +151,8 @@ func jsonDecode(resp *http.Response, out any) error {
 // A replica shows a sink whose consumer another replica's breaker paused
 // in JetStream as open, with until when, rather than running.
 func TestStatusShowsAnotherReplicasBreaker(t *testing.T) {
-	rc := newReceiver(t)
-	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("s", `[">"]`, ""))
+	rc := testutil.NewReceiver(t)
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, "")})
 	until := time.Now().Add(time.Minute).UTC().Truncate(time.Second)
 	if _, err := g.Bus().JS.PauseConsumer(context.Background(), "EVENTS", "s", until); err != nil {
 		t.Fatal(err)
@@ -166,24 +167,24 @@ func TestStatusShowsAnotherReplicasBreaker(t *testing.T) {
 // A replay started on one replica shows its progress on another, which
 // can cancel it: the state bucket carries both.
 func TestReplayProgressAndCancelFromAnotherReplica(t *testing.T) {
-	rc := newReceiver(t)
+	rc := testutil.NewReceiver(t)
 	js := testutil.StartJetStream(t, nil)
-	replica := fmt.Sprintf("nats: {url: %q}\nadmin: {listen: \"127.0.0.1:0\", token: \"s3cret\"}\nshutdown_grace: 2s\nsinks:%s", js.URL(), rc.sinkYAML("s", `[">"]`, ""))
-	g1, _ := startGatewayYAML(t, replica)
-	g2, _ := startGatewayYAML(t, replica)
+	replica := fmt.Sprintf("nats: {url: %q}\nadmin: {listen: \"127.0.0.1:0\", token: \"s3cret\"}\nshutdown_grace: 2s\nsinks:%s", js.URL(), rc.SinkYAML("s", `[">"]`, 4, ""))
+	g1, _ := gatewaytest.Run(t, gatewaytest.Options{YAML: replica})
+	g2, _ := gatewaytest.Run(t, gatewaytest.Options{YAML: replica})
 	const n = 200
 	for i := 0; i < n; i++ {
-		publish(t, g1, "order.created", fmt.Sprintf("r%d", i), []byte(`{}`), nil)
+		gatewaytest.Publish(t, g1, "order.created", fmt.Sprintf("r%d", i), []byte(`{}`), nil)
 	}
-	waitFor(t, 20*time.Second, "the first deliveries", func() bool { return len(rc.hitsFor("s")) >= n })
-	rc.rc.SetDelay("", 100*time.Millisecond)
+	testutil.WaitFor(t, 20*time.Second, "the first deliveries", func() bool { return len(rc.Hits("s")) >= n })
+	rc.SetDelay("", 100*time.Millisecond)
 	var started map[string]any
 	if code := apiJSON(t, g1, "POST", "/v1/sinks/s/replay", fmt.Sprintf(`{"since":%q}`, time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)), &started); code != 202 {
 		t.Fatalf("replay: %d %v", code, started)
 	}
 	id := started["id"].(string)
 	var st map[string]any
-	waitFor(t, 10*time.Second, "progress on the other replica", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "progress on the other replica", func() bool {
 		return apiJSON(t, g2, "GET", "/v1/replays/"+id, "", &st) == 200 && st["state"] == "running" && st["done"].(float64) > 0
 	})
 	var list []map[string]any

@@ -20,6 +20,7 @@ import (
 
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
 	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/config"
@@ -63,15 +64,15 @@ type signedHit struct {
 
 // sigReceiver records every request's path, id, signature and body.
 type sigReceiver struct {
-	*receiver
+	*testutil.Receiver
 	mu   sync.Mutex
 	all  []signedHit
 	code int
 }
 
 func newSigReceiver(t *testing.T) *sigReceiver {
-	sr := &sigReceiver{receiver: newReceiver(t), code: 204}
-	sr.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	sr := &sigReceiver{Receiver: testutil.NewReceiver(t), code: 204}
+	sr.Server.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		sr.mu.Lock()
 		sr.all = append(sr.all, signedHit{path: strings.TrimPrefix(r.URL.Path, "/"), id: r.Header.Get("webhook-id"), sig: r.Header.Get("webhook-signature"), body: body})
@@ -112,7 +113,7 @@ func (sr *sigReceiver) apiSinkJSON(name, tenant string, events ...string) string
 	}
 	return fmt.Sprintf(`{"name":%q,%s"events":%s,"concurrency":4,"description":"for %s","metadata":{"team":"t1"},
 	  "webhook":{"url":"%s/%s","timeout":"2s","allow_private_networks":true,"tls":{"ca_file":%q}}}`,
-		name, t, ev, name, sr.srv.URL, pathOr(name, "gen"), sr.caFile)
+		name, t, ev, name, sr.Server.URL, pathOr(name, "gen"), sr.CAFile)
 }
 
 func pathOr(name, def string) string {
@@ -140,7 +141,7 @@ func publishTo(t *testing.T, g *gateway.Gateway, subj, id string, data []byte) {
 // consumer, its history kept, and nothing of it left once deleted.
 func TestEndpointLifecycle(t *testing.T) {
 	sr := newSigReceiver(t)
-	g, _ := startGatewayWith(t, t.TempDir(), apiTop, "")
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Top: apiTop})
 
 	var created map[string]any
 	if code := apiJSON(t, g, "POST", "/v1/sinks", sr.apiSinkJSON("", "", "order.*"), &created); code != 201 {
@@ -177,7 +178,7 @@ func TestEndpointLifecycle(t *testing.T) {
 	}
 	publishTo(t, g, "events.order.created", "o-1", []byte(`{"n":1}`))
 	publishTo(t, g, "events.invoice.paid", "i-1", []byte(`{"n":2}`))
-	waitFor(t, 10*time.Second, "the order delivered", func() bool { return len(sr.hitsOf("gen")) == 1 })
+	testutil.WaitFor(t, 10*time.Second, "the order delivered", func() bool { return len(sr.hitsOf("gen")) == 1 })
 	h := sr.hitsOf("gen")[0]
 	hdr := http.Header{"Webhook-Id": {h.id}, "Webhook-Signature": {h.sig}}
 	hdr.Set("webhook-timestamp", fmt.Sprint(time.Now().Unix()))
@@ -196,7 +197,7 @@ func TestEndpointLifecycle(t *testing.T) {
 		t.Fatalf("patched: %v", patched)
 	}
 	publishTo(t, g, "events.invoice.paid", "i-2", []byte(`{"n":3}`))
-	waitFor(t, 10*time.Second, "the invoice delivered", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the invoice delivered", func() bool {
 		return slices.ContainsFunc(sr.hitsOf("gen"), func(h signedHit) bool { return h.id == "i-2" })
 	})
 	// i-1, published before the change, may come too: the consumer keeps
@@ -279,8 +280,8 @@ func validWith(t *testing.T, wh *standardwebhooks.Webhook, h signedHit) bool {
 // that checks the config file; what an API sink may not use without
 // api.allow is refused; names are unique across the file and the API.
 func TestEndpointValidationAndConflicts(t *testing.T) {
-	rc := newReceiver(t)
-	g, _ := startGatewayWith(t, t.TempDir(), "", rc.sinkYAML("fromfile", `[">"]`, ""))
+	rc := testutil.NewReceiver(t)
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("fromfile", `[">"]`, 4, "")})
 	var res struct {
 		Errors []struct{ Field, Message string }
 	}
@@ -295,7 +296,7 @@ func TestEndpointValidationAndConflicts(t *testing.T) {
 		}
 	}
 	// Without api.allow, local files and private networks are refused.
-	code = apiJSON(t, g, "POST", "/v1/sinks", fmt.Sprintf(`{"name":"a","events":[">"],"webhook":{"url":"https://example.com/x","allow_private_networks":true,"tls":{"ca_file":%q}}}`, rc.caFile), &res)
+	code = apiJSON(t, g, "POST", "/v1/sinks", fmt.Sprintf(`{"name":"a","events":[">"],"webhook":{"url":"https://example.com/x","allow_private_networks":true,"tls":{"ca_file":%q}}}`, rc.CAFile), &res)
 	if code != 422 || len(res.Errors) != 2 || res.Errors[0].Field != "webhook.allow_private_networks" || res.Errors[1].Field != "webhook.tls.ca_file" {
 		t.Fatalf("restricted fields: %d %+v", code, res.Errors)
 	}
@@ -328,7 +329,7 @@ func TestEndpointValidationAndConflicts(t *testing.T) {
 // in the envelope.
 func TestTenantIsolation(t *testing.T) {
 	sr := newSigReceiver(t)
-	g, _ := startGatewayWith(t, t.TempDir(), apiTop, "")
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Top: apiTop})
 	for _, s := range []struct{ name, tenant string }{{"acme", "acme"}, {"globex", "globex"}, {"plain", ""}, {"everyone", "*"}} {
 		if code := apiJSON(t, g, "POST", "/v1/sinks", sr.apiSinkJSON(s.name, s.tenant, "order.>"), nil); code != 201 {
 			t.Fatalf("create %s: %d", s.name, code)
@@ -361,7 +362,7 @@ func TestTenantIsolation(t *testing.T) {
 		case <-ctx.Done():
 		}
 	}
-	waitFor(t, 60*time.Second, "every delivery", func() bool {
+	testutil.WaitFor(t, 60*time.Second, "every delivery", func() bool {
 		return len(sr.hitsOf("acme")) >= n/3 && len(sr.hitsOf("globex")) >= n/3 && len(sr.hitsOf("plain")) >= n/3 && len(sr.hitsOf("everyone")) >= n
 	})
 	// Every stored event is settled at its sinks by now; anything
@@ -385,7 +386,7 @@ func TestTenantIsolation(t *testing.T) {
 	}
 	// The attempt log is filtered by tenant too.
 	var recs []map[string]any
-	waitFor(t, 5*time.Second, "globex's attempts at the * sink", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "globex's attempts at the * sink", func() bool {
 		apiJSON(t, g, "GET", "/v1/attempts?sink=everyone&tenant=globex&limit=10", "", &recs)
 		return len(recs) == 10
 	})
@@ -404,7 +405,7 @@ func TestTenantIsolation(t *testing.T) {
 // per secret, each valid on its own; after the grace only the new one.
 func TestSecretRotation(t *testing.T) {
 	sr := newSigReceiver(t)
-	g, _ := startGatewayWith(t, t.TempDir(), apiTop, "")
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Top: apiTop})
 	var created map[string]any
 	if code := apiJSON(t, g, "POST", "/v1/sinks", sr.apiSinkJSON("rot", "", ">"), &created); code != 201 {
 		t.Fatalf("create: %d", code)
@@ -423,12 +424,12 @@ func TestSecretRotation(t *testing.T) {
 	oldWH, _ := standardwebhooks.NewWebhook(oldSecret)
 	newWH, _ := standardwebhooks.NewWebhook(rot.Secret)
 	publishTo(t, g, "events.a", "during", []byte(`{}`))
-	waitFor(t, 10*time.Second, "delivery during the grace", func() bool { return len(sr.hitsOf("rot")) == 1 })
+	testutil.WaitFor(t, 10*time.Second, "delivery during the grace", func() bool { return len(sr.hitsOf("rot")) == 1 })
 	h := sr.hitsOf("rot")[0]
 	if strings.Count(h.sig, "v1,") != 2 || !validWith(t, oldWH, h) || !validWith(t, newWH, h) {
 		t.Fatalf("during the grace: %q (old valid %v, new valid %v)", h.sig, validWith(t, oldWH, h), validWith(t, newWH, h))
 	}
-	waitFor(t, time.Until(rot.PreviousExpiresAt)+10*time.Second, "the old secret gone from the running sink", func() bool {
+	testutil.WaitFor(t, time.Until(rot.PreviousExpiresAt)+10*time.Second, "the old secret gone from the running sink", func() bool {
 		var got map[string]any
 		apiJSON(t, g, "GET", "/v1/sinks/rot", "", &got)
 		return len(got["webhook"].(map[string]any)["secrets"].([]any)) == 1
@@ -436,12 +437,12 @@ func TestSecretRotation(t *testing.T) {
 	// The record is rewritten only once the swapped-out dispatcher has
 	// drained what it held and stopped.
 	kv := sinksBucket(t, g.Bus().JS)
-	waitFor(t, 10*time.Second, "the old secret gone from the stored record", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the old secret gone from the stored record", func() bool {
 		e, err := kv.Get(context.Background(), "rot")
 		return err == nil && !strings.Contains(string(e.Value()), oldSecret)
 	})
 	publishTo(t, g, "events.a", "after", []byte(`{}`))
-	waitFor(t, 10*time.Second, "delivery after the grace", func() bool { return len(sr.hitsOf("rot")) == 2 })
+	testutil.WaitFor(t, 10*time.Second, "delivery after the grace", func() bool { return len(sr.hitsOf("rot")) == 2 })
 	h = sr.hitsOf("rot")[1]
 	if strings.Count(h.sig, "v1,") != 1 || validWith(t, oldWH, h) || !validWith(t, newWH, h) {
 		t.Fatalf("after the grace: %q", h.sig)
@@ -457,7 +458,7 @@ func TestSecretRotation(t *testing.T) {
 // in the stream, the attempt log or the dead letters.
 func TestTestSendLeavesNoTrace(t *testing.T) {
 	sr := newSigReceiver(t)
-	g, _ := startGatewayWith(t, t.TempDir(), apiTop, "")
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Top: apiTop})
 	var created map[string]any
 	apiJSON(t, g, "POST", "/v1/sinks", sr.apiSinkJSON("probe", "acme", ">"), &created)
 	ctx := context.Background()
@@ -518,14 +519,14 @@ func TestAPISinksAcrossRestartsAndReplicas(t *testing.T) {
 	sr := newSigReceiver(t)
 	js := testutil.StartJetStream(t, nil)
 	replica := fmt.Sprintf("nats: {url: %q}\nadmin: {listen: \"127.0.0.1:0\", token: \"s3cret\"}\nshutdown_grace: 2s\n%s", js.URL(), apiTop)
-	g1, stop1 := startGatewayYAML(t, replica)
-	g2, _ := startGatewayYAML(t, replica)
+	g1, stop1 := gatewaytest.Run(t, gatewaytest.Options{YAML: replica})
+	g2, _ := gatewaytest.Run(t, gatewaytest.Options{YAML: replica})
 	var cerr map[string]any
 	if code := apiJSON(t, g1, "POST", "/v1/sinks", sr.apiSinkJSON("shared", "", ">"), &cerr); code != 201 {
 		t.Fatalf("create: %d %v", code, cerr)
 	}
 	start := time.Now()
-	waitFor(t, 2*time.Second, "the second replica runs the new sink", func() bool {
+	testutil.WaitFor(t, 2*time.Second, "the second replica runs the new sink", func() bool {
 		var v map[string]any
 		return apiJSON(t, g2, "GET", "/v1/sinks/shared", "", &v) == 200 && v["state"] == "running"
 	})
@@ -533,7 +534,7 @@ func TestAPISinksAcrossRestartsAndReplicas(t *testing.T) {
 	if code := apiJSON(t, g2, "PATCH", "/v1/sinks/shared", `{"disabled":true}`, nil); code != 200 {
 		t.Fatalf("disable: %d", code)
 	}
-	waitFor(t, 2*time.Second, "the first replica sees it disabled", func() bool {
+	testutil.WaitFor(t, 2*time.Second, "the first replica sees it disabled", func() bool {
 		var v map[string]any
 		return apiJSON(t, g1, "GET", "/v1/sinks/shared", "", &v) == 200 && v["state"] == "disabled"
 	})
@@ -551,26 +552,26 @@ func TestAPISinksAcrossRestartsAndReplicas(t *testing.T) {
 	if code := apiJSON(t, g1, "PATCH", "/v1/sinks/shared", `{"disabled":false}`, nil); code != 200 {
 		t.Fatalf("enable: %d", code)
 	}
-	waitFor(t, 10*time.Second, "the backlog kept while disabled is delivered", func() bool { return len(sr.hitsOf("shared")) == 1 })
+	testutil.WaitFor(t, 10*time.Second, "the backlog kept while disabled is delivered", func() bool { return len(sr.hitsOf("shared")) == 1 })
 
 	// A restart brings it back from the bucket.
 	if err := stop1(); err != nil {
 		t.Fatal(err)
 	}
-	g1b, _ := startGatewayYAML(t, replica)
+	g1b, _ := gatewaytest.Run(t, gatewaytest.Options{YAML: replica})
 	_ = g1b
 	var v map[string]any
-	waitFor(t, 5*time.Second, "the sink after a restart", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "the sink after a restart", func() bool {
 		return apiJSON(t, g1b, "GET", "/v1/sinks/shared", "", &v) == 200 && v["state"] == "running" && v["source"] == "api"
 	})
 	publishTo(t, g1b, "events.x", "after-restart", []byte(`{}`))
-	waitFor(t, 10*time.Second, "delivered after the restart", func() bool { return len(sr.hitsOf("shared")) == 2 })
+	testutil.WaitFor(t, 10*time.Second, "delivered after the restart", func() bool { return len(sr.hitsOf("shared")) == 2 })
 
 	var derr map[string]any
 	if code := apiJSON(t, g2, "DELETE", "/v1/sinks/shared", "", &derr); code != 204 {
 		t.Fatalf("delete: %d %v", code, derr)
 	}
-	waitFor(t, 2*time.Second, "gone from the other replica", func() bool {
+	testutil.WaitFor(t, 2*time.Second, "gone from the other replica", func() bool {
 		return apiJSON(t, g1b, "GET", "/v1/sinks/shared", "", nil) == 404
 	})
 	// The recovery of lost consumers must not bring it back: a dispatcher
@@ -594,7 +595,7 @@ func TestAPISinksAcrossRestartsAndReplicas(t *testing.T) {
 // delivered.
 func TestPatchUnderLoadLosesNothing(t *testing.T) {
 	sr := newSigReceiver(t)
-	g, _ := startGatewayWith(t, t.TempDir(), apiTop, "")
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Top: apiTop})
 	if code := apiJSON(t, g, "POST", "/v1/sinks", sr.apiSinkJSON("busy", "", ">"), nil); code != 201 {
 		t.Fatalf("create: %d", code)
 	}
@@ -618,7 +619,7 @@ func TestPatchUnderLoadLosesNothing(t *testing.T) {
 		}
 		// The next change lands on a sink that has delivered since.
 		was := len(sr.hitsOf("busy"))
-		waitFor(t, 10*time.Second, "deliveries since the patch", func() bool {
+		testutil.WaitFor(t, 10*time.Second, "deliveries since the patch", func() bool {
 			select {
 			case <-done:
 				return true
@@ -628,7 +629,7 @@ func TestPatchUnderLoadLosesNothing(t *testing.T) {
 		})
 	}
 	<-done
-	waitFor(t, 60*time.Second, "every event delivered", func() bool {
+	testutil.WaitFor(t, 60*time.Second, "every event delivered", func() bool {
 		seen := map[string]bool{}
 		for _, h := range sr.hitsOf("busy") {
 			seen[h.id] = true
@@ -649,13 +650,13 @@ func TestPatchUnderLoadLosesNothing(t *testing.T) {
 func TestFileSinkTakingAnAPISinksNameIsRefused(t *testing.T) {
 	sr := newSigReceiver(t)
 	dir := t.TempDir()
-	g, _ := startGatewayWith(t, dir, apiTop, "")
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Dir: dir, Top: apiTop})
 	if code := apiJSON(t, g, "POST", "/v1/sinks", sr.apiSinkJSON("clash", "", ">"), nil); code != 201 {
 		t.Fatalf("create: %d", code)
 	}
-	publish(t, g, "order.created", "before-the-clash", []byte(`{}`), nil)
-	waitFor(t, 10*time.Second, "the API sink delivering", func() bool { return len(sr.hitsOf("clash")) == 1 })
-	src := fmt.Sprintf("nats:\n  embedded: {listen: \"127.0.0.1:0\", store_dir: %q}\nadmin: {listen: \"127.0.0.1:0\", token: \"s3cret\"}\nshutdown_grace: 2s\n%ssinks:%s", dir, apiTop, sr.sinkYAML("clash", `[">"]`, ""))
+	gatewaytest.Publish(t, g, "order.created", "before-the-clash", []byte(`{}`), nil)
+	testutil.WaitFor(t, 10*time.Second, "the API sink delivering", func() bool { return len(sr.hitsOf("clash")) == 1 })
+	src := fmt.Sprintf("nats:\n  embedded: {listen: \"127.0.0.1:0\", store_dir: %q}\nadmin: {listen: \"127.0.0.1:0\", token: \"s3cret\"}\nshutdown_grace: 2s\n%ssinks:%s", dir, apiTop, sr.SinkYAML("clash", `[">"]`, 4, ""))
 	cfg, err := config.Parse("test.yaml", []byte(src), os.LookupEnv)
 	if err != nil {
 		t.Fatal(err)
@@ -689,8 +690,8 @@ func TestFileSinkTakingAnAPISinksNameIsRefused(t *testing.T) {
 	if inc := bus.IncarnationOf(c.CachedInfo().Config); !strings.HasPrefix(inc, "file-") {
 		t.Fatalf("the file sink runs on a consumer of incarnation %q", inc)
 	}
-	publish(t, g, "order.created", "after-the-clash", []byte(`{}`), nil)
-	waitFor(t, 10*time.Second, "the file sink delivering", func() bool { return len(sr.hitsOf("clash")) >= 2 })
+	gatewaytest.Publish(t, g, "order.created", "after-the-clash", []byte(`{}`), nil)
+	testutil.WaitFor(t, 10*time.Second, "the file sink delivering", func() bool { return len(sr.hitsOf("clash")) >= 2 })
 	for _, h := range sr.hitsOf("clash")[1:] {
 		if h.id != "after-the-clash" {
 			t.Fatalf("the file sink delivered %s, published before it existed", h.id)

@@ -11,6 +11,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
 )
@@ -28,12 +30,12 @@ func TestExternalNATS(t *testing.T) {
 		t.Fatal("nats-server not ready")
 	}
 	defer ns.Shutdown()
-	rc := newReceiver(t)
+	rc := testutil.NewReceiver(t)
 	url := fmt.Sprintf("nats://gw:pw@%s", ns.Addr().String())
 	cfg, err := config.Parse("ext.yaml", []byte(fmt.Sprintf(`
 nats: {url: %q}
 admin: {listen: "127.0.0.1:0"}
-sinks:%s`, url, rc.sinkYAML("s", `[">"]`, ""))), os.LookupEnv)
+sinks:%s`, url, rc.SinkYAML("s", `[">"]`, 4, ""))), os.LookupEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,8 +48,8 @@ sinks:%s`, url, rc.sinkYAML("s", `[">"]`, ""))), os.LookupEnv)
 	done := make(chan error, 1)
 	go func() { done <- g.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	publish(t, g, "order.completed", "ext1", []byte(`{}`), nil)
-	waitFor(t, 10*time.Second, "delivery through the external server", func() bool { return len(rc.hitsFor("s")) == 1 })
+	gatewaytest.Publish(t, g, "order.completed", "ext1", []byte(`{}`), nil)
+	testutil.WaitFor(t, 10*time.Second, "delivery through the external server", func() bool { return len(rc.Hits("s")) == 1 })
 	if n := ns.JetStreamNumAccounts(); n < 1 {
 		t.Errorf("JetStream accounts on the external server: %d", n)
 	}

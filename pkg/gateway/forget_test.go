@@ -11,13 +11,15 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
 )
 
-// reloadRemovingOne reloads g, started by startGatewayWith(t, dir, apiTop,
-// ...), without --prune to the config with sinks alone, and returns that
+// reloadRemovingOne reloads g, started on Options{Dir: dir, Top: apiTop},
+// without --prune to the config with sinks alone, and returns that
 // config. The reload must remove exactly one sink.
 func reloadRemovingOne(t *testing.T, g *gateway.Gateway, dir, sinks string) *config.Config {
 	t.Helper()
@@ -73,20 +75,20 @@ func series(t *testing.T, g *gateway.Gateway, name string, counted bool) []strin
 // memory and a later sink of the name inherited its counts), and the
 // sinks that stay keep theirs.
 func TestRemovedSinksLeaveNoMetricSeries(t *testing.T) {
-	rc := newReceiver(t)
+	rc := testutil.NewReceiver(t)
 	dir := t.TempDir()
-	g, _ := startGatewayWith(t, dir, apiTop, rc.sinkYAML("keep", `[">"]`, "")+rc.sinkYAML("gone", `[">"]`, ""))
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Dir: dir, Top: apiTop, Sinks: rc.SinkYAML("keep", `[">"]`, 4, "") + rc.SinkYAML("gone", `[">"]`, 4, "")})
 	body := fmt.Sprintf(`{"name":"viaapi","events":[">"],"webhook":{"url":"%s/viaapi","secrets":[%q],"allow_private_networks":true,"tls":{"ca_file":%q}}}`,
-		rc.srv.URL, secret, rc.caFile)
+		rc.Server.URL, secret, rc.CAFile)
 	if code := apiJSON(t, g, "POST", "/v1/sinks", body, nil); code != 201 {
 		t.Fatalf("create: %d", code)
 	}
-	publish(t, g, "order.created", "o-1", []byte(`{}`), nil)
+	gatewaytest.Publish(t, g, "order.created", "o-1", []byte(`{}`), nil)
 	for _, s := range []string{"keep", "gone", "viaapi"} {
-		waitFor(t, 10*time.Second, "delivery to "+s, func() bool { return len(rc.hitsFor(s)) == 1 })
+		testutil.WaitFor(t, 10*time.Second, "delivery to "+s, func() bool { return len(rc.Hits(s)) == 1 })
 	}
 	// The counters are bumped after the receiver answers: wait for them.
-	waitFor(t, 5*time.Second, "every sink's delivery counted", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "every sink's delivery counted", func() bool {
 		for _, s := range []string{"keep", "gone", "viaapi"} {
 			if len(seriesOf(t, g, s)) < 5 {
 				return false
@@ -96,7 +98,7 @@ func TestRemovedSinksLeaveNoMetricSeries(t *testing.T) {
 	})
 	before := seriesOf(t, g, "keep")
 
-	reloadRemovingOne(t, g, dir, rc.sinkYAML("keep", `[">"]`, ""))
+	reloadRemovingOne(t, g, dir, rc.SinkYAML("keep", `[">"]`, 4, ""))
 	if code := apiJSON(t, g, "DELETE", "/v1/sinks/viaapi", "", nil); code != 204 {
 		t.Fatalf("delete: %d", code)
 	}
@@ -116,12 +118,12 @@ func TestRemovedSinksLeaveNoMetricSeries(t *testing.T) {
 // refused instead (409, saying what holds it and what frees it), the
 // backlog stays in the consumer, and a reload with --prune frees it.
 func TestAPICreateKeepsARemovedFileSinksBacklog(t *testing.T) {
-	rc := newReceiver(t)
+	rc := testutil.NewReceiver(t)
 	dir := t.TempDir()
-	g, _ := startGatewayWith(t, dir, apiTop, rc.sinkYAML("keep", `["user.*"]`, "")+rc.sinkYAML("legacy", `["order.*"]`, ""))
-	cfg := reloadRemovingOne(t, g, dir, rc.sinkYAML("keep", `["user.*"]`, ""))
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Dir: dir, Top: apiTop, Sinks: rc.SinkYAML("keep", `["user.*"]`, 4, "") + rc.SinkYAML("legacy", `["order.*"]`, 4, "")})
+	cfg := reloadRemovingOne(t, g, dir, rc.SinkYAML("keep", `["user.*"]`, 4, ""))
 	for i := 0; i < 3; i++ {
-		publish(t, g, "order.created", fmt.Sprintf("o-%d", i), []byte(`{}`), nil)
+		gatewaytest.Publish(t, g, "order.created", fmt.Sprintf("o-%d", i), []byte(`{}`), nil)
 	}
 	pending := func() uint64 {
 		t.Helper()
@@ -137,10 +139,10 @@ func TestAPICreateKeepsARemovedFileSinksBacklog(t *testing.T) {
 		// wait out the ack wait, in the consumer still.
 		return info.NumPending + uint64(info.NumAckPending)
 	}
-	waitFor(t, 5*time.Second, "the backlog in the kept consumer", func() bool { return pending() == 3 })
+	testutil.WaitFor(t, 5*time.Second, "the backlog in the kept consumer", func() bool { return pending() == 3 })
 
 	body := fmt.Sprintf(`{"name":"legacy","events":["order.*"],"webhook":{"url":"%s/legacy","secrets":[%q],"allow_private_networks":true,"tls":{"ca_file":%q}}}`,
-		rc.srv.URL, secret, rc.caFile)
+		rc.Server.URL, secret, rc.CAFile)
 	var res map[string]any
 	code := apiJSON(t, g, "POST", "/v1/sinks", body, &res)
 	msg, _ := res["error"].(string)
@@ -150,7 +152,7 @@ func TestAPICreateKeepsARemovedFileSinksBacklog(t *testing.T) {
 	if n := pending(); n != 3 {
 		t.Fatalf("backlog after the refused create: %d, want 3", n)
 	}
-	if len(rc.hitsFor("legacy")) != 0 {
+	if len(rc.Hits("legacy")) != 0 {
 		t.Fatal("the kept backlog was delivered")
 	}
 
@@ -172,22 +174,22 @@ func TestAPICreateKeepsARemovedFileSinksBacklog(t *testing.T) {
 // Both were the old sink's: the log is kept by name, and the series
 // stayed in the registry.
 func TestRecreatedSinkStartsWithoutTheOldAttemptsAndSeries(t *testing.T) {
-	rc := newReceiver(t)
-	g, _ := startGatewayWith(t, t.TempDir(), apiTop, "")
+	rc := testutil.NewReceiver(t)
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Top: apiTop})
 	body := fmt.Sprintf(`{"name":"x","events":["order.*"],"webhook":{"url":"%s/x","secrets":[%q],"allow_private_networks":true,"tls":{"ca_file":%q}}}`,
-		rc.srv.URL, secret, rc.caFile)
+		rc.Server.URL, secret, rc.CAFile)
 	if code := apiJSON(t, g, "POST", "/v1/sinks", body, nil); code != 201 {
 		t.Fatalf("create: %d", code)
 	}
 	for i := 0; i < 3; i++ {
-		publish(t, g, "order.created", fmt.Sprintf("o-%d", i), []byte(`{}`), nil)
+		gatewaytest.Publish(t, g, "order.created", fmt.Sprintf("o-%d", i), []byte(`{}`), nil)
 	}
 	var recs []map[string]any
-	waitFor(t, 10*time.Second, "the old sink's attempts logged", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the old sink's attempts logged", func() bool {
 		apiJSON(t, g, "GET", "/v1/attempts?sink=x", "", &recs)
 		return len(recs) == 3
 	})
-	waitFor(t, 5*time.Second, "the first sink's deliveries counted", func() bool { return len(countedOf(t, g, "x")) >= 3 })
+	testutil.WaitFor(t, 5*time.Second, "the first sink's deliveries counted", func() bool { return len(countedOf(t, g, "x")) >= 3 })
 	if code := apiJSON(t, g, "DELETE", "/v1/sinks/x", "", nil); code != 204 {
 		t.Fatalf("delete: %d", code)
 	}
@@ -201,8 +203,8 @@ func TestRecreatedSinkStartsWithoutTheOldAttemptsAndSeries(t *testing.T) {
 		t.Errorf("the new sink starts with the old one's counts in %v", left)
 	}
 	// Its own attempts are its own.
-	publish(t, g, "order.created", "o-new", []byte(`{}`), nil)
-	waitFor(t, 10*time.Second, "the new sink's attempt logged", func() bool {
+	gatewaytest.Publish(t, g, "order.created", "o-new", []byte(`{}`), nil)
+	testutil.WaitFor(t, 10*time.Second, "the new sink's attempt logged", func() bool {
 		apiJSON(t, g, "GET", "/v1/attempts?sink=x", "", &recs)
 		return len(recs) == 1 && recs[0]["event_id"] == "o-new"
 	})
@@ -212,7 +214,7 @@ func TestRecreatedSinkStartsWithoutTheOldAttemptsAndSeries(t *testing.T) {
 // after the delete is that sink's (its incarnation says so), not a kept
 // file sink's: a create of the name cleans it rather than refusing.
 func TestAPICreateCleansADeletedAPISinksLateConsumer(t *testing.T) {
-	g, _ := startGatewayWith(t, t.TempDir(), "", "")
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{})
 	body := `{"name":"y","events":["order.*"],"webhook":{"url":"https://example.com/y"}}`
 	if code := apiJSON(t, g, "POST", "/v1/sinks", body, nil); code != 201 {
 		t.Fatalf("create: %d", code)

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 )
@@ -18,13 +20,13 @@ import (
 // the retry budget: after three reloads the event still gets all three
 // attempts of its schedule before it is dead-lettered.
 func TestHeldAtTheGateAcrossReloadsKeepsItsRetryBudget(t *testing.T) {
-	rc := newReceiver(t)
-	rc.setAnswer(func(w http.ResponseWriter, _, _ string, _ int) { w.WriteHeader(http.StatusServiceUnavailable) })
+	rc := testutil.NewReceiver(t)
+	rc.SetAnswer(func(w http.ResponseWriter, _, _ string, _ int) { w.WriteHeader(http.StatusServiceUnavailable) })
 	dir := t.TempDir()
 	sinkFor := func(i int) string {
-		return rc.sinkYAML("s", `[">"]`, fmt.Sprintf("    description: reload %d\n    breaker: {enabled: false}\n    retry: {schedule: [200ms, 200ms], jitter: 0}\n", i))
+		return rc.SinkYAML("s", `[">"]`, 4, fmt.Sprintf("    description: reload %d\n    breaker: {enabled: false}\n    retry: {schedule: [200ms, 200ms], jitter: 0}\n", i))
 	}
-	g, _ := startGateway(t, dir, sinkFor(0))
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Dir: dir, Sinks: sinkFor(0)})
 	base := fmt.Sprintf("nats:\n  embedded: {listen: \"127.0.0.1:0\", store_dir: %q}\nadmin: {listen: \"127.0.0.1:0\", token: \"s3cret\"}\nshutdown_grace: 2s\n\nsinks:", dir)
 	if code := adminDo(t, g, "POST", "/v1/sinks/s/pause", nil); code != 200 {
 		t.Fatalf("pause: %d", code)
@@ -39,7 +41,7 @@ func TestHeldAtTheGateAcrossReloadsKeepsItsRetryBudget(t *testing.T) {
 		// The dispatcher's gate stays shut while JetStream hands the
 		// consumer its message: the event waits at the gate, pulled and
 		// unattempted, as one pulled just before a pause does.
-		waitFor(t, 5*time.Second, "the consumer paused", func() bool {
+		testutil.WaitFor(t, 5*time.Second, "the consumer paused", func() bool {
 			info, err := events.Info(ctx)
 			return err == nil && info.Paused
 		})
@@ -47,9 +49,9 @@ func TestHeldAtTheGateAcrossReloadsKeepsItsRetryBudget(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i == 1 {
-			publish(t, g, "order.created", "held", []byte(`{}`), nil)
+			gatewaytest.Publish(t, g, "order.created", "held", []byte(`{}`), nil)
 		}
-		waitFor(t, 10*time.Second, "the event pulled and held at the gate", func() bool {
+		testutil.WaitFor(t, 10*time.Second, "the event pulled and held at the gate", func() bool {
 			info, err := events.Info(ctx)
 			return err == nil && info.NumAckPending == 1 && info.NumPending == 0 && int(info.Delivered.Consumer) >= i
 		})
@@ -68,7 +70,7 @@ func TestHeldAtTheGateAcrossReloadsKeepsItsRetryBudget(t *testing.T) {
 		t.Fatalf("resume: %d", code)
 	}
 	var recs []deadletter.Record
-	waitFor(t, 15*time.Second, "the event dead-lettered", func() bool {
+	testutil.WaitFor(t, 15*time.Second, "the event dead-lettered", func() bool {
 		adminDo(t, g, "GET", "/v1/sinks/s/dead-letters", &recs)
 		return len(recs) == 1
 	})
@@ -78,10 +80,10 @@ func TestHeldAtTheGateAcrossReloadsKeepsItsRetryBudget(t *testing.T) {
 	}
 }
 
-func hitsOf(rc *receiver, id string) int {
+func hitsOf(rc *testutil.Receiver, id string) int {
 	n := 0
-	for _, h := range rc.hitsFor("s") {
-		if h.id == id {
+	for _, h := range rc.Hits("s") {
+		if h.ID == id {
 			n++
 		}
 	}

@@ -58,7 +58,7 @@ func (e *endpointLog) count(path, prefix string) int {
 func startReplica(t *testing.T, url string, buf *testutil.SyncBuffer) (*gateway.Gateway, func() error) {
 	t.Helper()
 	src := fmt.Sprintf("nats: {url: %q}\nadmin: {listen: \"127.0.0.1:0\", token: t0ken}\napi: {allow: [private_networks]}\nshutdown_grace: 1s\nstream: {max_bytes: 8MB}\ndead_letters: {max_bytes: 4MB}\n", url)
-	return gatewaytest.StartLogging(t, src, stopTimeout, buf)
+	return gatewaytest.Run(t, gatewaytest.Options{YAML: src, Logs: buf})
 }
 
 func apiSinkSpec(t *testing.T, tenant, url string) []byte {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stripe/stripe-go/v82/webhook"
 
+	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
 	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/event"
 )
@@ -26,7 +27,7 @@ const (
 // secret never show in /v1/config; /metrics counts the ingest.
 func TestIngestFansOutToWebhookAndPubSub(t *testing.T) {
 	t.Setenv("SY_INGEST_TOKEN", ingestToken)
-	rc := newReceiver(t)
+	rc := testutil.NewReceiver(t)
 	ps := newPstest(t, "projects/proj/topics/ingest")
 	top := fmt.Sprintf(`
 ingest:
@@ -35,14 +36,14 @@ ingest:
 sources:
   - {name: stripe, verify: stripe, secrets: [%q], tenant: acme}
 `, stripeSecret)
-	sinks := rc.sinkYAML("hook", `[">"]`, "    tenant: acme\n") + fmt.Sprintf(`
+	sinks := rc.SinkYAML("hook", `[">"]`, 4, "    tenant: acme\n") + fmt.Sprintf(`
   - name: topic
     events: [">"]
     tenant: acme
     batch: {max_events: 10, max_wait: 10ms}
     pubsub: {project: proj, topic: ingest, endpoint: %q}
 `, ps.Addr)
-	g, _ := startGatewayWith(t, t.TempDir(), top, sinks)
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Top: top, Sinks: sinks})
 	if g.IngestAddr() == "" {
 		t.Fatal("no ingest listener")
 	}
@@ -75,29 +76,29 @@ sources:
 		}
 	}
 
-	waitFor(t, 20*time.Second, "both events at both sinks", func() bool {
-		return len(rc.hitsFor("hook")) >= 2 && len(ps.Messages()) >= 2
+	testutil.WaitFor(t, 20*time.Second, "both events at both sinks", func() bool {
+		return len(rc.Hits("hook")) >= 2 && len(ps.Messages()) >= 2
 	})
 	// A duplicate would arrive with the originals, within 200ms.
-	testutil.Holds(t, 200*time.Millisecond, "two webhook deliveries", func() bool { return len(rc.hitsFor("hook")) == 2 })
-	hits := rc.hitsFor("hook")
+	testutil.Holds(t, 200*time.Millisecond, "two webhook deliveries", func() bool { return len(rc.Hits("hook")) == 2 })
+	hits := rc.Hits("hook")
 	if len(hits) != 2 {
 		t.Fatalf("webhook: %d deliveries, want 2", len(hits))
 	}
-	byID := map[string]hit{}
+	byID := map[string]testutil.Hit{}
 	for _, h := range hits {
-		if !h.valid {
-			t.Errorf("delivery %s: signature invalid", h.id)
+		if !h.Valid {
+			t.Errorf("delivery %s: signature invalid", h.ID)
 		}
-		byID[h.id] = h
+		byID[h.ID] = h
 	}
 	var env event.Envelope
-	if err := json.Unmarshal(byID["ord-1"].body, &env); err != nil || env.Type != "order.completed" || env.Tenant != "acme" || string(env.Data) != `{"total":42}` {
-		t.Errorf("webhook ord-1: %+v (%v) from %s", env, err, byID["ord-1"].body)
+	if err := json.Unmarshal(byID["ord-1"].Body, &env); err != nil || env.Type != "order.completed" || env.Tenant != "acme" || string(env.Data) != `{"total":42}` {
+		t.Errorf("webhook ord-1: %+v (%v) from %s", env, err, byID["ord-1"].Body)
 	}
 	env = event.Envelope{}
-	if err := json.Unmarshal(byID["evt_gw_1"].body, &env); err != nil || env.Type != "stripe.invoice.paid" || string(env.Data) != string(stripeBody) {
-		t.Errorf("webhook evt_gw_1: %+v (%v) from %s", env, err, byID["evt_gw_1"].body)
+	if err := json.Unmarshal(byID["evt_gw_1"].Body, &env); err != nil || env.Type != "stripe.invoice.paid" || string(env.Data) != string(stripeBody) {
+		t.Errorf("webhook evt_gw_1: %+v (%v) from %s", env, err, byID["evt_gw_1"].Body)
 	}
 	msgs := ps.Messages()
 	if len(msgs) != 2 {

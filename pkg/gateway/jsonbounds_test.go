@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 )
 
 // Every JSON body of the admin and ingest APIs goes through one bounded
@@ -18,9 +21,9 @@ import (
 func TestMalformedBodiesAreRefusedCheaply(t *testing.T) {
 	const ingestToken = "tok-bounds-0123456789"
 	top := apiTop + fmt.Sprintf("ingest:\n  listen: \"127.0.0.1:0\"\n  tokens: [{name: t, token: %q}]\n", ingestToken)
-	g, _ := startGatewayWith(t, t.TempDir(), top, "")
-	rc := newReceiver(t)
-	sink := fmt.Sprintf(`"events":[">"],"webhook":{"url":"%s/x","allow_private_networks":true,"tls":{"ca_file":%q}}`, rc.srv.URL, rc.caFile)
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Top: top})
+	rc := testutil.NewReceiver(t)
+	sink := fmt.Sprintf(`"events":[">"],"webhook":{"url":"%s/x","allow_private_networks":true,"tls":{"ca_file":%q}}`, rc.Server.URL, rc.CAFile)
 	if code := apiJSON(t, g, "POST", "/v1/sinks", `{"name":"held",`+sink+`}`, nil); code != http.StatusCreated {
 		t.Fatalf("create: %d", code)
 	}
@@ -110,7 +113,7 @@ func TestMalformedBodiesAreRefusedCheaply(t *testing.T) {
 // with a field error (it would run, uninterruptible, on every event);
 // with and if are fine.
 func TestAPITemplatesMayNotLoopOverHTTP(t *testing.T) {
-	g, _ := startGateway(t, t.TempDir(), "")
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{})
 	var res struct {
 		Errors []struct{ Field, Message string }
 	}

@@ -50,13 +50,13 @@ func TestWebhookURLSecretsStayOutOfErrorsAndAPI(t *testing.T) {
 	closed := ln.Addr().String()
 	ln.Close()
 	logs := &testutil.SyncBuffer{}
-	rc := newReceiver(t)
-	sinkYAML := strings.Replace(rc.sinkYAML("s", `[">"]`, "    retry: {schedule: [50ms], jitter: 0}\n"),
-		rc.srv.URL+"/s", "https://"+closed+"/hooks/PATHTOKEN?token=QUERYTOKEN", 1)
-	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: sinkYAML, Logs: logs, LogLevel: slog.LevelDebug, StopWithin: stopTimeout})
-	publish(t, g, "order.completed", "l1", []byte(`{}`), nil)
+	rc := testutil.NewReceiver(t)
+	sinkYAML := strings.Replace(rc.SinkYAML("s", `[">"]`, 4, "    retry: {schedule: [50ms], jitter: 0}\n"),
+		rc.Server.URL+"/s", "https://"+closed+"/hooks/PATHTOKEN?token=QUERYTOKEN", 1)
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: sinkYAML, Logs: logs, LogLevel: slog.LevelDebug})
+	gatewaytest.Publish(t, g, "order.completed", "l1", []byte(`{}`), nil)
 
-	waitFor(t, 10*time.Second, "dead letter", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "dead letter", func() bool {
 		return strings.Contains(adminRaw(t, g, "s3cret", "/v1/sinks/s/dead-letters"), `"id":"l1"`)
 	})
 	shown := map[string]string{
@@ -120,12 +120,12 @@ func TestNATSPasswordStaysOutOfLogsAndAPI(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- g.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	waitFor(t, 10*time.Second, "running", func() bool { return strings.Contains(logs.String(), "switchyard running") })
+	testutil.WaitFor(t, 10*time.Second, "running", func() bool { return strings.Contains(logs.String(), "switchyard running") })
 
 	ns.Shutdown()
 	ns.WaitForShutdown()
 	ns = start(port)
-	waitFor(t, 15*time.Second, "reconnect logged", func() bool { return strings.Contains(logs.String(), "nats reconnected") })
+	testutil.WaitFor(t, 15*time.Second, "reconnect logged", func() bool { return strings.Contains(logs.String(), "nats reconnected") })
 
 	shown := map[string]string{
 		"logs":       logs.String(),

@@ -20,35 +20,35 @@ import (
 // max_bytes likewise.
 func TestWarningsBeforeEventsAgeOutOrTheStreamFills(t *testing.T) {
 	defer gateway.SetLimitsInterval(200 * time.Millisecond)()
-	rc := newReceiver(t)
+	rc := testutil.NewReceiver(t)
 	logs := &testutil.SyncBuffer{}
 	g, _ := gatewaytest.Run(t, gatewaytest.Options{Top: "stream: {max_age: 10s, duplicate_window: 1s, max_bytes: 64KiB}",
-		Sinks: rc.sinkYAML("a", `[">"]`, "    ack_wait: 3s\n    retry: {schedule: [100ms], jitter: 0, max_retry_after: 100ms}\n"),
-		Logs:  logs, StopWithin: stopTimeout})
+		Sinks: rc.SinkYAML("a", `[">"]`, 4, "    ack_wait: 3s\n    retry: {schedule: [100ms], jitter: 0, max_retry_after: 100ms}\n"),
+		Logs:  logs})
 	if err := g.Pause(context.Background(), "a", "test"); err != nil {
 		t.Fatal(err)
 	}
 	body := []byte(`"` + strings.Repeat("x", 998) + `"`)
 	for i := 0; i < 55; i++ {
-		publish(t, g, "order.created", fmt.Sprintf("e%d", i), body, nil)
+		gatewaytest.Publish(t, g, "order.created", fmt.Sprintf("e%d", i), body, nil)
 	}
-	waitFor(t, 5*time.Second, "the stream-size warning", func() bool { return strings.Count(logs.String(), "events stream is") == 1 })
+	testutil.WaitFor(t, 5*time.Second, "the stream-size warning", func() bool { return strings.Count(logs.String(), "events stream is") == 1 })
 	if r := promtest.ToFloat64(g.Metrics().StreamBytesRatio.WithLabelValues("EVENTS")); r < 0.8 || r >= 1 {
 		t.Errorf("stream bytes ratio %v, want in [0.8, 1)", r)
 	}
 
 	var sinks []gatewayapi.SinkStatus
-	waitFor(t, 15*time.Second, "the sink's warning", func() bool {
+	testutil.WaitFor(t, 15*time.Second, "the sink's warning", func() bool {
 		adminDo(t, g, "GET", "/v1/sinks", &sinks)
 		return len(sinks) == 1 && len(sinks[0].Warnings) > 0
 	})
 	if w := sinks[0].Warnings[0]; !strings.Contains(w, "of stream.max_age") {
 		t.Errorf("warning %q", w)
 	}
-	waitFor(t, 2*time.Second, "the oldest-pending gauge past 0.8", func() bool {
+	testutil.WaitFor(t, 2*time.Second, "the oldest-pending gauge past 0.8", func() bool {
 		return promtest.ToFloat64(g.Metrics().OldestPendingRatio.WithLabelValues("a")) >= 0.8
 	})
-	waitFor(t, 2*time.Second, "the WARN line", func() bool { return strings.Count(logs.String(), "sink falling behind stream.max_age") >= 1 })
+	testutil.WaitFor(t, 2*time.Second, "the WARN line", func() bool { return strings.Count(logs.String(), "sink falling behind stream.max_age") >= 1 })
 	// One second is five more checks: a warning repeated on every check
 	// rather than once per crossing would show.
 	testutil.Holds(t, time.Second, "one warning per crossing", func() bool {

@@ -10,11 +10,13 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
 	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/ackfloor"
 	"github.com/switchyard-dev/switchyard/pkg/attempts"
@@ -51,36 +53,36 @@ func deadLetters(t *testing.T, g *gateway.Gateway, sink string) []deadletter.Rec
 // delivery is spent, the sink shows degraded, and the dead letter is
 // stored once the stream is back.
 func TestDeadLetterStoreOutageHoldsTheEvent(t *testing.T) {
-	rc := newReceiver(t)
-	rc.setAnswer(func(w http.ResponseWriter, sink, id string, n int) { w.WriteHeader(410) })
-	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("s", `[">"]`, "    retry: {schedule: [100ms, 100ms], jitter: 0}\n"))
+	rc := testutil.NewReceiver(t)
+	rc.SetAnswer(func(w http.ResponseWriter, sink, id string, n int) { w.WriteHeader(410) })
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, "    retry: {schedule: [100ms, 100ms], jitter: 0}\n")})
 	ctx := context.Background()
 	if err := g.Bus().JS.DeleteStream(ctx, config.DefaultDLQStream); err != nil {
 		t.Fatal(err)
 	}
-	publish(t, g, "order.completed", "held1", []byte(`{}`), nil)
-	waitFor(t, 10*time.Second, "sink degraded by the dead-letter store", func() bool {
+	gatewaytest.Publish(t, g, "order.completed", "held1", []byte(`{}`), nil)
+	testutil.WaitFor(t, 10*time.Second, "sink degraded by the dead-letter store", func() bool {
 		st := sinkStatus(t, g, "s")
 		return st.State == "degraded" && strings.Contains(st.StateReason, "dead-letter store failing")
 	})
 	// 1500ms is many times schedule[0]: a held event retried against the
 	// destination would show as a second request.
 	testutil.Holds(t, 1500*time.Millisecond, "one request while the dead-letter store is down", func() bool {
-		return len(rc.hitsFor("s")) == 1
+		return len(rc.Hits("s")) == 1
 	})
-	if n := len(rc.hitsFor("s")); n != 1 {
+	if n := len(rc.Hits("s")); n != 1 {
 		t.Fatalf("receiver answered 410 and was asked %d times while the dead-letter store was down", n)
 	}
 	if err := g.Bus().EnsureStreams(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 15*time.Second, "dead letter stored", func() bool { return len(deadLetters(t, g, "s")) == 1 })
+	testutil.WaitFor(t, 15*time.Second, "dead letter stored", func() bool { return len(deadLetters(t, g, "s")) == 1 })
 	r := deadLetters(t, g, "s")[0]
 	if r.ID != "held1" || r.Status != 410 || r.Attempts != 1 {
 		t.Errorf("dead letter = %+v", r)
 	}
-	waitFor(t, 5*time.Second, "sink running again", func() bool { return sinkStatus(t, g, "s").State == "running" })
-	if n := len(rc.hitsFor("s")); n != 1 {
+	testutil.WaitFor(t, 5*time.Second, "sink running again", func() bool { return sinkStatus(t, g, "s").State == "running" })
+	if n := len(rc.Hits("s")); n != 1 {
 		t.Errorf("receiver asked %d times, want 1", n)
 	}
 	if st := sinkStatus(t, g, "s"); st.AckPending != 0 || st.Pending != 0 {
@@ -91,33 +93,34 @@ func TestDeadLetterStoreOutageHoldsTheEvent(t *testing.T) {
 // Item 2: a body near max_payload still fits as a dead letter (kept by
 // reference), and redrive delivers it byte for byte.
 func TestEventNearMaxPayloadCanBeDeadLetteredAndRedriven(t *testing.T) {
-	rc := newReceiver(t)
+	rc := testutil.NewReceiver(t)
+	var mu sync.Mutex // what the answer reads
 	gone := true
-	rc.setAnswer(func(w http.ResponseWriter, sink, id string, n int) {
-		rc.mu.Lock()
+	rc.SetAnswer(func(w http.ResponseWriter, sink, id string, n int) {
+		mu.Lock()
 		g := gone
-		rc.mu.Unlock()
+		mu.Unlock()
 		if g {
 			w.WriteHeader(410)
 		}
 	})
-	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("s", `[">"]`, ""))
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, "")})
 	max := int(g.Bus().JS.Conn().MaxPayload())
 	body := []byte(`{"pad":"` + strings.Repeat("x", max-400-10) + `"}`)
-	publish(t, g, "order.completed", "big1", body, nil)
-	waitFor(t, 15*time.Second, "dead letter", func() bool { return len(deadLetters(t, g, "s")) == 1 })
+	gatewaytest.Publish(t, g, "order.completed", "big1", body, nil)
+	testutil.WaitFor(t, 15*time.Second, "dead letter", func() bool { return len(deadLetters(t, g, "s")) == 1 })
 	r := deadLetters(t, g, "s")[0]
 	if r.ID != "big1" || r.Status != 410 {
 		t.Errorf("dead letter = %+v", r)
 	}
-	rc.mu.Lock()
+	mu.Lock()
 	gone = false
-	rc.mu.Unlock()
+	mu.Unlock()
 	redriveOne(t, g, "s")
-	waitFor(t, 10*time.Second, "redriven delivery", func() bool { return len(rc.hitsFor("s")) == 2 })
-	h := rc.hitsFor("s")[1]
-	if h.id != "big1" || !h.valid || !strings.Contains(string(h.body), string(body)) {
-		t.Errorf("redriven delivery: id %q valid %v, body %d bytes", h.id, h.valid, len(h.body))
+	testutil.WaitFor(t, 10*time.Second, "redriven delivery", func() bool { return len(rc.Hits("s")) == 2 })
+	h := rc.Hits("s")[1]
+	if h.ID != "big1" || !h.Valid || !strings.Contains(string(h.Body), string(body)) {
+		t.Errorf("redriven delivery: id %q valid %v, body %d bytes", h.ID, h.Valid, len(h.Body))
 	}
 }
 
@@ -125,22 +128,22 @@ func TestEventNearMaxPayloadCanBeDeadLetteredAndRedriven(t *testing.T) {
 // JetStream's MaxDeliver drop an event mid-retry: it is dead-lettered
 // with the reason.
 func TestShorterScheduleDeadLettersEventsPastIt(t *testing.T) {
-	rc := newReceiver(t)
-	rc.setAnswer(func(w http.ResponseWriter, sink, id string, n int) { w.WriteHeader(500) })
+	rc := testutil.NewReceiver(t)
+	rc.SetAnswer(func(w http.ResponseWriter, sink, id string, n int) { w.WriteHeader(500) })
 	dir := t.TempDir()
 	long := "    retry: {schedule: [100ms, 100ms, 100ms, 100ms, 100ms, 400ms], jitter: 0}\n"
-	g, _ := startGateway(t, dir, rc.sinkYAML("s", `[">"]`, long))
-	publish(t, g, "order.completed", "short1", []byte(`{}`), nil)
-	waitFor(t, 10*time.Second, "six attempts", func() bool { return len(rc.hitsFor("s")) >= 6 })
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Dir: dir, Sinks: rc.SinkYAML("s", `[">"]`, 4, long)})
+	gatewaytest.Publish(t, g, "order.completed", "short1", []byte(`{}`), nil)
+	testutil.WaitFor(t, 10*time.Second, "six attempts", func() bool { return len(rc.Hits("s")) >= 6 })
 	base := fmt.Sprintf("nats:\n  embedded: {listen: \"127.0.0.1:0\", store_dir: %q}\nadmin: {listen: \"127.0.0.1:0\", token: \"s3cret\"}\nshutdown_grace: 2s\n\nsinks:", dir)
-	cfg, err := config.Parse("reload.yaml", []byte(base+rc.sinkYAML("s", `[">"]`, "    retry: {schedule: [300ms], jitter: 0}\n")), os.LookupEnv)
+	cfg, err := config.Parse("reload.yaml", []byte(base+rc.SinkYAML("s", `[">"]`, 4, "    retry: {schedule: [300ms], jitter: 0}\n")), os.LookupEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := g.Reload(context.Background(), cfg, false); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 15*time.Second, "dead letter", func() bool { return len(deadLetters(t, g, "s")) == 1 })
+	testutil.WaitFor(t, 15*time.Second, "dead letter", func() bool { return len(deadLetters(t, g, "s")) == 1 })
 	if r := deadLetters(t, g, "s")[0]; r.ID != "short1" || !strings.Contains(r.Reason, "budget") {
 		t.Errorf("dead letter = %+v", r)
 	}
@@ -157,12 +160,12 @@ func TestShorterScheduleDeadLettersEventsPastIt(t *testing.T) {
 // recreated from the recorded ack floor: events published meanwhile are
 // delivered, and /v1/sinks keeps answering.
 func TestDeletedConsumerIsRecreatedWithoutSkipping(t *testing.T) {
-	rc := newReceiver(t)
-	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("s", `[">"]`, ""))
+	rc := testutil.NewReceiver(t)
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, "")})
 	for i := 0; i < 5; i++ {
-		publish(t, g, "order.completed", fmt.Sprintf("before%d", i), []byte(`{}`), nil)
+		gatewaytest.Publish(t, g, "order.completed", fmt.Sprintf("before%d", i), []byte(`{}`), nil)
 	}
-	waitFor(t, 10*time.Second, "first five", func() bool { return len(rc.hitsFor("s")) == 5 })
+	testutil.WaitFor(t, 10*time.Second, "first five", func() bool { return len(rc.Hits("s")) == 5 })
 	ctx := context.Background()
 	// The floor recorded past the five (stream sequences 1 to 5), as the
 	// ack-floor recorder writes it every ackfloor.Every.
@@ -170,7 +173,7 @@ func TestDeletedConsumerIsRecreatedWithoutSkipping(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, ackfloor.Every+5*time.Second, "the ack floor recorded past the first five", func() bool {
+	testutil.WaitFor(t, ackfloor.Every+5*time.Second, "the ack floor recorded past the first five", func() bool {
 		e, err := kv.Get(ctx, "ackfloor.s")
 		if err != nil {
 			return false
@@ -183,12 +186,12 @@ func TestDeletedConsumerIsRecreatedWithoutSkipping(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 5; i++ {
-		publish(t, g, "order.completed", fmt.Sprintf("after%d", i), []byte(`{}`), nil)
+		gatewaytest.Publish(t, g, "order.completed", fmt.Sprintf("after%d", i), []byte(`{}`), nil)
 	}
-	waitFor(t, 20*time.Second, "events published after the deletion", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "events published after the deletion", func() bool {
 		seen := map[string]bool{}
-		for _, h := range rc.hitsFor("s") {
-			seen[h.id] = true
+		for _, h := range rc.Hits("s") {
+			seen[h.ID] = true
 		}
 		for i := 0; i < 5; i++ {
 			if !seen[fmt.Sprintf("after%d", i)] {
@@ -205,34 +208,34 @@ func TestDeletedConsumerIsRecreatedWithoutSkipping(t *testing.T) {
 // Item 4, restart half: a consumer lost while the gateway is down is
 // recreated from the recorded ack floor, not from "now".
 func TestConsumerLostWhileStoppedResumesFromAckFloor(t *testing.T) {
-	rc := newReceiver(t)
+	rc := testutil.NewReceiver(t)
 	dir := t.TempDir()
-	g, stop := startGateway(t, dir, rc.sinkYAML("s", `[">"]`, ""))
+	g, stop := gatewaytest.Run(t, gatewaytest.Options{Dir: dir, Sinks: rc.SinkYAML("s", `[">"]`, 4, "")})
 	for i := 0; i < 3; i++ {
-		publish(t, g, "order.completed", fmt.Sprintf("a%d", i), []byte(`{}`), nil)
+		gatewaytest.Publish(t, g, "order.completed", fmt.Sprintf("a%d", i), []byte(`{}`), nil)
 	}
-	waitFor(t, 10*time.Second, "first three", func() bool { return len(rc.hitsFor("s")) == 3 })
+	testutil.WaitFor(t, 10*time.Second, "first three", func() bool { return len(rc.Hits("s")) == 3 })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	// A second gateway on the same store, with no sinks, stands in for a
 	// producer while the first is down; the consumer is lost meanwhile.
-	g2, stop2 := startGateway(t, dir, "\n  []")
+	g2, stop2 := gatewaytest.Run(t, gatewaytest.Options{Dir: dir, Sinks: "\n  []"})
 	ctx := context.Background()
 	if err := g2.Bus().JS.DeleteConsumer(ctx, "EVENTS", "s"); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 3; i++ {
-		publish(t, g2, "order.completed", fmt.Sprintf("b%d", i), []byte(`{}`), nil)
+		gatewaytest.Publish(t, g2, "order.completed", fmt.Sprintf("b%d", i), []byte(`{}`), nil)
 	}
 	if err := stop2(); err != nil {
 		t.Fatal(err)
 	}
-	startGateway(t, dir, rc.sinkYAML("s", `[">"]`, ""))
-	waitFor(t, 15*time.Second, "events published while the consumer was gone", func() bool {
+	gatewaytest.Run(t, gatewaytest.Options{Dir: dir, Sinks: rc.SinkYAML("s", `[">"]`, 4, "")})
+	testutil.WaitFor(t, 15*time.Second, "events published while the consumer was gone", func() bool {
 		seen := map[string]bool{}
-		for _, h := range rc.hitsFor("s") {
-			seen[h.id] = true
+		for _, h := range rc.Hits("s") {
+			seen[h.ID] = true
 		}
 		return seen["b0"] && seen["b1"] && seen["b2"]
 	})
@@ -244,24 +247,23 @@ func TestHeldMessagesAreNotSentTwice(t *testing.T) {
 	if testing.Short() {
 		t.Skip("20 s at 1 event/s")
 	}
-	rc := newReceiver(t)
-	g, _ := startGatewayWith(t, t.TempDir(), "attempts: {enabled: true}",
-		strings.Replace(rc.sinkYAML("s", `[">"]`, "    rate_limit: 1/s\n    rate_limit_burst: 1\n    ack_wait: 3s\n"), "timeout: 2s", "timeout: 1s", 1))
+	rc := testutil.NewReceiver(t)
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Top: "attempts: {enabled: true}", Sinks: strings.Replace(rc.SinkYAML("s", `[">"]`, 4, "    rate_limit: 1/s\n    rate_limit_burst: 1\n    ack_wait: 3s\n"), "timeout: 2s", "timeout: 1s", 1)})
 	const n = 20
 	for i := 0; i < n; i++ {
-		publish(t, g, "order.completed", fmt.Sprintf("rl%d", i), []byte(`{}`), nil)
+		gatewaytest.Publish(t, g, "order.completed", fmt.Sprintf("rl%d", i), []byte(`{}`), nil)
 	}
-	waitFor(t, 40*time.Second, "every event", func() bool {
+	testutil.WaitFor(t, 40*time.Second, "every event", func() bool {
 		seen := map[string]bool{}
-		for _, h := range rc.hitsFor("s") {
-			seen[h.id] = true
+		for _, h := range rc.Hits("s") {
+			seen[h.ID] = true
 		}
 		return len(seen) == n
 	})
 	// 2s is past the messages' expiry this test forces: a held message
 	// that expired would be redelivered and POSTed again within it.
-	testutil.Holds(t, 2*time.Second, "one POST per event", func() bool { return len(rc.hitsFor("s")) == n })
-	if got := len(rc.hitsFor("s")); got != n {
+	testutil.Holds(t, 2*time.Second, "one POST per event", func() bool { return len(rc.Hits("s")) == n })
+	if got := len(rc.Hits("s")); got != n {
 		t.Errorf("%d POSTs for %d events: held messages expired and were sent again", got, n)
 	}
 	var recs []attempts.Record

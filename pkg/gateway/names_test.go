@@ -3,6 +3,8 @@ package gateway_test
 import (
 	"strings"
 	"testing"
+
+	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
 )
 
 // A name in a request's path or query is a name, never a subject or key
@@ -11,7 +13,7 @@ import (
 // that takes a sink name answers a name no sink can have with 404 (400 in
 // a query), and shows nothing of the sinks that exist.
 func TestWildcardNamesReachNoSink(t *testing.T) {
-	g, _ := startGatewayWith(t, t.TempDir(), "", "")
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{})
 	for _, name := range []string{"alpha", "beta"} {
 		body := `{"name":"` + name + `","events":["order.*"],"webhook":{"url":"https://example.com/` + name + `"}}`
 		if code := apiJSON(t, g, "POST", "/v1/sinks", body, nil); code != 201 {

@@ -8,6 +8,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/telemetry"
 )
 
@@ -15,14 +17,14 @@ import (
 // another stream of the same server; until that stream exists, the
 // deliveries are retried, not lost.
 func TestNATSSinkBridgesIntoAnotherStream(t *testing.T) {
-	g, _ := startGateway(t, t.TempDir(), `
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: `
   - name: bridge
     events: ["order.>"]
     retry: {schedule: [200ms, 200ms, 200ms, 200ms, 200ms], jitter: 0}
     nats: {subject: "bridge.>", stream: BRIDGE}
-`)
-	publish(t, g, "order.created", "evt_bridge_1", []byte(`{"n":1}`), nil)
-	waitFor(t, 10*time.Second, "a delivery retried: no stream yet", func() bool {
+`})
+	gatewaytest.Publish(t, g, "order.created", "evt_bridge_1", []byte(`{"n":1}`), nil)
+	testutil.WaitFor(t, 10*time.Second, "a delivery retried: no stream yet", func() bool {
 		return promtest.ToFloat64(g.Metrics().Deliveries.WithLabelValues("bridge", telemetry.OutcomeRetried)) >= 1
 	})
 	ctx := context.Background()
@@ -30,7 +32,7 @@ func TestNATSSinkBridgesIntoAnotherStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the event in BRIDGE", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the event in BRIDGE", func() bool {
 		info, err := s.Info(ctx)
 		return err == nil && info.State.Msgs == 1
 	})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
 	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 	"github.com/switchyard-dev/switchyard/pkg/dispatch"
@@ -25,10 +26,10 @@ func sinkState(t *testing.T, adminDoer func(string, string, any) int) string {
 }
 
 func TestPauseSurvivesRestartAndResumeDrains(t *testing.T) {
-	rc := newReceiver(t)
+	rc := testutil.NewReceiver(t)
 	dir := t.TempDir()
-	sinks := rc.sinkYAML("s", `[">"]`, "")
-	g, stop := startGateway(t, dir, sinks)
+	sinks := rc.SinkYAML("s", `[">"]`, 4, "")
+	g, stop := gatewaytest.Run(t, gatewaytest.Options{Dir: dir, Sinks: sinks})
 	do := func(m, p string, out any) int { return adminDo(t, g, m, p, out) }
 	if code := do("POST", "/v1/sinks/s/pause", nil); code != 200 {
 		t.Fatalf("pause: %d", code)
@@ -37,19 +38,19 @@ func TestPauseSurvivesRestartAndResumeDrains(t *testing.T) {
 		t.Fatalf("state %q", st)
 	}
 	for i := 0; i < 5; i++ {
-		publish(t, g, "order.completed", fmt.Sprintf("p%d", i), []byte(`{}`), nil)
+		gatewaytest.Publish(t, g, "order.completed", fmt.Sprintf("p%d", i), []byte(`{}`), nil)
 	}
 	// A running sink delivers these within milliseconds: 500ms of
 	// silence shows the pause holds them.
-	testutil.Holds(t, 500*time.Millisecond, "no delivery while paused", func() bool { return len(rc.hitsFor("s")) == 0 })
-	if n := len(rc.hitsFor("s")); n != 0 {
+	testutil.Holds(t, 500*time.Millisecond, "no delivery while paused", func() bool { return len(rc.Hits("s")) == 0 })
+	if n := len(rc.Hits("s")); n != 0 {
 		t.Fatalf("%d deliveries while paused", n)
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 
-	g, _ = startGateway(t, dir, sinks)
+	g, _ = gatewaytest.Run(t, gatewaytest.Options{Dir: dir, Sinks: sinks})
 	do = func(m, p string, out any) int { return adminDo(t, g, m, p, out) }
 	if st := sinkState(t, do); st != "paused" {
 		t.Fatalf("after restart: state %q, want paused", st)
@@ -62,8 +63,8 @@ func TestPauseSurvivesRestartAndResumeDrains(t *testing.T) {
 		t.Error("the JetStream consumer is not paused after restart")
 	}
 	// As above: 500ms is ample for a wrongly resumed sink to deliver.
-	testutil.Holds(t, 500*time.Millisecond, "no delivery while paused after restart", func() bool { return len(rc.hitsFor("s")) == 0 })
-	if n := len(rc.hitsFor("s")); n != 0 {
+	testutil.Holds(t, 500*time.Millisecond, "no delivery while paused after restart", func() bool { return len(rc.Hits("s")) == 0 })
+	if n := len(rc.Hits("s")); n != 0 {
 		t.Fatalf("%d deliveries while paused after restart", n)
 	}
 	var status []gatewayapi.SinkStatus
@@ -74,25 +75,25 @@ func TestPauseSurvivesRestartAndResumeDrains(t *testing.T) {
 	if code := do("POST", "/v1/sinks/s/resume", nil); code != 200 {
 		t.Fatalf("resume: %d", code)
 	}
-	waitFor(t, 10*time.Second, "the backlog to drain on resume", func() bool { return len(rc.hitsFor("s")) == 5 })
+	testutil.WaitFor(t, 10*time.Second, "the backlog to drain on resume", func() bool { return len(rc.Hits("s")) == 5 })
 }
 
 // An endpoint down for a while: the breaker opens, holds events back
 // (no attempts, no dead letters), probes, and everything arrives once it
 // is back. State changes are published on NATS.
 func TestBreakerHoldsEventsWhileEndpointIsDown(t *testing.T) {
-	rc := newReceiver(t)
+	rc := testutil.NewReceiver(t)
 	var mu sync.Mutex
 	down := true
-	rc.setAnswer(func(w http.ResponseWriter, sink, id string, n int) {
+	rc.SetAnswer(func(w http.ResponseWriter, sink, id string, n int) {
 		mu.Lock()
 		defer mu.Unlock()
 		if down {
 			w.WriteHeader(503)
 		}
 	})
-	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("s", `[">"]`,
-		"    retry: {schedule: [100ms, 100ms, 100ms, 100ms, 100ms], jitter: 0}\n    breaker: {consecutive_failures: 3, cool_down: 700ms}\n"))
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4,
+		"    retry: {schedule: [100ms, 100ms, 100ms, 100ms, 100ms], jitter: 0}\n    breaker: {consecutive_failures: 3, cool_down: 700ms}\n")})
 	var states []dispatch.StateEvent
 	var smu sync.Mutex
 	sub, err := g.Bus().Conn.Subscribe(dispatch.StateSubject("s"), func(m *nats.Msg) {
@@ -109,7 +110,7 @@ func TestBreakerHoldsEventsWhileEndpointIsDown(t *testing.T) {
 
 	const n = 20
 	for i := 0; i < n; i++ {
-		publish(t, g, "order.completed", fmt.Sprintf("b%d", i), []byte(`{}`), nil)
+		gatewaytest.Publish(t, g, "order.completed", fmt.Sprintf("b%d", i), []byte(`{}`), nil)
 	}
 	// Down for 2500ms: without the breaker every event would have spent
 	// its schedule (five 100ms retries) and be dead many times over; with
@@ -122,10 +123,10 @@ func TestBreakerHoldsEventsWhileEndpointIsDown(t *testing.T) {
 	mu.Lock()
 	down = false
 	mu.Unlock()
-	waitFor(t, 15*time.Second, "every event after recovery", func() bool {
+	testutil.WaitFor(t, 15*time.Second, "every event after recovery", func() bool {
 		ok := map[string]bool{}
-		for _, h := range rc.hitsFor("s") {
-			ok[h.id] = true
+		for _, h := range rc.Hits("s") {
+			ok[h.ID] = true
 		}
 		return len(ok) == n && g.Ready(context.Background()) == nil
 	})
@@ -135,7 +136,7 @@ func TestBreakerHoldsEventsWhileEndpointIsDown(t *testing.T) {
 		t.Errorf("%d dead letters; the breaker should have held the events back", len(recs))
 	}
 	failedRequests := 0
-	for _, h := range rc.hitsFor("s") {
+	for _, h := range rc.Hits("s") {
 		_ = h
 		failedRequests++
 	}
@@ -159,15 +160,15 @@ func TestBreakerHoldsEventsWhileEndpointIsDown(t *testing.T) {
 }
 
 func TestRateLimitHolds(t *testing.T) {
-	rc := newReceiver(t)
-	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("s", `[">"]`, "    rate_limit: 40/s\n    rate_limit_burst: 1\n"))
+	rc := testutil.NewReceiver(t)
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, "    rate_limit: 40/s\n    rate_limit_burst: 1\n")})
 	const n = 100
 	for i := 0; i < n; i++ {
-		publish(t, g, "order.completed", fmt.Sprintf("r%d", i), []byte(`{}`), nil)
+		gatewaytest.Publish(t, g, "order.completed", fmt.Sprintf("r%d", i), []byte(`{}`), nil)
 	}
-	waitFor(t, 20*time.Second, "all events", func() bool { return len(rc.hitsFor("s")) == n })
-	hits := rc.hitsFor("s")
-	span := hits[n-1].at.Sub(hits[0].at)
+	testutil.WaitFor(t, 20*time.Second, "all events", func() bool { return len(rc.Hits("s")) == n })
+	hits := rc.Hits("s")
+	span := hits[n-1].At.Sub(hits[0].At)
 	rate := float64(n-1) / span.Seconds()
 	t.Logf("%d deliveries in %s: %.1f/s (limit 40/s)", n, span.Round(time.Millisecond), rate)
 	if rate < 36 || rate > 44 {
@@ -176,8 +177,8 @@ func TestRateLimitHolds(t *testing.T) {
 }
 
 func TestWebhookDeliveryHeader(t *testing.T) {
-	rc := newReceiver(t)
-	rc.setAnswer(func(w http.ResponseWriter, sink, id string, n int) {
+	rc := testutil.NewReceiver(t)
+	rc.SetAnswer(func(w http.ResponseWriter, sink, id string, n int) {
 		switch id {
 		case "abort":
 			w.Header().Set("webhook-delivery", "abort-message")
@@ -186,39 +187,39 @@ func TestWebhookDeliveryHeader(t *testing.T) {
 			w.Header().Set("webhook-delivery", "disable")
 		}
 	})
-	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("s", `[">"]`, ""))
-	publish(t, g, "order.completed", "abort", []byte(`{}`), nil)
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, "")})
+	gatewaytest.Publish(t, g, "order.completed", "abort", []byte(`{}`), nil)
 	var recs []deadletter.Record
-	waitFor(t, 10*time.Second, "abort-message dead letter", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "abort-message dead letter", func() bool {
 		adminDo(t, g, "GET", "/v1/sinks/s/dead-letters", &recs)
 		return len(recs) == 1
 	})
 	if !strings.Contains(recs[0].Reason, "abort-message") || recs[0].Attempts != 1 {
 		t.Errorf("dead letter %+v", recs[0])
 	}
-	publish(t, g, "order.completed", "stop", []byte(`{}`), nil)
+	gatewaytest.Publish(t, g, "order.completed", "stop", []byte(`{}`), nil)
 	do := func(m, p string, out any) int { return adminDo(t, g, m, p, out) }
-	waitFor(t, 10*time.Second, "the sink to pause", func() bool { return sinkState(t, do) == "paused" })
-	publish(t, g, "order.completed", "held", []byte(`{}`), nil)
+	testutil.WaitFor(t, 10*time.Second, "the sink to pause", func() bool { return sinkState(t, do) == "paused" })
+	gatewaytest.Publish(t, g, "order.completed", "held", []byte(`{}`), nil)
 	// A sink that ignored the disable would deliver "held" within
 	// milliseconds: 400ms of silence shows it holds.
 	testutil.Holds(t, 400*time.Millisecond, `"held" not delivered while disabled`, func() bool {
-		for _, h := range rc.hitsFor("s") {
-			if h.id == "held" {
+		for _, h := range rc.Hits("s") {
+			if h.ID == "held" {
 				return false
 			}
 		}
 		return true
 	})
-	for _, h := range rc.hitsFor("s") {
-		if h.id == "held" {
+	for _, h := range rc.Hits("s") {
+		if h.ID == "held" {
 			t.Fatal("delivered while disabled by the receiver")
 		}
 	}
 	adminDo(t, g, "POST", "/v1/sinks/s/resume", nil)
-	waitFor(t, 10*time.Second, "the held event after resume", func() bool {
-		for _, h := range rc.hitsFor("s") {
-			if h.id == "held" {
+	testutil.WaitFor(t, 10*time.Second, "the held event after resume", func() bool {
+		for _, h := range rc.Hits("s") {
+			if h.ID == "held" {
 				return true
 			}
 		}
@@ -230,15 +231,15 @@ func TestWebhookDeliveryHeader(t *testing.T) {
 func answerGone(w http.ResponseWriter, _, _ string, _ int) { w.WriteHeader(http.StatusGone) }
 
 func TestDeadLettersInBulk(t *testing.T) {
-	rc := newReceiver(t)
-	rc.setAnswer(answerGone)
-	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("s", `[">"]`, "    breaker: {enabled: false}\n"))
+	rc := testutil.NewReceiver(t)
+	rc.SetAnswer(answerGone)
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, "    breaker: {enabled: false}\n")})
 	for i := 0; i < 3; i++ {
-		publish(t, g, "order.created", fmt.Sprintf("o%d", i), []byte(`{}`), nil)
-		publish(t, g, "user.signup", fmt.Sprintf("u%d", i), []byte(`{}`), nil)
+		gatewaytest.Publish(t, g, "order.created", fmt.Sprintf("o%d", i), []byte(`{}`), nil)
+		gatewaytest.Publish(t, g, "user.signup", fmt.Sprintf("u%d", i), []byte(`{}`), nil)
 	}
 	var recs []deadletter.Record
-	waitFor(t, 10*time.Second, "6 dead letters", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "6 dead letters", func() bool {
 		adminDo(t, g, "GET", "/v1/sinks/s/dead-letters", &recs)
 		return len(recs) == 6
 	})
@@ -260,16 +261,16 @@ func TestDeadLettersInBulk(t *testing.T) {
 		t.Errorf("bad since: %d", code)
 	}
 
-	rc.setAnswer(nil) // the endpoint is back: 200
+	rc.SetAnswer(nil) // the endpoint is back: 200
 	var res map[string]int
 	adminDo(t, g, "POST", "/v1/sinks/s/dead-letters/redrive?type=user.>", &res)
 	if res["redriven"] != 3 {
 		t.Fatalf("redrive subset: %v", res)
 	}
-	waitFor(t, 10*time.Second, "the redriven subset", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the redriven subset", func() bool {
 		n := 0
-		for _, h := range rc.hitsFor("s") {
-			if strings.HasPrefix(h.id, "u") {
+		for _, h := range rc.Hits("s") {
+			if strings.HasPrefix(h.ID, "u") {
 				n++
 			}
 		}
@@ -289,9 +290,9 @@ func TestDeadLettersInBulk(t *testing.T) {
 // and the tenant apart: ?type= finds them, ?tenant= tells tenants apart,
 // and a redrive by type and tenant redrives that tenant's alone.
 func TestTenantDeadLettersByTypeAndTenant(t *testing.T) {
-	rc := newReceiver(t)
-	rc.setAnswer(answerGone)
-	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("s", `[">"]`, "    tenant: \"*\"\n    breaker: {enabled: false}\n"))
+	rc := testutil.NewReceiver(t)
+	rc.SetAnswer(answerGone)
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, "    tenant: \"*\"\n    breaker: {enabled: false}\n")})
 	for id, subj := range map[string]string{"a1": "tenants.acme.order.created", "g1": "tenants.globex.order.created", "u1": "events.order.created"} {
 		m := nats.NewMsg(subj)
 		m.Header.Set("Nats-Msg-Id", id)
@@ -301,7 +302,7 @@ func TestTenantDeadLettersByTypeAndTenant(t *testing.T) {
 		}
 	}
 	var recs []deadletter.Record
-	waitFor(t, 10*time.Second, "3 dead letters", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "3 dead letters", func() bool {
 		adminDo(t, g, "GET", "/v1/sinks/s/dead-letters", &recs)
 		return len(recs) == 3
 	})
@@ -317,16 +318,16 @@ func TestTenantDeadLettersByTypeAndTenant(t *testing.T) {
 		t.Errorf("?tenant=a.b: %d, want 400", code)
 	}
 
-	rc.setAnswer(nil) // the endpoint is back: 200
+	rc.SetAnswer(nil) // the endpoint is back: 200
 	var res map[string]int
 	adminDo(t, g, "POST", "/v1/sinks/s/dead-letters/redrive?type=order.created&tenant=acme", &res)
 	if res["redriven"] != 1 {
 		t.Fatalf("redrive by type and tenant: %v", res)
 	}
-	waitFor(t, 10*time.Second, "a1 redriven (its second delivery)", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "a1 redriven (its second delivery)", func() bool {
 		n := 0
-		for _, h := range rc.hitsFor("s") {
-			if h.id == "a1" {
+		for _, h := range rc.Hits("s") {
+			if h.ID == "a1" {
 				n++
 			}
 		}

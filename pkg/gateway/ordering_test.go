@@ -12,6 +12,7 @@ import (
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
 
+	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
 	"github.com/switchyard-dev/switchyard/internal/testutil"
 )
 
@@ -34,13 +35,13 @@ func TestPubSubOrderingKeysStayInOrderAcrossRetries(t *testing.T) {
     retry: {schedule: [300ms, 300ms], jitter: 0}
     pubsub: {project: proj, topic: ordered, endpoint: %q, ordering_key: "{{.Subject}}"}
 `, ps.Addr)
-	g, _ := startGateway(t, t.TempDir(), sinks)
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: sinks})
 	const n, keys = 60, 3
 	for i := 0; i < n; i++ {
-		publish(t, g, "order.updated", fmt.Sprintf("e%d", i), []byte(fmt.Sprintf(`{"i":%d}`, i)),
+		gatewaytest.Publish(t, g, "order.updated", fmt.Sprintf("e%d", i), []byte(fmt.Sprintf(`{"i":%d}`, i)),
 			map[string]string{"ce-subject": fmt.Sprintf("k%d", i%keys)})
 	}
-	waitFor(t, 20*time.Second, "every event in Pub/Sub", func() bool { return len(ps.Messages()) >= n })
+	testutil.WaitFor(t, 20*time.Second, "every event in Pub/Sub", func() bool { return len(ps.Messages()) >= n })
 	msgs := ps.Messages()
 	// pstest numbers messages in the order it stored them.
 	sort.Slice(msgs, func(a, b int) bool { return msgID(msgs[a].ID) < msgID(msgs[b].ID) })

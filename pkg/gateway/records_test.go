@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
 	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/config"
@@ -106,7 +107,7 @@ func apiState(t *testing.T, g *gateway.Gateway, name string) (string, string) {
 func assertIdle(t *testing.T, g *gateway.Gateway, sr *sigReceiver, name, id string, witnessHits int) {
 	t.Helper()
 	publishTo(t, g, "events.x", id, []byte(`{}`))
-	waitFor(t, 10*time.Second, "the witness sink's delivery", func() bool { return len(sr.hitsOf("witness")) == witnessHits })
+	testutil.WaitFor(t, 10*time.Second, "the witness sink's delivery", func() bool { return len(sr.hitsOf("witness")) == witnessHits })
 	if _, err := g.Bus().JS.Consumer(context.Background(), "EVENTS", name); err != jetstream.ErrConsumerNotFound {
 		t.Errorf("sink %s has a consumer (%v): it was started", name, err)
 	}
@@ -121,11 +122,11 @@ func assertIdle(t *testing.T, g *gateway.Gateway, sr *sigReceiver, name, id stri
 func TestPlantedRecordIsJudgedAsACreate(t *testing.T) {
 	sr := newSigReceiver(t)
 	js := testutil.StartJetStream(t, nil)
-	src := replicaYAML(js.URL(), "api: {allow: [tls_files]}\n", sr.sinkYAML("witness", `[">"]`, ""))
-	g, stop := startGatewayYAML(t, src)
+	src := replicaYAML(js.URL(), "api: {allow: [tls_files]}\n", sr.SinkYAML("witness", `[">"]`, 4, ""))
+	g, stop := gatewaytest.Run(t, gatewaytest.Options{YAML: src})
 	kv := sinksBucket(t, js.JS)
 	plant(t, kv, "planted", plantedSpec(sr, "planted"))
-	waitFor(t, 5*time.Second, "the planted record applied", func() bool { s, _ := apiState(t, g, "planted"); return s != "" })
+	testutil.WaitFor(t, 5*time.Second, "the planted record applied", func() bool { s, _ := apiState(t, g, "planted"); return s != "" })
 	assertIdle(t, g, sr, "planted", "e1", 1)
 	if s, r := apiState(t, g, "planted"); s != "refused" || !strings.Contains(r, "allow_private_networks") || !strings.Contains(r, "api.allow") {
 		t.Fatalf("planted record: state %q (%s), want refused, naming allow_private_networks and api.allow", s, r)
@@ -138,7 +139,7 @@ func TestPlantedRecordIsJudgedAsACreate(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	g2, _ := startGatewayYAML(t, src)
+	g2, _ := gatewaytest.Run(t, gatewaytest.Options{YAML: src})
 	if s, r := apiState(t, g2, "planted"); s != "refused" || !strings.Contains(r, "allow_private_networks") {
 		t.Fatalf("after a restart: state %q (%s), want refused", s, r)
 	}
@@ -154,8 +155,8 @@ func TestPlantedRecordIsJudgedAsACreate(t *testing.T) {
 func TestPlainRecordsSealedOnceThenRefused(t *testing.T) {
 	sr := newSigReceiver(t)
 	js := testutil.StartJetStream(t, nil)
-	plainSrc := replicaYAML(js.URL(), apiTop, sr.sinkYAML("witness", `[">"]`, ""))
-	g, stop := startGatewayYAML(t, plainSrc)
+	plainSrc := replicaYAML(js.URL(), apiTop, sr.SinkYAML("witness", `[">"]`, 4, ""))
+	g, stop := gatewaytest.Run(t, gatewaytest.Options{YAML: plainSrc})
 	if code := apiJSON(t, g, "POST", "/v1/sinks", sr.apiSinkJSON("before", "", ">"), nil); code != 201 {
 		t.Fatalf("create: %d", code)
 	}
@@ -164,23 +165,23 @@ func TestPlainRecordsSealedOnceThenRefused(t *testing.T) {
 	}
 	kv := sinksBucket(t, js.JS)
 	keyed := withKey(plainSrc, keyFile(t))
-	g, stop = startGatewayYAML(t, keyed)
+	g, stop = gatewaytest.Run(t, gatewaytest.Options{YAML: keyed})
 	e, err := kv.Get(context.Background(), "before")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(e.Value()), sr.srv.URL) || !strings.Contains(string(e.Value()), `"sealed"`) {
+	if strings.Contains(string(e.Value()), sr.Server.URL) || !strings.Contains(string(e.Value()), `"sealed"`) {
 		t.Fatalf("after the first start with the key the record is still plain: %s", e.Value())
 	}
 	if s, r := apiState(t, g, "before"); s != "running" {
 		t.Fatalf("the sealed sink: %q (%s)", s, r)
 	}
 	publishTo(t, g, "events.x", "s1", []byte(`{}`))
-	waitFor(t, 10*time.Second, "the sealed sink delivers", func() bool { return len(sr.hitsOf("before")) == 1 })
+	testutil.WaitFor(t, 10*time.Second, "the sealed sink delivers", func() bool { return len(sr.hitsOf("before")) == 1 })
 
 	// A plain record written while it runs with the key.
 	plant(t, kv, "late", plantedSpec(sr, "late"))
-	waitFor(t, 5*time.Second, "the plain record applied", func() bool { s, _ := apiState(t, g, "late"); return s != "" })
+	testutil.WaitFor(t, 5*time.Second, "the plain record applied", func() bool { s, _ := apiState(t, g, "late"); return s != "" })
 	if s, r := apiState(t, g, "late"); s != "refused" || !strings.Contains(r, "plain") {
 		t.Fatalf("a plain record after the key: state %q (%s), want refused for being plain", s, r)
 	}
@@ -193,7 +194,7 @@ func TestPlainRecordsSealedOnceThenRefused(t *testing.T) {
 
 	// A plain record written between two starts with the key is not sealed.
 	plant(t, kv, "between", plantedSpec(sr, "between"))
-	g, _ = startGatewayYAML(t, keyed)
+	g, _ = gatewaytest.Run(t, gatewaytest.Options{YAML: keyed})
 	for _, name := range []string{"late", "between"} {
 		if s, r := apiState(t, g, name); s != "refused" || !strings.Contains(r, "plain") {
 			t.Fatalf("%s on the second start with the key: state %q (%s), want refused", name, s, r)
@@ -216,7 +217,7 @@ func TestPlainRecordsSealedOnceThenRefused(t *testing.T) {
 // bucket does not keep a secret that no longer signs.
 func TestRotatedOutSecretLeavesTheStoredRecord(t *testing.T) {
 	sr := newSigReceiver(t)
-	g, _ := startGatewayWith(t, t.TempDir(), apiTop, "")
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Top: apiTop})
 	var created map[string]any
 	if code := apiJSON(t, g, "POST", "/v1/sinks", sr.apiSinkJSON("rot", "", ">"), &created); code != 201 {
 		t.Fatalf("create: %d", code)
@@ -231,7 +232,7 @@ func TestRotatedOutSecretLeavesTheStoredRecord(t *testing.T) {
 	if err != nil || !strings.Contains(string(e.Value()), oldSecret) {
 		t.Fatalf("during the grace the record should hold both secrets: %v", err)
 	}
-	waitFor(t, 10*time.Second, "the rotated-out secret gone from the stored record", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the rotated-out secret gone from the stored record", func() bool {
 		if e, err = kv.Get(context.Background(), "rot"); err != nil {
 			t.Fatal(err)
 		}
@@ -242,7 +243,7 @@ func TestRotatedOutSecretLeavesTheStoredRecord(t *testing.T) {
 	}
 	// Still running, with the new secret.
 	publishTo(t, g, "events.x", "r1", []byte(`{}`))
-	waitFor(t, 10*time.Second, "delivery after the grace", func() bool { return len(sr.hitsOf("rot")) == 1 })
+	testutil.WaitFor(t, 10*time.Second, "delivery after the grace", func() bool { return len(sr.hitsOf("rot")) == 1 })
 }
 
 // An api.allow narrowed by a reload stops the API sinks that now break
@@ -250,13 +251,13 @@ func TestRotatedOutSecretLeavesTheStoredRecord(t *testing.T) {
 func TestNarrowedAllowStopsAPISinks(t *testing.T) {
 	sr := newSigReceiver(t)
 	js := testutil.StartJetStream(t, nil)
-	src := replicaYAML(js.URL(), apiTop, sr.sinkYAML("witness", `[">"]`, ""))
-	g, _ := startGatewayYAML(t, src)
+	src := replicaYAML(js.URL(), apiTop, sr.SinkYAML("witness", `[">"]`, 4, ""))
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{YAML: src})
 	if code := apiJSON(t, g, "POST", "/v1/sinks", sr.apiSinkJSON("revoked", "", ">"), nil); code != 201 {
 		t.Fatalf("create: %d", code)
 	}
 	publishTo(t, g, "events.x", "a1", []byte(`{}`))
-	waitFor(t, 10*time.Second, "delivered while allowed", func() bool { return len(sr.hitsOf("revoked")) == 1 })
+	testutil.WaitFor(t, 10*time.Second, "delivered while allowed", func() bool { return len(sr.hitsOf("revoked")) == 1 })
 	reload := func(src string) {
 		t.Helper()
 		cfg, err := config.Parse("test.yaml", []byte(src), os.LookupEnv)
@@ -267,17 +268,17 @@ func TestNarrowedAllowStopsAPISinks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	reload(replicaYAML(js.URL(), "api: {allow: [tls_files]}\n", sr.sinkYAML("witness", `[">"]`, "")))
+	reload(replicaYAML(js.URL(), "api: {allow: [tls_files]}\n", sr.SinkYAML("witness", `[">"]`, 4, "")))
 	if s, r := apiState(t, g, "revoked"); s != "refused" || !strings.Contains(r, "allow_private_networks") {
 		t.Fatalf("after api.allow lost private_networks: state %q (%s), want refused naming allow_private_networks", s, r)
 	}
 	publishTo(t, g, "events.x", "a2", []byte(`{}`))
-	waitFor(t, 10*time.Second, "the witness sink's delivery", func() bool { return len(sr.hitsOf("witness")) == 2 })
+	testutil.WaitFor(t, 10*time.Second, "the witness sink's delivery", func() bool { return len(sr.hitsOf("witness")) == 2 })
 	if n := len(sr.hitsOf("revoked")); n != 1 {
 		t.Fatalf("a sink api.allow no longer allows delivered: %d hits", n)
 	}
 	reload(src)
-	waitFor(t, 10*time.Second, "the kept backlog delivered once allowed again", func() bool { return len(sr.hitsOf("revoked")) == 2 })
+	testutil.WaitFor(t, 10*time.Second, "the kept backlog delivered once allowed again", func() bool { return len(sr.hitsOf("revoked")) == 2 })
 	if s, r := apiState(t, g, "revoked"); s != "running" {
 		t.Fatalf("allowed again: %q (%s)", s, r)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
 	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
@@ -28,7 +29,7 @@ func pastStored(t *testing.T, g *gateway.Gateway) time.Time {
 		t.Fatal(err)
 	}
 	last := info.State.LastTime
-	waitFor(t, time.Second, "the clock past the last stored event", func() bool { return time.Now().After(last) })
+	testutil.WaitFor(t, time.Second, "the clock past the last stored event", func() bool { return time.Now().After(last) })
 	return time.Now()
 }
 
@@ -52,11 +53,11 @@ func postJSON(t *testing.T, url string, body any, out any) int {
 // A replay re-delivers exactly the events of its range, to its sink only,
 // while live traffic keeps flowing to every sink, once.
 func TestReplayDeliversTheRangeToOneSinkDuringLiveTraffic(t *testing.T) {
-	rc := newReceiver(t)
-	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("a", `[">"]`, "")+rc.sinkYAML("b", `[">"]`, ""))
+	rc := testutil.NewReceiver(t)
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("a", `[">"]`, 4, "") + rc.SinkYAML("b", `[">"]`, 4, "")})
 	batch := func(prefix string, n int, typ string) {
 		for i := 0; i < n; i++ {
-			publish(t, g, typ, fmt.Sprintf("%s%d", prefix, i), []byte(`{}`), nil)
+			gatewaytest.Publish(t, g, typ, fmt.Sprintf("%s%d", prefix, i), []byte(`{}`), nil)
 		}
 	}
 	batch("before", 10, "order.created")
@@ -65,7 +66,7 @@ func TestReplayDeliversTheRangeToOneSinkDuringLiveTraffic(t *testing.T) {
 	batch("othertype", 5, "user.signup")
 	until := pastStored(t, g)
 	batch("after", 10, "order.created")
-	waitFor(t, 10*time.Second, "first deliveries", func() bool { return len(rc.hitsFor("a")) == 35 && len(rc.hitsFor("b")) == 35 })
+	testutil.WaitFor(t, 10*time.Second, "first deliveries", func() bool { return len(rc.Hits("a")) == 35 && len(rc.Hits("b")) == 35 })
 
 	var st gatewayapi.ReplayStatus
 	code := postJSON(t, "http://"+g.AdminAddr()+"/v1/sinks/a/replay", gatewayapi.ReplayRequest{Since: since, Until: until, Types: []string{"order.*"}}, &st)
@@ -73,25 +74,25 @@ func TestReplayDeliversTheRangeToOneSinkDuringLiveTraffic(t *testing.T) {
 		t.Fatalf("start replay: %d %+v", code, st)
 	}
 	batch("live", 20, "order.created") // during the replay
-	waitFor(t, 15*time.Second, "the replay to finish", func() bool {
+	testutil.WaitFor(t, 15*time.Second, "the replay to finish", func() bool {
 		adminDo(t, g, "GET", "/v1/replays/"+st.ID, &st)
 		return st.State != "running"
 	})
 	if st.State != "done" || st.Done != st.Total {
 		t.Errorf("replay status %+v", st)
 	}
-	waitFor(t, 10*time.Second, "live events everywhere", func() bool { return len(rc.hitsFor("a")) >= 65 && len(rc.hitsFor("b")) >= 55 })
+	testutil.WaitFor(t, 10*time.Second, "live events everywhere", func() bool { return len(rc.Hits("a")) >= 65 && len(rc.Hits("b")) >= 55 })
 	// The replay is done (every event of it settled) and the live events
 	// are all in: a duplicate now could only be a straggler of a
 	// delivery already made, back within a loopback round trip; 300ms is
 	// many of those.
 	testutil.Holds(t, 300*time.Millisecond, "no delivery beyond the 65 and 55 expected", func() bool {
-		return len(rc.hitsFor("a")) <= 65 && len(rc.hitsFor("b")) <= 55
+		return len(rc.Hits("a")) <= 65 && len(rc.Hits("b")) <= 55
 	})
 	count := func(sink string) map[string]int {
 		c := map[string]int{}
-		for _, h := range rc.hitsFor(sink) {
-			c[h.id]++
+		for _, h := range rc.Hits(sink) {
+			c[h.ID]++
 		}
 		return c
 	}
@@ -117,25 +118,25 @@ func TestReplayDeliversTheRangeToOneSinkDuringLiveTraffic(t *testing.T) {
 }
 
 func TestReplayCancel(t *testing.T) {
-	rc := newReceiver(t)
-	rc.rc.SetDelay("", 50*time.Millisecond)
-	g, _ := startGateway(t, t.TempDir(), strings.Replace(rc.sinkYAML("a", `[">"]`, ""), "concurrency: 4", "concurrency: 1", 1))
+	rc := testutil.NewReceiver(t)
+	rc.SetDelay("", 50*time.Millisecond)
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: strings.Replace(rc.SinkYAML("a", `[">"]`, 4, ""), "concurrency: 4", "concurrency: 1", 1)})
 	since := time.Now()
 	for i := 0; i < 40; i++ {
-		publish(t, g, "order.created", fmt.Sprintf("c%d", i), []byte(`{}`), nil)
+		gatewaytest.Publish(t, g, "order.created", fmt.Sprintf("c%d", i), []byte(`{}`), nil)
 	}
-	waitFor(t, 10*time.Second, "first deliveries", func() bool { return len(rc.hitsFor("a")) == 40 })
+	testutil.WaitFor(t, 10*time.Second, "first deliveries", func() bool { return len(rc.Hits("a")) == 40 })
 	var st gatewayapi.ReplayStatus
 	postJSON(t, "http://"+g.AdminAddr()+"/v1/sinks/a/replay", gatewayapi.ReplayRequest{Since: since}, &st)
-	waitFor(t, 10*time.Second, "the replay under way", func() bool { return len(rc.hitsFor("a")) > 40 })
+	testutil.WaitFor(t, 10*time.Second, "the replay under way", func() bool { return len(rc.Hits("a")) > 40 })
 	if code := adminDo(t, g, "DELETE", "/v1/replays/"+st.ID, &st); code != 200 || st.State != "canceled" {
 		t.Fatalf("cancel: %d %+v", code, st)
 	}
-	n := len(rc.hitsFor("a"))
+	n := len(rc.Hits("a"))
 	// The receiver takes 50ms an answer at concurrency 1: in 400ms a
 	// replay still running would deliver 8 more, not 2.
-	testutil.Holds(t, 400*time.Millisecond, "at most 2 deliveries after the cancel", func() bool { return len(rc.hitsFor("a")) <= n+2 })
-	if m := len(rc.hitsFor("a")); m > n+2 {
+	testutil.Holds(t, 400*time.Millisecond, "at most 2 deliveries after the cancel", func() bool { return len(rc.Hits("a")) <= n+2 })
+	if m := len(rc.Hits("a")); m > n+2 {
 		t.Errorf("deliveries went on after cancel: %d → %d", n, m)
 	}
 	if code := postJSON(t, "http://"+g.AdminAddr()+"/v1/sinks/a/replay", map[string]string{}, nil); code != 400 {

@@ -18,19 +18,19 @@ import (
 // startReplicas runs n gateways against one JetStream server, with the
 // same sink "s" except that replica i posts to /r<i>, so the receiver
 // knows who delivered. sinkExtra is more of the sink's YAML.
-func startReplicas(t *testing.T, js *testutil.JetStream, rc *receiver, n int, sinkExtra string) []*gateway.Gateway {
+func startReplicas(t *testing.T, js *testutil.JetStream, rc *testutil.Receiver, n int, sinkExtra string) []*gateway.Gateway {
 	gs, _ := startReplicasStoppable(t, js, rc, n, sinkExtra)
 	return gs
 }
 
 // startReplicasStoppable is startReplicas with a stop for each replica.
 // Each replica is ready before the next starts.
-func startReplicasStoppable(t *testing.T, js *testutil.JetStream, rc *receiver, n int, sinkExtra string) ([]*gateway.Gateway, []func() error) {
+func startReplicasStoppable(t *testing.T, js *testutil.JetStream, rc *testutil.Receiver, n int, sinkExtra string) ([]*gateway.Gateway, []func() error) {
 	t.Helper()
 	var gs []*gateway.Gateway
 	var stops []func() error
 	for i := 1; i <= n; i++ {
-		g, stop := gatewaytest.Start(t, replicaSrc(js, rc, i, "127.0.0.1:0", sinkExtra), 30*time.Second)
+		g, stop := gatewaytest.Run(t, gatewaytest.Options{YAML: replicaSrc(js, rc, i, "127.0.0.1:0", sinkExtra), StopWithin: 30 * time.Second})
 		gs = append(gs, g)
 		stops = append(stops, stop)
 	}
@@ -39,7 +39,7 @@ func startReplicasStoppable(t *testing.T, js *testutil.JetStream, rc *receiver, 
 
 // replicaSrc is the config of replica i: its admin listens on admin, and
 // its sink "s" posts to /r<i> of rc. sinkExtra is more of the sink's YAML.
-func replicaSrc(js *testutil.JetStream, rc *receiver, i int, admin, sinkExtra string) string {
+func replicaSrc(js *testutil.JetStream, rc *testutil.Receiver, i int, admin, sinkExtra string) string {
 	return fmt.Sprintf(`
 nats: {url: %q}
 admin: {listen: %q}
@@ -55,7 +55,7 @@ sinks:
       timeout: 2s
       allow_private_networks: true
       tls: {ca_file: %s}
-`, js.URL(), admin, sinkExtra, rc.srv.URL, i, secret, rc.caFile)
+`, js.URL(), admin, sinkExtra, rc.Server.URL, i, secret, rc.CAFile)
 }
 
 // fastHeartbeats makes replicas beat every 200ms until the test ends, so
@@ -71,7 +71,7 @@ func fastHeartbeats(t *testing.T) {
 func TestReplicaCountFollowsStops(t *testing.T) {
 	fastHeartbeats(t)
 	js := testutil.StartJetStream(t, nil)
-	rc := newReceiver(t)
+	rc := testutil.NewReceiver(t)
 	gs, stops := startReplicasStoppable(t, js, rc, 3, "    rate_limit: 30/s\n")
 	counts := func(want int, gs ...*gateway.Gateway) func() bool {
 		return func() bool {
@@ -83,9 +83,9 @@ func TestReplicaCountFollowsStops(t *testing.T) {
 			return true
 		}
 	}
-	waitFor(t, 10*time.Second, "each replica counting three", counts(3, gs...))
+	testutil.WaitFor(t, 10*time.Second, "each replica counting three", counts(3, gs...))
 	stops[2]()
-	waitFor(t, 2*time.Second, "the other two counting two after a stop", counts(2, gs[:2]...))
+	testutil.WaitFor(t, 2*time.Second, "the other two counting two after a stop", counts(2, gs[:2]...))
 }
 
 func publishN(t *testing.T, js *testutil.JetStream, from, n int) {
@@ -101,11 +101,11 @@ func publishN(t *testing.T, js *testutil.JetStream, from, n int) {
 }
 
 // hitsBetween counts the receiver's requests per path in [from, to).
-func (rc *receiver) hitsBetween(from, to time.Time) map[string]int {
+func hitsBetween(rc *testutil.Receiver, from, to time.Time) map[string]int {
 	out := map[string]int{}
-	for _, h := range rc.hitsFor("") {
-		if !h.at.Before(from) && h.at.Before(to) {
-			out[h.sink]++
+	for _, h := range rc.Hits("") {
+		if !h.At.Before(from) && h.At.Before(to) {
+			out[h.Sink]++
 		}
 	}
 	return out
@@ -116,9 +116,9 @@ func (rc *receiver) hitsBetween(from, to time.Time) map[string]int {
 // the state bucket have told it of the other two), not 90.
 func TestRateLimitSharedByReplicas(t *testing.T) {
 	js := testutil.StartJetStream(t, nil)
-	rc := newReceiver(t)
+	rc := testutil.NewReceiver(t)
 	gs := startReplicas(t, js, rc, 3, "    concurrency: 4\n    rate_limit: 30/s\n")
-	waitFor(t, 15*time.Second, "each replica counting three", func() bool {
+	testutil.WaitFor(t, 15*time.Second, "each replica counting three", func() bool {
 		for _, g := range gs {
 			if gateway.Replicas(g) != 3 {
 				return false
@@ -131,7 +131,7 @@ func TestRateLimitSharedByReplicas(t *testing.T) {
 	from := time.Now()
 	const window = 10 * time.Second
 	time.Sleep(window)
-	got := rc.hitsBetween(from, from.Add(window))
+	got := hitsBetween(rc, from, from.Add(window))
 	total := got["r1"] + got["r2"] + got["r3"]
 	rate := float64(total) / window.Seconds()
 	t.Logf("three replicas of a 30/s sink: %.1f/s together (by replica: %v)", rate, got)
@@ -150,8 +150,8 @@ func TestRateLimitSharedByReplicas(t *testing.T) {
 // their own deliveries succeed; after the cool-down they deliver again.
 func TestBreakerOpensForTheSink(t *testing.T) {
 	js := testutil.StartJetStream(t, nil)
-	rc := newReceiver(t)
-	rc.setAnswer(func(w http.ResponseWriter, path, _ string, _ int) {
+	rc := testutil.NewReceiver(t)
+	rc.SetAnswer(func(w http.ResponseWriter, path, _ string, _ int) {
 		if path == "r1" {
 			w.WriteHeader(http.StatusInternalServerError) // only replica 1's endpoint fails
 		}
@@ -178,7 +178,7 @@ func TestBreakerOpensForTheSink(t *testing.T) {
 	defer func() { close(stop); <-published }()
 
 	var opened time.Time
-	waitFor(t, 20*time.Second, "replica 1's breaker open", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "replica 1's breaker open", func() bool {
 		st, err := gs[0].Admin().Sinks.Sinks(context.Background())
 		if err == nil && len(st) == 1 && st[0].State == "open" {
 			opened = time.Now()
@@ -190,10 +190,10 @@ func TestBreakerOpensForTheSink(t *testing.T) {
 	// windows: 2 × concurrency, within the first second); then nothing
 	// until the cool-down ends (6s): watched up to 5s after it opened.
 	testutil.Holds(t, time.Until(opened.Add(5*time.Second)), "no delivery by replicas 2 and 3 while replica 1's breaker is open", func() bool {
-		held := rc.hitsBetween(opened.Add(time.Second), opened.Add(5*time.Second))
+		held := hitsBetween(rc, opened.Add(time.Second), opened.Add(5*time.Second))
 		return held["r2"] == 0 && held["r3"] == 0
 	})
-	held := rc.hitsBetween(opened.Add(time.Second), opened.Add(5*time.Second))
+	held := hitsBetween(rc, opened.Add(time.Second), opened.Add(5*time.Second))
 	for _, r := range []string{"r2", "r3"} {
 		if held[r] > 0 {
 			t.Errorf("replica %s delivered %d events while replica 1's breaker was open", r, held[r])
@@ -203,8 +203,8 @@ func TestBreakerOpensForTheSink(t *testing.T) {
 		st, _ := g.Admin().Sinks.Sinks(context.Background())
 		t.Logf("another replica's view of the sink while open: %s %s", st[0].State, st[0].StateReason)
 	}
-	waitFor(t, 20*time.Second, "the others delivering after the cool-down", func() bool {
-		after := rc.hitsBetween(opened.Add(6*time.Second), time.Now())
+	testutil.WaitFor(t, 20*time.Second, "the others delivering after the cool-down", func() bool {
+		after := hitsBetween(rc, opened.Add(6*time.Second), time.Now())
 		return after["r2"]+after["r3"] > 0
 	})
 }
@@ -217,14 +217,14 @@ func TestBreakerOpensForTheSink(t *testing.T) {
 func TestReplicasSharingHostAndAdminPortCountTwo(t *testing.T) {
 	fastHeartbeats(t)
 	js := testutil.StartJetStream(t, nil)
-	rc := newReceiver(t)
+	rc := testutil.NewReceiver(t)
 	port := testutil.FreePort(t)
 	var gs []*gateway.Gateway
 	for i, ip := range []string{"127.0.0.1", "127.0.0.2"} {
-		g, _ := gatewaytest.Start(t, replicaSrc(js, rc, i+1, fmt.Sprintf("%s:%d", ip, port), "    rate_limit: 30/s\n"), 30*time.Second)
+		g, _ := gatewaytest.Run(t, gatewaytest.Options{YAML: replicaSrc(js, rc, i+1, fmt.Sprintf("%s:%d", ip, port), "    rate_limit: 30/s\n"), StopWithin: 30 * time.Second})
 		gs = append(gs, g)
 	}
-	waitFor(t, 5*time.Second, "each replica counting two", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "each replica counting two", func() bool {
 		return gateway.Replicas(gs[0]) == 2 && gateway.Replicas(gs[1]) == 2
 	})
 }

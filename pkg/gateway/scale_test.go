@@ -18,6 +18,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 )
 
 // TestScaleManyAPISinks measures one gateway with many API-created webhook
@@ -44,8 +47,8 @@ func TestScaleManyAPISinks(t *testing.T) {
 	var mu sync.Mutex
 	var lat []time.Duration
 	received := 0
-	rc := newReceiver(t)
-	rc.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	rc := testutil.NewReceiver(t)
+	rc.Server.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		var env struct {
 			Data struct {
@@ -60,14 +63,12 @@ func TestScaleManyAPISinks(t *testing.T) {
 		mu.Unlock()
 		w.WriteHeader(204)
 	})
-	defer func(d time.Duration) { stopTimeout = d }(stopTimeout)
-	stopTimeout = 5 * time.Minute
-	g, stop := startGatewayWith(t, t.TempDir(), apiTop+"log: {level: warn}\n", "")
+	g, stop := gatewaytest.Run(t, gatewaytest.Options{Top: apiTop + "log: {level: warn}\n", StopWithin: 5 * time.Minute})
 
 	start := time.Now()
 	for i := 0; i < n; i++ {
 		body := fmt.Sprintf(`{"name":"s%d","tenant":"t%d","events":["k%d.>"],"concurrency":2,"webhook":{"url":"%s/s%d","timeout":"5s","allow_private_networks":true,"tls":{"ca_file":%q}}}`,
-			i, i/perTenant, i%perTenant, rc.srv.URL, i, rc.caFile)
+			i, i/perTenant, i%perTenant, rc.Server.URL, i, rc.CAFile)
 		var res map[string]any
 		if code := apiJSON(t, g, "POST", "/v1/sinks", body, &res); code != 201 {
 			t.Fatalf("create sink %d: %d %v", i, code, res)
@@ -113,7 +114,7 @@ func TestScaleManyAPISinks(t *testing.T) {
 		case <-ctx.Done():
 		}
 	}
-	waitFor(t, 60*time.Second, "every event received", func() bool {
+	testutil.WaitFor(t, 60*time.Second, "every event received", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return received >= total

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
 	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
@@ -54,13 +55,13 @@ func get(url string) (int, string) {
 // becomes ready and delivers.
 func TestStartWaitsForNATS(t *testing.T) {
 	natsPort, adminPort := testutil.FreePort(t), testutil.FreePort(t)
-	rc := newReceiver(t)
+	rc := testutil.NewReceiver(t)
 	cfg, err := config.Parse("wait.yaml", []byte(fmt.Sprintf(`
 nats: {url: "nats://gw:pw@127.0.0.1:%d"}
 admin: {listen: "127.0.0.1:%d"}
 stream: {max_bytes: 8MB}
 dead_letters: {max_bytes: 4MB}
-sinks:%s`, natsPort, adminPort, rc.sinkYAML("s", `[">"]`, ""))), os.LookupEnv)
+sinks:%s`, natsPort, adminPort, rc.SinkYAML("s", `[">"]`, 4, ""))), os.LookupEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +78,7 @@ sinks:%s`, natsPort, adminPort, rc.sinkYAML("s", `[">"]`, ""))), os.LookupEnv)
 	}()
 	admin := fmt.Sprintf("http://127.0.0.1:%d", adminPort)
 	var body string
-	waitFor(t, 10*time.Second, "/readyz saying what start-up waits for", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "/readyz saying what start-up waits for", func() bool {
 		var code int
 		code, body = get(admin + "/readyz")
 		return code == http.StatusServiceUnavailable && strings.Contains(body, "waiting for nats connect")
@@ -113,9 +114,9 @@ sinks:%s`, natsPort, adminPort, rc.sinkYAML("s", `[">"]`, ""))), os.LookupEnv)
 	done := make(chan error, 1)
 	go func() { done <- g.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	waitFor(t, 10*time.Second, "ready", func() bool { code, _ := get(admin + "/readyz"); return code == http.StatusOK })
-	publish(t, g, "order.completed", "late1", []byte(`{}`), nil)
-	waitFor(t, 10*time.Second, "delivery", func() bool { return len(rc.hitsFor("s")) == 1 })
+	testutil.WaitFor(t, 10*time.Second, "ready", func() bool { code, _ := get(admin + "/readyz"); return code == http.StatusOK })
+	gatewaytest.Publish(t, g, "order.completed", "late1", []byte(`{}`), nil)
+	testutil.WaitFor(t, 10*time.Second, "delivery", func() bool { return len(rc.Hits("s")) == 1 })
 }
 
 // A wrong password is no condition a cluster recovers from: New fails at

@@ -8,6 +8,9 @@ import (
 	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
+	"github.com/switchyard-dev/switchyard/internal/testutil"
 )
 
 // Each attempt is a span, a child of the producer's traceparent, and the
@@ -19,11 +22,11 @@ func TestDeliverySpansFollowTheProducersTrace(t *testing.T) {
 	otel.SetTracerProvider(tp)
 	defer otel.SetTracerProvider(prev)
 
-	rc := newReceiver(t)
-	g, _ := startGateway(t, t.TempDir(), rc.sinkYAML("s", `[">"]`, ""))
+	rc := testutil.NewReceiver(t)
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, "")})
 	const producer = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-	publish(t, g, "order.completed", "tr1", []byte(`{}`), map[string]string{"traceparent": producer})
-	waitFor(t, 10*time.Second, "the span", func() bool { return len(exp.GetSpans()) == 1 })
+	gatewaytest.Publish(t, g, "order.completed", "tr1", []byte(`{}`), map[string]string{"traceparent": producer})
+	testutil.WaitFor(t, 10*time.Second, "the span", func() bool { return len(exp.GetSpans()) == 1 })
 	span := exp.GetSpans()[0]
 	if span.SpanContext.TraceID().String() != "4bf92f3577b34da6a3ce929d0e0e4736" || span.Parent.SpanID().String() != "00f067aa0ba902b7" {
 		t.Errorf("span trace %s parent %s", span.SpanContext.TraceID(), span.Parent.SpanID())
@@ -31,8 +34,8 @@ func TestDeliverySpansFollowTheProducersTrace(t *testing.T) {
 	if span.Name != "deliver s" {
 		t.Errorf("span name %q", span.Name)
 	}
-	hits := rc.hitsFor("s")
-	if len(hits) != 1 || !strings.Contains(hits[0].trace, span.SpanContext.SpanID().String()) || !strings.Contains(hits[0].trace, "4bf92f3577b34da6a3ce929d0e0e4736") {
-		t.Errorf("receiver's traceparent %q, want the attempt's span %s in the producer's trace", hits[0].trace, span.SpanContext.SpanID())
+	hits := rc.Hits("s")
+	if len(hits) != 1 || !strings.Contains(hits[0].Trace, span.SpanContext.SpanID().String()) || !strings.Contains(hits[0].Trace, "4bf92f3577b34da6a3ce929d0e0e4736") {
+		t.Errorf("receiver's traceparent %q, want the attempt's span %s in the producer's trace", hits[0].Trace, span.SpanContext.SpanID())
 	}
 }
