@@ -41,7 +41,7 @@ func (g *Gateway) ensureConsumers(ctx context.Context, s config.Sink, maxBatch i
 	case strings.HasPrefix(ie.Have, "api-") && g.store.StillCurrent(ctx, s) == nil:
 		g.log.Warn("an earlier API sink of this name left its consumers: removing them, the sink starts clean",
 			"sink", s.Name, "incarnation", s.Incarnation, "left_by", ie.Have)
-		g.deleteConsumers(ctx, s.Name)
+		g.deleteConsumers(ctx, "delete sink", s.Name)
 		events, redrive, err = g.bus.EnsureConsumers(ctx, s, maxBatch, 0)
 	}
 	return events, redrive, err
@@ -54,15 +54,18 @@ func fileSinkTaken(name string, ie *bus.IncarnationError) error {
 		"rename the file sink, or remove it from the file, delete the API sink (DELETE /v1/sinks/%s) and add it again: %w", name, name, ie.Have, name, ie)
 }
 
-// deleteConsumers deletes a sink name's events and redrive consumers,
-// and what was handed back on them.
-func (g *Gateway) deleteConsumers(ctx context.Context, name string) {
-	for _, c := range []struct{ stream, name string }{{g.cfg.Stream.Name, name}, {bus.RedriveStream, subject.RedriveConsumer(name)}} {
-		if err := g.bus.JS.DeleteConsumer(ctx, c.stream, c.name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-			g.log.Warn("delete sink: consumer", "consumer", c.name, "err", err)
-		}
-		if err := g.handbacks.Purge(ctx, c.stream, c.name); err != nil {
-			g.log.Warn("delete sink: handbacks", "consumer", c.name, "err", err)
+// deleteConsumers deletes the events and redrive consumers of the sinks
+// called names, and what was handed back on them; why prefixes what it
+// logs of a failure.
+func (g *Gateway) deleteConsumers(ctx context.Context, why string, names ...string) {
+	for _, name := range names {
+		for _, c := range []struct{ stream, name string }{{g.cfg.Stream.Name, name}, {bus.RedriveStream, subject.RedriveConsumer(name)}} {
+			if err := g.bus.JS.DeleteConsumer(ctx, c.stream, c.name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+				g.log.Warn(why+": consumer", "consumer", c.name, "err", err)
+			}
+			if err := g.handbacks.Purge(ctx, c.stream, c.name); err != nil {
+				g.log.Warn(why+": handbacks", "consumer", c.name, "err", err)
+			}
 		}
 	}
 }

@@ -2,15 +2,10 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 
-	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/config"
-	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
 // Reload applies a new config to the running gateway, Caddy-style: build
@@ -145,26 +140,10 @@ func (g *Gateway) applyLocked(ctx context.Context, next *config.Config, prune bo
 				names = append(names, n)
 			}
 		}
-		g.pruneConsumers(ctx, names)
+		g.deleteConsumers(ctx, "reload: prune", names...)
 	}
 	g.log.Info("config reloaded", "added", plan.Added, "removed", plan.Removed, "changed", plan.Changed, "needs_restart", plan.Restart)
 	return plan, nil
-}
-
-// pruneConsumers deletes the consumers of sinks that no longer run.
-func (g *Gateway) pruneConsumers(ctx context.Context, names []string) {
-	{
-		for _, name := range names {
-			for _, c := range []struct{ stream, name string }{{g.cfg.Stream.Name, name}, {bus.RedriveStream, subject.RedriveConsumer(name)}} {
-				if err := g.bus.JS.DeleteConsumer(ctx, c.stream, c.name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-					g.log.Warn("reload: prune consumer", "consumer", c.name, "err", err)
-				}
-				if err := g.handbacks.Purge(ctx, c.stream, c.name); err != nil {
-					g.log.Warn("reload: prune handbacks", "consumer", c.name, "err", err)
-				}
-			}
-		}
-	}
 }
 
 // rebornSinks are the changed sinks of p whose incarnation changed.
