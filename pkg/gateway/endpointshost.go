@@ -67,7 +67,7 @@ func (h endpointsHost) Send(ctx context.Context, name string, batch []*event.Eve
 // another endpoint's events.
 func (h endpointsHost) Forget(ctx context.Context, name string) {
 	g := h.g
-	g.deleteConsumers(ctx, "delete sink", name)
+	g.consumers.Delete(ctx, "delete sink", name)
 	if err := g.dlq.PurgeSink(ctx, name); err != nil {
 		g.log.Warn("delete sink: dead letters", "sink", name, "err", err)
 	}
@@ -79,5 +79,5 @@ func (h endpointsHost) Forget(ctx context.Context, name string) {
 }
 
 func (h endpointsHost) DropConsumers(ctx context.Context, names []string) {
-	h.g.deleteConsumers(ctx, "reload: prune", names...)
+	h.g.consumers.Delete(ctx, "reload: prune", names...)
 }

@@ -12,8 +12,8 @@
 // (Admin: health, the sink list and status, pause and resume; the
 // endpoints role is pkg/endpoints), runs what the endpoints decide
 // (endpoints.Host: apply a config, a sink's status, a test send, forget a
-// name's state), guards each sink's incarnation, and collects the sinks'
-// consumer gauges at scrape time.
+// name's state). Each sink's consumers are kept its incarnation's by
+// pkg/consumers; its backlog gauges are pkg/limits' Collector.
 package gateway
 
 import (
@@ -35,6 +35,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/autodisable"
 	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/consumers"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 	"github.com/switchyard-dev/switchyard/pkg/dispatch"
 	"github.com/switchyard-dev/switchyard/pkg/endpoints"
@@ -72,6 +73,7 @@ type Gateway struct {
 	// reload or a stop), so that they spend no attempt.
 	handbacks *dispatch.Handbacks
 	store     *apisinks.Store // sinks created through the API
+	consumers *consumers.Keeper
 	attempts  *attempts.Log   // nil when the attempt log is off
 	runCtx    context.Context // set by Run under reloadMu; nil before
 	replays   *replay.Manager
@@ -92,12 +94,6 @@ type Gateway struct {
 	peers    *replicas.Heartbeat // the replicas delivering with this one
 	running  atomic.Bool
 	stopOnce sync.Once
-}
-
-// sinkConfig is what recreating a sink's consumers needs to know.
-type sinkConfig struct {
-	cfg    config.Sink
-	driver sink.Driver
 }
 
 type runningSink struct {
@@ -169,6 +165,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	if g.store.Sealer == nil {
 		g.log.Warn("admin.secrets_key_file is not set: sinks created through the API are stored with their secrets in plain text in the " + bus.SinksBucket + " bucket")
 	}
+	g.consumers = &consumers.Keeper{Bus: g.bus, Stream: cfg.Stream.Name, Handbacks: g.handbacks, State: g.state, Retry: g.retry, Current: g.store, Log: g.log}
 	g.endpoints = endpoints.New(endpoints.Config{Host: endpointsHost{g}, Store: g.store, Kinds: g.kinds, File: cfg,
 		JS: g.bus.JS, Stream: cfg.Stream.Name, Metrics: g.metrics, Log: g.log})
 	if err = g.retry.Do(ctx, "kv "+bus.SinksBucket, g.endpoints.Load); err != nil {
@@ -208,7 +205,7 @@ func (g *Gateway) openSink(ctx context.Context, sc config.Sink) (*runningSink, e
 		return nil, err
 	}
 	batch := g.kinds.BatchSize(sc)
-	events, redrive, err := g.ensureConsumers(ctx, sc, batch)
+	events, redrive, err := g.consumers.Ensure(ctx, sc, batch)
 	if err != nil {
 		_ = drv.Close(ctx)
 		return nil, err
@@ -217,7 +214,7 @@ func (g *Gateway) openSink(ctx context.Context, sc config.Sink) (*runningSink, e
 		dispatcher: dispatch.New(dispatch.Options{
 			Sink: sc, Driver: drv, MaxBatch: batch, JS: g.bus.JS, Consumers: []jetstream.Consumer{events, redrive},
 			DLQ: g.dlq, Attempts: g.attempts, Metrics: g.metrics, Logger: g.log, Handbacks: g.handbacks,
-			Recreate: g.recreate(sinkConfig{cfg: sc, driver: drv}), Share: g.peers.Count,
+			Recreate: g.consumers.Recreate(sc, batch), Share: g.peers.Count,
 		})}
 	if sc.Disabled {
 		// Held like a pause (the consumers are paused in JetStream, so no

@@ -140,7 +140,7 @@ func (g *Gateway) applyLocked(ctx context.Context, next *config.Config, prune bo
 				names = append(names, n)
 			}
 		}
-		g.deleteConsumers(ctx, "reload: prune", names...)
+		g.consumers.Delete(ctx, "reload: prune", names...)
 	}
 	g.log.Info("config reloaded", "added", plan.Added, "removed", plan.Removed, "changed", plan.Changed, "needs_restart", plan.Restart)
 	return plan, nil
