@@ -61,10 +61,12 @@ type Dispatcher struct {
 	maxBatch int
 	spanName string
 	tracer   trace.Tracer // nil: tracing off
-	hot      hotMetrics
-	status   Status
-	inFlight atomic.Int64
-	gate     *gate
+	// apiPrefix is the JetStream API's subject prefix, for pull requests.
+	apiPrefix string
+	hot       hotMetrics
+	status    Status
+	inFlight  atomic.Int64
+	gate      *gate
 	// Counters for status: attempts that delivered and that failed.
 	delivered, failed atomic.Uint64
 
@@ -127,6 +129,9 @@ func New(opts Options) *Dispatcher {
 		tracer:   newTracer(opts.TracerProvider),
 		hot:      resolveHotMetrics(opts.Metrics, opts.Sink.Name),
 		degraded: map[string]string{},
+	}
+	if opts.JS != nil {
+		d.apiPrefix = apiPrefix(opts.JS)
 	}
 	d.gate = newGate(opts.Sink, d.maxBatch, d.stateChanged)
 	if d.gate.limiter != nil {
@@ -335,15 +340,12 @@ func (d *Dispatcher) batch(in <-chan jetstream.Msg, out chan<- []jetstream.Msg) 
 
 // pullsClosed hands back what the workers released while the sources
 // stopped, now that their pulls are closed. A hand-back's Nak makes
-// JetStream redeliver at once, to any pull still open for the consumer: to
-// one of this dispatcher's own, being canceled, the redelivery would be
-// dropped by the client unseen, and come back only after AckWait, without
-// its handback record, counted as an attempt. A canceled pull's
-// unsubscribe goes out on the connection the Naks take, so the server
-// serves the pull no more once it has read the Naks. (nats.go sends it
-// just after closing the pull's batch, which is what the pullers wait
-// for: a window of a few instructions remains, and a message in flight to
-// a pull when it is canceled is still dropped.)
+// JetStream redeliver at once, to any pull still open for the consumer:
+// sent to one of this dispatcher's own, the redelivery would go to a
+// source that takes nothing more, and come back only after AckWait,
+// without its handback record, counted as an attempt. A puller ends only
+// once its last pull has ended at the server (run to its end, or drained:
+// see pull.go), so the server serves it no more.
 func (d *Dispatcher) pullsClosed() {
 	d.relMu.Lock()
 	d.pullsShut = true

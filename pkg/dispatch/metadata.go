@@ -16,9 +16,18 @@ import (
 //	v1: $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>
 //	v2: $JS.ACK.<domain>.<account hash>.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>[.<token>…]
 func metadataInto(m jetstream.Msg, meta *jetstream.MsgMetadata) error {
-	rest, ok := strings.CutPrefix(m.Reply(), "$JS.ACK.")
-	if !ok {
+	if !parseAckReply(m.Reply(), meta) {
 		return metadataCopy(m, meta)
+	}
+	return nil
+}
+
+// parseAckReply reads an ack subject of either form into meta; false when
+// reply is not one.
+func parseAckReply(reply string, meta *jetstream.MsgMetadata) bool {
+	rest, ok := strings.CutPrefix(reply, "$JS.ACK.")
+	if !ok {
+		return false
 	}
 	var t [9]string
 	n := strings.Count(rest, ".") + 1
@@ -32,7 +41,7 @@ func metadataInto(m jetstream.Msg, meta *jetstream.MsgMetadata) error {
 			t[i], rest, _ = strings.Cut(rest, ".")
 		}
 	default:
-		return metadataCopy(m, meta)
+		return false
 	}
 	domain := t[0]
 	if domain == "_" {
@@ -47,7 +56,7 @@ func metadataInto(m jetstream.Msg, meta *jetstream.MsgMetadata) error {
 		Consumer:     t[3],
 		Domain:       domain,
 	}
-	return nil
+	return true
 }
 
 func metadataCopy(m jetstream.Msg, meta *jetstream.MsgMetadata) error {

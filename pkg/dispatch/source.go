@@ -16,29 +16,11 @@ import (
 // of a pull as they arrive, so the wait costs no latency: it is how often
 // a source asks again. An idle source doubles it, up to idlePullWait, so
 // that thousands of idle sinks do not cost thousands of requests a second;
-// a stop cancels the pull in progress rather than wait for it to run out.
+// a stop drains the pull in progress rather than wait for it to run out.
 const (
 	pullWait     = time.Second
 	idlePullWait = 30 * time.Second
 )
-
-// pullOpts are a pull's options: a context that ends with its wait or
-// with the source's stop (the client then drops its interest, and the
-// server sends the request nothing more), for long waits a heartbeat
-// (a third of the wait: a lost connection or server shows within two,
-// rather than at the end of the wait), and the sink incarnation's group.
-func pullOpts(ctx context.Context, wait time.Duration, group string) []jetstream.FetchOpt {
-	opts := []jetstream.FetchOpt{jetstream.FetchContext(ctx)}
-	if group != "" {
-		// The consumer serves the pull only if it is the incarnation's
-		// (see bus.IncarnationGroup).
-		opts = append(opts, jetstream.FetchPriorityGroup(group))
-	}
-	if wait >= 10*time.Second {
-		opts = append(opts, jetstream.FetchHeartbeat(wait/3))
-	}
-	return opts
-}
 
 // Recreate brings back a consumer that JetStream lost (deleted by an
 // operator, or gone with a server's state), from a position the gateway
@@ -52,12 +34,12 @@ type Recreate func(ctx context.Context, lost jetstream.Consumer) (jetstream.Cons
 // while its AckWait runs out.
 type source struct {
 	consumer jetstream.Consumer // only the puller goroutine replaces it
-	ctx      context.Context    // ends with halt: cancels the pull in progress
+	ctx      context.Context    // ends with halt: drains the pull in progress
 	cancel   context.CancelFunc
 	accept   Accept
 	recreate Recreate // nil: a lost consumer ends the source
 	// incarnation, when set, is the sink incarnation the consumer must
-	// belong to: every pull names it (pullOpts), and the server refuses a
+	// belong to: every pull names its priority group, and the server refuses a
 	// pull to another incarnation's consumer.
 	incarnation string
 	group       string // bus.IncarnationGroup(incarnation), drawn once, not per pull
@@ -130,10 +112,10 @@ func (s *source) stopped() bool {
 	}
 }
 
-// pull feeds out from src until the source is stopped. A stop cancels the
-// pull request in progress: what it brought is handed out, and the
-// workers give it straight back with a Nak rather than leave it to wait
-// out AckWait.
+// pull feeds out from src until the source is stopped. A stop drains the
+// pull request in progress (see fetch): what it brought is handed out, and
+// the workers give it straight back with a Nak rather than leave it to
+// wait out AckWait.
 func (d *Dispatcher) pull(ctx context.Context, src *source, out chan<- jetstream.Msg) {
 	wait := pullWait
 	for !src.stopped() {
@@ -141,14 +123,12 @@ func (d *Dispatcher) pull(ctx context.Context, src *source, out chan<- jetstream
 		if !ok {
 			return
 		}
-		pctx, cancel := context.WithTimeout(src.ctx, wait)
-		batch, err := src.consumer.Fetch(n, pullOpts(pctx, wait, src.group)...)
+		batch, err := d.fetch(src, n, wait)
 		got := 0
 		if err == nil {
 			got = d.take(src, batch, out)
 			err = batch.Error()
 		}
-		cancel()
 		src.release(n - got)
 		if got > 0 {
 			wait = pullWait
@@ -161,7 +141,7 @@ func (d *Dispatcher) pull(ctx context.Context, src *source, out chan<- jetstream
 				return
 			}
 		}
-		if err == nil || errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		if err == nil || errors.Is(err, context.Canceled) {
 			continue
 		}
 		if d.consumerLost(ctx, src, err) {
