@@ -24,12 +24,12 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/telemetry"
 )
 
-// The race of issue 18 (item 2), at the level where it happens: a replica
-// still runs the dispatcher of sink "orders" (tenant acme) when, on
-// another replica, "orders" is deleted (its consumers with it) and created
-// again for tenant globex (new consumers of the same name). The old
-// dispatcher must never deliver a globex event, and never write a dead
-// letter the new sink would list.
+// The race of a sink re-created elsewhere, at the level where it
+// happens: a replica still runs the dispatcher of sink "orders" (tenant
+// acme) when, on another replica, "orders" is deleted (its consumers with
+// it) and created again for tenant globex (new consumers of the same
+// name). The old dispatcher must never deliver a globex event, and never
+// write a dead letter the new sink would list.
 
 // gated is a driver that records what it was sent, and holds every event
 // until open is closed, then answers it with fail (nil: delivered).

@@ -114,7 +114,9 @@ func (d *Dispatcher) pauseConsumers(ctx context.Context, until time.Time) {
 // incarnation's. A pause goes to JetStream by the consumer's name: a
 // sink deleted and created again elsewhere must not pause (or resume)
 // the new sink's consumer of that name. Not knowing (the consumer gone
-// or not answering), it says yes, as before incarnations.
+// or not answering), it says yes, as for a sink without an incarnation:
+// only a consumer known to be another sink's is spared, so a check that
+// cannot answer never leaves a pause unapplied.
 func (d *Dispatcher) stillOwns(ctx context.Context, info *jetstream.ConsumerInfo) bool {
 	if d.opts.Sink.Incarnation == "" {
 		return true

@@ -642,11 +642,11 @@ func TestPatchUnderLoadLosesNothing(t *testing.T) {
 }
 
 // A config file that takes an API sink's name is refused while the API
-// sink's consumer holds the name (issue 18): the file sink would inherit
-// its position, redeliveries and dead letters. The error names the API
-// sink and the way out; the API sink keeps running meanwhile. Taken (the
-// API sink deleted), the file sink starts clean. (It used to win the name
-// and take the consumer over.)
+// sink's consumer holds the name: the file sink would inherit its
+// position, redeliveries and dead letters. The error names the API sink
+// and the way out; the API sink keeps running meanwhile. Taken (the API
+// sink deleted), the file sink starts clean, never taking the consumer
+// over.
 func TestFileSinkTakingAnAPISinksNameIsRefused(t *testing.T) {
 	sr := newSigReceiver(t)
 	dir := t.TempDir()

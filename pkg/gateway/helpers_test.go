@@ -12,7 +12,7 @@ import (
 
 const secret = testutil.WebhookSecret
 
-// adminGet calls the admin API with its bearer token and decodes JSON.
+// adminDo calls the admin API with its bearer token and decodes JSON.
 func adminDo(t *testing.T, g *gateway.Gateway, method, path string, out any) int {
 	t.Helper()
 	req, _ := http.NewRequest(method, "http://"+g.AdminAddr()+path, nil)

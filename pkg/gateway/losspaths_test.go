@@ -1,7 +1,11 @@
 package gateway_test
 
-// Regression tests for the loss paths of issue 7: each one failed on the
-// code before its fix. Real embedded nats-server, real HTTPS receivers.
+// The loss paths: each test drives one way an accepted event could be
+// lost or sent twice (the dead-letter store down, a payload at the size
+// limit, a retry schedule shortened by a reload, a consumer deleted or
+// lost, a message the rate limiter holds past its AckWait) and requires
+// it delivered or dead-lettered, once. Real embedded nats-server, real
+// HTTPS receivers.
 
 import (
 	"context"
@@ -48,7 +52,7 @@ func deadLetters(t *testing.T, g *gateway.Gateway, sink string) []deadletter.Rec
 	return recs
 }
 
-// Item 1: while the dead-letter stream cannot store, the event is held,
+// While the dead-letter stream cannot store, the event is held,
 // not retried: the receiver that answered 410 is not asked again, no
 // delivery is spent, the sink shows degraded, and the dead letter is
 // stored once the stream is back.
@@ -90,7 +94,7 @@ func TestDeadLetterStoreOutageHoldsTheEvent(t *testing.T) {
 	}
 }
 
-// Item 2: a body near max_payload still fits as a dead letter (kept by
+// A body near max_payload still fits as a dead letter (kept by
 // reference), and redrive delivers it byte for byte.
 func TestEventNearMaxPayloadCanBeDeadLetteredAndRedriven(t *testing.T) {
 	rc := testutil.NewReceiver(t)
@@ -124,7 +128,7 @@ func TestEventNearMaxPayloadCanBeDeadLetteredAndRedriven(t *testing.T) {
 	}
 }
 
-// Item 3: a reload that shortens the retry schedule must not let
+// A reload that shortens the retry schedule must not let
 // JetStream's MaxDeliver drop an event mid-retry: it is dead-lettered
 // with the reason.
 func TestShorterScheduleDeadLettersEventsPastIt(t *testing.T) {
@@ -156,7 +160,7 @@ func TestShorterScheduleDeadLettersEventsPastIt(t *testing.T) {
 	}
 }
 
-// Item 4: a consumer deleted behind the gateway's back is detected and
+// A consumer deleted behind the gateway's back is detected and
 // recreated from the recorded ack floor: events published meanwhile are
 // delivered, and /v1/sinks keeps answering.
 func TestDeletedConsumerIsRecreatedWithoutSkipping(t *testing.T) {
@@ -205,8 +209,8 @@ func TestDeletedConsumerIsRecreatedWithoutSkipping(t *testing.T) {
 	}
 }
 
-// Item 4, restart half: a consumer lost while the gateway is down is
-// recreated from the recorded ack floor, not from "now".
+// The restart half of the above: a consumer lost while the gateway is
+// down is recreated from the recorded ack floor, not from "now".
 func TestConsumerLostWhileStoppedResumesFromAckFloor(t *testing.T) {
 	rc := testutil.NewReceiver(t)
 	dir := t.TempDir()
@@ -241,7 +245,7 @@ func TestConsumerLostWhileStoppedResumesFromAckFloor(t *testing.T) {
 	})
 }
 
-// Item 6: messages held back by the rate limiter are kept alive; none
+// Messages held back by the rate limiter are kept alive; none
 // expires and is sent twice, and every first attempt is attempt 1.
 func TestHeldMessagesAreNotSentTwice(t *testing.T) {
 	if testing.Short() {

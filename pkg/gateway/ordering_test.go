@@ -16,7 +16,7 @@ import (
 	"github.com/switchyard-dev/switchyard/internal/testutil"
 )
 
-// Item 8: with ordering keys, events of one key reach Pub/Sub in stream
+// With ordering keys, events of one key reach Pub/Sub in stream
 // order even with 16 workers and a failing first attempt: a retried event
 // goes out before the later events of its key.
 func TestPubSubOrderingKeysStayInOrderAcrossRetries(t *testing.T) {

@@ -88,7 +88,7 @@ func refusedRecords(t *testing.T, g *gateway.Gateway, reason string) float64 {
 	return 0
 }
 
-// sinkState is a sink's state and state_reason as GET /v1/sinks/{name}
+// apiState is a sink's state and state_reason as GET /v1/sinks/{name}
 // shows them ("" when unknown).
 func apiState(t *testing.T, g *gateway.Gateway, name string) (string, string) {
 	t.Helper()
