@@ -1,6 +1,15 @@
-// Package dispatch runs one sink: it pulls the sink's durable consumers,
+// Package dispatch runs one sink: it pulls the sink's durable consumers
+// (and, through AddSource, a replay's) within a window of credits,
 // batches, calls the driver and settles every message explicitly — Ack,
-// NakWithDelay, or Term after a dead letter is safely stored.
+// NakWithDelay on the retry schedule, or Term after a dead letter is
+// safely stored. Between pull and send stands the gate: a pause, the
+// circuit breaker and the rate limit; an ordered sink keeps one event per
+// ordering key in flight (lanes). The dispatcher keeps every message it
+// holds alive past AckWait (keeper), counts the deliveries it hands back
+// unattempted so attempt numbers stay true (Handbacks), reports the
+// sink's state and what degrades it, publishes each change on
+// StateSubject, pauses only consumers still its incarnation's, and traces
+// each delivery.
 package dispatch
 
 import (
