@@ -1,19 +1,15 @@
 // Package gateway wires Switchyard together and owns its lifecycle: New
-// opens the bus and ensures the streams and consumers; Run serves the
-// admin API (the console mounted under it) and the ingest listener, starts
-// one dispatcher per sink and the background components (replays, pauses,
-// limits, ack floors, the replicas' heartbeat, the endpoints (the API
-// sinks' watch and rotation expiry), auto-disable) under a supervisor that
-// joins them in reverse at shutdown, and stops gracefully; Reload hands the
-// new file to the endpoints, which judge the API sinks again, and the
-// gateway builds the new sinks, swaps them in and drains the old ones.
+// opens the bus and ensures the streams; Run serves the admin API (the
+// console mounted under it) and the ingest listener, starts one
+// dispatcher per sink and the background components (replays, pauses,
+// limits, ack floors, the replicas' heartbeat, the endpoints, auto-disable)
+// under a supervisor that joins them in reverse at shutdown, and stops
+// gracefully; Reload builds the new sinks, swaps them in and drains the old
+// ones, and it runs what the endpoints decide the same way (endpoints.Host).
 //
-// Beyond wiring it answers the admin API's roles that act on running sinks
-// (Admin: health, the sink list and status, pause and resume; the
-// endpoints role is pkg/endpoints), runs what the endpoints decide
-// (endpoints.Host: apply a config, a sink's status, a test send, forget a
-// name's state). Each sink's consumers are kept its incarnation's by
-// pkg/consumers; its backlog gauges are pkg/limits' Collector.
+// Of the admin API's roles it answers health and the running sinks (their
+// list, status, pause and resume) itself; Admin hands the others to the
+// packages that own them (dead letters, replays, endpoints, events).
 package gateway
 
 import (
