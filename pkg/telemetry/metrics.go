@@ -1,7 +1,8 @@
 // Package telemetry holds Switchyard's logging setup (NewLogger), its
 // tracing setup (SetupTracing, OpenTelemetry over OTLP), the gateway's
-// Prometheus metrics (Metrics) and the constructors every Switchyard metric
-// is built with (NewCounterVec and its kin).
+// Prometheus metrics (Metrics), the constructors every Switchyard metric
+// is built with (NewCounterVec and its kin), and Quantile, which reads a
+// latency quantile back from a histogram.
 package telemetry
 
 import (
