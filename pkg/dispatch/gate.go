@@ -51,10 +51,18 @@ type gate struct {
 	limiter    *adaptiveLimiter
 	now        func() time.Time
 	onChange   func(from, to State, reason string, until time.Time)
+	// applied is closed once the effects of the last change made so far
+	// are applied (see transition).
+	applied chan struct{}
 }
 
+// turn is a change's place in the order the gate made the changes: its
+// effects start once prev is closed, and it closes done after them.
+type turn struct{ prev, done chan struct{} }
+
 func newGate(s config.Sink, maxBatch int, onChange func(from, to State, reason string, until time.Time)) *gate {
-	g := &gate{changed: make(chan struct{}), now: time.Now, onChange: onChange}
+	g := &gate{changed: make(chan struct{}), now: time.Now, onChange: onChange, applied: make(chan struct{})}
+	close(g.applied)
 	if s.Breaker.On() {
 		g.breaker = &breaker{cfg: s.Breaker}
 	}
@@ -93,11 +101,43 @@ func (g *gate) broadcastLocked() {
 	g.changed = make(chan struct{})
 }
 
-// transition runs the change callback outside the lock.
-func (g *gate) transition(from, to State, reason string, until time.Time) {
-	if from != to && g.onChange != nil {
+// takeTurnLocked places a change, made under the lock, after every change
+// made before it. Its holder must pass it to transition.
+func (g *gate) takeTurnLocked() turn {
+	t := turn{prev: g.applied, done: make(chan struct{})}
+	g.applied = t.done
+	return t
+}
+
+// transition applies a change's effects (the change callback) outside the
+// lock, in the change's turn: after the effects of every change made
+// before it, and before those of any change made after it. The effects
+// take a while (the consumers paused or resumed in JetStream, then the
+// state event and gauge), and the goroutines making two changes run in
+// any order: without turns a breaker that opened and closed again could
+// publish "open" last and leave the gauge on it, and a pause and resume
+// could leave the consumers paused while the sink runs.
+func (g *gate) transition(t turn, from, to State, reason string, until time.Time) {
+	<-t.prev
+	defer close(t.done)
+	if g.onChange != nil {
 		g.onChange(from, to, reason, until)
 	}
+}
+
+// coolDownOver makes the end of the breaker's cool-down that ends at
+// until a change like the others, in its turn: JetStream resumes the
+// consumers on its own then, and this says so. A cool-down already ended
+// by a probe's answer, or since replaced by another, is not announced.
+func (g *gate) coolDownOver(until time.Time) {
+	g.mu.Lock()
+	if g.breaker == nil || g.stateLocked() != StateHalfOpen || !g.breaker.until.Equal(until) {
+		g.mu.Unlock()
+		return
+	}
+	t := g.takeTurnLocked()
+	g.mu.Unlock()
+	g.transition(t, StateOpen, StateHalfOpen, "cool-down over: probing", time.Time{})
 }
 
 // wait blocks until a delivery of n events may start. probe is true when
@@ -177,11 +217,14 @@ func (g *gate) record(probe bool, o verdict) {
 	}
 	to := g.stateLocked()
 	until := g.breaker.until
-	if from != to {
-		g.broadcastLocked()
+	if from == to {
+		g.mu.Unlock()
+		return
 	}
+	g.broadcastLocked()
+	t := g.takeTurnLocked()
 	g.mu.Unlock()
-	g.transition(from, to, reason, until)
+	g.transition(t, from, to, reason, until)
 }
 
 // Reason says why the gate holds deliveries back, if it does.
@@ -214,8 +257,9 @@ func (g *gate) setPaused(paused bool, reason string) bool {
 		until = g.breaker.until
 	}
 	g.broadcastLocked()
+	t := g.takeTurnLocked()
 	g.mu.Unlock()
-	g.transition(from, to, reason, until)
+	g.transition(t, from, to, reason, until)
 	return true
 }
 

@@ -48,12 +48,9 @@ func (d *Dispatcher) stateChanged(from, to State, reason string, until time.Time
 		d.pauseConsumers(ctx, farFuture)
 	case StateOpen:
 		d.pauseConsumers(ctx, until)
-		// JetStream resumes the consumers when the cool-down ends; say so.
-		t := time.AfterFunc(time.Until(until), func() {
-			if d.gate.State() == StateHalfOpen {
-				d.announce(StateOpen, StateHalfOpen, "cool-down over: probing", time.Time{})
-			}
-		})
+		// JetStream resumes the consumers when the cool-down ends; say so,
+		// in that change's turn (a probe may answer first).
+		t := time.AfterFunc(time.Until(until), func() { d.gate.coolDownOver(until) })
 		d.setCoolDownTimer(t)
 	case StateRunning, StateHalfOpen:
 		if from == StatePaused {
