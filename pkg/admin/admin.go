@@ -8,8 +8,10 @@
 // every path behind the listener passes (bearer token or session with its
 // CSRF header, throttling of wrong tokens, refusal of cross-site state
 // changes, the loopback-Host rule without a token) and the Client the
-// CLI calls the API with. The pages under "/" are the caller's
-// (Options.Pages): the gateway mounts the console there.
+// CLI calls the API with. Each role's interface sits in the file of its
+// route group (routes_endpoints.go holds Endpoints and endpointRoutes);
+// routes.go holds what the groups share. The pages under "/" are the
+// caller's (Options.Pages): the gateway mounts the console there.
 package admin
 
 import (
