@@ -1,20 +1,15 @@
 package admin_test
 
 import (
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/switchyard-dev/switchyard/pkg/admin"
+	"github.com/switchyard-dev/switchyard/pkg/console"
 )
 
 // reviewedPublicPages are the console's pages anyone the listener answers
@@ -24,47 +19,15 @@ var reviewedPublicPages = map[string]string{
 	"GET /assets/": "the console's own scripts and styles, embedded",
 }
 
-// consolePatterns reads the patterns pkg/console registers from its
-// source: the admin listener serves them under "/", apart from build's
-// list, so they are read where they are written. A registration whose
-// pattern is not a literal fails the test naming it, so no page goes
-// unjudged.
+// consolePatterns are the patterns pkg/console serves, from the table its
+// Handler is built from (console.Patterns): the admin listener serves them
+// under "/", apart from build's list, so a page added to the console is
+// judged here the day it is written.
 func consolePatterns(t *testing.T) []string {
 	t.Helper()
-	dir := filepath.Join("..", "console")
-	fset := token.NewFileSet()
-	pkgs, err := parser.ParseDir(fset, dir, func(fi os.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var patterns []string
-	for _, pkg := range pkgs {
-		for _, f := range pkg.Files {
-			ast.Inspect(f, func(n ast.Node) bool {
-				call, ok := n.(*ast.CallExpr)
-				if !ok {
-					return true
-				}
-				sel, ok := call.Fun.(*ast.SelectorExpr)
-				if !ok || (sel.Sel.Name != "Handle" && sel.Sel.Name != "HandleFunc") || len(call.Args) != 2 {
-					return true
-				}
-				lit, ok := call.Args[0].(*ast.BasicLit)
-				if !ok || lit.Kind != token.STRING {
-					t.Errorf("%s: a console route whose pattern this test cannot read; write it as a literal", fset.Position(call.Pos()))
-					return true
-				}
-				p, err := strconv.Unquote(lit.Value)
-				if err != nil {
-					t.Fatal(err)
-				}
-				patterns = append(patterns, p)
-				return true
-			})
-		}
-	}
+	patterns := console.Patterns()
 	if len(patterns) < 10 {
-		t.Fatalf("only %d console routes found in %s: %v", len(patterns), dir, patterns)
+		t.Fatalf("only %d console routes found: %v", len(patterns), patterns)
 	}
 	return patterns
 }
@@ -73,8 +36,8 @@ func consolePatterns(t *testing.T) []string {
 // a page needs a console session (a browser without one, or with only a
 // bearer token, is sent to the login page, 303), the reviewed public
 // pages answer anyone; without admin.token, a foreign Host gets 403 and a
-// loopback one the page. The pages are read from the console's source, so
-// a new page is judged the day it is written.
+// loopback one the page. The pages come from the table the console serves
+// from, so a new page is judged the day it is written.
 func TestEveryConsolePageGivesEachCallerItsPower(t *testing.T) {
 	b := routeGateway(t)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -3,7 +3,9 @@
 // themselves. Every state change (pause, test, rotate, edit, redrive,
 // purge, replay) is the page's JavaScript calling the /v1 admin API with
 // the session cookie and CSRF header, so the API stays the one path to
-// state. Assets are embedded: nothing is loaded from another host.
+// state. Assets are embedded: nothing is loaded from another host. A page
+// is its pages_*.go file, which adds its pattern and handler to the table
+// Handler serves (addPage, in init), and its template.
 package console
 
 import (
@@ -16,8 +18,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/switchyard-dev/switchyard/pkg/attempts"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
@@ -69,22 +69,47 @@ type server struct {
 func Handler(b Reader, sessions *session.Manager) http.Handler {
 	s := &server{b: b, sessions: sessions, pages: parsePages(), rates: rateTracker{last: map[string]sample{}}}
 	mux := http.NewServeMux()
-	assets, _ := fs.Sub(assetFS, "assets")
-	mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(assets)))
-	mux.HandleFunc("GET /login", s.login)
-	mux.HandleFunc("GET /{$}", s.auth(s.sinksPage))
-	mux.HandleFunc("GET /sinks/rows", s.auth(s.sinkRows))
-	mux.HandleFunc("GET /sinks/new", s.auth(s.newSinkPage))
-	mux.HandleFunc("GET /sinks/{name}", s.auth(s.sinkPage))
-	mux.HandleFunc("GET /sinks/{name}/dead-letters", s.auth(s.deadLettersPage))
-	mux.HandleFunc("GET /events", s.auth(s.eventsPage))
-	mux.HandleFunc("GET /events/{id}", s.auth(s.eventPage))
-	mux.HandleFunc("GET /logs", s.auth(s.logsPage))
-	mux.HandleFunc("GET /replay", s.auth(s.replayPage))
-	mux.HandleFunc("/", s.auth(func(w http.ResponseWriter, r *http.Request) {
-		s.render(w, r, http.StatusNotFound, "error", page{Title: "Not found", Error: "No page at " + r.URL.Path + "."})
-	}))
+	for _, rt := range s.routes() {
+		mux.Handle(rt.pattern, rt.handler)
+	}
 	return securityHeaders(mux)
+}
+
+// served is one pattern the console answers and its handler.
+type served struct {
+	pattern string
+	handler http.Handler
+}
+
+// routes are what Handler serves: the assets and the login page to anyone,
+// and behind a console session every page of pageRoutes and, for any
+// other path, a page saying there is none.
+func (s *server) routes() []served {
+	assets, _ := fs.Sub(assetFS, "assets")
+	all := []served{
+		{"GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(assets))},
+		{"GET /login", http.HandlerFunc(s.login)},
+		{"/", s.auth(s.notFound)},
+	}
+	for _, p := range pageRoutes {
+		all = append(all, served{p.pattern, s.auth(func(w http.ResponseWriter, r *http.Request) { p.serve(s, w, r) })})
+	}
+	return all
+}
+
+// Patterns are the patterns Handler serves, so that the admin API's
+// route-auth test judges every page, a new one included, with every kind
+// of caller.
+func Patterns() []string {
+	var out []string
+	for _, rt := range (&server{}).routes() {
+		out = append(out, rt.pattern)
+	}
+	return out
+}
+
+func (s *server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusNotFound, "error", page{Title: "Not found", Error: "No page at " + r.URL.Path + "."})
 }
 
 func securityHeaders(next http.Handler) http.Handler {
@@ -162,35 +187,4 @@ func parsePages() map[string]*template.Template {
 		out[name] = template.Must(template.Must(base.Clone()).ParseFS(templateFS, n))
 	}
 	return out
-}
-
-// rateTracker turns each sink's attempt counters into attempts a second
-// between two looks at the list (the list polls every 2 s). It is display
-// state only, kept per process.
-type rateTracker struct {
-	mu   sync.Mutex
-	last map[string]sample
-}
-
-type sample struct {
-	count uint64
-	at    time.Time
-	rate  float64
-}
-
-func (rt *rateTracker) rate(name string, count uint64, now time.Time) float64 {
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	prev, ok := rt.last[name]
-	if !ok || count < prev.count {
-		rt.last[name] = sample{count: count, at: now}
-		return 0
-	}
-	dt := now.Sub(prev.at).Seconds()
-	if dt < 1 {
-		return prev.rate
-	}
-	r := float64(count-prev.count) / dt
-	rt.last[name] = sample{count: count, at: now, rate: r}
-	return r
 }
