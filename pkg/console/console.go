@@ -10,7 +10,6 @@ package console
 
 import (
 	"bytes"
-	"context"
 	"embed"
 	"html/template"
 	"io/fs"
@@ -19,32 +18,20 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/switchyard-dev/switchyard/pkg/attempts"
-	"github.com/switchyard-dev/switchyard/pkg/deadletter"
-	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 	"github.com/switchyard-dev/switchyard/pkg/session"
 )
 
 // Reader is what the pages read: the read-only methods of the admin API's
 // roles, one field per role. The console has no handle on a method that
-// changes state.
+// changes state. Each role's interface sits in the page file named for
+// that role (pages_events.go holds EventsReader), so a page there on a
+// method the console does not read yet is still one .go file.
 type Reader struct {
-	Sinks interface {
-		Sinks(ctx context.Context) ([]gatewayapi.SinkStatus, error)
-	}
-	Endpoints interface {
-		GetSink(ctx context.Context, name string) (gatewayapi.SinkView, error)
-	}
-	DeadLetters interface {
-		DeadLetters(ctx context.Context, sink string, f deadletter.Filter) ([]deadletter.Record, error)
-	}
-	Events interface {
-		Attempts(ctx context.Context, q attempts.Query) ([]attempts.Record, error)
-		Event(ctx context.Context, id string) (*gatewayapi.EventView, error)
-	}
-	Replays interface {
-		Replays() []gatewayapi.ReplayStatus
-	}
+	Sinks       SinksReader
+	Endpoints   EndpointsReader
+	DeadLetters DeadLettersReader
+	Events      EventsReader
+	Replays     ReplaysReader
 }
 
 //go:embed templates/*.html

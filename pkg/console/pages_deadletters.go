@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -14,6 +15,12 @@ import (
 // A sink's dead letters.
 func init() {
 	addPage("GET /sinks/{name}/dead-letters", (*server).deadLettersPage)
+}
+
+// DeadLettersReader is what the pages read of the admin API's DeadLetters
+// role: a sink's dead letters.
+type DeadLettersReader interface {
+	DeadLetters(ctx context.Context, sink string, f deadletter.Filter) ([]deadletter.Record, error)
 }
 
 type deadData struct {

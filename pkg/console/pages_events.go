@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -18,6 +19,13 @@ import (
 func init() {
 	addPage("GET /events", (*server).eventsPage)
 	addPage("GET /events/{id}", (*server).eventPage)
+}
+
+// EventsReader is what the pages read of the admin API's Events role:
+// attempts by query, and one event with its attempts.
+type EventsReader interface {
+	Attempts(ctx context.Context, q attempts.Query) ([]attempts.Record, error)
+	Event(ctx context.Context, id string) (*gatewayapi.EventView, error)
 }
 
 type eventRow struct {

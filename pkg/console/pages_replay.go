@@ -13,6 +13,12 @@ func init() {
 	addPage("GET /replay", (*server).replayPage)
 }
 
+// ReplaysReader is what the pages read of the admin API's Replays role:
+// the replays running or done.
+type ReplaysReader interface {
+	Replays() []gatewayapi.ReplayStatus
+}
+
 type replayData struct {
 	Sinks   []string
 	Sink    string

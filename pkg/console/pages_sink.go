@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -19,6 +20,12 @@ import (
 func init() {
 	addPage("GET /sinks/new", (*server).newSinkPage)
 	addPage("GET /sinks/{name}", (*server).sinkPage)
+}
+
+// EndpointsReader is what the pages read of the admin API's Endpoints
+// role: one sink's view.
+type EndpointsReader interface {
+	GetSink(ctx context.Context, name string) (gatewayapi.SinkView, error)
 }
 
 // liveKeys are the fields of a SinkView that are state, not definition.

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"net/http"
 	"sort"
 	"strconv"
@@ -14,6 +15,12 @@ import (
 func init() {
 	addPage("GET /{$}", (*server).sinksPage)
 	addPage("GET /sinks/rows", (*server).sinkRows)
+}
+
+// SinksReader is what the pages read of the admin API's Sinks role: the
+// live state of every sink.
+type SinksReader interface {
+	Sinks(ctx context.Context) ([]gatewayapi.SinkStatus, error)
 }
 
 // states are the sink states the list filters by.
