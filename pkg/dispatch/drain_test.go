@@ -23,13 +23,13 @@ import (
 
 // A message the server has sent to a dispatcher's pull, but that has not
 // reached the dispatcher when it stops (on the wire, in the client's
-// buffers), is not lost at the stop: the pull runs to its end, the message
-// is handed back at once with its handback recorded, and it keeps its
-// whole retry budget. (A canceled client Fetch dropped it: it came back
-// only after AckWait, its delivery counted as an attempt.) The proxy holds
-// what the server sends from before the publish until the stop has begun:
-// until the client unsubscribes (a canceled Fetch does at once), or
-// releaseAfter, a delay on the wire well within the pull's one second.
+// buffers), is not lost at the stop: the pull runs on briefly and is
+// drained, the message is handed back at once with its handback recorded,
+// and it keeps its whole retry budget. (A canceled client Fetch dropped
+// it: it came back only after AckWait, its delivery counted as an
+// attempt.) The proxy holds what the server sends from before the publish
+// until the stop has begun: until the client unsubscribes (a canceled
+// Fetch does at once, the drain at its end), or releaseAfter.
 func TestInFlightToAStoppingPullIsHandedBack(t *testing.T) {
 	r := run(t, func(string, int) error { return sink.RetryableError(503, errors.New("unavailable")) })
 	r.stop() // the rig's own dispatcher; this test runs its own
@@ -90,8 +90,9 @@ func TestInFlightToAStoppingPullIsHandedBack(t *testing.T) {
 }
 
 // releaseAfter is how long the wire holds the server's messages once the
-// stop has begun, when the client does not unsubscribe first.
-const releaseAfter = 200 * time.Millisecond
+// stop has begun, when the client does not unsubscribe first: a slow
+// network, within the pull's run after the stop (pullEndWait, 250ms).
+const releaseAfter = 100 * time.Millisecond
 
 // wireHold is a loopback proxy to a NATS server for one client
 // connection. hold keeps back what the server sends, as a slow network

@@ -19,11 +19,11 @@ import (
 // reads the unsubscribe, which goes out only after the batch is closed (a
 // hand-back's immediate redelivery, say). Each of those comes back only
 // after AckWait, unseen, so its handback is never recorded and the
-// delivery is counted as an attempt. Here a stop lets a busy source's
-// short pull run to its end, as the server reports it (expiry, batch
-// filled), and drains an idle source's long one (drain); either way every
-// delivery that reaches the connection is handed out, and once the pull
-// has ended the server serves it no more.
+// delivery is counted as an attempt. Here a stop lets the pull run on for
+// pullEndWait, until the server ends it (expiry, batch filled) or the
+// wait is over, and then drains it (drain): every delivery that reaches
+// the connection is handed out, and once the pull has ended the server
+// serves it no more.
 
 // pullRequest is JetStream's request for the next messages of a consumer
 // ($JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>).
@@ -41,6 +41,11 @@ const pullStatusRoom = 16
 
 // drainWait bounds the flush that ends a pull at a stop.
 const drainWait = 5 * time.Second
+
+// pullEndWait is how long a pull may run on once its source stops, before
+// it is drained: far more than the server takes to send what it assigned
+// to the pull before the stop, and short enough for a reload's stop.
+const pullEndWait = 250 * time.Millisecond
 
 // pullBatch is one pull's messages as they arrive; Error is read once
 // Messages is closed.
@@ -130,6 +135,7 @@ func (d *Dispatcher) receive(src *source, nc *nats.Conn, sub *nats.Subscription,
 	}
 	heard := true
 	stopping := src.ctx.Done()
+	var endWait <-chan time.Time // from the stop on: how long the pull may still run
 	for {
 		select {
 		case m := <-in:
@@ -148,14 +154,16 @@ func (d *Dispatcher) receive(src *source, nc *nats.Conn, sub *nats.Subscription,
 			b.err = jetstream.ErrNoHeartbeat
 		case <-expiry.C:
 		case <-stopping:
+			// The pull may run on a little: what the server has assigned
+			// to it is still on its way (see drain), and the pull may end
+			// meanwhile, as the server says, with nothing left behind.
 			b.err = src.ctx.Err()
-			if req.Expires <= pullWait {
-				// A busy source's short pull runs to its end: the server
-				// says when it has sent all it will (see drain for why an
-				// unsubscribe cannot).
-				stopping = nil
-				continue
-			}
+			stopping = nil
+			t := time.NewTimer(pullEndWait)
+			defer t.Stop()
+			endWait = t.C
+			continue
+		case <-endWait:
 		}
 		break
 	}
@@ -164,14 +172,16 @@ func (d *Dispatcher) receive(src *source, nc *nats.Conn, sub *nats.Subscription,
 
 // drain ends a pull the server may still serve: it unsubscribes, waits
 // until the server has read that, and hands out what came meanwhile. It
-// ends an idle source's long pull at a stop, and one the server does not
-// end itself. One window remains, in the server: a message it assigned to
+// ends a pull at a stop, and one the server does not end itself. One
+// window remains, in the server: a message it assigned to
 // the pull just before it read the unsubscribe finds no subscriber when
 // it is sent; the server then redelivers it at once, but counts the lost
 // delivery if it was the message's first (consumer.go, didNotDeliver:
 // decDeliveryCount has no count to take back), so it arrives as its second
-// delivery, with no handback recorded. A busy source's pull is therefore
-// not drained at a stop but run to its end (receive).
+// delivery, with no handback recorded. So a stop first lets the pull run
+// on for pullEndWait (receive): whatever the server assigned to it before
+// the stop reaches it; only a message assigned in the instant of the
+// unsubscribe can still meet the server's window.
 func (d *Dispatcher) drain(nc *nats.Conn, sub *nats.Subscription, in chan *nats.Msg, pass func(*nats.Msg) bool) {
 	// Drain, not Unsubscribe: the subscription stays until the server
 	// answers a flush, so what it sent before the unsubscribe still lands
