@@ -10,9 +10,10 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/session"
 )
 
-// A page written in one file: its registration and its handler, nothing
-// else in the package told about it (it renders the error template, as a
-// test file cannot add one to the embedded templates).
+// init adds a page written in one file: its registration and its
+// handler, nothing else in the package told about it (it renders the
+// error template, as a test file cannot add one to the embedded
+// templates).
 func init() { addPage("GET /one-file/{name}", (*server).oneFilePage) }
 
 func (s *server) oneFilePage(w http.ResponseWriter, r *http.Request) {

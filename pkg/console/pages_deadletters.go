@@ -12,7 +12,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 )
 
-// A sink's dead letters.
+// init adds the page of a sink's dead letters.
 func init() {
 	addPage("GET /sinks/{name}/dead-letters", (*server).deadLettersPage)
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 )
 
-// The events search and one event with its attempts.
+// init adds the events search and the page of one event with its attempts.
 func init() {
 	addPage("GET /events", (*server).eventsPage)
 	addPage("GET /events/{id}", (*server).eventPage)

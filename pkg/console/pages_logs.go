@@ -9,7 +9,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/attempts"
 )
 
-// The attempt log, filtered.
+// init adds the attempt log's page, filtered.
 func init() {
 	addPage("GET /logs", (*server).logsPage)
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 )
 
-// Replays: starting one, and those running or done.
+// init adds the replays' page: starting one, and those running or done.
 func init() {
 	addPage("GET /replay", (*server).replayPage)
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/sink"
 )
 
-// One sink's page, and the form for a new one.
+// init adds one sink's page, and the form for a new one.
 func init() {
 	addPage("GET /sinks/new", (*server).newSinkPage)
 	addPage("GET /sinks/{name}", (*server).sinkPage)

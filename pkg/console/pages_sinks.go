@@ -11,7 +11,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 )
 
-// The sinks list, and its rows alone for the list to poll.
+// init adds the sinks list, and its rows alone for the list to poll.
 func init() {
 	addPage("GET /{$}", (*server).sinksPage)
 	addPage("GET /sinks/rows", (*server).sinkRows)
