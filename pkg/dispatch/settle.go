@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
@@ -57,7 +59,7 @@ func (d *Dispatcher) settle(ctx context.Context, x delivery, err error) string {
 	switch {
 	case c.Class == sink.Canceled:
 		// Shutdown, not the destination's fault: hand it back at once.
-		_ = x.msg.Nak()
+		handBackNow(x.msg)
 		d.keep.done(x.msg)
 		d.opts.Metrics.Deliveries.WithLabelValues(name, telemetry.OutcomeCanceled).Inc()
 		log.Info("delivery interrupted by shutdown; handed back to JetStream")
@@ -79,6 +81,15 @@ func (d *Dispatcher) settle(ctx context.Context, x delivery, err error) string {
 		log.Warn("delivery failed; will retry", "status", c.Status, "retry_in", delay, "err", err)
 		return telemetry.OutcomeRetried
 	}
+}
+
+// handBackNow asks for m again at once. A plain Nak only queues m in the
+// server's memory, lost when the server stops (an embedded server stops
+// with the gateway): m then came back an ack wait after its last
+// in-progress. A Nak with a delay is kept as m's redelivery time in the
+// consumer's stored state, so m is due at once on a restarted server too.
+func handBackNow(m jetstream.Msg) {
+	_ = m.NakWithDelay(time.Nanosecond)
 }
 
 func (d *Dispatcher) nakWithDelay(x delivery, delay time.Duration) {
