@@ -180,7 +180,7 @@ func (d *Dispatcher) handBack(ctx context.Context, b []jetstream.Msg) {
 }
 
 func (d *Dispatcher) nakUnattempted(m jetstream.Msg) {
-	if err := m.Nak(); err != nil {
+	if err := nakAtOnce(m); err != nil {
 		d.log.Warn("nak on shutdown", "err", err)
 	}
 	d.keep.done(m)

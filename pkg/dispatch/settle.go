@@ -59,7 +59,7 @@ func (d *Dispatcher) settle(ctx context.Context, x delivery, err error) string {
 	switch {
 	case c.Class == sink.Canceled:
 		// Shutdown, not the destination's fault: hand it back at once.
-		handBackNow(x.msg)
+		_ = nakAtOnce(x.msg)
 		d.keep.done(x.msg)
 		d.opts.Metrics.Deliveries.WithLabelValues(name, telemetry.OutcomeCanceled).Inc()
 		log.Info("delivery interrupted by shutdown; handed back to JetStream")
@@ -83,13 +83,13 @@ func (d *Dispatcher) settle(ctx context.Context, x delivery, err error) string {
 	}
 }
 
-// handBackNow asks for m again at once. A plain Nak only queues m in the
+// nakAtOnce asks for m again at once. A plain Nak only queues m in the
 // server's memory, lost when the server stops (an embedded server stops
 // with the gateway): m then came back an ack wait after its last
 // in-progress. A Nak with a delay is kept as m's redelivery time in the
 // consumer's stored state, so m is due at once on a restarted server too.
-func handBackNow(m jetstream.Msg) {
-	_ = m.NakWithDelay(time.Nanosecond)
+func nakAtOnce(m jetstream.Msg) error {
+	return m.NakWithDelay(time.Nanosecond)
 }
 
 func (d *Dispatcher) nakWithDelay(x delivery, delay time.Duration) {
