@@ -53,6 +53,7 @@ func embedded(t *testing.T) (*server.Server, *nc.Conn, jetstream.JetStream) {
 type harness struct {
 	conn *nc.Conn
 	url  string // set: each driver connects on its own
+	sub  *nc.Subscription
 	mu   sync.Mutex
 	got  []sinktest.Received
 }
@@ -69,6 +70,15 @@ func newHarness(t *testing.T, conn *nc.Conn, url string) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sub.Unsubscribe() })
+	// Subscribe only buffers the SUB; a driver on a connection of its own
+	// could publish before the server has it, and the stream would store an
+	// event this subscription never sees. Flush is a PING the server answers
+	// after the SUB: from then on every publish, from any connection, is
+	// delivered here.
+	if err := conn.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	h.sub = sub
 	return h
 }
 
@@ -81,7 +91,11 @@ func (h *harness) Open(t *testing.T) sink.Driver {
 	return d
 }
 
-func (h *harness) Received(*testing.T) []sinktest.Received {
+func (h *harness) Received(t *testing.T) []sinktest.Received {
+	// A slow consumer drops messages: a miss must say so, not look lost.
+	if n, err := h.sub.Dropped(); err == nil && n > 0 {
+		t.Fatalf("the harness's subscription dropped %d messages (slow consumer)", n)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]sinktest.Received(nil), h.got...)
