@@ -103,6 +103,15 @@ func (r *Recorder) Run(ctx context.Context) {
 	// from costing a request each every round. (Another replica's settles
 	// are that replica's to record.)
 	counted := map[string]uint64{}
+	// A settle is counted before its ack reaches the server, so a floor
+	// read just after it may not show it yet: readAt is the count at the
+	// sink's last read, and a floor that did not move is taken as settled
+	// only when no settle was counted since that read (its acks have had a
+	// round to land), and never while it is 0 for a sink that settled
+	// something. Taken at once, a floor read before the acks landed would
+	// be kept until the sink settled more; a 0 records nothing, and a
+	// consumer lost meanwhile would restart at "now", past what it missed.
+	readAt := map[string]uint64{}
 	record := func(ctx context.Context) {
 		for _, s := range r.Sinks.AckFloorSinks() {
 			if c, seen := counted[s.Name]; seen && c == s.Settled {
@@ -112,12 +121,16 @@ func (r *Recorder) Run(ctx context.Context) {
 			if err != nil || bus.CheckIncarnation(info, s.Incarnation) != nil {
 				continue // not this sink's consumer any more: not its floor
 			}
+			prev, read := readAt[s.Name]
+			readAt[s.Name] = s.Settled
 			floor := info.AckFloor.Stream
 			if floor == 0 || floor == last[s.Name] {
-				// Settled: skip the sink until it settles more. A floor
-				// that moved is read once more next round (acks land
-				// after the settles that counted them).
-				counted[s.Name] = s.Settled
+				// Unmoved: skip the sink until it settles more, once its
+				// acks have had their round (above). A floor that moved
+				// is read once more next round.
+				if (floor == 0 && s.Settled == 0) || (floor != 0 && read && prev == s.Settled) {
+					counted[s.Name] = s.Settled
+				}
 				continue
 			}
 			if _, err := r.KV.Put(ctx, Key(s.Name), value(floor, s.Incarnation)); err != nil {

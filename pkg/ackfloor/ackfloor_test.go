@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,21 +23,10 @@ func (s sinks) AckFloorSinks() []Sink { return s }
 // events are acked.
 func setup(t *testing.T, n int) (jetstream.KeyValue, jetstream.Consumer) {
 	t.Helper()
-	js := testutil.StartJetStream(t, nil)
+	js, kv, c := stream(t)
 	ctx := context.Background()
-	kv, err := js.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "state"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := js.JS.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}}); err != nil {
-		t.Fatal(err)
-	}
-	c, err := js.JS.CreateConsumer(ctx, "S", jetstream.ConsumerConfig{Durable: "a", AckPolicy: jetstream.AckExplicitPolicy})
-	if err != nil {
-		t.Fatal(err)
-	}
 	for i := 0; i < n; i++ {
-		if _, err := js.JS.Publish(ctx, "s.x", []byte("{}")); err != nil {
+		if _, err := js.Publish(ctx, "s.x", []byte("{}")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -50,6 +40,25 @@ func setup(t *testing.T, n int) (jetstream.KeyValue, jetstream.Consumer) {
 		}
 	}
 	return kv, c
+}
+
+// stream is a state bucket and a consumer of the empty stream S.
+func stream(t *testing.T) (jetstream.JetStream, jetstream.KeyValue, jetstream.Consumer) {
+	t.Helper()
+	js := testutil.StartJetStream(t, nil)
+	ctx := context.Background()
+	kv, err := js.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "state"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.JS.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := js.JS.CreateConsumer(ctx, "S", jetstream.ConsumerConfig{Durable: "a", AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js.JS, kv, c
 }
 
 // The recorder writes a sink's ack floor tagged with its incarnation, and
@@ -100,4 +109,57 @@ func TestStopRecordsTheLastRound(t *testing.T) {
 	if got := Read(context.Background(), kv, &bus.Retrier{}, "a", ""); got != 2 {
 		t.Fatalf("floor after Stop = %d, want 2", got)
 	}
+}
+
+// countingConsumer is a real consumer whose Info reads are counted, so a
+// test knows how many rounds the recorder has made.
+type countingConsumer struct {
+	jetstream.Consumer
+	reads atomic.Int64
+}
+
+func (c *countingConsumer) Info(ctx context.Context) (*jetstream.ConsumerInfo, error) {
+	defer c.reads.Add(1) // a read counts once it has been answered
+	return c.Consumer.Info(ctx)
+}
+
+// A sink's settles are counted before their acks reach the server: a round
+// that reads the floor in between (here: none of the settled events acked
+// yet) must not mark the sink idle, or its floor is never recorded and a
+// consumer lost later restarts at "now", past events it never delivered.
+func TestFloorIsRecordedWhenTheAcksLandAfterTheSettles(t *testing.T) {
+	old := Every
+	Every = 20 * time.Millisecond
+	t.Cleanup(func() { Every = old })
+	js, kv, c := stream(t)
+	ctx := context.Background()
+	for i := 0; i < 2; i++ {
+		if _, err := js.Publish(ctx, "s.x", []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	batch, err := c.Fetch(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []jetstream.Msg
+	for m := range batch.Messages() {
+		msgs = append(msgs, m)
+	}
+	cc := &countingConsumer{Consumer: c}
+	r := lifecycle.Go(&Recorder{KV: kv, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Sinks: sinks{{Name: "a", Settled: 2, Consumer: cc}}})
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Stop() })
+	testutil.WaitFor(t, 5*time.Second, "a round that read the floor before the acks", func() bool { return cc.reads.Load() >= 1 })
+	for _, m := range msgs {
+		if err := m.DoubleAck(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.WaitFor(t, 5*time.Second, "the floor recorded once the acks landed", func() bool {
+		return Read(ctx, kv, &bus.Retrier{}, "a", "") == 2
+	})
 }

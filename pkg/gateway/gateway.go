@@ -298,8 +298,14 @@ func (g *Gateway) Run(ctx context.Context) error {
 		lifecycle.Go(&pauses.Watcher{Store: g.pauses, Target: pauseTarget{g}, Log: g.log}),
 		lifecycle.Go(&limits.Watcher{JS: g.bus.JS, Stream: g.cfg.Stream.Name, MaxAge: g.cfg.Stream.MaxAge.D,
 			Sinks: limitSinks{g}, Metrics: g.metrics, Log: g.log}),
-		lifecycle.Go(&ackfloor.Recorder{KV: g.state, Sinks: ackFloorSinks{g}, Log: g.log}),
-		lifecycle.Go(g.peers))
+	)
+	// The recorder's last round must read the floors the sinks' drain
+	// settled: its context ends when the components are joined, after the
+	// sinks are done, not at stop (a round then, racing the drain, could
+	// record no floor, and a consumer lost while the gateway is down would
+	// restart at "now", past what it never delivered).
+	_ = sup.start(context.WithoutCancel(ctx), lifecycle.Go(&ackfloor.Recorder{KV: g.state, Sinks: ackFloorSinks{g}, Log: g.log})) // cannot fail
+	_ = sup.start(ctx, lifecycle.Go(g.peers))                                                                                     // cannot fail
 
 	g.reloadMu.Lock()
 	g.runCtx = ctx
