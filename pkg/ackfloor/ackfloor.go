@@ -42,8 +42,8 @@ type Getter interface {
 // recorded, or recorded by another incarnation of the name (an old sink's
 // floor would start a new one's consumer among events published before it
 // existed). It waits out an election through retry: a floor not read
-// while a consumer must be created would start it at the sink's creation
-// time (redeliveries).
+// while a consumer must be created anew at a start would start it at
+// "now", past the events it had not settled.
 func Read(ctx context.Context, kv Getter, retry *bus.Retrier, sinkName, incarnation string) uint64 {
 	var e jetstream.KeyValueEntry
 	err := retry.Do(ctx, "ack floor of "+sinkName, func(ctx context.Context) (err error) {

@@ -108,10 +108,29 @@ func (k *Keeper) Recreate(s config.Sink, maxBatch int) func(ctx context.Context,
 		}
 		switch info.Name {
 		case s.Name:
-			return k.Bus.RecreateConsumer(ctx, info.Stream, bus.ConsumerConfig(s, maxBatch), ackfloor.Read(ctx, k.State, k.Retry, s.Name, s.Incarnation))
+			cc, floor := resumeOf(info, bus.ConsumerConfig(s, maxBatch))
+			return k.Bus.RecreateConsumer(ctx, info.Stream, cc, max(floor, ackfloor.Read(ctx, k.State, k.Retry, s.Name, s.Incarnation)))
 		case bus.RedriveConsumerConfig(s, maxBatch).Durable:
 			return k.Bus.RecreateConsumer(ctx, info.Stream, bus.RedriveConsumerConfig(s, maxBatch), 0)
 		}
 		return nil, errors.New("not a consumer of this sink: " + info.Name)
 	}
+}
+
+// resumeOf is where a lost events consumer had got to, as its last known
+// info says: the ack floor it had reached, and where it began. With no
+// floor recorded (nothing settled yet, or lost before the recorder's first
+// round), cc's start of "now" would skip every event the lost consumer had
+// not settled; its own start (a time, or a sequence once recreated) costs
+// redeliveries at most. The info may be stale, but a floor only rises, so
+// it never starts the new consumer past an unsettled event.
+func resumeOf(info *jetstream.ConsumerInfo, cc jetstream.ConsumerConfig) (jetstream.ConsumerConfig, uint64) {
+	floor := info.AckFloor.Stream
+	switch {
+	case info.Config.OptStartSeq > 0:
+		floor = max(floor, info.Config.OptStartSeq-1)
+	case info.Config.OptStartTime != nil:
+		cc.OptStartTime = info.Config.OptStartTime
+	}
+	return cc, floor
 }

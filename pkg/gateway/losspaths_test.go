@@ -209,6 +209,42 @@ func TestDeletedConsumerIsRecreatedWithoutSkipping(t *testing.T) {
 	}
 }
 
+// A consumer lost before any floor was recorded (its first event still
+// waiting out a retry, so nothing is settled) comes back from where the
+// lost consumer began, not from "now": the event it had not settled and
+// those published while it was gone are all delivered.
+func TestConsumerLostBeforeAnyFloorIsRecreatedFromItsStart(t *testing.T) {
+	rc := testutil.NewReceiver(t)
+	var up sync.Mutex
+	failing := true
+	rc.SetAnswer(func(w http.ResponseWriter, sink, id string, n int) {
+		up.Lock()
+		defer up.Unlock()
+		if failing {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, "    retry: {schedule: [30s]}\n")})
+	gatewaytest.Publish(t, g, "order.completed", "first", []byte(`{}`), nil)
+	testutil.WaitFor(t, 10*time.Second, "the first attempt", func() bool { return len(rc.Hits("s")) == 1 })
+	ctx := context.Background()
+	if err := g.Bus().JS.DeleteConsumer(ctx, "EVENTS", "s"); err != nil {
+		t.Fatal(err)
+	}
+	gatewaytest.Publish(t, g, "order.completed", "meanwhile", []byte(`{}`), nil)
+	up.Lock()
+	failing = false
+	up.Unlock()
+	testutil.WaitFor(t, 20*time.Second, "the unsettled event and the one published while the consumer was gone", func() bool {
+		seen := map[string]int{}
+		for _, h := range rc.Hits("s") {
+			seen[h.ID]++
+		}
+		// first's second request is the one answered 2xx.
+		return seen["first"] >= 2 && seen["meanwhile"] >= 1
+	})
+}
+
 // The restart half of the above: a consumer lost while the gateway is
 // down is recreated from the recorded ack floor, not from "now".
 func TestConsumerLostWhileStoppedResumesFromAckFloor(t *testing.T) {
