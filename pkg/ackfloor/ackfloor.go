@@ -113,7 +113,9 @@ func (r *Recorder) Run(ctx context.Context) {
 	// consumer lost meanwhile would restart at "now", past what it missed.
 	readAt := map[string]uint64{}
 	record := func(ctx context.Context) {
-		for _, s := range r.Sinks.AckFloorSinks() {
+		sinks := r.Sinks.AckFloorSinks()
+		forgetGone(sinks, last, counted, readAt)
+		for _, s := range sinks {
 			if c, seen := counted[s.Name]; seen && c == s.Settled {
 				continue
 			}
@@ -151,6 +153,23 @@ func (r *Recorder) Run(ctx context.Context) {
 			return
 		case <-t.C:
 			record(ctx)
+		}
+	}
+}
+
+// forgetGone drops from the Recorder's memories the sinks no longer
+// running, so that sinks created and deleted through the API do not
+// accumulate there for the life of the process.
+func forgetGone(sinks []Sink, memories ...map[string]uint64) {
+	running := make(map[string]struct{}, len(sinks))
+	for _, s := range sinks {
+		running[s.Name] = struct{}{}
+	}
+	for _, m := range memories {
+		for name := range m {
+			if _, ok := running[name]; !ok {
+				delete(m, name)
+			}
 		}
 	}
 }
