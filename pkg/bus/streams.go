@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard-dev/switchyard/pkg/config"
+	"github.com/switchyard-dev/switchyard/pkg/event"
 	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
@@ -17,6 +18,11 @@ import (
 // queue: each sink's redrive consumer takes its own subject, and acked
 // messages leave the stream.
 const RedriveStream = "SWITCHYARD_REDRIVE"
+
+// DeliveriesStream holds shared delivery's records (see subject.Deliveries):
+// a work queue, so a settled record leaves it; its retries wait in it as
+// message schedules.
+const DeliveriesStream = event.DeliveriesStream
 
 // RedriveSubject is where dead letters for sink go to be delivered again.
 func RedriveSubject(sink string) string { return subject.Redrive(sink) }
@@ -72,6 +78,26 @@ func (b *Bus) EnsureStreams(ctx context.Context) error {
 			Replicas:   s.Replicas,
 			Duplicates: s.DuplicateWindow.D,
 			Storage:    jetstream.FileStorage,
+		},
+		{
+			Name:        DeliveriesStream,
+			Description: "Switchyard shared delivery: one record per event and shared sink",
+			Subjects:    []string{subject.Deliveries()},
+			Retention:   jetstream.WorkQueuePolicy,
+			// A record is handed on with a Nats-Msg-Id of its sink and
+			// event, so a matcher that dies between the hand-off and its
+			// ack makes no second record within this window.
+			Duplicates: max(s.DuplicateWindow.D, 2*time.Minute),
+			// Its retries wait here as message schedules (@at).
+			AllowMsgSchedules: true,
+			AllowRollup:       true,
+			// No byte limit: message schedules need discard old, and with
+			// a limit that would drop records for room. Unlimited, a full
+			// store fails the matchers' hand-offs, and the events wait in
+			// the events stream.
+			Discard: jetstream.DiscardOld,
+			Replicas: s.Replicas,
+			Storage:  jetstream.FileStorage,
 		},
 	}
 	for _, sc := range streams {

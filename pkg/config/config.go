@@ -145,6 +145,10 @@ type Sink struct {
 	// DisableAfter, when set, disables a sink whose deliveries have all
 	// failed for this long (no success since the first failure).
 	DisableAfter Duration `yaml:"disable_after"`
+	// Delivery is how the sink is fed: "dedicated" (its own durable
+	// consumers, the default for a YAML sink) or "shared" (the fixed set of
+	// shared consumers; an idle sink costs no consumer).
+	Delivery string `yaml:"delivery"`
 	Concurrency  int      `yaml:"concurrency"`
 	Retry        Retry    `yaml:"retry"`
 	// AckWait is how long JetStream waits for a settle before it assumes the
@@ -221,6 +225,9 @@ func (r Retry) Attempts() int { return len(r.Schedule) + 1 }
 // Kind names the sink's destination type.
 func (s *Sink) Kind() string { return s.Dest.Kind }
 
+// Shared says whether the sink is fed by shared delivery.
+func (s *Sink) Shared() bool { return s.Delivery == DeliveryShared }
+
 // Timeout is how long one driver call may take.
 func (s *Sink) Timeout() time.Duration {
 	if s.Dest.kind != nil && s.Dest.Config != nil {
@@ -247,6 +254,9 @@ const (
 	DefaultDLQMaxAge        = 30 * 24 * time.Hour
 	DefaultAdminListen      = "127.0.0.1:8080"
 	DefaultConcurrency      = 16
+	// DeliveryDedicated and DeliveryShared are the two ways to feed a sink.
+	DeliveryDedicated = "dedicated"
+	DeliveryShared    = "shared"
 	DefaultTimeout          = 15 * time.Second
 	DefaultJitter           = 0.2
 	DefaultMaxRetryAfter    = time.Hour
@@ -347,6 +357,9 @@ func (c *Config) applyDefaults() {
 func (s *Sink) applyDefaults() {
 	if s.Dest.kind != nil {
 		s.Dest.kind.SinkDefaults(s)
+	}
+	if s.Delivery == "" {
+		s.Delivery = DeliveryDedicated
 	}
 	if s.Concurrency == 0 {
 		s.Concurrency = DefaultConcurrency

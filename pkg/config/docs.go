@@ -43,6 +43,7 @@ var Docs = []FieldDoc{
 	{Path: "sinks[].tenant", Doc: "empty: unscoped events only (`events.<type>`); a tenant id (1–64 of `A-Z a-z 0-9 - _`): only that tenant's (`tenants.<tenant>.<type>`); `*`: both. Filtered by the consumer, on the server"},
 	{Path: "sinks[].description", Also: []string{"sinks[].metadata"}, Doc: "free text and a string-to-string map for the operator; shown by the API, never sent"},
 	{Path: "sinks[].disabled", Doc: "`true`: deliver nothing, keep the consumer and its backlog (a pause that lives in the definition)"},
+	{Path: "sinks[].delivery", Doc: "`dedicated` (default for YAML sinks: the sink's own durable consumers, for a few high-volume sinks) or `shared` (default for sinks created through the API: a fixed set of shared consumers feeds every shared sink, so an idle sink costs a KV entry, not a consumer)"},
 	{Path: "sinks[].disable_after", Doc: "when set (e.g. `72h`), a sink whose deliveries have all failed for this long is disabled (API sinks) or paused (YAML sinks) with a reason; the backlog is kept"},
 	{Path: "sinks[].concurrency", Doc: "deliveries in flight for this sink (per replica)"},
 	{Path: "sinks[].max_ack_pending", Default: "`max(1000, 100×concurrency)`", Doc: "events handed out and not yet settled, those waiting for a retry included"},

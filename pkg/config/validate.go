@@ -114,6 +114,9 @@ func (s *Sink) validate(p *parser, field string, cfg *Config) {
 			p.at(field+".metadata", "keys must be 1 to 256 characters")
 		}
 	}
+	if s.Delivery != DeliveryDedicated && s.Delivery != DeliveryShared {
+		p.at(field+".delivery", "%q: use %q or %q", s.Delivery, DeliveryDedicated, DeliveryShared)
+	}
 	if s.DisableAfter.D < 0 {
 		p.at(field+".disable_after", "must not be negative")
 	}

@@ -91,7 +91,7 @@ func (s *Store) Put(ctx context.Context, in Input) error {
 	h.Set(event.HeaderEventID, id)
 	// The original subject is this message's own, unless Switchyard wrote
 	// it on a redrive; a producer's Switchyard-Subject is never kept.
-	if in.Meta.Stream != event.RedriveStream || h.Get(event.HeaderOrigSubject) == "" {
+	if !event.Trusted(in.Meta.Stream) || h.Get(event.HeaderOrigSubject) == "" {
 		h.Set(event.HeaderOrigSubject, in.Msg.Subject())
 	}
 	typ, tenant := typeOf(in.Event, h.Get(event.HeaderOrigSubject))

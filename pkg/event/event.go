@@ -51,6 +51,15 @@ const TenantsPrefix = "tenants."
 // other stream a producer could have set them, so they are ignored.
 const RedriveStream = "SWITCHYARD_REDRIVE"
 
+// DeliveriesStream is the stream of shared delivery's records
+// (bus.DeliveriesStream is this name): Switchyard writes every message in
+// it, so, as on RedriveStream, its identity headers are trusted.
+const DeliveriesStream = "SWITCHYARD_DELIVERIES"
+
+// Trusted says whether Switchyard wrote every message of stream, so that
+// HeaderEventID and HeaderOrigSubject on it are its own.
+func Trusted(stream string) bool { return stream == RedriveStream || stream == DeliveriesStream }
+
 // Event is one thing that happened, as a sink sees it.
 type Event struct {
 	ID   string
@@ -95,7 +104,7 @@ func FromMessage(m Message, prefix string) (*Event, error) {
 		return ""
 	}
 	header := m.Header
-	if m.Stream != RedriveStream {
+	if !Trusted(m.Stream) {
 		// Not written by Switchyard: a producer must not be able to choose
 		// the type or id its event is delivered under (that would slip past
 		// subject-based permissions), so these headers are dropped.
