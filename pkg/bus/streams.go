@@ -95,7 +95,7 @@ func (b *Bus) EnsureStreams(ctx context.Context) error {
 			// a limit that would drop records for room. Unlimited, a full
 			// store fails the matchers' hand-offs, and the events wait in
 			// the events stream.
-			Discard: jetstream.DiscardOld,
+			Discard:  jetstream.DiscardOld,
 			Replicas: s.Replicas,
 			Storage:  jetstream.FileStorage,
 		},

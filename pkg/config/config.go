@@ -148,9 +148,9 @@ type Sink struct {
 	// Delivery is how the sink is fed: "dedicated" (its own durable
 	// consumers, the default for a YAML sink) or "shared" (the fixed set of
 	// shared consumers; an idle sink costs no consumer).
-	Delivery string `yaml:"delivery"`
-	Concurrency  int      `yaml:"concurrency"`
-	Retry        Retry    `yaml:"retry"`
+	Delivery    string `yaml:"delivery"`
+	Concurrency int    `yaml:"concurrency"`
+	Retry       Retry  `yaml:"retry"`
 	// AckWait is how long JetStream waits for a settle before it assumes the
 	// gateway died and redelivers. It must outlast one delivery.
 	AckWait Duration `yaml:"ack_wait"`
@@ -255,14 +255,14 @@ const (
 	DefaultAdminListen      = "127.0.0.1:8080"
 	DefaultConcurrency      = 16
 	// DeliveryDedicated and DeliveryShared are the two ways to feed a sink.
-	DeliveryDedicated = "dedicated"
-	DeliveryShared    = "shared"
-	DefaultTimeout          = 15 * time.Second
-	DefaultJitter           = 0.2
-	DefaultMaxRetryAfter    = time.Hour
-	DefaultShutdownGrace    = 25 * time.Second
-	DefaultBatchWait        = 20 * time.Millisecond
-	DefaultAttemptsMaxAge   = 72 * time.Hour
+	DeliveryDedicated     = "dedicated"
+	DeliveryShared        = "shared"
+	DefaultTimeout        = 15 * time.Second
+	DefaultJitter         = 0.2
+	DefaultMaxRetryAfter  = time.Hour
+	DefaultShutdownGrace  = 25 * time.Second
+	DefaultBatchWait      = 20 * time.Millisecond
+	DefaultAttemptsMaxAge = 72 * time.Hour
 
 	DefaultBreakerConsecutive = 10
 	DefaultBreakerRate        = 0.5

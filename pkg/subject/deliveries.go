@@ -50,7 +50,9 @@ func Retry(incarnation string, n uint64) string {
 }
 
 // Retries is every waiting retry of an incarnation.
-func Retries(incarnation string) string { return DeliveriesPrefix + retryInfix + Token(incarnation) + ".>" }
+func Retries(incarnation string) string {
+	return DeliveriesPrefix + retryInfix + Token(incarnation) + ".>"
+}
 
 // Parked is the subject of an incarnation's parked records.
 func Parked(incarnation string) string { return DeliveriesPrefix + parkedInfix + Token(incarnation) }
