@@ -200,6 +200,23 @@ func unscoped(id, scope string) string {
 	return id
 }
 
+// IDOf is the id FromMessage gives a message of an untrusted stream (the
+// events stream), without parsing the rest of it: the producer's
+// Nats-Msg-Id less its ingest scope, or one derived from the stream
+// position. Shared delivery writes it into each record it hands on.
+func IDOf(header map[string][]string, stream string, seq uint64) string {
+	first := func(k string) string {
+		if v := header[k]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	if id := unscoped(first(HeaderMsgID), first(HeaderIDScope)); id != "" {
+		return id
+	}
+	return DerivedID(stream, seq)
+}
+
 // DerivedID is the id of an event whose producer gave none.
 func DerivedID(stream string, seq uint64) string {
 	return "evt_" + strings.ToLower(stream) + "_" + strconv.FormatUint(seq, 10)

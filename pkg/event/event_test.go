@@ -141,3 +141,22 @@ func BenchmarkAttributes(b *testing.B) {
 		_ = e.Attributes()
 	}
 }
+
+func TestIDOfIsTheIDFromMessageGives(t *testing.T) {
+	for _, h := range []map[string][]string{
+		nil,
+		{event.HeaderMsgID: {"ord-1"}},
+		{event.HeaderMsgID: {"acme/web:ord-1"}, event.HeaderIDScope: {"acme/web:"}},
+		{event.HeaderMsgID: {"acme/web:"}, event.HeaderIDScope: {"acme/web:"}},
+		{event.HeaderEventID: {"forged"}, event.HeaderMsgID: {"real"}},
+		{event.HeaderEventID: {"forged"}},
+	} {
+		e, err := event.FromMessage(event.Message{Subject: "events.a", Header: h, Stream: "EVENTS", Sequence: 7}, "events.")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := event.IDOf(h, "EVENTS", 7); got != e.ID {
+			t.Errorf("headers %v: IDOf = %q, FromMessage's id = %q", h, got, e.ID)
+		}
+	}
+}

@@ -1,0 +1,224 @@
+package shared
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard-dev/switchyard/pkg/event"
+	"github.com/switchyard-dev/switchyard/pkg/subject"
+)
+
+// Target is a shared sink as the deliverer sees it.
+type Target interface {
+	// Room is how many more records the sink takes now: 0 while it is
+	// paused or disabled, its breaker is open, or it holds all it may.
+	Room() int
+	// Offer hands a record to the sink's dispatcher, which settles it;
+	// false: it did not take it.
+	Offer(jetstream.Msg) bool
+}
+
+// Sinks finds the shared sink of an incarnation.
+type Sinks interface {
+	SharedTarget(incarnation string) (Target, bool)
+}
+
+// Deliverer reads the deliveries stream through one durable consumer per
+// partition and offers each record to its sink. A record its sink cannot
+// take now is parked on the sink's own subject, where it holds no slot of
+// the shared consumers; the deliverer moves parked records back when the
+// sink has room again.
+type Deliverer struct {
+	Conn  *nats.Conn
+	Sinks Sinks
+	Log   *slog.Logger
+	// AckWait of the delivery consumers: how long a record handed to a
+	// sink may go unsettled before JetStream gives it to another replica
+	// (the dispatcher keeps the records it holds alive). Zero: 30 s.
+	AckWait time.Duration
+	// MaxAckPending of each delivery consumer; zero: 10,000.
+	MaxAckPending int
+	// Batch is how many records one pull asks for; zero: 256.
+	Batch int
+
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	mu     sync.Mutex
+	parked map[string]bool // incarnations with parked records, as far as this replica knows
+}
+
+// unknownTries is how often a record of an incarnation this replica does
+// not know comes back before it is taken for a deleted sink's: a sink
+// created through another replica is known here within moments.
+const unknownTries = 20
+
+// Run delivers until ctx ends.
+func (d *Deliverer) Run(ctx context.Context) {
+	log := d.Log.With("component", "deliverer")
+	d.parked = map[string]bool{}
+	var err error
+	if d.js, err = jetstream.New(d.Conn); err != nil {
+		log.Error("deliverer not started", "err", err)
+		return
+	}
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 10*time.Second) {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		d.stream, err = d.js.Stream(cctx, event.DeliveriesStream)
+		cancel()
+		if err == nil {
+			break
+		}
+		log.Error("deliveries stream not ready; trying again", "err", err, "retry_in", wait)
+		if !sleepCtx(ctx, wait) {
+			return
+		}
+	}
+	var wg sync.WaitGroup
+	for p := 0; p < subject.SharedPartitions; p++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.pull(ctx, p, log)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.unparkLoop(ctx, log)
+	}()
+	wg.Wait()
+}
+
+// EnsureConsumer creates or updates partition p's delivery consumer.
+func (d *Deliverer) EnsureConsumer(ctx context.Context, js jetstream.JetStream, p int) (jetstream.Consumer, error) {
+	ackWait := d.AckWait
+	if ackWait <= 0 {
+		ackWait = 30 * time.Second
+	}
+	pending := d.MaxAckPending
+	if pending <= 0 {
+		pending = 10000
+	}
+	c, err := js.CreateOrUpdateConsumer(ctx, event.DeliveriesStream, jetstream.ConsumerConfig{
+		Durable:       subject.DeliverConsumer(p),
+		Description:   "Switchyard shared delivery: partition " + strconv.Itoa(p) + " of the shared sinks' records",
+		FilterSubject: subject.DuePartition(p),
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait,
+		// Unlimited: Switchyard ends each delivery by its own count.
+		MaxDeliver:    -1,
+		MaxAckPending: pending,
+		MaxWaiting:    512,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("shared: delivery consumer %d: %w", p, err)
+	}
+	return c, nil
+}
+
+func (d *Deliverer) pull(ctx context.Context, p int, log *slog.Logger) {
+	var cons jetstream.Consumer
+	var err error
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 10*time.Second) {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		cons, err = d.EnsureConsumer(cctx, d.js, p)
+		cancel()
+		if err == nil {
+			break
+		}
+		log.Error("delivery consumer not ready; trying again", "partition", p, "err", err, "retry_in", wait)
+		if !sleepCtx(ctx, wait) {
+			return
+		}
+	}
+	batch := d.Batch
+	if batch <= 0 {
+		batch = 256
+	}
+	for ctx.Err() == nil {
+		b, err := cons.Fetch(batch, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn("delivery pull", "partition", p, "err", err)
+				sleepCtx(ctx, 250*time.Millisecond)
+			}
+			continue
+		}
+		for m := range b.Messages() {
+			d.route(ctx, m, log)
+		}
+		if err := b.Error(); err != nil && ctx.Err() == nil && !errors.Is(err, nats.ErrTimeout) {
+			log.Warn("delivery pull", "partition", p, "err", err)
+			if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+				cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				if c, err := d.EnsureConsumer(cctx, d.js, p); err == nil {
+					cons = c
+				}
+				cancel()
+			}
+		}
+	}
+}
+
+// route offers one record to its sink, or parks it.
+func (d *Deliverer) route(ctx context.Context, m jetstream.Msg, log *slog.Logger) {
+	r := NewRecord(d.js, m)
+	t, ok := d.Sinks.SharedTarget(r.Incarnation())
+	if !ok {
+		d.unknown(r, log)
+		return
+	}
+	if t.Room() > 0 && t.Offer(r) {
+		return
+	}
+	if err := d.park(ctx, r); err != nil {
+		log.Warn("record not parked; it comes back", "sink_incarnation", r.Incarnation(), "err", err)
+		_ = m.NakWithDelay(time.Second)
+	}
+}
+
+// unknown settles a record whose sink this replica does not know: a sink
+// just created through another replica soon is, so the record comes back
+// a few times before it is taken for a deleted sink's (whose records the
+// delete purged, all but those handed on while it was deleted).
+func (d *Deliverer) unknown(r *Record, log *slog.Logger) {
+	meta, err := r.msg.Metadata()
+	if err == nil && meta.NumDelivered < unknownTries {
+		_ = r.msg.NakWithDelay(time.Duration(meta.NumDelivered) * 250 * time.Millisecond)
+		return
+	}
+	log.Warn("record of a sink that no longer exists: dropped", "sink_incarnation", r.Incarnation(),
+		"event_id", r.msg.Headers().Get(event.HeaderEventID))
+	_ = r.msg.Ack()
+}
+
+// park moves a record its sink cannot take now to the sink's parked
+// subject, its attempts so far carried over (this delivery made none), and
+// acks it.
+func (d *Deliverer) park(ctx context.Context, r *Record) error {
+	meta, err := r.msg.Metadata()
+	if err != nil {
+		return err
+	}
+	h := cloneHeader(r.msg.Headers())
+	h.Set(HeaderAttempts, strconv.FormatUint(r.attempts+meta.NumDelivered-1, 10))
+	h.Set(event.HeaderMsgID, r.Incarnation()+":k"+strconv.FormatUint(meta.Sequence.Stream, 10))
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := d.js.PublishMsg(pctx, &nats.Msg{Subject: subject.Parked(r.Incarnation()), Header: h, Data: r.msg.Data()}); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.parked[r.Incarnation()] = true
+	d.mu.Unlock()
+	return r.msg.Ack()
+}

@@ -1,0 +1,68 @@
+package shared
+
+import (
+	"sync"
+
+	"github.com/nats-io/nats-server/v2/server/gsl"
+)
+
+// Index is the shared sinks by the event subjects they take: nats-server's
+// own subject-matching structure, so a sink's filters match here exactly
+// as a consumer's filter subjects would. Adding or removing a sink costs
+// its filters, whatever the number of sinks.
+type Index struct {
+	mu      sync.RWMutex
+	list    *gsl.GenericSublist[string]
+	filters map[string][]string // incarnation → the filters it was added with
+}
+
+// NewIndex returns an empty index.
+func NewIndex() *Index {
+	return &Index{list: gsl.NewSublist[string](), filters: map[string][]string{}}
+}
+
+// Put indexes a sink incarnation under its filter subjects, replacing
+// what it was indexed under before.
+func (x *Index) Put(incarnation string, filters []string) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.removeLocked(incarnation)
+	for _, f := range filters {
+		if err := x.list.Insert(f, incarnation); err != nil {
+			x.removeLocked(incarnation)
+			return err
+		}
+	}
+	x.filters[incarnation] = append([]string(nil), filters...)
+	return nil
+}
+
+// Remove takes a sink incarnation out of the index.
+func (x *Index) Remove(incarnation string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.removeLocked(incarnation)
+}
+
+func (x *Index) removeLocked(incarnation string) {
+	for _, f := range x.filters[incarnation] {
+		_ = x.list.Remove(f, incarnation)
+	}
+	delete(x.filters, incarnation)
+}
+
+// Len is how many sinks are indexed.
+func (x *Index) Len() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return len(x.filters)
+}
+
+// Match appends to dst every incarnation taking subj, each once (a sink's
+// filters are disjoint, so the sublist names each at most once).
+func (x *Index) Match(subj string, dst []string) []string {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	x.list.Match(subj, func(inc string) { dst = append(dst, inc) })
+	return dst
+}

@@ -1,0 +1,278 @@
+package shared_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard-dev/switchyard/internal/testutil"
+	"github.com/switchyard-dev/switchyard/pkg/event"
+	"github.com/switchyard-dev/switchyard/pkg/shared"
+)
+
+// target is a sink that settles what it is offered with settle, taking
+// at most room at a time.
+type target struct {
+	mu      sync.Mutex
+	room    int
+	held    int
+	closed  bool // Room 0, as a paused sink
+	got     []*shared.Record
+	settle  func(r *shared.Record) error
+	ids     map[string]int
+	metas   []*jetstream.MsgMetadata
+	pending []*shared.Record
+}
+
+func (t *target) Room() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return 0
+	}
+	return t.room - t.held
+}
+
+func (t *target) Offer(m jetstream.Msg) bool {
+	r := m.(*shared.Record)
+	t.mu.Lock()
+	if t.closed || t.held >= t.room {
+		t.mu.Unlock()
+		return false
+	}
+	t.held++
+	t.got = append(t.got, r)
+	meta, _ := r.Metadata()
+	t.metas = append(t.metas, meta)
+	t.ids[r.Headers().Get(event.HeaderEventID)]++
+	settle := t.settle
+	t.mu.Unlock()
+	go func() {
+		if settle == nil {
+			_ = r.Ack()
+		} else if err := settle(r); err != nil {
+			panic(err)
+		}
+		t.mu.Lock()
+		t.held--
+		t.mu.Unlock()
+	}()
+	return true
+}
+
+func (t *target) count() (n int, ids map[string]int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range t.ids {
+		out[k] = v
+	}
+	return len(t.got), out
+}
+
+type sinks map[string]*target
+
+func (s sinks) SharedTarget(inc string) (shared.Target, bool) {
+	t, ok := s[inc]
+	return t, ok
+}
+
+func start(t *testing.T, idx *shared.Index, s sinks) *testutil.JetStream {
+	t.Helper()
+	js := testutil.StartJetStream(t, nil)
+	b, cfg := testutil.OpenBus(t, js, nil)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	m := &shared.Matcher{Conn: b.Conn, Stream: cfg.Stream.Name, Index: idx, Log: log}
+	d := &shared.Deliverer{Conn: b.Conn, Sinks: s, Log: log}
+	for _, r := range []interface{ Run(context.Context) }{m, d} {
+		wg.Add(1)
+		go func() { defer wg.Done(); r.Run(ctx) }()
+	}
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	// The matcher's consumer takes events from its creation on.
+	testutil.WaitFor(t, 10*time.Second, "matchers' consumer", func() bool {
+		_, err := js.JS.Consumer(context.Background(), cfg.Stream.Name, "switchyard_match")
+		return err == nil
+	})
+	return js
+}
+
+func publish(t *testing.T, js *testutil.JetStream, subj, id string) {
+	t.Helper()
+	m := &nats.Msg{Subject: subj, Data: []byte(`{"n":1}`), Header: nats.Header{}}
+	if id != "" {
+		m.Header.Set("Nats-Msg-Id", id)
+	}
+	if _, err := js.JS.PublishMsg(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestEachEventReachesEverySharedSinkThatTakesItOnce(t *testing.T) {
+	idx := shared.NewIndex()
+	s := sinks{}
+	for i, f := range [][]string{{"events.order.>"}, {"events.>"}, {"tenants.acme.>"}, {"tenants.*.order.created", "events.order.created"}} {
+		inc := "api-" + strconv.Itoa(i)
+		s[inc] = &target{room: 8, ids: map[string]int{}}
+		if err := idx.Put(inc, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	js := start(t, idx, s)
+	publish(t, js, "events.order.created", "o1")
+	publish(t, js, "events.user.created", "")
+	publish(t, js, "tenants.acme.order.created", "a1")
+	want := map[string][]string{
+		"api-0": {"o1"},
+		"api-1": {"o1", "evt_events_2"},
+		"api-2": {"a1"},
+		"api-3": {"o1", "a1"},
+	}
+	for inc, ids := range want {
+		testutil.WaitFor(t, 10*time.Second, inc+" gets its events", func() bool {
+			n, _ := s[inc].count()
+			return n >= len(ids)
+		})
+	}
+	testutil.Holds(t, 500*time.Millisecond, "no more records", func() bool {
+		for inc, ids := range want {
+			n, got := s[inc].count()
+			if n != len(ids) {
+				return false
+			}
+			for _, id := range ids {
+				if got[id] != 1 {
+					t.Errorf("%s: event %s offered %d times, want once (offered: %v)", inc, id, got[id], got)
+					return false
+				}
+			}
+		}
+		return true
+	})
+	// The delivery's metadata: the first attempt, timed by the event.
+	for _, meta := range s["api-0"].metas {
+		if meta.NumDelivered != 1 || time.Since(meta.Timestamp) > time.Minute {
+			t.Errorf("record metadata %+v: want the first delivery, stamped with the event's time", meta)
+		}
+	}
+}
+
+func TestRetryWaitsAsAScheduleAndCountsItsAttempts(t *testing.T) {
+	idx := shared.NewIndex()
+	var mu sync.Mutex
+	tries := 0
+	tg := &target{room: 8, ids: map[string]int{}}
+	tg.settle = func(r *shared.Record) error {
+		mu.Lock()
+		defer mu.Unlock()
+		tries++
+		if tries < 3 {
+			return r.NakWithDelay(time.Second)
+		}
+		return r.Ack()
+	}
+	s := sinks{"api-r": tg}
+	_ = idx.Put("api-r", []string{"events.>"})
+	js := start(t, idx, s)
+	publish(t, js, "events.a", "e1")
+	testutil.WaitFor(t, 15*time.Second, "three attempts", func() bool { n, _ := tg.count(); return n >= 3 })
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	for i, meta := range tg.metas {
+		if meta.NumDelivered != uint64(i+1) {
+			t.Errorf("attempt %d: NumDelivered %d", i+1, meta.NumDelivered)
+		}
+	}
+}
+
+func TestAWaitingRetryHoldsNoSlotOfTheSharedConsumer(t *testing.T) {
+	idx := shared.NewIndex()
+	var mu sync.Mutex
+	tries := 0
+	tg := &target{room: 8, ids: map[string]int{}}
+	tg.settle = func(r *shared.Record) error {
+		mu.Lock()
+		defer mu.Unlock()
+		tries++
+		if tries == 1 {
+			return r.NakWithDelay(3 * time.Second)
+		}
+		return r.Ack()
+	}
+	_ = idx.Put("api-w", []string{"events.>"})
+	js := start(t, idx, sinks{"api-w": tg})
+	publish(t, js, "events.a", "w1")
+	testutil.WaitFor(t, 10*time.Second, "the first attempt", func() bool { n, _ := tg.count(); return n == 1 })
+	st, err := js.JS.Stream(context.Background(), event.DeliveriesStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 2*time.Second, "the retry waiting as a schedule, no record ack-pending", func() bool {
+		info, err := st.Info(context.Background(), jetstream.WithSubjectFilter("switchyard.deliveries.retry.>"))
+		if err != nil || len(info.State.Subjects) != 1 {
+			return false
+		}
+		pending := 0
+		for p := 0; p < 4; p++ {
+			ci, err := js.JS.Consumer(context.Background(), event.DeliveriesStream, "switchyard_deliver_"+strconv.Itoa(p))
+			if err != nil {
+				return false
+			}
+			pending += ci.CachedInfo().NumAckPending
+		}
+		return pending == 0
+	})
+	testutil.WaitFor(t, 10*time.Second, "the retry", func() bool { n, _ := tg.count(); return n == 2 })
+}
+
+func TestRecordsOfAFullOrPausedSinkAreParkedAndComeBack(t *testing.T) {
+	idx := shared.NewIndex()
+	tg := &target{room: 2, ids: map[string]int{}, closed: true}
+	release := make(chan struct{})
+	tg.settle = func(r *shared.Record) error { <-release; return r.Ack() }
+	s := sinks{"api-p": tg}
+	_ = idx.Put("api-p", []string{"events.>"})
+	js := start(t, idx, s)
+	const n = 20
+	for i := 0; i < n; i++ {
+		publish(t, js, "events.a", "p"+strconv.Itoa(i))
+	}
+	st, err := js.JS.Stream(context.Background(), event.DeliveriesStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 10*time.Second, "every record parked while paused", func() bool {
+		info, err := st.Info(context.Background(), jetstream.WithSubjectFilter("switchyard.deliveries.parked.>"))
+		return err == nil && info.State.Subjects["switchyard.deliveries.parked.api-p"] == n
+	})
+	if got, _ := tg.count(); got != 0 {
+		t.Fatalf("a paused sink was offered %d records", got)
+	}
+	tg.mu.Lock()
+	tg.closed = false
+	tg.mu.Unlock()
+	close(release)
+	testutil.WaitFor(t, 15*time.Second, "every parked record delivered after resume", func() bool {
+		_, ids := tg.count()
+		return len(ids) == n
+	})
+	_, ids := tg.count()
+	for id, c := range ids {
+		if c != 1 {
+			t.Errorf("event %s offered %d times", id, c)
+		}
+	}
+	testutil.WaitFor(t, 10*time.Second, "the stream empties", func() bool {
+		info, err := st.Info(context.Background())
+		return err == nil && info.State.Msgs == 0
+	})
+}
