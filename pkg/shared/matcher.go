@@ -193,7 +193,6 @@ func (m *Matcher) ack(acks <-chan handoff, log *slog.Logger) {
 	}
 }
 
-
 func cloneHeader(h nats.Header) nats.Header {
 	out := make(nats.Header, len(h))
 	for k, v := range h {
