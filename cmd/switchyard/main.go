@@ -44,7 +44,7 @@ Each sink has its own durable consumer; JetStream redelivery is the retry engine
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(demoCmd(), runCmd(), validateCmd(), publishCmd(), listenCmd(), statusCmd(), sinksCmd(), dlqCmd(), attemptsCmd(), replayCmd(), benchCmd(), schemaCmd(), versionCmd())
+	root.AddCommand(demoCmd(), runCmd(), validateCmd(), publishCmd(), listenCmd(), statusCmd(), sinksCmd(), dlqCmd(), attemptsCmd(), replayCmd(), benchCmd(), scaleCmd(), schemaCmd(), versionCmd())
 	// Ctrl-C or SIGTERM cancels the command's context: replay cancels the
 	// replay on the server, status --watch and demo clean up. (run keeps
 	// its own handling: the first signal starts a graceful stop.)

@@ -1,0 +1,131 @@
+package scale
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Report is every figure of a run.
+type Report struct {
+	Command   string    `json:"command"`
+	Started   time.Time `json:"started"`
+	Endpoints int       `json:"endpoints"`
+	Tenants   int       `json:"tenants"`
+	Clients   int       `json:"clients"`
+	Delivery  string    `json:"delivery"`
+	Faulty    bool      `json:"faulty"`
+	// Load is the machine's load average (1, 5, 15 min) at each phase's
+	// end: start, after_create, idle, end.
+	Load       map[string]string `json:"load"`
+	Create     CreateReport      `json:"create"`
+	Memory     MemoryReport      `json:"memory"`
+	IdleCPU    float64           `json:"idle_cpu_percent"` // of one core, over the idle window
+	IdleS      float64           `json:"idle_s"`
+	Goroutines struct {
+		Before int `json:"before"` // -1: not readable
+		After  int `json:"after"`
+	} `json:"goroutines"`
+	Fanout    *FanoutReport    `json:"fanout,omitempty"`
+	Isolation *IsolationReport `json:"isolation,omitempty"`
+}
+
+// MemoryReport is the gateway process's resident memory.
+type MemoryReport struct {
+	RSSBeforeMB float64 `json:"rss_before_mb"` // before the first create
+	RSSAfterMB  float64 `json:"rss_after_mb"`  // SettleS (5 s) after the last
+	SettleS     float64 `json:"settle_s"`
+	RSSEndMB    float64 `json:"rss_end_mb"` // after the events
+	// PerEndpointKB is (after − before) / endpoints.
+	PerEndpointKB float64 `json:"per_endpoint_kb"`
+}
+
+// WriteJSON writes the report as one indented JSON object.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteSummary writes the report for a person.
+func (r *Report) WriteSummary(w io.Writer) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	p("switchyard scale: %d endpoints over %d tenants, %d clients, delivery %s%s", r.Endpoints, r.Tenants, r.Clients, r.Delivery, map[bool]string{true: ", faulty"}[r.Faulty])
+	p("  command: %s", r.Command)
+	p("  started: %s; load (1/5/15 min): %s", r.Started.Format(time.RFC3339), r.loads())
+	c := r.Create
+	p("create:    %d created, %d failed in %.1f s (%.1f/s); each: median %.1f ms, p99 %.1f ms, max %.1f ms", c.OK, c.Failed, c.TotalS, c.RatePerS, c.Latency.P50ms, c.Latency.P99ms, c.Latency.Maxms)
+	if c.Failed > 0 {
+		p("           answers: %s; first failure: %s", statuses(c.Statuses), c.FirstError)
+	}
+	m := r.Memory
+	p("memory:    RSS %.1f MB before the first create → %.1f MB %.0f s after the last: %.1f KB per endpoint (%.1f MB after the events)", m.RSSBeforeMB, m.RSSAfterMB, m.SettleS, m.PerEndpointKB, m.RSSEndMB)
+	p("idle CPU:  %.1f%% of one core over %.0f s", r.IdleCPU, r.IdleS)
+	p("goroutines: %s before, %s after", count(r.Goroutines.Before), count(r.Goroutines.After))
+	if f := r.Fanout; f != nil {
+		p("fan-out:   %d events (one per tenant): %d of %d deliveries within %.0f s; publish → receipt p50 %s, p99 %s, max %s (published in %.2f s)",
+			f.Events, f.Delivered, f.Expected, f.WithinS, sec(f.Latency.P50ms), sec(f.Latency.P99ms), sec(f.Latency.Maxms), f.PublishS)
+	}
+	if is := r.Isolation; is != nil {
+		p("isolation: %d events per tenant; pauses confirmed in %.1f s; paused endpoints resumed at +%.0f s", is.EventsPerTenant, is.PauseConfirmS, is.ResumeAfterS)
+		h := is.Healthy
+		p("  healthy: %d endpoints: %d of %d delivered within %.0f s; publish → receipt p50 %s, p99 %s, max %s", h.Endpoints, h.Within, h.Expected, is.WindowS, sec(h.Latency.P50ms), sec(h.Latency.P99ms), sec(h.Latency.Maxms))
+		for _, g := range []struct {
+			name string
+			g    Group
+		}{{"503", is.Failing}, {"hanging", is.Hanging}} {
+			p("  %s: %d endpoints: %d of %d events tried within %.0f s (%d requests); %d dead letters at %.0f s", g.name, g.g.Endpoints, g.g.Within, g.g.Expected, is.WindowS, g.g.Requests, g.g.DeadLetters, is.DeadLettersAtS)
+		}
+		ps := is.Paused
+		p("  paused:  %d endpoints: %d of %d received while paused; %d of %d within %.0f s of resume; resume → receipt p50 %s, p99 %s, max %s", ps.Endpoints, ps.WhilePaused, ps.Expected, ps.Within, ps.Expected, is.ResumeWindowS, sec(ps.Latency.P50ms), sec(ps.Latency.P99ms), sec(ps.Latency.Maxms))
+	}
+}
+
+func (r *Report) loads() string {
+	var out []string
+	for _, k := range []string{"start", "after_create", "idle", "end"} {
+		if v, ok := r.Load[k]; ok {
+			out = append(out, k+" "+v)
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+func statuses(m map[int]int) string {
+	var codes []int
+	for c := range m {
+		codes = append(codes, c)
+	}
+	sort.Ints(codes)
+	var out []string
+	for _, c := range codes {
+		label := fmt.Sprint(c)
+		if c == 0 {
+			label = "no answer"
+		}
+		out = append(out, fmt.Sprintf("%s ×%d", label, m[c]))
+	}
+	return strings.Join(out, ", ")
+}
+
+func count(n int) string {
+	if n < 0 {
+		return "?"
+	}
+	return fmt.Sprint(n)
+}
+
+// sec shows milliseconds as a duration rounded for reading.
+func sec(ms float64) string {
+	d := time.Duration(ms * float64(time.Millisecond))
+	switch {
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond).String()
+	case d >= time.Millisecond:
+		return d.Round(100 * time.Microsecond).String()
+	}
+	return d.String()
+}
