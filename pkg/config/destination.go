@@ -39,6 +39,31 @@ type Kind interface {
 	Redact(cfg any, fingerprint func(string) string) any
 }
 
+// orderer is a Kind whose driver keeps events of a key in order for some
+// blocks (pkg/sink's registry provides it from a spec's OrderedBy):
+// OrderedBy names the block's field that asks for it, "" when none.
+// Shared delivery keeps no order per key, so such a sink must be
+// dedicated.
+type orderer interface {
+	OrderedBy(cfg any) string
+}
+
+// OrderedBy is the path of the field of the sink's block that makes its
+// driver keep the events of a key in order, such as
+// "pubsub.ordering_key"; "" when the block orders nothing.
+func (s *Sink) OrderedBy() string {
+	k := s.Dest.kind
+	if k == nil && DefaultKinds != nil {
+		k = DefaultKinds.Kind(s.Kind())
+	}
+	if o, ok := k.(orderer); ok && s.Dest.Config != nil {
+		if f := o.OrderedBy(s.Dest.Config); f != "" {
+			return joinPath(s.Kind(), f)
+		}
+	}
+	return ""
+}
+
 // Kinds is a set of destination kinds (pkg/sink's Registry).
 type Kinds interface {
 	// Kind returns the kind registered under name, or nil.

@@ -173,6 +173,9 @@ func (s *Sink) validate(p *parser, field string, cfg *Config) {
 		chk := NewCheck(func(f, msg string) { p.at(joinPath(dest, f), "%s", msg) }, cfg)
 		chk.fromAPI = p.api != "" && field == p.api
 		d.kind.Validate(d.Config, chk)
+		if f := s.OrderedBy(); f != "" && s.Shared() {
+			p.at(field+".delivery", "%q keeps no order of events per key, which %s asks for: use %q", DeliveryShared, f, DeliveryDedicated)
+		}
 		if s.AckWait.D <= s.Timeout() {
 			p.at(field+".ack_wait", "%s must be longer than the %s timeout (%s), or JetStream redelivers while a delivery is still running", s.AckWait, s.Kind(), s.Timeout())
 		}

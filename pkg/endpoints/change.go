@@ -38,6 +38,40 @@ func decodeObject(body []byte, what string) (map[string]any, error) {
 	return doc, nil
 }
 
+// A stored spec that names no delivery was written before delivery
+// existed and reads back as dedicated (it has consumers and a backlog),
+// so every spec the API writes from now on names its delivery.
+
+// namesDeliveryOf says whether a spec names its delivery.
+func namesDeliveryOf(doc map[string]any) bool {
+	v, ok := doc["delivery"]
+	return ok && v != nil && v != ""
+}
+
+// namesDelivery writes def as the spec's delivery when it names none.
+func namesDelivery(doc map[string]any, def string) {
+	if !namesDeliveryOf(doc) {
+		doc["delivery"] = def
+	}
+}
+
+// defaultDelivery gives a created spec that names no delivery the API's
+// default: shared, or dedicated when its destination keeps events of a
+// key in order (s, judged without a delivery, says), which shared
+// delivery does not. It returns the spec as stored, judged again.
+func (e *Endpoints) defaultDelivery(doc map[string]any, s config.Sink) ([]byte, config.Sink, error) {
+	doc["delivery"] = config.DeliveryShared
+	if s.OrderedBy() != "" {
+		doc["delivery"] = config.DeliveryDedicated
+	}
+	spec, err := json.Marshal(doc)
+	if err != nil {
+		return nil, s, err
+	}
+	s, err = e.judge(spec)
+	return spec, s, err
+}
+
 // judge validates a spec as the file's sinks are validated, plus the
 // limits on what API sinks may use: apisinks.JudgeSpec, which every
 // record read back from the bucket passes too.
@@ -57,6 +91,7 @@ func (e *Endpoints) CreateSink(ctx context.Context, body []byte, actor string) (
 		doc["name"] = apisinks.NewName()
 	}
 	name, _ := doc["name"].(string)
+	implicit := !namesDeliveryOf(doc)
 	var secret string
 	if held := e.kinds.Secrets(doc); held != nil && len(held.List) == 0 {
 		secret = held.Generate()
@@ -78,6 +113,9 @@ func (e *Endpoints) CreateSink(ctx context.Context, body []byte, actor string) (
 		return gatewayapi.SinkView{}, gatewayapi.Conflictf("sink %q exists", name)
 	}
 	s, err := e.judge(spec)
+	if err == nil && implicit {
+		spec, s, err = e.defaultDelivery(doc, s)
+	}
 	if err != nil {
 		return gatewayapi.SinkView{}, err
 	}
@@ -118,7 +156,17 @@ func (e *Endpoints) PatchSink(ctx context.Context, name string, patch []byte, ac
 		return gatewayapi.SinkView{}, err
 	}
 	err = e.update(ctx, name, apisinks.OpUpdate, actor, "", func(doc map[string]any, _ *apisinks.Record) error {
-		return apisinks.Patch(doc, p, name, e.redactedMap)
+		// A record stored before delivery existed is dedicated; this
+		// revision says so. delivery: null asks for the API's default.
+		before := config.DeliveryDedicated
+		if v, ok := p["delivery"]; ok && v == nil {
+			before = config.DeliveryShared
+		}
+		if err := apisinks.Patch(doc, p, name, e.redactedMap); err != nil {
+			return err
+		}
+		namesDelivery(doc, before)
+		return nil
 	})
 	if err != nil {
 		return gatewayapi.SinkView{}, err

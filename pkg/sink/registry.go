@@ -81,6 +81,12 @@ type Spec[C any] struct {
 	// EditTarget is the kind's capability to have its destination, the
 	// block's url and headers, edited in the console (CapEditTarget).
 	EditTarget bool
+	// OrderedBy names the block's field (relative to the block) that makes
+	// its driver keep events of a key in order (its driver is then a
+	// sink.Ordered reporting Ordering true), "" when the block orders
+	// nothing. Nil: the kind never orders. The loader reads it to refuse
+	// shared delivery, which keeps no order per key, for such a block.
+	OrderedBy func(c *C) string
 	// Open builds a driver for a sink whose block is c. A driver that
 	// opens connections of its own dials them through netguard when
 	// s.Confined (an API sink without api.allow: [private_networks]).
@@ -227,6 +233,7 @@ type kind struct {
 	timeout             func(any) time.Duration
 	sinkDefaults        func(*config.Sink)
 	apiUses             func(any) []config.Use
+	orderedBy           func(any) string
 	open                func(context.Context, config.Sink, Env) (Driver, error)
 	secretHolder        *SecretHolder
 	editTarget          bool
@@ -284,6 +291,12 @@ func newKind[C any](spec Spec[C]) *kind {
 		}
 		return nil
 	}
+	k.orderedBy = func(cfg any) string {
+		if c, ok := cfg.(*C); ok && spec.OrderedBy != nil {
+			return spec.OrderedBy(c)
+		}
+		return ""
+	}
 	k.open = func(ctx context.Context, s config.Sink, env Env) (Driver, error) {
 		c, ok := s.Dest.Config.(*C)
 		if !ok {
@@ -304,6 +317,10 @@ func (k *kind) Timeout(cfg any) time.Duration       { return k.timeout(cfg) }
 // APIUses is what of the block api.allow governs, as the spec declares it
 // (config.API.APIRestrictions asks).
 func (k *kind) APIUses(cfg any) []config.Use { return k.apiUses(cfg) }
+
+// OrderedBy is the block's field that turns on ordering per key, as the
+// spec declares it; "" when none (the config loader asks).
+func (k *kind) OrderedBy(cfg any) string { return k.orderedBy(cfg) }
 
 // Redact copies the block with its secret fields fingerprinted.
 func (k *kind) Redact(cfg any, fingerprint func(string) string) any {

@@ -26,13 +26,21 @@ func init() {
 		Fields: []config.FieldDoc{
 			{Path: "project", Required: true, Doc: "Google Cloud project id"},
 			{Path: "topic", Required: true, Doc: "topic id, or `projects/P/topics/T`"},
-			{Path: "ordering_key", Doc: "template for the ordering key; set, it turns on ordered publishing"},
+			{Path: "ordering_key", Doc: "template for the ordering key; set, it turns on ordered publishing (the sink must then be `delivery: dedicated`)"},
 			{Path: "endpoint", Doc: "emulator `host:port` (no TLS, no credentials)"},
 			{Path: "credentials_file", Doc: "service account key file; default Application Default Credentials"},
 			{Path: "timeout", Doc: "per publish"},
 		},
 		MaxBatch: MaxBatch,
 		Validate: validate,
+		// The driver keeps events of a key in order (sink.Ordered) when
+		// ordering_key is set.
+		OrderedBy: func(c *Config) string {
+			if c.OrderingKey != "" {
+				return "ordering_key"
+			}
+			return ""
+		},
 		Open: func(ctx context.Context, c *Config, s config.Sink, _ sink.Env) (sink.Driver, error) {
 			return open(ctx, *c, s.Batch, s.Confined)
 		},
