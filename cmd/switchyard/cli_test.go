@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -116,7 +117,7 @@ func TestOperatorCommands(t *testing.T) {
 	if out := run("sinks", "pause", "crash", "--reason", "maintenance"); !strings.Contains(out, "paused") {
 		t.Errorf("pause: %s", out)
 	}
-	if out := run("status"); !strings.Contains(out, "crash") || !strings.Contains(out, "paused") {
+	if out := run("status"); !strings.Contains(out, "crash") || !strings.Contains(out, "paused") || !strings.Contains(out, "DELIVERY") || !strings.Contains(out, "dedicated") {
 		t.Errorf("status:\n%s", out)
 	}
 	h.publish(0, 3)
@@ -147,8 +148,11 @@ func TestOperatorCommands(t *testing.T) {
 	dir := t.TempDir()
 	def := filepath.Join(dir, "sink.yaml")
 	_ = os.WriteFile(def, []byte(fmt.Sprintf("name: cli\nevents: [\"cli.*\"]\ntenant: acme\nwebhook:\n  url: %s/cli\n  secrets: [%q]\n  allow_private_networks: true\n  tls: {ca_file: %q}\n", rc.srv.URL, secret, rc.caFile)), 0o600)
-	if out := run("sinks", "create", "-f", def); strings.Contains(out, "whsec_") || !strings.Contains(out, `"source": "api"`) || !strings.Contains(out, `"tenant": "acme"`) {
+	if out := run("sinks", "create", "-f", def); strings.Contains(out, "whsec_") || !strings.Contains(out, `"source": "api"`) || !strings.Contains(out, `"tenant": "acme"`) || !strings.Contains(out, `"delivery": "shared"`) {
 		t.Errorf("sinks create:\n%s", out)
+	}
+	if out := run("sinks", "list"); !regexp.MustCompile(`(?m)^cli +webhook +shared `).MatchString(out) {
+		t.Errorf("sinks list: an API sink created without a delivery is not shown shared:\n%s", out)
 	}
 	if out := run("sinks", "test", "cli"); !strings.Contains(out, `"ok": true`) {
 		t.Errorf("sinks test:\n%s", out)

@@ -81,7 +81,7 @@ func statusCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "A table of the sinks: state, events/s, pending, success rate, dead letters",
-		Long: `Print each sink of a running gateway: its state (running, paused, open, half_open),
+		Long: `Print each sink of a running gateway: its delivery (dedicated or shared), its state (running, paused, open, half_open),
 delivery rate, backlog (pending, ack pending, redelivered), in flight, success rate of
 attempts, dead letters and last error. With --watch it refreshes; events/s is measured
 between refreshes.`,
@@ -120,7 +120,7 @@ between refreshes.`,
 
 func printStatus(cmd *cobra.Command, sinks, prev []gatewayapi.SinkStatus, elapsed time.Duration) {
 	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SINK\tKIND\tSTATE\tEVENTS/S\tPENDING\tACK PENDING\tOLDEST\tREDELIVERED\tIN FLIGHT\tSUCCESS\tP99\tDEAD LETTERS\tLAST ERROR")
+	fmt.Fprintln(tw, "SINK\tKIND\tDELIVERY\tSTATE\tEVENTS/S\tPENDING\tACK PENDING\tOLDEST\tREDELIVERED\tIN FLIGHT\tSUCCESS\tP99\tDEAD LETTERS\tLAST ERROR")
 	before := map[string]gatewayapi.SinkStatus{}
 	for _, p := range prev {
 		before[p.Name] = p
@@ -138,7 +138,11 @@ func printStatus(cmd *cobra.Command, sinks, prev []gatewayapi.SinkStatus, elapse
 		if len(lastErr) > 60 {
 			lastErr = lastErr[:57] + "..."
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%d\t%d\t%s\t%s\t%d\t%s\n", s.Name, s.Kind, s.State, rate, s.Pending, s.AckPending,
+		delivery := s.Delivery
+		if delivery == "" {
+			delivery = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%d\t%d\t%s\t%s\t%d\t%s\n", s.Name, s.Kind, delivery, s.State, rate, s.Pending, s.AckPending,
 			secs(s.OldestPendingSeconds), s.Redelivered, s.InFlight, success, secs(s.LatencyP99Seconds), s.DeadLetters, strings.ReplaceAll(lastErr, "\n", " "))
 	}
 	tw.Flush()

@@ -3,12 +3,15 @@ package admin
 import (
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
+
+	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 )
 
 // The OpenAPI document names every route the server registers, and
@@ -74,5 +77,43 @@ func TestOpenAPIIsServed(t *testing.T) {
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/yaml" {
 		t.Fatalf("%s %s", resp.Status, resp.Header.Get("Content-Type"))
+	}
+}
+
+// Every field of a sink's status (gatewayapi.SinkStatus) is in the
+// document's SinkView, as a property of its own or of the sink's
+// definition.
+func TestOpenAPISinkViewHasEveryStatusField(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]any `yaml:"properties"`
+				AllOf      []struct {
+					Properties map[string]any `yaml:"properties"`
+				} `yaml:"allOf"`
+			} `yaml:"schemas"`
+		} `yaml:"components"`
+	}
+	if err := yaml.Unmarshal(OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for k := range doc.Components.Schemas["Sink"].Properties {
+		documented[k] = true
+	}
+	for _, part := range doc.Components.Schemas["SinkView"].AllOf {
+		for k := range part.Properties {
+			documented[k] = true
+		}
+	}
+	st := reflect.TypeOf(gatewayapi.SinkStatus{})
+	for i := 0; i < st.NumField(); i++ {
+		name, _, _ := strings.Cut(st.Field(i).Tag.Get("json"), ",")
+		if !documented[name] {
+			t.Errorf("SinkView in openapi.yaml lacks %q", name)
+		}
+	}
+	if !documented["delivery"] {
+		t.Error("SinkView in openapi.yaml lacks delivery")
 	}
 }

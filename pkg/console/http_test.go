@@ -97,6 +97,9 @@ func TestConsoleOverHTTP(t *testing.T) {
 		t.Fatalf("no CSRF value in the page:\n%s", page)
 	}
 	c.csrf = m[1]
+	if _, page := c.do("GET", "/sinks/orders", "", nil); !strings.Contains(page, `<dd id="sink-delivery">dedicated</dd>`) {
+		t.Errorf("the sink page does not show the sink's delivery:\n%s", page)
+	}
 
 	t.Run("the API takes the cookie only with the CSRF header", func(t *testing.T) {
 		for _, tt := range []struct {

@@ -79,7 +79,7 @@ func (s *server) sinkPage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if d.Status.Name == "" { // not running: the view carries the state
-		d.Status = gatewayapi.SinkStatus{Name: name, State: view.State, StateReason: view.StateReason}
+		d.Status = gatewayapi.SinkStatus{Name: name, State: view.State, StateReason: view.StateReason, Delivery: view.Delivery}
 	}
 	d.API = view.Source == gatewayapi.SourceAPI
 	d.Config = prettyJSON(definitionOf(view))

@@ -146,7 +146,7 @@ func (e *Endpoints) view(ctx context.Context, name string) (gatewayapi.SinkView,
 			st.State = stateRefused
 		}
 		if d := v.Definition; d != nil {
-			st.Tenant, st.Events, st.Kind = d.Tenant, d.Events, d.Kind()
+			st.Tenant, st.Events, st.Kind, st.Delivery = d.Tenant, d.Events, d.Kind(), d.Delivery
 		}
 		v.SinkStatus = st
 	case running:

@@ -21,7 +21,7 @@ func (g *Gateway) Sinks(ctx context.Context) ([]gatewayapi.SinkStatus, error) {
 // its definition disables it (an API sink's record says).
 func (g *Gateway) sinkStatus(ctx context.Context, rs *runningSink, disabledBy string) gatewayapi.SinkStatus {
 	st := gatewayapi.SinkStatus{Name: rs.cfg.Name, Kind: rs.cfg.Kind(), Events: rs.cfg.Events, Tenant: rs.cfg.Tenant, Source: gatewayapi.SourceConfig,
-		State: string(rs.dispatcher.State()), StateReason: rs.dispatcher.StateReason(), InFlight: rs.dispatcher.InFlight()}
+		Delivery: rs.cfg.Delivery, State: string(rs.dispatcher.State()), StateReason: rs.dispatcher.StateReason(), InFlight: rs.dispatcher.InFlight()}
 	if rs.cfg.Disabled && disabledBy != "" {
 		st.StateReason = disabledBy
 	}

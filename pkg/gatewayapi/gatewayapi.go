@@ -26,6 +26,10 @@ type SinkStatus struct {
 	// Source is where the sink is defined: "config" (the YAML file) or
 	// "api" (created through the endpoints API).
 	Source string `json:"source"`
+	// Delivery is how the sink is fed: "dedicated" (its own consumers) or
+	// "shared" (the shared consumers). Empty for an API sink whose stored
+	// record does not parse.
+	Delivery string `json:"delivery,omitempty"`
 	// State is running, paused, open, half_open, degraded, disabled, or,
 	// for an API sink that does not run, conflict (its name is taken by
 	// the config file), refused (its stored record breaks the rules a

@@ -12,7 +12,8 @@ import (
 // SinkView is a sink as the endpoints API shows it: its definition
 // (secrets as sha256: fingerprints) and its live state. On the wire it is
 // one JSON object: the definition's fields under the config's names (the
-// kind's block under its key), overlaid by those of SinkStatus, then
+// kind's block under its key), overlaid by those of SinkStatus (name,
+// events, tenant and delivery are both's), then
 // "capabilities", the API sink's "created_at" and "updated_at", and the
 // "secret" a create generated.
 type SinkView struct {
@@ -39,7 +40,7 @@ var statusOnly = func() map[string]bool {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
 		out[name] = true
 	}
-	for _, shared := range []string{"name", "events", "tenant"} {
+	for _, shared := range []string{"name", "events", "tenant", "delivery"} {
 		delete(out, shared)
 	}
 	return out
@@ -104,7 +105,7 @@ func (v *SinkView) UnmarshalJSON(data []byte) error {
 		switch {
 		case statusOnly[k]:
 			delete(fields, k)
-		case k != "name" && k != "events" && k != "tenant":
+		case k != "name" && k != "events" && k != "tenant" && k != "delivery":
 			definition = true
 		}
 	}
