@@ -61,6 +61,13 @@ type Options struct {
 	// TracerProvider makes the spans of delivery attempts; nil: the
 	// process's, as installed when New is called.
 	TracerProvider trace.TracerProvider
+	// IdleStop > 0 with no Consumers selects push mode (see Start): the
+	// dispatcher gets its messages from Offer, and its run ends once it
+	// has been idle this long.
+	IdleStop time.Duration
+	// Inbox bounds how many offered messages the dispatcher holds
+	// unsettled (push mode); 0: its window.
+	Inbox int
 }
 
 // Dispatcher delivers one sink's events.
@@ -73,6 +80,7 @@ type Dispatcher struct {
 	// apiPrefix is the JetStream API's subject prefix, for pull requests.
 	apiPrefix string
 	hot       hotMetrics
+	prepared  bool // hot (and ready) made: see prepareLocked
 	status    Status
 	inFlight  atomic.Int64
 	gate      *gate
@@ -86,7 +94,10 @@ type Dispatcher struct {
 	sources  map[*source]bool
 	stopping bool
 	pullers  sync.WaitGroup
+	pulling  int // pullers not yet ended, for the idle stop
 	keep     *keeper
+	// push is the push mode's state (see Start); nil in pull mode.
+	push *pushState
 
 	// Hand-backs at shutdown wait until the pulls are closed (see
 	// release): until then, released messages are kept here.
@@ -136,8 +147,14 @@ func New(opts Options) *Dispatcher {
 		keep:     newKeeper(),
 		spanName: "deliver " + opts.Sink.Name,
 		tracer:   newTracer(opts.TracerProvider),
-		hot:      resolveHotMetrics(opts.Metrics, opts.Sink.Name),
 		degraded: map[string]string{},
+	}
+	lazy := opts.IdleStop > 0 && len(opts.Consumers) == 0
+	if !lazy {
+		// A push-mode dispatcher, idle most of its life, resolves these
+		// only when it first runs (prepareLocked).
+		d.prepared = true
+		d.hot = resolveHotMetrics(opts.Metrics, opts.Sink.Name)
 	}
 	if opts.JS != nil {
 		d.apiPrefix = apiPrefix(opts.JS)
@@ -148,9 +165,25 @@ func New(opts Options) *Dispatcher {
 	}
 	if o, ok := opts.Driver.(sink.Ordered); ok && o.Ordering() {
 		d.ordered, d.lanes = o, newLanes()
-		d.ready = make(chan jetstream.Msg, max(opts.Sink.MaxAckPending, 1024))
+		if !lazy {
+			d.ready = make(chan jetstream.Msg, max(opts.Sink.MaxAckPending, 1024))
+		}
 	}
 	return d
+}
+
+// prepareLocked makes, on a push-mode dispatcher's first run, what New
+// leaves out for it: the sink's hot metrics and the ordered driver's ready
+// channel. Called with src held, before the run's goroutines start.
+func (d *Dispatcher) prepareLocked() {
+	if d.prepared {
+		return
+	}
+	d.prepared = true
+	d.hot = resolveHotMetrics(d.opts.Metrics, d.opts.Sink.Name)
+	if d.lanes != nil {
+		d.ready = make(chan jetstream.Msg, max(d.opts.Sink.MaxAckPending, 1024))
+	}
 }
 
 // Snapshot returns the sink's last success and last error.
@@ -181,7 +214,10 @@ func (d *Dispatcher) Run(ctx context.Context, grace time.Duration) error {
 	defer d.setCoolDownTimer(nil) // nothing announced after the dispatcher stopped
 
 	d.hardCtx = hard
-	go d.keep.run(hard, max(d.opts.Sink.AckWait.D/3, 50*time.Millisecond))
+	d.src.Lock()
+	d.prepareLocked()
+	d.src.Unlock()
+	go d.keep.run(hard, d.keepEvery())
 	msgs := make(chan jetstream.Msg)
 	d.src.Lock()
 	d.msgs, d.runCtx = msgs, ctx
@@ -192,15 +228,44 @@ func (d *Dispatcher) Run(ctx context.Context, grace time.Duration) error {
 			return err
 		}
 	}
-	msgsClosed := make(chan struct{})
+	ended := make(chan struct{})
 	go func() {
 		<-ctx.Done()
 		d.stopSources()
 		d.pullsClosed()
 		close(msgs)
-		close(msgsClosed)
+		close(ended)
 	}()
+	d.serve(ctx, hard, cancelHard, grace, inputs{msgs: msgs, ended: ended})
+	return nil
+}
 
+// keepEvery is how often the keeper tells JetStream that held messages
+// are in progress: well within AckWait.
+func (d *Dispatcher) keepEvery() time.Duration {
+	return max(d.opts.Sink.AckWait.D/3, 50*time.Millisecond)
+}
+
+// inputs are what one run of the workers takes messages from, and how it
+// ends.
+type inputs struct {
+	msgs    chan jetstream.Msg // from the sources' pullers; closed to end the run
+	offered chan jetstream.Msg // from Offer (push mode); nil in pull mode
+	ended   <-chan struct{}    // closed once msgs is
+	// watch, if set, runs beside the workers until the run ends: the
+	// push mode's idle stop.
+	watch func()
+	// shutdown reports, once msgs is closed, whether the run ended with
+	// the dispatcher (grace, hand-backs) rather than idle; nil: it did.
+	shutdown func() bool
+}
+
+// serve feeds the workers from in until in.msgs is closed. At a shutdown
+// it then gives the deliveries in flight until grace to finish, cancels
+// hard for the rest, and hands back what still waits; a run that ended
+// idle holds nothing, and only waits for its workers.
+func (d *Dispatcher) serve(ctx, hard context.Context, cancelHard context.CancelFunc, grace time.Duration, in inputs) {
+	msgs, offered := in.msgs, in.offered
 	var workers sync.WaitGroup
 	if d.maxBatch > 1 {
 		batches := make(chan []jetstream.Msg)
@@ -213,7 +278,10 @@ func (d *Dispatcher) Run(ctx context.Context, grace time.Duration) error {
 				}
 			}()
 		}
-		d.batch(msgs, batches)
+		if in.watch != nil {
+			workers.Go(in.watch)
+		}
+		d.batch(msgs, offered, batches)
 		close(batches)
 	} else {
 		// Events go one at a time: each worker takes its next event itself
@@ -231,6 +299,8 @@ func (d *Dispatcher) Run(ctx context.Context, grace time.Duration) error {
 							return
 						}
 						one[0] = m
+					case m := <-offered: // nil, never ready, unless in push mode
+						one[0] = m
 					case m := <-d.ready: // nil, never ready, unless the driver orders
 						one[0] = m
 					}
@@ -238,9 +308,17 @@ func (d *Dispatcher) Run(ctx context.Context, grace time.Duration) error {
 				}
 			}()
 		}
-		<-msgsClosed // what the batcher waits for; the grace below bounds the workers
+		if in.watch != nil {
+			in.watch()
+		}
+		<-in.ended // what the batcher waits for; the grace below bounds the workers
+	}
+	if in.shutdown != nil && !in.shutdown() {
+		workers.Wait()
+		return
 	}
 	defer d.releaseLanes()
+	defer d.releaseOffered(offered)
 
 	done := make(chan struct{})
 	go func() { workers.Wait(); d.holders.Wait(); close(done) }()
@@ -251,7 +329,6 @@ func (d *Dispatcher) Run(ctx context.Context, grace time.Duration) error {
 		cancelHard()
 		<-done
 	}
-	return nil
 }
 
 // Accept decides, for a source, whether a message is delivered; the
@@ -269,6 +346,9 @@ func (d *Dispatcher) AddSource(c jetstream.Consumer, accept Accept) (stop func()
 func (d *Dispatcher) addSource(c jetstream.Consumer, accept Accept, recreate Recreate, incarnation string) (stop func(), err error) {
 	d.src.Lock()
 	defer d.src.Unlock()
+	if d.push != nil && !d.stopping {
+		d.runLocked() // an idle push-mode dispatcher runs again
+	}
 	if d.msgs == nil || d.stopping {
 		return nil, errors.New("dispatcher not running")
 	}
@@ -281,9 +361,14 @@ func (d *Dispatcher) addSource(c jetstream.Consumer, accept Accept, recreate Rec
 	}
 	d.sources[src] = true
 	d.pullers.Add(1)
+	d.pulling++
+	ctx, out := d.runCtx, d.msgs // a push-mode dispatcher's msgs is its run's
 	go func() {
 		defer d.pullers.Done()
-		d.pull(d.runCtx, src, d.msgs)
+		d.pull(ctx, src, out)
+		d.src.Lock()
+		d.pulling--
+		d.src.Unlock()
 	}()
 	return func() {
 		d.src.Lock()
@@ -310,9 +395,10 @@ func (d *Dispatcher) stopSources() {
 	d.pullers.Wait()
 }
 
-// batch groups messages up to the driver's batch size, waiting at most
-// MaxWait for a batch to fill.
-func (d *Dispatcher) batch(in <-chan jetstream.Msg, out chan<- []jetstream.Msg) {
+// batch groups messages, from the pullers (in) and from Offer (offered,
+// nil in pull mode), up to the driver's batch size, waiting at most
+// MaxWait for a batch to fill. It ends when in is closed.
+func (d *Dispatcher) batch(in, offered <-chan jetstream.Msg, out chan<- []jetstream.Msg) {
 	for {
 		var first jetstream.Msg
 		select {
@@ -320,6 +406,8 @@ func (d *Dispatcher) batch(in <-chan jetstream.Msg, out chan<- []jetstream.Msg) 
 			if !ok {
 				return
 			}
+			first = m
+		case m := <-offered:
 			first = m
 		case m := <-d.ready: // nil, never ready, unless the driver orders
 			first = m
@@ -334,6 +422,8 @@ func (d *Dispatcher) batch(in <-chan jetstream.Msg, out chan<- []jetstream.Msg) 
 					if !ok {
 						break fill
 					}
+					b = append(b, m)
+				case m := <-offered:
 					b = append(b, m)
 				case m := <-d.ready:
 					b = append(b, m)

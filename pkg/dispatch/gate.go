@@ -66,7 +66,10 @@ func newGate(s config.Sink, maxBatch int, onChange func(from, to State, reason s
 	if s.Breaker.On() {
 		g.breaker = &breaker{cfg: s.Breaker}
 	}
-	if r, err := config.ParseRate(s.RateLimit); err == nil && s.RateLimit != "" {
+	if s.RateLimit == "" {
+		return g
+	}
+	if r, err := config.ParseRate(s.RateLimit); err == nil {
 		burst := s.RateLimitBurst
 		if burst == 0 {
 			burst = int(math.Ceil(r))

@@ -8,16 +8,32 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// keeper holds every message the dispatcher has pulled and not yet
-// settled — waiting to be batched, at the gate behind a pause, an open
-// breaker or the rate limiter, being sent, or waiting for its dead letter
-// to be stored — and tells JetStream they are in progress before their
-// AckWait runs out. Without it, a message held back longer than AckWait is
-// redelivered while the stale copy is still queued, and both get sent.
+// keeper holds every message the dispatcher has pulled, or been offered,
+// and not yet settled — waiting to be batched, at the gate behind a pause,
+// an open breaker or the rate limiter, being sent, or waiting for its dead
+// letter to be stored — and tells JetStream they are in progress before
+// their AckWait runs out. Without it, a message held back longer than
+// AckWait is redelivered while the stale copy is still queued, and both
+// get sent.
+//
+// It is also where a message's credit comes back, once, whatever settles
+// it: a pulled message's pull credit to its source, an offered message's
+// place in the inbox (see Offer).
 type keeper struct {
 	mu   sync.Mutex
 	held map[jetstream.Msg]*source
+	// offered is how many held messages came from Offer and still take a
+	// place in the inbox.
+	offered int
+	// activity counts every message held and let go, for the idle stop:
+	// unchanged over a whole IdleStop, nothing happened meanwhile.
+	activity uint64
 }
+
+// inbox stands, in the keeper, for the source of offered messages: their
+// credit is a place in the dispatcher's inbox (keeper.offered), not a
+// pull credit.
+var inbox = &source{}
 
 func newKeeper() *keeper { return &keeper{held: map[jetstream.Msg]*source{}} }
 
@@ -25,28 +41,58 @@ func newKeeper() *keeper { return &keeper{held: map[jetstream.Msg]*source{}} }
 func (k *keeper) add(m jetstream.Msg, src *source) {
 	k.mu.Lock()
 	k.held[m] = src
+	k.activity++
 	k.mu.Unlock()
 }
 
+// offer holds m, offered, if fewer than limit offered messages are held;
+// it reports whether it did. A message held already is not taken twice.
+func (k *keeper) offer(m jetstream.Msg, limit int) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.offered >= limit {
+		return false
+	}
+	if _, dup := k.held[m]; dup {
+		return false
+	}
+	k.held[m] = inbox
+	k.offered++
+	k.activity++
+	return true
+}
+
 // done lets m go once it is settled (or abandoned to AckWait) and gives
-// its pull credit back to its source.
+// its credit back: a pull credit to its source, or its place in the inbox.
 func (k *keeper) done(m jetstream.Msg) {
 	k.mu.Lock()
 	src, ok := k.held[m]
-	delete(k.held, m)
+	if ok {
+		delete(k.held, m)
+		k.activity++
+		if src == inbox {
+			k.offered--
+			src = nil
+		}
+	}
 	k.mu.Unlock()
-	if ok && src != nil {
+	if src != nil {
 		src.release(1)
 	}
 }
 
-// detach gives m's pull credit back while it stays held (kept alive): an
-// event waiting behind its ordering key must not stop the source pulling.
+// detach gives m's credit back while it stays held (kept alive): an
+// event waiting behind its ordering key must not stop the source pulling,
+// nor fill the inbox.
 func (k *keeper) detach(m jetstream.Msg) {
 	k.mu.Lock()
-	src := k.held[m]
-	if _, ok := k.held[m]; ok {
+	src, ok := k.held[m]
+	if ok {
 		k.held[m] = nil
+		if src == inbox {
+			k.offered--
+			src = nil
+		}
 	}
 	k.mu.Unlock()
 	if src != nil {
@@ -61,9 +107,23 @@ func (k *keeper) count() int {
 	return len(k.held)
 }
 
+// offeredCount is how many offered messages take a place in the inbox.
+func (k *keeper) offeredCount() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.offered
+}
+
+// idle reports how many messages are held and the activity count.
+func (k *keeper) idle() (held int, activity uint64) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.held), k.activity
+}
+
 // run sends in-progress acks for every held message each period until ctx
-// ends. The set is bounded by the sources' pull windows, so the cost is per
-// tick, not per event.
+// ends. The set is bounded by the sources' pull windows and the inbox, so
+// the cost is per tick, not per event.
 func (k *keeper) run(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
