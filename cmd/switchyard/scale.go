@@ -51,6 +51,8 @@ the gateway is killed and its directory removed at the end (and on Ctrl-C).`,
 			rep, err := scale.Run(cmd.Context(), o) // canceled by SIGINT/SIGTERM: the child is killed
 			if rep != nil {
 				if asJSON {
+					// One run gives both: the summary beside the progress.
+					rep.WriteSummary(cmd.ErrOrStderr())
 					if e := rep.WriteJSON(cmd.OutOrStdout()); e != nil && err == nil {
 						err = e
 					}
@@ -67,7 +69,7 @@ the gateway is killed and its directory removed at the end (and on Ctrl-C).`,
 	f.IntVar(&o.Clients, "clients", o.Clients, "concurrent API clients creating them")
 	f.StringVar(&o.Delivery, "delivery", "", `each endpoint's "delivery": dedicated or shared (empty: the field is left out, the server's default applies)`)
 	f.BoolVar(&o.Faulty, "faulty", false, "the isolation run: failing, hanging and paused endpoints, five events per tenant")
-	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON on stdout (the summary goes to stderr)")
 	f.DurationVar(&o.CreateTimeout, "create-timeout", o.CreateTimeout, "give up creating after this long")
 	return cmd
 }

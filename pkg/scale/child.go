@@ -15,6 +15,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // gateway is `switchyard run` as a child process, so that its memory and
@@ -179,6 +182,27 @@ func (g *gateway) goroutines(ctx context.Context) int {
 		return -1
 	}
 	return n
+}
+
+// consumers counts the JetStream consumers of the gateway's account
+// through its embedded NATS; -1 when it cannot.
+func (g *gateway) consumers(ctx context.Context) int {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	nc, err := nats.Connect(g.natsURL, nats.Name("switchyard scale"))
+	if err != nil {
+		return -1
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return -1
+	}
+	info, err := js.AccountInfo(ctx)
+	if err != nil {
+		return -1
+	}
+	return info.Consumers
 }
 
 // logTail is the end of the child's log, for an error message.

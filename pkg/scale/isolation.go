@@ -162,10 +162,18 @@ func isolation(ctx context.Context, g *gateway, rc *receiver, top *topology, o O
 	return rep, nil
 }
 
-// deadLetters reads every sink's dead-letter count from the sinks list
-// (pages of 1000, X-Next-Cursor).
-func deadLetters(ctx context.Context, g *gateway) (map[string]uint64, error) {
-	out := map[string]uint64{}
+// sinkRow is what the harness reads of a sink in GET /v1/sinks.
+type sinkRow struct {
+	Name        string `json:"name"`
+	Delivery    string `json:"delivery"`
+	State       string `json:"state"`
+	DeadLetters uint64 `json:"dead_letters"`
+}
+
+// listSinks reads every sink from the sinks list (pages of 1000,
+// X-Next-Cursor).
+func listSinks(ctx context.Context, g *gateway) ([]sinkRow, error) {
+	var out []sinkRow
 	cursor := ""
 	for range 10000 {
 		q := url.Values{"limit": {"1000"}}
@@ -176,19 +184,24 @@ func deadLetters(ctx context.Context, g *gateway) (map[string]uint64, error) {
 		if err != nil || code != 200 {
 			return out, fmt.Errorf("list sinks: %d %s %v", code, truncate(string(b), 300), err)
 		}
-		var page []struct {
-			Name        string `json:"name"`
-			DeadLetters uint64 `json:"dead_letters"`
-		}
+		var page []sinkRow
 		if err := json.Unmarshal(b, &page); err != nil {
 			return out, fmt.Errorf("list sinks: %w", err)
 		}
-		for _, s := range page {
-			out[s.Name] = s.DeadLetters
-		}
+		out = append(out, page...)
 		if cursor = h.Get("X-Next-Cursor"); cursor == "" {
 			return out, nil
 		}
 	}
 	return out, fmt.Errorf("list sinks: too many pages")
+}
+
+// deadLetters reads every sink's dead-letter count.
+func deadLetters(ctx context.Context, g *gateway) (map[string]uint64, error) {
+	rows, err := listSinks(ctx, g)
+	out := make(map[string]uint64, len(rows))
+	for _, r := range rows {
+		out[r.Name] = r.DeadLetters
+	}
+	return out, err
 }

@@ -18,6 +18,9 @@ type Report struct {
 	Clients   int       `json:"clients"`
 	Delivery  string    `json:"delivery"`
 	Faulty    bool      `json:"faulty"`
+	// Modes counts the sinks by the delivery the gateway reports for them
+	// (GET /v1/sinks "delivery"), read at the end.
+	Modes map[string]int `json:"modes"`
 	// Load is the machine's load average (1, 5, 15 min) at each phase's
 	// end: start, after_create, idle, end.
 	Load       map[string]string `json:"load"`
@@ -29,6 +32,12 @@ type Report struct {
 		Before int `json:"before"` // -1: not readable
 		After  int `json:"after"`
 	} `json:"goroutines"`
+	// Consumers are the JetStream consumers of the gateway's account
+	// (every stream), before the first create and after the idle window.
+	Consumers struct {
+		Before int `json:"before"` // -1: not readable
+		After  int `json:"after"`
+	} `json:"consumers"`
 	Fanout    *FanoutReport    `json:"fanout,omitempty"`
 	Isolation *IsolationReport `json:"isolation,omitempty"`
 }
@@ -56,6 +65,9 @@ func (r *Report) WriteSummary(w io.Writer) {
 	p("switchyard scale: %d endpoints over %d tenants, %d clients, delivery %s%s", r.Endpoints, r.Tenants, r.Clients, r.Delivery, map[bool]string{true: ", faulty"}[r.Faulty])
 	p("  command: %s", r.Command)
 	p("  started: %s; load (1/5/15 min): %s", r.Started.Format(time.RFC3339), r.loads())
+	if len(r.Modes) > 0 {
+		p("  sinks by delivery, as the gateway reports them: %s", modes(r.Modes))
+	}
 	c := r.Create
 	p("create:    %d created, %d failed in %.1f s (%.1f/s); each: median %.1f ms, p99 %.1f ms, max %.1f ms", c.OK, c.Failed, c.TotalS, c.RatePerS, c.Latency.P50ms, c.Latency.P99ms, c.Latency.Maxms)
 	if c.Failed > 0 {
@@ -64,7 +76,9 @@ func (r *Report) WriteSummary(w io.Writer) {
 	m := r.Memory
 	p("memory:    RSS %.1f MB before the first create → %.1f MB %.0f s after the last: %.1f KB per endpoint (%.1f MB after the events)", m.RSSBeforeMB, m.RSSAfterMB, m.SettleS, m.PerEndpointKB, m.RSSEndMB)
 	p("idle CPU:  %.1f%% of one core over %.0f s", r.IdleCPU, r.IdleS)
-	p("goroutines: %s before, %s after", count(r.Goroutines.Before), count(r.Goroutines.After))
+	p("goroutines: %s before, %s after%s; JetStream consumers: %s before, %s after%s",
+		count(r.Goroutines.Before), count(r.Goroutines.After), perEndpoint(r.Goroutines.Before, r.Goroutines.After, r.Endpoints),
+		count(r.Consumers.Before), count(r.Consumers.After), perEndpoint(r.Consumers.Before, r.Consumers.After, r.Endpoints))
 	if f := r.Fanout; f != nil {
 		p("fan-out:   %d events (one per tenant): %d of %d deliveries within %.0f s; publish → receipt p50 %s, p99 %s, max %s (published in %.2f s)",
 			f.Events, f.Delivered, f.Expected, f.WithinS, sec(f.Latency.P50ms), sec(f.Latency.P99ms), sec(f.Latency.Maxms), f.PublishS)
@@ -109,6 +123,27 @@ func statuses(m map[int]int) string {
 		out = append(out, fmt.Sprintf("%s ×%d", label, m[c]))
 	}
 	return strings.Join(out, ", ")
+}
+
+func modes(m map[string]int) string {
+	var keys []string
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var out []string
+	for _, k := range keys {
+		out = append(out, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	return strings.Join(out, ", ")
+}
+
+// perEndpoint is " (x per endpoint)" when both counts were read.
+func perEndpoint(before, after, endpoints int) string {
+	if before < 0 || after < 0 || endpoints == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%.1f per endpoint)", float64(after-before)/float64(endpoints))
 }
 
 func count(n int) string {

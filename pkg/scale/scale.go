@@ -115,6 +115,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return rep, err
 	}
 	rep.Goroutines.Before = g.goroutines(ctx)
+	rep.Consumers.Before = g.consumers(ctx)
 	rep.Memory.RSSBeforeMB = mb(rssBefore)
 
 	o.progress("creating %d endpoints over %d tenants with %d clients …", o.Endpoints, o.Tenants, o.Clients)
@@ -155,6 +156,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep.IdleCPU, rep.IdleS = 100*float64(cpu1-cpu0)/float64(idle), idle.Seconds()
 	rep.Load["idle"] = loadavg()
 	rep.Goroutines.After = g.goroutines(ctx)
+	rep.Consumers.After = g.consumers(ctx)
 
 	if o.Faulty {
 		o.progress("isolation: pausing every 50th endpoint, then 5 events per tenant …")
@@ -164,6 +166,20 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		rep.Fanout, err = fanout(ctx, g, rc, top, o)
 	}
 	rep.Load["end"] = loadavg()
+	// The mode each endpoint runs in, as the gateway reports it (read
+	// last: listing thousands of sinks is work the figures must not see).
+	if rows, e := listSinks(ctx, g); e == nil {
+		rep.Modes = map[string]int{}
+		for _, r := range rows {
+			d := r.Delivery
+			if d == "" {
+				d = "unreported"
+			}
+			rep.Modes[d]++
+		}
+	} else if err == nil {
+		err = e
+	}
 	if rss, e := rss(pid); e == nil {
 		rep.Memory.RSSEndMB = mb(rss)
 	}

@@ -81,8 +81,12 @@ func TestScaleSmall(t *testing.T) {
 	if f := rep.Fanout; f == nil || f.Expected != o.Endpoints || f.Delivered != f.Expected {
 		t.Errorf("fan-out: %+v, want all %d deliveries", f, o.Endpoints)
 	}
-	if rep.Memory.RSSBeforeMB <= 0 || rep.Memory.RSSAfterMB <= 0 || rep.Goroutines.Before <= 0 || rep.Goroutines.After <= 0 {
-		t.Errorf("memory %+v, goroutines %+v: not read", rep.Memory, rep.Goroutines)
+	if rep.Memory.RSSBeforeMB <= 0 || rep.Memory.RSSAfterMB <= 0 || rep.Goroutines.Before <= 0 || rep.Goroutines.After <= 0 ||
+		rep.Consumers.Before < 0 || rep.Consumers.After < 0 {
+		t.Errorf("memory %+v, goroutines %+v, consumers %+v: not read", rep.Memory, rep.Goroutines, rep.Consumers)
+	}
+	if rep.Modes[o.Delivery] == 0 && o.Delivery != "" || len(rep.Modes) == 0 {
+		t.Errorf("sinks by delivery: %v", rep.Modes)
 	}
 }
 
