@@ -68,6 +68,11 @@ type Options struct {
 	// Inbox bounds how many offered messages the dispatcher holds
 	// unsettled (push mode); 0: its window.
 	Inbox int
+	// KeepAlive is how often the messages the dispatcher holds are told
+	// in progress; 0: a third of the sink's AckWait, the AckWait of its
+	// own consumers. In push mode the messages are the deliverer's, on
+	// its consumers' AckWait: a third of that, or less.
+	KeepAlive time.Duration
 }
 
 // Dispatcher delivers one sink's events.
@@ -243,6 +248,9 @@ func (d *Dispatcher) Run(ctx context.Context, grace time.Duration) error {
 // keepEvery is how often the keeper tells JetStream that held messages
 // are in progress: well within AckWait.
 func (d *Dispatcher) keepEvery() time.Duration {
+	if d.opts.KeepAlive > 0 {
+		return d.opts.KeepAlive
+	}
 	return max(d.opts.Sink.AckWait.D/3, 50*time.Millisecond)
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"runtime"
 	"slices"
 	"strings"
@@ -124,7 +125,7 @@ func (r *pushRig) fetch(t *testing.T, n int) []*recMsg {
 			t.Fatal(err)
 		}
 		for m := range b.Messages() {
-			out = append(out, &recMsg{Msg: m})
+			out = append(out, newRecMsg(m))
 		}
 		if err := b.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
 			t.Fatal(err)
@@ -161,11 +162,17 @@ type recMsg struct {
 	jetstream.Msg
 	mu      sync.Mutex
 	settles []string
+	settled chan struct{} // closed at the first settle
 }
+
+func newRecMsg(m jetstream.Msg) *recMsg { return &recMsg{Msg: m, settled: make(chan struct{})} }
 
 func (m *recMsg) note(s string) {
 	m.mu.Lock()
 	m.settles = append(m.settles, s)
+	if len(m.settles) == 1 {
+		close(m.settled)
+	}
 	m.mu.Unlock()
 }
 
@@ -482,17 +489,18 @@ func TestPushAddSourceKeepsTheRun(t *testing.T) {
 }
 
 // Offers landing while runs end idle are never lost: each is taken by the
-// run ending or by a new one, and delivered once. Four deliverers offer
-// one message at a time, each waiting for the last to be acked, so the
-// sink goes idle and its runs end (IdleStop 1ms) between and during the
-// offers.
+// run ending or by a new one, and delivered once. Two deliverers offer
+// one message at a time, each waiting until the last is settled and then
+// a random while of up to four IdleStops (1ms), so that offers land
+// before, during and after the idle stops of runs.
 func TestPushIdleStopRacesOffer(t *testing.T) {
 	for _, maxBatch := range []int{1, 4} {
 		t.Run(fmt.Sprintf("batches of %d", maxBatch), func(t *testing.T) {
 			r := newPushRig(t)
 			drv := &scripted{script: func(string, int) error { return nil }, at: map[string][]time.Time{}}
-			d, _ := r.start(t, drv, func(o *dispatch.Options) { o.IdleStop, o.MaxBatch = time.Millisecond, maxBatch })
-			const deliverers, each = 4, 50
+			const idle = time.Millisecond
+			d, _ := r.start(t, drv, func(o *dispatch.Options) { o.IdleStop, o.MaxBatch = idle, maxBatch })
+			const deliverers, each = 2, 300
 			var ids []string
 			for i := 0; i < deliverers*each; i++ {
 				ids = append(ids, fmt.Sprintf("x%03d", i))
@@ -509,9 +517,16 @@ func TestPushIdleStopRacesOffer(t *testing.T) {
 							t.Errorf("Offer(%s) refused", m.id())
 							return
 						}
-						if !testutil.Poll(5*time.Second, func() bool { return len(m.calls()) > 0 }) {
+						select {
+						case <-m.settled:
+						case <-time.After(5 * time.Second):
 							t.Errorf("%s not settled", m.id())
 							return
+						}
+						// A busy wait, not a sleep: a timer's granularity
+						// would bunch the offers on the idle timer's ticks.
+						for until := time.Now().Add(time.Duration(rand.Int64N(int64(4 * idle)))); time.Now().Before(until); {
+							runtime.Gosched()
 						}
 					}
 				})
@@ -576,4 +591,40 @@ func TestPushIdleDispatcherCost(t *testing.T) {
 		w()
 	}
 	runtime.KeepAlive(ds)
+}
+
+// An offered message held at the gate is kept alive (InProgress) past
+// its consumer's AckWait, as a pulled one is: JetStream does not hand it
+// to the deliverer again while the sink holds it.
+func TestPushKeepsHeldMessagesAlive(t *testing.T) {
+	r := newPushRig(t)
+	cons, err := r.b.JS.CreateOrUpdateConsumer(t.Context(), "EVENTS", jetstream.ConsumerConfig{
+		Durable: "deliverer", AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.cons = cons
+	drv := &scripted{script: func(string, int) error { return nil }, at: map[string][]time.Time{}}
+	d, _ := r.start(t, drv, func(o *dispatch.Options) { o.KeepAlive = 300 * time.Millisecond })
+	r.publish(t, "k1")
+	msgs := r.fetch(t, 1)
+	d.Pause("held for the test")
+	if !d.Offer(msgs[0]) {
+		t.Fatal("Offer refused")
+	}
+	// Two and a half AckWaits: a message not kept alive is redelivered to
+	// this pull after one.
+	b, err := r.cons.Fetch(1, jetstream.FetchMaxWait(2500*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for m := range b.Messages() {
+		meta, _ := m.Metadata()
+		t.Fatalf("held message redelivered while the sink held it: %s, delivery %d", m.Headers().Get(event.HeaderMsgID), meta.NumDelivered)
+	}
+	d.Resume()
+	testutil.WaitFor(t, 5*time.Second, "k1 delivered once", func() bool {
+		return settledOnce(msgs, "ack") && len(drv.attempts("k1")) == 1 && r.unsettled(t) == 0
+	})
 }
