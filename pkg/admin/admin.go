@@ -32,6 +32,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/switchyard-dev/switchyard/pkg/attempts"
+	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
@@ -246,7 +247,10 @@ func writeError(w http.ResponseWriter, err error) {
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": "invalid sink", "errors": fe})
 		return
 	}
-	if errors.Is(err, gatewayapi.ErrConflict) {
+	// A JetStream limit reached is the operator's to raise: the answer
+	// names it and its value.
+	var limit *bus.LimitError
+	if errors.Is(err, gatewayapi.ErrConflict) || errors.As(err, &limit) {
 		writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
 		return
 	}

@@ -261,7 +261,7 @@ func (b *Bus) RecreateConsumer(ctx context.Context, stream string, cc jetstream.
 		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, LimitReached(ctx, b.JS, stream, b.cfg.Stream.MaxConsumers, err)
 	}
 	if err := CheckIncarnation(c.CachedInfo(), IncarnationOf(cc)); err != nil {
 		return nil, err
@@ -304,7 +304,9 @@ func (b *Bus) ensureConsumer(ctx context.Context, stream string, cc jetstream.Co
 		}
 		return err
 	})
-	return c, err
+	// Both streams a sink has consumers on are capped by
+	// stream.max_consumers.
+	return c, LimitReached(ctx, b.JS, stream, b.cfg.Stream.MaxConsumers, err)
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -76,8 +76,9 @@ type Stream struct {
 	// MaxBytes bounds the stream. When it is full, publishes are refused
 	// (discard new): events already stored are never dropped for room.
 	MaxBytes ByteSize `yaml:"max_bytes"`
-	// MaxConsumers caps the consumers on the events stream: one per sink,
-	// plus one per running replay. nats-server's own default is 1,000.
+	// MaxConsumers caps the consumers on the events stream (and on the
+	// redrive stream): one per dedicated sink, plus one per running
+	// replay. nats-server's own default is 1,000.
 	MaxConsumers int `yaml:"max_consumers"`
 }
 

@@ -20,7 +20,7 @@ var Docs = []FieldDoc{
 	{Path: "stream.subjects", Doc: "its subjects: unscoped events under `events.`, a tenant's under `tenants.<tenant>.` (`tenants.*.>` for every tenant)"},
 	{Path: "stream.max_age", Doc: "how long events are kept; must be longer than every sink's retry window (see below)"},
 	{Path: "stream.max_bytes", Doc: "size limit of the events stream; full, it refuses publishes (never drops stored events); a WARN log and `switchyard_stream_bytes_ratio` from 80%"},
-	{Path: "stream.max_consumers", Doc: "consumers the events stream allows: one per sink and one per running replay (nats-server defaults to 1,000); on a cluster each R3 consumer is a Raft group"},
+	{Path: "stream.max_consumers", Doc: "consumers the events stream (and the redrive stream) allows: one per dedicated sink and one per running replay, shared sinks take none (nats-server defaults to 1,000); on a cluster each R3 consumer is a Raft group. Reached, creating a sink or a replay answers 409 `stream.max_consumers (N) reached: …`"},
 	{Path: "stream.replicas", Doc: "1 to 5; must be 1 with the embedded server"},
 	{Path: "stream.duplicate_window", Doc: "JetStream de-duplicates `Nats-Msg-Id` within this window"},
 	{Path: "dead_letters.stream", Doc: "the dead-letter stream (subjects `dlq.<sink>`)"},

@@ -169,7 +169,7 @@ func (m *Manager) start(ctx context.Context, sc config.Sink, d Dispatcher, req g
 	cc := consumerConfig(sc, id, req.Since, m.stream)
 	cons, err := m.js.CreateConsumer(ctx, m.stream, cc)
 	if err != nil {
-		return gatewayapi.ReplayStatus{}, fmt.Errorf("replay consumer: %w", err)
+		return gatewayapi.ReplayStatus{}, fmt.Errorf("replay consumer: %w", bus.LimitReached(ctx, m.js, m.stream, 0, err))
 	}
 	info, err := cons.Info(ctx)
 	if err != nil {
