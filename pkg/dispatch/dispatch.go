@@ -73,6 +73,11 @@ type Options struct {
 	// own consumers. In push mode the messages are the deliverer's, on
 	// its consumers' AckWait: a third of that, or less.
 	KeepAlive time.Duration
+	// Owner, in push mode, is asked after a dead letter is written whether
+	// the sink's name is still this incarnation's: bus.ErrSinkReplaced if
+	// not (see deadletter.Input.Owner). A dispatcher with consumers asks
+	// its events consumer instead. nil: not asked.
+	Owner func(ctx context.Context) error
 }
 
 // Dispatcher delivers one sink's events.

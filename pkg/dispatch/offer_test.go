@@ -628,3 +628,27 @@ func TestPushKeepsHeldMessagesAlive(t *testing.T) {
 		return settledOnce(msgs, "ack") && len(drv.attempts("k1")) == 1 && r.unsettled(t) == 0
 	})
 }
+
+// In push mode, a dead letter written after the sink's name went to
+// another incarnation (Owner says so) is taken back, and the event is
+// left to its consumer, not terminated: as with a dedicated sink.
+func TestPushDeadLetterOfAReplacedSink(t *testing.T) {
+	r := newPushRig(t)
+	r.sink.Incarnation = "api-old"
+	drv := &scripted{script: func(string, int) error { return sink.PermanentError(410, errors.New("gone")) }, at: map[string][]time.Time{}}
+	d, _ := r.start(t, drv, func(o *dispatch.Options) {
+		o.Owner = func(context.Context) error { return fmt.Errorf("sinks bucket: %w", bus.ErrSinkReplaced) }
+	})
+	r.publish(t, "old")
+	msgs := r.fetch(t, 1)
+	if !d.Offer(msgs[0]) {
+		t.Fatal("Offer refused")
+	}
+	testutil.WaitFor(t, 5*time.Second, "the event let go", func() bool { return len(drv.attempts("old")) == 1 && d.Held() == 0 })
+	if c := msgs[0].calls(); len(c) != 0 {
+		t.Errorf("the replaced sink's event settled with %v, want left unsettled", c)
+	}
+	if recs := r.deadLetters(t); len(recs) != 0 {
+		t.Errorf("dead letters %+v, want the replaced sink's taken back", recs)
+	}
+}

@@ -128,9 +128,12 @@ func clampDelay(d time.Duration) time.Duration { return min(max(d, 0), maxDelay)
 func (d *Dispatcher) deadLetter(ctx context.Context, x delivery, reason string, status int, cause string) string {
 	in := deadletter.Input{Sink: d.opts.Sink.Name, Msg: x.msg, Meta: x.meta, Event: x.ev,
 		Reason: reason, Status: status, Attempts: x.attempt, Incarnation: d.opts.Sink.Incarnation}
-	if in.Incarnation != "" && len(d.opts.Consumers) > 0 {
-		// A push-mode dispatcher has no consumer of its own to check.
+	switch {
+	case in.Incarnation == "":
+	case len(d.opts.Consumers) > 0:
 		in.Owner = d.ownsSink
+	default: // push mode: no consumer of its own to ask
+		in.Owner = d.opts.Owner
 	}
 	err := d.opts.DLQ.Put(ctx, in)
 	if err == nil {
