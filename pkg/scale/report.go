@@ -38,7 +38,10 @@ type Report struct {
 		Before int `json:"before"` // -1: not readable
 		After  int `json:"after"`
 	} `json:"consumers"`
-	Fanout    *FanoutReport    `json:"fanout,omitempty"`
+	Fanout *FanoutReport `json:"fanout,omitempty"`
+	// Error is what stopped the run part way; the phases after it are
+	// left out of the summary.
+	Error     string           `json:"error,omitempty"`
 	Isolation *IsolationReport `json:"isolation,omitempty"`
 }
 
@@ -73,8 +76,17 @@ func (r *Report) WriteSummary(w io.Writer) {
 	if c.Failed > 0 {
 		p("           answers: %s; first failure: %s", statuses(c.Statuses), c.FirstError)
 	}
+	if r.Error != "" {
+		defer p("stopped:   %s", r.Error)
+	}
 	m := r.Memory
+	if m.RSSAfterMB == 0 {
+		return
+	}
 	p("memory:    RSS %.1f MB before the first create → %.1f MB %.0f s after the last: %.1f KB per endpoint (%.1f MB after the events)", m.RSSBeforeMB, m.RSSAfterMB, m.SettleS, m.PerEndpointKB, m.RSSEndMB)
+	if r.IdleS == 0 {
+		return
+	}
 	p("idle CPU:  %.1f%% of one core over %.0f s", r.IdleCPU, r.IdleS)
 	p("goroutines: %s before, %s after%s; JetStream consumers: %s before, %s after%s",
 		count(r.Goroutines.Before), count(r.Goroutines.After), perEndpoint(r.Goroutines.Before, r.Goroutines.After, r.Endpoints),

@@ -86,13 +86,18 @@ func (o *Options) progress(format string, args ...any) {
 }
 
 // Run measures; the report holds what was measured even when an error
-// stops it part way.
-func Run(ctx context.Context, o Options) (*Report, error) {
+// stops it part way (and the error in Error).
+func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	if err := o.check(); err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil && rep != nil {
+			rep.Error = err.Error()
+		}
+	}()
 	top := newTopology(o.Endpoints, o.Tenants, o.Faulty)
-	rep := &Report{Command: o.Command, Endpoints: o.Endpoints, Tenants: o.Tenants, Clients: o.Clients,
+	rep = &Report{Command: o.Command, Endpoints: o.Endpoints, Tenants: o.Tenants, Clients: o.Clients,
 		Delivery: o.Delivery, Faulty: o.Faulty, Started: time.Now().UTC(), Load: map[string]string{"start": loadavg()}}
 	if rep.Delivery == "" {
 		rep.Delivery = "server default"

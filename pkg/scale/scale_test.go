@@ -63,9 +63,17 @@ func report(t *testing.T, rep *Report) {
 }
 
 // Every endpoint is created and every event reaches every endpoint of its
-// tenant; the figures are all read (memory, CPU, goroutines).
+// tenant, in either delivery; the figures are all read (memory, CPU,
+// goroutines, consumers, each sink's delivery).
 func TestScaleSmall(t *testing.T) {
+	for _, delivery := range []string{"dedicated", "shared"} {
+		t.Run(delivery, func(t *testing.T) { testScaleSmall(t, delivery) })
+	}
+}
+
+func testScaleSmall(t *testing.T, delivery string) {
 	o := small(t)
+	o.Delivery = delivery
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	rep, err := Run(ctx, o)
@@ -85,12 +93,12 @@ func TestScaleSmall(t *testing.T) {
 		rep.Consumers.Before < 0 || rep.Consumers.After < 0 {
 		t.Errorf("memory %+v, goroutines %+v, consumers %+v: not read", rep.Memory, rep.Goroutines, rep.Consumers)
 	}
-	if rep.Modes[o.Delivery] == 0 && o.Delivery != "" || len(rep.Modes) == 0 {
+	if rep.Modes[delivery] != o.Endpoints {
 		t.Errorf("sinks by delivery: %v", rep.Modes)
 	}
 }
 
-// The isolation run, on a shorter clock: healthy endpoints get every
+// The isolation run (the server's default delivery), on a shorter clock: healthy endpoints get every
 // event, every event of a failing or hanging endpoint is tried and none
 // is dead-lettered, a paused endpoint gets nothing until its resume and
 // everything after it.
