@@ -35,12 +35,31 @@ type keeper struct {
 // pull credit.
 var inbox = &source{}
 
-func newKeeper() *keeper { return &keeper{held: map[jetstream.Msg]*source{}} }
+func newKeeper() *keeper { return &keeper{} }
+
+// holdLocked holds m: the set is made on the first message, and again
+// after shrink.
+func (k *keeper) holdLocked(m jetstream.Msg, src *source) {
+	if k.held == nil {
+		k.held = map[jetstream.Msg]*source{}
+	}
+	k.held[m] = src
+}
+
+// shrink drops the set while it is empty: a map keeps the room of its
+// busiest moment, and an idle push-mode dispatcher keeps its keeper.
+func (k *keeper) shrink() {
+	k.mu.Lock()
+	if len(k.held) == 0 {
+		k.held = nil
+	}
+	k.mu.Unlock()
+}
 
 // add holds m, pulled from src.
 func (k *keeper) add(m jetstream.Msg, src *source) {
 	k.mu.Lock()
-	k.held[m] = src
+	k.holdLocked(m, src)
 	k.activity++
 	k.mu.Unlock()
 }
@@ -56,7 +75,7 @@ func (k *keeper) offer(m jetstream.Msg, limit int) bool {
 	if _, dup := k.held[m]; dup {
 		return false
 	}
-	k.held[m] = inbox
+	k.holdLocked(m, inbox)
 	k.offered++
 	k.activity++
 	return true

@@ -182,6 +182,7 @@ func (d *Dispatcher) endIfIdle(r *pushRun, seen *uint64) bool {
 		return false
 	}
 	d.endRunLocked(r, false)
+	d.keep.shrink()
 	return true
 }
 
