@@ -14,11 +14,16 @@ type Index struct {
 	mu      sync.RWMutex
 	list    *gsl.GenericSublist[string]
 	filters map[string][]string // incarnation → the filters it was added with
+	// from is, for a sink moved from dedicated to shared delivery, the
+	// first events stream sequence the matchers hand on to it: the
+	// events before were its own consumer's, which hands its backlog on
+	// itself.
+	from map[string]uint64
 }
 
 // NewIndex returns an empty index.
 func NewIndex() *Index {
-	return &Index{list: gsl.NewSublist[string](), filters: map[string][]string{}}
+	return &Index{list: gsl.NewSublist[string](), filters: map[string][]string{}, from: map[string]uint64{}}
 }
 
 // Put indexes a sink incarnation under its filter subjects, replacing
@@ -37,6 +42,18 @@ func (x *Index) Put(incarnation string, filters []string) error {
 	return nil
 }
 
+// From makes the matchers hand on to incarnation only the events from
+// stream sequence seq on (0: all).
+func (x *Index) From(incarnation string, seq uint64) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if seq == 0 {
+		delete(x.from, incarnation)
+		return
+	}
+	x.from[incarnation] = seq
+}
+
 // Remove takes a sink incarnation out of the index.
 func (x *Index) Remove(incarnation string) {
 	x.mu.Lock()
@@ -49,6 +66,7 @@ func (x *Index) removeLocked(incarnation string) {
 		_ = x.list.Remove(f, incarnation)
 	}
 	delete(x.filters, incarnation)
+	delete(x.from, incarnation)
 }
 
 // Len is how many sinks are indexed.
@@ -58,11 +76,17 @@ func (x *Index) Len() int {
 	return len(x.filters)
 }
 
-// Match appends to dst every incarnation taking subj, each once (a sink's
-// filters are disjoint, so the sublist names each at most once).
-func (x *Index) Match(subj string, dst []string) []string {
+// Match appends to dst every incarnation taking the event at seq on subj,
+// each once (a sink's filters are disjoint, so the sublist names each at
+// most once).
+func (x *Index) Match(subj string, seq uint64, dst []string) []string {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	x.list.Match(subj, func(inc string) { dst = append(dst, inc) })
+	x.list.Match(subj, func(inc string) {
+		if from, ok := x.from[inc]; ok && seq < from {
+			return
+		}
+		dst = append(dst, inc)
+	})
 	return dst
 }

@@ -146,7 +146,7 @@ func (m *Matcher) handOn(js jetstream.JetStream, msg jetstream.Msg, matched []st
 		log.Error("event without metadata", "subject", msg.Subject(), "err", err)
 		return matched
 	}
-	matched = m.Index.Match(msg.Subject(), matched)
+	matched = m.Index.Match(msg.Subject(), meta.Sequence.Stream, matched)
 	h := handoff{msg: msg}
 	if len(matched) > 0 {
 		hdr := recordHeaders(msg, meta.Stream, meta)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -275,4 +277,34 @@ func TestRecordsOfAFullOrPausedSinkAreParkedAndComeBack(t *testing.T) {
 		info, err := st.Info(context.Background())
 		return err == nil && info.State.Msgs == 0
 	})
+}
+
+func TestIndexMatchesAsTheServerDoesAndKeepsToFrom(t *testing.T) {
+	idx := shared.NewIndex()
+	_ = idx.Put("a", []string{"events.order.*", "tenants.*.order.*"})
+	_ = idx.Put("b", []string{"events.>"})
+	_ = idx.Put("c", []string{"tenants.acme.>"})
+	idx.From("b", 10)
+	for _, tc := range []struct {
+		subj string
+		seq  uint64
+		want string
+	}{
+		{"events.order.created", 1, "a"},
+		{"events.order.created", 10, "a b"},
+		{"events.order.created.v2", 10, "b"},
+		{"tenants.acme.order.paid", 1, "a c"},
+		{"tenants.globex.user.x", 1, ""},
+	} {
+		got := idx.Match(tc.subj, tc.seq, nil)
+		slices.Sort(got)
+		if strings.Join(got, " ") != tc.want {
+			t.Errorf("%s at %d: %v, want %q", tc.subj, tc.seq, got, tc.want)
+		}
+	}
+	_ = idx.Put("a", []string{"events.invoice.*"})
+	idx.Remove("c")
+	if got := idx.Match("tenants.acme.order.paid", 1, nil); len(got) != 0 || idx.Len() != 2 {
+		t.Errorf("after Put and Remove: %v (len %d)", got, idx.Len())
+	}
 }
