@@ -21,11 +21,23 @@ func sinkViews[T any](g *Gateway, view func(*runningSink) T) []T {
 	return out
 }
 
+// dedicatedViews is sinkViews of the sinks with consumers of their own.
+func dedicatedViews[T any](g *Gateway, view func(*runningSink) T) []T {
+	list := g.sinkList()
+	out := make([]T, 0, len(list))
+	for _, rs := range list {
+		if rs.consumer != nil {
+			out = append(out, view(rs))
+		}
+	}
+	return out
+}
+
 // ackFloorSinks shows the ack-floor recorder the running sinks.
 type ackFloorSinks struct{ g *Gateway }
 
 func (a ackFloorSinks) AckFloorSinks() []ackfloor.Sink {
-	return sinkViews(a.g, func(rs *runningSink) ackfloor.Sink {
+	return dedicatedViews(a.g, func(rs *runningSink) ackfloor.Sink {
 		ok, failed := rs.dispatcher.Counts()
 		return ackfloor.Sink{Name: rs.cfg.Name, Incarnation: rs.cfg.Incarnation, Settled: ok + failed, Consumer: rs.consumer}
 	})
@@ -35,7 +47,7 @@ func (a ackFloorSinks) AckFloorSinks() []ackfloor.Sink {
 type limitSinks struct{ g *Gateway }
 
 func (l limitSinks) LimitSinks() []limits.Sink {
-	return sinkViews(l.g, func(rs *runningSink) limits.Sink {
+	return dedicatedViews(l.g, func(rs *runningSink) limits.Sink {
 		return limits.Sink{Name: rs.cfg.Name, Filters: rs.cfg.FilterSubjects(), Consumer: rs.consumer,
 			SetRatio: func(ratio float64) {
 				// Only while it runs: a reload that removed it meanwhile

@@ -68,6 +68,7 @@ func (h endpointsHost) Send(ctx context.Context, name string, batch []*event.Eve
 func (h endpointsHost) Forget(ctx context.Context, name string) {
 	g := h.g
 	g.consumers.Delete(ctx, "delete sink", name)
+	g.forgetShared(ctx, name)
 	if err := g.dlq.PurgeSink(ctx, name); err != nil {
 		g.log.Warn("delete sink: dead letters", "sink", name, "err", err)
 	}

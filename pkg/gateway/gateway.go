@@ -42,7 +42,9 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/replay"
 	"github.com/switchyard-dev/switchyard/pkg/replicas"
 	"github.com/switchyard-dev/switchyard/pkg/session"
+	"github.com/switchyard-dev/switchyard/pkg/shared"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
+	"github.com/switchyard-dev/switchyard/pkg/subject"
 	"github.com/switchyard-dev/switchyard/pkg/telemetry"
 )
 
@@ -88,6 +90,7 @@ type Gateway struct {
 	admin    *adminServer        // serves adminLn from New on (startup.go)
 	retry    *bus.Retrier        // waits out cluster elections; says what for
 	peers    *replicas.Heartbeat // the replicas delivering with this one
+	shared   *sharedSinks        // the running shared sinks and their index
 	running  atomic.Bool
 	stopOnce sync.Once
 }
@@ -99,6 +102,19 @@ type runningSink struct {
 	dispatcher *dispatch.Dispatcher
 	cancel     context.CancelFunc
 	done       chan struct{} // closed when the dispatcher has stopped
+	// A shared sink has no consumer: its dispatcher is offered records,
+	// at most inbox unsettled, and wait returns once it has stopped.
+	inbox int
+	wait  func()
+}
+
+// stopped waits until the sink's dispatcher has stopped.
+func (rs *runningSink) stopped() {
+	if rs.wait != nil {
+		rs.wait()
+		return
+	}
+	<-rs.done
 }
 
 // New connects, ensures the streams and every sink's consumers, opens the
@@ -110,7 +126,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
-	g := &Gateway{cfg: cfg, log: opts.Logger, metrics: telemetry.NewMetrics(), byName: map[string]*runningSink{}}
+	g := &Gateway{cfg: cfg, log: opts.Logger, metrics: telemetry.NewMetrics(), byName: map[string]*runningSink{}, shared: newSharedSinks()}
 	g.retry = &bus.Retrier{Log: g.log}
 	defer func() {
 		if err != nil {
@@ -126,6 +142,14 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		return nil, err
 	}
 	if err = g.bus.EnsureStreams(ctx); err != nil {
+		return nil, err
+	}
+	// Before any shared sink exists: the matchers take the events
+	// published from the moment their consumer is made.
+	if err = g.retry.Do(ctx, "consumer "+subject.MatchConsumer, func(ctx context.Context) error {
+		_, err := (&shared.Matcher{Stream: cfg.Stream.Name}).EnsureConsumer(ctx, g.bus.JS)
+		return err
+	}); err != nil {
 		return nil, err
 	}
 	g.dlq = &deadletter.Store{JS: g.bus.JS, Stream: cfg.DeadLetters.Stream}
@@ -201,6 +225,9 @@ func (g *Gateway) openSink(ctx context.Context, sc config.Sink) (*runningSink, e
 		return nil, err
 	}
 	batch := g.kinds.BatchSize(sc)
+	if sc.Shared() {
+		return g.openShared(sc, drv, batch), nil
+	}
 	events, redrive, err := g.consumers.Ensure(ctx, sc, batch)
 	if err != nil {
 		_ = drv.Close(ctx)
@@ -230,6 +257,13 @@ func (g *Gateway) startSink(ctx context.Context, rs *runningSink) {
 	sctx, cancel := context.WithCancel(ctx)
 	rs.cancel = cancel
 	grace := g.shutdownGrace()
+	if rs.cfg.Shared() {
+		rs.wait = rs.dispatcher.Start(sctx, grace)
+		if err := g.shared.add(rs); err != nil {
+			g.log.Error("shared sink not indexed: it gets no events", "sink", rs.cfg.Name, "err", err)
+		}
+		return
+	}
 	go func() {
 		defer close(rs.done)
 		if err := rs.dispatcher.Run(sctx, grace); err != nil {
@@ -248,9 +282,12 @@ func (g *Gateway) shutdownGrace() time.Duration {
 // stopSink stops pulling for a sink, lets its deliveries in flight finish
 // (within the shutdown grace), hands the rest back and closes its driver.
 func (g *Gateway) stopSink(ctx context.Context, rs *runningSink) {
+	if rs.cfg.Shared() {
+		g.shared.remove(rs) // offered nothing more
+	}
 	if rs.cancel != nil {
 		rs.cancel()
-		<-rs.done
+		rs.stopped()
 	}
 	_ = rs.driver.Close(ctx)
 }
@@ -315,6 +352,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.reloadMu.Unlock()
 	g.running.Store(true)
 	// After running: the changes they apply go through the reload path.
+	_ = sup.start(ctx, // cannot fail
+		lifecycle.Go(&shared.Matcher{Conn: g.bus.Conn, Stream: g.cfg.Stream.Name, Index: g.shared.index, Log: g.log}),
+		lifecycle.Go(&shared.Deliverer{Conn: g.bus.Conn, Sinks: g.shared, Log: g.log}),
+	)
 	_ = sup.start(ctx, g.endpoints)                                                                                // cannot fail
 	_ = sup.start(ctx, lifecycle.Go(&autodisable.Watcher{Sinks: failingSinks{g}, Metrics: g.metrics, Log: g.log})) // cannot fail
 	g.log.Info("switchyard running", "nats", g.bus.ClientURL(), "admin", g.AdminAddr(), "sinks", len(g.sinkList()))
@@ -331,7 +372,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.log.Info("stopping: no new pulls, finishing deliveries in flight", "grace", g.shutdownGrace())
 	g.reloadMu.Lock() // no reload may start a sink now
 	for _, rs := range g.sinkList() {
-		<-rs.done
+		rs.stopped()
 	}
 	g.reloadMu.Unlock()
 	_ = sup.stop() // each replay deletes its consumer as it ends
@@ -386,6 +427,9 @@ func (g *Gateway) Ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	for _, rs := range g.sinkList() {
+		if rs.consumer == nil {
+			continue // shared: no consumer of its own
+		}
 		if _, err := rs.consumer.Info(ctx); err != nil {
 			return fmt.Errorf("sink %s: consumer: %w", rs.cfg.Name, err)
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/dispatch"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 	"github.com/switchyard-dev/switchyard/pkg/limits"
+	"github.com/switchyard-dev/switchyard/pkg/shared"
 	"github.com/switchyard-dev/switchyard/pkg/telemetry"
 )
 
@@ -41,7 +42,9 @@ func (g *Gateway) sinkStatus(ctx context.Context, rs *runningSink, disabledBy st
 	g.mu.RUnlock()
 	// One sink's trouble (a lost consumer, a failing dead-letter
 	// store) shows in its own status; it never fails the whole list.
-	if info, err := rs.consumer.Info(ctx); err != nil {
+	if rs.consumer == nil {
+		g.sharedBacklog(ctx, rs, &st)
+	} else if info, err := rs.consumer.Info(ctx); err != nil {
 		st.State, st.StateReason = string(dispatch.StateDegraded), joinReason(st.StateReason, "consumer: "+err.Error())
 	} else {
 		st.Pending, st.AckPending, st.Redelivered = info.NumPending, info.NumAckPending, info.NumRedelivered
@@ -78,4 +81,25 @@ func joinReason(a, b string) string {
 		return b
 	}
 	return a + "; " + b
+}
+
+// sharedBacklog fills in a shared sink's backlog from the deliveries
+// stream: its records due and parked are pending, those it holds and
+// those waiting to retry are ack-pending, as a dedicated sink's would be.
+func (g *Gateway) sharedBacklog(ctx context.Context, rs *runningSink, st *gatewayapi.SinkStatus) {
+	b, err := shared.ReadBacklog(ctx, g.bus.JS, rs.cfg.Incarnation)
+	if err != nil {
+		st.State, st.StateReason = string(dispatch.StateDegraded), joinReason(st.StateReason, "deliveries: "+err.Error())
+		return
+	}
+	held := uint64(rs.dispatcher.Held())
+	st.Pending = b.Due + b.Parked - min(held, b.Due+b.Parked)
+	st.AckPending = int(held + b.Retrying)
+	if !b.Oldest.IsZero() {
+		age := time.Since(b.Oldest)
+		st.OldestPendingSeconds = age.Seconds()
+		if w, _ := limits.AgeWarning(age, g.cfg.Stream.MaxAge.D); w != "" {
+			st.Warnings = append(st.Warnings, w)
+		}
+	}
 }
