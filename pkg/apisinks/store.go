@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -24,6 +25,9 @@ type Store struct {
 	State  jetstream.KeyValue // the state bucket: the sealed marker
 	Sealer *Sealer            // nil: specs are stored plain
 	Log    *slog.Logger
+	// applied is the bucket's stream sequence up to which the watch has
+	// applied every change (see Current).
+	applied atomic.Uint64
 }
 
 // Entry is one revision of an API sink read from the bucket. Err says

@@ -60,12 +60,19 @@ func (s *Store) Watch(ctx context.Context, t Target) {
 }
 
 func (s *Store) watchOnce(ctx context.Context, t Target) error {
+	// What the bucket held before the watch: all of it is applied once
+	// the watch's current values are.
+	before, err := s.lastSeq(ctx)
+	if err != nil {
+		return err
+	}
 	w, err := s.KV.WatchAll(ctx)
 	if err != nil {
 		return err
 	}
 	defer w.Stop()
 	initial, seen := true, map[string]bool{}
+	var newest uint64 // the newest revision among the current values
 	for {
 		var e jetstream.KeyValueEntry
 		select {
@@ -88,6 +95,7 @@ func (s *Store) watchOnce(ctx context.Context, t Target) error {
 			for _, name := range gone {
 				t.Apply(ctx, Change{Entry: Entry{Name: name}, Deleted: true})
 			}
+			s.appliedThrough(max(before, newest))
 			continue
 		}
 		name := e.Key()
@@ -100,5 +108,45 @@ func (s *Store) watchOnce(ctx context.Context, t Target) error {
 		default:
 			t.Apply(ctx, Change{Entry: Entry{Name: name, Rev: e.Revision()}, Deleted: true})
 		}
+		if initial {
+			newest = max(newest, e.Revision())
+		} else {
+			s.appliedThrough(e.Revision())
+		}
 	}
+}
+
+func (s *Store) appliedThrough(seq uint64) {
+	for {
+		cur := s.applied.Load()
+		if seq <= cur || s.applied.CompareAndSwap(cur, seq) {
+			return
+		}
+	}
+}
+
+// lastSeq is the bucket stream's last sequence.
+func (s *Store) lastSeq(ctx context.Context) (uint64, error) {
+	st, err := s.KV.Status(ctx)
+	if err != nil {
+		return 0, err
+	}
+	bs, ok := st.(*jetstream.KeyValueBucketStatus)
+	if !ok {
+		return 0, errors.New("apisinks: the bucket's status has no stream info")
+	}
+	return bs.StreamInfo().State.LastSeq, nil
+}
+
+// Current reports whether this replica's watch has applied every change
+// the bucket held when Current was called: a sink created (through any
+// replica) before then runs here. Shared delivery's matchers ask before
+// they match events, so that an event published after a sink's create
+// is handed on to it whichever replica matches it.
+func (s *Store) Current(ctx context.Context) (bool, error) {
+	last, err := s.lastSeq(ctx)
+	if err != nil {
+		return false, err
+	}
+	return s.applied.Load() >= last, nil
 }

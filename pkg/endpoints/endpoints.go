@@ -155,6 +155,17 @@ func (e *Endpoints) StoredIncarnation(name string) string {
 	return ""
 }
 
+// SharedAPISink is the incarnation of the shared API sink stored under
+// name, if there is one (running or not).
+func (e *Endpoints) SharedAPISink(name string) (string, bool) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if a := e.api[name]; a != nil && a.Err == nil && a.Config.Shared() {
+		return a.Config.Incarnation, true
+	}
+	return "", false
+}
+
 // Reload makes next the config file's: the API sinks are judged again
 // against it (a name the file now takes puts the API sink in conflict,
 // one it gave up lets it run) and the result applied. prune also frees

@@ -105,11 +105,17 @@ func TestSinksListPages(t *testing.T) {
 // A sink whose deliveries all fail for disable_after is disabled, with the
 // reason in its state; its backlog is kept.
 func TestDisableAfterContinuousFailure(t *testing.T) {
+	for _, delivery := range []string{"dedicated", "shared"} {
+		t.Run(delivery, func(t *testing.T) { testDisableAfterContinuousFailure(t, delivery) })
+	}
+}
+
+func testDisableAfterContinuousFailure(t *testing.T, delivery string) {
 	defer gateway.SetFailureCheckInterval(100 * time.Millisecond)()
 	sr := newSigReceiver(t)
 	sr.code = 503
 	g, _ := gatewaytest.Run(t, gatewaytest.Options{Top: apiTop})
-	def := strings.Replace(sr.apiSinkJSON("flaky", "", ">"), `"concurrency":4,`, `"concurrency":4,"disable_after":"1s","retry":{"schedule":["100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms"]},"breaker":{"enabled":false},`, 1)
+	def := strings.Replace(sr.apiSinkJSON("flaky", "", ">"), `"concurrency":4,`, `"concurrency":4,"delivery":"`+delivery+`","disable_after":"1s","retry":{"schedule":["100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms","100ms"]},"breaker":{"enabled":false},`, 1)
 	if code := apiJSON(t, g, "POST", "/v1/sinks", def, nil); code != 201 {
 		t.Fatalf("create: %d", code)
 	}
@@ -138,7 +144,7 @@ func TestDisableAfterContinuousFailure(t *testing.T) {
 		apiJSON(t, g, "GET", "/v1/sinks/flaky", "", &v)
 		return v["delivered"] == float64(1)
 	})
-	if _, err := g.Bus().JS.Consumer(context.Background(), "EVENTS", "flaky"); err == jetstream.ErrConsumerNotFound {
+	if _, err := g.Bus().JS.Consumer(context.Background(), "EVENTS", "flaky"); delivery == "dedicated" && err == jetstream.ErrConsumerNotFound {
 		t.Fatal("consumer gone")
 	}
 }

@@ -220,6 +220,9 @@ func (g *Gateway) openSink(ctx context.Context, sc config.Sink) (*runningSink, e
 			g.log.Error("pause on the receiver's request", "sink", sc.Name, "err", err)
 		}
 	}, NATS: g.bus.Conn, Reserved: g.bus.Reserved()}
+	if err := g.sharedNameTaken(sc); err != nil {
+		return nil, err
+	}
 	drv, err := g.kinds.Open(ctx, sc, env)
 	if err != nil {
 		return nil, err
@@ -353,7 +356,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.running.Store(true)
 	// After running: the changes they apply go through the reload path.
 	_ = sup.start(ctx, // cannot fail
-		lifecycle.Go(&shared.Matcher{Conn: g.bus.Conn, Stream: g.cfg.Stream.Name, Index: g.shared.index, Log: g.log}),
+		lifecycle.Go(&shared.Matcher{Conn: g.bus.Conn, Stream: g.cfg.Stream.Name, Index: g.shared.index, Log: g.log, Current: g.store.Current}),
 		lifecycle.Go(&shared.Deliverer{Conn: g.bus.Conn, Sinks: g.shared, Log: g.log}),
 	)
 	_ = sup.start(ctx, g.endpoints)                                                                                // cannot fail

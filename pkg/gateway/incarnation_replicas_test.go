@@ -61,8 +61,9 @@ func startReplica(t *testing.T, url string, buf *testutil.SyncBuffer) (*gateway.
 	return gatewaytest.Run(t, gatewaytest.Options{YAML: src, Logs: buf})
 }
 
-func apiSinkSpec(t *testing.T, tenant, url string) []byte {
-	spec, err := json.Marshal(map[string]any{"name": "orders", "events": []string{">"}, "tenant": tenant,
+
+func apiSinkSpecAs(t *testing.T, tenant, url, delivery string) []byte {
+	spec, err := json.Marshal(map[string]any{"name": "orders", "events": []string{">"}, "tenant": tenant, "delivery": delivery,
 		"webhook": map[string]any{"url": url, "allow_private_networks": true, "timeout": "2s"}})
 	if err != nil {
 		t.Fatal(err)
@@ -75,15 +76,24 @@ func apiSinkSpec(t *testing.T, tenant, url string) []byte {
 // "orders" of tenant acme and creates "orders" again for tenant globex.
 // B's dispatcher of the old sink loses its consumer; it must not recover
 // onto the new sink's consumer of the same name, and none of globex's
-// events may reach acme's endpoint.
+// events may reach acme's endpoint. A shared sink's records are its
+// incarnation's, so B's old sink is never offered the new one's; and B's
+// matcher waits until it runs the new sink before it hands globex's
+// events on, so none is lost to the new sink either.
 func TestReCreatedSinkNeverDeliversThroughTheOldReplicasDispatcher(t *testing.T) {
+	for _, delivery := range []string{"dedicated", "shared"} {
+		t.Run(delivery, func(t *testing.T) { testReCreatedSinkNeverDeliversThroughTheOldReplicasDispatcher(t, delivery) })
+	}
+}
+
+func testReCreatedSinkNeverDeliversThroughTheOldReplicasDispatcher(t *testing.T, delivery string) {
 	js := testutil.StartJetStream(t, nil)
 	ep := newEndpointLog(t)
 	var logA, logB testutil.SyncBuffer
 	a, stopA := startReplica(t, js.URL(), &logA)
 	b, _ := startReplica(t, js.URL(), &logB)
 	ctx := context.Background()
-	if _, err := a.Admin().Endpoints.CreateSink(ctx, apiSinkSpec(t, "acme", ep.srv.URL+"/acme"), "test"); err != nil {
+	if _, err := a.Admin().Endpoints.CreateSink(ctx, apiSinkSpecAs(t, "acme", ep.srv.URL+"/acme", delivery), "test"); err != nil {
 		t.Fatal(err)
 	}
 	testutil.WaitFor(t, 10*time.Second, "replica B running acme's sink", func() bool {
@@ -96,14 +106,16 @@ func TestReCreatedSinkNeverDeliversThroughTheOldReplicasDispatcher(t *testing.T)
 	if err := a.Admin().Endpoints.DeleteSink(ctx, "orders", "test"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Admin().Endpoints.CreateSink(ctx, apiSinkSpec(t, "globex", ep.srv.URL+"/globex"), "test"); err != nil {
+	if _, err := a.Admin().Endpoints.CreateSink(ctx, apiSinkSpecAs(t, "globex", ep.srv.URL+"/globex", delivery), "test"); err != nil {
 		t.Fatal(err, "\nA:\n", logA.String(), "\nB:\n", logB.String())
 	}
 	stopA() // only B pulls from here on
-	testutil.WaitFor(t, 15*time.Second, "B's old dispatcher to recover or stop", func() bool {
-		s := logB.String()
-		return strings.Contains(s, "consumer recreated") || strings.Contains(s, "this source ends")
-	})
+	if delivery == "dedicated" {
+		testutil.WaitFor(t, 15*time.Second, "B's old dispatcher to recover or stop", func() bool {
+			s := logB.String()
+			return strings.Contains(s, "consumer recreated") || strings.Contains(s, "this source ends")
+		})
+	}
 	for i := 0; i < 10; i++ {
 		m := nats.NewMsg(subject.TenantEvent("globex", "order.created"))
 		m.Header.Set(event.HeaderMsgID, fmt.Sprintf("globex-%02d", i))

@@ -2,13 +2,17 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/switchyard-dev/switchyard/pkg/apisinks"
+	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/dispatch"
+	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 	"github.com/switchyard-dev/switchyard/pkg/shared"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
 )
@@ -42,8 +46,11 @@ func (s *sharedSinks) add(rs *runningSink) error {
 	return s.index.Put(rs.cfg.Incarnation, rs.cfg.FilterSubjects())
 }
 
-// remove takes rs out, unless a newer sink of its incarnation (a reload's)
-// replaced it.
+// remove stops offering rs records, unless a newer sink of its
+// incarnation (a reload's) replaced it. It stays in the index, as a
+// stopped dedicated sink keeps its consumer: a sink a reload removes from
+// the file (without prune) or refuses (a narrower api.allow) keeps its
+// events, parked, until it runs again or is deleted (forget).
 func (s *sharedSinks) remove(rs *runningSink) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -51,29 +58,43 @@ func (s *sharedSinks) remove(rs *runningSink) {
 		return
 	}
 	delete(s.byInc, rs.cfg.Incarnation)
-	s.index.Remove(rs.cfg.Incarnation)
 	s.gone[rs.cfg.Name] = rs.cfg.Incarnation
 }
 
-// forget hands out the incarnation of a removed shared sink, once.
+// forget takes a removed shared sink out of the index and hands out its
+// incarnation, once.
 func (s *sharedSinks) forget(name string) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	inc, ok := s.gone[name]
 	delete(s.gone, name)
+	if ok {
+		s.index.Remove(inc)
+	}
 	return inc, ok
 }
 
-// SharedTarget implements shared.Sinks.
+// SharedTarget implements shared.Sinks: a sink that does not run now but
+// is indexed (removed or refused, not deleted) takes nothing, so its
+// records are parked.
 func (s *sharedSinks) SharedTarget(inc string) (shared.Target, bool) {
 	s.mu.RLock()
 	rs, ok := s.byInc[inc]
 	s.mu.RUnlock()
-	if !ok {
-		return nil, false
+	if ok {
+		return sharedTarget{rs}, true
 	}
-	return sharedTarget{rs}, true
+	if s.index.Has(inc) {
+		return stoppedTarget{}, true
+	}
+	return nil, false
 }
+
+// stoppedTarget is a shared sink that does not run here now.
+type stoppedTarget struct{}
+
+func (stoppedTarget) Room() int                { return 0 }
+func (stoppedTarget) Offer(jetstream.Msg) bool { return false }
 
 // sharedTarget is a running shared sink as the deliverer sees it.
 type sharedTarget struct{ rs *runningSink }
@@ -101,11 +122,42 @@ func (g *Gateway) openShared(sc config.Sink, drv sink.Driver, batch int) *runnin
 			Sink: sc, Driver: drv, MaxBatch: batch, JS: g.bus.JS,
 			DLQ: g.dlq, Attempts: g.attempts, Metrics: g.metrics, Logger: g.log, Handbacks: g.handbacks,
 			Share: g.peers.Count, IdleStop: sharedIdleStop, Inbox: inbox,
+			// The records' clock is the delivery consumers' ack wait.
+			KeepAlive: shared.DefaultAckWait / 3,
+			Owner:     g.ownsShared(sc),
 		})}
 	if sc.Disabled {
 		rs.dispatcher.Pause(disabledReason)
 	}
 	return rs
+}
+
+// sharedNameTaken refuses a file sink that takes the name of a shared
+// API sink: the dead letters and waiting records of the name are the API
+// sink's, which a file sink must not take over (a dedicated API sink's
+// consumer refuses the file sink the same way).
+func (g *Gateway) sharedNameTaken(sc config.Sink) error {
+	if !apisinks.IsFileIncarnation(sc) {
+		return nil
+	}
+	inc, ok := g.endpoints.SharedAPISink(sc.Name)
+	if !ok {
+		return nil
+	}
+	return gatewayapi.Conflictf("sink %s: its name belongs to the API sink %s (incarnation %s), whose dead letters and waiting records a file sink must not take over: "+
+		"rename the file sink, or remove it from the file, delete the API sink (DELETE /v1/sinks/%s) and add it again", sc.Name, sc.Name, inc, sc.Name)
+}
+
+// ownsShared checks, after one of sc's dead letters is written, that the
+// name is still sc's incarnation: if it was deleted or created again
+// meanwhile, the dead letter is taken back.
+func (g *Gateway) ownsShared(sc config.Sink) func(context.Context) error {
+	return func(context.Context) error {
+		if inc := g.endpoints.StoredIncarnation(sc.Name); !apisinks.IsFileIncarnation(sc) && inc != sc.Incarnation {
+			return fmt.Errorf("%w: sink %s is incarnation %s now, not %s", bus.ErrSinkReplaced, sc.Name, inc, sc.Incarnation)
+		}
+		return nil
+	}
 }
 
 // forgetShared purges what a deleted shared sink left in the deliveries

@@ -42,7 +42,8 @@ type Deliverer struct {
 	Log   *slog.Logger
 	// AckWait of the delivery consumers: how long a record handed to a
 	// sink may go unsettled before JetStream gives it to another replica
-	// (the dispatcher keeps the records it holds alive). Zero: 30 s.
+	// (the dispatcher keeps the records it holds alive). Zero:
+	// DefaultAckWait.
 	AckWait time.Duration
 	// MaxAckPending of each delivery consumer; zero: 10,000.
 	MaxAckPending int
@@ -54,6 +55,9 @@ type Deliverer struct {
 	mu     sync.Mutex
 	parked map[string]bool // incarnations with parked records, as far as this replica knows
 }
+
+// DefaultAckWait is the delivery consumers' ack wait unless set.
+const DefaultAckWait = 30 * time.Second
 
 // unknownTries is how often a record of an incarnation this replica does
 // not know comes back before it is taken for a deleted sink's: a sink
@@ -101,7 +105,7 @@ func (d *Deliverer) Run(ctx context.Context) {
 func (d *Deliverer) EnsureConsumer(ctx context.Context, js jetstream.JetStream, p int) (jetstream.Consumer, error) {
 	ackWait := d.AckWait
 	if ackWait <= 0 {
-		ackWait = 30 * time.Second
+		ackWait = DefaultAckWait
 	}
 	pending := d.MaxAckPending
 	if pending <= 0 {

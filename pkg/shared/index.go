@@ -69,6 +69,14 @@ func (x *Index) removeLocked(incarnation string) {
 	delete(x.from, incarnation)
 }
 
+// Has says whether incarnation is indexed.
+func (x *Index) Has(incarnation string) bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	_, ok := x.filters[incarnation]
+	return ok
+}
+
 // Len is how many sinks are indexed.
 func (x *Index) Len() int {
 	x.mu.RLock()

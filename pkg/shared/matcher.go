@@ -33,6 +33,47 @@ type Matcher struct {
 	AckWait time.Duration
 	// Batch is how many events one pull asks for; zero: 256.
 	Batch int
+	// Current, when set, says whether this replica runs every sink
+	// created (through any replica) before it was called. The matchers
+	// hand an event on only once it does for the event's publish time:
+	// a sink created just before an event gets it, whichever replica
+	// matches the event. nil: the index is taken as current.
+	Current func(ctx context.Context) (bool, error)
+
+	// checkedAt: the index was current for every event published before.
+	checkedAt time.Time
+}
+
+// clockSkew is how far the servers' clocks, which stamp the events, may
+// be behind this replica's: an event stamped that much before a check
+// is still checked again.
+const clockSkew = 50 * time.Millisecond
+
+// currentWait bounds the wait for the index to be current: past it, a
+// replica whose watch is stuck still matches, and says so.
+const currentWait = 10 * time.Second
+
+// waitCurrent waits until the index is current for an event published
+// at published.
+func (m *Matcher) waitCurrent(ctx context.Context, published time.Time, log *slog.Logger) {
+	if m.Current == nil || published.Before(m.checkedAt) {
+		return
+	}
+	deadline := time.Now().Add(currentWait)
+	for ctx.Err() == nil {
+		asked := time.Now()
+		ok, err := m.Current(ctx)
+		if ok {
+			m.checkedAt = asked.Add(-clockSkew)
+			return
+		}
+		if time.Now().After(deadline) {
+			log.Warn("this replica's sinks are not current after 10s: matching with what it runs", "err", err)
+			m.checkedAt = asked.Add(-clockSkew)
+			return
+		}
+		sleepCtx(ctx, 20*time.Millisecond)
+	}
 }
 
 // matchPending bounds the events handed on and not yet acked.
@@ -124,7 +165,7 @@ func (m *Matcher) Run(ctx context.Context) {
 			continue
 		}
 		for msg := range b.Messages() {
-			matched = m.handOn(js, msg, matched[:0], acks, log)
+			matched = m.handOn(ctx, js, msg, matched[:0], acks, log)
 		}
 		if err := b.Error(); err != nil && ctx.Err() == nil && !errors.Is(err, nats.ErrTimeout) {
 			log.Warn("matchers' pull", "err", err)
@@ -140,12 +181,13 @@ func (m *Matcher) Run(ctx context.Context) {
 }
 
 // handOn publishes the records of one event and queues its ack.
-func (m *Matcher) handOn(js jetstream.JetStream, msg jetstream.Msg, matched []string, acks chan<- handoff, log *slog.Logger) []string {
+func (m *Matcher) handOn(ctx context.Context, js jetstream.JetStream, msg jetstream.Msg, matched []string, acks chan<- handoff, log *slog.Logger) []string {
 	meta, err := msg.Metadata()
 	if err != nil {
 		log.Error("event without metadata", "subject", msg.Subject(), "err", err)
 		return matched
 	}
+	m.waitCurrent(ctx, meta.Timestamp, log)
 	matched = m.Index.Match(msg.Subject(), meta.Sequence.Stream, matched)
 	h := handoff{msg: msg}
 	if len(matched) > 0 {
