@@ -61,7 +61,6 @@ func startReplica(t *testing.T, url string, buf *testutil.SyncBuffer) (*gateway.
 	return gatewaytest.Run(t, gatewaytest.Options{YAML: src, Logs: buf})
 }
 
-
 func apiSinkSpecAs(t *testing.T, tenant, url, delivery string) []byte {
 	spec, err := json.Marshal(map[string]any{"name": "orders", "events": []string{">"}, "tenant": tenant, "delivery": delivery,
 		"webhook": map[string]any{"url": url, "allow_private_networks": true, "timeout": "2s"}})
