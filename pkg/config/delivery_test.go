@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -59,5 +60,24 @@ func TestSinkDelivery(t *testing.T) {
 		if strings.TrimSpace(lines[i]) != w {
 			t.Errorf("problem %d: %q, want %q", i, lines[i], w)
 		}
+	}
+}
+
+// Shared sinks take no consumer of the events stream, so
+// stream.max_consumers counts the dedicated sinks only.
+func TestMaxConsumersCountsDedicatedSinksOnly(t *testing.T) {
+	sinks := func(delivery string) string {
+		out := ""
+		for i := 0; i < 4; i++ {
+			out += fmt.Sprintf("  - name: s%d\n    events: [\">\"]\n    delivery: %s\n    webhook: {url: \"https://x.example\", secrets: [%s]}\n", i, delivery, secret)
+		}
+		return out
+	}
+	if _, err := config.Parse("ok.yaml", []byte("stream: {max_consumers: 3}\nsinks:\n"+sinks("shared")), env(nil)); err != nil {
+		t.Fatalf("4 shared sinks under max_consumers 3: %v", err)
+	}
+	_, err := config.Parse("bad.yaml", []byte("stream: {max_consumers: 3}\nsinks:\n"+sinks("dedicated")), env(nil))
+	if err == nil || !strings.Contains(err.Error(), "stream.max_consumers") {
+		t.Fatalf("4 dedicated sinks under max_consumers 3: %v, want a stream.max_consumers error", err)
 	}
 }

@@ -92,8 +92,16 @@ func (c *Config) validate(p *parser) {
 	p.validateStrays(c)
 	c.validateLimits(p)
 	c.validateAPI(p)
-	if c.Stream.MaxConsumers < len(c.Sinks)+1 {
-		p.at("stream.max_consumers", "%d is below the number of sinks (%d) plus room for a replay", c.Stream.MaxConsumers, len(c.Sinks))
+	// One consumer per dedicated sink, one for the shared matchers and
+	// room for a replay; shared sinks take none.
+	dedicated := 0
+	for i := range c.Sinks {
+		if !c.Sinks[i].Shared() {
+			dedicated++
+		}
+	}
+	if c.Stream.MaxConsumers < dedicated+2 {
+		p.at("stream.max_consumers", "%d is below the number of dedicated sinks (%d) plus the shared matchers' consumer and room for a replay", c.Stream.MaxConsumers, dedicated)
 	}
 }
 
