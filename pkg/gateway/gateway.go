@@ -286,7 +286,7 @@ func (g *Gateway) shutdownGrace() time.Duration {
 // (within the shutdown grace), hands the rest back and closes its driver.
 func (g *Gateway) stopSink(ctx context.Context, rs *runningSink) {
 	if rs.cfg.Shared() {
-		g.shared.remove(rs) // offered nothing more
+		g.shared.remove(rs, g.deletedSink(rs.cfg)) // offered nothing more
 	}
 	if rs.cancel != nil {
 		rs.cancel()

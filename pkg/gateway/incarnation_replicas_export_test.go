@@ -19,3 +19,13 @@ func RunningTenant(g *Gateway, name string) (string, bool) {
 	}
 	return rs.cfg.Tenant, true
 }
+
+// Incarnation is the incarnation of g's running sink name; "" when g runs
+// no sink of that name.
+func Incarnation(g *Gateway, name string) string {
+	rs, err := g.sink(name)
+	if err != nil {
+		return ""
+	}
+	return rs.cfg.Incarnation
+}

@@ -51,7 +51,11 @@ func (s *sharedSinks) add(rs *runningSink) error {
 // stopped dedicated sink keeps its consumer: a sink a reload removes from
 // the file (without prune) or refuses (a narrower api.allow) keeps its
 // events, parked, until it runs again or is deleted (forget).
-func (s *sharedSinks) remove(rs *runningSink) {
+//
+// deleted says the sink itself is gone (its API record deleted, through
+// this replica or another): it leaves the index at once, so no replica
+// keeps handing on records for it.
+func (s *sharedSinks) remove(rs *runningSink, deleted bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.byInc[rs.cfg.Incarnation] != rs {
@@ -59,6 +63,15 @@ func (s *sharedSinks) remove(rs *runningSink) {
 	}
 	delete(s.byInc, rs.cfg.Incarnation)
 	s.gone[rs.cfg.Name] = rs.cfg.Incarnation
+	if deleted {
+		s.index.Remove(rs.cfg.Incarnation)
+	}
+}
+
+// deletedSink says whether a stopping shared sink's definition is gone:
+// an API sink whose name no longer holds its incarnation.
+func (g *Gateway) deletedSink(sc config.Sink) bool {
+	return !apisinks.IsFileIncarnation(sc) && g.endpoints.StoredIncarnation(sc.Name) != sc.Incarnation
 }
 
 // forget takes a removed shared sink out of the index and hands out its

@@ -3,13 +3,19 @@ package gateway_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard-dev/switchyard/internal/gatewaytest"
 	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/event"
+	"github.com/switchyard-dev/switchyard/pkg/gateway"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
+	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
 const sharedDelivery = "    delivery: shared\n"
@@ -95,4 +101,60 @@ func TestSharedSinkPauseHoldsAcrossRestartAndResumeDrains(t *testing.T) {
 	}
 	testutil.WaitFor(t, 10*time.Second, "the backlog to drain on resume", func() bool { return len(rc.Hits("s")) == 5 })
 	testutil.Holds(t, 300*time.Millisecond, "each once", func() bool { return len(rc.Hits("s")) == 5 })
+}
+
+// A shared API sink deleted through one replica leaves every replica's
+// index: no replica hands on records for it afterwards (a sink stopped
+// without a delete keeps its place, and its records park).
+func TestDeletedSharedSinkLeavesEveryReplicasIndex(t *testing.T) {
+	js := testutil.StartJetStream(t, nil)
+	ep := newEndpointLog(t)
+	var logA, logB testutil.SyncBuffer
+	a, _ := startReplica(t, js.URL(), &logA)
+	b, _ := startReplica(t, js.URL(), &logB)
+	ctx := context.Background()
+	if _, err := a.Admin().Endpoints.CreateSink(ctx, apiSinkSpecAs(t, "acme", ep.srv.URL+"/acme", "shared"), "test"); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 10*time.Second, "replica B running the sink", func() bool {
+		_, ok := gateway.RunningTenant(b, "orders")
+		return ok
+	})
+	inc := gateway.Incarnation(b, "orders")
+	if err := a.Admin().Endpoints.DeleteSink(ctx, "orders", "test"); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 10*time.Second, "replica B applying the delete", func() bool {
+		_, ok := gateway.RunningTenant(b, "orders")
+		return !ok
+	})
+	for i := 0; i < 20; i++ {
+		m := nats.NewMsg(subject.TenantEvent("acme", "order.created"))
+		m.Header.Set(event.HeaderMsgID, fmt.Sprintf("after-%02d", i))
+		if _, err := js.JS.PublishMsg(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := js.JS.Stream(ctx, event.DeliveriesStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The matchers take these within milliseconds; a stale index entry
+	// would leave a record due or parked for the deleted incarnation.
+	testutil.Holds(t, time.Second, "no record for the deleted sink", func() bool {
+		info, err := st.Info(ctx, jetstream.WithSubjectFilter(">"))
+		if err != nil {
+			return false
+		}
+		for subj, n := range info.State.Subjects {
+			if strings.HasSuffix(subj, "."+inc) && n > 0 {
+				t.Logf("%s holds %d", subj, n)
+				return false
+			}
+		}
+		return true
+	})
+	if n := ep.count("/acme", "after"); n != 0 {
+		t.Fatalf("%d events delivered to a deleted sink", n)
+	}
 }
