@@ -17,6 +17,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/pkg/bus"
 	"github.com/switchyard-dev/switchyard/pkg/event"
+	"github.com/switchyard-dev/switchyard/pkg/shared"
 	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
@@ -362,15 +363,23 @@ func (s *Store) Purge(ctx context.Context, sink string, f Filter) (int, error) {
 	return s.removeEach(ctx, "purge", sink, f, nil)
 }
 
-// Redrive sends the dead letters of sink that f selects back to that sink alone, through
-// its redrive consumer, with its original id, headers and body, and a fresh
+// Route is where a sink's redriven dead letters go: the zero Route is a
+// dedicated sink's, its redrive consumer; a shared sink has none, and takes
+// them as delivery records of its incarnation in the deliveries stream.
+type Route struct {
+	Shared      bool
+	Incarnation string
+}
+
+// Redrive sends the dead letters of sink that f selects back to that sink
+// alone, along to, with its original id, headers and body, and a fresh
 // attempt budget. A record leaves the dead-letter stream only after its
 // republish is confirmed.
-func (s *Store) Redrive(ctx context.Context, sink string, f Filter) (int, error) {
+func (s *Store) Redrive(ctx context.Context, sink string, to Route, f Filter) (int, error) {
 	return s.removeEach(ctx, "redrive", sink, f, func(m jetstream.Msg, r Record) error {
 		seq := r.Seq
 		h := originalHeaders(m.Headers())
-		out := &nats.Msg{Subject: bus.RedriveSubject(sink), Header: h, Data: m.Data()}
+		data := m.Data()
 		if r.BodyOmitted > 0 {
 			orig, err := s.JS.Stream(ctx, r.Stream)
 			if err != nil {
@@ -380,8 +389,16 @@ func (s *Store) Redrive(ctx context.Context, sink string, f Filter) (int, error)
 			if err != nil {
 				return fmt.Errorf("deadletter: redrive %d: the body is kept in stream %s at %d, no longer there: %w", seq, r.Stream, r.StreamSeq, err)
 			}
-			out.Data = raw.Data
+			data = raw.Data
 		}
+		out := &nats.Msg{Subject: bus.RedriveSubject(sink), Header: h, Data: data}
+		if to.Shared {
+			out = shared.Redriven(to.Incarnation, h, data, r.PublishedAt)
+		}
+		// The id is the dead letter's own: a redrive repeated after a crash
+		// (published, not yet removed) is dropped, and a shared record is
+		// not taken for the event's first record, which it would be with
+		// that record's id.
 		if _, err := s.JS.PublishMsg(ctx, out, jetstream.WithMsgID(fmt.Sprintf("redrive:%s:%d", s.Stream, seq))); err != nil {
 			return fmt.Errorf("deadletter: redrive: %w", err)
 		}

@@ -202,7 +202,7 @@ func TestBodyNearMaxPayloadKeptByReference(t *testing.T) {
 	if recs[1].BodyOmitted != 0 {
 		t.Errorf("small body omitted")
 	}
-	n, err := f.store.Redrive(t.Context(), "sink", deadletter.Filter{})
+	n, err := f.store.Redrive(t.Context(), "sink", deadletter.Route{}, deadletter.Filter{})
 	if err != nil || n != 2 {
 		t.Fatalf("Redrive = %d, %v", n, err)
 	}
@@ -240,7 +240,7 @@ func TestRedriveRemovesAndKeepsIdentity(t *testing.T) {
 	f := setup(t)
 	f.deadLetter("order.created", "r1", []byte(`{"n":1}`), "a", 500)
 	f.deadLetter("order.paid", "r2", []byte(`{"n":2}`), "b", 500)
-	n, err := f.store.Redrive(t.Context(), "sink", deadletter.Filter{Type: "order.paid"})
+	n, err := f.store.Redrive(t.Context(), "sink", deadletter.Route{}, deadletter.Filter{Type: "order.paid"})
 	if err != nil || n != 1 {
 		t.Fatalf("Redrive = %d, %v", n, err)
 	}
@@ -366,7 +366,7 @@ func TestTenantDeadLettersByTypeAndTenant(t *testing.T) {
 
 	// A redrive by type and tenant takes that tenant's records of that
 	// type, old and new, and keeps their tenant's subject.
-	n, err := f.store.Redrive(t.Context(), "sink", deadletter.Filter{Type: "order.created", Tenant: "acme"})
+	n, err := f.store.Redrive(t.Context(), "sink", deadletter.Route{}, deadletter.Filter{Type: "order.created", Tenant: "acme"})
 	if err != nil || n != 2 {
 		t.Fatalf("Redrive = %d, %v; want 2", n, err)
 	}

@@ -18,7 +18,7 @@ func (g *Gateway) Admin() admin.Roles {
 	return admin.Roles{
 		Health:      g,
 		Sinks:       g,
-		DeadLetters: deadletter.Desk{Store: g.dlq, Known: func(name string) error { _, err := g.sink(name); return err }},
+		DeadLetters: deadletter.Desk{Store: g.dlq, Known: g.redriveRoute},
 		Replays:     g.replays,
 		Endpoints:   g.endpoints,
 		Events:      eventlog.Events{Log: g.attempts, JS: g.bus.JS, Incarnation: g.incarnationOf},
@@ -57,4 +57,15 @@ func (g *Gateway) incarnationOf(name string) string {
 		return rs.cfg.Incarnation
 	}
 	return g.endpoints.StoredIncarnation(name)
+}
+
+// redriveRoute is where the running sink called name takes its redriven
+// dead letters: a shared sink's go to the deliveries stream as records of
+// its incarnation, which its dispatcher is offered like any other.
+func (g *Gateway) redriveRoute(name string) (deadletter.Route, error) {
+	rs, err := g.sink(name)
+	if err != nil {
+		return deadletter.Route{}, err
+	}
+	return deadletter.Route{Shared: rs.cfg.Shared(), Incarnation: rs.cfg.Incarnation}, nil
 }

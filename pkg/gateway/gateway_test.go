@@ -139,6 +139,10 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 }
 
 func TestGoneDeadLettersAtOnceAndRedriveDeliversToThatSinkOnly(t *testing.T) {
+	forEachDelivery(t, testGoneDeadLettersAtOnceAndRedriveDeliversToThatSinkOnly)
+}
+
+func testGoneDeadLettersAtOnceAndRedriveDeliversToThatSinkOnly(t *testing.T, delivery string) {
 	rc := testutil.NewReceiver(t)
 	var mu sync.Mutex // what the answer reads
 	gone := true
@@ -147,7 +151,7 @@ func TestGoneDeadLettersAtOnceAndRedriveDeliversToThatSinkOnly(t *testing.T) {
 			w.WriteHeader(410)
 		}
 	})
-	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, "") + rc.SinkYAML("other", `[">"]`, 4, "")})
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, delivery) + rc.SinkYAML("other", `[">"]`, 4, delivery)})
 	gatewaytest.Publish(t, g, "order.completed", "g1", []byte(`{"total":42}`), nil)
 
 	var recs []deadletter.Record

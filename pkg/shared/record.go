@@ -163,3 +163,22 @@ func recordHeaders(m jetstream.Msg, stream string, meta *jetstream.MsgMetadata) 
 	h.Del(event.HeaderMsgID)
 	return h
 }
+
+// Redriven is the record that sends a dead letter back to the shared sink
+// incarnation: h and data are the dead letter's original headers (its id
+// and subject among them) and body, published when the event was first
+// stored. Its attempts start again from none, as a dedicated sink's
+// redrive does. The caller gives it a Nats-Msg-Id of its own: the
+// original record's would make the stream drop it as a duplicate.
+func Redriven(incarnation string, h nats.Header, data []byte, published time.Time) *nats.Msg {
+	out := make(nats.Header, len(h)+2)
+	for k, v := range h {
+		out[k] = v
+	}
+	delete(out, event.HeaderMsgID)
+	out.Set(HeaderAttempts, "0")
+	if !published.IsZero() {
+		out.Set(HeaderPublished, published.UTC().Format(time.RFC3339Nano))
+	}
+	return &nats.Msg{Subject: subject.Due(incarnation), Header: out, Data: data}
+}
