@@ -7,6 +7,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard-dev/switchyard/pkg/apisinks"
+	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 )
 
@@ -77,53 +78,61 @@ func (e *Endpoints) superseded(ctx context.Context, name string, rev uint64) boo
 	return err == nil && latest > rev
 }
 
-// swap makes next (nil: none) the API sink called name and applies the
-// result through the host. change is held.
+// swap makes next (nil: none) the API sink called name and applies it
+// through the host, that one sink alone. change is held.
 func (e *Endpoints) swap(ctx context.Context, name string, next *apisinks.Sink) error {
-	e.mu.RLock()
-	api := make(map[string]*apisinks.Sink, len(e.api)+1)
-	for n, a := range e.api {
-		api[n] = a
-	}
-	file := e.file
-	e.mu.RUnlock()
-	if next == nil {
-		delete(api, name)
-	} else {
-		api[name] = next
-		if next.Err != nil {
-			e.reportUnstarted(name, next)
-		}
+	if next != nil && next.Err != nil {
+		e.reportUnstarted(name, next)
 	}
 	if !e.host.Running() {
 		return gatewayapi.ErrNotRunning
 	}
-	// The record is in place before the sinks swap, so a read never
+	// The record is in place before the sink swaps, so a read never
 	// pairs a new sink with its old record.
 	e.mu.Lock()
-	prev := e.api
-	e.api = api
+	prev := e.putLocked(name, next)
 	e.mu.Unlock()
 	restore := func() {
 		e.mu.Lock()
-		e.api = prev
+		e.putLocked(name, prev)
 		e.mu.Unlock()
 	}
-	_, err := e.host.Apply(ctx, apisinks.Effective(file, api), false)
+	err := e.host.ApplySink(ctx, name, e.runs(name, next))
 	if err != nil && next != nil && next.Err == nil {
 		// It could not start (its consumer could not be made): it shows
 		// as failed, and the rest of the sinks stay as they are.
+		failed := *next
+		failed.Err = err
 		e.mu.Lock()
-		next.Err = err
+		e.putLocked(name, &failed)
 		e.mu.Unlock()
-		if _, err2 := e.host.Apply(ctx, apisinks.Effective(file, api), false); err2 != nil {
+		if err2 := e.host.ApplySink(ctx, name, nil); err2 != nil {
 			restore()
+			e.published()
 			return err2
 		}
 	} else if err != nil {
 		restore()
+		e.published()
 		return err
 	}
-	e.changed()
+	e.published()
 	return err
+}
+
+// runs is what the host should run under name once a is the API sink
+// of that name (nil: none): its definition when it may run, else none,
+// unless the config file has a sink of that name, which runs whatever
+// the API sink is.
+func (e *Endpoints) runs(name string, a *apisinks.Sink) *config.Sink {
+	if e.inFile(name) {
+		if s, ok := e.host.Sink(name); ok {
+			return &s // the file's: left as it runs
+		}
+	}
+	if a == nil || a.Err != nil {
+		return nil
+	}
+	s := a.Config
+	return &s
 }

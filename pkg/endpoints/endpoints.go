@@ -2,7 +2,6 @@ package endpoints
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sync"
 
@@ -25,6 +24,11 @@ type Host interface {
 	// stopping old ones; prune deletes the consumers of removed sinks.
 	// gatewayapi.ErrNotRunning when the host does not run.
 	Apply(ctx context.Context, next *config.Config, prune bool) (config.Plan, error)
+	// ApplySink makes next the running sink called name (nil: none runs
+	// under it) as Apply would, touching no other sink: one API sink's
+	// change costs the same whatever the number of sinks.
+	// gatewayapi.ErrNotRunning when the host does not run.
+	ApplySink(ctx context.Context, name string, next *config.Sink) error
 	// Sinks are the running sinks' definitions.
 	Sinks() []config.Sink
 	// Sink is the running sink called name.
@@ -72,9 +76,15 @@ type Endpoints struct {
 	// change serializes the changes: each is applied through the host
 	// before the next is judged. It is taken before the host's own locks.
 	change sync.Mutex
-	mu     sync.RWMutex // guards file and api; never held across a call to the host
+	mu     sync.RWMutex // guards file, api and what is counted of it; never held across a call to the host
 	file   *config.Config
 	api    map[string]*apisinks.Sink
+	// notRunning counts the API sinks that do not run, by why
+	// (notRunningKind), and expiring holds those with rotated-out secrets
+	// in their grace: both follow each change, so that a change of one
+	// sink does not go over all of them (counted.go).
+	notRunning map[string]int
+	expiring   map[string]apisinks.Pending
 }
 
 // New builds the endpoints; Load reads the stored API sinks.
@@ -99,7 +109,7 @@ func (e *Endpoints) Load(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, en := range entries {
-		e.api[en.Name] = apisinks.FromEntry(e.kinds, e.keyed(), en, e.file)
+		e.putLocked(en.Name, apisinks.FromEntry(e.kinds, e.keyed(), en, e.file))
 	}
 	for name, a := range e.api {
 		if a.Err != nil {
@@ -186,6 +196,7 @@ func (e *Endpoints) Reload(ctx context.Context, next *config.Config, prune bool)
 	e.mu.Lock()
 	prev := e.api
 	e.file, e.api = next, api
+	e.recountLocked()
 	e.mu.Unlock()
 	e.reportRebuilt(prev, api)
 	e.changed()
@@ -213,28 +224,4 @@ func (e *Endpoints) inFile(name string) bool {
 		}
 	}
 	return false
-}
-
-// changed follows a change of the API sinks: it counts those that do not
-// run, and shows them to the rotation expiry, which ends the grace of the
-// earliest rotated-out secret when it expires.
-func (e *Endpoints) changed() {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	conflicts, refused, failed := 0, 0, 0
-	var r *apisinks.Refusal
-	for _, a := range e.api {
-		switch {
-		case errors.Is(a.Err, apisinks.ErrNameInFile):
-			conflicts++
-		case errors.As(a.Err, &r):
-			refused++
-		case a.Err != nil:
-			failed++
-		}
-	}
-	e.metrics.APISinksNotRunning.WithLabelValues("conflict").Set(float64(conflicts))
-	e.metrics.APISinksNotRunning.WithLabelValues("refused").Set(float64(refused))
-	e.metrics.APISinksNotRunning.WithLabelValues("failed").Set(float64(failed))
-	e.expiry.Schedule(apisinks.PendingOf(e.api))
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/switchyard-dev/switchyard/internal/testutil"
 	"github.com/switchyard-dev/switchyard/pkg/apisinks"
@@ -24,6 +25,8 @@ import (
 // host runs what it is told to: the sinks of the last config applied.
 type host struct {
 	mu      sync.Mutex
+	applies int      // whole configs applied
+	applied []string // the sinks applied one by one
 	running []config.Sink
 	forgot  []string
 	sent    []*event.Event
@@ -34,8 +37,25 @@ func (h *host) Running() bool { return true }
 func (h *host) Apply(_ context.Context, next *config.Config, _ bool) (config.Plan, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.applies++
 	h.running = append([]config.Sink(nil), next.Sinks...)
 	return config.Plan{}, nil
+}
+
+func (h *host) ApplySink(_ context.Context, name string, next *config.Sink) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.applied = append(h.applied, name)
+	i := slices.IndexFunc(h.running, func(s config.Sink) bool { return s.Name == name })
+	switch {
+	case next == nil && i >= 0:
+		h.running = slices.Delete(h.running, i, i+1)
+	case next != nil && i >= 0:
+		h.running[i] = *next
+	case next != nil:
+		h.running = append(h.running, *next)
+	}
+	return nil
 }
 
 func (h *host) Sinks() []config.Sink {
@@ -115,6 +135,10 @@ func TestEndpointsDecideWhatTheHostRuns(t *testing.T) {
 	if err := e.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// The host runs what the endpoints composed at start, as the gateway does.
+	if _, err := h.Apply(ctx, e.Effective(), false); err != nil {
+		t.Fatal(err)
+	}
 	if got := e.Effective().Sinks; len(got) != 1 || got[0].Incarnation != apisinks.FileIncarnation("f") {
 		t.Fatalf("effective sinks at start: %+v", got)
 	}
@@ -160,5 +184,67 @@ func TestEndpointsDecideWhatTheHostRuns(t *testing.T) {
 	res, err := e.TestSink(ctx, "f", gatewayapi.TestRequest{})
 	if err != nil || !res.OK || res.Status != 204 || res.Response != "thanks" || len(h.sent) != 1 || h.sent[0].Type != endpoints.DefaultTestType {
 		t.Fatalf("test send: %+v %v (sent %d)", res, err, len(h.sent))
+	}
+}
+
+// One API sink's create, change, rotation, disabling and delete each
+// apply that one sink through the host, never the whole config: a change
+// of one sink costs the same whatever the number of sinks. The others
+// keep running as they were.
+func TestOneSinkChangeAppliesThatSinkAlone(t *testing.T) {
+	ctx := t.Context()
+	js := testutil.StartJetStream(t, nil)
+	b, busCfg := testutil.OpenBus(t, js, nil)
+	kv, err := b.SinksKV(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, err := b.StateKV(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	h := &host{}
+	e := endpoints.New(endpoints.Config{Host: h, Store: &apisinks.Store{KV: kv, State: state, Log: log}, Kinds: sink.Default,
+		File: fileWith(t, "f"), JS: b.JS, Stream: busCfg.Stream.Name, Metrics: telemetry.NewMetrics(), Log: log})
+	if err := e.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Apply(ctx, e.Effective(), false); err != nil {
+		t.Fatal(err)
+	}
+	h.applies = 0
+	for _, n := range []string{"a", "b"} {
+		if _, err := e.CreateSink(ctx, []byte(`{"name":"`+n+`","events":["order.*"],"webhook":{"url":"https://example.com/`+n+`"}}`), "ann"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.PatchSink(ctx, "a", []byte(`{"events":["order.created"]}`), "ann"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.RotateSecret(ctx, "a", time.Hour, "ann"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := e.Disable(ctx, "b", "failing"); !ok || err != nil {
+		t.Fatalf("disable: %v %v", ok, err)
+	}
+	if err := e.DeleteSink(ctx, "b", "ann"); err != nil {
+		t.Fatal(err)
+	}
+	h.mu.Lock()
+	applies, applied := h.applies, append([]string(nil), h.applied...)
+	h.mu.Unlock()
+	if want := []string{"a", "b", "a", "a", "b", "b"}; applies != 0 || !slices.Equal(applied, want) {
+		t.Fatalf("whole configs applied: %d (want 0); sinks applied one by one: %v, want %v", applies, applied, want)
+	}
+	var names []string
+	for _, s := range h.Sinks() {
+		names = append(names, s.Name)
+	}
+	if !slices.Equal(names, []string{"f", "a"}) {
+		t.Fatalf("host runs %v, want [f a]", names)
+	}
+	if a, _ := h.Sink("a"); !slices.Equal(a.Events, []string{"order.created"}) {
+		t.Fatalf("a runs with events %v", a.Events)
 	}
 }

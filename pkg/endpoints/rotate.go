@@ -52,6 +52,7 @@ func (e *Endpoints) expire(ctx context.Context) {
 	}
 	e.mu.Lock()
 	e.api = api
+	e.recountLocked()
 	due := e.expiry.Due(apisinks.PendingOf(api))
 	e.mu.Unlock()
 	e.change.Unlock()

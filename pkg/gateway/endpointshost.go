@@ -25,6 +25,10 @@ func (h endpointsHost) Apply(ctx context.Context, next *config.Config, prune boo
 	return h.g.apply(ctx, next, prune)
 }
 
+func (h endpointsHost) ApplySink(ctx context.Context, name string, next *config.Sink) error {
+	return h.g.applySink(ctx, name, next)
+}
+
 func (h endpointsHost) Sinks() []config.Sink {
 	list := h.g.sinkList()
 	out := make([]config.Sink, 0, len(list))

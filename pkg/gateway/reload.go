@@ -116,7 +116,8 @@ func (g *Gateway) applyLocked(ctx context.Context, next *config.Config, prune bo
 		stopping = append(stopping, old[name])
 	}
 	g.sinks, g.byName = sinks, byName
-	g.cfg.Sinks = next.Sinks
+	// Its own copy, in step with sinks: applySink changes it in place.
+	g.cfg.Sinks = slices.Clone(next.Sinks)
 	g.cfg.ShutdownGrace = next.ShutdownGrace
 	g.cfg.API = next.API
 	g.mu.Unlock()
