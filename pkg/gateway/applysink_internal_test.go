@@ -85,7 +85,7 @@ func TestApplySinkChangesThatSinkAlone(t *testing.T) {
 	if c2 == c1 || !slices.Equal(c2.cfg.Events, []string{"order.*"}) {
 		t.Fatalf("c runs %+v after its change", c2.cfg.Events)
 	}
-	<-c1.done // the old dispatcher has stopped
+	c1.stopped() // the old dispatcher has stopped
 	if got := runningNames(t, g); !slices.Equal(got, []string{"a", "b", "c"}) {
 		t.Fatalf("after changing c: %v", got)
 	}
@@ -110,7 +110,7 @@ func TestApplySinkChangesThatSinkAlone(t *testing.T) {
 	if err := apply("c", def("c", "api-c2")); err != nil {
 		t.Fatal(err)
 	}
-	<-c3.done
+	c3.stopped()
 	if c, _ := g.sink("c"); c == nil || c.cfg.Incarnation != "api-c2" {
 		t.Fatalf("c runs %+v, want the second incarnation", c)
 	}
@@ -138,7 +138,7 @@ func TestApplySinkChangesThatSinkAlone(t *testing.T) {
 	if err := apply("b", nil); err != nil {
 		t.Fatal(err)
 	}
-	<-b.done
+	b.stopped()
 	if got := runningNames(t, g); !slices.Equal(got, []string{"a", "c"}) {
 		t.Fatalf("after removing b: %v", got)
 	}
