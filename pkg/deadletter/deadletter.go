@@ -83,11 +83,23 @@ type Input struct {
 // no-op within the duplicate window.
 func (s *Store) Put(ctx context.Context, in Input) error {
 	h := originalHeaders(in.Msg.Headers())
-	id := event.DerivedID(in.Meta.Stream, in.Meta.Sequence.Stream)
-	if in.Event != nil {
+	// A shared delivery record is a copy of the event: the dead letter
+	// points at the event itself, in the events stream.
+	stream, seq := in.Meta.Stream, in.Meta.Sequence.Stream
+	trusted := event.Trusted(in.Meta.Stream)
+	if s, n, ok := shared.EventAt(in.Msg.Headers()); trusted && ok {
+		stream, seq = s, n
+	}
+	id := event.DerivedID(stream, seq)
+	switch v := in.Msg.Headers(); {
+	case in.Event != nil:
 		id = in.Event.ID
-	} else if v := in.Msg.Headers().Get(event.HeaderMsgID); v != "" {
-		id = v
+	case trusted && v.Get(event.HeaderEventID) != "":
+		// One that could not be read as an event keeps the id Switchyard
+		// gave it when it handed it on (a redrive, a shared record).
+		id = v.Get(event.HeaderEventID)
+	case v.Get(event.HeaderMsgID) != "":
+		id = v.Get(event.HeaderMsgID)
 	}
 	h.Set(event.HeaderEventID, id)
 	// The original subject is this message's own, unless Switchyard wrote
@@ -106,8 +118,8 @@ func (s *Store) Put(ctx context.Context, in Input) error {
 	h.Set(HeaderAttempts, strconv.Itoa(in.Attempts))
 	h.Set(HeaderFailedAt, time.Now().UTC().Format(time.RFC3339Nano))
 	h.Set(HeaderPublishedAt, in.Meta.Timestamp.UTC().Format(time.RFC3339Nano))
-	h.Set(HeaderStream, in.Meta.Stream)
-	h.Set(HeaderStreamSeq, strconv.FormatUint(in.Meta.Sequence.Stream, 10))
+	h.Set(HeaderStream, stream)
+	h.Set(HeaderStreamSeq, strconv.FormatUint(seq, 10))
 	if in.Incarnation != "" {
 		h.Set(HeaderIncarnation, in.Incarnation)
 	}
@@ -393,7 +405,7 @@ func (s *Store) Redrive(ctx context.Context, sink string, to Route, f Filter) (i
 		}
 		out := &nats.Msg{Subject: bus.RedriveSubject(sink), Header: h, Data: data}
 		if to.Shared {
-			out = shared.Redriven(to.Incarnation, h, data, r.PublishedAt)
+			out = shared.Redriven(to.Incarnation, h, data, r.PublishedAt, r.Stream, r.StreamSeq)
 		}
 		// The id is the dead letter's own: a redrive repeated after a crash
 		// (published, not yet removed) is dropped, and a shared record is

@@ -29,6 +29,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
 	"github.com/switchyard-dev/switchyard/pkg/event"
+	"github.com/switchyard-dev/switchyard/pkg/shared"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
 	"github.com/switchyard-dev/switchyard/pkg/subject"
 	"github.com/switchyard-dev/switchyard/pkg/telemetry"
@@ -648,6 +649,11 @@ func (d *Dispatcher) recordAttempt(x delivery, start time.Time, took time.Durati
 	r := attempts.Record{EventID: x.ev.ID, Sink: d.opts.Sink.Name, Type: x.ev.Type, Tenant: x.ev.Tenant, Attempt: x.attempt, Time: start.UTC(),
 		DurationMS: float64(took.Microseconds()) / 1000, Outcome: outcome, Status: a.status, Response: string(a.body),
 		Stream: x.meta.Stream, StreamSeq: x.meta.Sequence.Stream, TraceID: traceID(x.ev.TraceParent)}
+	// A shared delivery record is a copy, gone once settled: the log
+	// points at the event itself, in the events stream.
+	if s, n, ok := shared.EventAt(x.msg.Headers()); ok && event.Trusted(x.meta.Stream) {
+		r.Stream, r.StreamSeq = s, n
+	}
 	r.Incarnation = d.opts.Sink.Incarnation
 	if err != nil {
 		r.Error = err.Error()

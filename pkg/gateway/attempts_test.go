@@ -14,6 +14,10 @@ import (
 )
 
 func TestAttemptLogAnswersEachQueryKind(t *testing.T) {
+	forEachDelivery(t, testAttemptLogAnswersEachQueryKind)
+}
+
+func testAttemptLogAnswersEachQueryKind(t *testing.T, delivery string) {
 	rc := testutil.NewReceiver(t)
 	rc.SetAnswer(func(w http.ResponseWriter, sink, id string, n int) {
 		if sink == "a" && id == "x1" && n == 1 {
@@ -21,7 +25,7 @@ func TestAttemptLogAnswersEachQueryKind(t *testing.T) {
 			fmt.Fprint(w, "boom: database unavailable")
 		}
 	})
-	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("a", `[">"]`, 4, "    retry: {schedule: [100ms], jitter: 0}\n") + rc.SinkYAML("b", `["order.*"]`, 4, "")})
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("a", `[">"]`, 4, delivery+"    retry: {schedule: [100ms], jitter: 0}\n") + rc.SinkYAML("b", `["order.*"]`, 4, delivery)})
 	gatewaytest.Publish(t, g, "order.completed", "x1", []byte(`{"total":1}`), nil)
 	gatewaytest.Publish(t, g, "user.signup", "x2", []byte(`{}`), nil)
 	testutil.WaitFor(t, 10*time.Second, "deliveries", func() bool { return len(rc.Hits("a")) == 3 && len(rc.Hits("b")) == 1 })

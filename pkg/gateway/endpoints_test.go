@@ -403,11 +403,13 @@ func TestTenantIsolation(t *testing.T) {
 
 // During a rotation's grace every delivery carries two signatures, one
 // per secret, each valid on its own; after the grace only the new one.
-func TestSecretRotation(t *testing.T) {
+func TestSecretRotation(t *testing.T) { forEachDelivery(t, testSecretRotation) }
+
+func testSecretRotation(t *testing.T, delivery string) {
 	sr := newSigReceiver(t)
 	g, _ := gatewaytest.Run(t, gatewaytest.Options{Top: apiTop})
 	var created map[string]any
-	if code := apiJSON(t, g, "POST", "/v1/sinks", sr.apiSinkJSON("rot", "", ">"), &created); code != 201 {
+	if code := apiJSON(t, g, "POST", "/v1/sinks", apiDelivery(sr.apiSinkJSON("rot", "", ">"), delivery), &created); code != 201 {
 		t.Fatalf("create: %d", code)
 	}
 	oldSecret := created["secret"].(string)
@@ -456,17 +458,20 @@ func TestSecretRotation(t *testing.T) {
 
 // A test send reaches the receiver, signed, and leaves no trace: nothing
 // in the stream, the attempt log or the dead letters.
-func TestTestSendLeavesNoTrace(t *testing.T) {
+func TestTestSendLeavesNoTrace(t *testing.T) { forEachDelivery(t, testTestSendLeavesNoTrace) }
+
+func testTestSendLeavesNoTrace(t *testing.T, delivery string) {
 	sr := newSigReceiver(t)
 	g, _ := gatewaytest.Run(t, gatewaytest.Options{Top: apiTop})
 	var created map[string]any
-	apiJSON(t, g, "POST", "/v1/sinks", sr.apiSinkJSON("probe", "acme", ">"), &created)
+	apiJSON(t, g, "POST", "/v1/sinks", apiDelivery(sr.apiSinkJSON("probe", "acme", ">"), delivery), &created)
 	ctx := context.Background()
 	before, err := g.Bus().JS.Stream(ctx, "EVENTS")
 	if err != nil {
 		t.Fatal(err)
 	}
 	info0, _ := before.Info(ctx)
+	records0 := deliveryRecords(t, g)
 	var res struct {
 		OK         bool   `json:"ok"`
 		EventID    string `json:"event_id"`
@@ -496,6 +501,9 @@ func TestTestSendLeavesNoTrace(t *testing.T) {
 	info1, _ := before.Info(ctx)
 	if info1.State.Msgs != info0.State.Msgs {
 		t.Fatalf("the stream grew from %d to %d messages", info0.State.Msgs, info1.State.Msgs)
+	}
+	if n := deliveryRecords(t, g); n != records0 {
+		t.Fatalf("the deliveries stream went from %d to %d records", records0, n)
 	}
 	// The attempt log keeps a record in memory at most a second (a busy
 	// log's longest wait, attempts.busyMaxWait) before it is readable.

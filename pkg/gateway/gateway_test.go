@@ -16,9 +16,11 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 )
 
-func TestFanOutToOverlappingSinks(t *testing.T) {
+func TestFanOutToOverlappingSinks(t *testing.T) { forEachDelivery(t, testFanOutToOverlappingSinks) }
+
+func testFanOutToOverlappingSinks(t *testing.T, delivery string) {
 	rc := testutil.NewReceiver(t)
-	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("a", `["order.*"]`, 4, "") + rc.SinkYAML("b", `["order.completed", "invoice.>"]`, 4, "")})
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("a", `["order.*"]`, 4, delivery) + rc.SinkYAML("b", `["order.completed", "invoice.>"]`, 4, delivery)})
 	for i := 0; i < 20; i++ {
 		gatewaytest.Publish(t, g, "order.completed", fmt.Sprintf("c%d", i), []byte(`{"n":1}`), nil)
 	}
@@ -58,6 +60,10 @@ func TestFanOutToOverlappingSinks(t *testing.T) {
 }
 
 func TestDeadEndpointDoesNotSlowHealthySink(t *testing.T) {
+	forEachDelivery(t, testDeadEndpointDoesNotSlowHealthySink)
+}
+
+func testDeadEndpointDoesNotSlowHealthySink(t *testing.T, delivery string) {
 	rc := testutil.NewReceiver(t)
 	release := make(chan struct{})
 	defer close(release)
@@ -70,7 +76,7 @@ func TestDeadEndpointDoesNotSlowHealthySink(t *testing.T) {
 			w.WriteHeader(503)
 		}
 	})
-	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("dead", `[">"]`, 4, "") + rc.SinkYAML("healthy", `[">"]`, 4, "")})
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("dead", `[">"]`, 4, delivery) + rc.SinkYAML("healthy", `[">"]`, 4, delivery)})
 	const n = 200
 	start := time.Now()
 	for i := 0; i < n; i++ {
@@ -88,14 +94,16 @@ func TestDeadEndpointDoesNotSlowHealthySink(t *testing.T) {
 	}
 }
 
-func TestRetriesFollowSchedule(t *testing.T) {
+func TestRetriesFollowSchedule(t *testing.T) { forEachDelivery(t, testRetriesFollowSchedule) }
+
+func testRetriesFollowSchedule(t *testing.T, delivery string) {
 	rc := testutil.NewReceiver(t)
 	rc.SetAnswer(func(w http.ResponseWriter, sink, id string, n int) {
 		if n <= 2 {
 			w.WriteHeader(500)
 		}
 	})
-	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, "    retry: {schedule: [300ms, 700ms, 5s], jitter: 0}\n")})
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, delivery+"    retry: {schedule: [300ms, 700ms, 5s], jitter: 0}\n")})
 	gatewaytest.Publish(t, g, "order.completed", "r1", []byte(`{}`), nil)
 	testutil.WaitFor(t, 10*time.Second, "third attempt", func() bool { return len(rc.Hits("s")) >= 3 })
 	hits := rc.Hits("s")
@@ -121,7 +129,9 @@ func TestRetriesFollowSchedule(t *testing.T) {
 	}
 }
 
-func TestRetryAfterIsHonoured(t *testing.T) {
+func TestRetryAfterIsHonoured(t *testing.T) { forEachDelivery(t, testRetryAfterIsHonoured) }
+
+func testRetryAfterIsHonoured(t *testing.T, delivery string) {
 	rc := testutil.NewReceiver(t)
 	rc.SetAnswer(func(w http.ResponseWriter, sink, id string, n int) {
 		if n == 1 {
@@ -129,7 +139,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 			w.WriteHeader(429)
 		}
 	})
-	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, "    retry: {schedule: [50ms, 50ms], jitter: 0}\n")})
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, delivery+"    retry: {schedule: [50ms, 50ms], jitter: 0}\n")})
 	gatewaytest.Publish(t, g, "order.completed", "ra", []byte(`{}`), nil)
 	testutil.WaitFor(t, 10*time.Second, "second attempt", func() bool { return len(rc.Hits("s")) >= 2 })
 	hits := rc.Hits("s")
@@ -190,10 +200,12 @@ func testGoneDeadLettersAtOnceAndRedriveDeliversToThatSinkOnly(t *testing.T, del
 	}
 }
 
-func TestLastAttemptDeadLetters(t *testing.T) {
+func TestLastAttemptDeadLetters(t *testing.T) { forEachDelivery(t, testLastAttemptDeadLetters) }
+
+func testLastAttemptDeadLetters(t *testing.T, delivery string) {
 	rc := testutil.NewReceiver(t)
 	rc.SetAnswer(func(w http.ResponseWriter, sink, id string, n int) { w.WriteHeader(500) })
-	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, "    retry: {schedule: [50ms, 50ms], jitter: 0}\n")})
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, delivery+"    retry: {schedule: [50ms, 50ms], jitter: 0}\n")})
 	gatewaytest.Publish(t, g, "order.completed", "x1", []byte(`{}`), nil)
 	var recs []deadletter.Record
 	testutil.WaitFor(t, 10*time.Second, "dead letter", func() bool {
@@ -228,8 +240,12 @@ func TestSSRFRefusalIsDeadLetteredWithReason(t *testing.T) {
 }
 
 func TestMalformedEventIsDeadLetteredNotDropped(t *testing.T) {
+	forEachDelivery(t, testMalformedEventIsDeadLetteredNotDropped)
+}
+
+func testMalformedEventIsDeadLetteredNotDropped(t *testing.T, delivery string) {
 	rc := testutil.NewReceiver(t)
-	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, "")})
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, delivery)})
 	gatewaytest.Publish(t, g, "order.completed", "bad1", []byte("\xff\x00raw"), map[string]string{"ce-time": "yesterday"})
 	var recs []deadletter.Record
 	testutil.WaitFor(t, 10*time.Second, "dead letter", func() bool {
@@ -243,10 +259,14 @@ func TestMalformedEventIsDeadLetteredNotDropped(t *testing.T) {
 }
 
 func TestShutdownMidFlightLosesNothing(t *testing.T) {
+	forEachDelivery(t, testShutdownMidFlightLosesNothing)
+}
+
+func testShutdownMidFlightLosesNothing(t *testing.T, delivery string) {
 	rc := testutil.NewReceiver(t)
 	dir := t.TempDir()
 	rc.SetDelay("", 1500*time.Millisecond) // outlives the test's grace (500ms below)
-	sinks := rc.SinkYAML("s", `[">"]`, 4, "")
+	sinks := rc.SinkYAML("s", `[">"]`, 4, delivery)
 	g, stop := gatewaytest.Run(t, gatewaytest.Options{Dir: dir, Sinks: strings.Replace(sinks, "concurrency: 4", "concurrency: 2", 1)})
 	for i := 0; i < 10; i++ {
 		gatewaytest.Publish(t, g, "order.completed", fmt.Sprintf("m%d", i), []byte(`{}`), nil)
@@ -321,6 +341,10 @@ func TestAdminAPI(t *testing.T) {
 // Events waiting out a long retry delay stay ack-pending in JetStream; they
 // must not hold back the events behind them.
 func TestEventsWaitingForRetryDoNotStallTheSink(t *testing.T) {
+	forEachDelivery(t, testEventsWaitingForRetryDoNotStallTheSink)
+}
+
+func testEventsWaitingForRetryDoNotStallTheSink(t *testing.T, delivery string) {
 	rc := testutil.NewReceiver(t)
 	rc.SetAnswer(func(w http.ResponseWriter, sink, id string, n int) {
 		if strings.HasPrefix(id, "slow") {
@@ -328,7 +352,7 @@ func TestEventsWaitingForRetryDoNotStallTheSink(t *testing.T) {
 			w.WriteHeader(503)
 		}
 	})
-	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: strings.Replace(rc.SinkYAML("s", `[">"]`, 4, ""), "concurrency: 4", "concurrency: 2", 1)})
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: strings.Replace(rc.SinkYAML("s", `[">"]`, 4, delivery), "concurrency: 4", "concurrency: 2", 1)})
 	for i := 0; i < 20; i++ {
 		gatewaytest.Publish(t, g, "order.completed", fmt.Sprintf("slow%d", i), []byte(`{}`), nil)
 	}

@@ -26,9 +26,13 @@ func sinkState(t *testing.T, adminDoer func(string, string, any) int) string {
 }
 
 func TestPauseSurvivesRestartAndResumeDrains(t *testing.T) {
+	forEachDelivery(t, testPauseSurvivesRestartAndResumeDrains)
+}
+
+func testPauseSurvivesRestartAndResumeDrains(t *testing.T, delivery string) {
 	rc := testutil.NewReceiver(t)
 	dir := t.TempDir()
-	sinks := rc.SinkYAML("s", `[">"]`, 4, "")
+	sinks := rc.SinkYAML("s", `[">"]`, 4, delivery)
 	g, stop := gatewaytest.Run(t, gatewaytest.Options{Dir: dir, Sinks: sinks})
 	do := func(m, p string, out any) int { return adminDo(t, g, m, p, out) }
 	if code := do("POST", "/v1/sinks/s/pause", nil); code != 200 {
@@ -55,12 +59,23 @@ func TestPauseSurvivesRestartAndResumeDrains(t *testing.T) {
 	if st := sinkState(t, do); st != "paused" {
 		t.Fatalf("after restart: state %q, want paused", st)
 	}
-	info, err := g.Bus().JS.Consumer(context.Background(), "EVENTS", "s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ci, _ := info.Info(context.Background()); !ci.Paused {
-		t.Error("the JetStream consumer is not paused after restart")
+	if !isShared(delivery) {
+		info, err := g.Bus().JS.Consumer(context.Background(), "EVENTS", "s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ci, _ := info.Info(context.Background()); !ci.Paused {
+			t.Error("the JetStream consumer is not paused after restart")
+		}
+	} else {
+		// A shared sink has no consumer to pause: its records wait in the
+		// deliveries stream, parked, and nothing is offered to it.
+		if _, err := g.Bus().JS.Consumer(context.Background(), "EVENTS", "s"); err == nil {
+			t.Error("the shared sink has a consumer of its own")
+		}
+		testutil.WaitFor(t, 5*time.Second, "the 5 records waiting in the deliveries stream", func() bool {
+			return deliveryRecords(t, g) == 5
+		})
 	}
 	// As above: 500ms is ample for a wrongly resumed sink to deliver.
 	testutil.Holds(t, 500*time.Millisecond, "no delivery while paused after restart", func() bool { return len(rc.Hits("s")) == 0 })
@@ -82,6 +97,10 @@ func TestPauseSurvivesRestartAndResumeDrains(t *testing.T) {
 // (no attempts, no dead letters), probes, and everything arrives once it
 // is back. State changes are published on NATS.
 func TestBreakerHoldsEventsWhileEndpointIsDown(t *testing.T) {
+	forEachDelivery(t, testBreakerHoldsEventsWhileEndpointIsDown)
+}
+
+func testBreakerHoldsEventsWhileEndpointIsDown(t *testing.T, delivery string) {
 	rc := testutil.NewReceiver(t)
 	var mu sync.Mutex
 	down := true
@@ -93,7 +112,7 @@ func TestBreakerHoldsEventsWhileEndpointIsDown(t *testing.T) {
 		}
 	})
 	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4,
-		"    retry: {schedule: [100ms, 100ms, 100ms, 100ms, 100ms], jitter: 0}\n    breaker: {consecutive_failures: 3, cool_down: 700ms}\n")})
+		delivery+"    retry: {schedule: [100ms, 100ms, 100ms, 100ms, 100ms], jitter: 0}\n    breaker: {consecutive_failures: 3, cool_down: 700ms}\n")})
 	var states []dispatch.StateEvent
 	var smu sync.Mutex
 	sub, err := g.Bus().Conn.Subscribe(dispatch.StateSubject("s"), func(m *nats.Msg) {
@@ -160,8 +179,9 @@ func TestBreakerHoldsEventsWhileEndpointIsDown(t *testing.T) {
 }
 
 func TestRateLimitHolds(t *testing.T) {
+	delivery := ""
 	rc := testutil.NewReceiver(t)
-	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, "    rate_limit: 40/s\n    rate_limit_burst: 1\n")})
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, delivery+"    rate_limit: 40/s\n    rate_limit_burst: 1\n")})
 	const n = 100
 	for i := 0; i < n; i++ {
 		gatewaytest.Publish(t, g, "order.completed", fmt.Sprintf("r%d", i), []byte(`{}`), nil)
@@ -230,10 +250,12 @@ func TestWebhookDeliveryHeader(t *testing.T) {
 // answerGone is a receiver's answer for an endpoint that is gone.
 func answerGone(w http.ResponseWriter, _, _ string, _ int) { w.WriteHeader(http.StatusGone) }
 
-func TestDeadLettersInBulk(t *testing.T) {
+func TestDeadLettersInBulk(t *testing.T) { forEachDelivery(t, testDeadLettersInBulk) }
+
+func testDeadLettersInBulk(t *testing.T, delivery string) {
 	rc := testutil.NewReceiver(t)
 	rc.SetAnswer(answerGone)
-	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, "    breaker: {enabled: false}\n")})
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, delivery+"    breaker: {enabled: false}\n")})
 	for i := 0; i < 3; i++ {
 		gatewaytest.Publish(t, g, "order.created", fmt.Sprintf("o%d", i), []byte(`{}`), nil)
 		gatewaytest.Publish(t, g, "user.signup", fmt.Sprintf("u%d", i), []byte(`{}`), nil)

@@ -53,8 +53,12 @@ func postJSON(t *testing.T, url string, body any, out any) int {
 // A replay re-delivers exactly the events of its range, to its sink only,
 // while live traffic keeps flowing to every sink, once.
 func TestReplayDeliversTheRangeToOneSinkDuringLiveTraffic(t *testing.T) {
+	forEachDelivery(t, testReplayDeliversTheRangeToOneSinkDuringLiveTraffic)
+}
+
+func testReplayDeliversTheRangeToOneSinkDuringLiveTraffic(t *testing.T, delivery string) {
 	rc := testutil.NewReceiver(t)
-	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("a", `[">"]`, 4, "") + rc.SinkYAML("b", `[">"]`, 4, "")})
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("a", `[">"]`, 4, delivery) + rc.SinkYAML("b", `[">"]`, 4, delivery)})
 	batch := func(prefix string, n int, typ string) {
 		for i := 0; i < n; i++ {
 			gatewaytest.Publish(t, g, typ, fmt.Sprintf("%s%d", prefix, i), []byte(`{}`), nil)

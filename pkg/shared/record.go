@@ -25,7 +25,35 @@ const (
 	// HeaderAttempts is how many attempts earlier records of the same
 	// delivery made: a retry is a new record.
 	HeaderAttempts = "Switchyard-Attempts"
+	// HeaderStream and HeaderStreamSeq are where the event is stored (the
+	// events stream and its sequence there): the record is a copy, gone
+	// once settled, and the attempt log and a dead letter point at the
+	// event itself, as a dedicated sink's do.
+	HeaderStream    = "Switchyard-Stream"
+	HeaderStreamSeq = "Switchyard-Stream-Seq"
 )
+
+// EventAt reads where the event a record carries is stored; ok is false
+// for a record written without it. Only a trusted stream's headers say
+// this (event.Trusted): the caller checks.
+func EventAt(h nats.Header) (stream string, seq uint64, ok bool) {
+	stream = h.Get(HeaderStream)
+	seq, err := strconv.ParseUint(h.Get(HeaderStreamSeq), 10, 64)
+	if stream == "" || err != nil {
+		return "", 0, false
+	}
+	return stream, seq, true
+}
+
+func setEventAt(h nats.Header, stream string, seq uint64) {
+	if stream == "" {
+		h.Del(HeaderStream)
+		h.Del(HeaderStreamSeq)
+		return
+	}
+	h.Set(HeaderStream, stream)
+	h.Set(HeaderStreamSeq, strconv.FormatUint(seq, 10))
+}
 
 // minScheduled is the shortest delay that waits as a message schedule: a
 // schedule's time has whole seconds, and a shorter wait costs less as a
@@ -158,6 +186,7 @@ func recordHeaders(m jetstream.Msg, stream string, meta *jetstream.MsgMetadata) 
 	h.Set(event.HeaderEventID, event.IDOf(src, stream, meta.Sequence.Stream))
 	h.Set(event.HeaderOrigSubject, m.Subject())
 	h.Set(HeaderPublished, meta.Timestamp.UTC().Format(time.RFC3339Nano))
+	setEventAt(h, stream, meta.Sequence.Stream)
 	h.Del(HeaderAttempts)
 	// The record's own Nats-Msg-Id is set by the hand-off.
 	h.Del(event.HeaderMsgID)
@@ -167,16 +196,17 @@ func recordHeaders(m jetstream.Msg, stream string, meta *jetstream.MsgMetadata) 
 // Redriven is the record that sends a dead letter back to the shared sink
 // incarnation: h and data are the dead letter's original headers (its id
 // and subject among them) and body, published when the event was first
-// stored. Its attempts start again from none, as a dedicated sink's
-// redrive does. The caller gives it a Nats-Msg-Id of its own: the
-// original record's would make the stream drop it as a duplicate.
-func Redriven(incarnation string, h nats.Header, data []byte, published time.Time) *nats.Msg {
+// stored at seq in stream. Its attempts start again from none, as a
+// dedicated sink's redrive does. The caller gives it a Nats-Msg-Id of its
+// own: the original record's would make the stream drop it as a duplicate.
+func Redriven(incarnation string, h nats.Header, data []byte, published time.Time, stream string, seq uint64) *nats.Msg {
 	out := make(nats.Header, len(h)+2)
 	for k, v := range h {
 		out[k] = v
 	}
 	delete(out, event.HeaderMsgID)
 	out.Set(HeaderAttempts, "0")
+	setEventAt(out, stream, seq)
 	if !published.IsZero() {
 		out.Set(HeaderPublished, published.UTC().Format(time.RFC3339Nano))
 	}
