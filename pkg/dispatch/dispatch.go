@@ -272,6 +272,8 @@ type inputs struct {
 	// shutdown reports, once msgs is closed, whether the run ended with
 	// the dispatcher (grace, hand-backs) rather than idle; nil: it did.
 	shutdown func() bool
+	// crew, in push mode, starts the workers as the offers need them.
+	crew *crew
 }
 
 // serve feeds the workers from in until in.msgs is closed. At a shutdown
@@ -300,32 +302,23 @@ func (d *Dispatcher) serve(ctx, hard context.Context, cancelHard context.CancelF
 	} else {
 		// Events go one at a time: each worker takes its next event itself
 		// (a batcher in between would cost a channel hop and a goroutine
-		// switch per event).
-		for i := 0; i < d.opts.Sink.Concurrency; i++ {
-			workers.Add(1)
-			go func() {
-				defer workers.Done()
-				for {
-					var one [1]jetstream.Msg
-					select {
-					case m, ok := <-msgs:
-						if !ok {
-							return
-						}
-						one[0] = m
-					case m := <-offered: // nil, never ready, unless in push mode
-						one[0] = m
-					case m := <-d.ready: // nil, never ready, unless the driver orders
-						one[0] = m
-					}
-					d.work(ctx, hard, one[:])
-				}
-			}()
+		// switch per event). A push run's crew starts its workers itself.
+		if in.crew == nil {
+			for i := 0; i < d.opts.Sink.Concurrency; i++ {
+				workers.Add(1)
+				go func() {
+					defer workers.Done()
+					d.worker(ctx, hard, msgs, offered, nil)
+				}()
+			}
 		}
 		if in.watch != nil {
 			in.watch()
 		}
 		<-in.ended // what the batcher waits for; the grace below bounds the workers
+	}
+	if in.crew != nil {
+		in.crew.wait() // every worker it started, before the wait below
 	}
 	if in.shutdown != nil && !in.shutdown() {
 		workers.Wait()
@@ -361,7 +354,9 @@ func (d *Dispatcher) addSource(c jetstream.Consumer, accept Accept, recreate Rec
 	d.src.Lock()
 	defer d.src.Unlock()
 	if d.push != nil && !d.stopping {
-		d.runLocked() // an idle push-mode dispatcher runs again
+		if r := d.runLocked(); r.crew != nil { // an idle push-mode dispatcher runs again
+			r.crew.fill()
+		}
 	}
 	if d.msgs == nil || d.stopping {
 		return nil, errors.New("dispatcher not running")
@@ -689,4 +684,33 @@ func verdictOf(err error, n int) verdict {
 		return verdictRateLimited
 	}
 	return verdictNeutral
+}
+
+// worker delivers events one at a time until msgs is closed; idle, when
+// set, counts it while it waits for one.
+func (d *Dispatcher) worker(ctx, hard context.Context, msgs, offered <-chan jetstream.Msg, idle *atomic.Int32) {
+	for {
+		var one [1]jetstream.Msg
+		if idle != nil {
+			idle.Add(1)
+		}
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				if idle != nil {
+					idle.Add(-1)
+				}
+				return
+			}
+			one[0] = m
+		case m := <-offered: // nil, never ready, unless in push mode
+			one[0] = m
+		case m := <-d.ready: // nil, never ready, unless the driver orders
+			one[0] = m
+		}
+		if idle != nil {
+			idle.Add(-1)
+		}
+		d.work(ctx, hard, one[:])
+	}
 }

@@ -40,6 +40,7 @@ type pushRun struct {
 	offered chan jetstream.Msg // Offer → workers; room for the whole inbox
 	ended   chan struct{}      // closed with msgs
 	final   bool               // ended by the dispatcher's stop, not idle (under src)
+	crew    *crew              // its workers, when events go one at a time; nil: all started with the run
 }
 
 // Start arms a push-mode dispatcher (Options.IdleStop > 0, no
@@ -89,6 +90,9 @@ func (d *Dispatcher) Offer(m jetstream.Msg) bool {
 	}
 	select {
 	case r.offered <- m:
+		if r.crew != nil {
+			r.crew.grow()
+		}
 		return true
 	default:
 		// Never: each message in offered holds a place in the inbox, and
@@ -115,7 +119,13 @@ func (d *Dispatcher) runLocked() *pushRun {
 	p.started++
 	r := &pushRun{msgs: make(chan jetstream.Msg), offered: make(chan jetstream.Msg, p.inbox), ended: make(chan struct{})}
 	p.cur, d.msgs = r, r.msgs
-	in := inputs{msgs: r.msgs, offered: r.offered, ended: r.ended, shutdown: func() bool {
+	if d.maxBatch == 1 {
+		r.crew = newCrew(d, d.runCtx, d.hardCtx, r.msgs, r.offered)
+		if d.lanes != nil {
+			r.crew.fill() // the lanes hand events on through d.ready, unseen by grow
+		}
+	}
+	in := inputs{msgs: r.msgs, offered: r.offered, ended: r.ended, crew: r.crew, shutdown: func() bool {
 		d.src.Lock()
 		defer d.src.Unlock()
 		return r.final

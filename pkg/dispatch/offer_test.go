@@ -652,3 +652,32 @@ func TestPushDeadLetterOfAReplacedSink(t *testing.T) {
 		t.Errorf("dead letters %+v, want the replaced sink's taken back", recs)
 	}
 }
+
+// A push run starts its workers as the offers need them: one event in
+// hand costs one worker, not the sink's whole concurrency, and more
+// events bring more workers up to it and no further.
+func TestPushWorkersGrowWithTheOffersUpToTheConcurrency(t *testing.T) {
+	r := newPushRig(t)
+	drv := &gated{open: make(chan struct{})}
+	base := runtime.NumGoroutine()
+	d, _ := r.start(t, drv, func(o *dispatch.Options) { o.Sink.Concurrency = 4; o.Inbox = 16 })
+	r.publish(t, "w0", "w1", "w2", "w3", "w4", "w5", "w6")
+	msgs := r.fetch(t, 7)
+	if !d.Offer(msgs[0]) {
+		t.Fatal("Offer refused")
+	}
+	testutil.WaitFor(t, 5*time.Second, "the first at the driver", func() bool { return drv.sent("") == 1 })
+	// The run: its keeper, its serve, its idle watch, and one worker.
+	if n := runtime.NumGoroutine() - base; n > 4 {
+		t.Errorf("one event in hand: %d goroutines more than before, want at most 4 (one worker)", n)
+	}
+	for _, m := range msgs[1:] {
+		if !d.Offer(m) {
+			t.Fatalf("Offer(%s) refused", m.id())
+		}
+	}
+	testutil.WaitFor(t, 5*time.Second, "four at the driver at once", func() bool { return drv.sent("") == 4 })
+	testutil.Holds(t, 200*time.Millisecond, "no fifth at once past concurrency 4", func() bool { return drv.sent("") == 4 })
+	drv.release()
+	testutil.WaitFor(t, 5*time.Second, "all seven settled", func() bool { return settledOnce(msgs, "ack") && d.Held() == 0 })
+}
