@@ -33,6 +33,9 @@ latency: after the drain rounds, events are published live at --rate (default: h
 or pstest); the bare loop sends with the SDK's own batch call (PutEvents of up to 10
 entries; the Pub/Sub Publisher's batching, 100 per request) and acks once it returns;
 the product runs an eventbridge or pubsub sink (batch 10 or 100, max_wait 5ms).
+--delivery shared: the product's sinks are fed by shared delivery (matchers hand each
+event on as a record in the deliveries stream; deliverers offer the records to the
+sinks) instead of a durable consumer each; the bare loop and the receiver are the same.
 
 Per phase: events/s, process CPU µs per delivery (user+sys; the publisher and the
 receiver run in this process for both systems), allocations per delivery, heap (and
@@ -47,6 +50,7 @@ Everything runs on 127.0.0.1 and stops by itself.`,
 		Example: `  switchyard bench
   switchyard bench --events 300000 --rounds 1 --latency 0
   switchyard bench --sinks 4 --events 10000
+  switchyard bench --rounds 7 --events 10000 --latency 0 --delivery shared   # the product's sink on shared delivery
   switchyard bench --sink eventbridge --rounds 2 --latency 0
   switchyard bench --rounds 1 --events 20000 --latency 5m   # a soak at half the bare rate
   switchyard bench --systems product --events 0 --rounds 1 --rate 6000 --latency 10m --allocprofile soak
@@ -105,6 +109,7 @@ Everything runs on 127.0.0.1 and stops by itself.`,
 	f.IntVarP(&o.Concurrency, "concurrency", "c", o.Concurrency, "workers per sink (the product sink's concurrency)")
 	f.IntVar(&o.Sinks, "sinks", o.Sinks, "webhook sinks receiving every event (the bare loop runs as many consumers)")
 	f.StringVar(&o.Sink, "sink", o.Sink, "destination: webhook, eventbridge (the PutEvents fake) or pubsub (pstest)")
+	f.StringVar(&o.Delivery, "delivery", o.Delivery, "how the product's sinks are fed: dedicated (a durable consumer each) or shared (shared delivery's matchers and deliverers); the bare loop is the same")
 	f.IntVar(&o.Rounds, "rounds", o.Rounds, "rounds; the systems' order alternates between rounds")
 	f.Float64Var(&o.Rate, "rate", 0, "latency phase publish rate in events/s (0: half the bare loop's best drain rate)")
 	f.DurationVar(&o.LatencyFor, "latency", o.LatencyFor, "how long the latency phase publishes (0: no latency phase)")

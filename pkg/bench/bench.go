@@ -35,6 +35,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/switchyard-dev/switchyard/pkg/config"
 )
 
 // Options say what to run.
@@ -48,8 +50,12 @@ type Options struct {
 	// "pubsub" (pstest). In a cloud mode the bare loop sends with the
 	// SDK's own batch publish (PutEvents of up to 10; the Pub/Sub
 	// Publisher's batching) and the product runs that sink type.
-	Sink   string
-	Rounds int
+	Sink string
+	// Delivery is how the product's sinks are fed: "dedicated" (the
+	// default: a durable consumer each) or "shared" (the matchers and
+	// deliverers of shared delivery). The bare loop is the same either way.
+	Delivery string
+	Rounds   int
 	// Rate is the latency phase's publish rate in events/s; 0 means half
 	// the bare loop's best drain rate.
 	Rate float64
@@ -82,7 +88,8 @@ type Options struct {
 
 // Defaults are `switchyard bench`'s defaults.
 func Defaults() Options {
-	return Options{Events: 30000, Size: 1024, Concurrency: 64, Sinks: 1, Rounds: 3, LatencyFor: 5 * time.Second, Sink: "webhook"}
+	return Options{Events: 30000, Size: 1024, Concurrency: 64, Sinks: 1, Rounds: 3, LatencyFor: 5 * time.Second, Sink: "webhook",
+		Delivery: config.DeliveryDedicated}
 }
 
 func (o *Options) check() error {
@@ -105,6 +112,8 @@ func (o *Options) check() error {
 		return fmt.Errorf("systems %q: each is bare or product", o.Systems)
 	case o.Sink != "" && o.Sink != "webhook" && o.Sink != "eventbridge" && o.Sink != "pubsub":
 		return fmt.Errorf("sink %q: want webhook, eventbridge or pubsub", o.Sink)
+	case o.Delivery != "" && o.Delivery != config.DeliveryDedicated && o.Delivery != config.DeliveryShared:
+		return fmt.Errorf("delivery %q: want %s or %s", o.Delivery, config.DeliveryDedicated, config.DeliveryShared)
 	}
 	return nil
 }
@@ -574,6 +583,9 @@ func (rep *Report) WriteSummary(w io.Writer) {
 	sink := o.Sink
 	if sink == "" {
 		sink = "webhook"
+	}
+	if o.Delivery == config.DeliveryShared {
+		sink += " (shared delivery)"
 	}
 	fmt.Fprintf(w, "summary: %s, %d round(s), %d events of %d bytes, %d sink(s), concurrency %d; medians over rounds; dlv = delivery (event × sink)\n",
 		sink, o.Rounds, o.Events, o.Size, o.Sinks, o.Concurrency)

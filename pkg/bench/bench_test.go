@@ -64,6 +64,34 @@ func TestBenchTiny(t *testing.T) {
 	}
 }
 
+// --delivery shared: the product's sinks are fed by shared delivery, and
+// every event still reaches both sinks beside the bare loop's ceiling.
+func TestBenchTinyShared(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	o := bench.Options{Events: 300, Size: 300, Concurrency: 8, Sinks: 2, Rounds: 1, Delivery: "shared", Out: &out}
+	rep, err := bench.Run(ctx, o)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	rep.WriteSummary(&out)
+	t.Log("\n" + out.String())
+	if len(rep.Results) != 2 {
+		t.Fatalf("%d results, want a drain for bare and product", len(rep.Results))
+	}
+	for _, r := range rep.Results {
+		if r.Deliveries() != 600 || r.EventsPerSec <= 0 || r.CPUMicros <= 0 {
+			t.Errorf("%s: not a measurement: %+v", r.System, r)
+		}
+	}
+	for _, want := range []string{"summary: webhook (shared delivery)", "product/bare"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+}
+
 // The cloud modes: both systems deliver every event to both sinks of the
 // in-process emulator in both phases.
 func TestBenchTinyCloud(t *testing.T) {
@@ -128,6 +156,7 @@ func TestAllocationBudget(t *testing.T) {
 
 func TestBenchRejectsNonsense(t *testing.T) {
 	for _, o := range []bench.Options{{Events: 0, Concurrency: 1, Sinks: 1, Rounds: 1}, {Events: 1, Concurrency: 1, Sinks: 0, Rounds: 1}, {Events: 1, Concurrency: 1, Sinks: 1, Rounds: 1, Sink: "kafka"},
+		{Events: 1, Concurrency: 1, Sinks: 1, Rounds: 1, Delivery: "both"},
 		{Events: 1, Concurrency: 1, Sinks: 1, Rounds: 1, Systems: []string{"naive"}},
 		{Events: 0, Concurrency: 1, Sinks: 1, Rounds: 1, LatencyFor: time.Second},                                 // no drain, no rate
 		{Events: 1, Concurrency: 1, Sinks: 1, Rounds: 1, LatencyFor: time.Second, Systems: []string{"product"}}} { // no bare drain, no rate

@@ -116,7 +116,7 @@ func (d *cloudDest) close() {
 
 // sinkYAML is the product's sink k for the mode.
 func (d *cloudDest) sinkYAML(o Options, k int) string {
-	head := fmt.Sprintf("  - name: %s%d\n    events: [\">\"]\n    concurrency: %d\n", sinkPrefix, k, o.Concurrency)
+	head := fmt.Sprintf("  - name: %s%d\n    events: [\">\"]\n    concurrency: %d\n", sinkPrefix, k, o.Concurrency) + deliveryYAML(o)
 	switch d.mode {
 	case "eventbridge":
 		return head + fmt.Sprintf("    batch: {max_events: %d, max_wait: %s}\n    eventbridge: {bus: %s%d, region: us-east-1, source: %s, endpoint: %q}\n",

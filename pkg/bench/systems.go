@@ -213,10 +213,18 @@ func productConfig(o Options, dir string, rc *receiver, dest *cloudDest) string 
 			src += dest.sinkYAML(o, k)
 			continue
 		}
-		src += fmt.Sprintf("  - name: bench%d\n    events: [\">\"]\n    concurrency: %d\n    webhook: {url: %q, secrets: [%q], allow_private_networks: true}\n",
-			k, o.Concurrency, rc.url(k), benchSecret)
+		src += fmt.Sprintf("  - name: bench%d\n    events: [\">\"]\n    concurrency: %d\n%s    webhook: {url: %q, secrets: [%q], allow_private_networks: true}\n",
+			k, o.Concurrency, deliveryYAML(o), rc.url(k), benchSecret)
 	}
 	return src
+}
+
+// deliveryYAML is a product sink's delivery key, when the run sets one.
+func deliveryYAML(o Options) string {
+	if o.Delivery == "" {
+		return ""
+	}
+	return "    delivery: " + o.Delivery + "\n"
 }
 
 func newProduct(ctx context.Context, o Options, rc *receiver, dest *cloudDest) (_ *product, err error) {
