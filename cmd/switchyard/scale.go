@@ -23,10 +23,11 @@ start a loopback receiver with a path per endpoint; create --endpoints webhook e
 
 create:    each create's latency (median, p99), the total time and rate, any non-2xx answer
 memory:    the gateway's RSS (/proc/<pid>/status) before the first create and 5 s after the
-           last, and the growth per endpoint
+           last, and the growth per endpoint; its live heap (/debug/pprof/heap) beside it
 idle CPU:  the gateway's CPU time (/proc/<pid>/stat) over the next 10 s, as % of one core
 fan-out:   one event per tenant (published to tenants.<t>.scale.ping on the gateway's NATS):
            deliveries within 60 s, publish → receipt p50, p99, max
+later:     memory and goroutines right after the events and --later (65 s) after them
 
 --faulty instead: every tenth endpoint answers 503, another tenth hangs past its 1 s
 timeout, every 50th is paused before five events per tenant and resumed 15 s later: the
@@ -70,6 +71,7 @@ the gateway is killed and its directory removed at the end (and on Ctrl-C).`,
 	f.StringVar(&o.Delivery, "delivery", "", `each endpoint's "delivery": dedicated or shared (empty: the field is left out, the server's default applies)`)
 	f.BoolVar(&o.Faulty, "faulty", false, "the isolation run: failing, hanging and paused endpoints, five events per tenant")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON on stdout (the summary goes to stderr)")
+	f.DurationVar(&o.Later, "later", o.Later, "read memory and goroutines again this long after the events (0: not)")
 	f.DurationVar(&o.CreateTimeout, "create-timeout", o.CreateTimeout, "give up creating after this long")
 	return cmd
 }

@@ -184,6 +184,36 @@ func (g *gateway) goroutines(ctx context.Context) int {
 	return n
 }
 
+// heapMB reads the child's live heap after a collection (HeapAlloc of
+// /debug/pprof/heap?gc=1&debug=1, behind the admin token); -1 when it
+// cannot.
+func (g *gateway) heapMB(ctx context.Context) float64 {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.admin+"/debug/pprof/heap?gc=1&debug=1", nil)
+	if err != nil {
+		return -1
+	}
+	req.Header.Set("Authorization", "Bearer "+g.token)
+	resp, err := g.client.Do(req)
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "# HeapAlloc = "); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return -1
+			}
+			return mb(n)
+		}
+	}
+	return -1
+}
+
 // consumers counts the JetStream consumers of the gateway's account
 // through its embedded NATS; -1 when it cannot.
 func (g *gateway) consumers(ctx context.Context) int {

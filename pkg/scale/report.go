@@ -31,6 +31,7 @@ type Report struct {
 	Goroutines struct {
 		Before int `json:"before"` // -1: not readable
 		After  int `json:"after"`
+		Later  int `json:"later,omitempty"` // Memory.LaterS after the events
 	} `json:"goroutines"`
 	// Consumers are the JetStream consumers of the gateway's account
 	// (every stream), before the first create and after the idle window.
@@ -50,9 +51,19 @@ type MemoryReport struct {
 	RSSBeforeMB float64 `json:"rss_before_mb"` // before the first create
 	RSSAfterMB  float64 `json:"rss_after_mb"`  // SettleS (5 s) after the last
 	SettleS     float64 `json:"settle_s"`
-	RSSEndMB    float64 `json:"rss_end_mb"` // after the events
 	// PerEndpointKB is (after − before) / endpoints.
 	PerEndpointKB float64 `json:"per_endpoint_kb"`
+	// The live heap after a collection (the child's /debug/pprof/heap;
+	// -1: not readable): before the first create, after the idle window.
+	HeapBeforeMB      float64 `json:"heap_before_mb"`
+	HeapAfterMB       float64 `json:"heap_after_mb"`
+	HeapPerEndpointKB float64 `json:"heap_per_endpoint_kb"`
+	// RSS and heap right after the events arrived, and LaterS after that.
+	RSSEndMB    float64 `json:"rss_end_mb"`
+	HeapEndMB   float64 `json:"heap_end_mb"`
+	LaterS      float64 `json:"later_s,omitempty"`
+	RSSLaterMB  float64 `json:"rss_later_mb,omitempty"`
+	HeapLaterMB float64 `json:"heap_later_mb,omitempty"`
 }
 
 // WriteJSON writes the report as one indented JSON object.
@@ -83,7 +94,8 @@ func (r *Report) WriteSummary(w io.Writer) {
 	if m.RSSAfterMB == 0 {
 		return
 	}
-	p("memory:    RSS %.1f MB before the first create → %.1f MB %.0f s after the last: %.1f KB per endpoint (%.1f MB after the events)", m.RSSBeforeMB, m.RSSAfterMB, m.SettleS, m.PerEndpointKB, m.RSSEndMB)
+	p("memory:    RSS %.1f MB before the first create → %.1f MB %.0f s after the last: %.1f KB per endpoint", m.RSSBeforeMB, m.RSSAfterMB, m.SettleS, m.PerEndpointKB)
+	p("           live heap %.1f MB → %.1f MB after the idle window: %.1f KB per endpoint", m.HeapBeforeMB, m.HeapAfterMB, m.HeapPerEndpointKB)
 	if r.IdleS == 0 {
 		return
 	}
@@ -94,6 +106,12 @@ func (r *Report) WriteSummary(w io.Writer) {
 	if f := r.Fanout; f != nil {
 		p("fan-out:   %d events (one per tenant): %d of %d deliveries within %.0f s; publish → receipt p50 %s, p99 %s, max %s (published in %.2f s)",
 			f.Events, f.Delivered, f.Expected, f.WithinS, sec(f.Latency.P50ms), sec(f.Latency.P99ms), sec(f.Latency.Maxms), f.PublishS)
+	}
+	if m.RSSEndMB > 0 {
+		p("after the events: RSS %.1f MB, live heap %.1f MB", m.RSSEndMB, m.HeapEndMB)
+	}
+	if m.LaterS > 0 {
+		p("%.0f s later: RSS %.1f MB, live heap %.1f MB, %s goroutines", m.LaterS, m.RSSLaterMB, m.HeapLaterMB, count(r.Goroutines.Later))
 	}
 	if is := r.Isolation; is != nil {
 		p("isolation: %d events per tenant; pauses confirmed in %.1f s; paused endpoints resumed at +%.0f s", is.EventsPerTenant, is.PauseConfirmS, is.ResumeAfterS)

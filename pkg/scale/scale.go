@@ -38,6 +38,9 @@ type Options struct {
 	// (5 s); Idle the window of idle CPU (10 s); FanoutWithin how long
 	// the events may take to arrive (60 s). The test shortens them.
 	Settle, Idle, FanoutWithin time.Duration
+	// Later is how long after the events memory is read again (65 s: a
+	// shared sink's dispatcher stops after 30 s idle); 0: not read.
+	Later time.Duration
 	// Command is the command line, reported as is.
 	Command string
 	// Progress receives a line per phase (nil: none).
@@ -49,7 +52,7 @@ type Options struct {
 // Defaults are the figures' sizes and windows.
 func Defaults() Options {
 	return Options{Endpoints: 10000, Tenants: 1000, Clients: 8, CreateTimeout: 30 * time.Minute,
-		Settle: 5 * time.Second, Idle: 10 * time.Second, FanoutWithin: 60 * time.Second}
+		Settle: 5 * time.Second, Idle: 10 * time.Second, FanoutWithin: 60 * time.Second, Later: 65 * time.Second}
 }
 
 func (o *Options) check() error {
@@ -119,9 +122,10 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	if err != nil {
 		return rep, err
 	}
+	rep.Memory.RSSBeforeMB = mb(rssBefore)
+	rep.Memory.HeapBeforeMB = g.heapMB(ctx)
 	rep.Goroutines.Before = g.goroutines(ctx)
 	rep.Consumers.Before = g.consumers(ctx)
-	rep.Memory.RSSBeforeMB = mb(rssBefore)
 
 	o.progress("creating %d endpoints over %d tenants with %d clients …", o.Endpoints, o.Tenants, o.Clients)
 	rep.Create = create(ctx, g, rc.url, top, o)
@@ -162,6 +166,10 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	rep.Load["idle"] = loadavg()
 	rep.Goroutines.After = g.goroutines(ctx)
 	rep.Consumers.After = g.consumers(ctx)
+	rep.Memory.HeapAfterMB = g.heapMB(ctx)
+	if rep.Memory.HeapBeforeMB >= 0 && rep.Memory.HeapAfterMB >= 0 {
+		rep.Memory.HeapPerEndpointKB = (rep.Memory.HeapAfterMB - rep.Memory.HeapBeforeMB) * 1024 / float64(o.Endpoints)
+	}
 
 	if o.Faulty {
 		o.progress("isolation: pausing every 50th endpoint, then 5 events per tenant …")
@@ -171,24 +179,47 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 		rep.Fanout, err = fanout(ctx, g, rc, top, o)
 	}
 	rep.Load["end"] = loadavg()
+	if err != nil {
+		return rep, err
+	}
+	// After the events: what delivering left behind, at once and once
+	// the shared sinks' dispatchers have had time to stop (30 s idle).
+	if rep.Memory.RSSEndMB, err = rssMB(pid); err != nil {
+		return rep, err
+	}
+	rep.Memory.HeapEndMB = g.heapMB(ctx)
+	if o.Later > 0 {
+		o.progress("memory %s after the events …", o.Later)
+		if err := sleep(ctx, o.Later); err != nil {
+			return rep, err
+		}
+		if rep.Memory.RSSLaterMB, err = rssMB(pid); err != nil {
+			return rep, err
+		}
+		rep.Memory.LaterS = o.Later.Seconds()
+		rep.Memory.HeapLaterMB = g.heapMB(ctx)
+		rep.Goroutines.Later = g.goroutines(ctx)
+	}
 	// The mode each endpoint runs in, as the gateway reports it (read
 	// last: listing thousands of sinks is work the figures must not see).
-	if rows, e := listSinks(ctx, g); e == nil {
-		rep.Modes = map[string]int{}
-		for _, r := range rows {
-			d := r.Delivery
-			if d == "" {
-				d = "unreported"
-			}
-			rep.Modes[d]++
+	rows, err := listSinks(ctx, g)
+	if err != nil {
+		return rep, err
+	}
+	rep.Modes = map[string]int{}
+	for _, r := range rows {
+		d := r.Delivery
+		if d == "" {
+			d = "unreported"
 		}
-	} else if err == nil {
-		err = e
+		rep.Modes[d]++
 	}
-	if rss, e := rss(pid); e == nil {
-		rep.Memory.RSSEndMB = mb(rss)
-	}
-	return rep, err
+	return rep, nil
+}
+
+func rssMB(pid int) (float64, error) {
+	b, err := rss(pid)
+	return mb(b), err
 }
 
 // sleep waits d or until ctx ends.

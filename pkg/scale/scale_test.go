@@ -44,7 +44,7 @@ func small(t *testing.T) Options {
 	})
 	o := Defaults()
 	o.Binary, o.Endpoints, o.Tenants, o.Clients = binary, 100, 10, 2
-	o.Settle, o.Idle, o.FanoutWithin = time.Second, time.Second, 30*time.Second
+	o.Settle, o.Idle, o.FanoutWithin, o.Later = time.Second, time.Second, 30*time.Second, time.Second
 	o.CreateTimeout = time.Minute
 	o.Command = "go test ./pkg/scale -run " + t.Name()
 	o.Progress = &progress
@@ -90,7 +90,7 @@ func testScaleSmall(t *testing.T, delivery string) {
 		t.Errorf("fan-out: %+v, want all %d deliveries", f, o.Endpoints)
 	}
 	if rep.Memory.RSSBeforeMB <= 0 || rep.Memory.RSSAfterMB <= 0 || rep.Goroutines.Before <= 0 || rep.Goroutines.After <= 0 ||
-		rep.Consumers.Before < 0 || rep.Consumers.After < 0 {
+		rep.Consumers.Before < 0 || rep.Consumers.After < 0 || rep.Memory.HeapBeforeMB <= 0 || rep.Memory.HeapLaterMB <= 0 {
 		t.Errorf("memory %+v, goroutines %+v, consumers %+v: not read", rep.Memory, rep.Goroutines, rep.Consumers)
 	}
 	if rep.Modes[delivery] != o.Endpoints {
