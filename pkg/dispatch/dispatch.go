@@ -79,6 +79,11 @@ type Options struct {
 	// not (see deadletter.Input.Owner). A dispatcher with consumers asks
 	// its events consumer instead. nil: not asked.
 	Owner func(ctx context.Context) error
+	// Freed, in push mode, is called each time an offered message gives
+	// its place in the inbox back (settled, or handed back): whoever holds
+	// the sink's messages back for want of room can offer more at once,
+	// rather than at its next look. It must not block. nil: not called.
+	Freed func()
 }
 
 // Dispatcher delivers one sink's events.
@@ -155,7 +160,7 @@ func New(opts Options) *Dispatcher {
 		opts:     opts,
 		log:      opts.Logger.With("sink", opts.Sink.Name),
 		maxBatch: max(opts.MaxBatch, 1),
-		keep:     newKeeper(),
+		keep:     &keeper{freed: opts.Freed},
 		spanName: "deliver " + opts.Sink.Name,
 		tracer:   newTracer(opts.TracerProvider),
 		degraded: map[string]string{},

@@ -28,14 +28,14 @@ type keeper struct {
 	// activity counts every message held and let go, for the idle stop:
 	// unchanged over a whole IdleStop, nothing happened meanwhile.
 	activity uint64
+	// freed is told each place in the inbox given back (Options.Freed).
+	freed func()
 }
 
 // inbox stands, in the keeper, for the source of offered messages: their
 // credit is a place in the dispatcher's inbox (keeper.offered), not a
 // pull credit.
 var inbox = &source{}
-
-func newKeeper() *keeper { return &keeper{} }
 
 // holdLocked holds m: the set is made on the first message, and again
 // after shrink.
@@ -84,6 +84,7 @@ func (k *keeper) offer(m jetstream.Msg, limit int) bool {
 // done lets m go once it is settled (or abandoned to AckWait) and gives
 // its credit back: a pull credit to its source, or its place in the inbox.
 func (k *keeper) done(m jetstream.Msg) {
+	var freed func()
 	k.mu.Lock()
 	src, ok := k.held[m]
 	if ok {
@@ -92,11 +93,15 @@ func (k *keeper) done(m jetstream.Msg) {
 		if src == inbox {
 			k.offered--
 			src = nil
+			freed = k.freed
 		}
 	}
 	k.mu.Unlock()
 	if src != nil {
 		src.release(1)
+	}
+	if freed != nil {
+		freed()
 	}
 }
 
@@ -104,6 +109,7 @@ func (k *keeper) done(m jetstream.Msg) {
 // event waiting behind its ordering key must not stop the source pulling,
 // nor fill the inbox.
 func (k *keeper) detach(m jetstream.Msg) {
+	var freed func()
 	k.mu.Lock()
 	src, ok := k.held[m]
 	if ok {
@@ -111,11 +117,15 @@ func (k *keeper) detach(m jetstream.Msg) {
 		if src == inbox {
 			k.offered--
 			src = nil
+			freed = k.freed
 		}
 	}
 	k.mu.Unlock()
 	if src != nil {
 		src.release(1)
+	}
+	if freed != nil {
+		freed()
 	}
 }
 

@@ -355,9 +355,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.reloadMu.Unlock()
 	g.running.Store(true)
 	// After running: the changes they apply go through the reload path.
+	deliverer := &shared.Deliverer{Conn: g.bus.Conn, Sinks: g.shared, Log: g.log}
+	g.shared.deliverer.Store(deliverer)
 	_ = sup.start(ctx, // cannot fail
 		lifecycle.Go(&shared.Matcher{Conn: g.bus.Conn, Stream: g.cfg.Stream.Name, Index: g.shared.index, Log: g.log, Current: g.store.Current}),
-		lifecycle.Go(&shared.Deliverer{Conn: g.bus.Conn, Sinks: g.shared, Log: g.log}),
+		lifecycle.Go(deliverer),
 	)
 	_ = sup.start(ctx, g.endpoints)                                                                                // cannot fail
 	_ = sup.start(ctx, lifecycle.Go(&autodisable.Watcher{Sinks: failingSinks{g}, Metrics: g.metrics, Log: g.log})) // cannot fail

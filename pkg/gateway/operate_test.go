@@ -178,8 +178,9 @@ func testBreakerHoldsEventsWhileEndpointIsDown(t *testing.T, delivery string) {
 	t.Logf("failed requests while down: %d; state events: %v", failedRequests, seen)
 }
 
-func TestRateLimitHolds(t *testing.T) {
-	delivery := ""
+func TestRateLimitHolds(t *testing.T) { forEachDelivery(t, testRateLimitHolds) }
+
+func testRateLimitHolds(t *testing.T, delivery string) {
 	rc := testutil.NewReceiver(t)
 	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, delivery+"    rate_limit: 40/s\n    rate_limit_burst: 1\n")})
 	const n = 100

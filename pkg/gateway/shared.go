@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -31,6 +32,16 @@ type sharedSinks struct {
 	// gone are the incarnations of shared sinks no longer running, by
 	// name, until their delete purges their records (Forget).
 	gone map[string]string
+	// deliverer, once running, is told when a sink gives room back.
+	deliverer atomic.Pointer[shared.Deliverer]
+}
+
+// freed tells the deliverer that the shared sink of incarnation inc has
+// room again (dispatch.Options.Freed).
+func (s *sharedSinks) freed(inc string) {
+	if d := s.deliverer.Load(); d != nil {
+		d.Wake(inc)
+	}
 }
 
 func newSharedSinks() *sharedSinks {
@@ -138,6 +149,7 @@ func (g *Gateway) openShared(sc config.Sink, drv sink.Driver, batch int) *runnin
 			// The records' clock is the delivery consumers' ack wait.
 			KeepAlive: shared.DefaultAckWait / 3,
 			Owner:     g.ownsShared(sc),
+			Freed:     func() { g.shared.freed(sc.Incarnation) },
 		})}
 	if sc.Disabled {
 		rs.dispatcher.Pause(disabledReason)

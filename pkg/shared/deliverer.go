@@ -54,6 +54,29 @@ type Deliverer struct {
 	stream jetstream.Stream
 	mu     sync.Mutex
 	parked map[string]bool // incarnations with parked records, as far as this replica knows
+	// woken are parked incarnations whose sinks gave room back since the
+	// unparker last looked (Wake); wake tells the unparker there are some.
+	woken map[string]bool
+	wake  chan struct{}
+}
+
+// Wake tells the deliverer that the sink of incarnation inc has room
+// again, a record of it settled: its parked records move back now, not
+// at the unparker's next look, which would bound a busy parked sink to an
+// inbox per look. Cheap, never blocks: called for every settled record.
+func (d *Deliverer) Wake(inc string) {
+	d.mu.Lock()
+	if !d.parked[inc] || d.woken[inc] {
+		d.mu.Unlock()
+		return
+	}
+	d.woken[inc] = true
+	wake := d.wake
+	d.mu.Unlock()
+	select {
+	case wake <- struct{}{}:
+	default:
+	}
 }
 
 // DefaultAckWait is the delivery consumers' ack wait unless set.
@@ -67,7 +90,9 @@ const unknownTries = 20
 // Run delivers until ctx ends.
 func (d *Deliverer) Run(ctx context.Context) {
 	log := d.Log.With("component", "deliverer")
-	d.parked = map[string]bool{}
+	d.mu.Lock()
+	d.parked, d.woken, d.wake = map[string]bool{}, map[string]bool{}, make(chan struct{}, 1)
+	d.mu.Unlock()
 	var err error
 	if d.js, err = jetstream.New(d.Conn); err != nil {
 		log.Error("deliverer not started", "err", err)

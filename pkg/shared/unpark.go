@@ -26,6 +26,10 @@ func (d *Deliverer) unparkLoop(ctx context.Context, log *slog.Logger) {
 	tick := time.NewTicker(unparkEvery)
 	defer tick.Stop()
 	var lastScan time.Time
+	d.mu.Lock()
+	wake := d.wake
+	d.mu.Unlock()
+	all := true // every parked sink, or only those woken since
 	for {
 		if time.Since(lastScan) >= scanEvery {
 			lastScan = time.Now()
@@ -34,10 +38,15 @@ func (d *Deliverer) unparkLoop(ctx context.Context, log *slog.Logger) {
 			}
 		}
 		d.mu.Lock()
-		incs := make([]string, 0, len(d.parked))
-		for inc := range d.parked {
+		from := d.woken
+		if all {
+			from = d.parked
+		}
+		incs := make([]string, 0, len(from))
+		for inc := range from {
 			incs = append(incs, inc)
 		}
+		clear(d.woken)
 		d.mu.Unlock()
 		for _, inc := range incs {
 			if ctx.Err() != nil {
@@ -66,6 +75,9 @@ func (d *Deliverer) unparkLoop(ctx context.Context, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+			all = true
+		case <-wake:
+			all = false
 		}
 	}
 }
