@@ -27,14 +27,25 @@ func envInt(name string, def int) int {
 // restarted at once, often while the cluster is still electing leaders.
 // Every event reaches every sink, duplicates stay within what was in
 // flight at the kills, nothing is dead-lettered, no replica exits on its
-// own, and each replica delivered a share.
+// own, and each replica delivered a share. The sinks are dedicated, then
+// shared (at a reduced size, CLUSTERTEST_SHARED_EVENTS at
+// CLUSTERTEST_SHARED_RATE, long enough for three kills of each kind).
 func TestRotatingKillsLoseNothing(t *testing.T) {
 	skipShort(t)
 	t.Parallel() // the fault tests wait on clocks more than CPU: ~3 min together
-	n, rate := envInt("CLUSTERTEST_EVENTS", 20000), envInt("CLUSTERTEST_RATE", 400)
+	t.Run("dedicated", func(t *testing.T) {
+		rotatingKills(t, "dedicated", envInt("CLUSTERTEST_EVENTS", 20000), envInt("CLUSTERTEST_RATE", 400))
+	})
+	t.Run("shared", func(t *testing.T) {
+		rotatingKills(t, "shared", envInt("CLUSTERTEST_SHARED_EVENTS", 7000), envInt("CLUSTERTEST_SHARED_RATE", 200))
+	})
+}
+
+func rotatingKills(t *testing.T, delivery string, n, rate int) {
 	began := time.Now()
 	c := startCluster(t)
 	s := startSinks(t)
+	s.delivery = delivery
 	reps := startReplicas(t, c, s, 3)
 	_, js := c.connect()
 	defer func() {

@@ -15,13 +15,20 @@ import (
 // that stop forwarding) stops delivering within its AckWait; the events it
 // held are redelivered by the other two; /readyz says not ready while it
 // cannot reach JetStream; when the link returns it is ready again and
-// delivers its share; nothing is lost.
+// delivers its share; nothing is lost. The sink is dedicated, then shared
+// (at a reduced size).
 func TestReplicaCutOffStopsAndRejoins(t *testing.T) {
 	skipShort(t)
 	t.Parallel() // the fault tests wait on clocks more than CPU: ~3 min together
-	const n, rate, ackWait = 2500, 200, 3 * time.Second
+	t.Run("dedicated", func(t *testing.T) { replicaCutOff(t, "dedicated", 2500, 1500) })
+	t.Run("shared", func(t *testing.T) { replicaCutOff(t, "shared", 1200, 600) })
+}
+
+func replicaCutOff(t *testing.T, delivery string, n, after int) {
+	const rate, ackWait = 200, 3 * time.Second
 	c := startCluster(t)
 	s := startSinks(t)
+	s.delivery = delivery
 	// A receiver that takes a while, so the replica holds deliveries in
 	// flight when it is cut off.
 	s.hookStatus = func(string) int { time.Sleep(30 * time.Millisecond); return http.StatusOK }
@@ -94,10 +101,10 @@ func TestReplicaCutOffStopsAndRejoins(t *testing.T) {
 	}
 	// Events published after the link returned reach it too.
 	more := &publisher{js: js}
-	if err := more.runFrom(context.Background(), n, 1500, 300, 8); err != nil {
+	if err := more.runFrom(context.Background(), n, after, 300, 8); err != nil {
 		t.Fatal(err)
 	}
-	total := n + 1500
+	total := n + after
 	testutil.WaitFor(t, 90*time.Second, "every event delivered", func() bool { return s.hookDone(total) })
 	if s.hookByReplica(3) == rejoined {
 		t.Error("the replica delivered nothing after the link returned")

@@ -84,6 +84,8 @@ type sinks struct {
 	ps               *pstest.Server
 	psSeen           int // pstest messages already counted
 	env              []string
+	// delivery is every sink's: dedicated (the default) or shared.
+	delivery string
 	// hookStatus, when set, answers the webhook instead of 200.
 	hookMu     sync.Mutex
 	hookStatus func(id string) int
@@ -148,6 +150,7 @@ func (s *sinks) hookYAML(ackWait string) string {
 	return fmt.Sprintf(`
   - name: hook
     events: [">"]
+    delivery: %[6]s
     concurrency: 16
     ack_wait: %[1]s
     retry: {schedule: %[2]s}
@@ -157,7 +160,15 @@ func (s *sinks) hookYAML(ackWait string) string {
       timeout: 2s
       allow_private_networks: true
       tls: {ca_file: %[5]q}
-`, ackWait, retrySchedule, s.hookSrv.URL, secret, s.caFile)
+`, ackWait, retrySchedule, s.hookSrv.URL, secret, s.caFile, s.deliveryMode())
+}
+
+// deliveryMode is the sinks' delivery.
+func (s *sinks) deliveryMode() string {
+	if s.delivery == "" {
+		return "dedicated"
+	}
+	return s.delivery
 }
 
 // hookByReplica is how many webhook deliveries replica id made.
@@ -172,6 +183,7 @@ func (s *sinks) yaml(ackWait string) string {
 	return s.hookYAML(ackWait) + fmt.Sprintf(`
   - name: bus
     events: [">"]
+    delivery: %[5]s
     concurrency: 4
     ack_wait: %[1]s
     batch: {max_events: 10, max_wait: 20ms}
@@ -179,12 +191,13 @@ func (s *sinks) yaml(ackWait string) string {
     eventbridge: {bus: default, region: us-east-1, source: com.example.switchyard, endpoint: %[3]q, timeout: 2s}
   - name: topic
     events: [">"]
+    delivery: %[5]s
     concurrency: 4
     ack_wait: %[1]s
     batch: {max_events: 50, max_wait: 20ms}
     retry: {schedule: %[2]s}
     pubsub: {project: proj, topic: events, endpoint: %[4]q, timeout: 2s}
-`, ackWait, retrySchedule, s.eb.URL, s.ps.Addr)
+`, ackWait, retrySchedule, s.eb.URL, s.ps.Addr, s.deliveryMode())
 }
 
 // windows is how many events one replica may hold unsettled per sink

@@ -12,25 +12,45 @@ import (
 // The leaders of the events stream, of each sink's consumer and of the
 // state bucket move to another node again and again mid-delivery (the
 // JetStream API's step-down requests): every event reaches every sink,
-// nothing is dead-lettered, no replica exits.
+// nothing is dead-lettered, no replica exits. The sinks are dedicated,
+// then shared (at a reduced size), whose leaders moved are the deliveries
+// stream's and the matchers' and deliverers' consumers'.
 func TestLeaderStepDownLosesNothing(t *testing.T) {
 	skipShort(t)
 	t.Parallel() // the fault tests wait on clocks more than CPU: ~3 min together
-	const n, rate = 3000, 300
+	t.Run("dedicated", func(t *testing.T) {
+		leaderStepDowns(t, "dedicated", 3000, []string{
+			"$JS.API.STREAM.LEADER.STEPDOWN.EVENTS",
+			"$JS.API.CONSUMER.LEADER.STEPDOWN.EVENTS.hook",
+			"$JS.API.CONSUMER.LEADER.STEPDOWN.EVENTS.bus",
+			"$JS.API.CONSUMER.LEADER.STEPDOWN.EVENTS.topic",
+			"$JS.API.STREAM.LEADER.STEPDOWN.KV_SWITCHYARD_STATE",
+		})
+	})
+	t.Run("shared", func(t *testing.T) {
+		leaderStepDowns(t, "shared", 1500, []string{
+			"$JS.API.STREAM.LEADER.STEPDOWN.EVENTS",
+			"$JS.API.CONSUMER.LEADER.STEPDOWN.EVENTS.switchyard_match",
+			"$JS.API.STREAM.LEADER.STEPDOWN.SWITCHYARD_DELIVERIES",
+			"$JS.API.CONSUMER.LEADER.STEPDOWN.SWITCHYARD_DELIVERIES.switchyard_deliver_0",
+			"$JS.API.CONSUMER.LEADER.STEPDOWN.SWITCHYARD_DELIVERIES.switchyard_deliver_1",
+			"$JS.API.CONSUMER.LEADER.STEPDOWN.SWITCHYARD_DELIVERIES.switchyard_deliver_2",
+			"$JS.API.CONSUMER.LEADER.STEPDOWN.SWITCHYARD_DELIVERIES.switchyard_deliver_3",
+			"$JS.API.STREAM.LEADER.STEPDOWN.KV_SWITCHYARD_STATE",
+		})
+	})
+}
+
+func leaderStepDowns(t *testing.T, delivery string, n int, subjects []string) {
+	const rate = 300
 	c := startCluster(t)
 	s := startSinks(t)
+	s.delivery = delivery
 	reps := startReplicas(t, c, s, 3)
 	nc, js := c.connect()
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	subjects := []string{
-		"$JS.API.STREAM.LEADER.STEPDOWN.EVENTS",
-		"$JS.API.CONSUMER.LEADER.STEPDOWN.EVENTS.hook",
-		"$JS.API.CONSUMER.LEADER.STEPDOWN.EVENTS.bus",
-		"$JS.API.CONSUMER.LEADER.STEPDOWN.EVENTS.topic",
-		"$JS.API.STREAM.LEADER.STEPDOWN.KV_SWITCHYARD_STATE",
-	}
 	moved := map[string]int{}
 	stepped := make(chan struct{})
 	go func() {

@@ -431,9 +431,20 @@ func (g *Gateway) Ready(ctx context.Context) error {
 	// would otherwise hold each Info for JetStream's default 5 s.
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
+	probedShared := false
 	for _, rs := range g.sinkList() {
 		if rs.consumer == nil {
-			continue // shared: no consumer of its own
+			// Shared: no consumer of its own. The matchers' consumer
+			// stands for them all, once: a replica whose link to
+			// JetStream drops everything is not ready for its shared
+			// sinks either.
+			if !probedShared {
+				probedShared = true
+				if _, err := g.bus.JS.Consumer(ctx, g.cfg.Stream.Name, subject.MatchConsumer); err != nil {
+					return fmt.Errorf("shared delivery: consumer %s: %w", subject.MatchConsumer, err)
+				}
+			}
+			continue
 		}
 		if _, err := rs.consumer.Info(ctx); err != nil {
 			return fmt.Errorf("sink %s: consumer: %w", rs.cfg.Name, err)
