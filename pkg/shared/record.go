@@ -55,9 +55,15 @@ func setEventAt(h nats.Header, stream string, seq uint64) {
 	h.Set(HeaderStreamSeq, strconv.FormatUint(seq, 10))
 }
 
+// The message schedule's headers (ADR-51).
+const (
+	headerSchedule       = "Nats-Schedule"
+	headerScheduleTarget = "Nats-Schedule-Target"
+)
+
 // minScheduled is the shortest delay that waits as a message schedule: a
-// schedule's time has whole seconds, and a shorter wait costs less as a
-// Nak that holds the slot for a moment.
+// shorter wait costs less as a Nak that holds the slot for a moment (and
+// the server fires schedules at most every 250 ms).
 const minScheduled = time.Second
 
 // Record is one delivery record as its sink's dispatcher sees it: a
@@ -164,10 +170,13 @@ func (r *Record) schedule(ctx context.Context, meta *jetstream.MsgMetadata, at t
 	// record again, a duplicate, and drop it.
 	delete(h, event.HeaderMsgID)
 	h.Set(HeaderAttempts, strconv.FormatUint(r.attempts+meta.NumDelivered, 10))
-	// A schedule's time has whole seconds: round up, never early.
-	at = at.Truncate(time.Second).Add(time.Second)
+	// The time to the nanosecond: nats-server reads "@at" with Go's
+	// RFC 3339 parser, which takes a fraction of a second, and fires at
+	// that time (jetstream.WithScheduleAt would round it to the second).
+	h.Set(headerSchedule, "@at "+at.UTC().Format(time.RFC3339Nano))
+	h.Set(headerScheduleTarget, subject.Due(r.incarnation))
 	out := &nats.Msg{Subject: subject.Retry(r.incarnation, meta.Sequence.Stream), Header: h, Data: r.msg.Data()}
-	_, err := r.js.PublishMsg(ctx, out, jetstream.WithScheduleAt(at), jetstream.WithScheduleTarget(subject.Due(r.incarnation)))
+	_, err := r.js.PublishMsg(ctx, out)
 	if err != nil {
 		return fmt.Errorf("shared: schedule a retry: %w", err)
 	}

@@ -30,7 +30,7 @@ type target struct {
 	settle  func(r *shared.Record) error
 	ids     map[string]int
 	metas   []*jetstream.MsgMetadata
-	pending []*shared.Record
+	at      []time.Time // when each was offered
 }
 
 func (t *target) Room() int {
@@ -53,6 +53,7 @@ func (t *target) Offer(m jetstream.Msg) bool {
 	t.got = append(t.got, r)
 	meta, _ := r.Metadata()
 	t.metas = append(t.metas, meta)
+	t.at = append(t.at, time.Now())
 	t.ids[r.Headers().Get(event.HeaderEventID)]++
 	settle := t.settle
 	t.mu.Unlock()
@@ -234,6 +235,14 @@ func TestAWaitingRetryHoldsNoSlotOfTheSharedConsumer(t *testing.T) {
 		return pending == 0
 	})
 	testutil.WaitFor(t, 10*time.Second, "the retry", func() bool { n, _ := tg.count(); return n == 2 })
+	// On time: the schedule keeps the delay to the nanosecond (the server
+	// fires at most every 250 ms), not rounded up to the next second.
+	tg.mu.Lock()
+	gap := tg.at[1].Sub(tg.at[0])
+	tg.mu.Unlock()
+	if gap < 3*time.Second || gap > 3*time.Second+600*time.Millisecond {
+		t.Errorf("retry %s after the first attempt, want 3s (+ up to 600ms)", gap)
+	}
 }
 
 func TestRecordsOfAFullOrPausedSinkAreParkedAndComeBack(t *testing.T) {
