@@ -22,15 +22,15 @@ import (
 // target is a sink that settles what it is offered with settle, taking
 // at most room at a time.
 type target struct {
-	mu      sync.Mutex
-	room    int
-	held    int
-	closed  bool // Room 0, as a paused sink
-	got     []*shared.Record
-	settle  func(r *shared.Record) error
-	ids     map[string]int
-	metas   []*jetstream.MsgMetadata
-	at      []time.Time // when each was offered
+	mu     sync.Mutex
+	room   int
+	held   int
+	closed bool // Room 0, as a paused sink
+	got    []*shared.Record
+	settle func(r *shared.Record) error
+	ids    map[string]int
+	metas  []*jetstream.MsgMetadata
+	at     []time.Time // when each was offered
 }
 
 func (t *target) Room() int {
