@@ -185,3 +185,11 @@ func (d *Dispatcher) nakUnattempted(m jetstream.Msg) {
 	}
 	d.keep.done(m)
 }
+
+// Skipped is how many of meta's message's earlier deliveries were handed
+// back unattempted: what a move of its sink to shared delivery takes off
+// its attempt count (shared.HandOver).
+func (h *Handbacks) Skipped(ctx context.Context, meta *jetstream.MsgMetadata) (uint64, error) {
+	r, err := h.lookup(ctx, meta)
+	return r.skipped, err
+}

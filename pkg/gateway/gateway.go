@@ -93,6 +93,7 @@ type Gateway struct {
 	shared   *sharedSinks        // the running shared sinks and their index
 	running  atomic.Bool
 	stopOnce sync.Once
+	moves    sync.WaitGroup // the moves between deliveries still under way (move.go)
 }
 
 type runningSink struct {
@@ -231,7 +232,7 @@ func (g *Gateway) openSink(ctx context.Context, sc config.Sink) (*runningSink, e
 	if sc.Shared() {
 		return g.openShared(sc, drv, batch), nil
 	}
-	events, redrive, err := g.consumers.Ensure(ctx, sc, batch)
+	events, redrive, err := g.ensureConsumers(ctx, sc, batch)
 	if err != nil {
 		_ = drv.Close(ctx)
 		return nil, err
@@ -380,6 +381,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 		rs.stopped()
 	}
 	g.reloadMu.Unlock()
+	g.moves.Wait() // they end with ctx
+
 	_ = sup.stop() // each replay deletes its consumer as it ends
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

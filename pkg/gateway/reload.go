@@ -122,12 +122,17 @@ func (g *Gateway) applyLocked(ctx context.Context, next *config.Config, prune bo
 	g.cfg.API = next.API
 	g.mu.Unlock()
 
-	for _, rs := range fresh {
-		g.startSink(g.runCtx, rs)
+	moved := map[string]bool{} // changed delivery: the move starts and stops them (move.go)
+	for name, rs := range fresh {
+		if moved[name] = g.moveSink(ctx, old[name], rs); !moved[name] {
+			g.startSink(g.runCtx, rs)
+		}
 	}
 	g.replays.HandOff(replayDispatchers(fresh), plan.Removed)
 	for _, rs := range stopping {
-		g.stopSink(ctx, rs)
+		if !moved[rs.cfg.Name] {
+			g.stopSink(ctx, rs)
+		}
 	}
 	for _, name := range plan.Removed {
 		g.metrics.ForgetSink(name) // its dispatcher has stopped

@@ -34,6 +34,14 @@ type sharedSinks struct {
 	gone map[string]string
 	// deliverer, once running, is told when a sink gives room back.
 	deliverer atomic.Pointer[shared.Deliverer]
+	// leaving are the shared sinks moved to dedicated delivery that still
+	// deliver the records handed on before the move, by incarnation
+	// (move.go).
+	leaving map[string]leavingSink
+	// handing are the moves to shared delivery still handing their
+	// dedicated consumers' backlogs on, by incarnation: cancel, and
+	// wait for it to have stopped.
+	handing map[string]func()
 }
 
 // freed tells the deliverer that the shared sink of incarnation inc has
@@ -45,7 +53,8 @@ func (s *sharedSinks) freed(inc string) {
 }
 
 func newSharedSinks() *sharedSinks {
-	return &sharedSinks{index: shared.NewIndex(), byInc: map[string]*runningSink{}, gone: map[string]string{}}
+	return &sharedSinks{index: shared.NewIndex(), byInc: map[string]*runningSink{}, gone: map[string]string{},
+		leaving: map[string]leavingSink{}, handing: map[string]func(){}}
 }
 
 // add makes rs the running sink of its incarnation.
@@ -104,9 +113,13 @@ func (s *sharedSinks) forget(name string) (string, bool) {
 func (s *sharedSinks) SharedTarget(inc string) (shared.Target, bool) {
 	s.mu.RLock()
 	rs, ok := s.byInc[inc]
+	l, leaving := s.leaving[inc]
 	s.mu.RUnlock()
 	if ok {
 		return sharedTarget{rs}, true
+	}
+	if leaving {
+		return l, true
 	}
 	if s.index.Has(inc) {
 		return stoppedTarget{}, true

@@ -19,18 +19,28 @@ type Index struct {
 	// events before were its own consumer's, which hands its backlog on
 	// itself.
 	from map[string]uint64
+	// until is, for a sink moved from shared to dedicated delivery, the
+	// last events stream sequence the matchers hand on to it: the events
+	// after are its new consumer's.
+	until map[string]uint64
 }
 
 // NewIndex returns an empty index.
 func NewIndex() *Index {
-	return &Index{list: gsl.NewSublist[string](), filters: map[string][]string{}, from: map[string]uint64{}}
+	return &Index{list: gsl.NewSublist[string](), filters: map[string][]string{}, from: map[string]uint64{}, until: map[string]uint64{}}
 }
 
 // Put indexes a sink incarnation under its filter subjects, replacing
-// what it was indexed under before.
+// what it was indexed under before (its From and Cut bounds stay).
 func (x *Index) Put(incarnation string, filters []string) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	return x.putLocked(incarnation, filters)
+}
+
+func (x *Index) putLocked(incarnation string, filters []string) error {
+	from, hasFrom := x.from[incarnation]
+	until, hasUntil := x.until[incarnation]
 	x.removeLocked(incarnation)
 	for _, f := range filters {
 		if err := x.list.Insert(f, incarnation); err != nil {
@@ -39,7 +49,51 @@ func (x *Index) Put(incarnation string, filters []string) error {
 		}
 	}
 	x.filters[incarnation] = append([]string(nil), filters...)
+	if hasFrom {
+		x.from[incarnation] = from
+	}
+	if hasUntil {
+		x.until[incarnation] = until
+	}
 	return nil
+}
+
+// PutAfter indexes a sink incarnation, as Put does, to take only the
+// events after the stream sequence last returns: last is called while no
+// event is matched, so every event the matchers match from then on is
+// either at or before that sequence (the sink's own consumer's, which
+// hands them on itself: HandOver) or after it (the matchers'), never
+// both and never neither.
+func (x *Index) PutAfter(incarnation string, filters []string, last func() (uint64, error)) (uint64, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	seq, err := last()
+	if err != nil {
+		return 0, err
+	}
+	x.from[incarnation] = seq + 1
+	if err := x.putLocked(incarnation, filters); err != nil {
+		delete(x.from, incarnation)
+		return 0, err
+	}
+	delete(x.until, incarnation) // moved back before its last move was over
+	return seq, nil
+}
+
+// Cut makes the matchers hand on to an indexed incarnation no event after
+// the stream sequence last returns: a sink going back to a consumer of
+// its own, which starts right after it. last is called while no event is
+// matched (it may create that consumer), so each event is handed on by
+// exactly one of the two.
+func (x *Index) Cut(incarnation string, last func() (uint64, error)) (uint64, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	seq, err := last()
+	if err != nil {
+		return 0, err
+	}
+	x.until[incarnation] = seq
+	return seq, nil
 }
 
 // From makes the matchers hand on to incarnation only the events from
@@ -52,6 +106,14 @@ func (x *Index) From(incarnation string, seq uint64) {
 		return
 	}
 	x.from[incarnation] = seq
+}
+
+// Until is incarnation's Cut, if it has one.
+func (x *Index) Until(incarnation string) (uint64, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	seq, ok := x.until[incarnation]
+	return seq, ok
 }
 
 // Remove takes a sink incarnation out of the index.
@@ -67,6 +129,7 @@ func (x *Index) removeLocked(incarnation string) {
 	}
 	delete(x.filters, incarnation)
 	delete(x.from, incarnation)
+	delete(x.until, incarnation)
 }
 
 // Has says whether incarnation is indexed.
@@ -92,6 +155,9 @@ func (x *Index) Match(subj string, seq uint64, dst []string) []string {
 	defer x.mu.RUnlock()
 	x.list.Match(subj, func(inc string) {
 		if from, ok := x.from[inc]; ok && seq < from {
+			return
+		}
+		if until, ok := x.until[inc]; ok && seq > until {
 			return
 		}
 		dst = append(dst, inc)
