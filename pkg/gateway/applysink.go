@@ -56,10 +56,15 @@ func (g *Gateway) applySinkLocked(ctx context.Context, name string, next *config
 		g.log.Warn("reload: pause state", "sink", name, "err", err)
 	}
 	g.swapSink(name, old, rs)
-	g.startSink(g.runCtx, rs)
+	moved := g.moveSink(ctx, old, rs) // changed delivery: the move starts rs and stops old (move.go)
+	if !moved {
+		g.startSink(g.runCtx, rs)
+	}
 	g.replays.HandOff(replayDispatchers(map[string]*runningSink{name: rs}), nil)
 	if old != nil {
-		g.stopSink(ctx, old)
+		if !moved {
+			g.stopSink(ctx, old)
+		}
 		g.log.Info("sink changed", "sink", name)
 		return nil
 	}
