@@ -27,7 +27,8 @@ memory:    the gateway's RSS (/proc/<pid>/status) before the first create and 5 
 idle CPU:  the gateway's CPU time (/proc/<pid>/stat) over the next 10 s, as % of one core
 fan-out:   one event per tenant (published to tenants.<t>.scale.ping on the gateway's NATS):
            deliveries within 60 s, publish → receipt p50, p99, max
-later:     memory and goroutines right after the events and --later (65 s) after them
+later:     memory and goroutines right after the events and --later (100 s) after them,
+           when idle dispatchers (30 s) and keep-alive connections (90 s) have closed
 
 --faulty instead: every tenth endpoint answers 503, another tenth hangs past its 1 s
 timeout, every 50th is paused before five events per tenant and resumed 15 s later: the

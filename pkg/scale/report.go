@@ -58,7 +58,8 @@ type MemoryReport struct {
 	HeapBeforeMB      float64 `json:"heap_before_mb"`
 	HeapAfterMB       float64 `json:"heap_after_mb"`
 	HeapPerEndpointKB float64 `json:"heap_per_endpoint_kb"`
-	// RSS and heap right after the events arrived, and LaterS after that.
+	// RSS and heap right after the events arrived, and LaterS (100 s)
+	// after that.
 	RSSEndMB    float64 `json:"rss_end_mb"`
 	HeapEndMB   float64 `json:"heap_end_mb"`
 	LaterS      float64 `json:"later_s,omitempty"`

@@ -38,8 +38,10 @@ type Options struct {
 	// (5 s); Idle the window of idle CPU (10 s); FanoutWithin how long
 	// the events may take to arrive (60 s). The test shortens them.
 	Settle, Idle, FanoutWithin time.Duration
-	// Later is how long after the events memory is read again (65 s: a
-	// shared sink's dispatcher stops after 30 s idle); 0: not read.
+	// Later is how long after the events memory is read again (100 s:
+	// past a shared sink's dispatcher's 30 s idle stop and the webhook
+	// transport's 90 s idle-connection timeout, whose keep-alive
+	// connections hold two goroutines each); 0: not read.
 	Later time.Duration
 	// Command is the command line, reported as is.
 	Command string
@@ -52,7 +54,7 @@ type Options struct {
 // Defaults are the figures' sizes and windows.
 func Defaults() Options {
 	return Options{Endpoints: 10000, Tenants: 1000, Clients: 8, CreateTimeout: 30 * time.Minute,
-		Settle: 5 * time.Second, Idle: 10 * time.Second, FanoutWithin: 60 * time.Second, Later: 65 * time.Second}
+		Settle: 5 * time.Second, Idle: 10 * time.Second, FanoutWithin: 60 * time.Second, Later: 100 * time.Second}
 }
 
 func (o *Options) check() error {
@@ -183,7 +185,8 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 		return rep, err
 	}
 	// After the events: what delivering left behind, at once and once
-	// the shared sinks' dispatchers have had time to stop (30 s idle).
+	// the shared sinks' dispatchers and idle connections have had time to
+	// stop.
 	if rep.Memory.RSSEndMB, err = rssMB(pid); err != nil {
 		return rep, err
 	}
