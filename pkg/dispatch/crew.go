@@ -52,4 +52,10 @@ func (c *crew) start() {
 	}()
 }
 
-func (c *crew) wait() { c.wg.Wait() }
+// wait blocks until every worker the crew started has ended; a nil crew
+// (a run whose workers serve started) has none.
+func (c *crew) wait() {
+	if c != nil {
+		c.wg.Wait()
+	}
+}

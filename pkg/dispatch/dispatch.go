@@ -322,10 +322,8 @@ func (d *Dispatcher) serve(ctx, hard context.Context, cancelHard context.CancelF
 		}
 		<-in.ended // what the batcher waits for; the grace below bounds the workers
 	}
-	if in.crew != nil {
-		in.crew.wait() // every worker it started, before the wait below
-	}
 	if in.shutdown != nil && !in.shutdown() {
+		in.crew.wait()
 		workers.Wait()
 		return
 	}
@@ -333,7 +331,10 @@ func (d *Dispatcher) serve(ctx, hard context.Context, cancelHard context.CancelF
 	defer d.releaseOffered(offered)
 
 	done := make(chan struct{})
-	go func() { workers.Wait(); d.holders.Wait(); close(done) }()
+	// A push run's crew's workers are waited for within the grace, as
+	// the others: waited for before it, a delivery in flight at the stop
+	// ran to its timeout, its record neither settled nor handed back.
+	go func() { in.crew.wait(); workers.Wait(); d.holders.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(grace):

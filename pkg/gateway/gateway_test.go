@@ -383,10 +383,14 @@ func testEventsWaitingForRetryDoNotStallTheSink(t *testing.T, delivery string) {
 // settled (the gateway stopped during each attempt) is dead-lettered with
 // that reason, not retried forever and not dropped by MaxDeliver.
 func TestUnsettledDeliveriesAreDeadLettered(t *testing.T) {
+	forEachDelivery(t, testUnsettledDeliveriesAreDeadLettered)
+}
+
+func testUnsettledDeliveriesAreDeadLettered(t *testing.T, delivery string) {
 	rc := testutil.NewReceiver(t)
 	rc.SetDelay("", 3500*time.Millisecond) // outlives the 2s shutdown grace, not the 4s timeout
 	dir := t.TempDir()
-	sinks := strings.Replace(rc.SinkYAML("s", `[">"]`, 4, "    retry: {schedule: []}\n    ack_wait: 6s\n    breaker: {enabled: false}\n"),
+	sinks := strings.Replace(rc.SinkYAML("s", `[">"]`, 4, delivery+"    retry: {schedule: []}\n    ack_wait: 6s\n    breaker: {enabled: false}\n"),
 		"timeout: 2s", "timeout: 4s", 1)
 	g, stop := gatewaytest.Run(t, gatewaytest.Options{Dir: dir, Sinks: sinks})
 	gatewaytest.Publish(t, g, "order.completed", "u1", []byte(`{}`), nil)

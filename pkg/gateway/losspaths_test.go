@@ -26,8 +26,10 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/attempts"
 	"github.com/switchyard-dev/switchyard/pkg/config"
 	"github.com/switchyard-dev/switchyard/pkg/deadletter"
+	"github.com/switchyard-dev/switchyard/pkg/event"
 	"github.com/switchyard-dev/switchyard/pkg/gateway"
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
+	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
 func sinkStatus(t *testing.T, g *gateway.Gateway, name string) gatewayapi.SinkStatus {
@@ -57,9 +59,13 @@ func deadLetters(t *testing.T, g *gateway.Gateway, sink string) []deadletter.Rec
 // delivery is spent, the sink shows degraded, and the dead letter is
 // stored once the stream is back.
 func TestDeadLetterStoreOutageHoldsTheEvent(t *testing.T) {
+	forEachDelivery(t, testDeadLetterStoreOutageHoldsTheEvent)
+}
+
+func testDeadLetterStoreOutageHoldsTheEvent(t *testing.T, delivery string) {
 	rc := testutil.NewReceiver(t)
 	rc.SetAnswer(func(w http.ResponseWriter, sink, id string, n int) { w.WriteHeader(410) })
-	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, "    retry: {schedule: [100ms, 100ms], jitter: 0}\n")})
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, delivery+"    retry: {schedule: [100ms, 100ms], jitter: 0}\n")})
 	ctx := context.Background()
 	if err := g.Bus().JS.DeleteStream(ctx, config.DefaultDLQStream); err != nil {
 		t.Fatal(err)
@@ -97,6 +103,10 @@ func TestDeadLetterStoreOutageHoldsTheEvent(t *testing.T) {
 // A body near max_payload still fits as a dead letter (kept by
 // reference), and redrive delivers it byte for byte.
 func TestEventNearMaxPayloadCanBeDeadLetteredAndRedriven(t *testing.T) {
+	forEachDelivery(t, testEventNearMaxPayloadCanBeDeadLetteredAndRedriven)
+}
+
+func testEventNearMaxPayloadCanBeDeadLetteredAndRedriven(t *testing.T, delivery string) {
 	rc := testutil.NewReceiver(t)
 	var mu sync.Mutex // what the answer reads
 	gone := true
@@ -108,7 +118,7 @@ func TestEventNearMaxPayloadCanBeDeadLetteredAndRedriven(t *testing.T) {
 			w.WriteHeader(410)
 		}
 	})
-	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, "")})
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, delivery)})
 	max := int(g.Bus().JS.Conn().MaxPayload())
 	body := []byte(`{"pad":"` + strings.Repeat("x", max-400-10) + `"}`)
 	gatewaytest.Publish(t, g, "order.completed", "big1", body, nil)
@@ -132,15 +142,19 @@ func TestEventNearMaxPayloadCanBeDeadLetteredAndRedriven(t *testing.T) {
 // JetStream's MaxDeliver drop an event mid-retry: it is dead-lettered
 // with the reason.
 func TestShorterScheduleDeadLettersEventsPastIt(t *testing.T) {
+	forEachDelivery(t, testShorterScheduleDeadLettersEventsPastIt)
+}
+
+func testShorterScheduleDeadLettersEventsPastIt(t *testing.T, delivery string) {
 	rc := testutil.NewReceiver(t)
 	rc.SetAnswer(func(w http.ResponseWriter, sink, id string, n int) { w.WriteHeader(500) })
 	dir := t.TempDir()
 	long := "    retry: {schedule: [100ms, 100ms, 100ms, 100ms, 100ms, 400ms], jitter: 0}\n"
-	g, _ := gatewaytest.Run(t, gatewaytest.Options{Dir: dir, Sinks: rc.SinkYAML("s", `[">"]`, 4, long)})
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Dir: dir, Sinks: rc.SinkYAML("s", `[">"]`, 4, delivery+long)})
 	gatewaytest.Publish(t, g, "order.completed", "short1", []byte(`{}`), nil)
 	testutil.WaitFor(t, 10*time.Second, "six attempts", func() bool { return len(rc.Hits("s")) >= 6 })
 	base := fmt.Sprintf("nats:\n  embedded: {listen: \"127.0.0.1:0\", store_dir: %q}\nadmin: {listen: \"127.0.0.1:0\", token: \"s3cret\"}\nshutdown_grace: 2s\n\nsinks:", dir)
-	cfg, err := config.Parse("reload.yaml", []byte(base+rc.SinkYAML("s", `[">"]`, 4, "    retry: {schedule: [300ms], jitter: 0}\n")), os.LookupEnv)
+	cfg, err := config.Parse("reload.yaml", []byte(base+rc.SinkYAML("s", `[">"]`, 4, delivery+"    retry: {schedule: [300ms], jitter: 0}\n")), os.LookupEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,12 +165,22 @@ func TestShorterScheduleDeadLettersEventsPastIt(t *testing.T) {
 	if r := deadLetters(t, g, "s")[0]; r.ID != "short1" || !strings.Contains(r.Reason, "budget") {
 		t.Errorf("dead letter = %+v", r)
 	}
-	info, err := g.Bus().JS.Consumer(context.Background(), "EVENTS", "s")
-	if err != nil {
-		t.Fatal(err)
+	// A shared sink's records are read by the delivery consumers.
+	consumers := [][2]string{{"EVENTS", "s"}}
+	if isShared(delivery) {
+		consumers = nil
+		for p := 0; p < subject.SharedPartitions; p++ {
+			consumers = append(consumers, [2]string{event.DeliveriesStream, subject.DeliverConsumer(p)})
+		}
 	}
-	if md := info.CachedInfo().Config.MaxDeliver; md != -1 {
-		t.Errorf("consumer MaxDeliver = %d, want -1 (unlimited: Switchyard ends events, not the server)", md)
+	for _, c := range consumers {
+		info, err := g.Bus().JS.Consumer(context.Background(), c[0], c[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if md := info.CachedInfo().Config.MaxDeliver; md != -1 {
+			t.Errorf("consumer %s MaxDeliver = %d, want -1 (unlimited: Switchyard ends events, not the server)", c[1], md)
+		}
 	}
 }
 
