@@ -353,6 +353,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	for _, rs := range g.sinkList() {
 		g.startSink(ctx, rs)
 	}
+	g.resumeMoves(ctx) // before the matchers start
 	g.reloadMu.Unlock()
 	g.running.Store(true)
 	// After running: the changes they apply go through the reload path.

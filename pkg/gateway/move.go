@@ -69,7 +69,16 @@ func (g *Gateway) moveToShared(ctx context.Context, old, rs *runningSink) {
 		}
 		upTo = 0
 	}
+	if upTo > 0 {
+		g.recordMove(ctx, name, inc, upTo)
+	}
 	g.log.Info("sink moving to shared delivery: handing its consumers' backlog over", "sink", name, "incarnation", inc, "up_to", upTo)
+	g.startHandOver(name, inc, upTo)
+}
+
+// startHandOver runs a sink's hand-over until it is done, the sink moves
+// back, or the gateway stops.
+func (g *Gateway) startHandOver(name, inc string, upTo uint64) {
 	hctx, stop := context.WithCancel(g.runCtx)
 	done := make(chan struct{})
 	g.shared.handingOver(inc, func() { stop(); <-done })
@@ -80,6 +89,48 @@ func (g *Gateway) moveToShared(ctx context.Context, old, rs *runningSink) {
 		defer g.shared.handedOver(inc)
 		g.handOver(hctx, name, inc, upTo)
 	}()
+}
+
+// moveKey is where the state bucket keeps a move to shared delivery
+// whose hand-over is not over ("<incarnation> <upTo> <name>"): a restart
+// resumes it, with the same bound (resumeMoves).
+func moveKey(name string) string { return "moving." + subject.Token(name) }
+
+func (g *Gateway) recordMove(ctx context.Context, name, inc string, upTo uint64) {
+	if _, err := g.state.Put(ctx, moveKey(name), fmt.Appendf(nil, "%s %d %s", inc, upTo, name)); err != nil {
+		g.log.Warn("move to shared delivery: not recorded; a restart before its hand-over is over leaves the backlog in the consumers", "sink", name, "err", err)
+	}
+}
+
+// resumeMoves resumes the hand-overs a stop interrupted (one request to
+// find them, whatever the number of sinks), before the matchers start:
+// the sink is indexed to the same bound again. A record whose sink no
+// longer runs shared under that incarnation is dropped. Called by Run
+// once the sinks run.
+func (g *Gateway) resumeMoves(ctx context.Context) {
+	keys, err := g.state.ListKeysFiltered(ctx, "moving.*")
+	if err != nil {
+		g.log.Warn("moves to shared delivery under way: not read", "err", err)
+		return
+	}
+	for k := range keys.Keys() {
+		e, err := g.state.Get(ctx, k)
+		if err != nil {
+			continue
+		}
+		var inc, name string
+		var upTo uint64
+		if n, _ := fmt.Sscanf(string(e.Value()), "%s %d %s", &inc, &upTo, &name); n != 3 {
+			continue
+		}
+		if rs, err := g.sink(name); err != nil || !rs.cfg.Shared() || rs.cfg.Incarnation != inc {
+			_ = g.state.Purge(ctx, k)
+			continue
+		}
+		g.shared.index.From(inc, upTo+1)
+		g.log.Info("sink moving to shared delivery: resuming its hand-over", "sink", name, "incarnation", inc, "up_to", upTo)
+		g.startHandOver(name, inc, upTo)
+	}
 }
 
 // lastEventSeq is the events stream's last sequence.
@@ -151,8 +202,10 @@ func (g *Gateway) handOverOnce(ctx context.Context, name, inc string, upTo uint6
 	g.consumers.Delete(ctx, "move to shared delivery", name)
 	// A move back makes a consumer anew, from then on; an old floor
 	// would replay what was delivered since.
-	if err := g.state.Purge(ctx, ackfloor.Key(name)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-		g.log.Warn("move to shared delivery: ack floor", "sink", name, "err", err)
+	for _, k := range []string{ackfloor.Key(name), moveKey(name)} {
+		if err := g.state.Purge(ctx, k); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			g.log.Warn("move to shared delivery: state", "sink", name, "key", k, "err", err)
+		}
 	}
 	g.log.Info("sink moved to shared delivery: its consumers' backlog is handed over and they are deleted", "sink", name, "records", made)
 	return nil

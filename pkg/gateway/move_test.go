@@ -146,3 +146,69 @@ func testDeliveryMove(t *testing.T, from, to string) {
 		})
 	}
 }
+
+// A move to shared delivery stopped before its hand-over is over (events
+// wait out a retry in the dedicated consumer) resumes at the next start:
+// every event arrives, none twice, and the consumers go.
+func TestMoveToSharedResumesAfterARestart(t *testing.T) {
+	const events = 30
+	rc := testutil.NewReceiver(t)
+	rc.SetAnswer(func(w http.ResponseWriter, _, id string, n int) {
+		if n == 1 && failsFirst(id) {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})
+	dir := t.TempDir()
+	g, stop := gatewaytest.Run(t, gatewaytest.Options{Dir: dir, Top: apiTop})
+	def := fmt.Sprintf(`{"name":"m","events":[">"],"concurrency":4,"delivery":"dedicated","retry":{"schedule":["6s","1s","1s"]},
+	  "webhook":{"url":"%s/m","timeout":"2s","allow_private_networks":true,"tls":{"ca_file":%q}}}`, rc.Server.URL, rc.CAFile)
+	if code := apiJSON(t, g, "POST", "/v1/sinks", def, nil); code != 201 {
+		t.Fatalf("create: %d", code)
+	}
+	for i := 1; i <= events; i++ {
+		gatewaytest.Publish(t, g, "order.created", "m"+strconv.Itoa(i), []byte(`{}`), nil)
+	}
+	testutil.WaitFor(t, 10*time.Second, "every event tried once", func() bool {
+		seen := map[string]bool{}
+		for _, h := range rc.Hits("m") {
+			seen[h.ID] = true
+		}
+		return len(seen) == events
+	})
+	if code := apiJSON(t, g, "PATCH", "/v1/sinks/m", `{"delivery":"shared"}`, nil); code != 200 {
+		t.Fatalf("PATCH: %d", code)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	g, _ = gatewaytest.Run(t, gatewaytest.Options{Dir: dir, Top: apiTop})
+	ctx := context.Background()
+	if _, err := g.Bus().JS.Consumer(ctx, "EVENTS", "m"); err != nil {
+		t.Fatalf("the hand-over ended before the stop (the test needs it under way): %v", err)
+	}
+	want := func(id string) int {
+		if failsFirst(id) {
+			return 2
+		}
+		return 1
+	}
+	exact := func() bool {
+		got := map[string]int{}
+		for _, h := range rc.Hits("m") {
+			got[h.ID]++
+		}
+		for i := 1; i <= events; i++ {
+			if id := "m" + strconv.Itoa(i); got[id] != want(id) {
+				return false
+			}
+		}
+		return len(got) == events
+	}
+	testutil.WaitFor(t, 30*time.Second, "every event delivered after the restart", exact)
+	testutil.Holds(t, time.Second, "none twice", exact)
+	testutil.WaitFor(t, 10*time.Second, "the dedicated consumers deleted", func() bool {
+		_, err := g.Bus().JS.Consumer(ctx, "EVENTS", "m")
+		_, rerr := g.Bus().JS.Consumer(ctx, "SWITCHYARD_REDRIVE", subject.RedriveConsumer("m"))
+		return errors.Is(err, jetstream.ErrConsumerNotFound) && errors.Is(rerr, jetstream.ErrConsumerNotFound)
+	})
+}
