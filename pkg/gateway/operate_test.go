@@ -197,7 +197,9 @@ func testRateLimitHolds(t *testing.T, delivery string) {
 	}
 }
 
-func TestWebhookDeliveryHeader(t *testing.T) {
+func TestWebhookDeliveryHeader(t *testing.T) { forEachDelivery(t, testWebhookDeliveryHeader) }
+
+func testWebhookDeliveryHeader(t *testing.T, delivery string) {
 	rc := testutil.NewReceiver(t)
 	rc.SetAnswer(func(w http.ResponseWriter, sink, id string, n int) {
 		switch id {
@@ -208,7 +210,7 @@ func TestWebhookDeliveryHeader(t *testing.T) {
 			w.Header().Set("webhook-delivery", "disable")
 		}
 	})
-	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, "")})
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, delivery)})
 	gatewaytest.Publish(t, g, "order.completed", "abort", []byte(`{}`), nil)
 	var recs []deadletter.Record
 	testutil.WaitFor(t, 10*time.Second, "abort-message dead letter", func() bool {
@@ -313,6 +315,10 @@ func testDeadLettersInBulk(t *testing.T, delivery string) {
 // and the tenant apart: ?type= finds them, ?tenant= tells tenants apart,
 // and a redrive by type and tenant redrives that tenant's alone.
 func TestTenantDeadLettersByTypeAndTenant(t *testing.T) {
+	forEachDelivery(t, testTenantDeadLettersByTypeAndTenant)
+}
+
+func testTenantDeadLettersByTypeAndTenant(t *testing.T, delivery string) {
 	rc := testutil.NewReceiver(t)
 	rc.SetAnswer(answerGone)
 	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: rc.SinkYAML("s", `[">"]`, 4, "    tenant: \"*\"\n    breaker: {enabled: false}\n")})

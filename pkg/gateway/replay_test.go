@@ -121,10 +121,12 @@ func testReplayDeliversTheRangeToOneSinkDuringLiveTraffic(t *testing.T, delivery
 	t.Logf("replay %s: %d events in range, state %s, %.0f events/s", st.ID, st.Total, st.State, st.Rate)
 }
 
-func TestReplayCancel(t *testing.T) {
+func TestReplayCancel(t *testing.T) { forEachDelivery(t, testReplayCancel) }
+
+func testReplayCancel(t *testing.T, delivery string) {
 	rc := testutil.NewReceiver(t)
 	rc.SetDelay("", 50*time.Millisecond)
-	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: strings.Replace(rc.SinkYAML("a", `[">"]`, 4, ""), "concurrency: 4", "concurrency: 1", 1)})
+	g, _ := gatewaytest.Run(t, gatewaytest.Options{Sinks: strings.Replace(rc.SinkYAML("a", `[">"]`, 4, delivery), "concurrency: 4", "concurrency: 1", 1)})
 	since := time.Now()
 	for i := 0; i < 40; i++ {
 		gatewaytest.Publish(t, g, "order.created", fmt.Sprintf("c%d", i), []byte(`{}`), nil)
