@@ -32,8 +32,7 @@ func (w watchTarget) Apply(ctx context.Context, c apisinks.Change) { w.e.applyCh
 // the host, unless this replica already has it.
 func (e *Endpoints) applyChange(ctx context.Context, c apisinks.Change) {
 	name, rev := c.Name, c.Rev
-	e.change.Lock()
-	defer e.change.Unlock()
+	defer e.changeOne(name)()
 	e.mu.RLock()
 	cur, had := e.api[name]
 	file := e.file

@@ -101,8 +101,7 @@ func (e *Endpoints) CreateSink(ctx context.Context, body []byte, actor string) (
 	if err != nil {
 		return gatewayapi.SinkView{}, err
 	}
-	e.change.Lock()
-	defer e.change.Unlock()
+	defer e.changeOne(name)()
 	if !e.host.Running() {
 		return gatewayapi.SinkView{}, gatewayapi.ErrNotRunning
 	}
@@ -197,8 +196,7 @@ func (e *Endpoints) stored(ctx context.Context, name, inFile string) (apisinks.E
 // update reads an API sink, lets change edit its spec and record, judges
 // the result, stores it (only over the revision it read) and applies it.
 func (e *Endpoints) update(ctx context.Context, name, op, actor, reason string, change func(doc map[string]any, rec *apisinks.Record) error) error {
-	e.change.Lock()
-	defer e.change.Unlock()
+	defer e.changeOne(name)()
 	en, err := e.stored(ctx, name, "change it there (YAML sinks rotate secrets by listing two)")
 	if err != nil {
 		return err
@@ -239,8 +237,7 @@ func (e *Endpoints) Disable(ctx context.Context, name, reason string) (bool, err
 // its consumers, its dead letters, its pause and ack floor. The
 // tombstone is written first, so no replica brings it back.
 func (e *Endpoints) DeleteSink(ctx context.Context, name, actor string) error {
-	e.change.Lock()
-	defer e.change.Unlock()
+	defer e.changeOne(name)()
 	en, err := e.stored(ctx, name, "remove it there")
 	if err != nil {
 		return err

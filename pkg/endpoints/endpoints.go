@@ -74,8 +74,13 @@ type Endpoints struct {
 	watcher *apisinks.Watcher // applies the other replicas' changes
 
 	// change serializes the changes: each is applied through the host
-	// before the next is judged. It is taken before the host's own locks.
-	change sync.Mutex
+	// before the next is judged. A change of all the sinks (a reload, the
+	// expiry) holds it; a change of one holds it for reading and that
+	// sink's name (changeOne), so that changes of different sinks wait
+	// for one another only in the host. It is taken before the host's own
+	// locks.
+	change sync.RWMutex
+	byName nameLocks
 	mu     sync.RWMutex // guards file, api and what is counted of it; never held across a call to the host
 	file   *config.Config
 	api    map[string]*apisinks.Sink

@@ -27,6 +27,9 @@ type host struct {
 	mu      sync.Mutex
 	applies int      // whole configs applied
 	applied []string // the sinks applied one by one
+	// gates hold ApplySink of a name: entered is closed when it is held,
+	// and it goes on once release is closed. Set before any change.
+	gates   map[string]gate
 	running []config.Sink
 	forgot  []string
 	sent    []*event.Event
@@ -42,7 +45,13 @@ func (h *host) Apply(_ context.Context, next *config.Config, _ bool) (config.Pla
 	return config.Plan{}, nil
 }
 
+type gate struct{ entered, release chan struct{} }
+
 func (h *host) ApplySink(_ context.Context, name string, next *config.Sink) error {
+	if g, ok := h.gates[name]; ok {
+		close(g.entered)
+		<-g.release
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.applied = append(h.applied, name)
@@ -246,5 +255,56 @@ func TestOneSinkChangeAppliesThatSinkAlone(t *testing.T) {
 	}
 	if a, _ := h.Sink("a"); !slices.Equal(a.Events, []string{"order.created"}) {
 		t.Fatalf("a runs with events %v", a.Events)
+	}
+}
+
+// Changes of different sinks do not wait for one another's (a create's
+// requests to the bucket and the name's leftovers, its start): a create
+// held in the host does not hold up the create of another sink.
+func TestChangesOfDifferentSinksOverlap(t *testing.T) {
+	ctx := t.Context()
+	js := testutil.StartJetStream(t, nil)
+	b, busCfg := testutil.OpenBus(t, js, nil)
+	kv, err := b.SinksKV(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, err := b.StateKV(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	slow := gate{entered: make(chan struct{}), release: make(chan struct{})}
+	h := &host{gates: map[string]gate{"slow": slow}}
+	e := endpoints.New(endpoints.Config{Host: h, Store: &apisinks.Store{KV: kv, State: state, Log: log}, Kinds: sink.Default,
+		File: fileWith(t), JS: b.JS, Stream: busCfg.Stream.Name, Metrics: telemetry.NewMetrics(), Log: log})
+	if err := e.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	create := func(name string) chan error {
+		done := make(chan error, 1)
+		go func() {
+			_, err := e.CreateSink(ctx, []byte(`{"name":"`+name+`","events":[">"],"webhook":{"url":"https://example.com/`+name+`"}}`), "ann")
+			done <- err
+		}()
+		return done
+	}
+	slowDone := create("slow")
+	<-slow.entered
+	select {
+	case err := <-create("fast"):
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		close(slow.release)
+		t.Fatal("the create of another sink waited for the one held in the host")
+	}
+	close(slow.release)
+	if err := <-slowDone; err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := h.Sink("slow"); !ok {
+		t.Fatal("slow does not run")
 	}
 }
