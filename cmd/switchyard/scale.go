@@ -40,7 +40,8 @@ The machine's load average is reported beside the figures. Everything runs on 12
 the gateway is killed and its directory removed at the end (and on Ctrl-C).`,
 		Example: `  switchyard scale --endpoints 10000 --tenants 1000 --clients 8 --delivery shared
   switchyard scale --endpoints 2000 --tenants 200 --clients 8 --delivery dedicated
-  switchyard scale --endpoints 2000 --tenants 200 --faulty --json`,
+  switchyard scale --endpoints 2000 --tenants 200 --faulty --json
+  switchyard scale --endpoints 2000 --tenants 200 --heapprofile heap   # heap.{before,idle,later}.pprof`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			bin, err := os.Executable()
@@ -73,6 +74,7 @@ the gateway is killed and its directory removed at the end (and on Ctrl-C).`,
 	f.BoolVar(&o.Faulty, "faulty", false, "the isolation run: failing, hanging and paused endpoints, five events per tenant")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON on stdout (the summary goes to stderr)")
 	f.DurationVar(&o.Later, "later", o.Later, "read memory and goroutines again this long after the events (0: not)")
+	f.StringVar(&o.HeapProfile, "heapprofile", "", "save the gateway's heap profiles to PREFIX.{before,idle,later}.pprof (go tool pprof -sample_index=inuse_space -diff_base PREFIX.idle.pprof PREFIX.later.pprof)")
 	f.DurationVar(&o.CreateTimeout, "create-timeout", o.CreateTimeout, "give up creating after this long")
 	return cmd
 }

@@ -214,6 +214,35 @@ func (g *gateway) heapMB(ctx context.Context) float64 {
 	return -1
 }
 
+// saveHeap writes the child's heap profile (after a collection) to path:
+// go tool pprof -sample_index=inuse_space -diff_base A B shows what grew.
+func (g *gateway) saveHeap(ctx context.Context, path string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.admin+"/debug/pprof/heap?gc=1", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+g.token)
+	resp, err := g.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("heap profile: %s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
 // consumers counts the JetStream consumers of the gateway's account
 // through its embedded NATS; -1 when it cannot.
 func (g *gateway) consumers(ctx context.Context) int {

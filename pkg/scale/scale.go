@@ -45,6 +45,11 @@ type Options struct {
 	Later time.Duration
 	// Command is the command line, reported as is.
 	Command string
+	// HeapProfile, when set, is the prefix of the child's heap profiles:
+	// PREFIX.before.pprof (before the first create), PREFIX.idle.pprof
+	// (after the idle window) and PREFIX.later.pprof (Later after the
+	// events).
+	HeapProfile string
 	// Progress receives a line per phase (nil: none).
 	Progress io.Writer
 
@@ -126,6 +131,9 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	}
 	rep.Memory.RSSBeforeMB = mb(rssBefore)
 	rep.Memory.HeapBeforeMB = g.heapMB(ctx)
+	if err := o.saveHeap(ctx, g, "before"); err != nil {
+		return rep, err
+	}
 	rep.Goroutines.Before = g.goroutines(ctx)
 	rep.Consumers.Before = g.consumers(ctx)
 
@@ -169,6 +177,9 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	rep.Goroutines.After = g.goroutines(ctx)
 	rep.Consumers.After = g.consumers(ctx)
 	rep.Memory.HeapAfterMB = g.heapMB(ctx)
+	if err := o.saveHeap(ctx, g, "idle"); err != nil {
+		return rep, err
+	}
 	if rep.Memory.HeapBeforeMB >= 0 && rep.Memory.HeapAfterMB >= 0 {
 		rep.Memory.HeapPerEndpointKB = (rep.Memory.HeapAfterMB - rep.Memory.HeapBeforeMB) * 1024 / float64(o.Endpoints)
 	}
@@ -202,6 +213,9 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 		rep.Memory.LaterS = o.Later.Seconds()
 		rep.Memory.HeapLaterMB = g.heapMB(ctx)
 		rep.Goroutines.Later = g.goroutines(ctx)
+		if err := o.saveHeap(ctx, g, "later"); err != nil {
+			return rep, err
+		}
 	}
 	// The mode each endpoint runs in, as the gateway reports it (read
 	// last: listing thousands of sinks is work the figures must not see).
@@ -218,6 +232,15 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 		rep.Modes[d]++
 	}
 	return rep, nil
+}
+
+// saveHeap keeps the child's heap profile as PREFIX.name.pprof when
+// o.HeapProfile is set.
+func (o *Options) saveHeap(ctx context.Context, g *gateway, name string) error {
+	if o.HeapProfile == "" {
+		return nil
+	}
+	return g.saveHeap(ctx, o.HeapProfile+"."+name+".pprof")
 }
 
 func rssMB(pid int) (float64, error) {

@@ -74,6 +74,7 @@ func TestScaleSmall(t *testing.T) {
 func testScaleSmall(t *testing.T, delivery string) {
 	o := small(t)
 	o.Delivery = delivery
+	o.HeapProfile = filepath.Join(t.TempDir(), "heap")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	rep, err := Run(ctx, o)
@@ -92,6 +93,11 @@ func testScaleSmall(t *testing.T, delivery string) {
 	if rep.Memory.RSSBeforeMB <= 0 || rep.Memory.RSSAfterMB <= 0 || rep.Goroutines.Before <= 0 || rep.Goroutines.After <= 0 ||
 		rep.Consumers.Before < 0 || rep.Consumers.After < 0 || rep.Memory.HeapBeforeMB <= 0 || rep.Memory.HeapLaterMB <= 0 {
 		t.Errorf("memory %+v, goroutines %+v, consumers %+v: not read", rep.Memory, rep.Goroutines, rep.Consumers)
+	}
+	for _, name := range []string{"before", "idle", "later"} {
+		if fi, err := os.Stat(o.HeapProfile + "." + name + ".pprof"); err != nil || fi.Size() == 0 {
+			t.Errorf("heap profile %s: %v", name, err)
+		}
 	}
 	if rep.Modes[delivery] != o.Endpoints {
 		t.Errorf("sinks by delivery: %v", rep.Modes)
