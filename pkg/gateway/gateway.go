@@ -354,6 +354,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		g.startSink(ctx, rs)
 	}
 	g.resumeMoves(ctx) // before the matchers start
+	g.resumeLeaving(ctx)
 	g.reloadMu.Unlock()
 	g.running.Store(true)
 	// After running: the changes they apply go through the reload path.

@@ -237,8 +237,20 @@ func (g *Gateway) ensureConsumers(ctx context.Context, sc config.Sink, batch int
 // ensureConsumers) and keeps the shared old delivering the records handed
 // on before, until none is left.
 func (g *Gateway) moveToDedicated(ctx context.Context, old, rs *runningSink) {
-	name, inc := rs.cfg.Name, rs.cfg.Incarnation
 	g.startSink(g.runCtx, rs)
+	if cut, ok := g.shared.index.Until(rs.cfg.Incarnation); ok {
+		if _, err := g.state.Put(ctx, leaveKey(rs.cfg.Name), fmt.Appendf(nil, "%s %d %s", rs.cfg.Incarnation, cut, rs.cfg.Name)); err != nil {
+			g.log.Warn("move to dedicated delivery: not recorded; a restart before its shared records are delivered drops them", "sink", rs.cfg.Name, "err", err)
+		}
+	}
+	g.startLeaving(old)
+}
+
+// startLeaving keeps the running shared old (its sink now dedicated)
+// delivering its records, gated by the sink's state as it runs now,
+// until none is left; then it stops.
+func (g *Gateway) startLeaving(old *runningSink) {
+	name, inc := old.cfg.Name, old.cfg.Incarnation
 	g.shared.leave(old, func() dispatch.State {
 		if cur, err := g.sink(name); err == nil {
 			return cur.dispatcher.State()
@@ -249,12 +261,68 @@ func (g *Gateway) moveToDedicated(ctx context.Context, old, rs *runningSink) {
 	g.moves.Add(1)
 	go func() {
 		defer g.moves.Done()
-		g.finishLeaving(g.runCtx, old)
+		if g.finishLeaving(g.runCtx, old) {
+			if err := g.state.Purge(context.WithoutCancel(g.runCtx), leaveKey(name)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+				g.log.Warn("move to dedicated delivery: state", "sink", name, "err", err)
+			}
+		}
 		g.shared.left(old)
 		old.cancel()
 		old.stopped()
-		_ = old.driver.Close(context.WithoutCancel(ctx))
+		_ = old.driver.Close(context.WithoutCancel(g.runCtx))
 	}()
+}
+
+// leaveKey is where the state bucket keeps a move to dedicated delivery
+// whose shared records are not all delivered ("<incarnation> <cut>
+// <name>"): a restart delivers them (resumeLeaving).
+func leaveKey(name string) string { return "leaving." + subject.Token(name) }
+
+// resumeLeaving starts again, before the matchers start, the shared
+// delivery of the records left by the moves to dedicated delivery a stop
+// interrupted; a record whose sink no longer runs dedicated under that
+// incarnation is dropped (a deleted sink's records are purged).
+func (g *Gateway) resumeLeaving(ctx context.Context) {
+	keys, err := g.state.ListKeysFiltered(ctx, "leaving.*")
+	if err != nil {
+		g.log.Warn("moves to dedicated delivery under way: not read", "err", err)
+		return
+	}
+	for k := range keys.Keys() {
+		e, err := g.state.Get(ctx, k)
+		if err != nil {
+			continue
+		}
+		var inc, name string
+		var cut uint64
+		if n, _ := fmt.Sscanf(string(e.Value()), "%s %d %s", &inc, &cut, &name); n != 3 {
+			continue
+		}
+		cur, err := g.sink(name)
+		if err != nil || cur.cfg.Shared() || cur.cfg.Incarnation != inc {
+			if err != nil || cur.cfg.Incarnation != inc {
+				if err := shared.Purge(ctx, g.bus.JS, inc); err != nil {
+					g.log.Warn("moved to dedicated delivery and gone: shared records", "sink", name, "err", err)
+				}
+			}
+			_ = g.state.Purge(ctx, k)
+			continue
+		}
+		sc := cur.cfg
+		sc.Delivery = config.DeliveryShared
+		old, err := g.openSink(ctx, sc)
+		if err != nil {
+			g.log.Warn("moved to dedicated delivery: its shared records wait for the next start", "sink", name, "err", err)
+			continue
+		}
+		sctx, cancel := context.WithCancel(g.runCtx)
+		old.cancel = cancel
+		old.wait = old.dispatcher.Start(sctx, g.shutdownGrace())
+		if err := g.shared.index.Put(inc, sc.FilterSubjects()); err == nil {
+			_, _ = g.shared.index.Cut(inc, func() (uint64, error) { return cut, nil })
+		}
+		g.startLeaving(old)
+	}
 }
 
 // leaveEvery is how often a sink moved to dedicated delivery looks
@@ -264,23 +332,25 @@ const leaveEvery = 250 * time.Millisecond
 // finishLeaving returns once the shared sink old has no record left
 // (every event up to its cut handed on by the matchers, and no record
 // due, waiting or parked), its sink is deleted or another incarnation
-// runs under its name (its records are purged then), or ctx ends.
-func (g *Gateway) finishLeaving(ctx context.Context, old *runningSink) {
+// runs under its name (its records are purged then), or ctx ends (then
+// false: not over).
+func (g *Gateway) finishLeaving(ctx context.Context, old *runningSink) bool {
 	name, inc := old.cfg.Name, old.cfg.Incarnation
 	for sleepCtx(ctx, leaveEvery) {
 		if cur, err := g.sink(name); err != nil || cur.cfg.Incarnation != inc {
 			if err := shared.Purge(ctx, g.bus.JS, inc); err != nil {
 				g.log.Warn("sink moved to dedicated delivery and gone: shared records", "sink", name, "err", err)
 			}
-			return
+			return true
 		}
 		if done, err := g.leftShared(ctx, inc); err != nil {
 			g.log.Warn("sink moving to dedicated delivery: its shared records", "sink", name, "err", err)
 		} else if done {
 			g.log.Info("sink moved to dedicated delivery: its shared records are delivered", "sink", name)
-			return
+			return true
 		}
 	}
+	return false
 }
 
 // leftShared says whether the matchers are past the cut of inc and no

@@ -147,10 +147,18 @@ func testDeliveryMove(t *testing.T, from, to string) {
 	}
 }
 
-// A move to shared delivery stopped before its hand-over is over (events
-// wait out a retry in the dedicated consumer) resumes at the next start:
-// every event arrives, none twice, and the consumers go.
-func TestMoveToSharedResumesAfterARestart(t *testing.T) {
+// A move stopped before it is over resumes at the next start: to shared
+// delivery, with events waiting out a retry in the dedicated consumer
+// (its hand-over); to dedicated, with records waiting as schedules (their
+// delivery through the shared sink). Every event arrives, none twice, and
+// nothing of the former delivery is left.
+func TestDeliveryMoveResumesAfterARestart(t *testing.T) {
+	for _, tc := range []struct{ from, to string }{{"dedicated", "shared"}, {"shared", "dedicated"}} {
+		t.Run(tc.from+"_to_"+tc.to, func(t *testing.T) { testDeliveryMoveResumes(t, tc.from, tc.to) })
+	}
+}
+
+func testDeliveryMoveResumes(t *testing.T, from, to string) {
 	const events = 30
 	rc := testutil.NewReceiver(t)
 	rc.SetAnswer(func(w http.ResponseWriter, _, id string, n int) {
@@ -160,8 +168,8 @@ func TestMoveToSharedResumesAfterARestart(t *testing.T) {
 	})
 	dir := t.TempDir()
 	g, stop := gatewaytest.Run(t, gatewaytest.Options{Dir: dir, Top: apiTop})
-	def := fmt.Sprintf(`{"name":"m","events":[">"],"concurrency":4,"delivery":"dedicated","retry":{"schedule":["6s","1s","1s"]},
-	  "webhook":{"url":"%s/m","timeout":"2s","allow_private_networks":true,"tls":{"ca_file":%q}}}`, rc.Server.URL, rc.CAFile)
+	def := fmt.Sprintf(`{"name":"m","events":[">"],"concurrency":4,"delivery":%q,"retry":{"schedule":["6s","1s","1s"]},
+	  "webhook":{"url":"%s/m","timeout":"2s","allow_private_networks":true,"tls":{"ca_file":%q}}}`, from, rc.Server.URL, rc.CAFile)
 	if code := apiJSON(t, g, "POST", "/v1/sinks", def, nil); code != 201 {
 		t.Fatalf("create: %d", code)
 	}
@@ -175,7 +183,7 @@ func TestMoveToSharedResumesAfterARestart(t *testing.T) {
 		}
 		return len(seen) == events
 	})
-	if code := apiJSON(t, g, "PATCH", "/v1/sinks/m", `{"delivery":"shared"}`, nil); code != 200 {
+	if code := apiJSON(t, g, "PATCH", "/v1/sinks/m", fmt.Sprintf(`{"delivery":%q}`, to), nil); code != 200 {
 		t.Fatalf("PATCH: %d", code)
 	}
 	if err := stop(); err != nil {
@@ -183,8 +191,22 @@ func TestMoveToSharedResumesAfterARestart(t *testing.T) {
 	}
 	g, _ = gatewaytest.Run(t, gatewaytest.Options{Dir: dir, Top: apiTop})
 	ctx := context.Background()
-	if _, err := g.Bus().JS.Consumer(ctx, "EVENTS", "m"); err != nil {
+	deliveries := func() uint64 {
+		st, err := g.Bus().JS.Stream(ctx, event.DeliveriesStream)
+		if err != nil {
+			return 1
+		}
+		info, err := st.Info(ctx)
+		if err != nil {
+			return 1
+		}
+		return info.State.Msgs
+	}
+	if _, err := g.Bus().JS.Consumer(ctx, "EVENTS", "m"); to == "shared" && err != nil {
 		t.Fatalf("the hand-over ended before the stop (the test needs it under way): %v", err)
+	}
+	if to == "dedicated" && deliveries() == 0 {
+		t.Fatal("no shared record left at the stop (the test needs some)")
 	}
 	want := func(id string) int {
 		if failsFirst(id) {
@@ -206,9 +228,13 @@ func TestMoveToSharedResumesAfterARestart(t *testing.T) {
 	}
 	testutil.WaitFor(t, 30*time.Second, "every event delivered after the restart", exact)
 	testutil.Holds(t, time.Second, "none twice", exact)
-	testutil.WaitFor(t, 10*time.Second, "the dedicated consumers deleted", func() bool {
-		_, err := g.Bus().JS.Consumer(ctx, "EVENTS", "m")
-		_, rerr := g.Bus().JS.Consumer(ctx, "SWITCHYARD_REDRIVE", subject.RedriveConsumer("m"))
-		return errors.Is(err, jetstream.ErrConsumerNotFound) && errors.Is(rerr, jetstream.ErrConsumerNotFound)
-	})
+	if to == "shared" {
+		testutil.WaitFor(t, 10*time.Second, "the dedicated consumers deleted", func() bool {
+			_, err := g.Bus().JS.Consumer(ctx, "EVENTS", "m")
+			_, rerr := g.Bus().JS.Consumer(ctx, "SWITCHYARD_REDRIVE", subject.RedriveConsumer("m"))
+			return errors.Is(err, jetstream.ErrConsumerNotFound) && errors.Is(rerr, jetstream.ErrConsumerNotFound)
+		})
+	} else {
+		testutil.WaitFor(t, 10*time.Second, "no shared record left", func() bool { return deliveries() == 0 })
+	}
 }
