@@ -358,7 +358,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.reloadMu.Unlock()
 	g.running.Store(true)
 	// After running: the changes they apply go through the reload path.
-	deliverer := &shared.Deliverer{Conn: g.bus.Conn, Sinks: g.shared, Log: g.log}
+	deliverer := &shared.Deliverer{Conn: g.bus.Conn, Sinks: g.shared, Log: g.log, Current: g.store.Current}
 	g.shared.deliverer.Store(deliverer)
 	_ = sup.start(ctx, // cannot fail
 		lifecycle.Go(&shared.Matcher{Conn: g.bus.Conn, Stream: g.cfg.Stream.Name, Index: g.shared.index, Log: g.log, Current: g.store.Current}),

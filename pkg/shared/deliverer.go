@@ -49,11 +49,21 @@ type Deliverer struct {
 	MaxAckPending int
 	// Batch is how many records one pull asks for; zero: 256.
 	Batch int
+	// Current, when set, says whether this replica runs every sink
+	// created (through any replica) before it was called (the Matcher's).
+	// A record of an incarnation this replica does not know is taken for
+	// a deleted sink's only once it does: while its sinks load (after a
+	// restart, or behind a slow watch) the record comes back, however
+	// often it was delivered before.
+	Current func(ctx context.Context) (bool, error)
 
 	js     jetstream.JetStream
 	stream jetstream.Stream
 	mu     sync.Mutex
 	parked map[string]bool // incarnations with parked records, as far as this replica knows
+	// behindAt is when Current last said this replica's sinks are not
+	// current.
+	behindAt time.Time
 	// woken are parked incarnations whose sinks gave room back since the
 	// unparker last looked (Wake); wake tells the unparker there are some.
 	woken map[string]bool
@@ -86,6 +96,35 @@ const DefaultAckWait = 30 * time.Second
 // not know comes back before it is taken for a deleted sink's: a sink
 // created through another replica is known here within moments.
 const unknownTries = 20
+
+// unknownWait is how long a record of an unknown incarnation waits while
+// this replica's sinks are not current; a "not current" answer is reused
+// for as long, so a burst of such records costs one question.
+const unknownWait = 2 * time.Second
+
+// current says whether this replica's sinks are current (Current), asking
+// at most once per unknownWait while they are not.
+func (d *Deliverer) current(ctx context.Context) bool {
+	if d.Current == nil {
+		return true
+	}
+	d.mu.Lock()
+	behind := !d.behindAt.IsZero() && time.Since(d.behindAt) < unknownWait
+	d.mu.Unlock()
+	if behind {
+		return false
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	ok, err := d.Current(cctx)
+	cancel()
+	if ok && err == nil {
+		return true
+	}
+	d.mu.Lock()
+	d.behindAt = time.Now()
+	d.mu.Unlock()
+	return false
+}
 
 // Run delivers until ctx ends.
 func (d *Deliverer) Run(ctx context.Context) {
@@ -203,7 +242,7 @@ func (d *Deliverer) route(ctx context.Context, m jetstream.Msg, log *slog.Logger
 	r := NewRecord(d.js, m)
 	t, ok := d.Sinks.SharedTarget(r.Incarnation())
 	if !ok {
-		d.unknown(r, log)
+		d.unknown(ctx, r, log)
 		return
 	}
 	if t.Room() > 0 && t.Offer(r) {
@@ -219,10 +258,14 @@ func (d *Deliverer) route(ctx context.Context, m jetstream.Msg, log *slog.Logger
 // just created through another replica soon is, so the record comes back
 // a few times before it is taken for a deleted sink's (whose records the
 // delete purged, all but those handed on while it was deleted).
-func (d *Deliverer) unknown(r *Record, log *slog.Logger) {
+func (d *Deliverer) unknown(ctx context.Context, r *Record, log *slog.Logger) {
 	meta, err := r.msg.Metadata()
 	if err == nil && meta.NumDelivered < unknownTries {
 		_ = r.msg.NakWithDelay(time.Duration(meta.NumDelivered) * 250 * time.Millisecond)
+		return
+	}
+	if !d.current(ctx) {
+		_ = r.msg.NakWithDelay(unknownWait)
 		return
 	}
 	log.Warn("record of a sink that no longer exists: dropped", "sink_incarnation", r.Incarnation(),
