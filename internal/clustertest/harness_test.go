@@ -509,6 +509,15 @@ func streamMsgs(js jetstream.JetStream, name string) int {
 	return int(s.CachedInfo().State.Msgs)
 }
 
+// deadLetters is how many messages the DLQ stream holds, asked until the
+// cluster answers (-1 if it never does within 30 s): right after the
+// faults, one stream info may time out while leaders settle.
+func deadLetters(js jetstream.JetStream) int {
+	n := -1
+	testutil.Poll(30*time.Second, func() bool { n = streamMsgs(js, "DLQ"); return n >= 0 })
+	return n
+}
+
 // envelopeID is the event id in an EventBridge Detail.
 func envelopeID(detail string) string {
 	var env struct {

@@ -168,7 +168,7 @@ func rotatingKills(t *testing.T, delivery string, n, rate int) {
 			t.Errorf("%s: %d duplicates, more than the %d that the kills could leave in flight", name, total-u, bound)
 		}
 	}
-	if dl := streamMsgs(js, "DLQ"); dl != 0 {
+	if dl := deadLetters(js); dl != 0 {
 		t.Errorf("dead letters: %d, want 0", dl)
 	}
 	shares, waits := "", 0

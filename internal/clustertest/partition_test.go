@@ -109,7 +109,7 @@ func replicaCutOff(t *testing.T, delivery string, n, after int) {
 	if s.hookByReplica(3) == rejoined {
 		t.Error("the replica delivered nothing after the link returned")
 	}
-	if dl := streamMsgs(js, "DLQ"); dl != 0 {
+	if dl := deadLetters(js); dl != 0 {
 		t.Errorf("dead letters: %d", dl)
 	}
 	for _, r := range reps {

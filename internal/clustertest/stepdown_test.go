@@ -90,7 +90,7 @@ func leaderStepDowns(t *testing.T, delivery string, n int, subjects []string) {
 		}
 		total += moved[subj]
 	}
-	if dl := streamMsgs(js, "DLQ"); dl != 0 {
+	if dl := deadLetters(js); dl != 0 {
 		t.Errorf("dead letters: %d", dl)
 	}
 	for _, r := range reps {
