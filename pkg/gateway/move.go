@@ -23,9 +23,14 @@ import (
 // Dedicated → shared: the dedicated dispatcher stops first (it hands back
 // what it holds); the shared sink is indexed to take the events after the
 // stream's last sequence S (shared.Index.PutAfter); then a hand-over turns
-// what the dedicated consumers still hold at or before S — never
-// delivered, or waiting out a retry, and every redrive — into records,
-// attempts carried over, and deletes the consumers (shared.HandOver).
+// what the dedicated consumers still hold — never delivered, or waiting
+// out a retry, and every redrive — into records, attempts carried over,
+// until nothing at or before S is left, and deletes the consumers
+// (shared.HandOver). An event after S the consumer still gives is handed
+// on by both sides under one record id, so it makes one record (within
+// the deliveries stream's duplicate window): with several replicas, each
+// bounds its index by its own S, and none may drop what another's bound
+// leaves to the consumer.
 //
 // Shared → dedicated: the new consumer is created while no event is
 // matched, and the matchers hand on nothing after its start

@@ -28,20 +28,23 @@ const handOverWait = time.Second
 // HandOver moves what a dedicated sink's consumer c still holds to the
 // sink's shared delivery, once the sink, same incarnation, is indexed to
 // take the events after stream sequence upTo (Index.PutAfter): each
-// message at or before upTo that c delivers, first deliveries and those
-// waiting out a retry alike, becomes a record on subject.Due(incarnation)
-// with the headers the matchers write and the attempts it has made so
-// far, and is acked once the record is stored; a message after upTo is
-// the matchers' and is acked without one. It returns, with how many
-// records it made, once c holds nothing at or before upTo: a message
-// waiting out a retry is handed on when its delay is over, so it waits
-// as long as it would have. The caller then deletes c.
+// message c delivers, first deliveries and those waiting out a retry
+// alike, becomes a record on subject.Due(incarnation) with the headers
+// the matchers write and the attempts it has made so far, and is acked
+// once the record is stored. It returns, with how many records it made,
+// once c holds nothing at or before upTo: a message waiting out a retry
+// is handed on when its delay is over, so it waits as long as it would
+// have. The caller then deletes c.
 //
 // A record's Nats-Msg-Id is the one the matchers give the event's
-// ("<incarnation>:<seq>"; "<incarnation>:r<seq>" for a redrive), so a
-// HandOver interrupted (a crash between a record and its ack) and run
-// again makes no second record within the deliveries stream's duplicate
-// window.
+// ("<incarnation>:<seq>"; "<incarnation>:r<seq>" for a redrive), so an
+// event after upTo that c still delivers, which the matchers hand on too,
+// makes one record within the deliveries stream's duplicate window; so
+// does an event of a HandOver interrupted (a crash between a record and
+// its ack) and run again. Such events are not acked without a record:
+// with several replicas, each indexes the sink after its own last
+// sequence, and one whose bound is above upTo leaves the events between
+// to the consumer.
 func HandOver(ctx context.Context, js jetstream.JetStream, c jetstream.Consumer, incarnation string, upTo uint64, skipped Skipped) (int, error) {
 	made := 0
 	for {
@@ -69,7 +72,7 @@ func HandOver(ctx context.Context, js jetstream.JetStream, c jetstream.Consumer,
 			return made, fmt.Errorf("shared: hand over %s: fetch: %w", incarnation, err)
 		}
 		for m := range b.Messages() {
-			n, err := handOverOne(ctx, js, m, incarnation, upTo, skipped)
+			n, err := handOverOne(ctx, js, m, incarnation, skipped)
 			if err != nil {
 				// Not acked: it comes back, to this run or the next.
 				_ = m.Nak()
@@ -86,17 +89,14 @@ func HandOver(ctx context.Context, js jetstream.JetStream, c jetstream.Consumer,
 	}
 }
 
-// handOverOne makes the record of one message (none after upTo) and acks
-// the message.
-func handOverOne(ctx context.Context, js jetstream.JetStream, m jetstream.Msg, incarnation string, upTo uint64, skipped Skipped) (int, error) {
+// handOverOne makes the record of one message and acks the message; it
+// counts 0 when the record was one already stored.
+func handOverOne(ctx context.Context, js jetstream.JetStream, m jetstream.Msg, incarnation string, skipped Skipped) (int, error) {
 	meta, err := m.Metadata()
 	if err != nil {
 		return 0, fmt.Errorf("shared: hand over %s: %w", incarnation, err)
 	}
 	redrive := event.Trusted(meta.Stream)
-	if !redrive && meta.Sequence.Stream > upTo {
-		return 0, m.Ack()
-	}
 	attempts := meta.NumDelivered - 1 // this delivery is not an attempt
 	if skipped != nil && meta.NumDelivered > 1 {
 		n, err := skipped(ctx, meta)
@@ -116,14 +116,19 @@ func handOverOne(ctx context.Context, js jetstream.JetStream, m jetstream.Msg, i
 	h.Set(event.HeaderMsgID, id)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, err := js.PublishMsg(pctx, &nats.Msg{Subject: subject.Due(incarnation), Header: h, Data: m.Data()}); err != nil {
+	ack, err := js.PublishMsg(pctx, &nats.Msg{Subject: subject.Due(incarnation), Header: h, Data: m.Data()})
+	if err != nil {
 		return 0, fmt.Errorf("shared: hand over %s: record of %d: %w", incarnation, meta.Sequence.Stream, err)
+	}
+	made := 1
+	if ack.Duplicate {
+		made = 0
 	}
 	// A lost ack brings the message back; its record is not made twice.
 	if err := m.DoubleAck(pctx); err != nil {
-		return 1, fmt.Errorf("shared: hand over %s: ack %d: %w", incarnation, meta.Sequence.Stream, err)
+		return made, fmt.Errorf("shared: hand over %s: ack %d: %w", incarnation, meta.Sequence.Stream, err)
 	}
-	return 1, nil
+	return made, nil
 }
 
 // handOverHeaders are the record headers of a message a dedicated
