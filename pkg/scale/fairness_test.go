@@ -29,8 +29,8 @@ func TestFairnessSmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Phases) != 3 {
-		t.Fatalf("%d phases, want 3", len(rep.Phases))
+	if len(rep.Phases) != 3 || rep.RatioFast <= 0 || rep.RatioSlow <= 0 {
+		t.Fatalf("%d phases (want 3), ratios %.2f and %.2f", len(rep.Phases), rep.RatioFast, rep.RatioSlow)
 	}
 	if p := rep.Phases[1]; p.HeavySent == 0 || p.HeavyDelivered != p.HeavySent {
 		t.Errorf("%s: the heavy tenant got %d of its %d events", p.Name, p.HeavyDelivered, p.HeavySent)
@@ -39,10 +39,10 @@ func TestFairnessSmall(t *testing.T) {
 
 // TestFairness is the figure at full size, run only when asked:
 //
-//	SCALE_FAIRNESS=1 go test -run 'TestFairness$' -v -timeout 20m ./pkg/scale
+//	SCALE_FAIRNESS=1 go test -run 'TestFairness$' -v -timeout 40m ./pkg/scale
 //
 // SCALE_FAIRNESS_HEAVY sets the heavy factor (10), SCALE_FAIRNESS_PHASE
-// each phase's length (30s).
+// each phase's length (30s), SCALE_FAIRNESS_ROUNDS the rounds (3).
 func TestFairness(t *testing.T) {
 	if os.Getenv("SCALE_FAIRNESS") == "" {
 		t.Skip("a measurement: set SCALE_FAIRNESS=1 to run it")
@@ -55,12 +55,16 @@ func TestFairness(t *testing.T) {
 	if d, err := time.ParseDuration(os.Getenv("SCALE_FAIRNESS_PHASE")); err == nil && d > 0 {
 		o.Phase = d
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	o.Rounds = 3
+	if n, err := strconv.Atoi(os.Getenv("SCALE_FAIRNESS_ROUNDS")); err == nil && n > 0 {
+		o.Rounds = n
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	rep, err := Fairness(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("tenants %d at %.0f events/s, heavy ×%.0f: p99 ratio with the heavy tenant %.2f, with it slow %.2f",
-		rep.Tenants, rep.Rate, rep.Heavy, rep.RatioFast, rep.RatioSlow)
+	t.Logf("tenants %d at %.0f events/s, heavy ×%.0f, %d rounds: median p99 ratio with the heavy tenant %.2f, with it slow %.2f",
+		rep.Tenants, rep.Rate, rep.Heavy, o.Rounds, rep.RatioFast, rep.RatioSlow)
 }
