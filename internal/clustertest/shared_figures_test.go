@@ -220,15 +220,26 @@ feed:
 func (f *sharedFigures) measureIdle(settle, idle time.Duration) {
 	time.Sleep(settle)
 	rss := f.c.rssBytes()
-	per := make([]string, len(rss))
-	for i := range rss {
-		per[i] = fmt.Sprintf("%.2fKB", float64(rss[i]-f.rss0[i])/1024/float64(max(f.created, 1)))
-	}
 	cpu0, wall0 := f.c.cpu(), time.Now()
 	time.Sleep(idle)
 	cpu := float64(f.c.cpu()-cpu0) / float64(time.Since(wall0))
 	f.logf("at %d endpoints (%s after the last create): nats_rss=%s growth per endpoint=%s; nats idle CPU (3 nodes, %s)=%.1f%% of one core",
-		f.created, settle, mibs(rss), strings.Join(per, "/"), idle, cpu*100)
+		f.created, settle, mibs(rss), f.perEndpoint(rss), idle, cpu*100)
+	// Again after the idle window: what of the growth the servers keep
+	// (block caches expire, the heap is collected).
+	rss = f.c.rssBytes()
+	f.logf("at %d endpoints (%s after the last create): nats_rss=%s growth per endpoint=%s",
+		f.created, settle+idle, mibs(rss), f.perEndpoint(rss))
+}
+
+// perEndpoint is each node's RSS growth since before the first create,
+// per endpoint.
+func (f *sharedFigures) perEndpoint(rss []int64) string {
+	per := make([]string, len(rss))
+	for i := range rss {
+		per[i] = fmt.Sprintf("%.2fKB", float64(rss[i]-f.rss0[i])/1024/float64(max(f.created, 1)))
+	}
+	return strings.Join(per, "/")
 }
 
 // createFan creates the tenant of 100 endpoints that all take "fan".
