@@ -2,6 +2,7 @@ package scale
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
 // FairnessOptions are issue 20's fairness figure: "when one tenant
@@ -61,6 +64,11 @@ type PhaseReport struct {
 	Sent      int    `json:"sent"`
 	Delivered int    `json:"delivered"`
 	Latency   Dist   `json:"publish_to_receipt"`
+	// Same and Others split Latency: the tenants whose sink's delivery
+	// partition is the heavy sink's, and the rest (empty when the
+	// partitions could not be read).
+	Same   Dist `json:"same_partition"`
+	Others Dist `json:"other_partitions"`
 	// HeavySent and HeavyDelivered are the heavy tenant's events of the
 	// phase and how many reached it by the end of the drain.
 	HeavySent      int    `json:"heavy_sent"`
@@ -162,11 +170,15 @@ func Fairness(ctx context.Context, o FairnessOptions) (*FairnessReport, error) {
 	if err != nil {
 		return nil, err
 	}
+	part, err := partitions(ctx, js, append(append([]string(nil), top.name...), "heavy"))
+	if err != nil {
+		o.progressf("no partition split: %v", err)
+	}
 	rep := &FairnessReport{Tenants: o.Tenants, Rate: o.Rate, Heavy: o.Heavy}
 	var fast, slow []float64
 	for round := 0; round < max(o.Rounds, 1); round++ {
 		n := len(rep.Phases)
-		if err := fairnessRound(ctx, js, rc, hv, top, o, rep); err != nil {
+		if err := fairnessRound(ctx, js, rc, hv, top, part, o, rep); err != nil {
 			return rep, err
 		}
 		if base := rep.Phases[n].Latency.P99ms; base > 0 {
@@ -193,7 +205,7 @@ func median(xs []float64) float64 {
 }
 
 // fairnessRound runs the three phases once, appending them to rep.
-func fairnessRound(ctx context.Context, js jetstream.JetStream, rc *receiver, hv *heavyEndpoint, top *topology, o FairnessOptions, rep *FairnessReport) error {
+func fairnessRound(ctx context.Context, js jetstream.JetStream, rc *receiver, hv *heavyEndpoint, top *topology, part map[string]int, o FairnessOptions, rep *FairnessReport) error {
 	for _, ph := range []struct {
 		name  string
 		heavy float64
@@ -201,13 +213,17 @@ func fairnessRound(ctx context.Context, js jetstream.JetStream, rc *receiver, hv
 	}{{"without the heavy tenant", 0, 0}, {"with the heavy tenant", o.Heavy, 0}, {"with the heavy tenant, its endpoint slow", o.Heavy, o.Slow}} {
 		hv.slow.Store(int64(ph.slow))
 		o.progressf("phase %q: %s …", ph.name, o.Phase)
-		pr, err := fairnessPhase(ctx, js, rc, hv, top, o, ph.name, ph.heavy)
+		pr, err := fairnessPhase(ctx, js, rc, hv, top, part, o, ph.name, ph.heavy)
 		if err != nil {
 			return err
 		}
 		rep.Phases = append(rep.Phases, *pr)
 		o.progressf("%s: p50 %.0f ms, p99 %.0f ms, max %.0f ms (%d/%d; heavy %d/%d) load %s", pr.Name,
 			pr.Latency.P50ms, pr.Latency.P99ms, pr.Latency.Maxms, pr.Delivered, pr.Sent, pr.HeavyDelivered, pr.HeavySent, pr.Load)
+		if pr.Same.N > 0 {
+			o.progressf("  p99 of the tenants in the heavy sink's delivery partition %.0f ms (%d), in the others %.0f ms (%d)",
+				pr.Same.P99ms, pr.Same.N, pr.Others.P99ms, pr.Others.N)
+		}
 		if pr.Delivered < pr.Sent {
 			return fmt.Errorf("%s: %d of the normal tenants' %d events arrived within %s", pr.Name, pr.Delivered, pr.Sent, o.Drain)
 		}
@@ -225,7 +241,7 @@ func (o FairnessOptions) progressf(format string, args ...any) {
 // the normal tenants and heavy × o.Rate/o.Tenants to the heavy one, each
 // publish timed just before it is sent; then waits o.Drain for the normal
 // events (and the heavy ones, as far as they come) to arrive.
-func fairnessPhase(ctx context.Context, js jetstream.JetStream, rc *receiver, hv *heavyEndpoint, top *topology, o FairnessOptions, name string, heavy float64) (*PhaseReport, error) {
+func fairnessPhase(ctx context.Context, js jetstream.JetStream, rc *receiver, hv *heavyEndpoint, top *topology, part map[string]int, o FairnessOptions, name string, heavy float64) (*PhaseReport, error) {
 	run := fmt.Sprintf("fair%d", time.Now().UnixNano())
 	heavyRate := heavy * o.Rate / float64(o.Tenants)
 	type sent struct {
@@ -301,13 +317,44 @@ func fairnessPhase(ctx context.Context, js jetstream.JetStream, rc *receiver, hv
 		}
 	}
 	pr := &PhaseReport{Name: name, Sent: len(normal), HeavySent: len(heavyIDs), HeavyDelivered: hv.count(heavyIDs), Load: loadavg()}
-	var lat []time.Duration
+	var lat, same, others []time.Duration
+	hp, split := part["heavy"]
 	for _, s := range normal {
 		if h, ok := rc.seen(s.i, s.id); ok {
 			pr.Delivered++
-			lat = append(lat, h.first.Sub(s.at))
+			d := h.first.Sub(s.at)
+			lat = append(lat, d)
+			if p, ok := part[top.name[s.i]]; split && ok && p == hp {
+				same = append(same, d)
+			} else if split && ok {
+				others = append(others, d)
+			}
 		}
 	}
-	pr.Latency = distOf(lat)
+	pr.Latency, pr.Same, pr.Others = distOf(lat), distOf(same), distOf(others)
 	return pr, nil
+}
+
+// partitions reads each named API sink's incarnation from the sinks
+// bucket and returns its delivery partition.
+func partitions(ctx context.Context, js jetstream.JetStream, names []string) (map[string]int, error) {
+	kv, err := js.KeyValue(ctx, "SWITCHYARD_SINKS")
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int, len(names))
+	for _, n := range names {
+		e, err := kv.Get(ctx, n)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", n, err)
+		}
+		var rec struct {
+			Incarnation string `json:"incarnation"`
+		}
+		if err := json.Unmarshal(e.Value(), &rec); err != nil || rec.Incarnation == "" {
+			return nil, fmt.Errorf("%s: no incarnation in its record (%v)", n, err)
+		}
+		out[n] = subject.Partition(rec.Incarnation)
+	}
+	return out, nil
 }

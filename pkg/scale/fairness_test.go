@@ -42,7 +42,8 @@ func TestFairnessSmall(t *testing.T) {
 //	SCALE_FAIRNESS=1 go test -run 'TestFairness$' -v -timeout 40m ./pkg/scale
 //
 // SCALE_FAIRNESS_HEAVY sets the heavy factor (10), SCALE_FAIRNESS_PHASE
-// each phase's length (30s), SCALE_FAIRNESS_ROUNDS the rounds (3).
+// each phase's length (30s), SCALE_FAIRNESS_ROUNDS the rounds (3),
+// SCALE_FAIRNESS_HEAVY_CONCURRENCY the heavy endpoint's concurrency (1).
 func TestFairness(t *testing.T) {
 	if os.Getenv("SCALE_FAIRNESS") == "" {
 		t.Skip("a measurement: set SCALE_FAIRNESS=1 to run it")
@@ -56,6 +57,9 @@ func TestFairness(t *testing.T) {
 		o.Phase = d
 	}
 	o.Rounds = 3
+	if n, err := strconv.Atoi(os.Getenv("SCALE_FAIRNESS_HEAVY_CONCURRENCY")); err == nil && n > 0 {
+		o.HeavyConcurrency = n
+	}
 	if n, err := strconv.Atoi(os.Getenv("SCALE_FAIRNESS_ROUNDS")); err == nil && n > 0 {
 		o.Rounds = n
 	}
