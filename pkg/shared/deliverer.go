@@ -248,10 +248,7 @@ func (d *Deliverer) route(ctx context.Context, m jetstream.Msg, log *slog.Logger
 	if t.Room() > 0 && t.Offer(r) {
 		return
 	}
-	if err := d.park(ctx, r); err != nil {
-		log.Warn("record not parked; it comes back", "sink_incarnation", r.Incarnation(), "err", err)
-		_ = m.NakWithDelay(time.Second)
-	}
+	d.park(ctx, r, log)
 }
 
 // unknown settles a record whose sink this replica does not know: a sink
@@ -275,22 +272,45 @@ func (d *Deliverer) unknown(ctx context.Context, r *Record, log *slog.Logger) {
 
 // park moves a record its sink cannot take now to the sink's parked
 // subject, its attempts so far carried over (this delivery made none), and
-// acks it.
-func (d *Deliverer) park(ctx context.Context, r *Record) error {
+// acks it once the parked copy is stored. The publish is not waited for
+// here: a burst for a full sink would otherwise cost its partition a
+// round trip per record, every other sink of the partition waiting.
+// Should the copy not be stored, the record comes back.
+func (d *Deliverer) park(ctx context.Context, r *Record, log *slog.Logger) {
+	fail := func(err error) {
+		log.Warn("record not parked; it comes back", "sink_incarnation", r.Incarnation(), "err", err)
+		_ = r.msg.NakWithDelay(time.Second)
+	}
 	meta, err := r.msg.Metadata()
 	if err != nil {
-		return err
+		fail(err)
+		return
 	}
 	h := cloneHeader(r.msg.Headers())
 	h.Set(HeaderAttempts, strconv.FormatUint(r.attempts+meta.NumDelivered-1, 10))
 	h.Set(event.HeaderMsgID, r.Incarnation()+":k"+strconv.FormatUint(meta.Sequence.Stream, 10))
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if _, err := d.js.PublishMsg(pctx, &nats.Msg{Subject: subject.Parked(r.Incarnation()), Header: h, Data: r.msg.Data()}); err != nil {
-		return err
+	f, err := d.js.PublishMsgAsync(&nats.Msg{Subject: subject.Parked(r.Incarnation()), Header: h, Data: r.msg.Data()})
+	if err != nil {
+		fail(err)
+		return
 	}
-	d.mu.Lock()
-	d.parked[r.Incarnation()] = true
-	d.mu.Unlock()
-	return r.msg.Ack()
+	go func() {
+		t := time.NewTimer(5 * time.Second)
+		defer t.Stop()
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			fail(err)
+			return
+		case <-t.C:
+			fail(errors.New("no answer from the deliveries stream"))
+			return
+		case <-ctx.Done():
+			return // unacked: the record comes back after the ack wait
+		}
+		d.mu.Lock()
+		d.parked[r.Incarnation()] = true
+		d.mu.Unlock()
+		_ = r.msg.Ack()
+	}()
 }
