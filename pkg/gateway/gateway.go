@@ -107,6 +107,7 @@ type runningSink struct {
 	// at most inbox unsettled, and wait returns once it has stopped.
 	inbox int
 	wait  func()
+	pace  pace // how fast it settles, for the deliverer
 }
 
 // stopped waits until the sink's dispatcher has stopped.

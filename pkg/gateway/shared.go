@@ -146,6 +146,50 @@ func (t sharedTarget) Room() int {
 
 func (t sharedTarget) Offer(m jetstream.Msg) bool { return t.rs.dispatcher.Offer(m) }
 
+// FreesWithin implements shared.Draining: the time the sink takes to
+// settle one record at its recent pace; 0 while it is held at the gate
+// or settles nothing.
+func (t sharedTarget) FreesWithin() time.Duration {
+	switch t.rs.dispatcher.State() {
+	case dispatch.StatePaused, dispatch.StateOpen:
+		return 0
+	}
+	ok, failed := t.rs.dispatcher.Counts()
+	rate := t.rs.pace.rate(ok+failed, time.Now())
+	if rate <= 0 {
+		return 0
+	}
+	return time.Duration(float64(time.Second) / rate)
+}
+
+// pace is a shared sink's recent settles per second, measured as the
+// deliverer asks (every paceEvery at most).
+type pace struct {
+	mu      sync.Mutex
+	settled uint64
+	at      time.Time
+	perSec  float64
+}
+
+const paceEvery = 100 * time.Millisecond
+
+func (p *pace) rate(settled uint64, now time.Time) float64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.at.IsZero() {
+		p.settled, p.at = settled, now
+		return 0
+	}
+	if dt := now.Sub(p.at); dt >= paceEvery {
+		cur := float64(settled-p.settled) / dt.Seconds()
+		// Half the last period, half before: a sink that stops settling
+		// is taken for slow within a few periods.
+		p.perSec = (p.perSec + cur) / 2
+		p.settled, p.at = settled, now
+	}
+	return p.perSec
+}
+
 // sharedInbox is how many records a shared sink holds unsettled: every
 // worker busy and as many again ready, as a dedicated sink's pull window.
 func sharedInbox(concurrency, maxBatch int) int { return max(2, 2*concurrency*maxBatch) }

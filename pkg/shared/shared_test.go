@@ -89,6 +89,11 @@ func (s sinks) SharedTarget(inc string) (shared.Target, bool) {
 
 func start(t *testing.T, idx *shared.Index, s sinks) *testutil.JetStream {
 	t.Helper()
+	return startWith(t, idx, s)
+}
+
+func startWith(t *testing.T, idx *shared.Index, s shared.Sinks) *testutil.JetStream {
+	t.Helper()
 	js := testutil.StartJetStream(t, nil)
 	b, cfg := testutil.OpenBus(t, js, nil)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -316,4 +321,58 @@ func TestIndexMatchesAsTheServerDoesAndKeepsToFrom(t *testing.T) {
 	if got := idx.Match("tenants.acme.order.paid", 1, nil); len(got) != 0 || idx.Len() != 2 {
 		t.Errorf("after Put and Remove: %v (len %d)", got, idx.Len())
 	}
+}
+
+// drainingTarget is a full sink that settles fast.
+type drainingTarget struct{ *target }
+
+func (drainingTarget) FreesWithin() time.Duration { return time.Millisecond }
+
+// A sink that is full but settling fast gets its records after a moment's
+// wait for room, not parked: a park is three writes and a read for each
+// record of a backlog the sink would have taken within milliseconds.
+func TestAFullSinkThatDrainsFastIsNotParked(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		fast   bool
+		parked bool
+	}{{"draining", true, false}, {"not draining", false, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			idx := shared.NewIndex()
+			tg := &target{room: 2, ids: map[string]int{}}
+			tg.settle = func(r *shared.Record) error { time.Sleep(200 * time.Microsecond); return r.Ack() }
+			var s shared.Sinks = sinks{"api-f": tg}
+			if tc.fast {
+				s = drainingSinks{"api-f": drainingTarget{tg}}
+			}
+			_ = idx.Put("api-f", []string{"events.>"})
+			js := startWith(t, idx, s)
+			const n = 100
+			for i := 0; i < n; i++ {
+				publish(t, js, "events.a", "f"+strconv.Itoa(i))
+			}
+			testutil.WaitFor(t, 20*time.Second, "every event delivered", func() bool { _, ids := tg.count(); return len(ids) == n })
+			st, err := js.JS.Stream(context.Background(), event.DeliveriesStream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The parked subject's messages are purged once moved back, so
+			// the stream's last sequence tells whether any record was parked:
+			// n records due, and for each park one more and one moved back.
+			info, err := st.Info(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if parked := info.State.LastSeq > n; parked != tc.parked {
+				t.Errorf("%d messages written to the deliveries stream for %d events: parked %v, want %v", info.State.LastSeq, n, parked, tc.parked)
+			}
+		})
+	}
+}
+
+type drainingSinks map[string]drainingTarget
+
+func (s drainingSinks) SharedTarget(inc string) (shared.Target, bool) {
+	t, ok := s[inc]
+	return t, ok
 }
