@@ -285,7 +285,7 @@ func (d *Deliverer) route(ctx context.Context, m jetstream.Msg, log *slog.Logger
 	if t.Room() > 0 && t.Offer(r) {
 		return
 	}
-if d.waitRoom(ctx, t) && t.Offer(r) {
+	if d.waitRoom(ctx, t) && t.Offer(r) {
 		return
 	}
 	d.park(ctx, r, log)
