@@ -113,6 +113,8 @@ func (g *Gateway) recordMove(ctx context.Context, name, inc string, upTo uint64)
 // longer runs shared under that incarnation is dropped. Called by Run
 // once the sinks run.
 func (g *Gateway) resumeMoves(ctx context.Context) {
+	resumed := map[string]bool{}
+	defer g.resumeOfflineMoves(ctx, resumed)
 	keys, err := g.state.ListKeysFiltered(ctx, "moving.*")
 	if err != nil {
 		g.log.Warn("moves to shared delivery under way: not read", "err", err)
@@ -135,6 +137,41 @@ func (g *Gateway) resumeMoves(ctx context.Context) {
 		g.shared.index.From(inc, upTo+1)
 		g.log.Info("sink moving to shared delivery: resuming its hand-over", "sink", name, "incarnation", inc, "up_to", upTo)
 		g.startHandOver(name, inc, upTo)
+		resumed[name] = true
+	}
+}
+
+// resumeOfflineMoves hands over the consumers of the shared sinks that
+// still have one (one request to list them, whatever the number of
+// sinks): a sink made shared while the gateway was down (its file
+// edited), or whose move was not recorded. The events the consumer holds
+// that the matchers hand on too make one record each (their ids).
+func (g *Gateway) resumeOfflineMoves(ctx context.Context, resumed map[string]bool) {
+	st, err := g.bus.JS.Stream(ctx, g.consumers.Stream)
+	if err != nil {
+		g.log.Warn("consumers of shared sinks: not listed", "err", err)
+		return
+	}
+	var names []string
+	lister := st.ConsumerNames(ctx)
+	for n := range lister.Name() {
+		names = append(names, n)
+	}
+	if err := lister.Err(); err != nil {
+		g.log.Warn("consumers of shared sinks: not listed", "err", err)
+	}
+	for _, name := range names {
+		rs, err := g.sink(name)
+		if resumed[name] || err != nil || !rs.cfg.Shared() {
+			continue
+		}
+		upTo, err := g.lastEventSeq(ctx)
+		if err != nil {
+			g.log.Warn("consumers of shared sinks: events stream", "err", err)
+			return
+		}
+		g.log.Info("shared sink with a dedicated consumer left: handing it over", "sink", name, "incarnation", rs.cfg.Incarnation, "up_to", upTo)
+		g.startHandOver(name, rs.cfg.Incarnation, upTo)
 	}
 }
 

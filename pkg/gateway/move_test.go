@@ -238,3 +238,60 @@ func testDeliveryMoveResumes(t *testing.T, from, to string) {
 		testutil.WaitFor(t, 10*time.Second, "no shared record left", func() bool { return deliveries() == 0 })
 	}
 }
+
+// A file sink made shared while the gateway is down keeps nothing in its
+// old consumers: at the start they are handed over (events waiting out a
+// retry among them) and deleted; every event arrives, none twice.
+func TestSinkMadeSharedWhileDownHandsItsConsumersOver(t *testing.T) {
+	const events = 30
+	rc := testutil.NewReceiver(t)
+	rc.SetAnswer(func(w http.ResponseWriter, _, id string, n int) {
+		if n == 1 && failsFirst(id) {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})
+	dir := t.TempDir()
+	retry := "    retry: {schedule: [6s, 1s, 1s]}\n"
+	g, stop := gatewaytest.Run(t, gatewaytest.Options{Dir: dir, Sinks: rc.SinkYAML("m", `[">"]`, 4, retry)})
+	for i := 1; i <= events; i++ {
+		gatewaytest.Publish(t, g, "order.created", "m"+strconv.Itoa(i), []byte(`{}`), nil)
+	}
+	testutil.WaitFor(t, 10*time.Second, "every event tried once", func() bool {
+		seen := map[string]bool{}
+		for _, h := range rc.Hits("m") {
+			seen[h.ID] = true
+		}
+		return len(seen) == events
+	})
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	g, _ = gatewaytest.Run(t, gatewaytest.Options{Dir: dir, Sinks: rc.SinkYAML("m", `[">"]`, 4, retry+sharedDelivery)})
+	for i := events + 1; i <= events+10; i++ {
+		gatewaytest.Publish(t, g, "order.created", "m"+strconv.Itoa(i), []byte(`{}`), nil)
+	}
+	exact := func() bool {
+		got := map[string]int{}
+		for _, h := range rc.Hits("m") {
+			got[h.ID]++
+		}
+		for i := 1; i <= events+10; i++ {
+			want := 1
+			if id := "m" + strconv.Itoa(i); failsFirst(id) {
+				want = 2
+			}
+			if got["m"+strconv.Itoa(i)] != want {
+				return false
+			}
+		}
+		return len(got) == events+10
+	}
+	testutil.WaitFor(t, 30*time.Second, "every event delivered after the restart", exact)
+	testutil.Holds(t, time.Second, "none twice", exact)
+	ctx := context.Background()
+	testutil.WaitFor(t, 10*time.Second, "the dedicated consumers deleted", func() bool {
+		_, err := g.Bus().JS.Consumer(ctx, "EVENTS", "m")
+		_, rerr := g.Bus().JS.Consumer(ctx, "SWITCHYARD_REDRIVE", subject.RedriveConsumer("m"))
+		return errors.Is(err, jetstream.ErrConsumerNotFound) && errors.Is(rerr, jetstream.ErrConsumerNotFound)
+	})
+}
