@@ -91,6 +91,8 @@ type Gateway struct {
 	retry    *bus.Retrier        // waits out cluster elections; says what for
 	peers    *replicas.Heartbeat // the replicas delivering with this one
 	shared   *sharedSinks        // the running shared sinks and their index
+	// matcherMade: the matchers' consumer exists (ensureMatcher).
+	matcherMade atomic.Bool
 	running  atomic.Bool
 	stopOnce sync.Once
 	moves    sync.WaitGroup // the moves between deliveries still under way (move.go)
@@ -144,14 +146,6 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		return nil, err
 	}
 	if err = g.bus.EnsureStreams(ctx); err != nil {
-		return nil, err
-	}
-	// Before any shared sink exists: the matchers take the events
-	// published from the moment their consumer is made.
-	if err = g.retry.Do(ctx, "consumer "+subject.MatchConsumer, func(ctx context.Context) error {
-		_, err := (&shared.Matcher{Stream: cfg.Stream.Name}).EnsureConsumer(ctx, g.bus.JS)
-		return err
-	}); err != nil {
 		return nil, err
 	}
 	g.dlq = &deadletter.Store{JS: g.bus.JS, Stream: cfg.DeadLetters.Stream}
@@ -231,6 +225,10 @@ func (g *Gateway) openSink(ctx context.Context, sc config.Sink) (*runningSink, e
 	}
 	batch := g.kinds.BatchSize(sc)
 	if sc.Shared() {
+		if err := g.ensureMatcher(ctx); err != nil {
+			_ = drv.Close(ctx)
+			return nil, err
+		}
 		return g.openShared(sc, drv, batch), nil
 	}
 	events, redrive, err := g.ensureConsumers(ctx, sc, batch)

@@ -16,6 +16,7 @@ import (
 	"github.com/switchyard-dev/switchyard/pkg/gatewayapi"
 	"github.com/switchyard-dev/switchyard/pkg/shared"
 	"github.com/switchyard-dev/switchyard/pkg/sink"
+	"github.com/switchyard-dev/switchyard/pkg/subject"
 )
 
 // sharedIdleStop is how long a shared sink's dispatcher keeps its
@@ -193,6 +194,26 @@ func (p *pace) rate(settled uint64, now time.Time) float64 {
 // sharedInbox is how many records a shared sink holds unsettled: every
 // worker busy and as many again ready, as a dedicated sink's pull window.
 func sharedInbox(concurrency, maxBatch int) int { return max(2, 2*concurrency*maxBatch) }
+
+// ensureMatcher makes the matchers' consumer before the first shared sink
+// runs: it takes the events published from then on. A gateway that never
+// ran a shared sink has none, so its events are not read a second time
+// only to match nothing (the dedicated path's cost stays its own); once
+// made, it stays, whatever the shared sinks that come and go.
+func (g *Gateway) ensureMatcher(ctx context.Context) error {
+	if g.matcherMade.Load() {
+		return nil
+	}
+	err := g.retry.Do(ctx, "consumer "+subject.MatchConsumer, func(ctx context.Context) error {
+		_, err := (&shared.Matcher{Stream: g.cfg.Stream.Name}).EnsureConsumer(ctx, g.bus.JS)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	g.matcherMade.Store(true)
+	return nil
+}
 
 // openShared builds a shared sink: no consumer; its dispatcher runs only
 // while it holds records.

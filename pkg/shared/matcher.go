@@ -127,15 +127,19 @@ func (m *Matcher) Run(ctx context.Context) {
 		log.Error("matcher not started", "err", err)
 		return
 	}
+	// The consumer is made with the first shared sink (EnsureConsumer):
+	// until then there is nothing to match, and nothing is read.
 	var cons jetstream.Consumer
-	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 10*time.Second) {
+	for wait := time.Second; ; {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		cons, err = m.EnsureConsumer(cctx, js)
+		cons, err = js.Consumer(cctx, m.Stream, subject.MatchConsumer)
 		cancel()
 		if err == nil {
 			break
 		}
-		log.Error("matchers' consumer not ready; trying again", "err", err, "retry_in", wait)
+		if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			log.Error("matchers' consumer not ready; trying again", "err", err, "retry_in", wait)
+		}
 		if !sleepCtx(ctx, wait) {
 			return
 		}

@@ -2,6 +2,7 @@ package shared_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"slices"
@@ -100,17 +101,16 @@ func startWith(t *testing.T, idx *shared.Index, s shared.Sinks) *testutil.JetStr
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	m := &shared.Matcher{Conn: b.Conn, Stream: cfg.Stream.Name, Index: idx, Log: log}
+	// Made with the first shared sink, as the gateway does.
+	if _, err := m.EnsureConsumer(ctx, js.JS); err != nil {
+		t.Fatal(err)
+	}
 	d := &shared.Deliverer{Conn: b.Conn, Sinks: s, Log: log}
 	for _, r := range []interface{ Run(context.Context) }{m, d} {
 		wg.Add(1)
 		go func() { defer wg.Done(); r.Run(ctx) }()
 	}
 	t.Cleanup(func() { cancel(); wg.Wait() })
-	// The matcher's consumer takes events from its creation on.
-	testutil.WaitFor(t, 10*time.Second, "matchers' consumer", func() bool {
-		_, err := js.JS.Consumer(context.Background(), cfg.Stream.Name, "switchyard_match")
-		return err == nil
-	})
 	return js
 }
 
@@ -375,4 +375,24 @@ type drainingSinks map[string]drainingTarget
 func (s drainingSinks) SharedTarget(inc string) (shared.Target, bool) {
 	t, ok := s[inc]
 	return t, ok
+}
+
+// With no matchers' consumer (no shared sink was ever made), a matcher
+// reads nothing: the events are the dedicated sinks' alone.
+func TestNoMatcherConsumerNoReads(t *testing.T) {
+	js := testutil.StartJetStream(t, nil)
+	b, cfg := testutil.OpenBus(t, js, nil)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		(&shared.Matcher{Conn: b.Conn, Stream: cfg.Stream.Name, Index: shared.NewIndex(), Log: log}).Run(ctx)
+	}()
+	defer func() { cancel(); <-done }()
+	publish(t, js, "events.a", "n1")
+	testutil.Holds(t, 1500*time.Millisecond, "no matchers' consumer made", func() bool {
+		_, err := js.JS.Consumer(context.Background(), cfg.Stream.Name, "switchyard_match")
+		return errors.Is(err, jetstream.ErrConsumerNotFound)
+	})
 }
