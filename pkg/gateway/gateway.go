@@ -85,17 +85,17 @@ type Gateway struct {
 	endpoints *endpoints.Endpoints
 	reloadMu  sync.Mutex // held while the running sinks change
 
-	adminLn  net.Listener
-	ingest   *ingestServer       // nil when ingest.listen is empty
-	admin    *adminServer        // serves adminLn from New on (startup.go)
-	retry    *bus.Retrier        // waits out cluster elections; says what for
-	peers    *replicas.Heartbeat // the replicas delivering with this one
-	shared   *sharedSinks        // the running shared sinks and their index
+	adminLn net.Listener
+	ingest  *ingestServer       // nil when ingest.listen is empty
+	admin   *adminServer        // serves adminLn from New on (startup.go)
+	retry   *bus.Retrier        // waits out cluster elections; says what for
+	peers   *replicas.Heartbeat // the replicas delivering with this one
+	shared  *sharedSinks        // the running shared sinks and their index
 	// matcherMade: the matchers' consumer exists (ensureMatcher).
 	matcherMade atomic.Bool
-	running  atomic.Bool
-	stopOnce sync.Once
-	moves    sync.WaitGroup // the moves between deliveries still under way (move.go)
+	running     atomic.Bool
+	stopOnce    sync.Once
+	moves       sync.WaitGroup // the moves between deliveries still under way (move.go)
 }
 
 type runningSink struct {
