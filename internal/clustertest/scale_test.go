@@ -28,7 +28,7 @@ func TestClusterSinkCeiling(t *testing.T) {
 	start := time.Now()
 	hc := http.Client{Timeout: 2 * time.Minute}
 	for i := 0; i < n; i++ {
-		body := fmt.Sprintf(`{"name":"s%d","tenant":"t%d","events":["k.>"],"webhook":{"url":"https://127.0.0.1:9/s%d","allow_private_networks":true}}`, i, i%50, i)
+		body := fmt.Sprintf(`{"name":"s%d","tenant":"t%d","delivery":"dedicated","events":["k.>"],"webhook":{"url":"https://127.0.0.1:9/s%d","allow_private_networks":true}}`, i, i%50, i)
 		resp, err := hc.Post(r.admin+"/v1/sinks", "application/json", strings.NewReader(body))
 		if err != nil {
 			t.Fatalf("sink %d: %v", i, err)
