@@ -348,8 +348,17 @@ func TestAFullSinkThatDrainsFastIsNotParked(t *testing.T) {
 			_ = idx.Put("api-f", []string{"events.>"})
 			js := startWith(t, idx, s)
 			const n = 100
+			// One burst, so that the sink is full while most arrive.
 			for i := 0; i < n; i++ {
-				publish(t, js, "events.a", "f"+strconv.Itoa(i))
+				m := &nats.Msg{Subject: "events.a", Data: []byte(`{"n":1}`), Header: nats.Header{"Nats-Msg-Id": {"f" + strconv.Itoa(i)}}}
+				if _, err := js.JS.PublishMsgAsync(m); err != nil {
+					t.Fatal(err)
+				}
+			}
+			select {
+			case <-js.JS.PublishAsyncComplete():
+			case <-time.After(10 * time.Second):
+				t.Fatal("burst not stored")
 			}
 			testutil.WaitFor(t, 20*time.Second, "every event delivered", func() bool { _, ids := tg.count(); return len(ids) == n })
 			st, err := js.JS.Stream(context.Background(), event.DeliveriesStream)
@@ -363,8 +372,12 @@ func TestAFullSinkThatDrainsFastIsNotParked(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if parked := info.State.LastSeq > n; parked != tc.parked {
-				t.Errorf("%d messages written to the deliveries stream for %d events: parked %v, want %v", info.State.LastSeq, n, parked, tc.parked)
+			// A record waits at most 10 ms for room: on a loaded machine
+			// (the race detector, CI) a few may still be parked.
+			parks := int(info.State.LastSeq-n) / 2
+			t.Logf("%d of %d records parked", parks, n)
+			if tc.parked && parks < n/2 || !tc.parked && parks > n/20 {
+				t.Errorf("%d messages written to the deliveries stream for %d events: %d parks; want most parked: %v", info.State.LastSeq, n, parks, tc.parked)
 			}
 		})
 	}
