@@ -107,6 +107,37 @@ func (g *Gateway) recordMove(ctx context.Context, name, inc string, upTo uint64)
 	}
 }
 
+// moveRecord is the state record of a move under way: the sink's
+// incarnation, its bound (the last sequence the consumer's side takes, or
+// the cut) and its name, written "<incarnation> <seq> <name>".
+type moveRecord struct {
+	key, inc, name string
+	seq            uint64
+}
+
+// moveRecords reads the state records of the moves under way whose keys
+// match filter (one listing, whatever the number of sinks); what cannot
+// be read is skipped, and what is stands for what.
+func (g *Gateway) moveRecords(ctx context.Context, filter, what string) []moveRecord {
+	keys, err := g.state.ListKeysFiltered(ctx, filter)
+	if err != nil {
+		g.log.Warn(what+": not read", "err", err)
+		return nil
+	}
+	var out []moveRecord
+	for k := range keys.Keys() {
+		e, err := g.state.Get(ctx, k)
+		if err != nil {
+			continue
+		}
+		m := moveRecord{key: k}
+		if n, _ := fmt.Sscanf(string(e.Value()), "%s %d %s", &m.inc, &m.seq, &m.name); n == 3 {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // resumeMoves resumes the hand-overs a stop interrupted (one request to
 // find them, whatever the number of sinks), before the matchers start:
 // the sink is indexed to the same bound again. A record whose sink no
@@ -115,23 +146,10 @@ func (g *Gateway) recordMove(ctx context.Context, name, inc string, upTo uint64)
 func (g *Gateway) resumeMoves(ctx context.Context) {
 	resumed := map[string]bool{}
 	defer g.resumeOfflineMoves(ctx, resumed)
-	keys, err := g.state.ListKeysFiltered(ctx, "moving.*")
-	if err != nil {
-		g.log.Warn("moves to shared delivery under way: not read", "err", err)
-		return
-	}
-	for k := range keys.Keys() {
-		e, err := g.state.Get(ctx, k)
-		if err != nil {
-			continue
-		}
-		var inc, name string
-		var upTo uint64
-		if n, _ := fmt.Sscanf(string(e.Value()), "%s %d %s", &inc, &upTo, &name); n != 3 {
-			continue
-		}
+	for _, m := range g.moveRecords(ctx, "moving.*", "moves to shared delivery under way") {
+		inc, upTo, name := m.inc, m.seq, m.name
 		if rs, err := g.sink(name); err != nil || !rs.cfg.Shared() || rs.cfg.Incarnation != inc {
-			_ = g.state.Purge(ctx, k)
+			_ = g.state.Purge(ctx, m.key)
 			continue
 		}
 		g.shared.index.From(inc, upTo+1)
@@ -325,21 +343,8 @@ func leaveKey(name string) string { return "leaving." + subject.Token(name) }
 // interrupted; a record whose sink no longer runs dedicated under that
 // incarnation is dropped (a deleted sink's records are purged).
 func (g *Gateway) resumeLeaving(ctx context.Context) {
-	keys, err := g.state.ListKeysFiltered(ctx, "leaving.*")
-	if err != nil {
-		g.log.Warn("moves to dedicated delivery under way: not read", "err", err)
-		return
-	}
-	for k := range keys.Keys() {
-		e, err := g.state.Get(ctx, k)
-		if err != nil {
-			continue
-		}
-		var inc, name string
-		var cut uint64
-		if n, _ := fmt.Sscanf(string(e.Value()), "%s %d %s", &inc, &cut, &name); n != 3 {
-			continue
-		}
+	for _, m := range g.moveRecords(ctx, "leaving.*", "moves to dedicated delivery under way") {
+		inc, cut, name, k := m.inc, m.seq, m.name, m.key
 		cur, err := g.sink(name)
 		if err != nil || cur.cfg.Shared() || cur.cfg.Incarnation != inc {
 			if err != nil || cur.cfg.Incarnation != inc {
