@@ -136,19 +136,7 @@ func (g *gateway) do(ctx context.Context, method, path, body string) (int, []byt
 
 // doHeader is do that also returns the answer's headers.
 func (g *gateway) doHeader(ctx context.Context, method, path, body string) (int, []byte, http.Header, error) {
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, g.admin+path, rd)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+g.token)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := g.client.Do(req)
+	resp, err := g.send(ctx, method, path, body)
 	if err != nil {
 		return 0, nil, nil, err
 	}
@@ -157,17 +145,30 @@ func (g *gateway) doHeader(ctx context.Context, method, path, body string) (int,
 	return resp.StatusCode, b, resp.Header, err
 }
 
+// send sends one admin API request with the token (and body, as JSON,
+// when not empty); the caller closes the answer's body.
+func (g *gateway) send(ctx context.Context, method, path, body string) (*http.Response, error) {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, g.admin+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+g.token)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return g.client.Do(req)
+}
+
 // goroutines reads the child's goroutine count from its profiler (behind
 // the admin token); -1 when it cannot.
 func (g *gateway) goroutines(ctx context.Context) int {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.admin+"/debug/pprof/goroutine?debug=1", nil)
-	if err != nil {
-		return -1
-	}
-	req.Header.Set("Authorization", "Bearer "+g.token)
-	resp, err := g.client.Do(req)
+	resp, err := g.send(ctx, http.MethodGet, "/debug/pprof/goroutine?debug=1", "")
 	if err != nil {
 		return -1
 	}
@@ -190,12 +191,7 @@ func (g *gateway) goroutines(ctx context.Context) int {
 func (g *gateway) heapMB(ctx context.Context) float64 {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.admin+"/debug/pprof/heap?gc=1&debug=1", nil)
-	if err != nil {
-		return -1
-	}
-	req.Header.Set("Authorization", "Bearer "+g.token)
-	resp, err := g.client.Do(req)
+	resp, err := g.send(ctx, http.MethodGet, "/debug/pprof/heap?gc=1&debug=1", "")
 	if err != nil {
 		return -1
 	}
@@ -219,12 +215,7 @@ func (g *gateway) heapMB(ctx context.Context) float64 {
 func (g *gateway) saveHeap(ctx context.Context, path string) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.admin+"/debug/pprof/heap?gc=1", nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+g.token)
-	resp, err := g.client.Do(req)
+	resp, err := g.send(ctx, http.MethodGet, "/debug/pprof/heap?gc=1", "")
 	if err != nil {
 		return fmt.Errorf("heap profile: %w", err)
 	}
